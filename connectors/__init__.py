@@ -1,0 +1,1 @@
+"""Edges of the service: storage drivers, and (later) the email and SMS channels."""

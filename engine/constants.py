@@ -1,0 +1,34 @@
+"""Tunables, each in one place with the reason for its value."""
+
+#: Default embedded database: a SQLite file under ./var, so `make run` needs no server.
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/policy-push.sqlite3"
+
+#: Largest request body the webhook accepts. Bulk pushes of a few thousand events fit well under it.
+MAX_BODY_BYTES = 1024 * 1024
+
+#: Largest batch (JSON array) one webhook delivery may carry; larger ones must be split by the sender.
+MAX_BATCH_ITEMS = 1000
+
+#: Standard Webhooks tolerance for `webhook-timestamp`; fixed by the reference library at ±5 minutes.
+WEBHOOK_TOLERANCE_SECONDS = 5 * 60
+
+#: Events the pipeline worker loads per round; bounds memory while keeping round trips few.
+PIPELINE_BATCH_SIZE = 200
+
+#: How often the pipeline looks for events committed by other processes (it is woken at once for its own).
+PIPELINE_POLL_SECONDS = 1.0
+
+#: Back-off after a database error in the pipeline before it tries the same event again.
+PIPELINE_RETRY_SECONDS = 2.0
+
+#: SQLite waits this long for a lock held by another process (e.g. the CLI) before failing.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+#: Bytes of entropy in an API token; 32 bytes makes guessing infeasible, so a plain SHA-256 hash suffices.
+TOKEN_BYTES = 32
+
+#: Prefix that makes leaked tokens easy to recognise in logs and secret scanners.
+TOKEN_PREFIX = "pp_"
+
+#: Roles a token may carry, least privileged first.
+ROLES = ("viewer", "operator", "admin")

@@ -1,0 +1,113 @@
+"""Database tables (SQLModel). Alembic migrations in engine/migrations must produce exactly this schema."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlmodel import Field, SQLModel
+
+#: JSON on SQLite, JSONB on PostgreSQL (indexable, compact).
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: Timestamps are stored timezone-aware (UTC) everywhere.
+Timestamp = sa.DateTime(timezone=True)
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Event(SQLModel, table=True):
+    """One received event, kept verbatim. `event_id` is the sender's `webhook-id` (or the batch item's `id`)."""
+
+    __tablename__ = "event"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(sa_column=sa.Column(sa.String(128), nullable=False, unique=True))
+    type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    uscc: str | None = Field(default=None, sa_column=sa.Column(sa.String(18), nullable=True, index=True))
+    occurred_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+    received_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    body_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    headers: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, index=True))
+    processed_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+
+
+class Firm(SQLModel, table=True):
+    """The current profile of one firm (一企一档): flat field values plus, per field, which event set it."""
+
+    __tablename__ = "firm"
+
+    uscc: str = Field(sa_column=sa.Column(sa.String(18), primary_key=True))
+    region: str | None = Field(default=None, sa_column=sa.Column(sa.String(6), nullable=True, index=True))
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    stamps: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    events_applied: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+    updated_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class ProfileField(SQLModel, table=True):
+    """Provenance: every value an event assigned to a profile field. Appended, never overwritten."""
+
+    __tablename__ = "profile_field"
+    __table_args__ = (sa.Index("ix_profile_field_uscc_field", "uscc", "field"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uscc: str = Field(sa_column=sa.Column(sa.String(18), sa.ForeignKey("firm.uscc"), nullable=False))
+    field: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    value: Any = Field(default=None, sa_column=sa.Column(JSONType, nullable=True))
+    event_id: str = Field(sa_column=sa.Column(sa.String(128), sa.ForeignKey("event.event_id"), nullable=False))
+    occurred_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+    recorded_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class RegionRisk(SQLModel, table=True):
+    """A county designated as (containing) a medium/high epidemic risk area in a year."""
+
+    __tablename__ = "region_risk"
+
+    county: str = Field(sa_column=sa.Column(sa.String(6), primary_key=True))
+    year: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
+    level: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    event_id: str = Field(sa_column=sa.Column(sa.String(128), sa.ForeignKey("event.event_id"), nullable=False))
+
+
+class Decision(SQLModel, table=True):
+    """A matcher verdict for one firm and clause, stored when it differs from the firm's previous one."""
+
+    __tablename__ = "decision"
+    __table_args__ = (sa.Index("ix_decision_uscc_clause", "uscc", "clause_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uscc: str = Field(sa_column=sa.Column(sa.String(18), sa.ForeignKey("firm.uscc"), nullable=False))
+    clause_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, index=True))
+    cite: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    rule_version: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    amount: float | None = Field(default=None, sa_column=sa.Column(sa.Numeric(18, 2), nullable=True))
+    explanation: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    as_of: datetime.date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    event_id: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(128), sa.ForeignKey("event.event_id"), nullable=True)
+    )
+    created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for /api. Only its SHA-256 is stored; the token itself is shown once at creation."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    label: str = Field(default="", sa_column=sa.Column(sa.String(200), nullable=False))
+    created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+    revoked_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))

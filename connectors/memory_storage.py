@@ -1,0 +1,157 @@
+"""In-memory storage for unit tests: same promises as SqlStorage, kept in dicts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine import matching, profile, status, storage
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class InMemoryStorage(storage.Storage):
+    """Keeps everything in process memory; one lock makes each method a transaction."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._seq = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.events: dict[str, storage.StoredEvent] = {}
+        self.firms: dict[str, storage.FirmRecord] = {}
+        self.history: dict[str, list[storage.FieldAssignment]] = {}
+        self.stored_decisions: dict[str, list[storage.StoredDecision]] = {}
+        self.risk: dict[str, set[int]] = {}
+        self.tokens: dict[str, tuple[str, storage.TokenRecord]] = {}
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def ping(self) -> None:
+        pass
+
+    async def schema_revision(self) -> str | None:
+        return None
+
+    async def add_events(self, events: Sequence[storage.NewEvent]) -> list[storage.AddResult]:
+        async with self._lock:
+            results = []
+            for new in events:
+                known = self.events.get(new.event_id)
+                if known is not None:
+                    results.append(storage.AddResult(new.event_id, False, known.body_sha256 != new.body_sha256))
+                    continue
+                self.events[new.event_id] = storage.StoredEvent(
+                    seq=next(self._seq),
+                    received_at=_now(),
+                    status=status.EventStatus.RECEIVED,
+                    **dataclasses.asdict(new),
+                )
+                results.append(storage.AddResult(new.event_id, True))
+            return results
+
+    async def get_event(self, event_id: str) -> storage.StoredEvent | None:
+        return self.events.get(event_id)
+
+    async def pending_events(self, limit: int) -> list[storage.StoredEvent]:
+        pending = [e for e in self.events.values() if e.status == status.EventStatus.RECEIVED]
+        return sorted(pending, key=lambda e: e.seq)[:limit]
+
+    async def firm_events(self, uscc: str) -> list[storage.StoredEvent]:
+        return sorted((e for e in self.events.values() if e.uscc == uscc), key=lambda e: e.seq)
+
+    async def mark_failed(self, event_id: str, reason: str) -> None:
+        async with self._lock:
+            self._set_status(event_id, status.EventStatus.FAILED, error=reason)
+
+    def _set_status(self, event_id: str, new: status.EventStatus, error: str | None = None) -> None:
+        event = self.events[event_id]
+        status.check_transition(event.status, new)
+        self.events[event_id] = dataclasses.replace(event, status=new, processed_at=_now(), error=error)
+
+    async def fold_firm_event(
+        self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
+    ) -> storage.FoldOutcome:
+        async with self._lock:
+            if self.events[event.event_id].status != status.EventStatus.RECEIVED:
+                return storage.FoldOutcome()
+            uscc = event.uscc
+            assert uscc is not None
+            now = _now()
+            firm = self.firms.get(uscc)
+            fields = dict(firm.fields) if firm else {}
+            stamps = {k: list(v) for k, v in firm.stamps.items()} if firm else {}
+            changed = profile.apply_assignments(
+                fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id)
+            )
+            self.firms[uscc] = storage.FirmRecord(
+                uscc=uscc,
+                fields=fields,
+                stamps=stamps,
+                events_applied=(firm.events_applied if firm else 0) + 1,
+                created_at=firm.created_at if firm else now,
+                updated_at=now,
+            )
+            self.history.setdefault(uscc, []).extend(
+                storage.FieldAssignment(path, value, event.event_id, event.occurred_at, now)
+                for path, value in assignments.items()
+            )
+            decisions = self._judge(uscc, event, judge) if changed else []
+            self._set_status(event.event_id, status.EventStatus.PROCESSED)
+            return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
+
+    async def fold_region_event(
+        self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
+    ) -> storage.FoldOutcome:
+        async with self._lock:
+            if self.events[event.event_id].status != status.EventStatus.RECEIVED:
+                return storage.FoldOutcome()
+            self.risk.setdefault(designation.county, set()).add(designation.year)
+            firms = [u for u, f in self.firms.items() if f.fields.get("region") == designation.county]
+            decisions = [d for uscc in sorted(firms) for d in self._judge(uscc, event, judge)]
+            self._set_status(event.event_id, status.EventStatus.PROCESSED)
+            return storage.FoldOutcome(decisions=decisions, firms_judged=len(firms))
+
+    def _judge(self, uscc: str, event: storage.StoredEvent, judge: storage.Judge) -> list:
+        firm = self.firms[uscc]
+        stored = self.stored_decisions.setdefault(uscc, [])
+        county = firm.fields.get("region")
+        context = storage.match_context(frozenset(self.risk.get(county, ())), stored)
+        as_of = matching.as_of_date(event.occurred_at)
+        new = storage.changed_decisions(judge(profile.nest(uscc, firm.fields), as_of, context), context.previous)
+        now = _now()
+        stored.extend(
+            storage.StoredDecision(next(self._ids), uscc, as_of, event.event_id, now, decision) for decision in new
+        )
+        return new
+
+    async def get_firm(self, uscc: str) -> storage.FirmRecord | None:
+        return self.firms.get(uscc)
+
+    async def field_history(self, uscc: str) -> list[storage.FieldAssignment]:
+        return sorted(self.history.get(uscc, []), key=lambda a: (a.occurred_at, a.event_id))
+
+    async def decisions(self, uscc: str) -> list[storage.StoredDecision]:
+        return list(self.stored_decisions.get(uscc, []))
+
+    async def risk_years(self, county: str) -> frozenset[int]:
+        return frozenset(self.risk.get(county, ()))
+
+    async def add_token(self, token_sha256: str, role: str, label: str) -> storage.TokenRecord:
+        async with self._lock:
+            record = storage.TokenRecord(next(self._ids), role, label, _now(), None)
+            self.tokens[token_sha256] = (token_sha256, record)
+            return record
+
+    async def find_token(self, token_sha256: str) -> storage.TokenRecord | None:
+        found = self.tokens.get(token_sha256)
+        return found[1] if found and found[1].revoked_at is None else None

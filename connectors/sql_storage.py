@@ -1,0 +1,427 @@
+"""SQL storage through SQLModel/SQLAlchemy: SQLite (aiosqlite) or PostgreSQL (asyncpg), picked by URL.
+
+SQLite runs in WAL mode with foreign keys on and `synchronous=FULL`, so an acknowledged event
+survives a crash of the process or the machine. Writes go through one connection that starts
+its transactions with `BEGIN IMMEDIATE` (SQLite has one writer; taking the lock up front avoids
+deadlocked lock upgrades), reads through a separate pool. On PostgreSQL both share one pool and
+rows are locked with `FOR UPDATE` where a transaction reads before it writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext import asyncio as sa_asyncio
+
+from engine import constants, matching, models, profile, status, storage
+
+_EVENT = models.Event.__table__
+_FIRM = models.Firm.__table__
+_FIELD = models.ProfileField.__table__
+_RISK = models.RegionRisk.__table__
+_DECISION = models.Decision.__table__
+_TOKEN = models.ApiToken.__table__
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _utc(value: datetime.datetime | None) -> datetime.datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC, so say so."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
+
+
+def create_engine(url: str, *, writer: bool = False) -> sa_asyncio.AsyncEngine:
+    """An async engine for `url`; for SQLite, with the pragmas this service relies on."""
+    if not url.startswith("sqlite"):
+        return sa_asyncio.create_async_engine(url, pool_pre_ping=True)
+    options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if writer else {}
+    engine = sa_asyncio.create_async_engine(url, **options)
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see the "begin" hook).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={constants.SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+class SqlStorage(storage.Storage):
+    """Storage on a relational database; see the module docstring for the locking rules."""
+
+    has_migrations = True
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._reader: sa_asyncio.AsyncEngine | None = None
+        self._writer: sa_asyncio.AsyncEngine | None = None
+        self._users = 0  # open() and close() nest: the app and a test may share one store
+
+    async def open(self) -> None:
+        self._users += 1
+        if self._writer is None:
+            self._writer = create_engine(self.url, writer=True)
+            self._reader = create_engine(self.url) if self.is_sqlite else self._writer
+
+    async def close(self) -> None:
+        self._users -= 1
+        if self._users > 0:
+            return
+        for engine in {id(e): e for e in (self._reader, self._writer) if e is not None}.values():
+            await engine.dispose()
+        self._reader = self._writer = None
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[sa_asyncio.AsyncConnection]:
+        assert self._writer is not None, "SqlStorage.open() was not called"
+        async with self._writer.begin() as connection:
+            yield connection
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[sa_asyncio.AsyncConnection]:
+        assert self._reader is not None, "SqlStorage.open() was not called"
+        async with self._reader.connect() as connection:
+            yield connection
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
+
+    def _locked(self, query: sa.Select) -> sa.Select:
+        return query if self.is_sqlite else query.with_for_update()
+
+    async def ping(self) -> None:
+        async with self._read() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+
+    async def schema_revision(self) -> str | None:
+        async with self._read() as connection:
+            try:
+                return (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
+            except sa.exc.DBAPIError:
+                return None
+
+    # Events -----------------------------------------------------------------------------------
+
+    async def add_events(self, events: Sequence[storage.NewEvent]) -> list[storage.AddResult]:
+        if not events:
+            return []
+        now = _now()
+        rows = [
+            {
+                "event_id": e.event_id,
+                "type": e.type,
+                "uscc": e.uscc,
+                "occurred_at": e.occurred_at.astimezone(datetime.UTC),
+                "received_at": now,
+                "body": e.body,
+                "body_sha256": e.body_sha256,
+                "headers": dict(e.headers),
+                "status": status.EventStatus.RECEIVED.value,
+            }
+            for e in events
+        ]
+        async with self._write() as connection:
+            inserted = set(
+                (
+                    await connection.execute(
+                        self._insert(_EVENT).on_conflict_do_nothing(index_elements=["event_id"]).returning(
+                            _EVENT.c.event_id
+                        ),
+                        rows,
+                    )
+                ).scalars()
+            )
+            known = {}
+            duplicates = [e.event_id for e in events if e.event_id not in inserted]
+            if duplicates:
+                result = await connection.execute(
+                    sa.select(_EVENT.c.event_id, _EVENT.c.body_sha256).where(_EVENT.c.event_id.in_(duplicates))
+                )
+                known = {row.event_id: row.body_sha256 for row in result}
+        results = []
+        seen: set[str] = set()
+        for e in events:
+            created = e.event_id in inserted and e.event_id not in seen
+            seen.add(e.event_id)
+            sha = e.body_sha256 if created else known.get(e.event_id, e.body_sha256)
+            results.append(storage.AddResult(e.event_id, created, sha != e.body_sha256))
+        return results
+
+    @staticmethod
+    def _event(row: Any) -> storage.StoredEvent:
+        return storage.StoredEvent(
+            seq=row.seq,
+            event_id=row.event_id,
+            type=row.type,
+            uscc=row.uscc,
+            occurred_at=_utc(row.occurred_at),
+            received_at=_utc(row.received_at),
+            body=row.body,
+            body_sha256=row.body_sha256,
+            headers=row.headers,
+            status=status.EventStatus(row.status),
+            processed_at=_utc(row.processed_at),
+            error=row.error,
+        )
+
+    async def get_event(self, event_id: str) -> storage.StoredEvent | None:
+        async with self._read() as connection:
+            row = (await connection.execute(sa.select(_EVENT).where(_EVENT.c.event_id == event_id))).first()
+        return self._event(row) if row else None
+
+    async def pending_events(self, limit: int) -> list[storage.StoredEvent]:
+        query = (
+            sa.select(_EVENT)
+            .where(_EVENT.c.status == status.EventStatus.RECEIVED.value)
+            .order_by(_EVENT.c.seq)
+            .limit(limit)
+        )
+        async with self._read() as connection:
+            return [self._event(row) for row in await connection.execute(query)]
+
+    async def firm_events(self, uscc: str) -> list[storage.StoredEvent]:
+        query = sa.select(_EVENT).where(_EVENT.c.uscc == uscc).order_by(_EVENT.c.seq)
+        async with self._read() as connection:
+            return [self._event(row) for row in await connection.execute(query)]
+
+    async def _set_status(
+        self, connection: sa_asyncio.AsyncConnection, event_id: str, new: status.EventStatus, error: str | None = None
+    ) -> bool:
+        """The one place that writes an event's status; refuses transitions the life cycle forbids."""
+        query = self._locked(sa.select(_EVENT.c.status).where(_EVENT.c.event_id == event_id))
+        current = (await connection.execute(query)).scalar_one()
+        status.check_transition(current, new)
+        await connection.execute(
+            sa.update(_EVENT)
+            .where(_EVENT.c.event_id == event_id)
+            .values(status=new.value, processed_at=_now(), error=error)
+        )
+        return True
+
+    async def mark_failed(self, event_id: str, reason: str) -> None:
+        async with self._write() as connection:
+            await self._set_status(connection, event_id, status.EventStatus.FAILED, reason)
+
+    async def _still_pending(self, connection: sa_asyncio.AsyncConnection, event_id: str) -> bool:
+        query = self._locked(sa.select(_EVENT.c.status).where(_EVENT.c.event_id == event_id))
+        return (await connection.execute(query)).scalar_one() == status.EventStatus.RECEIVED.value
+
+    # Folding ----------------------------------------------------------------------------------
+
+    async def fold_firm_event(
+        self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
+    ) -> storage.FoldOutcome:
+        now = _now()
+        async with self._write() as connection:
+            if not await self._still_pending(connection, event.event_id):
+                return storage.FoldOutcome()
+            await connection.execute(
+                self._insert(_FIRM)
+                .values(uscc=event.uscc, fields={}, stamps={}, events_applied=0, created_at=now, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["uscc"])
+            )
+            firm = (await connection.execute(self._locked(sa.select(_FIRM).where(_FIRM.c.uscc == event.uscc)))).one()
+            fields, stamps = dict(firm.fields), {k: list(v) for k, v in firm.stamps.items()}
+            changed = profile.apply_assignments(
+                fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id)
+            )
+            await connection.execute(
+                sa.update(_FIRM)
+                .where(_FIRM.c.uscc == event.uscc)
+                .values(
+                    fields=fields,
+                    stamps=stamps,
+                    region=fields.get("region"),
+                    events_applied=firm.events_applied + 1,
+                    updated_at=now,
+                )
+            )
+            if assignments:
+                await connection.execute(
+                    sa.insert(_FIELD),
+                    [
+                        {
+                            "uscc": event.uscc,
+                            "field": path,
+                            "value": value,
+                            "event_id": event.event_id,
+                            "occurred_at": event.occurred_at,
+                            "recorded_at": now,
+                        }
+                        for path, value in assignments.items()
+                    ],
+                )
+            decisions = await self._judge(connection, event.uscc, fields, event, judge) if changed else []
+            await self._set_status(connection, event.event_id, status.EventStatus.PROCESSED)
+        return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
+
+    async def fold_region_event(
+        self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
+    ) -> storage.FoldOutcome:
+        async with self._write() as connection:
+            if not await self._still_pending(connection, event.event_id):
+                return storage.FoldOutcome()
+            await connection.execute(
+                self._insert(_RISK)
+                .values(
+                    county=designation.county,
+                    year=designation.year,
+                    level=designation.level,
+                    event_id=event.event_id,
+                )
+                .on_conflict_do_nothing(index_elements=["county", "year"])
+            )
+            firms = (
+                await connection.execute(
+                    self._locked(
+                        sa.select(_FIRM.c.uscc, _FIRM.c.fields)
+                        .where(_FIRM.c.region == designation.county)
+                        .order_by(_FIRM.c.uscc)
+                    )
+                )
+            ).all()
+            decisions = []
+            for firm in firms:
+                decisions += await self._judge(connection, firm.uscc, firm.fields, event, judge)
+            await self._set_status(connection, event.event_id, status.EventStatus.PROCESSED)
+        return storage.FoldOutcome(decisions=decisions, firms_judged=len(firms))
+
+    async def _judge(
+        self,
+        connection: sa_asyncio.AsyncConnection,
+        uscc: str,
+        fields: Mapping[str, Any],
+        event: storage.StoredEvent,
+        judge: storage.Judge,
+    ) -> list[matching.Decision]:
+        stored = await self._decisions(connection, uscc)
+        risk = await self._risk_years(connection, fields.get("region"))
+        context = storage.match_context(risk, stored)
+        as_of = matching.as_of_date(event.occurred_at)
+        new = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
+        if new:
+            now = _now()
+            await connection.execute(
+                sa.insert(_DECISION),
+                [
+                    {
+                        "uscc": uscc,
+                        "clause_id": d.clause_id,
+                        "cite": d.cite,
+                        "rule_version": d.rule_version,
+                        "status": d.status.value,
+                        "amount": d.amount,
+                        "explanation": dict(d.explanation),
+                        "facts": dict(d.facts),
+                        "as_of": as_of,
+                        "event_id": event.event_id,
+                        "created_at": now,
+                    }
+                    for d in new
+                ],
+            )
+        return new
+
+    # Firms ------------------------------------------------------------------------------------
+
+    async def get_firm(self, uscc: str) -> storage.FirmRecord | None:
+        async with self._read() as connection:
+            row = (await connection.execute(sa.select(_FIRM).where(_FIRM.c.uscc == uscc))).first()
+        if row is None:
+            return None
+        return storage.FirmRecord(
+            uscc=row.uscc,
+            fields=row.fields,
+            stamps=row.stamps,
+            events_applied=row.events_applied,
+            created_at=_utc(row.created_at),
+            updated_at=_utc(row.updated_at),
+        )
+
+    async def field_history(self, uscc: str) -> list[storage.FieldAssignment]:
+        query = sa.select(_FIELD).where(_FIELD.c.uscc == uscc).order_by(_FIELD.c.occurred_at, _FIELD.c.event_id, _FIELD.c.id)
+        async with self._read() as connection:
+            rows = await connection.execute(query)
+            return [
+                storage.FieldAssignment(r.field, r.value, r.event_id, _utc(r.occurred_at), _utc(r.recorded_at))
+                for r in rows
+            ]
+
+    async def _decisions(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[storage.StoredDecision]:
+        rows = await connection.execute(sa.select(_DECISION).where(_DECISION.c.uscc == uscc).order_by(_DECISION.c.id))
+        return [
+            storage.StoredDecision(
+                id=r.id,
+                uscc=r.uscc,
+                as_of=r.as_of,
+                event_id=r.event_id,
+                created_at=_utc(r.created_at),
+                decision=matching.Decision(
+                    clause_id=r.clause_id,
+                    cite=r.cite,
+                    rule_version=r.rule_version,
+                    status=matching.Verdict(r.status),
+                    amount=None if r.amount is None else float(r.amount),
+                    explanation=r.explanation,
+                    facts=r.facts,
+                ),
+            )
+            for r in rows
+        ]
+
+    async def decisions(self, uscc: str) -> list[storage.StoredDecision]:
+        async with self._read() as connection:
+            return await self._decisions(connection, uscc)
+
+    @staticmethod
+    async def _risk_years(connection: sa_asyncio.AsyncConnection, county: str | None) -> frozenset[int]:
+        if county is None:
+            return frozenset()
+        rows = await connection.execute(sa.select(_RISK.c.year).where(_RISK.c.county == county))
+        return frozenset(rows.scalars())
+
+    async def risk_years(self, county: str) -> frozenset[int]:
+        async with self._read() as connection:
+            return await self._risk_years(connection, county)
+
+    # Tokens -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _token(row: Any) -> storage.TokenRecord:
+        return storage.TokenRecord(row.id, row.role, row.label, _utc(row.created_at), _utc(row.revoked_at))
+
+    async def add_token(self, token_sha256: str, role: str, label: str) -> storage.TokenRecord:
+        async with self._write() as connection:
+            row = (
+                await connection.execute(
+                    sa.insert(_TOKEN)
+                    .values(token_sha256=token_sha256, role=role, label=label, created_at=_now())
+                    .returning(_TOKEN)
+                )
+            ).one()
+        return self._token(row)
+
+    async def find_token(self, token_sha256: str) -> storage.TokenRecord | None:
+        query = sa.select(_TOKEN).where(_TOKEN.c.token_sha256 == token_sha256, _TOKEN.c.revoked_at.is_(None))
+        async with self._read() as connection:
+            row = (await connection.execute(query)).first()
+        return self._token(row) if row else None

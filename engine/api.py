@@ -1,0 +1,131 @@
+"""Operators' read API (first part) and the health endpoints."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from stdnum.cn import uscc as stdnum_uscc
+
+from engine import keys, migrate, openapi, profile, responses, storage
+
+routes = web.RouteTableDef()
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _decision(stored: storage.StoredDecision) -> dict[str, Any]:
+    d = stored.decision
+    return {
+        "id": stored.id,
+        "clause_id": d.clause_id,
+        "cite": d.cite,
+        "rule_version": d.rule_version,
+        "status": d.status.value,
+        "amount": d.amount,
+        "as_of": stored.as_of.isoformat(),
+        "event_id": stored.event_id,
+        "created_at": stored.created_at.isoformat(),
+        "explanation": d.explanation,
+    }
+
+
+@routes.get("/api/firms/{uscc}")
+async def get_firm(request: web.Request) -> web.Response:
+    """A firm's profile (一企一档), where each field came from, and its latest decisions."""
+    uscc = request.match_info["uscc"].strip().upper()
+    if not stdnum_uscc.is_valid(uscc):
+        raise responses.error(400, "invalid_uscc", f"{uscc!r} is not a valid 统一社会信用代码")
+    store = request.app[keys.STORAGE]
+    firm = await store.get_firm(uscc)
+    if firm is None:
+        raise responses.error(404, "not_found", f"no events have been processed for firm {uscc}")
+    history: dict[str, list[dict[str, Any]]] = {}
+    for assignment in await store.field_history(uscc):
+        history.setdefault(assignment.field, []).append(
+            {
+                "value": assignment.value,
+                "event_id": assignment.event_id,
+                "occurred_at": assignment.occurred_at.isoformat(),
+                "recorded_at": assignment.recorded_at.isoformat(),
+            }
+        )
+    provenance = {
+        path: {
+            "value": firm.fields[path],
+            "event_id": firm.stamps[path][1],
+            "occurred_at": firm.stamps[path][0],
+            "history": history.get(path, []),
+        }
+        for path in sorted(firm.fields)
+    }
+    latest = storage.latest_by_clause(decisions := await store.decisions(uscc))
+    latest_ids = {clause: max(s.id for s in decisions if s.decision.clause_id == clause) for clause in latest}
+    return responses.json_response(
+        {
+            "uscc": uscc,
+            "profile": profile.nest(uscc, firm.fields),
+            "provenance": provenance,
+            "events_applied": firm.events_applied,
+            "created_at": firm.created_at.isoformat(),
+            "updated_at": firm.updated_at.isoformat(),
+            "decisions": [_decision(s) for s in decisions if s.id in latest_ids.values()],
+        }
+    )
+
+
+@routes.get("/api/events/{event_id}")
+async def get_event(request: web.Request) -> web.Response:
+    """One received event as stored: body, kept headers, and where it is in the pipeline."""
+    event = await request.app[keys.STORAGE].get_event(request.match_info["event_id"])
+    if event is None:
+        raise responses.error(404, "not_found", f"no event with id {request.match_info['event_id']!r}")
+    return responses.json_response(
+        {
+            "event_id": event.event_id,
+            "seq": event.seq,
+            "type": event.type,
+            "uscc": event.uscc,
+            "occurred_at": event.occurred_at.isoformat(),
+            "received_at": event.received_at.isoformat(),
+            "status": event.status.value,
+            "processed_at": _iso(event.processed_at),
+            "error": event.error,
+            "headers": dict(event.headers),
+            "body": json.loads(event.body),
+        }
+    )
+
+
+@routes.get("/api/openapi.json")
+async def get_openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 description of this service."""
+    return responses.json_response(openapi.document())
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return responses.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the database answers and its schema is at this code's migration head."""
+    store = request.app[keys.STORAGE]
+    checks: dict[str, str] = {}
+    try:
+        await store.ping()
+        checks["database"] = "ok"
+        if store.has_migrations:
+            revision, head = await store.schema_revision(), migrate.head_revision()
+            checks["migrations"] = (
+                "ok" if revision == head else f"at {revision or 'none'}, expected {head}: run `policy-push db upgrade`"
+            )
+    except Exception as exc:  # any failure here means "not ready", with the reason shown
+        checks["database"] = f"unreachable: {type(exc).__name__}: {exc}"
+    ready = all(value == "ok" for value in checks.values())
+    return responses.json_response({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)

@@ -1,0 +1,62 @@
+"""The aiohttp application factory; the service and the tests build the app the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import standardwebhooks
+from aiohttp import web
+
+from engine import api, auth, keys, matching, pipeline, responses, settings, storage, webhooks
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: settings.Settings,
+    *,
+    store: storage.Storage | None = None,
+    matcher: matching.Matcher | None = None,
+    run_pipeline: bool = True,
+) -> web.Application:
+    """Build the web app. `store` defaults to SqlStorage on `config.database_url`; the pipeline
+    worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand)."""
+    if store is None:
+        from connectors import sql_storage
+
+        store = sql_storage.SqlStorage(config.database_url)
+    app = web.Application(
+        client_max_size=config.max_body_bytes,
+        middlewares=[
+            responses.json_errors_middleware(),
+            auth.bearer_middleware(prefix="/api", public={"/api/openapi.json"}),
+        ],
+    )
+    app[keys.SETTINGS] = config
+    app[keys.STORAGE] = store
+    app[keys.MATCHER] = matcher or matching.NullMatcher()
+    app[keys.PIPELINE] = pipeline.Pipeline(store, app[keys.MATCHER])
+    app[keys.VERIFIERS] = tuple(standardwebhooks.Webhook(secret) for secret in config.webhook_secrets)
+    app.cleanup_ctx.append(_storage_ctx)
+    if run_pipeline:
+        app.cleanup_ctx.append(_pipeline_ctx)
+    app.router.add_post("/webhooks/events", webhooks.receive_events)
+    app.router.add_routes(api.routes)
+    return app
+
+
+async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[keys.STORAGE].open()
+    yield
+    await app[keys.STORAGE].close()
+
+
+async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[keys.PIPELINE].run_forever(), name="pipeline")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,15 @@
+"""Typed application keys: every resource the web app shares, in one place."""
+
+from __future__ import annotations
+
+import standardwebhooks
+from aiohttp import web
+
+from engine import matching, pipeline, settings, storage
+
+SETTINGS = web.AppKey("settings", settings.Settings)
+STORAGE = web.AppKey("storage", storage.Storage)
+MATCHER = web.AppKey("matcher", matching.Matcher)
+PIPELINE = web.AppKey("pipeline", pipeline.Pipeline)
+#: One verifier per accepted secret (rotation): a signature made with any of them is accepted.
+VERIFIERS = web.AppKey("verifiers", tuple[standardwebhooks.Webhook, ...])

@@ -1,0 +1,237 @@
+"""The storage interface, procrastinate-style: one abstract class, two implementations.
+
+`connectors.memory_storage.InMemoryStorage` serves fast unit tests; `connectors.sql_storage.SqlStorage`
+(SQLite or PostgreSQL through SQLModel) serves the running service and the integration tests.
+Both keep the same promises, and the same contract tests run against both.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from engine import matching, status
+
+#: What the pipeline passes to `fold_*`: profile (nested), as-of date and context → decisions.
+Judge = Callable[[Mapping[str, Any], datetime.date, matching.MatchContext], Sequence[matching.Decision]]
+
+
+@dataclasses.dataclass(frozen=True)
+class NewEvent:
+    """A verified, validated event about to be stored."""
+
+    event_id: str
+    type: str
+    uscc: str | None
+    occurred_at: datetime.datetime
+    body: str
+    body_sha256: str
+    headers: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredEvent:
+    """An event as kept on disk."""
+
+    seq: int
+    event_id: str
+    type: str
+    uscc: str | None
+    occurred_at: datetime.datetime
+    received_at: datetime.datetime
+    body: str
+    body_sha256: str
+    headers: Mapping[str, str]
+    status: status.EventStatus
+    processed_at: datetime.datetime | None = None
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AddResult:
+    """Outcome of storing one event: `created` is False for a redelivery of a known event id."""
+
+    event_id: str
+    created: bool
+    #: For a redelivery: whether the stored body differs from the one delivered now.
+    body_differs: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class FirmRecord:
+    """A firm's current profile, flat fields with stamps (see engine.profile)."""
+
+    uscc: str
+    fields: Mapping[str, Any]
+    stamps: Mapping[str, Sequence[str]]
+    events_applied: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldAssignment:
+    """One provenance row: `event_id` set `field` to `value` (occurred at `occurred_at`)."""
+
+    field: str
+    value: Any
+    event_id: str
+    occurred_at: datetime.datetime
+    recorded_at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredDecision:
+    """A decision as recorded for a firm."""
+
+    id: int
+    uscc: str
+    as_of: datetime.date
+    event_id: str | None
+    created_at: datetime.datetime
+    decision: matching.Decision
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldOutcome:
+    """What folding one event changed."""
+
+    changed_fields: Sequence[str] = ()
+    decisions: Sequence[matching.Decision] = ()
+    firms_judged: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class RiskDesignation:
+    """`region.risk_designated`: the county had a medium/high risk area in `year`."""
+
+    county: str
+    year: int
+    level: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRecord:
+    """An API token's stored form."""
+
+    id: int
+    role: str
+    label: str
+    created_at: datetime.datetime
+    revoked_at: datetime.datetime | None
+
+
+class Storage(abc.ABC):
+    """Everything the service keeps. Each method is one transaction."""
+
+    #: Whether the store's schema is managed by migrations (and /readyz must check its revision).
+    has_migrations: bool = False
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Acquire resources (connections); called once at start-up."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release resources."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    @abc.abstractmethod
+    async def schema_revision(self) -> str | None:
+        """The applied migration revision (None where the store has no migrations)."""
+
+    # Events ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_events(self, events: Sequence[NewEvent]) -> list[AddResult]:
+        """Store new events atomically and durably; known event ids are reported, not stored again."""
+
+    @abc.abstractmethod
+    async def get_event(self, event_id: str) -> StoredEvent | None:
+        """The event with this id, or None."""
+
+    @abc.abstractmethod
+    async def pending_events(self, limit: int) -> list[StoredEvent]:
+        """Events still `received`, oldest first (by arrival sequence)."""
+
+    @abc.abstractmethod
+    async def firm_events(self, uscc: str) -> list[StoredEvent]:
+        """All events about a firm, in arrival order."""
+
+    @abc.abstractmethod
+    async def mark_failed(self, event_id: str, reason: str) -> None:
+        """Record that the pipeline could not process an event (status `failed`)."""
+
+    # Folding ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def fold_firm_event(
+        self, event: StoredEvent, assignments: Mapping[str, Any], judge: Judge
+    ) -> FoldOutcome:
+        """In one transaction: record provenance, update the profile, judge it, store changed decisions,
+        and mark the event processed. An event already processed is left alone."""
+
+    @abc.abstractmethod
+    async def fold_region_event(
+        self, event: StoredEvent, designation: RiskDesignation, judge: Judge
+    ) -> FoldOutcome:
+        """In one transaction: record the designation, re-judge every firm in the county, mark processed."""
+
+    # Firms -----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_firm(self, uscc: str) -> FirmRecord | None:
+        """The firm's current profile, or None."""
+
+    @abc.abstractmethod
+    async def field_history(self, uscc: str) -> list[FieldAssignment]:
+        """Every assignment ever made to the firm's fields, oldest occurrence first."""
+
+    @abc.abstractmethod
+    async def decisions(self, uscc: str) -> list[StoredDecision]:
+        """Every decision stored for the firm, in the order stored."""
+
+    @abc.abstractmethod
+    async def risk_years(self, county: str) -> frozenset[int]:
+        """Years in which the county was designated a risk area."""
+
+    # Tokens ----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_token(self, token_sha256: str, role: str, label: str) -> TokenRecord:
+        """Store a new token's hash."""
+
+    @abc.abstractmethod
+    async def find_token(self, token_sha256: str) -> TokenRecord | None:
+        """The unrevoked token with this hash, or None."""
+
+
+def latest_by_clause(decisions: Sequence[StoredDecision]) -> dict[str, matching.Decision]:
+    """The most recent decision per clause id."""
+    return {stored.decision.clause_id: stored.decision for stored in decisions}
+
+
+def match_context(risk: frozenset[int], decisions: Sequence[StoredDecision]) -> matching.MatchContext:
+    """Build the context a judge sees from what storage holds for a firm."""
+    return matching.MatchContext(
+        risk_years=risk,
+        previous=latest_by_clause(decisions),
+        grants=tuple(
+            (stored.as_of, stored.decision)
+            for stored in decisions
+            if stored.decision.status == matching.Verdict.MET
+        ),
+    )
+
+
+def changed_decisions(
+    new: Sequence[matching.Decision], previous: Mapping[str, matching.Decision]
+) -> list[matching.Decision]:
+    """The decisions worth storing: those that differ from the firm's previous one for the clause."""
+    return [decision for decision in new if not decision.same_outcome(previous.get(decision.clause_id))]

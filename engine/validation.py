@@ -1,0 +1,260 @@
+"""Validation of received events against the JSON Schemas in engine/schemas and the code lists they cite.
+
+Every problem is reported as `{path, reason}` with `path` a JSON Pointer into the event, so a sender can
+fix all of them in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import json
+import pathlib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import jsonschema
+import phonenumbers
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.cn import uscc as stdnum_uscc
+
+from engine import constants, industry_codes
+from engine.derive import regions
+
+SCHEMAS = pathlib.Path(__file__).parent / "schemas"
+
+#: Event types about a region, not a firm: they carry no `uscc`.
+REGION_TYPES = frozenset({"region.risk_designated"})
+
+#: How far in the future `occurred_at` may lie (clock skew between source systems), beyond which it is rejected.
+FUTURE_SKEW = datetime.timedelta(seconds=constants.WEBHOOK_TOLERANCE_SECONDS)
+
+_TAX_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$|^(\d{4})Q([1-4])$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an event: where (JSON Pointer) and why."""
+
+    path: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """A validated event."""
+
+    type: str
+    occurred_at: datetime.datetime
+    uscc: str | None
+    data: dict[str, Any]
+    id: str | None
+
+
+class Invalid(Exception):
+    """The event is not valid; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.path}: {p.reason}" for p in problems))
+        self.problems = problems
+
+
+# Format checks: each raises ValueError whose message becomes the reason. -------------------------
+
+_formats = jsonschema.FormatChecker(formats=())
+
+
+@_formats.checks("uscc", raises=(ValueError, stdnum_exceptions.ValidationError))
+def _check_uscc(value: object) -> bool:
+    if isinstance(value, str):
+        if value != value.strip().upper():
+            raise ValueError("must be written in upper case without spaces")
+        stdnum_uscc.validate(value)
+    return True
+
+
+@_formats.checks("gb2260", raises=ValueError)
+def _check_region(value: object) -> bool:
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d{6}", value):
+            raise ValueError("must be a 6-digit GB/T 2260 code")
+        if not regions.is_known_region(value):
+            raise ValueError(f"{value} is not a known GB/T 2260 region code")
+    return True
+
+
+@_formats.checks("gbt4754", raises=ValueError)
+def _check_industry(value: object) -> bool:
+    if isinstance(value, str) and (reason := industry_codes.check(value)):
+        raise ValueError(reason)
+    return True
+
+
+@_formats.checks("date", raises=ValueError)
+def _check_date(value: object) -> bool:
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("must be an ISO 8601 date, YYYY-MM-DD")
+        datetime.date.fromisoformat(value)
+    return True
+
+
+@_formats.checks("date-time", raises=ValueError)
+def _check_datetime(value: object) -> bool:
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})", value):
+            raise ValueError("must be an ISO 8601 date-time with a UTC offset, e.g. 2022-05-01T09:00:00+08:00")
+        datetime.datetime.fromisoformat(value)
+    return True
+
+
+@_formats.checks("tax-period", raises=ValueError)
+def _check_tax_period(value: object) -> bool:
+    if isinstance(value, str) and not _TAX_PERIOD.fullmatch(value):
+        raise ValueError("must be a month YYYY-MM or a quarter YYYYQn")
+    return True
+
+
+@_formats.checks("month", raises=ValueError)
+def _check_month(value: object) -> bool:
+    if isinstance(value, str) and not _MONTH.fullmatch(value):
+        raise ValueError("must be a month, YYYY-MM")
+    return True
+
+
+@_formats.checks("cn-mobile", raises=ValueError)
+def _check_mobile(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            number = phonenumbers.parse(value, "CN")
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError(f"not a phone number ({exc})") from None
+        if number.country_code != 86 or phonenumbers.number_type(number) not in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        ):
+            raise ValueError("must be a mainland China mobile number")
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("is not a valid mainland China mobile number")
+    return True
+
+
+@_formats.checks("email", raises=ValueError)
+def _check_email(value: object) -> bool:
+    if isinstance(value, str) and not _EMAIL.fullmatch(value):
+        raise ValueError("must be an email address like name@example.cn")
+    return True
+
+
+def normalise_mobile(value: str) -> str:
+    """E.164 form of a CN mobile number (validated already), so one number has one spelling."""
+    return phonenumbers.format_number(phonenumbers.parse(value, "CN"), phonenumbers.PhoneNumberFormat.E164)
+
+
+# Schemas ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, format_checker=_formats)
+
+
+def event_types() -> list[str]:
+    """Every event type with a schema."""
+    return sorted(p.stem for p in SCHEMAS.glob("*.json") if p.stem != "envelope")
+
+
+def _pointer(prefix: str, parts: Iterable[Any]) -> str:
+    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return prefix + "".join("/" + p for p in escaped)
+
+
+def _reason(error: jsonschema.ValidationError) -> str:
+    if error.validator == "format" and error.cause is not None:
+        return str(error.cause)
+    if error.validator == "required":
+        return error.message.replace("'", "", 2).replace(" is a required property", " is required")
+    if error.validator == "additionalProperties":
+        return error.message
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, error.validator_value))}"
+    return error.message
+
+
+def _problems(name: str, instance: Any, prefix: str) -> list[Problem]:
+    errors = sorted(_validator(name).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    return [Problem(_pointer(prefix, e.absolute_path), _reason(e)) for e in errors]
+
+
+def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime | None = None) -> Envelope:
+    """Check one event; return it parsed or raise Invalid naming every problem.
+
+    `webhook_id` is given for a single (non-batch) delivery: the event's id is then the header's,
+    and an `id` in the body must agree with it. Batch items must carry their own `id`.
+    """
+    problems = _problems("envelope", item, "")
+    if not isinstance(item, dict):
+        raise Invalid(problems)
+    kind = item.get("type")
+    if isinstance(kind, str) and kind in event_types() and isinstance(item.get("data"), dict):
+        problems += _problems(kind, item["data"], "/data")
+        problems += _cross_field_problems(kind, item["data"])
+    if kind in REGION_TYPES and "uscc" in item:
+        problems.append(Problem("/uscc", f"must be absent: {kind} is about a region, not a firm"))
+    elif kind not in REGION_TYPES and "uscc" not in item:
+        problems.append(Problem("/uscc", "is required"))
+    if webhook_id is None and "id" not in item:
+        problems.append(Problem("/id", "is required on every item of a batch"))
+    if webhook_id is not None and "id" in item and item["id"] != webhook_id:
+        problems.append(Problem("/id", "must equal the webhook-id header when given"))
+    occurred_at = _parse_datetime(item.get("occurred_at"))
+    now = now or datetime.datetime.now(datetime.UTC)
+    if occurred_at is not None and occurred_at > now + FUTURE_SKEW:
+        problems.append(Problem("/occurred_at", "is in the future"))
+    if problems:
+        raise Invalid(problems)
+    return Envelope(
+        type=kind,
+        occurred_at=occurred_at,
+        uscc=item.get("uscc"),
+        data=item["data"],
+        id=webhook_id if webhook_id is not None else item["id"],
+    )
+
+
+def _cross_field_problems(kind: str, data: dict[str, Any]) -> list[Problem]:
+    problems = []
+    if kind == "lease.reported" and isinstance(data.get("start"), str) and isinstance(data.get("end"), str):
+        if data["end"] < data["start"]:
+            problems.append(Problem("/data/end", "must not be before start"))
+    return problems
+
+
+def _parse_datetime(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        _check_datetime(value)
+        return datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def parse_stored(body: str, event_id: str) -> Envelope:
+    """Rebuild the envelope of an event that was validated when it was received."""
+    item = json.loads(body)
+    return Envelope(
+        type=item["type"],
+        occurred_at=datetime.datetime.fromisoformat(item["occurred_at"]),
+        uscc=item.get("uscc"),
+        data=item["data"],
+        id=event_id,
+    )

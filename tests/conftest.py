@@ -1,0 +1,142 @@
+"""Shared fixtures: storage back-ends (memory, SQLite, PostgreSQL where reachable) and app clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from aiohttp import test_utils
+
+from connectors import memory_storage, sql_storage
+from engine import app as app_module
+from engine import auth, migrate, settings
+from tests import factories
+
+PG_ADMIN_DSN = os.environ.get("POLICY_PUSH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> bool:
+    async def probe() -> bool:
+        try:
+            connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            return False
+        await connection.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+PG_AVAILABLE = _pg_reachable()
+
+
+async def create_pg_database() -> str:
+    """A new, empty PostgreSQL database; returns its SQLAlchemy URL."""
+    name = f"policy_push_test_{secrets.token_hex(6)}"
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    base = sa.engine.make_url(PG_ADMIN_DSN)
+    return base.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+
+
+async def drop_pg_database(url: str) -> None:
+    name = sa.engine.make_url(url).database
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def empty_database(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """URL of an empty database of the kind the test is parametrised with (`sqlite` or `postgres`)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    if not PG_AVAILABLE:
+        pytest.skip(f"no PostgreSQL reachable at {PG_ADMIN_DSN}")
+    url = await create_pg_database()
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
+@pytest.fixture
+async def migrated_database(empty_database: str) -> str:
+    await asyncio.to_thread(migrate.upgrade, empty_database)
+    return empty_database
+
+
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator:
+    """Each storage implementation in turn, opened on a fresh, migrated database."""
+    if request.param == "memory":
+        backend = memory_storage.InMemoryStorage()
+        url = None
+    elif request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}"
+    else:
+        if not PG_AVAILABLE:
+            pytest.skip(f"no PostgreSQL reachable at {PG_ADMIN_DSN}")
+        url = await create_pg_database()
+    if url is not None:
+        await asyncio.to_thread(migrate.upgrade, url)
+        backend = sql_storage.SqlStorage(url)
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+        if url is not None and url.startswith("postgresql"):
+            await drop_pg_database(url)
+
+
+@pytest.fixture
+def config() -> settings.Settings:
+    return settings.Settings(webhook_secrets=(factories.SECRET,))
+
+
+@pytest.fixture
+async def make_client(config, store) -> AsyncIterator[Callable]:
+    """Build the app over `store` with the service's own factory and serve it on a test server.
+    (Depending on `store` makes the apps shut down before their database goes away.)"""
+    clients: list[test_utils.TestClient] = []
+
+    async def make(store=store, *, matcher=None, run_pipeline=True, settings_=None) -> test_utils.TestClient:
+        app = app_module.create_app(settings_ or config, store=store, matcher=matcher, run_pipeline=run_pipeline)
+        client = test_utils.TestClient(test_utils.TestServer(app))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def client(make_client, store):
+    """The app over the parametrised store, pipeline running."""
+    return await make_client(store)
+
+
+async def bearer(store, role: str = "viewer") -> dict[str, str]:
+    """Authorization header for a new token of `role`."""
+    token, digest = auth.new_token()
+    await store.add_token(digest, role, "test")
+    return {"Authorization": f"Bearer {token}"}

@@ -93,6 +93,8 @@ class InMemoryStorage(storage.Storage):
             changed = profile.apply_assignments(
                 fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id)
             )
+            # Judge before writing anything, so a failing matcher leaves no partial fold behind.
+            decisions = self._judge(uscc, fields, event, judge) if changed else []
             self.firms[uscc] = storage.FirmRecord(
                 uscc=uscc,
                 fields=fields,
@@ -105,7 +107,7 @@ class InMemoryStorage(storage.Storage):
                 storage.FieldAssignment(path, value, event.event_id, event.occurred_at, now)
                 for path, value in assignments.items()
             )
-            decisions = self._judge(uscc, event, judge) if changed else []
+            self._store_decisions(uscc, event, decisions)
             self._set_status(event.event_id, status.EventStatus.PROCESSED)
             return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
 
@@ -115,24 +117,33 @@ class InMemoryStorage(storage.Storage):
         async with self._lock:
             if self.events[event.event_id].status != status.EventStatus.RECEIVED:
                 return storage.FoldOutcome()
-            self.risk.setdefault(designation.county, set()).add(designation.year)
-            firms = [u for u, f in self.firms.items() if f.fields.get("region") == designation.county]
-            decisions = [d for uscc in sorted(firms) for d in self._judge(uscc, event, judge)]
+            years = self.risk.get(designation.county, set()) | {designation.year}
+            firms = sorted(u for u, f in self.firms.items() if f.fields.get("region") == designation.county)
+            judged = {uscc: self._judge(uscc, self.firms[uscc].fields, event, judge, years) for uscc in firms}
+            self.risk[designation.county] = years
+            for uscc, decisions in judged.items():
+                self._store_decisions(uscc, event, decisions)
             self._set_status(event.event_id, status.EventStatus.PROCESSED)
-            return storage.FoldOutcome(decisions=decisions, firms_judged=len(firms))
+            return storage.FoldOutcome(decisions=[d for ds in judged.values() for d in ds], firms_judged=len(firms))
 
-    def _judge(self, uscc: str, event: storage.StoredEvent, judge: storage.Judge) -> list:
-        firm = self.firms[uscc]
-        stored = self.stored_decisions.setdefault(uscc, [])
-        county = firm.fields.get("region")
-        context = storage.match_context(frozenset(self.risk.get(county, ())), stored)
+    def _judge(
+        self,
+        uscc: str,
+        fields: Mapping[str, Any],
+        event: storage.StoredEvent,
+        judge: storage.Judge,
+        risk: set[int] | None = None,
+    ) -> list[matching.Decision]:
+        risk = self.risk.get(fields.get("region"), set()) if risk is None else risk
+        context = storage.match_context(frozenset(risk), self.stored_decisions.get(uscc, []))
         as_of = matching.as_of_date(event.occurred_at)
-        new = storage.changed_decisions(judge(profile.nest(uscc, firm.fields), as_of, context), context.previous)
-        now = _now()
-        stored.extend(
-            storage.StoredDecision(next(self._ids), uscc, as_of, event.event_id, now, decision) for decision in new
+        return storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
+
+    def _store_decisions(self, uscc: str, event: storage.StoredEvent, decisions: list[matching.Decision]) -> None:
+        now, as_of = _now(), matching.as_of_date(event.occurred_at)
+        self.stored_decisions.setdefault(uscc, []).extend(
+            storage.StoredDecision(next(self._ids), uscc, as_of, event.event_id, now, d) for d in decisions
         )
-        return new
 
     async def get_firm(self, uscc: str) -> storage.FirmRecord | None:
         return self.firms.get(uscc)

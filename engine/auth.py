@@ -10,7 +10,6 @@ from aiohttp import web
 
 from engine import constants, keys, responses, storage
 
-REQUEST_TOKEN = "api_token"
 
 
 def new_token() -> tuple[str, str]:
@@ -31,7 +30,7 @@ def role_allows(role: str, needed: str) -> bool:
 
 def require_role(request: web.Request, needed: str) -> storage.TokenRecord:
     """The request's token, if its role suffices; otherwise a 403."""
-    token: storage.TokenRecord = request[REQUEST_TOKEN]
+    token = request[keys.API_TOKEN]
     if not role_allows(token.role, needed):
         raise responses.error(403, "forbidden", f"this needs the {needed} role; the token has {token.role}")
     return token
@@ -56,7 +55,7 @@ def bearer_middleware(
         token = await request.app[keys.STORAGE].find_token(hash_token(credential.strip()))
         if token is None:
             raise responses.error(401, "unauthorized", "unknown or revoked token")
-        request[REQUEST_TOKEN] = token
+        request[keys.API_TOKEN] = token
         return await handler(request)
 
     return middleware

@@ -13,3 +13,5 @@ MATCHER = web.AppKey("matcher", matching.Matcher)
 PIPELINE = web.AppKey("pipeline", pipeline.Pipeline)
 #: One verifier per accepted secret (rotation): a signature made with any of them is accepted.
 VERIFIERS = web.AppKey("verifiers", tuple[standardwebhooks.Webhook, ...])
+#: The bearer token that authenticated a request to /api.
+API_TOKEN = web.RequestKey("api_token", storage.TokenRecord)

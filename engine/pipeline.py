@@ -15,7 +15,7 @@ import logging
 
 import sqlalchemy.exc
 
-from engine import constants, folding, matching, storage, validation
+from engine import constants, folding, matching, profile, status, storage, validation
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +110,15 @@ class Pipeline:
         target = self._requested
         async with self._progress:
             await self._progress.wait_for(lambda: self._drained >= target)
+
+
+async def rebuild_fields(store: storage.Storage, uscc: str) -> dict[str, object]:
+    """Recompute a firm's profile fields from its processed events alone (audit: must equal the stored ones)."""
+    history = []
+    for event in await store.firm_events(uscc):
+        if event.status is not status.EventStatus.PROCESSED:
+            continue
+        envelope = validation.parse_stored(event.body, event.event_id)
+        history.append((folding.assignments(envelope), profile.stamp_of(event.occurred_at, event.event_id)))
+    fields, _stamps = profile.rebuild(history)
+    return fields

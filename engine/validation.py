@@ -167,9 +167,10 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema, format_checker=_formats)
 
 
-def event_types() -> list[str]:
+@functools.cache
+def event_types() -> tuple[str, ...]:
     """Every event type with a schema."""
-    return sorted(p.stem for p in SCHEMAS.glob("*.json") if p.stem != "envelope")
+    return tuple(sorted(p.stem for p in SCHEMAS.glob("*.json") if p.stem != "envelope"))
 
 
 def _pointer(prefix: str, parts: Iterable[Any]) -> str:
@@ -180,18 +181,32 @@ def _pointer(prefix: str, parts: Iterable[Any]) -> str:
 def _reason(error: jsonschema.ValidationError) -> str:
     if error.validator == "format" and error.cause is not None:
         return str(error.cause)
-    if error.validator == "required":
-        return error.message.replace("'", "", 2).replace(" is a required property", " is required")
-    if error.validator == "additionalProperties":
-        return error.message
     if error.validator == "enum":
         return f"must be one of {', '.join(map(str, error.validator_value))}"
     return error.message
 
 
 def _problems(name: str, instance: Any, prefix: str) -> list[Problem]:
-    errors = sorted(_validator(name).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
-    return [Problem(_pointer(prefix, e.absolute_path), _reason(e)) for e in errors]
+    """Schema problems, with missing and unexpected keys reported at the key's own path."""
+    problems = []
+    for error in _validator(name).iter_errors(instance):
+        path = list(error.absolute_path)
+        if error.validator == "required":
+            problems += [
+                Problem(_pointer(prefix, [*path, key]), "is required")
+                for key in error.validator_value
+                if key not in error.instance
+            ]
+        elif error.validator == "additionalProperties":
+            allowed = error.schema.get("properties", {})
+            problems += [
+                Problem(_pointer(prefix, [*path, key]), "is not an allowed property")
+                for key in error.instance
+                if key not in allowed
+            ]
+        else:
+            problems.append(Problem(_pointer(prefix, path), _reason(error)))
+    return sorted(problems, key=lambda p: p.path)
 
 
 def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime | None = None) -> Envelope:
@@ -203,8 +218,8 @@ def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime
     problems = _problems("envelope", item, "")
     if not isinstance(item, dict):
         raise Invalid(problems)
-    kind = item.get("type")
-    if isinstance(kind, str) and kind in event_types() and isinstance(item.get("data"), dict):
+    kind = item.get("type") if isinstance(item.get("type"), str) else None
+    if kind in event_types() and isinstance(item.get("data"), dict):
         problems += _problems(kind, item["data"], "/data")
         problems += _cross_field_problems(kind, item["data"])
     if kind in REGION_TYPES and "uscc" in item:

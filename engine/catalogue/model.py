@@ -1,0 +1,144 @@
+"""The catalogue as frozen data: documents, clauses, condition trees and benefits.
+
+These types are what :mod:`engine.catalogue.loader` builds from ``rules/*.yaml`` (schema in
+``rules/README.md``); both evaluators read only these, never the YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any, Union
+
+#: Enumerations of rules/README.md.
+CATEGORIES = ("减免", "奖补", "权益", "资质", "服务", "机构职责")
+MODES = ("auto_grant", "apply", "inform")
+UNITS = ("yuan", "percent", "months", "none")
+OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "prefix")
+GROUP_KINDS = ("all", "any")
+
+#: Attributes that sum what the firm was already granted this year. Each clause reading one sees
+#: only its *own* earlier grants (a cap belongs to its clause), so evaluators give them per clause.
+GRANT_ACCUMULATORS = frozenset({"ip_buy_grants_year"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Leaf:
+    """One condition ``{attr, op, value}``; ``path`` locates it in the clause (for explanations)."""
+
+    attr: str
+    op: str
+    value: Any
+    path: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """An ``all:`` / ``any:`` group of conditions."""
+
+    kind: str
+    children: tuple[Condition, ...]
+    path: str
+
+
+Condition = Union[Leaf, Group]
+
+
+@dataclasses.dataclass(frozen=True)
+class Benefit:
+    """What a clause grants; ``formula`` (if any) computes the amount in ``unit``."""
+
+    kind: str
+    unit: str
+    description: str
+    formula: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """One source document (``document:`` of a rule file)."""
+
+    slug: str
+    title: str
+    number: str | None
+    issuer: str
+    jurisdiction: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+    source: str  # the rule file, as shown in error messages (e.g. "rules/yunnan-2022.yaml")
+
+
+@dataclasses.dataclass(frozen=True)
+class Clause:
+    """One clause of a document, with its conditions and benefit."""
+
+    id: str
+    cite: str
+    slug: str
+    title: str
+    text: str
+    category: str
+    firm_facing: bool
+    mode: str
+    agencies: tuple[str, ...]
+    jurisdiction: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+    conditions: Condition | None
+    benefit: Benefit | None
+    needs: tuple[str, ...]
+    application: str | None
+    #: Short sha256 of the clause's canonical JSON: changes whenever anything in it changes.
+    rule_version: str
+    #: Judged automatically: firm-facing, with conditions, needing no data outside the profile.
+    executable: bool
+
+    def leaves(self) -> Iterator[Leaf]:
+        """Every leaf condition, in document order."""
+        if self.conditions is not None:
+            yield from iter_leaves(self.conditions)
+
+    def attributes_read(self) -> frozenset[str]:
+        """Attribute names the conditions and the formula read (region for the jurisdiction)."""
+        names = {leaf.attr for leaf in self.leaves()}
+        if self.benefit is not None and self.benefit.formula:
+            from engine.catalogue import formula  # local: formula imports nothing from here
+
+            names |= formula.names(self.benefit.formula)
+        return frozenset(names | {"region"})
+
+    def accumulators(self) -> frozenset[str]:
+        """The grant accumulators (see :data:`GRANT_ACCUMULATORS`) this clause reads."""
+        return self.attributes_read() & GRANT_ACCUMULATORS
+
+    def in_window(self, as_of: dt.date) -> bool:
+        """Whether ``as_of`` lies in [valid_from, valid_to] (both inclusive; open end if None)."""
+        return self.valid_from <= as_of and (self.valid_to is None or as_of <= self.valid_to)
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalogue:
+    """Every document and clause, in file then document order."""
+
+    documents: tuple[Document, ...]
+    clauses: tuple[Clause, ...]
+
+    @property
+    def by_id(self) -> Mapping[str, Clause]:
+        return {clause.id: clause for clause in self.clauses}
+
+    def firm_facing(self) -> tuple[Clause, ...]:
+        return tuple(c for c in self.clauses if c.firm_facing)
+
+    def executable(self) -> tuple[Clause, ...]:
+        return tuple(c for c in self.clauses if c.executable)
+
+
+def iter_leaves(node: Condition) -> Iterator[Leaf]:
+    """Leaves of a condition tree, depth first, in order."""
+    if isinstance(node, Leaf):
+        yield node
+    else:
+        for child in node.children:
+            yield from iter_leaves(child)

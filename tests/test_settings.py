@@ -1,0 +1,42 @@
+"""Settings come from the environment once, with errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import constants, settings
+from tests import factories
+
+
+def test_defaults_are_the_embedded_sqlite_database():
+    config = settings.Settings.from_env({})
+    assert config.database_url == constants.DEFAULT_DATABASE_URL and config.is_sqlite
+    assert config.webhook_secrets == () and config.max_body_bytes == 1024 * 1024
+
+
+def test_postgres_url_gets_the_async_driver():
+    config = settings.Settings.from_env({"POLICY_PUSH_DATABASE_URL": "postgresql://u@127.0.0.1:5432/test"})
+    assert config.database_url.startswith("postgresql+asyncpg://")
+
+
+def test_several_secrets_are_kept_for_rotation():
+    config = settings.Settings.from_env({"POLICY_PUSH_WEBHOOK_SECRETS": f"{factories.SECRET}  {factories.OTHER_SECRET}"})
+    assert config.webhook_secrets == (factories.SECRET, factories.OTHER_SECRET)
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"POLICY_PUSH_DATABASE_URL": "mysql://x/y"}, ["POLICY_PUSH_DATABASE_URL", "not supported"]),
+        ({"POLICY_PUSH_DATABASE_URL": "::nonsense"}, ["POLICY_PUSH_DATABASE_URL"]),
+        ({"POLICY_PUSH_DATABASE_URL": "sqlite+aiosqlite://"}, ["needs a file path"]),
+        ({"POLICY_PUSH_WEBHOOK_SECRETS": "secret123"}, ["POLICY_PUSH_WEBHOOK_SECRETS", "#1", "whsec_"]),
+        ({"POLICY_PUSH_WEBHOOK_SECRETS": f"{factories.SECRET} whsec_c2hvcnQ="}, ["#2", "24 to 64"]),
+        ({"POLICY_PUSH_MAX_BODY_BYTES": "lots"}, ["POLICY_PUSH_MAX_BODY_BYTES", "whole number"]),
+        ({"POLICY_PUSH_MAX_BATCH_ITEMS": "0"}, ["POLICY_PUSH_MAX_BATCH_ITEMS", "positive"]),
+    ],
+)
+def test_bad_values_name_the_variable_and_the_reason(env, words):
+    with pytest.raises(settings.SettingsError) as caught:
+        settings.Settings.from_env(env)
+    assert all(word in str(caught.value) for word in words)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import standardwebhooks
 from aiohttp import web
 
-from engine import api, auth, keys, matching, pipeline, responses, settings, storage, webhooks
+from engine import api, auth, constants, keys, matching, pipeline, responses, settings, storage, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,4 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[keys.PIPELINE].run_forever(), name="pipeline")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await app[keys.PIPELINE].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)

@@ -21,6 +21,9 @@ PIPELINE_POLL_SECONDS = 1.0
 #: Back-off after a database error in the pipeline before it tries the same event again.
 PIPELINE_RETRY_SECONDS = 2.0
 
+#: On shutdown the pipeline may finish the event in hand for this long before it is cancelled.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
 #: SQLite waits this long for a lock held by another process (e.g. the CLI) before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 

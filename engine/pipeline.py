@@ -10,7 +10,7 @@ process) are picked up on start.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 
 import sqlalchemy.exc
@@ -45,6 +45,7 @@ class Pipeline:
         self._requested = 0
         self._drained = 0
         self._progress = asyncio.Condition()
+        self._stopping = False
 
     def wake(self) -> None:
         """Tell the worker new events were committed."""
@@ -63,8 +64,10 @@ class Pipeline:
     async def run_once(self) -> int:
         """Process what is pending now; return how many events were handled."""
         handled = 0
-        while events := await self.storage.pending_events(self.batch_size):
+        while not self._stopping and (events := await self.storage.pending_events(self.batch_size)):
             for event in events:
+                if self._stopping:
+                    break
                 try:
                     outcome = await self.process(event)
                 except TRANSIENT:
@@ -83,8 +86,8 @@ class Pipeline:
         return handled
 
     async def run_forever(self) -> None:
-        """Work until cancelled: drain, then wait for a wake-up or the poll interval."""
-        while True:
+        """Work until stopped: drain, then wait for a wake-up or the poll interval."""
+        while not self._stopping:
             self._wakeup.clear()
             generation = self._requested
             try:
@@ -97,6 +100,17 @@ class Pipeline:
                 self._drained = generation
                 self._progress.notify_all()
             await self._wait(self.poll_seconds)
+
+    async def stop(self, task: asyncio.Task[None], timeout: float) -> None:
+        """Let the worker finish the event in hand (never cancel a fold half-way), then end it."""
+        self._stopping = True
+        self._wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _wait(self, seconds: float) -> None:
         try:

@@ -53,6 +53,8 @@ class Benefit:
     unit: str
     description: str
     formula: str | None = None
+    #: Attribute names the formula reads.
+    inputs: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,12 +103,10 @@ class Clause:
 
     def attributes_read(self) -> frozenset[str]:
         """Attribute names the conditions and the formula read (region for the jurisdiction)."""
-        names = {leaf.attr for leaf in self.leaves()}
-        if self.benefit is not None and self.benefit.formula:
-            from engine.catalogue import formula  # local: formula imports nothing from here
-
-            names |= formula.names(self.benefit.formula)
-        return frozenset(names | {"region"})
+        names = {leaf.attr for leaf in self.leaves()} | {"region"}
+        if self.benefit is not None:
+            names |= self.benefit.inputs
+        return frozenset(names)
 
     def accumulators(self) -> frozenset[str]:
         """The grant accumulators (see :data:`GRANT_ACCUMULATORS`) this clause reads."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
@@ -101,12 +102,24 @@ class Clause:
         if self.conditions is not None:
             yield from iter_leaves(self.conditions)
 
-    def attributes_read(self) -> frozenset[str]:
-        """Attribute names the conditions and the formula read (region for the jurisdiction)."""
+    # Cached: evaluators ask for every clause on every evaluation (works on a frozen dataclass,
+    # which forbids setattr but leaves the instance __dict__ to cached_property).
+    @functools.cached_property
+    def reads(self) -> tuple[str, ...]:
+        """Attribute names the conditions and the formula read, plus region (sorted)."""
         names = {leaf.attr for leaf in self.leaves()} | {"region"}
         if self.benefit is not None:
             names |= self.benefit.inputs
-        return frozenset(names)
+        return tuple(sorted(names))
+
+    @functools.cached_property
+    def window(self) -> Mapping[str, str | None]:
+        """The validity window as ISO dates: ``{"from": ..., "to": ... or None}`` (copy before changing)."""
+        return {"from": self.valid_from.isoformat(), "to": self.valid_to.isoformat() if self.valid_to else None}
+
+    def attributes_read(self) -> frozenset[str]:
+        """Attribute names the conditions and the formula read (region for the jurisdiction)."""
+        return frozenset(self.reads)
 
     def accumulators(self) -> frozenset[str]:
         """The grant accumulators (see :data:`GRANT_ACCUMULATORS`) this clause reads."""

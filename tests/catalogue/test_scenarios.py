@@ -1,0 +1,90 @@
+"""Every scenario of rules/scenarios/*.yaml, through both evaluators (one test per scenario and
+evaluator, named by the scenario), plus coverage and the scenario loader's own checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine import matching
+from engine.catalogue import loader, scenarios
+
+# Collected at import time: parametrize needs the list before fixtures exist.
+_CATALOGUE = loader.load()
+_SCENARIOS = scenarios.load(_CATALOGUE)
+
+
+def test_scenario_files_load_and_names_are_unique():
+    assert len(_SCENARIOS) >= 200
+    assert len({s.name for s in _SCENARIOS}) == len(_SCENARIOS)
+
+
+@pytest.mark.parametrize("scenario", _SCENARIOS, ids=[s.name for s in _SCENARIOS])
+def test_scenario(scenario, matcher):
+    assert scenarios.run(scenario, matcher) == []
+
+
+def test_every_executable_clause_has_a_met_and_a_not_met_scenario():
+    assert scenarios.coverage_problems(_CATALOGUE, _SCENARIOS) == []
+    executable = {c.id for c in _CATALOGUE.executable()}
+    assert executable <= {s.clause for s in _SCENARIOS}
+
+
+def test_coverage_gaps_are_reported():
+    only_met = [s for s in _SCENARIOS if s.status == matching.Verdict.MET]
+    problems = scenarios.coverage_problems(_CATALOGUE, only_met)
+    assert any(p.startswith("lvliang-2022-18 (lvliang-2022#18): no scenario where it is not met") for p in problems)
+
+
+def test_a_wrong_expectation_fails(matcher):
+    (good,) = [s for s in _SCENARIOS if s.clause == "yunnan-2022-2-1" and s.amount == 48000.0]
+    import dataclasses
+
+    wrong = dataclasses.replace(good, amount=24000.0, status=matching.Verdict.UNKNOWN, missing=("tertiary",))
+    assert scenarios.run(wrong, matcher) == [
+        "status met, expected unknown", "amount 48000.0, expected 24000.0", "missing [], expected ['tertiary']",
+    ]
+
+
+def _write(folder: Path, items) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "yunnan-2022.yaml").write_text(yaml.safe_dump(items, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+GOOD = {"name": "例", "clause": "yunnan-2022-2-1", "as_of": "2022-06-15",
+        "attributes": {"region": "530102"}, "expect": {"status": "unknown"}}
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({**GOOD, "extra": 1}, "[0].extra: unknown key"),
+        ({k: v for k, v in GOOD.items() if k != "expect"}, "[0].expect: missing required key"),
+        ({**GOOD, "clause": "yunnan-2022-9-9"}, "[0].clause: unknown clause 'yunnan-2022-9-9'"),
+        ({**GOOD, "clause": "qinghai-2022-2"}, "[0].clause: qinghai-2022-2 belongs to qinghai-2022"),
+        ({**GOOD, "clause": "yunnan-2022-1-7"}, "[0].clause: yunnan-2022-1-7 is not firm-facing"),
+        ({**GOOD, "as_of": "2022-02-30"}, "[0].as_of: bad date '2022-02-30'"),
+        ({**GOOD, "attributes": {"foo": 1}}, "[0].attributes: unknown attribute 'foo'"),
+        ({**GOOD, "attributes": {"sme": "yes"}}, "[0].attributes: attribute 'sme' must be bool"),
+        ({**GOOD, "expect": {"status": "maybe"}}, "[0].expect.status: bad status 'maybe'"),
+        ({**GOOD, "expect": {"status": "met", "amount": "lots"}}, "[0].expect.amount: must be a number"),
+        ({**GOOD, "expect": {"status": "met", "why": 1}}, "[0].expect.why: unknown key"),
+    ],
+)
+def test_scenario_file_problems_name_file_and_item(tmp_path, catalogue, item, expected):
+    folder = _write(tmp_path / "rules" / "scenarios", [item])
+    found, problems = scenarios.check(catalogue, folder)
+    assert found == []
+    assert any(p.startswith(f"rules/scenarios/yunnan-2022.yaml: {expected}") for p in problems), problems
+
+
+def test_duplicate_scenario_names(tmp_path, catalogue):
+    folder = _write(tmp_path / "rules" / "scenarios", [GOOD, GOOD])
+    found, problems = scenarios.check(catalogue, folder)
+    assert len(found) == 1
+    assert problems == ["rules/scenarios/yunnan-2022.yaml: [1].name: '例' duplicated (also in rules/scenarios/yunnan-2022.yaml)"]
+    with pytest.raises(loader.CatalogueError):
+        scenarios.load(catalogue, folder)

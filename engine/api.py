@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
 from aiohttp import web
 from stdnum.cn import uscc as stdnum_uscc
 
-from engine import keys, migrate, openapi, profile, responses, storage
+from engine import keys, matching, migrate, openapi, profile, responses, storage
 
 routes = web.RouteTableDef()
 
@@ -18,18 +19,12 @@ def _iso(value: Any) -> Any:
 
 
 def _decision(stored: storage.StoredDecision) -> dict[str, Any]:
-    d = stored.decision
     return {
         "id": stored.id,
-        "clause_id": d.clause_id,
-        "cite": d.cite,
-        "rule_version": d.rule_version,
-        "status": d.status.value,
-        "amount": d.amount,
+        **stored.decision.as_dict(),
         "as_of": stored.as_of.isoformat(),
         "event_id": stored.event_id,
         "created_at": stored.created_at.isoformat(),
-        "explanation": d.explanation,
     }
 
 
@@ -98,6 +93,36 @@ async def get_event(request: web.Request) -> web.Response:
             "body": json.loads(event.body),
         }
     )
+
+
+@routes.post("/api/match")
+async def post_match(request: web.Request) -> web.Response:
+    """The policy calculator: decisions for a profile (docs/profile.md shape), nothing stored."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise responses.error(400, "invalid_json", "the body is not JSON") from None
+    problems = []
+    if not isinstance(body, dict) or not isinstance(body.get("profile"), dict):
+        raise responses.error(422, "invalid_request", "send {\"profile\": {...}}", problems=[{"path": "/profile", "reason": "must be an object"}])
+    as_of = matching.as_of_date(datetime.datetime.now(datetime.UTC))
+    if "as_of" in body:
+        try:
+            as_of = datetime.date.fromisoformat(body["as_of"])
+        except (TypeError, ValueError):
+            problems.append({"path": "/as_of", "reason": "must be a date, YYYY-MM-DD"})
+    risk_years = body.get("risk_years", [])
+    if not isinstance(risk_years, list) or not all(isinstance(y, int) and not isinstance(y, bool) for y in risk_years):
+        problems.append({"path": "/risk_years", "reason": "must be a list of years"})
+    show_all = body.get("all", False)
+    if not isinstance(show_all, bool):
+        problems.append({"path": "/all", "reason": "must be true or false"})
+    if problems:
+        raise responses.error(422, "invalid_request", "the request is not valid", problems=problems)
+    context = matching.MatchContext(risk_years=frozenset(risk_years))
+    decisions = request.app[keys.MATCHER].match(body["profile"], as_of, context)
+    shown = [d.as_dict() for d in decisions if show_all or d.status != matching.Verdict.NOT_MET]
+    return responses.json_response({"as_of": as_of.isoformat(), "decisions": shown})
 
 
 @routes.get("/api/openapi.json")

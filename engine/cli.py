@@ -10,7 +10,8 @@ import click
 from aiohttp import web
 
 from engine import app as app_module
-from engine import auth, constants, migrate, settings
+from engine import auth, catalogue, constants, migrate, settings
+from engine.catalogue import cli as catalogue_cli
 
 
 def _settings() -> settings.Settings:
@@ -38,7 +39,10 @@ def serve(host: str, port: int) -> None:
             "no %s set: /webhooks/events will answer 503 until one is configured", settings.WEBHOOK_SECRETS_VAR
         )
     migrate.upgrade(config.database_url)
-    web.run_app(app_module.create_app(config), host=host, port=port, print=lambda line: click.echo(line))
+    matcher = catalogue.default_matcher()
+    web.run_app(
+        app_module.create_app(config, matcher=matcher), host=host, port=port, print=lambda line: click.echo(line)
+    )
 
 
 @main.group()
@@ -82,6 +86,10 @@ def tokens_create(role: str, label: str) -> None:
     asyncio.run(_store())
     click.echo(token)
     click.echo(f"role {role}; shown once, store it now", err=True)
+
+
+main.add_command(catalogue_cli.rules)
+main.add_command(catalogue_cli.match)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,21 @@ class Decision:
     amount: float | None = None
     explanation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     facts: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: False when the clause does not reach this firm at all (another jurisdiction, or not in force on
+    #: the date): such a `not_met` is worth storing only as a change from an earlier verdict.
+    in_scope: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready data (API, CLI, audit)."""
+        return {
+            "clause_id": self.clause_id,
+            "cite": self.cite,
+            "rule_version": self.rule_version,
+            "status": self.status.value,
+            "amount": self.amount,
+            "explanation": dict(self.explanation),
+            "facts": dict(self.facts),
+        }
 
     def same_outcome(self, other: Decision | None) -> bool:
         """True when storing this decision after `other` would record nothing new."""

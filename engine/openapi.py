@@ -72,7 +72,7 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Decision": {
         "type": "object",
-        "required": ["id", "clause_id", "cite", "rule_version", "status", "as_of", "explanation"],
+        "required": ["id", "clause_id", "cite", "rule_version", "status", "as_of", "explanation", "facts"],
         "properties": {
             "id": {"type": "integer"},
             "clause_id": {"type": "string"},
@@ -84,6 +84,7 @@ _SCHEMAS: dict[str, Any] = {
             "event_id": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"},
             "explanation": {"type": "object"},
+            "facts": {"type": "object"},
         },
     },
     "Firm": {
@@ -110,6 +111,39 @@ _SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
             "decisions": {"type": "array", "items": {"$ref": "#/components/schemas/Decision"}},
+        },
+    },
+    "MatchRequest": {
+        "type": "object",
+        "required": ["profile"],
+        "properties": {
+            "profile": {"type": "object", "description": "shaped as GET /api/firms/{uscc} returns under profile"},
+            "as_of": {"type": "string", "format": "date", "description": "default: today in China"},
+            "risk_years": {"type": "array", "items": {"type": "integer"}, "description": "years the county was a risk area"},
+            "all": {"type": "boolean", "description": "include not_met decisions"},
+        },
+    },
+    "MatchResult": {
+        "type": "object",
+        "required": ["as_of", "decisions"],
+        "properties": {
+            "as_of": {"type": "string", "format": "date"},
+            "decisions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["clause_id", "cite", "rule_version", "status", "explanation", "facts"],
+                    "properties": {
+                        "clause_id": {"type": "string"},
+                        "cite": {"type": "string"},
+                        "rule_version": {"type": "string"},
+                        "status": {"enum": ["met", "not_met", "unknown"]},
+                        "amount": {"type": ["number", "null"]},
+                        "explanation": {"type": "object"},
+                        "facts": {"type": "object"},
+                    },
+                },
+            },
         },
     },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
@@ -204,6 +238,22 @@ def document() -> dict[str, Any]:
                         "200": _json("Event", "the event"),
                         "401": _UNAUTHORIZED,
                         "404": _json("Error", "unknown event id"),
+                    },
+                }
+            },
+            "/api/match": {
+                "post": {
+                    "summary": "Policy calculator: decisions for a profile, nothing stored",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MatchRequest"}}},
+                    },
+                    "responses": {
+                        "200": _json("MatchResult", "met and unknown decisions (not_met too with all)"),
+                        "400": _json("Error", "the body is not JSON"),
+                        "401": _UNAUTHORIZED,
+                        "422": _json("Error", "invalid request (problems listed)"),
                     },
                 }
             },

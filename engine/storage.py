@@ -233,5 +233,15 @@ def match_context(risk: frozenset[int], decisions: Sequence[StoredDecision]) -> 
 def changed_decisions(
     new: Sequence[matching.Decision], previous: Mapping[str, matching.Decision]
 ) -> list[matching.Decision]:
-    """The decisions worth storing: those that differ from the firm's previous one for the clause."""
-    return [decision for decision in new if not decision.same_outcome(previous.get(decision.clause_id))]
+    """The decisions worth storing: those that differ from the firm's previous one for the clause.
+
+    A clause that never reached the firm (out of scope, never judged before) is not recorded: a
+    firm in 青海 gets no rows for 云南's clauses, while an in-scope `not_met` is kept so operators
+    can see why a firm did not match.
+    """
+    return [
+        decision
+        for decision in new
+        if not decision.same_outcome(prior := previous.get(decision.clause_id))
+        and not (prior is None and decision.status == matching.Verdict.NOT_MET and not decision.in_scope)
+    ]

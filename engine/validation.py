@@ -83,7 +83,7 @@ def _check_uscc(value: object) -> bool:
 @_formats.checks("gb2260", raises=ValueError)
 def _check_region(value: object) -> bool:
     if isinstance(value, str):
-        if not re.fullmatch(r"\d{6}", value):
+        if not re.fullmatch(r"[0-9]{6}", value):
             raise ValueError("must be a 6-digit GB/T 2260 code")
         if not regions.is_known_region(value):
             raise ValueError(f"{value} is not a known GB/T 2260 region code")

@@ -115,3 +115,47 @@ async def test_unknown_route_is_a_json_404(client):
     assert response.status == 401  # /api is closed before routing reveals anything
     response = await client.get("/nothing-here")
     assert response.status == 404 and (await response.json())["error"] == "not_found"
+
+
+@pytest.fixture(scope="session")
+def catalogue_matcher():
+    from engine import catalogue
+
+    return catalogue.default_matcher()
+
+
+@pytest.mark.parametrize("store", ["memory"], indirect=True)
+async def test_policy_calculator_matches_a_profile_without_storing(make_client, store, catalogue_matcher):
+    client = await make_client(matcher=catalogue_matcher)
+    auth = await conftest.bearer(store)
+    profile = {
+        "uscc": FIRM,
+        "region": "630102",
+        "industry": "F5211",
+        "legal_form": "enterprise",
+        "tax": {"taxpayer_type": "small_scale", "vat": {"2022-03": {"sales": 150000, "months": 1}}},
+    }
+    response = await client.post("/api/match", json={"profile": profile, "as_of": "2022-04-15"}, headers=auth)
+    body = await response.json()
+    check_against_openapi("/api/match", "post", 200, body)
+    by_cite = {d["cite"]: d for d in body["decisions"]}
+    assert by_cite["qinghai-2022#(二)"]["status"] == "met"
+    assert all(d["status"] in ("met", "unknown") for d in body["decisions"])
+    assert all(d["cite"].startswith("qinghai-2022#") for d in body["decisions"])  # nothing outside 青海
+    every = await (await client.post("/api/match", json={"profile": profile, "as_of": "2022-04-15", "all": True}, headers=auth)).json()
+    assert len(every["decisions"]) > len(body["decisions"])
+    over = {**profile, "tax": {"taxpayer_type": "small_scale", "vat": {"2022-03": {"sales": 150001, "months": 1}}}}
+    decided = await (await client.post("/api/match", json={"profile": over, "as_of": "2022-04-15", "all": True}, headers=auth)).json()
+    assert {d["cite"]: d["status"] for d in decided["decisions"]}["qinghai-2022#(二)"] != "met"
+    assert await store.get_firm(FIRM) is None
+
+
+@pytest.mark.parametrize("store", ["memory"], indirect=True)
+async def test_policy_calculator_rejects_bad_requests_naming_the_field(client, store):
+    auth = await conftest.bearer(store)
+    response = await client.post("/api/match", json={"profile": {}, "as_of": "2022-02-30", "all": "yes"}, headers=auth)
+    assert response.status == 422
+    body = await response.json()
+    check_against_openapi("/api/match", "post", 422, body)
+    assert {p["path"] for p in body["problems"]} == {"/as_of", "/all"}
+    assert (await client.post("/api/match", data=b"nope", headers=auth)).status == 400

@@ -124,3 +124,14 @@ async def test_tokens_are_found_by_hash_only(store):
     found = await store.find_token("a" * 64)
     assert found is not None and found.role == "operator" and found.id == record.id
     assert await store.find_token("b" * 64) is None
+
+
+async def test_a_first_out_of_scope_not_met_is_not_recorded_but_a_change_to_it_is(store):
+    out_of_scope = matching.Decision("c-9", "other#1", "v1", matching.Verdict.NOT_MET, in_scope=False)
+    await store.add_events([new_event("e1"), new_event("e2"), new_event("e3")])
+    e1, e2, e3 = await store.pending_events(10)
+    await store.fold_firm_event(e1, {"region": "630102"}, judge_constant(out_of_scope))
+    assert await store.decisions(e1.uscc) == []
+    await store.fold_firm_event(e2, {"region": "530102"}, judge_constant(decision(clause="c-9")))
+    await store.fold_firm_event(e3, {"region": "630102"}, judge_constant(out_of_scope))
+    assert [d.decision.status for d in await store.decisions(e1.uscc)] == [matching.Verdict.MET, matching.Verdict.NOT_MET]

@@ -15,7 +15,7 @@ from stdnum import numdb
 #: Codes standing for the whole country; a national measure's jurisdiction may use either.
 NATIONAL_CODES = frozenset({"000000", "100000"})
 
-_CODE = re.compile(r"^\d{6}$")
+_CODE = re.compile(r"[0-9]{6}")
 _SPAN = re.compile(r"^\[(\d*)-(\d*)\](.*)$")
 
 
@@ -50,12 +50,12 @@ def _current(raw: str | None) -> str | None:
 
 
 def _listed(code: str) -> bool:
-    return isinstance(code, str) and bool(_CODE.match(code)) and _names(code)[1] is not None
+    return isinstance(code, str) and bool(_CODE.fullmatch(code)) and _names(code)[1] is not None
 
 
 def region_name(code: str) -> str | None:
     """Current name of a GB/T 2260 code (e.g. "140302" → "城区"), None if unknown or abolished."""
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         return None
     return _current(_names(code)[1])
 
@@ -119,9 +119,9 @@ def in_jurisdiction(region: str, jurisdiction: str) -> bool:
     A malformed ``region`` is never inside; a malformed ``jurisdiction`` raises ValueError,
     since it comes from the rule files and must be fixed there.
     """
-    if not isinstance(jurisdiction, str) or not _CODE.match(jurisdiction):
+    if not isinstance(jurisdiction, str) or not _CODE.fullmatch(jurisdiction):
         raise ValueError(f"not a GB/T 2260 code: {jurisdiction!r}")
-    if not isinstance(region, str) or not _CODE.match(region):
+    if not isinstance(region, str) or not _CODE.fullmatch(region):
         return False
     if jurisdiction in NATIONAL_CODES:
         return True

@@ -89,3 +89,9 @@ def test_in_jurisdiction(region, jurisdiction, expected):
 def test_in_jurisdiction_rejects_bad_jurisdiction(jurisdiction):
     with pytest.raises(ValueError):
         in_jurisdiction("140302", jurisdiction)
+
+
+def test_codes_must_be_six_ascii_digits_exactly():
+    assert not is_known_region("530102\n")
+    assert not in_jurisdiction("５３０１０２", "530000")
+    assert not in_jurisdiction("530102\n", "530000")

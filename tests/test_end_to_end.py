@@ -1,0 +1,42 @@
+"""From a signed event to a cited, explained decision, through the real matcher and SQLite."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import catalogue, keys
+from tests import conftest, factories
+
+FIRM = factories.uscc(31, region="630102")
+
+
+@pytest.fixture(scope="module")
+def production_matcher():
+    return catalogue.default_matcher()
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+async def test_vat_return_at_the_threshold_yields_a_cited_met_decision(make_client, store, production_matcher):
+    client = await make_client(matcher=production_matcher)
+    deliveries = [
+        factories.event(firm=FIRM, region="630102", occurred_at="2022-03-01T09:00:00+08:00"),
+        factories.event("tax.vat_declared", firm=FIRM, occurred_at="2022-04-15T09:00:00+08:00", period="2022-03", sales=150000),
+        factories.event("tax.vat_declared", firm=FIRM, occurred_at="2022-05-15T09:00:00+08:00", period="2022-04", sales=150001),
+    ]
+    for body in deliveries:
+        data, headers = factories.signed(body)
+        assert (await client.post("/webhooks/events", data=data, headers=headers)).status == 202
+    await client.app[keys.PIPELINE].drained()
+
+    history = [(d.decision.cite, d.decision.status.value, d.as_of.isoformat()) for d in await store.decisions(FIRM)]
+    vat = [h for h in history if h[0] == "qinghai-2022#(二)"]
+    # unknown on registration (no VAT yet) → met at exactly 150000 → no longer met at 150001
+    assert [status for _, status, _ in vat][:2] == ["unknown", "met"]
+    assert vat[1][2] == "2022-04-15"
+    assert vat[-1][1] != "met" and vat[-1][2] == "2022-05-15"
+    assert not any(cite.startswith(("yunnan", "datong", "lvliang", "yangquan")) for cite, _, _ in history)
+
+    auth = await conftest.bearer(store)
+    firm = await (await client.get(f"/api/firms/{FIRM}", headers=auth)).json()
+    latest = {d["cite"]: d for d in firm["decisions"]}["qinghai-2022#(二)"]
+    assert latest["event_id"] and latest["explanation"] and latest["facts"]

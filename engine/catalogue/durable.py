@@ -116,7 +116,7 @@ def _rule_name(message: str) -> str:
     return name
 
 
-class DurableMatcher:
+class DurableMatcher(reference.ProfileMatcher):
     """Implements :class:`engine.matching.Matcher` with durable-rules deciding ``met``."""
 
     def __init__(self, catalogue: model.Catalogue, *, max_branches: int = compiler.MAX_BRANCHES) -> None:
@@ -143,13 +143,6 @@ class DurableMatcher:
     def _met(self, attributes: dict[str, Any], as_of: dt.date, overrides: inputs.Overrides | None) -> frozenset[str]:
         fact = compiler.fact(attributes, as_of, self.reads, overrides)
         return frozenset(self.evaluator().fired(compiler.fact_json(fact)))
-
-    def match(
-        self, profile: Mapping[str, Any], as_of: dt.date, context: matching.MatchContext
-    ) -> Sequence[matching.Decision]:
-        """Decisions on every firm-facing clause for a profile (docs/profile.md shape)."""
-        attributes, overrides = inputs.prepare(self.catalogue, profile, as_of, context)
-        return self.evaluate(attributes, as_of, overrides=overrides)
 
     def evaluate(
         self,

@@ -60,13 +60,10 @@ def in_jurisdiction(region: Any, jurisdiction: str) -> bool:
         and regions.in_jurisdiction(region, jurisdiction)
 
 
-class ReferenceMatcher:
-    """The reference evaluator; implements :class:`engine.matching.Matcher`."""
+class ProfileMatcher:
+    """The :class:`engine.matching.Matcher` part both evaluators share: profile → attributes → evaluate."""
 
-    def __init__(self, catalogue: model.Catalogue) -> None:
-        self.catalogue = catalogue
-        # Only firm-facing clauses are ever judged: agency duties concern no firm.
-        self.clauses = catalogue.firm_facing()
+    catalogue: model.Catalogue
 
     def match(
         self, profile: Mapping[str, Any], as_of: dt.date, context: matching.MatchContext
@@ -74,6 +71,25 @@ class ReferenceMatcher:
         """Decisions on every firm-facing clause for a profile (docs/profile.md shape)."""
         attributes, overrides = inputs.prepare(self.catalogue, profile, as_of, context)
         return self.evaluate(attributes, as_of, overrides=overrides)
+
+    def evaluate(
+        self,
+        attributes: Mapping[str, Any],
+        as_of: dt.date,
+        *,
+        overrides: inputs.Overrides | None = None,
+        clause_ids: Collection[str] | None = None,
+    ) -> list[matching.Decision]:
+        raise NotImplementedError
+
+
+class ReferenceMatcher(ProfileMatcher):
+    """The reference evaluator; implements :class:`engine.matching.Matcher`."""
+
+    def __init__(self, catalogue: model.Catalogue) -> None:
+        self.catalogue = catalogue
+        # Only firm-facing clauses are ever judged: agency duties concern no firm.
+        self.clauses = catalogue.firm_facing()
 
     def evaluate(
         self,

@@ -28,6 +28,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/match.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -205,7 +205,7 @@ class SqlStorage(storage.Storage):
 
     async def _set_status(
         self, connection: sa_asyncio.AsyncConnection, event_id: str, new: status.EventStatus, error: str | None = None
-    ) -> bool:
+    ) -> None:
         """The one place that writes an event's status; refuses transitions the life cycle forbids."""
         query = self._locked(sa.select(_EVENT.c.status).where(_EVENT.c.event_id == event_id))
         current = (await connection.execute(query)).scalar_one()
@@ -215,7 +215,6 @@ class SqlStorage(storage.Storage):
             .where(_EVENT.c.event_id == event_id)
             .values(status=new.value, processed_at=_now(), error=error)
         )
-        return True
 
     async def mark_failed(self, event_id: str, reason: str) -> None:
         async with self._write() as connection:

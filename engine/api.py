@@ -57,8 +57,9 @@ async def get_firm(request: web.Request) -> web.Response:
         }
         for path in sorted(firm.fields)
     }
-    latest = storage.latest_by_clause(decisions := await store.decisions(uscc))
-    latest_ids = {clause: max(s.id for s in decisions if s.decision.clause_id == clause) for clause in latest}
+    latest: dict[str, storage.StoredDecision] = {}
+    for stored in await store.decisions(uscc):  # oldest first: the last one per clause stands
+        latest[stored.decision.clause_id] = stored
     return responses.json_response(
         {
             "uscc": uscc,
@@ -67,7 +68,7 @@ async def get_firm(request: web.Request) -> web.Response:
             "events_applied": firm.events_applied,
             "created_at": firm.created_at.isoformat(),
             "updated_at": firm.updated_at.isoformat(),
-            "decisions": [_decision(s) for s in decisions if s.id in latest_ids.values()],
+            "decisions": [_decision(stored) for stored in latest.values()],
         }
     )
 

@@ -14,7 +14,7 @@ from aiohttp import test_utils
 
 from connectors import memory_storage, sql_storage
 from engine import app as app_module
-from engine import auth, migrate, settings
+from engine import auth, catalogue, migrate, settings
 from tests import factories
 
 PG_ADMIN_DSN = os.environ.get("POLICY_PUSH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -104,6 +104,12 @@ async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator:
         await backend.close()
         if url is not None and url.startswith("postgresql"):
             await drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def production_matcher():
+    """The matcher `serve` uses: the repository's catalogue through durable-rules."""
+    return catalogue.default_matcher()
 
 
 @pytest.fixture

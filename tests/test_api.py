@@ -117,16 +117,9 @@ async def test_unknown_route_is_a_json_404(client):
     assert response.status == 404 and (await response.json())["error"] == "not_found"
 
 
-@pytest.fixture(scope="session")
-def catalogue_matcher():
-    from engine import catalogue
-
-    return catalogue.default_matcher()
-
-
 @pytest.mark.parametrize("store", ["memory"], indirect=True)
-async def test_policy_calculator_matches_a_profile_without_storing(make_client, store, catalogue_matcher):
-    client = await make_client(matcher=catalogue_matcher)
+async def test_policy_calculator_matches_a_profile_without_storing(make_client, store, production_matcher):
+    client = await make_client(matcher=production_matcher)
     auth = await conftest.bearer(store)
     profile = {
         "uscc": FIRM,

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine import catalogue, keys
+from engine import keys
 from tests import conftest, factories
 
 FIRM = factories.uscc(31, region="630102")
-
-
-@pytest.fixture(scope="module")
-def production_matcher():
-    return catalogue.default_matcher()
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)

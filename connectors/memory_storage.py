@@ -9,6 +9,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from connectors import memory_notices
 from engine import matching, profile, status, storage
 
 
@@ -16,7 +17,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-class InMemoryStorage(storage.Storage):
+class InMemoryStorage(memory_notices.MemoryNotices, storage.Storage):
     """Keeps everything in process memory; one lock makes each method a transaction."""
 
     def __init__(self) -> None:
@@ -29,6 +30,7 @@ class InMemoryStorage(storage.Storage):
         self.stored_decisions: dict[str, list[storage.StoredDecision]] = {}
         self.risk: dict[str, set[int]] = {}
         self.tokens: dict[str, tuple[str, storage.TokenRecord]] = {}
+        self._init_notices()
 
     async def open(self) -> None:
         pass
@@ -141,9 +143,9 @@ class InMemoryStorage(storage.Storage):
 
     def _store_decisions(self, uscc: str, event: storage.StoredEvent, decisions: list[matching.Decision]) -> None:
         now, as_of = _now(), matching.as_of_date(event.occurred_at)
-        self.stored_decisions.setdefault(uscc, []).extend(
-            storage.StoredDecision(next(self._ids), uscc, as_of, event.event_id, now, d) for d in decisions
-        )
+        stored = [storage.StoredDecision(next(self._ids), uscc, as_of, event.event_id, now, d) for d in decisions]
+        self.stored_decisions.setdefault(uscc, []).extend(stored)
+        self._create_notices(uscc, [(s.id, s.decision) for s in stored], now)
 
     async def get_firm(self, uscc: str) -> storage.FirmRecord | None:
         return self.firms.get(uscc)

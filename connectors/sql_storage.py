@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext import asyncio as sa_asyncio
 
+from connectors import sql_notices
 from engine import constants, matching, models, profile, status, storage
 
 _EVENT = models.Event.__table__
@@ -64,7 +65,7 @@ def create_engine(url: str, *, writer: bool = False) -> sa_asyncio.AsyncEngine:
     return engine
 
 
-class SqlStorage(storage.Storage):
+class SqlStorage(sql_notices.SqlNotices, storage.Storage):
     """Storage on a relational database; see the module docstring for the locking rules."""
 
     has_migrations = True
@@ -319,8 +320,8 @@ class SqlStorage(storage.Storage):
         new = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
         if new:
             now = _now()
-            await connection.execute(
-                sa.insert(_DECISION),
+            ids = await connection.execute(
+                sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True),
                 [
                     {
                         "uscc": uscc,
@@ -338,6 +339,7 @@ class SqlStorage(storage.Storage):
                     for d in new
                 ],
             )
+            await self._create_notices(connection, uscc, list(zip(ids.scalars(), new, strict=True)), now)
         return new
 
     # Firms ------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import standardwebhooks
 from aiohttp import web
 
 from engine import api, auth, constants, keys, matching, pipeline, responses, settings, storage, webhooks
+from engine.notices import web as notices_web
+from engine.notices import worker
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +22,11 @@ def create_app(
     store: storage.Storage | None = None,
     matcher: matching.Matcher | None = None,
     run_pipeline: bool = True,
+    delivery: worker.DeliveryWorker | None = None,
 ) -> web.Application:
     """Build the web app. `store` defaults to SqlStorage on `config.database_url`; the pipeline
-    worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand)."""
+    worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand), and
+    so does `delivery` (the notice worker) when one is given."""
     if store is None:
         from connectors import sql_storage
 
@@ -42,8 +46,13 @@ def create_app(
     app.cleanup_ctx.append(_storage_ctx)
     if run_pipeline:
         app.cleanup_ctx.append(_pipeline_ctx)
+    if delivery is not None:
+        app[keys.DELIVERY] = delivery
+        app[keys.PIPELINE].on_decisions.append(delivery.wake)
+        app.cleanup_ctx.append(_delivery_ctx)
     app.router.add_post("/webhooks/events", webhooks.receive_events)
     app.router.add_routes(api.routes)
+    app.router.add_routes(notices_web.routes)
     return app
 
 
@@ -51,6 +60,12 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[keys.STORAGE].open()
     yield
     await app[keys.STORAGE].close()
+
+
+async def _delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[keys.DELIVERY].run_forever(), name="delivery")
+    yield
+    await app[keys.DELIVERY].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
 
 
 async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -35,3 +35,32 @@ TOKEN_PREFIX = "pp_"
 
 #: Roles a token may carry, least privileged first.
 ROLES = ("viewer", "operator", "admin")
+
+#: Notices a delivery worker claims per round.
+NOTICE_BATCH_SIZE = 50
+
+#: How long a claimed notice stays the worker's before another may treat it as interrupted.
+NOTICE_LEASE_SECONDS = 300
+
+#: How often the delivery worker looks for due notices when it was not woken.
+NOTICE_POLL_SECONDS = 1.0
+
+#: Back-off after a transient failure: 30 s, 1 min, 2 min … capped at 1 h, jittered (half to full).
+NOTICE_BACKOFF_BASE_SECONDS = 30.0
+NOTICE_BACKOFF_CAP_SECONDS = 3600.0
+
+#: Attempts before a notice that keeps failing transiently is declared dead (an operator may requeue it).
+NOTICE_MAX_ATTEMPTS = 8
+
+#: Wait when a provider defers (flow control) without saying how long.
+NOTICE_DEFER_SECONDS = 600.0
+
+#: Sending hours norm for non-urgent SMS in China (operators' practice, configurable).
+SMS_QUIET_HOURS = "21:00-08:00"
+
+#: Default provider rate limits, sends per second (providers publish per-account limits; set yours).
+SMS_PER_SECOND = 10.0
+EMAIL_PER_SECOND = 20.0
+
+#: The SMS signature (【签名】) used when none is configured; it must be one approved by the provider.
+SMS_SIGN_NAME = "政策直达"

@@ -6,6 +6,7 @@ import standardwebhooks
 from aiohttp import web
 
 from engine import matching, pipeline, settings, storage
+from engine.notices import worker
 
 SETTINGS = web.AppKey("settings", settings.Settings)
 STORAGE = web.AppKey("storage", storage.Storage)
@@ -13,5 +14,7 @@ MATCHER = web.AppKey("matcher", matching.Matcher)
 PIPELINE = web.AppKey("pipeline", pipeline.Pipeline)
 #: One verifier per accepted secret (rotation): a signature made with any of them is accepted.
 VERIFIERS = web.AppKey("verifiers", tuple[standardwebhooks.Webhook, ...])
+#: The notice delivery worker running in this process (absent when delivery runs elsewhere).
+DELIVERY = web.AppKey("delivery", worker.DeliveryWorker)
 #: The bearer token that authenticated a request to /api.
 API_TOKEN = web.RequestKey("api_token", storage.TokenRecord)

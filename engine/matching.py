@@ -48,6 +48,9 @@ class Decision:
     #: False when the clause does not reach this firm at all (another jurisdiction, or not in force on
     #: the date): such a `not_met` is worth storing only as a change from an earlier verdict.
     in_scope: bool = True
+    #: When `met`, the notice period this decision entitles the firm to (engine.notices.outbox.period_for);
+    #: None means the decision causes no notice.
+    period: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data (API, CLI, audit)."""

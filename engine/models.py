@@ -111,3 +111,58 @@ class ApiToken(SQLModel, table=True):
     label: str = Field(default="", sa_column=sa.Column(sa.String(200), nullable=False))
     created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
     revoked_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+
+
+class Notice(SQLModel, table=True):
+    """One notice to one firm on one channel about one benefit. The unique key makes a second notice
+    for the same benefit impossible, however often events are replayed or profiles rebuilt."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        sa.UniqueConstraint("uscc", "clause_id", "channel", "period", name="uq_notice_benefit"),
+        sa.Index("ix_notice_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: str = Field(sa_column=sa.Column(sa.String(40), nullable=False, unique=True))
+    uscc: str = Field(sa_column=sa.Column(sa.String(18), sa.ForeignKey("firm.uscc"), nullable=False, index=True))
+    clause_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    channel: str = Field(sa_column=sa.Column(sa.String(8), nullable=False))
+    period: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    decision_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("decision.id"), nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    next_attempt_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+    lease_until: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+    provider_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True, index=True))
+    message: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType, nullable=True))
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+    updated_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class NoticeAttempt(SQLModel, table=True):
+    """Every send attempt and receipt for a notice, with the provider's raw answer (the delivery timeline)."""
+
+    __tablename__ = "notice_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: str = Field(sa_column=sa.Column(sa.String(40), sa.ForeignKey("notice.notice_id"), nullable=False, index=True))
+    kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    outcome: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    status_after: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    provider_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
+    response: Any = Field(default=None, sa_column=sa.Column(JSONType, nullable=True))
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class ChannelOptOut(SQLModel, table=True):
+    """A firm refused a channel (SMS reply T/TD/退订, or the email one-click link)."""
+
+    __tablename__ = "channel_opt_out"
+
+    uscc: str = Field(sa_column=sa.Column(sa.String(18), sa.ForeignKey("firm.uscc"), primary_key=True))
+    channel: str = Field(sa_column=sa.Column(sa.String(8), primary_key=True))
+    source: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import sqlalchemy.exc
 
@@ -46,6 +47,8 @@ class Pipeline:
         self._drained = 0
         self._progress = asyncio.Condition()
         self._stopping = False
+        #: Called after a round that stored decisions (the delivery worker's wake-up).
+        self.on_decisions: list[Callable[[], None]] = []
 
     def wake(self) -> None:
         """Tell the worker new events were committed."""
@@ -76,6 +79,9 @@ class Pipeline:
                     log.exception("event %s failed", event.event_id)
                     await self.storage.mark_failed(event.event_id, f"{type(exc).__name__}: {exc}")
                 else:
+                    if outcome.decisions:
+                        for listener in self.on_decisions:
+                            listener()
                     log.info(
                         "event %s folded: %d field(s) changed, %d decision(s) stored",
                         event.event_id,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import sqlalchemy.engine
 import sqlalchemy.exc
 from engine import constants
+from engine.notices import config as notice_config
 
 DATABASE_URL_VAR = "POLICY_PUSH_DATABASE_URL"
 WEBHOOK_SECRETS_VAR = "POLICY_PUSH_WEBHOOK_SECRETS"
@@ -32,6 +33,7 @@ class Settings:
     webhook_secrets: tuple[str, ...] = ()
     max_body_bytes: int = constants.MAX_BODY_BYTES
     max_batch_items: int = constants.MAX_BATCH_ITEMS
+    notices: notice_config.NoticeSettings = dataclasses.field(default_factory=notice_config.NoticeSettings)
 
     @property
     def is_sqlite(self) -> bool:
@@ -46,6 +48,7 @@ class Settings:
             webhook_secrets=parse_webhook_secrets(env.get(WEBHOOK_SECRETS_VAR, "")),
             max_body_bytes=_positive_int(env, MAX_BODY_VAR, constants.MAX_BODY_BYTES),
             max_batch_items=_positive_int(env, MAX_BATCH_VAR, constants.MAX_BATCH_ITEMS),
+            notices=_notice_settings(env),
         )
 
 
@@ -98,3 +101,10 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name}: must be positive, got {value}")
     return value
+
+
+def _notice_settings(env: Mapping[str, str]) -> notice_config.NoticeSettings:
+    try:
+        return notice_config.NoticeSettings.from_env(env)
+    except notice_config.NoticeSettingsError as exc:
+        raise SettingsError(str(exc)) from None

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine import matching, status
+from engine.notices import outbox
 
 #: What the pipeline passes to `fold_*`: profile (nested), as-of date and context → decisions.
 Judge = Callable[[Mapping[str, Any], datetime.date, matching.MatchContext], Sequence[matching.Decision]]
@@ -124,7 +125,7 @@ class TokenRecord:
     revoked_at: datetime.datetime | None
 
 
-class Storage(abc.ABC):
+class Storage(outbox.NoticeStore, abc.ABC):
     """Everything the service keeps. Each method is one transaction."""
 
     #: Whether the store's schema is managed by migrations (and /readyz must check its revision).
@@ -174,8 +175,9 @@ class Storage(abc.ABC):
     async def fold_firm_event(
         self, event: StoredEvent, assignments: Mapping[str, Any], judge: Judge
     ) -> FoldOutcome:
-        """In one transaction: record provenance, update the profile, judge it, store changed decisions,
-        and mark the event processed. An event already processed is left alone."""
+        """In one transaction: record provenance, update the profile, judge it, store changed decisions
+        with the notices a new `met` entitles, and mark the event processed. An event already processed
+        is left alone."""
 
     @abc.abstractmethod
     async def fold_region_event(
@@ -245,3 +247,10 @@ def changed_decisions(
         if not decision.same_outcome(prior := previous.get(decision.clause_id))
         and not (prior is None and decision.status == matching.Verdict.NOT_MET and not decision.in_scope)
     ]
+
+
+def notice_keys(decision: matching.Decision) -> list[tuple[str, str]]:
+    """(channel, period) of the notices a stored decision creates: one per channel for a `met` with a period."""
+    if decision.status != matching.Verdict.MET or decision.period is None:
+        return []
+    return [(channel, decision.period) for channel in outbox.CHANNELS]

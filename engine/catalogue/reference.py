@@ -23,6 +23,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from engine import matching
+from engine.notices import outbox
 from engine.catalogue import formula, inputs, model
 from engine.derive import regions
 
@@ -195,6 +196,7 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: _Run) -> ma
     return matching.Decision(
         clause_id=clause.id, cite=clause.cite, rule_version=clause.rule_version, status=status,
         amount=amount, explanation=explanation, facts=facts, in_scope=place != NOT_MET and window == MET,
+        period=outbox.period_for(clause.mode, as_of) if status == MET else None,
     )
 
 

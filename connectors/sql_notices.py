@@ -1,0 +1,208 @@
+"""The notice outbox on SQL (mixed into SqlStorage): claims, the one status writer, opt-outs.
+
+Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers share the queue without
+taking the same notice; on SQLite the single writer connection serialises claims.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext import asyncio as sa_asyncio
+
+from engine import matching, models, storage
+from engine.notices import outbox, status
+
+_NOTICE = models.Notice.__table__
+_ATTEMPT = models.NoticeAttempt.__table__
+_OPT_OUT = models.ChannelOptOut.__table__
+_FIRM = models.Firm.__table__
+
+
+def _utc(value: datetime.datetime | None) -> datetime.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
+
+
+def _record(row: Any) -> outbox.NoticeRecord:
+    return outbox.NoticeRecord(
+        notice_id=row.notice_id,
+        uscc=row.uscc,
+        clause_id=row.clause_id,
+        channel=row.channel,
+        period=row.period,
+        decision_id=row.decision_id,
+        status=status.NoticeStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=_utc(row.next_attempt_at),
+        lease_until=_utc(row.lease_until),
+        provider_id=row.provider_id,
+        message=row.message,
+        reason=row.reason,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+    )
+
+
+class SqlNotices(outbox.NoticeStore):
+    """NoticeStore for SqlStorage; relies on its `_write`, `_read`, `_insert` and `is_sqlite`."""
+
+    async def _create_notices(
+        self,
+        connection: sa_asyncio.AsyncConnection,
+        uscc: str,
+        stored: Sequence[tuple[int, matching.Decision]],
+        now: datetime.datetime,
+    ) -> None:
+        """Called inside the fold's transaction with the ids of the decisions just stored."""
+        rows = [
+            {
+                "notice_id": outbox.new_notice_id(),
+                "uscc": uscc,
+                "clause_id": decision.clause_id,
+                "channel": channel,
+                "period": period,
+                "decision_id": decision_id,
+                "status": status.NoticeStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for decision_id, decision in stored
+            for channel, period in storage.notice_keys(decision)
+        ]
+        if rows:
+            # The unique key (firm, clause, channel, period) turns a repeat into nothing at all.
+            await connection.execute(
+                self._insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"]),
+                rows,
+            )
+
+    async def claim_due_notices(
+        self,
+        now: datetime.datetime,
+        limit: int,
+        lease: datetime.timedelta,
+        channels: Sequence[str] = outbox.CHANNELS,
+    ) -> list[outbox.NoticeRecord]:
+        query = (
+            sa.select(_NOTICE.c.notice_id)
+            .where(
+                _NOTICE.c.status.in_([s.value for s in status.DUE]),
+                _NOTICE.c.next_attempt_at <= now,
+                _NOTICE.c.channel.in_(list(channels)),
+            )
+            .order_by(_NOTICE.c.next_attempt_at, _NOTICE.c.id)
+            .limit(limit)
+        )
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        async with self._write() as connection:
+            ids = list((await connection.execute(query)).scalars())
+            if not ids:
+                return []
+            await connection.execute(
+                sa.update(_NOTICE)
+                .where(_NOTICE.c.notice_id.in_(ids))
+                .values(status=status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now)
+            )
+            rows = await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id.in_(ids)).order_by(_NOTICE.c.next_attempt_at, _NOTICE.c.id))
+            return [_record(row) for row in rows]
+
+    async def expired_leases(self, now: datetime.datetime) -> list[outbox.NoticeRecord]:
+        query = sa.select(_NOTICE).where(_NOTICE.c.status == status.NoticeStatus.SENDING.value, _NOTICE.c.lease_until < now)
+        async with self._read() as connection:
+            return [_record(row) for row in await connection.execute(query)]
+
+    async def transition_notice(
+        self, notice_id: str, change: outbox.Transition, *, expect: status.NoticeStatus | None = None
+    ) -> outbox.NoticeRecord:
+        now = datetime.datetime.now(datetime.UTC)
+        async with self._write() as connection:
+            query = sa.select(_NOTICE).where(_NOTICE.c.notice_id == notice_id)
+            row = (await connection.execute(query if self.is_sqlite else query.with_for_update())).one()
+            if expect is not None and row.status != expect.value:
+                raise status.IllegalTransition(f"notice {notice_id} is {row.status}, not {expect.value}")
+            status.check_transition(row.status, change.new_status)
+            values: dict[str, Any] = {
+                "status": change.new_status.value,
+                "updated_at": now,
+                "reason": change.reason,
+                "lease_until": None,
+            }
+            if change.counts_attempt:
+                values["attempts"] = row.attempts + 1
+            if change.next_attempt_at is not None:
+                values["next_attempt_at"] = change.next_attempt_at
+            if change.provider_id is not None:
+                values["provider_id"] = change.provider_id
+            if change.message is not None and row.message is None:
+                values["message"] = dict(change.message)
+            await connection.execute(sa.update(_NOTICE).where(_NOTICE.c.notice_id == notice_id).values(**values))
+            await connection.execute(
+                sa.insert(_ATTEMPT).values(
+                    notice_id=notice_id,
+                    kind=change.kind,
+                    outcome=change.outcome,
+                    status_after=change.new_status.value,
+                    provider_id=change.provider_id,
+                    response=change.response,
+                    reason=change.reason,
+                    at=now,
+                )
+            )
+            updated = (await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id == notice_id))).one()
+        return _record(updated)
+
+    async def get_notice(self, notice_id: str) -> outbox.NoticeRecord | None:
+        async with self._read() as connection:
+            row = (await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id == notice_id))).first()
+        return _record(row) if row else None
+
+    async def find_notice_by_provider_id(self, provider_id: str) -> outbox.NoticeRecord | None:
+        async with self._read() as connection:
+            row = (await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.provider_id == provider_id))).first()
+        return _record(row) if row else None
+
+    async def firm_notices(self, uscc: str) -> list[outbox.NoticeRecord]:
+        async with self._read() as connection:
+            rows = await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.uscc == uscc).order_by(_NOTICE.c.id))
+            return [_record(row) for row in rows]
+
+    async def notice_attempts(self, notice_id: str) -> list[outbox.AttemptRecord]:
+        query = sa.select(_ATTEMPT).where(_ATTEMPT.c.notice_id == notice_id).order_by(_ATTEMPT.c.id)
+        async with self._read() as connection:
+            return [
+                outbox.AttemptRecord(
+                    r.notice_id, r.kind, r.outcome, status.NoticeStatus(r.status_after), r.provider_id, r.response, r.reason, _utc(r.at)
+                )
+                for r in await connection.execute(query)
+            ]
+
+    async def count_notices(self) -> dict[str, int]:
+        query = sa.select(_NOTICE.c.status, sa.func.count()).group_by(_NOTICE.c.status)
+        async with self._read() as connection:
+            return {row[0]: row[1] for row in await connection.execute(query)}
+
+    async def opt_out(self, uscc: str, channel: str, source: str, at: datetime.datetime) -> None:
+        async with self._write() as connection:
+            await connection.execute(
+                self._insert(_OPT_OUT)
+                .values(uscc=uscc, channel=channel, source=source, at=at)
+                .on_conflict_do_nothing(index_elements=["uscc", "channel"])
+            )
+
+    async def opt_outs(self, uscc: str) -> dict[str, datetime.datetime]:
+        async with self._read() as connection:
+            rows = await connection.execute(sa.select(_OPT_OUT.c.channel, _OPT_OUT.c.at).where(_OPT_OUT.c.uscc == uscc))
+            return {row.channel: _utc(row.at) for row in rows}
+
+    async def firms_with_mobile(self, mobile_e164: str) -> list[str]:
+        query = sa.select(_FIRM.c.uscc).where(_FIRM.c.fields["contact.mobile"].as_string() == mobile_e164).order_by(_FIRM.c.uscc)
+        async with self._read() as connection:
+            return list((await connection.execute(query)).scalars())

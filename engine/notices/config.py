@@ -1,0 +1,89 @@
+"""Notice settings, read once from the environment with errors that name the variable."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import secrets
+from collections.abc import Mapping
+
+from engine import constants
+from engine.notices import pacing
+
+
+class NoticeSettingsError(ValueError):
+    """A notice setting is malformed; the message names the variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeSettings:
+    """Channels, pacing and links for notices. With no SMTP or SMS URL, notices are written as files."""
+
+    #: `smtp://`, `smtp+starttls://` or `smtps://` URL (connectors.email); None → files in `outbox_dir`.
+    smtp_url: str | None = None
+    #: Aliyun SendSms endpoint with credentials (connectors.sms); None → files in `outbox_dir`.
+    sms_url: str | None = None
+    outbox_dir: pathlib.Path = pathlib.Path("var/outbox")
+    sign_name: str = constants.SMS_SIGN_NAME
+    quiet_hours: pacing.QuietHours | None = pacing.QuietHours.parse(constants.SMS_QUIET_HOURS)
+    sms_per_second: float = constants.SMS_PER_SECOND
+    email_per_second: float = constants.EMAIL_PER_SECOND
+    #: Where firms reach this service (one-click unsubscribe links).
+    public_url: str = "http://127.0.0.1:8080"
+    #: Signs unsubscribe links. Set it in production; unset, `signing_key()` keeps one in var/secret_key.
+    secret_key: str = ""
+    #: Shared token the SMS provider sends with receipts and replies (`?token=` on the push URL).
+    sms_report_token: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> NoticeSettings:
+        env = os.environ if environ is None else environ
+
+        def rate(name: str, default: float) -> float:
+            raw = env.get(name)
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise NoticeSettingsError(f"{name}: {raw!r} is not a number") from None
+            if value <= 0:
+                raise NoticeSettingsError(f"{name}: must be positive")
+            return value
+
+        try:
+            quiet = pacing.QuietHours.parse(env.get("POLICY_PUSH_SMS_QUIET_HOURS", constants.SMS_QUIET_HOURS))
+        except ValueError as exc:
+            raise NoticeSettingsError(f"POLICY_PUSH_SMS_QUIET_HOURS: {exc}") from None
+        outbox_dir = pathlib.Path(env.get("POLICY_PUSH_OUTBOX_DIR") or "var/outbox")
+        return cls(
+            smtp_url=env.get("POLICY_PUSH_SMTP_URL") or None,
+            sms_url=env.get("POLICY_PUSH_SMS_URL") or None,
+            outbox_dir=outbox_dir,
+            sign_name=env.get("POLICY_PUSH_SMS_SIGN_NAME") or constants.SMS_SIGN_NAME,
+            quiet_hours=quiet,
+            sms_per_second=rate("POLICY_PUSH_SMS_PER_SECOND", constants.SMS_PER_SECOND),
+            email_per_second=rate("POLICY_PUSH_EMAIL_PER_SECOND", constants.EMAIL_PER_SECOND),
+            public_url=(env.get("POLICY_PUSH_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
+            secret_key=env.get("POLICY_PUSH_SECRET_KEY") or "",
+            sms_report_token=env.get("POLICY_PUSH_SMS_REPORT_TOKEN") or None,
+        )
+
+
+    def signing_key(self) -> str:
+        """The configured secret, or one generated once and kept beside the outbox."""
+        return self.secret_key or _local_secret(self.outbox_dir.parent / "secret_key")
+
+
+def _local_secret(path: pathlib.Path) -> str:
+    """A key kept beside the embedded database, so links stay valid across restarts of `make run`."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key

@@ -1,0 +1,136 @@
+"""The notice outbox: records, the storage interface for them, and the rules that create them.
+
+A notice row is written in the same transaction as the `met` decision that entitles it, keyed
+by (firm, clause, channel, period), so a benefit is announced once per period whatever happens
+to the events afterwards. *Period* is chosen by the matcher from the clause's mode:
+
+- `auto_grant` and `apply` clauses: the calendar year of the decision date (benefits and
+  subsidies here are granted per year, and the accumulating caps are per year too);
+- `inform` clauses: `once` — a firm is told about a service a single time.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.notices import status
+
+CHANNELS = ("sms", "email")
+
+
+def new_notice_id() -> str:
+    """A stable, unguessable id: it travels in Message-ID, OutId and receipts."""
+    return "ntc_" + secrets.token_hex(12)
+
+
+def period_for(mode: str, as_of: datetime.date) -> str:
+    """The notice period of a clause of `mode` decided on `as_of` (see the module docstring)."""
+    return "once" if mode == "inform" else str(as_of.year)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeRecord:
+    """A notice as stored."""
+
+    notice_id: str
+    uscc: str
+    clause_id: str
+    channel: str
+    period: str
+    decision_id: int
+    status: status.NoticeStatus
+    attempts: int
+    next_attempt_at: datetime.datetime
+    lease_until: datetime.datetime | None
+    provider_id: str | None
+    message: Mapping[str, Any] | None
+    reason: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptRecord:
+    """One line of a notice's delivery timeline: a send attempt, a receipt, or an operator action."""
+
+    notice_id: str
+    kind: str  # send | receipt | recover | operator | skip
+    outcome: str
+    status_after: status.NoticeStatus
+    provider_id: str | None
+    response: Any
+    reason: str | None
+    at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    """A status change and what to record with it (the one write path for notice status)."""
+
+    new_status: status.NoticeStatus
+    kind: str
+    outcome: str
+    reason: str | None = None
+    provider_id: str | None = None
+    response: Any = None
+    next_attempt_at: datetime.datetime | None = None
+    #: The rendered message, stored on first send so every retry sends the same words.
+    message: Mapping[str, Any] | None = None
+    #: Whether this counts as a send attempt (for back-off and the retry limit).
+    counts_attempt: bool = False
+
+
+class NoticeStore(abc.ABC):
+    """What the notice worker, the receipt webhooks and operators need from storage."""
+
+    @abc.abstractmethod
+    async def claim_due_notices(
+        self, now: datetime.datetime, limit: int, lease: datetime.timedelta, channels: Sequence[str] = CHANNELS
+    ) -> list[NoticeRecord]:
+        """Mark up to `limit` due notices SENDING with a lease and return them; two workers never get the same one."""
+
+    @abc.abstractmethod
+    async def expired_leases(self, now: datetime.datetime) -> list[NoticeRecord]:
+        """Notices left SENDING past their lease (their worker died mid-send)."""
+
+    @abc.abstractmethod
+    async def transition_notice(self, notice_id: str, change: Transition, *, expect: status.NoticeStatus | None = None) -> NoticeRecord:
+        """Change a notice's status (refusing illegal transitions) and append the timeline entry, atomically.
+        With `expect`, raise IllegalTransition unless the notice is in that state (lost leases)."""
+
+    @abc.abstractmethod
+    async def get_notice(self, notice_id: str) -> NoticeRecord | None:
+        """The notice, or None."""
+
+    @abc.abstractmethod
+    async def find_notice_by_provider_id(self, provider_id: str) -> NoticeRecord | None:
+        """The notice a provider's id (SMS BizId) belongs to, or None."""
+
+    @abc.abstractmethod
+    async def firm_notices(self, uscc: str) -> list[NoticeRecord]:
+        """Every notice of a firm, oldest first."""
+
+    @abc.abstractmethod
+    async def notice_attempts(self, notice_id: str) -> list[AttemptRecord]:
+        """The notice's timeline, oldest first."""
+
+    @abc.abstractmethod
+    async def count_notices(self) -> dict[str, int]:
+        """Notices per status (for tests, metrics and the console)."""
+
+    @abc.abstractmethod
+    async def opt_out(self, uscc: str, channel: str, source: str, at: datetime.datetime) -> None:
+        """Record that the firm refused `channel` (idempotent: the first refusal's time is kept)."""
+
+    @abc.abstractmethod
+    async def opt_outs(self, uscc: str) -> dict[str, datetime.datetime]:
+        """Channel → when the firm opted out."""
+
+    @abc.abstractmethod
+    async def firms_with_mobile(self, mobile_e164: str) -> list[str]:
+        """USCCs whose profile holds this mobile number."""

@@ -1,0 +1,220 @@
+"""The delivery worker: claims due notices, checks consent and pacing, sends, records the outcome.
+
+Delivery semantics when a process dies mid-send (the notice is left SENDING with a lease):
+- email: at-least-once. The notice is sent again with the same Message-ID, which mail systems and
+  readers use to recognise a repeat; an email lost is worse than one shown twice.
+- SMS: at-most-once. SendSms is not idempotent and a repeated text costs the firm's patience and
+  the bureau's money, so an interrupted SMS is declared dead, never re-sent blindly; the
+  provider's receipt (which echoes our OutId) settles it as delivered if it did go out, and an
+  operator may requeue it after checking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine import channels, constants, matching, pipeline, profile, storage
+from engine.notices import outbox, pacing, status
+
+log = logging.getLogger(__name__)
+
+Message = channels.EmailMessage | channels.SmsMessage
+#: Builds the message for a notice from the firm's profile and the decision (engine.notices.compose).
+Composer = Callable[[outbox.NoticeRecord, Mapping[str, Any], matching.Decision], Message]
+Clock = Callable[[], datetime.datetime]
+
+S = status.NoticeStatus
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclasses.dataclass
+class Channel:
+    """A channel as the worker uses it: its sender and its pace."""
+
+    sender: channels.EmailSender | channels.SmsSender
+    limiter: pacing.RateLimiter
+    quiet_hours: pacing.QuietHours | None = None
+
+
+def skip_reason(notice: outbox.NoticeRecord, fields: Mapping[str, Any], stamps: Mapping[str, Any], opted_out: Mapping[str, datetime.datetime]) -> str | None:
+    """Why this notice must not go out on its channel, or None. Consent comes from `contact.updated`;
+    an opt-out (SMS reply, unsubscribe link) stands until a later consent event says otherwise."""
+    channel = notice.channel
+    address = fields.get("contact.mobile" if channel == "sms" else "contact.email")
+    if not address:
+        return f"no {'mobile number' if channel == 'sms' else 'email address'} on file"
+    if fields.get(f"contact.consent.{channel}") is not True:
+        return f"the firm has not consented to {channel} notices"
+    refused = opted_out.get(channel)
+    if refused is not None:
+        consent_stamp = stamps.get(f"contact.consent.{channel}")
+        if consent_stamp is None or datetime.datetime.fromisoformat(consent_stamp[0]) <= refused:
+            return f"the firm opted out of {channel} on {refused.isoformat()}"
+    return None
+
+
+def message_from_json(channel: str, data: Mapping[str, Any]) -> Message:
+    """The message stored on a notice at its first attempt, so retries send the same words."""
+    return (channels.SmsMessage if channel == "sms" else channels.EmailMessage)(**data)
+
+
+class DeliveryWorker:
+    """Sends due notices; one or more may run against one database (claims never overlap)."""
+
+    def __init__(
+        self,
+        store: storage.Storage,
+        compose: Composer,
+        channel_map: Mapping[str, Channel],
+        *,
+        backoff: pacing.Backoff = pacing.Backoff(
+            constants.NOTICE_BACKOFF_BASE_SECONDS, constants.NOTICE_BACKOFF_CAP_SECONDS, constants.NOTICE_MAX_ATTEMPTS
+        ),
+        lease: datetime.timedelta = datetime.timedelta(seconds=constants.NOTICE_LEASE_SECONDS),
+        batch_size: int = constants.NOTICE_BATCH_SIZE,
+        poll_seconds: float = constants.NOTICE_POLL_SECONDS,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.store = store
+        self.compose = compose
+        self.channels = dict(channel_map)
+        self.backoff = backoff
+        self.lease = lease
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """New notices may be due (the pipeline just committed some)."""
+        self._wakeup.set()
+
+    async def recover(self) -> int:
+        """Settle notices whose worker died mid-send (see the module docstring)."""
+        recovered = 0
+        for notice in await self.store.expired_leases(self.clock()):
+            if notice.channel == "sms":
+                change = outbox.Transition(
+                    S.DEAD, "recover", "interrupted",
+                    reason="interrupted while sending; not re-sent to avoid a duplicate SMS (a receipt will settle it)",
+                )
+            else:
+                change = outbox.Transition(
+                    S.FAILED, "recover", "interrupted", next_attempt_at=self.clock(),
+                    reason="interrupted while sending; will be sent again with the same Message-ID",
+                )
+            try:
+                await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING)
+            except status.IllegalTransition:
+                continue  # another worker settled it first
+            log.warning("notice %s (%s) recovered after an interrupted send: %s", notice.notice_id, notice.channel, change.new_status.value)
+            recovered += 1
+        return recovered
+
+    async def run_once(self) -> int:
+        """Recover, then send everything due now; return how many notices were handled."""
+        await self.recover()
+        handled = 0
+        while not self._stopping:
+            claimed = await self.store.claim_due_notices(self.clock(), self.batch_size, self.lease, tuple(self.channels))
+            if not claimed:
+                break
+            for notice in claimed:
+                await self.deliver(notice)
+                handled += 1
+        return handled
+
+    async def deliver(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
+        """Take one claimed (SENDING) notice to its next state."""
+        firm = await self.store.get_firm(notice.uscc)
+        assert firm is not None, f"notice {notice.notice_id} for unknown firm {notice.uscc}"
+        reason = skip_reason(notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc))
+        if reason is not None:
+            log.info("notice %s skipped: %s", notice.notice_id, reason)
+            return await self._change(notice, outbox.Transition(S.SKIPPED, "skip", "skipped", reason=reason))
+        channel = self.channels[notice.channel]
+        now = self.clock()
+        if channel.quiet_hours is not None and (until := channel.quiet_hours.next_allowed(now)) is not None:
+            return await self._change(notice, outbox.Transition(S.DEFERRED, "defer", "quiet_hours", reason="SMS quiet hours", next_attempt_at=until))
+        if notice.message is not None:
+            message = message_from_json(notice.channel, notice.message)
+        else:
+            decision = next(d.decision for d in await self.store.decisions(notice.uscc) if d.id == notice.decision_id)
+            message = self.compose(notice, profile.nest(notice.uscc, firm.fields), decision)
+        await channel.limiter.acquire()
+        result = await channel.sender.send(message)
+        return await self._change(notice, self._after_send(notice, result, dataclasses.asdict(message)))
+
+    def _after_send(self, notice: outbox.NoticeRecord, result: channels.SendResult, message: dict[str, Any]) -> outbox.Transition:
+        common = {"kind": "send", "outcome": result.outcome.value, "provider_id": result.provider_id,
+                  "response": result.response, "message": message, "counts_attempt": True}
+        if result.outcome is channels.Outcome.SENT:
+            return outbox.Transition(S.SENT, **common)
+        if result.outcome is channels.Outcome.DEAD:
+            return outbox.Transition(S.DEAD, reason=result.reason, **common)
+        now = self.clock()
+        if result.outcome is channels.Outcome.DEFERRED:
+            wait = datetime.timedelta(seconds=result.retry_after or constants.NOTICE_DEFER_SECONDS)
+            return outbox.Transition(S.DEFERRED, reason=result.reason, next_attempt_at=now + wait, **{**common, "counts_attempt": False})
+        if notice.attempts + 1 >= self.backoff.limit:
+            return outbox.Transition(S.DEAD, reason=f"gave up after {notice.attempts + 1} attempts: {result.reason}", **common)
+        return outbox.Transition(S.FAILED, reason=result.reason, next_attempt_at=now + self.backoff.delay(notice.attempts + 1), **common)
+
+    async def _change(self, notice: outbox.NoticeRecord, change: outbox.Transition) -> outbox.NoticeRecord:
+        updated = await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING)
+        log.info("notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, change.reason or change.outcome)
+        return updated
+
+    async def run_forever(self) -> None:
+        """Work until stopped: send what is due, then wait for a wake-up or the poll interval."""
+        for channel in self.channels.values():
+            await channel.sender.open()
+        try:
+            while not self._stopping:
+                self._wakeup.clear()
+                try:
+                    await self.run_once()
+                except pipeline.TRANSIENT as exc:
+                    log.error("delivery worker: storage unavailable (%s); retrying", exc)
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            for channel in self.channels.values():
+                await channel.sender.close()
+
+    async def stop(self, task: asyncio.Task[None], timeout: float) -> None:
+        """Finish the notice in hand, then end (a send is never cut off half-way)."""
+        self._stopping = True
+        self._wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def requeue(store: storage.Storage, notice_id: str, operator: str) -> outbox.NoticeRecord:
+    """An operator sends a dead or undelivered notice again (`policy-push notices retry`)."""
+    notice = await store.get_notice(notice_id)
+    if notice is None:
+        raise KeyError(notice_id)
+    if notice.status not in status.RETRYABLE_BY_OPERATOR:
+        raise status.IllegalTransition(f"notice {notice_id} is {notice.status.value}; only dead or undelivered notices can be retried")
+    return await store.transition_notice(
+        notice_id,
+        outbox.Transition(S.PENDING, "operator", "requeued", reason=f"requeued by {operator}", next_attempt_at=_utcnow()),
+        expect=notice.status,
+    )
+
+

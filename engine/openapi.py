@@ -146,6 +146,12 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "NoticeState": {
+        "type": "object",
+        "required": ["notice_id", "status"],
+        "properties": {"notice_id": {"type": "string"}, "status": {"type": "string"}},
+    },
+    "PushAck": {"type": "object", "required": ["code"], "properties": {"code": {"const": 0}, "msg": {"type": "string"}}},
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
     "Ready": {
         "type": "object",
@@ -171,6 +177,10 @@ _WEBHOOK_HEADERS = [
         ("webhook-signature", "space-separated v1,<base64 HMAC-SHA256> signatures (Standard Webhooks)"),
     )
 ]
+
+
+_PUSH_TOKEN = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}, "description": "POLICY_PUSH_SMS_REPORT_TOKEN"}
+_UNSUBSCRIBE_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 @functools.cache
@@ -256,6 +266,60 @@ def document() -> dict[str, Any]:
                         "422": _json("Error", "invalid request (problems listed)"),
                     },
                 }
+            },
+            "/api/notices/{notice_id}/retry": {
+                "post": {
+                    "summary": "Requeue a dead or undelivered notice (operator role)",
+                    "security": [{"bearer": []}],
+                    "parameters": [{"name": "notice_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": _json("NoticeState", "requeued"),
+                        "401": _UNAUTHORIZED,
+                        "403": _json("Error", "the token's role is below operator"),
+                        "404": _json("Error", "unknown notice"),
+                        "409": _json("Error", "the notice is not dead or undelivered"),
+                    },
+                }
+            },
+            "/webhooks/sms-report": {
+                "post": {
+                    "summary": "SMS delivery receipts (Aliyun SmsReport JSON array); ?token= shared secret",
+                    "parameters": [_PUSH_TOKEN],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+                    "responses": {
+                        "200": _json("PushAck", "receipts taken"),
+                        "400": _json("Error", "not JSON"),
+                        "401": _json("Error", "wrong or missing token"),
+                        "422": _json("Error", "not an array"),
+                        "503": _json("Error", "no push token configured"),
+                    },
+                }
+            },
+            "/webhooks/sms-reply": {
+                "post": {
+                    "summary": "Inbound SMS replies (Aliyun SmsUp JSON array): T / TD / 退订 opt the number out",
+                    "parameters": [_PUSH_TOKEN],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+                    "responses": {
+                        "200": _json("PushAck", "replies taken"),
+                        "400": _json("Error", "not JSON"),
+                        "401": _json("Error", "wrong or missing token"),
+                        "422": _json("Error", "not an array"),
+                        "503": _json("Error", "no push token configured"),
+                    },
+                }
+            },
+            "/unsubscribe/{token}": {
+                "get": {
+                    "summary": "Unsubscribe confirmation page (changes nothing)",
+                    "parameters": [_UNSUBSCRIBE_TOKEN],
+                    "responses": {"200": {"description": "HTML page"}, "404": {"description": "invalid link"}},
+                },
+                "post": {
+                    "summary": "RFC 8058 one-click unsubscribe from email notices",
+                    "parameters": [_UNSUBSCRIBE_TOKEN],
+                    "responses": {"200": {"description": "unsubscribed"}, "404": {"description": "invalid link"}},
+                },
             },
             "/api/openapi.json": {
                 "get": {"summary": "This document (public)", "responses": {"200": {"description": "OpenAPI 3.1"}}}

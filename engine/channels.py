@@ -39,6 +39,9 @@ class SendResult:
     reason: str | None = None
     #: Seconds the provider asked us to wait, if it said.
     retry_after: float | None = None
+    #: The request may have reached the provider although no answer came (a timeout after sending):
+    #: a channel that must not repeat itself (SMS) treats this as "do not resend blindly".
+    ambiguous: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -161,6 +161,9 @@ class DeliveryWorker:
             return outbox.Transition(S.SENT, **common)
         if result.outcome is channels.Outcome.DEAD:
             return outbox.Transition(S.DEAD, reason=result.reason, **common)
+        if result.ambiguous and notice.channel == "sms":
+            # The provider may have sent it: never risk a second SMS; its receipt (OutId) will settle it.
+            return outbox.Transition(S.DEAD, reason=f"{result.reason}; not re-sent to avoid a duplicate SMS", **common)
         now = self.clock()
         if result.outcome is channels.Outcome.DEFERRED:
             wait = datetime.timedelta(seconds=result.retry_after or constants.NOTICE_DEFER_SECONDS)

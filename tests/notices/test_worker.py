@@ -134,3 +134,15 @@ async def test_claims_never_hand_the_same_notice_to_two_workers(store):
     second = await store.claim_due_notices(now, 6, datetime.timedelta(minutes=5))
     assert len(first) == 6 and len(second) == 4
     assert not {n.notice_id for n in first} & {n.notice_id for n in second}
+
+
+async def test_an_sms_whose_answer_was_lost_is_not_resent_but_an_email_is(store):
+    await helpers.feed(store, *helpers.eligible_firm_events())
+    delivery, sms, email = helpers.make_worker(store)
+    lost = channels.SendResult(channels.Outcome.RETRY, reason="no answer within 5s", ambiguous=True)
+    sms.script([lost])
+    email.script([lost])
+    await delivery.run_once()
+    after = {n.channel: n for n in await store.firm_notices(helpers.FIRM)}
+    assert after["sms"].status == S.DEAD and "not re-sent" in after["sms"].reason
+    assert after["email"].status == S.FAILED  # email is retried: at-least-once

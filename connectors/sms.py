@@ -34,9 +34,6 @@ VERSION = "2017-05-25"
 #: SendSms usually answers in well under a second; 10 s bounds a stuck connection with room for a slow TLS handshake.
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
-#: One SMS holds 70 characters (signature included); longer texts are sent as parts of 67.
-SINGLE_SMS_CHARS = 70
-MULTIPART_SMS_CHARS = 67
 
 ENDPOINT_VAR = "POLICY_PUSH_ALIYUN_SMS_ENDPOINT"
 ACCESS_KEY_ID_VAR = "POLICY_PUSH_ALIYUN_SMS_ACCESS_KEY_ID"
@@ -56,16 +53,6 @@ RETRY_CODES = frozenset({"isp.SYSTEM_ERROR", "InternalError", "ServiceUnavailabl
 _LIMIT_WINDOWS = (("分钟级", 60.0), ("小时级", 3600.0))
 #: Daily limits reset at midnight Beijing time (UTC+8, no daylight saving).
 _BEIJING = datetime.timezone(datetime.timedelta(hours=8))
-
-
-def sms_segments(text: str) -> int:
-    """How many SMS a text costs in China: ≤70 characters is one, longer ones go in 67-character parts.
-
-    Pass the text as the recipient sees it, `【签名】` included — the signature counts.
-    """
-    if len(text) <= SINGLE_SMS_CHARS:
-        return 1
-    return math.ceil(len(text) / MULTIPART_SMS_CHARS)
 
 
 def _endpoint(raw: str, label: str) -> str:

@@ -9,8 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from collections.abc import Mapping
 from typing import Any, Protocol
+
+
+#: One SMS holds 70 characters (UCS-2); longer texts go out as parts of 67 (the rest is the join header).
+SMS_SINGLE_CHARS = 70
+SMS_PART_CHARS = 67
+
+
+def sms_segments(text: str) -> int:
+    """Billed SMS parts of `text` as the recipient sees it (the 【signature】 counts): ≤70 characters is
+    one, else ceil(n / 67). Counted in UTF-16 code units, as sent: a rare character outside the BMP,
+    as in some firm names, takes two."""
+    units = len(text.encode("utf-16-le")) // 2
+    return 1 if units <= SMS_SINGLE_CHARS else math.ceil(units / SMS_PART_CHARS)
 
 
 class Outcome(str, enum.Enum):

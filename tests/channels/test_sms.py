@@ -300,7 +300,7 @@ def test_a_daily_limit_waits_until_midnight_beijing_time():
 def test_sms_segments_count_70_then_67_per_part(length, segments):
     text = "【政策通】" + "惠" * (length - 5)
     assert len(text) == length
-    assert sms.sms_segments(text) == segments
+    assert channels.sms_segments(text) == segments
 
 
 def test_settings_from_env():

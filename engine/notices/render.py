@@ -1,0 +1,242 @@
+"""Notice content → channel messages, through the Jinja2 templates in ``templates/``.
+
+Layout (per mode ``auto_grant`` / ``apply`` / ``inform``): ``<mode>/sms.txt``,
+``<mode>/email_subject.txt``, ``<mode>/email.txt`` and ``<mode>/email.html``; a clause may
+replace any of them with ``clauses/<clause_id>/<name>``. ``sms_templates.yaml`` maps each SMS
+template to the provider's reviewed template code and its parameter names.
+
+An SMS template sees only its parameters (all strings), exactly what the provider substitutes
+into the reviewed template, so the audit text is the text the firm receives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+import yaml
+
+from engine import channels
+from engine.notices import content as content_module
+
+TEMPLATES_DIR_VAR = "POLICY_PUSH_TEMPLATES_DIR"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SMS_CONFIG = "sms_templates.yaml"
+#: Template file names of one notice, in the order lint reports them.
+TEMPLATE_NAMES = ("sms.txt", "email_subject.txt", "email.txt", "email.html")
+MODES = ("auto_grant", "apply", "inform")
+
+#: Aliyun accepts 1–35 characters per template variable; longer values are refused at send time.
+SMS_PARAM_MAX_CHARS = 35
+#: Suffix of the stable Message-ID, so a resent notice is recognisable downstream.
+MESSAGE_ID_DOMAIN = "policy-push"
+
+
+class TemplateConfigError(ValueError):
+    """The templates directory or sms_templates.yaml is inconsistent (fix the files, not the data)."""
+
+
+class SmsParamError(ValueError):
+    """A parameter value the provider would refuse (empty, or over :data:`SMS_PARAM_MAX_CHARS`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SmsSpec:
+    """One reviewed SMS template: file, provider code, parameter names."""
+
+    template: str
+    template_code: str
+    params: tuple[str, ...]
+    #: Shown as ``amount`` where the decision computed none.
+    amount_fallback: str | None = None
+
+
+def _basis(c: content_module.NoticeContent) -> str:
+    # The 文号 identifies the document in fewer characters than its title; the title where none.
+    return (c.document_number or f"《{c.document_title}》") + c.clause_ref
+
+
+def _window(c: content_module.NoticeContent) -> str:
+    return f"至{content_module.chinese_date(c.valid_to)}" if c.valid_to else "未规定截止日期"
+
+
+#: Every parameter an SMS template may use, and how it is derived from the content.
+SMS_PARAMS: Mapping[str, Callable[[content_module.NoticeContent], str | None]] = {
+    "firm": lambda c: c.firm_name,
+    "basis": _basis,
+    "benefit": lambda c: c.clause_title,
+    "amount": lambda c: c.amount_text,
+    "agency": lambda c: c.lead_agency,
+    "window": _window,
+    "deadline": lambda c: c.deadline_text,
+}
+
+
+def templates_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """The templates directory: ``path``, else $POLICY_PUSH_TEMPLATES_DIR, else the repository's templates/."""
+    return Path(path or os.environ.get(TEMPLATES_DIR_VAR) or REPO_ROOT / "templates")
+
+
+class Renderer:
+    """Templates of one directory: a Jinja2 environment plus the SMS template codes."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.directory = templates_dir(directory)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.directory, encoding="utf-8"),
+            undefined=jinja2.StrictUndefined,
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.modes, self.clauses = _load_sms_config(self.directory / SMS_CONFIG)
+
+    def template_name(self, clause_id: str, mode: str, name: str) -> str:
+        """The file used for ``name``: the clause's override if there is one, else the mode's."""
+        override = f"clauses/{clause_id}/{name}"
+        return override if (self.directory / override).is_file() else f"{mode}/{name}"
+
+    def sms_spec(self, clause_id: str, mode: str) -> SmsSpec:
+        """The SMS template of a clause; a clause override needs its own entry (its own code)."""
+        name = self.template_name(clause_id, mode, "sms.txt")
+        if name.startswith("clauses/"):
+            spec = self.clauses.get(clause_id)
+            if spec is None:
+                raise TemplateConfigError(f"{name}: no entry for {clause_id} under 'clauses' in {SMS_CONFIG}")
+            return spec
+        if mode not in self.modes:
+            raise TemplateConfigError(f"{SMS_CONFIG}: no SMS template for mode {mode!r}")
+        return self.modes[mode]
+
+    def sms_variables(self, template: str) -> frozenset[str]:
+        """The variables an SMS template uses."""
+        return _variables(self.env, template)
+
+    def sms_params(self, content: content_module.NoticeContent, spec: SmsSpec) -> dict[str, str]:
+        """The provider parameters for ``content``: exactly ``spec.params``, every value a short string."""
+        params: dict[str, str] = {}
+        for name in spec.params:
+            value = SMS_PARAMS[name](content)
+            if value is None and name == "amount":
+                value = spec.amount_fallback
+            value = _one_line(value or "")
+            if not 1 <= len(value) <= SMS_PARAM_MAX_CHARS:
+                raise SmsParamError(
+                    f"{spec.template_code} {name}={value!r}: {len(value)} characters, "
+                    f"the provider accepts 1–{SMS_PARAM_MAX_CHARS}"
+                )
+            params[name] = value
+        return params
+
+    def render_sms(self, content: content_module.NoticeContent, phone: str) -> channels.SmsMessage:
+        """The SMS notice: template code + parameters for the provider, the rendered text for audit."""
+        spec = self.sms_spec(content.clause_id, content.mode)
+        used = self.sms_variables(spec.template)
+        if used != frozenset(spec.params):
+            raise TemplateConfigError(
+                f"{spec.template}: uses {sorted(used)} but {SMS_CONFIG} declares {list(spec.params)}"
+            )
+        params = self.sms_params(content, spec)
+        body = self.env.get_template(spec.template).render(params).strip()
+        return channels.SmsMessage(
+            notice_id=content.notice_id,
+            phone=phone,
+            sign_name=content.sign_name,
+            template_code=spec.template_code,
+            params=params,
+            text=f"【{content.sign_name}】{body}",
+            out_id=content.notice_id,
+        )
+
+    def render_email(self, content: content_module.NoticeContent, to: str) -> channels.EmailMessage:
+        """The email notice: subject, text and HTML bodies, one-click unsubscribe headers."""
+        values = content.template_vars()
+        subject, text, html = (
+            self.env.get_template(self.template_name(content.clause_id, content.mode, name)).render(values)
+            for name in ("email_subject.txt", "email.txt", "email.html")
+        )
+        return channels.EmailMessage(
+            notice_id=content.notice_id,
+            to=to,
+            subject=_one_line(subject),  # a newline in a header would end it
+            text=text.strip() + "\n",
+            html=html.strip() + "\n",
+            headers={
+                "List-Unsubscribe": f"<{content.unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "X-Notice-Id": content.notice_id,
+            },
+            message_id=f"{content.notice_id}@{MESSAGE_ID_DOMAIN}",
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _renderer(directory: Path) -> Renderer:
+    return Renderer(directory)
+
+
+def renderer(directory: str | os.PathLike[str] | None = None) -> Renderer:
+    """The (cached) renderer of a templates directory (default: see :func:`templates_dir`)."""
+    return _renderer(templates_dir(directory).resolve())
+
+
+def render_email(
+    content: content_module.NoticeContent, to: str, *, templates: str | os.PathLike[str] | None = None
+) -> channels.EmailMessage:
+    """Render the email notice for ``content`` to address ``to`` (see :meth:`Renderer.render_email`)."""
+    return renderer(templates).render_email(content, to)
+
+
+def render_sms(
+    content: content_module.NoticeContent, phone: str, *, templates: str | os.PathLike[str] | None = None
+) -> channels.SmsMessage:
+    """Render the SMS notice for ``content`` to ``phone`` (see :meth:`Renderer.render_sms`)."""
+    return renderer(templates).render_sms(content, phone)
+
+
+@functools.lru_cache(maxsize=256)
+def _variables(env: jinja2.Environment, template: str) -> frozenset[str]:
+    source, _, _ = env.loader.get_source(env, template)  # type: ignore[union-attr]
+    return frozenset(jinja2.meta.find_undeclared_variables(env.parse(source)))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _load_sms_config(path: Path) -> tuple[dict[str, SmsSpec], dict[str, SmsSpec]]:
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateConfigError(f"{path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise TemplateConfigError(f"{path}: expected a mapping with 'modes' and 'clauses'")
+    modes = {
+        mode: _spec(path, f"modes.{mode}", f"{mode}/sms.txt", entry)
+        for mode, entry in (raw.get("modes") or {}).items()
+    }
+    clauses = {
+        clause_id: _spec(path, f"clauses.{clause_id}", f"clauses/{clause_id}/sms.txt", entry)
+        for clause_id, entry in (raw.get("clauses") or {}).items()
+    }
+    return modes, clauses
+
+
+def _spec(path: Path, where: str, template: str, entry: Any) -> SmsSpec:
+    if not isinstance(entry, dict) or not isinstance(entry.get("template_code"), str):
+        raise TemplateConfigError(f"{path}: {where}: needs a template_code")
+    params = entry.get("params")
+    if not isinstance(params, list) or not params or any(p not in SMS_PARAMS for p in params):
+        raise TemplateConfigError(f"{path}: {where}.params: a list drawn from {sorted(SMS_PARAMS)}")
+    if len(set(params)) != len(params):
+        raise TemplateConfigError(f"{path}: {where}.params: a parameter may appear once")
+    fallback = entry.get("amount_fallback")
+    if "amount" in params and not isinstance(fallback, str):
+        raise TemplateConfigError(f"{path}: {where}: uses amount, so needs an amount_fallback")
+    return SmsSpec(template, entry["template_code"], tuple(params), fallback)

@@ -1,0 +1,96 @@
+"""`policy-push templates lint`: every template renders for every firm-facing clause, within the SMS budget."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from engine.notices import render, templates_cli
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def templates(tmp_path):
+    target = tmp_path / "templates"
+    shutil.copytree(render.templates_dir(), target)
+    return target
+
+
+def test_lint_passes_on_the_real_catalogue(runner, monkeypatch):
+    monkeypatch.delenv(templates_cli.SEGMENT_BUDGET_VAR, raising=False)
+    result = runner.invoke(templates_cli.templates, ["lint"])
+    assert result.exit_code == 0, result.output
+    assert "ok: 106 firm-facing clauses × 4 templates (1 with clause overrides)" in result.output
+    assert "SMS segments (budget 2): 106×2" in result.output
+
+
+def test_lint_fails_on_an_over_long_sms(runner, templates):
+    path = templates / "inform" / "sms.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("无需申请。", "无需申请，如有疑问请咨询责任单位。"), encoding="utf-8")
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"])
+    assert result.exit_code == 1
+    over = [line for line in result.output.splitlines() if "over the budget" in line]
+    assert [line.split(":")[0] for line in over] == ["qinghai-2022-13", "qinghai-2022-16", "qinghai-2022-22"]
+    assert "qinghai-2022-16: inform/sms.txt: 141 characters = 3 SMS segments, over the budget of 2" in over
+    assert "3 problem(s)" in result.output
+    # A larger budget, by option or by environment, lets it pass.
+    assert runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint", "--segments", "3"]).exit_code == 0
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"],
+                           env={templates_cli.SEGMENT_BUDGET_VAR: "3"})
+    assert result.exit_code == 0, result.output
+
+
+def test_lint_names_clause_and_template_on_a_render_error(runner, templates):
+    override = templates / "clauses" / "yunnan-2022-2-1" / "email.html"
+    override.write_text(override.read_text(encoding="utf-8").replace("{{ lead_agency }}", "{{ hotline }}"), encoding="utf-8")
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"])
+    assert result.exit_code == 1
+    assert "yunnan-2022-2-1: clauses/yunnan-2022-2-1/email.html: UndefinedError: 'hotline' is undefined" in result.output
+
+
+def test_lint_catches_a_template_that_drops_a_required_fact(runner, templates):
+    (templates / "inform" / "email.txt").write_text("{{ firm_name }}：{{ clause_title }}\n", encoding="utf-8")
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"])
+    assert result.exit_code == 1
+    assert "datong-2022-7: inform/email.txt: does not show '市发改委、市税务局" in result.output
+    assert "datong-2022-7: inform/email.txt: does not show 'https://policy-push.example.cn/unsubscribe/" in result.output
+
+
+def test_lint_refuses_sms_templates_a_provider_could_not_hold(runner, templates):
+    (templates / "inform" / "sms.txt").write_text(
+        "【提示】{{ firm }}{{ basis }}“{{ benefit|upper }}”{% if agency %}{{ agency }}{% endif %}，{{ window }}。回T退订\n",
+        encoding="utf-8",
+    )
+    (templates / "clauses" / "datong-2022-7").mkdir(parents=True)
+    (templates / "clauses" / "datong-2022-7" / "sms.txt").write_text("{{ firm }}：你好。回T退订\n", encoding="utf-8")
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"])
+    assert result.exit_code == 1
+    assert "inform/sms.txt: variables firm and basis are adjacent (providers refuse that)" in result.output
+    assert "inform/sms.txt: 【】 is reserved for the signature" in result.output
+    assert "inform/sms.txt: only {{ name }} substitutions are allowed (found Filter)" in result.output
+    assert "inform/sms.txt: only {{ name }} substitutions are allowed (found If)" in result.output
+    assert "clauses/datong-2022-7/sms.txt: needs its own entry under 'clauses' in sms_templates.yaml" in result.output
+
+
+def test_lint_reports_a_broken_sms_config(runner, templates):
+    (templates / render.SMS_CONFIG).write_text("modes:\n  inform:\n    params: [firm]\n", encoding="utf-8")
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"])
+    assert result.exit_code == 1
+    assert "modes.inform: needs a template_code" in result.output
+
+
+def test_sms_lists_the_provider_templates(runner):
+    result = runner.invoke(templates_cli.templates, ["sms"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.output.splitlines()]
+    assert [row[0] for row in rows] == ["SMS_POLICY_AUTO_GRANT", "SMS_POLICY_APPLY", "SMS_POLICY_INFORM",
+                                        "SMS_POLICY_RENT_WAIVER"]
+    inform = rows[2]
+    assert inform[2] == "firm,basis,benefit,agency,window"
+    assert inform[3] == "${firm}：${basis}“${benefit}”适用于贵单位，无需申请。责任单位：${agency}，有效期：${window}。回T退订"

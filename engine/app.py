@@ -56,6 +56,20 @@ def create_app(
     return app
 
 
+def create_service(config: settings.Settings, matcher: matching.Matcher, *, deliver: bool = True) -> web.Application:
+    """The app `policy-push serve` runs: SQL storage, the pipeline, and (unless `deliver` is False,
+    when separate `policy-push worker` processes send) the notice delivery worker."""
+    from connectors import sql_storage
+    from engine.notices import compose, senders
+
+    store = sql_storage.SqlStorage(config.database_url)
+    delivery = None
+    if deliver:
+        composer = compose.Composer(matcher.catalogue, config.notices)
+        delivery = worker.DeliveryWorker(store, composer, senders.build_channels(config.notices))
+    return create_app(config, store=store, matcher=matcher, delivery=delivery)
+
+
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[keys.STORAGE].open()
     yield

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import signal
 import sys
 
 import click
@@ -12,6 +14,7 @@ from aiohttp import web
 from engine import app as app_module
 from engine import auth, catalogue, constants, migrate, settings
 from engine.catalogue import cli as catalogue_cli
+from engine.notices import templates_cli
 
 
 def _settings() -> settings.Settings:
@@ -31,8 +34,9 @@ def main(log_level: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-def serve(host: str, port: int) -> None:
-    """Apply migrations, then serve the webhook and the API (the pipeline runs in-process)."""
+@click.option("--no-delivery", is_flag=True, help="Do not send notices here (separate `policy-push worker` processes do).")
+def serve(host: str, port: int, no_delivery: bool) -> None:
+    """Apply migrations, then serve the webhook and the API; the pipeline and the notice worker run in-process."""
     config = _settings()
     if not config.webhook_secrets:
         logging.getLogger(__name__).warning(
@@ -41,8 +45,68 @@ def serve(host: str, port: int) -> None:
     migrate.upgrade(config.database_url)
     matcher = catalogue.default_matcher()
     web.run_app(
-        app_module.create_app(config, matcher=matcher), host=host, port=port, print=lambda line: click.echo(line)
+        app_module.create_service(config, matcher, deliver=not no_delivery),
+        host=host,
+        port=port,
+        print=lambda line: click.echo(line),
     )
+
+
+@main.command("worker")
+def worker_command() -> None:
+    """Run a notice delivery worker only (several may share one PostgreSQL database)."""
+    from connectors import sql_storage
+    from engine.notices import compose, senders, worker
+
+    config = _settings()
+    migrate.upgrade(config.database_url)
+    matcher = catalogue.default_matcher()
+
+    async def _run() -> None:
+        store = sql_storage.SqlStorage(config.database_url)
+        await store.open()
+        delivery = worker.DeliveryWorker(store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices))
+        task = asyncio.create_task(delivery.run_forever())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await delivery.stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
+        await store.close()
+
+    asyncio.run(_run())
+
+
+@main.group()
+def notices() -> None:
+    """Notices (outbox)."""
+
+
+@notices.command("retry")
+@click.argument("notice_id")
+def notices_retry(notice_id: str) -> None:
+    """Requeue a dead or undelivered notice."""
+    from connectors import sql_storage
+    from engine.notices import status, worker
+
+    config = _settings()
+
+    async def _retry() -> str:
+        store = sql_storage.SqlStorage(config.database_url)
+        await store.open()
+        try:
+            notice = await worker.requeue(store, notice_id, f"cli ({getpass.getuser()})")
+            return notice.status.value
+        finally:
+            await store.close()
+
+    try:
+        click.echo(f"{notice_id}: {asyncio.run(_retry())}")
+    except KeyError:
+        raise click.ClickException(f"no notice {notice_id}") from None
+    except status.IllegalTransition as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()
@@ -90,6 +154,7 @@ def tokens_create(role: str, label: str) -> None:
 
 main.add_command(catalogue_cli.rules)
 main.add_command(catalogue_cli.match)
+main.add_command(templates_cli.templates)
 
 
 if __name__ == "__main__":

@@ -253,4 +253,6 @@ def notice_keys(decision: matching.Decision) -> list[tuple[str, str]]:
     """(channel, period) of the notices a stored decision creates: one per channel for a `met` with a period."""
     if decision.status != matching.Verdict.MET or decision.period is None:
         return []
+    if decision.amount is not None and decision.amount <= 0:
+        return []  # a computed benefit of nothing (a yearly cap already used up) is not worth a message
     return [(channel, decision.period) for channel in outbox.CHANNELS]

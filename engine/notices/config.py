@@ -18,12 +18,14 @@ class NoticeSettingsError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class NoticeSettings:
-    """Channels, pacing and links for notices. With no SMTP or SMS URL, notices are written as files."""
+    """Channels, pacing and links for notices. Without an SMTP URL or Aliyun credentials
+    (POLICY_PUSH_ALIYUN_SMS_*, read by connectors.sms), notices are written as files."""
 
     #: `smtp://`, `smtp+starttls://` or `smtps://` URL (connectors.email); None → files in `outbox_dir`.
     smtp_url: str | None = None
-    #: Aliyun SendSms endpoint with credentials (connectors.sms); None → files in `outbox_dir`.
-    sms_url: str | None = None
+    #: Sender of email notices (the SMTP URL's `?from=` takes precedence) and its display name.
+    mail_from: str = "noreply@localhost"
+    mail_from_name: str = "惠企政策直达"
     outbox_dir: pathlib.Path = pathlib.Path("var/outbox")
     sign_name: str = constants.SMS_SIGN_NAME
     quiet_hours: pacing.QuietHours | None = pacing.QuietHours.parse(constants.SMS_QUIET_HOURS)
@@ -59,7 +61,8 @@ class NoticeSettings:
         outbox_dir = pathlib.Path(env.get("POLICY_PUSH_OUTBOX_DIR") or "var/outbox")
         return cls(
             smtp_url=env.get("POLICY_PUSH_SMTP_URL") or None,
-            sms_url=env.get("POLICY_PUSH_SMS_URL") or None,
+            mail_from=env.get("POLICY_PUSH_MAIL_FROM") or "noreply@localhost",
+            mail_from_name=env.get("POLICY_PUSH_MAIL_FROM_NAME") or "惠企政策直达",
             outbox_dir=outbox_dir,
             sign_name=env.get("POLICY_PUSH_SMS_SIGN_NAME") or constants.SMS_SIGN_NAME,
             quiet_hours=quiet,

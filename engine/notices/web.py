@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from engine import auth, keys, responses, validation
-from engine.notices import outbox, status, worker
+from engine.notices import outbox, status, unsubscribe, worker
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -104,19 +104,21 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _read_unsubscribe(request: web.Request) -> tuple[str, str]:
-    from engine.notices import unsubscribe
-
+def _read_unsubscribe(request: web.Request) -> tuple[str, str] | None:
     try:
         return unsubscribe.read_token(request.app[keys.SETTINGS].notices.signing_key(), request.match_info["token"])
     except unsubscribe.InvalidToken:
-        raise web.HTTPNotFound(text="退订链接无效或已损坏。", content_type="text/plain", charset="utf-8") from None
+        return None
+
+
+_BAD_LINK = "退订链接无效或已损坏，请使用邮件中的完整链接。"
 
 
 @routes.get("/unsubscribe/{token}")
 async def unsubscribe_page(request: web.Request) -> web.Response:
     """The link in the email: a confirmation page (a GET must not change anything: mail scanners follow links)."""
-    _read_unsubscribe(request)
+    if _read_unsubscribe(request) is None:
+        return web.Response(status=404, text=_BAD_LINK, content_type="text/plain", charset="utf-8")
     page = (
         "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>退订邮件通知</title>"
         "<body><h1>退订政策通知邮件</h1><p>退订后，本服务将不再通过电子邮件向贵单位发送政策通知。</p>"
@@ -129,7 +131,10 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
 @routes.post("/unsubscribe/{token}")
 async def unsubscribe_post(request: web.Request) -> web.Response:
     """RFC 8058 one-click unsubscribe (and the confirmation form): the firm gets no more email."""
-    uscc, channel = _read_unsubscribe(request)
+    found = _read_unsubscribe(request)
+    if found is None:
+        return web.Response(status=404, text=_BAD_LINK, content_type="text/plain", charset="utf-8")
+    uscc, channel = found
     await request.app[keys.STORAGE].opt_out(uscc, channel, "email one-click unsubscribe", _now())
     log.info("firm %s opted out of %s by unsubscribe link", uscc, channel)
     return web.Response(text="已退订：贵单位将不再收到政策通知邮件。", content_type="text/plain", charset="utf-8")

@@ -149,7 +149,10 @@ class DeliveryWorker:
             message = message_from_json(notice.channel, notice.message)
         else:
             decision = next(d.decision for d in await self.store.decisions(notice.uscc) if d.id == notice.decision_id)
-            message = self.compose(notice, profile.nest(notice.uscc, firm.fields), decision)
+            try:
+                message = self.compose(notice, profile.nest(notice.uscc, firm.fields), decision)
+            except ValueError as exc:  # the words cannot be made (e.g. a firm name too long for an SMS variable)
+                return await self._change(notice, outbox.Transition(S.DEAD, "compose", "unrenderable", reason=str(exc)))
         await channel.limiter.acquire()
         result = await channel.sender.send(message)
         return await self._change(notice, self._after_send(notice, result, dataclasses.asdict(message)))

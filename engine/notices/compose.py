@@ -1,0 +1,37 @@
+"""From a notice row to the message its channel sends: content from the catalogue, words from templates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine import matching
+from engine.catalogue import model
+from engine.notices import config, content, outbox, render, unsubscribe
+
+
+class Composer:
+    """Builds SMS and email messages for notices (engine.notices.worker.Composer)."""
+
+    def __init__(self, catalogue: model.Catalogue, settings: config.NoticeSettings, renderer: render.Renderer | None = None) -> None:
+        self.catalogue = catalogue
+        self.settings = settings
+        self.renderer = renderer or render.renderer()
+        self._key = settings.signing_key()
+
+    def unsubscribe_url(self, uscc: str, channel: str) -> str:
+        return unsubscribe.unsubscribe_url(self.settings.public_url, unsubscribe.make_token(self._key, uscc, channel))
+
+    def __call__(self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decision: matching.Decision):
+        built = content.build(
+            self.catalogue,
+            decision,
+            profile,
+            notice_id=notice.notice_id,
+            sign_name=self.settings.sign_name,
+            unsubscribe_url=self.unsubscribe_url(notice.uscc, "email"),
+        )
+        contact = profile.get("contact", {})
+        if notice.channel == "sms":
+            return self.renderer.render_sms(built, contact["mobile"])
+        return self.renderer.render_email(built, contact["email"])

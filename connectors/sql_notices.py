@@ -22,12 +22,6 @@ _OPT_OUT = models.ChannelOptOut.__table__
 _FIRM = models.Firm.__table__
 
 
-def _utc(value: datetime.datetime | None) -> datetime.datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
-
-
 def _record(row: Any) -> outbox.NoticeRecord:
     return outbox.NoticeRecord(
         notice_id=row.notice_id,
@@ -38,13 +32,13 @@ def _record(row: Any) -> outbox.NoticeRecord:
         decision_id=row.decision_id,
         status=status.NoticeStatus(row.status),
         attempts=row.attempts,
-        next_attempt_at=_utc(row.next_attempt_at),
-        lease_until=_utc(row.lease_until),
+        next_attempt_at=models.as_utc(row.next_attempt_at),
+        lease_until=models.as_utc(row.lease_until),
         provider_id=row.provider_id,
         message=row.message,
         reason=row.reason,
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
+        created_at=models.as_utc(row.created_at),
+        updated_at=models.as_utc(row.updated_at),
     )
 
 
@@ -179,7 +173,7 @@ class SqlNotices(outbox.NoticeStore):
         async with self._read() as connection:
             return [
                 outbox.AttemptRecord(
-                    r.notice_id, r.kind, r.outcome, status.NoticeStatus(r.status_after), r.provider_id, r.response, r.reason, _utc(r.at)
+                    r.notice_id, r.kind, r.outcome, status.NoticeStatus(r.status_after), r.provider_id, r.response, r.reason, models.as_utc(r.at)
                 )
                 for r in await connection.execute(query)
             ]
@@ -200,7 +194,7 @@ class SqlNotices(outbox.NoticeStore):
     async def opt_outs(self, uscc: str) -> dict[str, datetime.datetime]:
         async with self._read() as connection:
             rows = await connection.execute(sa.select(_OPT_OUT.c.channel, _OPT_OUT.c.at).where(_OPT_OUT.c.uscc == uscc))
-            return {row.channel: _utc(row.at) for row in rows}
+            return {row.channel: models.as_utc(row.at) for row in rows}
 
     async def firms_with_mobile(self, mobile_e164: str) -> list[str]:
         query = sa.select(_FIRM.c.uscc).where(_FIRM.c.fields["contact.mobile"].as_string() == mobile_e164).order_by(_FIRM.c.uscc)

@@ -33,13 +33,6 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _utc(value: datetime.datetime | None) -> datetime.datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC, so say so."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
-
-
 def create_engine(url: str, *, writer: bool = False) -> sa_asyncio.AsyncEngine:
     """An async engine for `url`; for SQLite, with the pragmas this service relies on."""
     if not url.startswith("sqlite"):
@@ -174,13 +167,13 @@ class SqlStorage(sql_notices.SqlNotices, storage.Storage):
             event_id=row.event_id,
             type=row.type,
             uscc=row.uscc,
-            occurred_at=_utc(row.occurred_at),
-            received_at=_utc(row.received_at),
+            occurred_at=models.as_utc(row.occurred_at),
+            received_at=models.as_utc(row.received_at),
             body=row.body,
             body_sha256=row.body_sha256,
             headers=row.headers,
             status=status.EventStatus(row.status),
-            processed_at=_utc(row.processed_at),
+            processed_at=models.as_utc(row.processed_at),
             error=row.error,
         )
 
@@ -354,8 +347,8 @@ class SqlStorage(sql_notices.SqlNotices, storage.Storage):
             fields=row.fields,
             stamps=row.stamps,
             events_applied=row.events_applied,
-            created_at=_utc(row.created_at),
-            updated_at=_utc(row.updated_at),
+            created_at=models.as_utc(row.created_at),
+            updated_at=models.as_utc(row.updated_at),
         )
 
     async def field_history(self, uscc: str) -> list[storage.FieldAssignment]:
@@ -363,7 +356,7 @@ class SqlStorage(sql_notices.SqlNotices, storage.Storage):
         async with self._read() as connection:
             rows = await connection.execute(query)
             return [
-                storage.FieldAssignment(r.field, r.value, r.event_id, _utc(r.occurred_at), _utc(r.recorded_at))
+                storage.FieldAssignment(r.field, r.value, r.event_id, models.as_utc(r.occurred_at), models.as_utc(r.recorded_at))
                 for r in rows
             ]
 
@@ -375,7 +368,7 @@ class SqlStorage(sql_notices.SqlNotices, storage.Storage):
                 uscc=r.uscc,
                 as_of=r.as_of,
                 event_id=r.event_id,
-                created_at=_utc(r.created_at),
+                created_at=models.as_utc(r.created_at),
                 decision=matching.Decision(
                     clause_id=r.clause_id,
                     cite=r.cite,
@@ -408,7 +401,7 @@ class SqlStorage(sql_notices.SqlNotices, storage.Storage):
 
     @staticmethod
     def _token(row: Any) -> storage.TokenRecord:
-        return storage.TokenRecord(row.id, row.role, row.label, _utc(row.created_at), _utc(row.revoked_at))
+        return storage.TokenRecord(row.id, row.role, row.label, models.as_utc(row.created_at), models.as_utc(row.revoked_at))
 
     async def add_token(self, token_sha256: str, role: str, label: str) -> storage.TokenRecord:
         async with self._write() as connection:

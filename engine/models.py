@@ -15,6 +15,13 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 Timestamp = sa.DateTime(timezone=True)
 
 
+def as_utc(value: datetime.datetime | None) -> datetime.datetime | None:
+    """Timestamps are stored in UTC; SQLite hands them back naive, so say so."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
+
+
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 

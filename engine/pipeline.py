@@ -111,12 +111,7 @@ class Pipeline:
         """Let the worker finish the event in hand (never cancel a fold half-way), then end it."""
         self._stopping = True
         self._wakeup.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await finish(task, timeout)
 
     async def _wait(self, seconds: float) -> None:
         try:
@@ -130,6 +125,16 @@ class Pipeline:
         target = self._requested
         async with self._progress:
             await self._progress.wait_for(lambda: self._drained >= target)
+
+
+async def finish(task: asyncio.Task[None], timeout: float) -> None:
+    """Wait for a worker task told to stop; cancel it only if it overruns `timeout`."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def rebuild_fields(store: storage.Storage, uscc: str) -> dict[str, object]:

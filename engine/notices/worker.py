@@ -203,11 +203,7 @@ class DeliveryWorker:
         """Finish the notice in hand, then end (a send is never cut off half-way)."""
         self._stopping = True
         self._wakeup.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout)
-        except TimeoutError:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await pipeline.finish(task, timeout)
 
 
 async def requeue(store: storage.Storage, notice_id: str, operator: str) -> outbox.NoticeRecord:

@@ -37,7 +37,7 @@ async def sent_notices(store):
 
 
 async def test_sms_receipts_settle_notices_and_need_the_token(make_client, store, notice_config):
-    client = await make_client(settings_=notice_config)
+    client = await make_client(settings_=notice_config, run_pipeline=False)  # the test folds events itself
     notices = await sent_notices(store)
     receipt = {"phone_number": "13800138000", "send_time": "2022-05-02 10:00:00", "report_time": "2022-05-02 10:00:05",
                "success": True, "err_code": "DELIVERED", "err_msg": "用户接收成功", "sms_size": "2",
@@ -51,7 +51,7 @@ async def test_sms_receipts_settle_notices_and_need_the_token(make_client, store
 
 
 async def test_a_failed_receipt_marks_undelivered_with_the_reason(make_client, store, notice_config):
-    client = await make_client(settings_=notice_config)
+    client = await make_client(settings_=notice_config, run_pipeline=False)  # the test folds events itself
     notices = await sent_notices(store)
     receipt = {"success": False, "err_code": "MK:0001", "err_msg": "空号", "biz_id": notices["sms"].provider_id, "out_id": ""}
     await client.post(f"/webhooks/sms-report?token={TOKEN}", json=[receipt])
@@ -60,7 +60,7 @@ async def test_a_failed_receipt_marks_undelivered_with_the_reason(make_client, s
 
 
 async def test_replying_t_opts_the_number_out_of_sms(make_client, store, notice_config):
-    client = await make_client(settings_=notice_config)
+    client = await make_client(settings_=notice_config, run_pipeline=False)  # the test folds events itself
     await helpers.feed(store, *helpers.eligible_firm_events()[:2])
     reply = {"phone_number": "13800138000", "content": " td ", "send_time": "2022-05-02 10:00:00", "sign_name": "政策直达"}
     response = await client.post(f"/webhooks/sms-reply?token={TOKEN}", json=[reply, {"phone_number": "13800138000", "content": "谢谢"}])
@@ -69,7 +69,7 @@ async def test_replying_t_opts_the_number_out_of_sms(make_client, store, notice_
 
 
 async def test_one_click_unsubscribe(make_client, store, notice_config):
-    client = await make_client(settings_=notice_config)
+    client = await make_client(settings_=notice_config, run_pipeline=False)  # the test folds events itself
     await helpers.feed(store, *helpers.eligible_firm_events()[:2])
     url = compose.Composer(None, notice_config.notices).unsubscribe_url(helpers.FIRM, "email")
     path = url.split("127.0.0.1:8080", 1)[1]
@@ -82,7 +82,7 @@ async def test_one_click_unsubscribe(make_client, store, notice_config):
 
 
 async def test_operator_retry_over_the_api_needs_the_operator_role(make_client, store, notice_config):
-    client = await make_client(settings_=notice_config)
+    client = await make_client(settings_=notice_config, run_pipeline=False)  # the test folds events itself
     await helpers.feed(store, *helpers.eligible_firm_events())
     delivery, sms, _ = helpers.make_worker(store)
     sms.script([worker.channels.Outcome.DEAD])

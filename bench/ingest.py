@@ -129,7 +129,16 @@ def run(kind: str, events: int, concurrency: int) -> dict[str, dict[str, float]]
                 command = [sys.executable, "-m", "engine.cli", "--log-level", "WARNING", "serve", "--port", str(port)]
             else:
                 command = [sys.executable, "bench/baseline_server.py", "--database-url", url, "--port", str(port)]
-            process = start(command, {"POLICY_PUSH_DATABASE_URL": url, "POLICY_PUSH_WEBHOOK_SECRETS": factories.SECRET})
+            process = start(
+                command,
+                {
+                    "POLICY_PUSH_DATABASE_URL": url,
+                    "POLICY_PUSH_WEBHOOK_SECRETS": factories.SECRET,
+                    # notices the benchmark's firms earn are written here, not into the checkout
+                    "POLICY_PUSH_OUTBOX_DIR": str(pathlib.Path(workdir) / "outbox"),
+                    "POLICY_PUSH_SECRET_KEY": "bench-" + secrets.token_hex(16),
+                },
+            )
             try:
                 asyncio.run(wait_listening(port, process))
                 requests = signed_requests(events, name)  # signed before the clock starts

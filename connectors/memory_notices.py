@@ -31,6 +31,9 @@ class MemoryNotices(outbox.NoticeStore):
                     created_at=now, updated_at=now,
                 )
                 self.notices[record.notice_id] = record
+                keys.add((uscc, decision.clause_id, channel, period))
+                self._audit([storage.notice_audit(record.notice_id, "notice.created", "pipeline", {
+                    "uscc": uscc, "clause_id": decision.clause_id, "channel": channel, "period": period, "decision_id": decision_id})])
 
     async def claim_due_notices(
         self, now: datetime.datetime, limit: int, lease: datetime.timedelta, channels: Sequence[str] = outbox.CHANNELS
@@ -44,6 +47,7 @@ class MemoryNotices(outbox.NoticeStore):
                 dataclasses.replace(n, status=status.NoticeStatus.SENDING, lease_until=now + lease, updated_at=now) for n in due
             ]
             self.notices.update({n.notice_id: n for n in claimed})
+            self._audit([storage.notice_audit(n.notice_id, "notice.sending", "worker", {"lease_until": (now + lease).isoformat()}) for n in claimed])
             return claimed
 
     async def expired_leases(self, now: datetime.datetime) -> list[outbox.NoticeRecord]:
@@ -73,6 +77,8 @@ class MemoryNotices(outbox.NoticeStore):
                 message=notice.message if notice.message is not None else change.message,
             )
             self.notices[notice_id] = updated
+            self._audit([storage.notice_audit(notice_id, f"notice.{change.new_status.value}", change.kind, {
+                "from": notice.status.value, "outcome": change.outcome, "reason": change.reason, "provider_id": change.provider_id})])
             self.attempts.setdefault(notice_id, []).append(
                 outbox.AttemptRecord(
                     notice_id, change.kind, change.outcome, change.new_status, change.provider_id, change.response, change.reason, now

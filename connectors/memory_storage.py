@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors import memory_notices
+from connectors import memory_audit, memory_notices
 from engine import matching, profile, status, storage
 
 
@@ -17,7 +17,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-class InMemoryStorage(memory_notices.MemoryNotices, storage.Storage):
+class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, storage.Storage):
     """Keeps everything in process memory; one lock makes each method a transaction."""
 
     def __init__(self) -> None:
@@ -31,6 +31,7 @@ class InMemoryStorage(memory_notices.MemoryNotices, storage.Storage):
         self.risk: dict[str, set[int]] = {}
         self.tokens: dict[str, tuple[str, storage.TokenRecord]] = {}
         self._init_notices()
+        self._init_audit()
 
     async def open(self) -> None:
         pass
@@ -143,9 +144,13 @@ class InMemoryStorage(memory_notices.MemoryNotices, storage.Storage):
 
     def _store_decisions(self, uscc: str, event: storage.StoredEvent, decisions: list[matching.Decision]) -> None:
         now, as_of = _now(), matching.as_of_date(event.occurred_at)
-        stored = [storage.StoredDecision(next(self._ids), uscc, as_of, event.event_id, now, d) for d in decisions]
+        stored = [
+            storage.StoredDecision(next(self._ids), uscc, as_of, event.event_id, now, d, storage.gated(d, self.gates))
+            for d in decisions
+        ]
         self.stored_decisions.setdefault(uscc, []).extend(stored)
-        self._create_notices(uscc, [(s.id, s.decision) for s in stored], now)
+        self._audit([storage.decision_audit(s) for s in stored])
+        self._create_notices(uscc, [(s.id, s.decision) for s in stored if s.approval is None], now)
 
     async def get_firm(self, uscc: str) -> storage.FirmRecord | None:
         return self.firms.get(uscc)

@@ -72,9 +72,19 @@ class SqlNotices(outbox.NoticeStore):
         ]
         if rows:
             # The unique key (firm, clause, channel, period) turns a repeat into nothing at all.
-            await connection.execute(
-                self._insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"]),
+            created = await connection.execute(
+                self._insert(_NOTICE)
+                .on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"])
+                .returning(_NOTICE.c.notice_id, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.decision_id),
                 rows,
+            )
+            await self._audit(
+                connection,
+                [
+                    storage.notice_audit(r.notice_id, "notice.created", "pipeline",
+                                         {"uscc": uscc, "clause_id": r.clause_id, "channel": r.channel, "period": r.period, "decision_id": r.decision_id})
+                    for r in created
+                ],
             )
 
     async def claim_due_notices(
@@ -105,6 +115,7 @@ class SqlNotices(outbox.NoticeStore):
                 .where(_NOTICE.c.notice_id.in_(ids))
                 .values(status=status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now)
             )
+            await self._audit(connection, [storage.notice_audit(i, "notice.sending", "worker", {"lease_until": (now + lease).isoformat()}) for i in ids])
             rows = await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id.in_(ids)).order_by(_NOTICE.c.next_attempt_at, _NOTICE.c.id))
             return [_record(row) for row in rows]
 
@@ -138,6 +149,11 @@ class SqlNotices(outbox.NoticeStore):
             if change.message is not None and row.message is None:
                 values["message"] = dict(change.message)
             await connection.execute(sa.update(_NOTICE).where(_NOTICE.c.notice_id == notice_id).values(**values))
+            await self._audit(
+                connection,
+                [storage.notice_audit(notice_id, f"notice.{change.new_status.value}", change.kind,
+                                      {"from": row.status, "outcome": change.outcome, "reason": change.reason, "provider_id": change.provider_id})],
+            )
             await connection.execute(
                 sa.insert(_ATTEMPT).values(
                     notice_id=notice_id,

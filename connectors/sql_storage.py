@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_notices
+from connectors import sql_audit, sql_notices
 from engine import constants, matching, models, profile, status, storage
 
 _EVENT = models.Event.__table__
@@ -58,7 +58,7 @@ def create_engine(url: str, *, writer: bool = False) -> sa_asyncio.AsyncEngine:
     return engine
 
 
-class SqlStorage(sql_notices.SqlNotices, storage.Storage):
+class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
     """Storage on a relational database; see the module docstring for the locking rules."""
 
     has_migrations = True
@@ -311,28 +311,38 @@ class SqlStorage(sql_notices.SqlNotices, storage.Storage):
         context = storage.match_context(risk, stored)
         as_of = matching.as_of_date(event.occurred_at)
         new = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
-        if new:
-            now = _now()
-            ids = await connection.execute(
-                sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "uscc": uscc,
-                        "clause_id": d.clause_id,
-                        "cite": d.cite,
-                        "rule_version": d.rule_version,
-                        "status": d.status.value,
-                        "amount": d.amount,
-                        "explanation": dict(d.explanation),
-                        "facts": dict(d.facts),
-                        "as_of": as_of,
-                        "event_id": event.event_id,
-                        "created_at": now,
-                    }
-                    for d in new
-                ],
-            )
-            await self._create_notices(connection, uscc, list(zip(ids.scalars(), new, strict=True)), now)
+        if not new:
+            return new
+        now = _now()
+        gates = await self._gates(connection)
+        approvals = [storage.gated(d, gates) for d in new]
+        ids = await connection.execute(
+            sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "uscc": uscc,
+                    "clause_id": d.clause_id,
+                    "cite": d.cite,
+                    "rule_version": d.rule_version,
+                    "status": d.status.value,
+                    "amount": d.amount,
+                    "explanation": dict(d.explanation),
+                    "facts": dict(d.facts),
+                    "as_of": as_of,
+                    "event_id": event.event_id,
+                    "created_at": now,
+                    "period": d.period,
+                    "approval": approval,
+                }
+                for d, approval in zip(new, approvals, strict=True)
+            ],
+        )
+        records = [
+            storage.StoredDecision(id_, uscc, as_of, event.event_id, now, d, approval)
+            for id_, d, approval in zip(ids.scalars(), new, approvals, strict=True)
+        ]
+        await self._audit(connection, [storage.decision_audit(r) for r in records])
+        await self._create_notices(connection, uscc, [(r.id, r.decision) for r in records if r.approval is None], now)
         return new
 
     # Firms ------------------------------------------------------------------------------------
@@ -360,8 +370,11 @@ class SqlStorage(sql_notices.SqlNotices, storage.Storage):
                 for r in rows
             ]
 
-    async def _decisions(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[storage.StoredDecision]:
-        rows = await connection.execute(sa.select(_DECISION).where(_DECISION.c.uscc == uscc).order_by(_DECISION.c.id))
+    async def _decisions_where(
+        self, connection: sa_asyncio.AsyncConnection, condition: Any, *, lock: bool = False
+    ) -> list[storage.StoredDecision]:
+        query = sa.select(_DECISION).where(condition).order_by(_DECISION.c.id)
+        rows = await connection.execute(query.with_for_update() if lock and not self.is_sqlite else query)
         return [
             storage.StoredDecision(
                 id=r.id,
@@ -377,10 +390,15 @@ class SqlStorage(sql_notices.SqlNotices, storage.Storage):
                     amount=None if r.amount is None else float(r.amount),
                     explanation=r.explanation,
                     facts=r.facts,
+                    period=r.period,
                 ),
+                approval=r.approval,
             )
             for r in rows
         ]
+
+    async def _decisions(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[storage.StoredDecision]:
+        return await self._decisions_where(connection, _DECISION.c.uscc == uscc)
 
     async def decisions(self, uscc: str) -> list[storage.StoredDecision]:
         async with self._read() as connection:

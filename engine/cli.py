@@ -12,7 +12,7 @@ import click
 from aiohttp import web
 
 from engine import app as app_module
-from engine import auth, catalogue, constants, migrate, settings
+from engine import audit_cli, auth, catalogue, constants, migrate, settings
 from engine.catalogue import cli as catalogue_cli
 from engine.notices import templates_cli
 
@@ -155,6 +155,7 @@ def tokens_create(role: str, label: str) -> None:
 main.add_command(catalogue_cli.rules)
 main.add_command(catalogue_cli.match)
 main.add_command(templates_cli.templates)
+main.add_command(audit_cli.audit_group)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,13 @@ class Decision(SQLModel, table=True):
         default=None, sa_column=sa.Column(sa.String(128), sa.ForeignKey("event.event_id"), nullable=True)
     )
     created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+    #: The notice period a `met` entitles (engine.notices.outbox), kept for notices created on approval.
+    period: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    #: The 二次确认 gate: None (no gate), pending, approved or rejected.
+    approval: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True, index=True))
+    approval_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(100), nullable=True))
+    approval_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+    approval_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
 
 class ApiToken(SQLModel, table=True):
@@ -173,3 +180,71 @@ class ChannelOptOut(SQLModel, table=True):
     channel: str = Field(sa_column=sa.Column(sa.String(8), primary_key=True))
     source: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class Operator(SQLModel, table=True):
+    """A person who uses the console: viewer < operator < admin."""
+
+    __tablename__ = "operator"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    display_name: str = Field(default="", sa_column=sa.Column(sa.String(100), nullable=False))
+    role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    password_hash: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+    disabled_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A browser session; only the SHA-256 of its cookie is stored."""
+
+    __tablename__ = "console_session"
+
+    id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    operator_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("operator.id"), nullable=False, index=True))
+    csrf_token: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    client_ip: str = Field(default="", sa_column=sa.Column(sa.String(64), nullable=False))
+    created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+    expires_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+    revoked_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Every console login attempt, for throttling per account and per client address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (sa.Index("ix_login_attempt_username_at", "username", "at"), sa.Index("ix_login_attempt_ip_at", "client_ip", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    client_ip: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    success: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """The tamper-evident audit trail: each entry carries the hash of the one before (engine/audit.py)."""
+
+    __tablename__ = "audit_entry"
+
+    seq: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
+    at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False, index=True))
+    actor: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    action: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    subject_type: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    subject_id: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    prev_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+
+
+class ClauseSetting(SQLModel, table=True):
+    """Operator settings per clause: the 二次确认 approval gate."""
+
+    __tablename__ = "clause_setting"
+
+    clause_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    needs_approval: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
+    updated_by: str = Field(default="", sa_column=sa.Column(sa.String(100), nullable=False))
+    updated_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))

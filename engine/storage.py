@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine import matching, status
+from engine import audit, matching, status
 from engine.notices import outbox
 
 #: What the pipeline passes to `fold_*`: profile (nested), as-of date and context → decisions.
@@ -94,6 +94,8 @@ class StoredDecision:
     event_id: str | None
     created_at: datetime.datetime
     decision: matching.Decision
+    #: The 二次确认 gate: None (no gate), "pending", "approved" or "rejected".
+    approval: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +127,7 @@ class TokenRecord:
     revoked_at: datetime.datetime | None
 
 
-class Storage(outbox.NoticeStore, abc.ABC):
+class Storage(outbox.NoticeStore, audit.AuditStore, abc.ABC):
     """Everything the service keeps. Each method is one transaction."""
 
     #: Whether the store's schema is managed by migrations (and /readyz must check its revision).
@@ -203,6 +205,25 @@ class Storage(outbox.NoticeStore, abc.ABC):
     async def risk_years(self, county: str) -> frozenset[int]:
         """Years in which the county was designated a risk area."""
 
+    # Approval gate (二次确认) -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def clause_settings(self) -> dict[str, bool]:
+        """Clause id → whether its new `met` decisions wait for an operator's approval."""
+
+    @abc.abstractmethod
+    async def set_clause_approval(self, clause_id: str, needs_approval: bool, actor: str) -> None:
+        """Turn the gate on or off for a clause (audited)."""
+
+    @abc.abstractmethod
+    async def pending_approvals(self, clause_id: str | None = None) -> list[StoredDecision]:
+        """Decisions waiting for approval, oldest first."""
+
+    @abc.abstractmethod
+    async def resolve_approvals(self, decision_ids: Sequence[int], approve: bool, actor: str, reason: str | None) -> list[int]:
+        """Approve (creating the notices) or reject (a reason is required) pending decisions, audited;
+        return the ids actually resolved (ones no longer pending are left alone)."""
+
     # Tokens ----------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -256,3 +277,29 @@ def notice_keys(decision: matching.Decision) -> list[tuple[str, str]]:
     if decision.amount is not None and decision.amount <= 0:
         return []  # a computed benefit of nothing (a yearly cap already used up) is not worth a message
     return [(channel, decision.period) for channel in outbox.CHANNELS]
+
+
+def gated(decision: matching.Decision, gates: Mapping[str, bool]) -> str | None:
+    """The approval state a new decision starts in: pending when its clause is gated and it would notify."""
+    return "pending" if gates.get(decision.clause_id) and notice_keys(decision) else None
+
+
+def decision_audit(stored: StoredDecision) -> audit.Draft:
+    """The audit entry for a recorded decision."""
+    d = stored.decision
+    return audit.Draft(
+        actor="pipeline",
+        action="decision.recorded",
+        subject_type="decision",
+        subject_id=str(stored.id),
+        payload={
+            "uscc": stored.uscc, "clause_id": d.clause_id, "cite": d.cite, "rule_version": d.rule_version,
+            "status": d.status.value, "amount": d.amount, "as_of": stored.as_of.isoformat(),
+            "event_id": stored.event_id, "approval": stored.approval,
+        },
+    )
+
+
+def notice_audit(notice_id: str, action: str, actor: str, payload: Mapping[str, Any]) -> audit.Draft:
+    """The audit entry for a notice's creation or state change."""
+    return audit.Draft(actor=actor, action=action, subject_type="notice", subject_id=notice_id, payload=dict(payload))

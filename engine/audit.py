@@ -1,0 +1,124 @@
+"""The tamper-evident audit trail: an append-only hash chain over a canonical encoding.
+
+Each entry's hash is SHA-256 over the previous entry's hash and the entry's canonical JSON
+(`docs/audit.md` gives the algorithm, so an auditor can check an export with nothing else):
+
+    canonical = JSON of {seq, at, actor, action, subject_type, subject_id, payload}
+                with sorted keys, no spaces, UTF-8, `at` as UTC ISO-8601 with microseconds
+    hash      = hex(sha256(prev_hash + "\\n" + canonical))          prev_hash of entry 1 = 64 × "0"
+
+An edited entry no longer matches its hash; a deleted or reordered one breaks the next entry's
+`prev_hash` or the run of sequence numbers. `verify` names the first entry where that happens.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Draft:
+    """What happened, before it is chained."""
+
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    payload: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A chained audit entry."""
+
+    seq: int
+    at: datetime.datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    payload: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The export form (one JSON Lines record)."""
+        return {**_body(self.seq, self.at, self.actor, self.action, self.subject_type, self.subject_id, self.payload),
+                "prev_hash": self.prev_hash, "hash": self.hash}
+
+
+def _at(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _body(seq, at, actor, action, subject_type, subject_id, payload) -> dict[str, Any]:
+    return {"seq": seq, "at": _at(at) if isinstance(at, datetime.datetime) else at, "actor": actor, "action": action,
+            "subject_type": subject_type, "subject_id": subject_id, "payload": payload}
+
+
+def canonical(body: Mapping[str, Any]) -> bytes:
+    """The bytes that are hashed: sorted keys, compact separators, UTF-8 (Chinese kept as is)."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def chain(prev_hash: str, seq: int, at: datetime.datetime, draft: Draft) -> Entry:
+    """Chain `draft` after an entry whose hash is `prev_hash`."""
+    # Round-trip the payload through JSON so what is hashed is exactly what is stored and read back.
+    payload = json.loads(canonical(dict(draft.payload)))
+    body = _body(seq, at, draft.actor, draft.action, draft.subject_type, draft.subject_id, payload)
+    digest = hashlib.sha256(prev_hash.encode() + b"\n" + canonical(body)).hexdigest()
+    return Entry(seq, at, draft.actor, draft.action, draft.subject_type, draft.subject_id, payload, prev_hash, digest)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """Outcome of walking the chain."""
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(records: Iterable[Mapping[str, Any]], *, partial: bool = False) -> Verdict:
+    """Walk export-form records (as_json) in stored order; name the first one that was edited,
+    deleted or reordered. With `partial`, the records may start anywhere in the chain (an export
+    window): the first one's prev_hash and seq are taken as given."""
+    prev, expected_seq, count = GENESIS, 1, 0
+    for record in records:
+        count += 1
+        seq = record.get("seq")
+        if partial and count == 1 and isinstance(seq, int):
+            prev, expected_seq = record.get("prev_hash", ""), seq
+        if seq != expected_seq:
+            return Verdict(False, count, seq, f"expected entry {expected_seq} here, found {seq}: an entry was deleted or reordered")
+        if record.get("prev_hash") != prev:
+            return Verdict(False, count, seq, "prev_hash does not match the previous entry: the chain was broken here")
+        body = {k: record[k] for k in ("seq", "at", "actor", "action", "subject_type", "subject_id", "payload")}
+        digest = hashlib.sha256(prev.encode() + b"\n" + canonical(body)).hexdigest()
+        if digest != record.get("hash"):
+            return Verdict(False, count, seq, "the entry's content does not match its hash: it was edited")
+        prev, expected_seq = record["hash"], expected_seq + 1
+    return Verdict(True, count)
+
+
+class AuditStore(abc.ABC):
+    """Storage for the chain: appends happen inside the transactions that make the change."""
+
+    @abc.abstractmethod
+    async def append_audit(self, drafts: Sequence[Draft]) -> list[Entry]:
+        """Append entries in one transaction (operator actions that change nothing else)."""
+
+    @abc.abstractmethod
+    def audit_entries(
+        self, *, since: datetime.datetime | None = None, until: datetime.datetime | None = None, batch: int = 1000
+    ) -> AsyncIterator[Entry]:
+        """Every entry in chain order (optionally within [since, until)), streamed in batches."""

@@ -96,6 +96,14 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
         async with self._reader.connect() as connection:
             yield connection
 
+    def read(self) -> contextlib.AbstractAsyncContextManager[sa_asyncio.AsyncConnection]:
+        """A read-only connection (for read models such as the console's queries)."""
+        return self._read()
+
+    def write(self) -> contextlib.AbstractAsyncContextManager[sa_asyncio.AsyncConnection]:
+        """A write transaction on the single writer (committed when the block ends without error)."""
+        return self._write()
+
     def _insert(self, table: sa.Table) -> Any:
         return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from stdnum.cn import uscc as stdnum_uscc
 
-from engine import keys, matching, migrate, openapi, profile, responses, storage
+from engine import audit, keys, matching, migrate, openapi, pii, profile, responses, storage
 
 routes = web.RouteTableDef()
 
@@ -48,14 +48,23 @@ async def get_firm(request: web.Request) -> web.Response:
                 "recorded_at": assignment.recorded_at.isoformat(),
             }
         )
+    token = request[keys.API_TOKEN]
+    masked = token.role == "viewer"
+    fields = pii.mask_fields(firm.fields) if masked else dict(firm.fields)
+    if masked:
+        for path in pii.PII_FIELDS:
+            for entry in history.get(path, []):
+                entry["value"] = pii.mask(entry["value"], pii.PII_FIELDS[path]) if isinstance(entry["value"], str) else entry["value"]
+    elif revealed := pii.present(firm.fields):
+        await store.append_audit([audit.Draft(f"api token #{token.id} {token.label} ({token.role})".replace("  ", " "), "pii.viewed", "firm", uscc, {"fields": revealed, "via": "GET /api/firms"})])
     provenance = {
         path: {
-            "value": firm.fields[path],
+            "value": fields[path],
             "event_id": firm.stamps[path][1],
             "occurred_at": firm.stamps[path][0],
             "history": history.get(path, []),
         }
-        for path in sorted(firm.fields)
+        for path in sorted(fields)
     }
     latest: dict[str, storage.StoredDecision] = {}
     for stored in await store.decisions(uscc):  # oldest first: the last one per clause stands
@@ -63,7 +72,7 @@ async def get_firm(request: web.Request) -> web.Response:
     return responses.json_response(
         {
             "uscc": uscc,
-            "profile": profile.nest(uscc, firm.fields),
+            "profile": profile.nest(uscc, fields),
             "provenance": provenance,
             "events_applied": firm.events_applied,
             "created_at": firm.created_at.isoformat(),

@@ -152,3 +152,18 @@ async def test_policy_calculator_rejects_bad_requests_naming_the_field(client, s
     check_against_openapi("/api/match", "post", 422, body)
     assert {p["path"] for p in body["problems"]} == {"/as_of", "/all"}
     assert (await client.post("/api/match", data=b"nope", headers=auth)).status == 400
+
+
+async def test_viewer_tokens_see_masked_contacts_and_unmasked_views_are_audited(client, store):
+    await deliver(client, factories.event(firm=FIRM), "msg_pii_reg")
+    await deliver(client, factories.event("contact.updated", firm=FIRM), "msg_pii_contact")
+    await client.app[keys.PIPELINE].drained()
+    viewer = await (await client.get(f"/api/firms/{FIRM}", headers=await conftest.bearer(store, "viewer"))).json()
+    assert viewer["profile"]["contact"]["mobile"] == "138****8000"
+    assert viewer["profile"]["contact"]["email"] == "f***@example.cn"
+    assert viewer["provenance"]["contact.mobile"]["history"][0]["value"] == "138****8000"
+    assert not [e async for e in store.audit_entries() if e.action == "pii.viewed"]
+    operator = await (await client.get(f"/api/firms/{FIRM}", headers=await conftest.bearer(store, "operator"))).json()
+    assert operator["profile"]["contact"]["mobile"] == "+8613800138000"
+    [seen] = [e async for e in store.audit_entries() if e.action == "pii.viewed"]
+    assert seen.subject_id == FIRM and seen.payload["fields"] == ["contact.email", "contact.mobile"] and "(operator)" in seen.actor

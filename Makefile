@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test venv db bench clean
+.PHONY: run test venv db bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,17 @@ db: $(STAMP)
 run: db
 	$(BIN)/policy-push serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+# The console's browser test drives Debian's chromium (never a downloaded browser build), with a
+# CJK font so the Chinese console renders in its screenshots.
+BROWSER_PACKAGES := chromium fonts-wqy-zenhei
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	  else echo "chromium or the CJK font is missing and cannot be installed here (needs root): the browser test will be skipped"; fi; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -9,6 +9,7 @@ rows are locked with `FOR UPDATE` where a transaction reads before it writes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -69,6 +70,9 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
         self._reader: sa_asyncio.AsyncEngine | None = None
         self._writer: sa_asyncio.AsyncEngine | None = None
         self._users = 0  # open() and close() nest: the app and a test may share one store
+        # SQLite group commit: concurrent add_events calls share one transaction (one fsync).
+        self._queued: list[tuple[Sequence[storage.NewEvent], asyncio.Future[list[storage.AddResult]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self._users += 1
@@ -126,6 +130,34 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
     async def add_events(self, events: Sequence[storage.NewEvent]) -> list[storage.AddResult]:
         if not events:
             return []
+        if not self.is_sqlite:
+            return await self._add_events(events)  # PostgreSQL groups concurrent commits itself
+        # SQLite has one writer and fsyncs every commit: requests that arrive while a commit is in
+        # flight are committed together in the next one. Each caller still returns only after the
+        # transaction holding its events has committed.
+        future: asyncio.Future[list[storage.AddResult]] = asyncio.get_running_loop().create_future()
+        self._queued.append((events, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_queued())
+        return await asyncio.shield(future)
+
+    async def _flush_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                results = await self._add_events([event for events, _ in batch for event in events])
+            except Exception as exc:  # every caller in the batch learns its events were not stored
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for events, future in batch:
+                if not future.done():
+                    future.set_result(results[start : start + len(events)])
+                start += len(events)
+
+    async def _add_events(self, events: Sequence[storage.NewEvent]) -> list[storage.AddResult]:
         now = _now()
         rows = [
             {
@@ -160,11 +192,12 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
                 )
                 known = {row.event_id: row.body_sha256 for row in result}
         results = []
-        seen: set[str] = set()
+        first: dict[str, str] = {}  # the body each id was stored with, when stored by this very call
         for e in events:
-            created = e.event_id in inserted and e.event_id not in seen
-            seen.add(e.event_id)
-            sha = e.body_sha256 if created else known.get(e.event_id, e.body_sha256)
+            created = e.event_id in inserted and e.event_id not in first
+            if created:
+                first[e.event_id] = e.body_sha256
+            sha = first.get(e.event_id) or known.get(e.event_id, e.body_sha256)
             results.append(storage.AddResult(e.event_id, created, sha != e.body_sha256))
         return results
 

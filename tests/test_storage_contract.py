@@ -135,3 +135,14 @@ async def test_a_first_out_of_scope_not_met_is_not_recorded_but_a_change_to_it_i
     await store.fold_firm_event(e2, {"region": "530102"}, judge_constant(decision(clause="c-9")))
     await store.fold_firm_event(e3, {"region": "630102"}, judge_constant(out_of_scope))
     assert [d.decision.status for d in await store.decisions(e1.uscc)] == [matching.Verdict.MET, matching.Verdict.NOT_MET]
+
+
+async def test_concurrent_adds_each_learn_their_own_outcome(store):
+    import asyncio
+
+    calls = [[new_event(f"c{i}", f'{{"n":{i}}}')] for i in range(20)] + [[new_event("c3", '{"n":"other"}')], [new_event("c5", '{"n":5}')]]
+    results = await asyncio.gather(*(store.add_events(call) for call in calls))
+    assert [r[0].created for r in results[:20]] == [True] * 20
+    assert (results[20][0].created, results[20][0].body_differs) == (False, True)
+    assert (results[21][0].created, results[21][0].body_differs) == (False, False)
+    assert len(await store.pending_events(100)) == 20

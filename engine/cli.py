@@ -14,6 +14,7 @@ from aiohttp import web
 from engine import app as app_module
 from engine import audit_cli, auth, catalogue, constants, migrate, settings
 from engine.catalogue import cli as catalogue_cli
+from engine.console import operators_cli
 from engine.notices import templates_cli
 
 
@@ -156,6 +157,7 @@ main.add_command(catalogue_cli.rules)
 main.add_command(catalogue_cli.match)
 main.add_command(templates_cli.templates)
 main.add_command(audit_cli.audit_group)
+main.add_command(operators_cli.operators)
 
 
 if __name__ == "__main__":

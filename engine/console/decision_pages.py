@@ -1,0 +1,134 @@
+"""The match log (list and CSV export), the decision detail, and requeuing a notice from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from engine import auth, keys
+from engine.console import csv_export, labels, queries, redact, security, view
+from engine.notices import status, worker
+
+#: ?done= / ?error= codes after a redirect, and what they tell the operator.
+MESSAGES = {
+    "requeued": "通知已重新排队，将尽快发送。",
+    "not_retryable": "该通知当前状态不可重发（只有“已终止”或“未送达”的通知可以重发）。",
+}
+#: Explanation keys the detail page lays out itself; any other key is listed as it is.
+EXPLAINED = ("status", "conditions", "jurisdiction", "validity", "amount", "missing", "needs")
+
+
+def _filters(request: web.Request) -> tuple[queries.DecisionFilters, list[str]]:
+    return queries.DecisionFilters.parse(request.query)
+
+
+def _choices(request: web.Request) -> dict[str, Any]:
+    """The filter form's drop-downs (documents and clauses from the catalogue)."""
+    catalogue = view.catalogue(request)
+    return {
+        "documents": list(catalogue.documents) if catalogue is not None else [],
+        "clauses": list(catalogue.clauses) if catalogue is not None else [],
+        "verdicts": labels.VERDICT, "modes": labels.MODE, "approvals": labels.APPROVAL_FILTER,
+    }
+
+
+@security.require("viewer")
+async def decision_list(request: web.Request) -> web.Response:
+    """GET /console/decisions: the filtered, paginated match log, newest first."""
+    filters, errors = _filters(request)
+    catalogue = view.catalogue(request)
+    page = await queries.decision_page(request.app[keys.STORAGE], filters, catalogue, queries.page_number(request.query))
+    titles = {c.id: c.title for c in catalogue.clauses} if catalogue is not None else {}
+    return view.render(request, "decisions.html", {
+        "page": page, "filters": filters, "params": filters.as_query(), "errors": errors, "titles": titles, **_choices(request),
+    })
+
+
+@security.require("viewer")
+async def decision_csv(request: web.Request) -> web.StreamResponse:
+    """GET /console/decisions.csv: the same filtered set, streamed (see engine.console.csv_export)."""
+    filters, _ = _filters(request)
+    catalogue = view.catalogue(request)
+    unmasked = security.can_see_pii(request)
+    if unmasked:
+        await security.record_unmasked_view(request, "export", "decisions.csv", ["contact.mobile", "contact.email"])
+    batches = queries.decision_batches(request.app[keys.STORAGE], filters, catalogue)
+    return await csv_export.stream(request, batches, catalogue, unmasked=unmasked)
+
+
+def _decision_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise view.not_found("没有这条判定记录。") from None
+
+
+async def _notices(store: Any, decision_id: int, unmasked: bool) -> tuple[list[dict[str, Any]], list[str]]:
+    """The decision's notices with their timelines, and which PII fields they show."""
+    shown: set[str] = set()
+    notices = []
+    for notice_id in await queries.decision_notice_ids(store, decision_id):
+        notice = await store.get_notice(notice_id)
+        message = notice.message or {}
+        recipient = message.get("phone" if notice.channel == "sms" else "to")
+        if recipient:
+            shown.add("contact.mobile" if notice.channel == "sms" else "contact.email")
+        attempts = []
+        for attempt in await store.notice_attempts(notice_id):
+            raw = redact.show(attempt.response, True)
+            if redact.has_pii(raw):
+                shown.add("provider.response")
+            attempts.append({"at": attempt.at, "kind": attempt.kind, "outcome": attempt.outcome, "status": attempt.status_after.value,
+                             "provider_id": attempt.provider_id, "reason": attempt.reason, "response": redact.show(attempt.response, unmasked)})
+        notices.append({"notice": notice, "recipient": recipient, "attempts": attempts,
+                        "retryable": notice.status in status.RETRYABLE_BY_OPERATOR})
+    return notices, sorted(shown)
+
+
+@security.require("viewer")
+async def decision_detail(request: web.Request) -> web.Response:
+    """GET /console/decisions/{id}: facts, rule, explanation, amount, the events behind it, its notices."""
+    store = request.app[keys.STORAGE]
+    decision_id = _decision_id(request)
+    row = await queries.decision_detail(store, decision_id)
+    if row is None:
+        raise view.not_found("没有这条判定记录。")
+    catalogue = view.catalogue(request)
+    clause = catalogue.by_id.get(row["clause_id"]) if catalogue is not None else None
+    event = await store.get_event(row["event_id"]) if row["event_id"] else None
+    # The firm's events up to the one that led to this decision (arrival order), or up to its recording.
+    events = [e for e in await store.firm_events(row["uscc"])
+              if (e.seq <= event.seq if event is not None else e.received_at <= row["created_at"])]
+    unmasked = security.can_see_pii(request)
+    notices, shown = await _notices(store, decision_id, unmasked)
+    if unmasked and shown:
+        await security.record_unmasked_view(request, "decision", str(decision_id), shown)
+    explanation = row["explanation"] or {}
+    return view.render(request, "decision.html", {
+        "d": row, "clause": clause, "event": event, "events": events, "notices": notices,
+        "explanation": explanation, "other": {k: v for k, v in explanation.items() if k not in EXPLAINED},
+        "done": MESSAGES.get(request.query.get("done", "")), "error": MESSAGES.get(request.query.get("error", "")),
+        "may_retry": auth.role_allows(security.current_operator(request).role, "operator"),
+    })
+
+
+@security.require("operator")
+async def notice_retry(request: web.Request) -> web.Response:
+    """POST /console/notices/{notice_id}/retry: requeue a dead or undelivered notice (audited)."""
+    await security.form(request)
+    store = request.app[keys.STORAGE]
+    notice_id = request.match_info["notice_id"]
+    notice = await store.get_notice(notice_id)
+    if notice is None:
+        raise view.not_found("没有这条通知。")
+    target = f"/console/decisions/{notice.decision_id}"
+    try:
+        await worker.requeue(store, notice_id, view.actor(request))
+    except status.IllegalTransition:
+        raise web.HTTPSeeOther(f"{target}?error=not_retryable#notices") from None
+    await security.audit_action(request, "notice.requeued", "notice", notice_id,
+                                {"decision_id": notice.decision_id, "uscc": notice.uscc, "from": notice.status.value})
+    if keys.DELIVERY in request.app:
+        request.app[keys.DELIVERY].wake()
+    raise web.HTTPSeeOther(f"{target}?done=requeued#notices")

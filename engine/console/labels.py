@@ -1,0 +1,54 @@
+"""Chinese labels for the codes the console shows (statuses, modes, channels, event types).
+
+Kept in one place so pages, CSV headers and charts say the same thing; an unknown code is shown
+as is rather than hidden, so a new status never disappears from an operator's view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+VERDICT = {"met": "符合", "not_met": "不符合", "unknown": "待补充数据"}
+
+APPROVAL = {None: "—", "": "—", "pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+#: Filter values for the approval state; "none" selects decisions that never went through the gate.
+APPROVAL_FILTER = {"none": "无需审批", "pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+
+MODE = {"auto_grant": "免申即享", "apply": "依申请", "inform": "告知"}
+
+CHANNEL = {"sms": "短信", "email": "电子邮件"}
+
+NOTICE_STATUS = {
+    "pending": "待发送", "deferred": "已推迟", "sending": "发送中", "failed": "发送失败", "sent": "已发送",
+    "delivered": "已送达", "undelivered": "未送达", "dead": "已终止", "skipped": "未发送（按规则跳过）",
+}
+
+ATTEMPT_KIND = {
+    "send": "发送", "receipt": "回执", "skip": "跳过", "defer": "推迟", "recover": "中断恢复",
+    "compose": "生成内容", "operator": "人工重发",
+}
+
+EVENT_TYPE = {
+    "firm.registered": "企业登记", "firm.updated": "企业信息变更", "tax.vat_declared": "增值税申报",
+    "tax.cit_filed": "企业所得税汇算", "tax.credit_rated": "纳税信用评级", "social_insurance.reported": "社保申报",
+    "certification.granted": "资质认定", "certification.revoked": "资质撤销", "lease.reported": "房屋租赁",
+    "loan.issued": "贷款发放", "ip.transaction": "知识产权交易", "region.risk_designated": "风险地区认定",
+    "contact.updated": "联系方式更新",
+}
+
+EVENT_STATUS = {"received": "已接收", "processed": "已处理", "failed": "处理失败"}
+
+OP = {"eq": "等于", "ne": "不等于", "lt": "小于", "le": "不大于", "gt": "大于", "ge": "不小于", "in": "属于", "prefix": "前缀为"}
+
+UNIT = {"yuan": "元", "percent": "%", "months": "个月", "none": ""}
+
+#: Timeline entry kinds on the firm page.
+TIMELINE = {"event": "事件", "profile": "档案变更", "decision": "判定", "notice": "通知"}
+
+
+def label(table: Mapping, code: object) -> str:
+    """The Chinese label for `code`, or the code itself when the table does not know it."""
+    try:
+        return table.get(code, "" if code is None else str(code))
+    except TypeError:  # unhashable values (a list in a condition) are shown as they are
+        return str(code)

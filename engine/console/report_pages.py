@@ -1,0 +1,49 @@
+"""Statistics (tables and SVG charts) and the audit log with the chain's verdict."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from engine import keys
+from engine.console import audit_view, charts, queries, security, stats, view
+
+
+def _charts(title: str, rows: list[stats.StatRow]) -> dict[str, object]:
+    """A matches chart and a notices chart (grouped by outcome) for one table."""
+    labels = [row.short or row.label for row in rows]
+    return {
+        "matches": charts.bar_chart(f"{title}：符合判定数", labels, [("符合", [r.matches for r in rows])]),
+        "amount": charts.bar_chart(f"{title}：金额合计（元）", labels, [("金额", [r.amount for r in rows])]),
+        "notices": charts.bar_chart(f"{title}：通知发送情况", labels, [
+            ("已发送", [r.sent for r in rows]), ("已送达", [r.delivered for r in rows]),
+            ("失败", [r.failed for r in rows]), ("已终止", [r.dead for r in rows]),
+        ]),
+    }
+
+
+@security.require("viewer")
+async def stats_page(request: web.Request) -> web.Response:
+    """GET /console/stats: per clause, document and region (city)."""
+    result = await stats.collect(request.app[keys.STORAGE], view.catalogue(request))
+    sections = [
+        ("clause", "按条款", "条款", result.clauses),
+        ("document", "按文件", "政策文件", result.documents),
+        ("region", "按地区（地市）", "地区代码", result.regions),
+    ]
+    return view.render(request, "stats.html", {
+        "sections": [{"id": key, "title": title, "column": column, "rows": rows, "charts": _charts(title, rows)}
+                     for key, title, column, rows in sections],
+        "total": result.total,
+    })
+
+
+@security.require("viewer")
+async def audit_page(request: web.Request) -> web.Response:
+    """GET /console/audit: entries newest first, filtered, with the whole chain's verdict on top."""
+    store = request.app[keys.STORAGE]
+    filters = audit_view.AuditFilters.parse(request.query)
+    page = await audit_view.entries_page(store, filters, queries.page_number(request.query))
+    return view.render(request, "audit.html", {
+        "page": page, "filters": filters, "params": filters.as_query(),
+        "verdict": await audit_view.verify_chain(store), "actions": await audit_view.actions(store),
+    })

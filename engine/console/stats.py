@@ -1,0 +1,140 @@
+"""Statistics per clause, per document and per region (city level), aggregated in SQL.
+
+Definitions (shown on the page too):
+- matches: `met` decisions, not counting those an operator rejected at the 二次确认 gate;
+- amount: the sum of those decisions' computed amounts;
+- notices by their current status: *sent* counts every notice a provider accepted (sent,
+  delivered, undelivered), *delivered* the receipts that said so, *failed* the ones waiting to be
+  retried or reported undelivered, *dead* the ones given up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.console import queries
+
+D, F, N = queries.DECISION, queries.FIRM, queries.NOTICE
+
+#: Notice status → the columns it counts in.
+BUCKETS = {
+    "sent": ("sent",), "delivered": ("sent", "delivered"), "undelivered": ("sent", "failed"),
+    "failed": ("failed",), "dead": ("dead",),
+}
+UNKNOWN_REGION = "未知地区"
+
+
+@dataclasses.dataclass
+class StatRow:
+    """One line of a statistics table."""
+
+    key: str
+    label: str
+    #: A shorter label for charts (the table shows `label`).
+    short: str = ""
+    matches: int = 0
+    amount: Decimal = Decimal(0)
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+
+    def add_notices(self, state: str, n: int) -> None:
+        for column in BUCKETS.get(state, ()):
+            setattr(self, column, getattr(self, column) + n)
+
+    def absorb(self, other: StatRow) -> None:
+        self.matches += other.matches
+        self.amount += other.amount
+        for column in ("sent", "delivered", "failed", "dead"):
+            setattr(self, column, getattr(self, column) + getattr(other, column))
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """The three tables, each sorted by matches then key, with a total line."""
+
+    clauses: list[StatRow]
+    documents: list[StatRow]
+    regions: list[StatRow]
+    total: StatRow
+
+
+def _granted() -> list[sa.ColumnElement[bool]]:
+    return [D.c.status == "met", sa.or_(D.c.approval.is_(None), D.c.approval != "rejected")]
+
+
+def _amount(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _ordered(rows: Iterable[StatRow]) -> list[StatRow]:
+    return sorted(rows, key=lambda r: (-r.matches, -r.sent, r.key))
+
+
+def _document_of(clause_id: str, catalogue: Any) -> str:
+    clause = catalogue.by_id.get(clause_id) if catalogue is not None else None
+    return clause.slug if clause is not None else clause_id.rsplit("-", 1)[0]
+
+
+def _region_key(prefix: str | None) -> str:
+    return f"{prefix}00" if prefix else ""
+
+
+async def collect(store: Any, catalogue: Any) -> Stats:
+    """Run the aggregate queries and roll clauses up into documents."""
+    city_d, city_n = queries.city_of(F.c.region).label("city"), queries.city_of(F.c.region).label("city")
+    by_clause = sa.select(D.c.clause_id, D.c.cite, sa.func.count(), sa.func.sum(D.c.amount)).where(*_granted()).group_by(D.c.clause_id, D.c.cite)
+    notices_by_clause = sa.select(N.c.clause_id, N.c.status, sa.func.count()).group_by(N.c.clause_id, N.c.status)
+    by_city = (sa.select(city_d, sa.func.count(), sa.func.sum(D.c.amount))
+               .select_from(D.join(F, F.c.uscc == D.c.uscc)).where(*_granted()).group_by(city_d))
+    notices_by_city = (sa.select(city_n, N.c.status, sa.func.count())
+                       .select_from(N.join(F, F.c.uscc == N.c.uscc)).group_by(city_n, N.c.status))
+    async with store.read() as connection:
+        decision_rows = (await connection.execute(by_clause)).all()
+        notice_rows = (await connection.execute(notices_by_clause)).all()
+        city_rows = (await connection.execute(by_city)).all()
+        city_notice_rows = (await connection.execute(notices_by_city)).all()
+
+    by_id = catalogue.by_id if catalogue is not None else {}
+    clauses: dict[str, StatRow] = {}
+
+    def clause_row(clause_id: str, cite: str | None = None) -> StatRow:
+        if clause_id not in clauses:
+            known = by_id.get(clause_id)
+            label = f"{known.cite} {known.title}" if known else (cite or clause_id)
+            clauses[clause_id] = StatRow(clause_id, label, known.cite if known else (cite or clause_id))
+        return clauses[clause_id]
+
+    for clause_id, cite, n, amount in decision_rows:
+        row = clause_row(clause_id, cite)
+        row.matches += n
+        row.amount += _amount(amount)
+    for clause_id, state, n in notice_rows:
+        clause_row(clause_id).add_notices(state, n)
+
+    titles = {d.slug: d.title for d in catalogue.documents} if catalogue is not None else {}
+    documents: dict[str, StatRow] = {}
+    for row in clauses.values():
+        slug = _document_of(row.key, catalogue)
+        documents.setdefault(slug, StatRow(slug, f"{titles[slug]}（{slug}）" if slug in titles else slug, slug)).absorb(row)
+
+    regions: dict[str, StatRow] = {}
+    for prefix, n, amount in city_rows:
+        key = _region_key(prefix)
+        row = regions.setdefault(key, StatRow(key, key or UNKNOWN_REGION))
+        row.matches += n
+        row.amount += _amount(amount)
+    for prefix, state, n in city_notice_rows:
+        key = _region_key(prefix)
+        regions.setdefault(key, StatRow(key, key or UNKNOWN_REGION)).add_notices(state, n)
+
+    total = StatRow("", "合计")
+    for row in clauses.values():
+        total.absorb(row)
+    return Stats(_ordered(clauses.values()), _ordered(documents.values()), _ordered(regions.values()), total)

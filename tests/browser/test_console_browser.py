@@ -1,0 +1,144 @@
+"""The console in a real browser: Playwright driving Debian's chromium (installed by `make test`).
+
+An operator logs in, filters the match log, opens a decision and reads its explanation, approves a
+pending decision, finds the approval in the audit view and exports the CSV. Screenshots of the
+main pages are kept under var/screenshots/ as test artifacts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import pathlib
+import shutil
+
+import pytest
+from aiohttp import test_utils
+
+from connectors import sql_storage
+from engine import app as app_module
+from engine import console, migrate, pipeline, validation, webhooks
+from engine.console import accounts
+from tests import factories
+
+pytestmark = pytest.mark.process
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "var" / "screenshots"
+FIRM = factories.uscc(812, region="630102")
+PASSWORD = "correct horse battery staple"
+
+playwright_api = pytest.importorskip("playwright.async_api")
+if not pathlib.Path(CHROMIUM).exists():
+    pytest.skip("Debian chromium is not installed (make test installs it where it can)", allow_module_level=True)
+
+
+async def seed(store, matcher) -> None:
+    """A 青海 firm whose VAT return at the 150,000 threshold meets a gated clause."""
+    await store.set_clause_approval("qinghai-2022-2", True, "admin (setup)")
+    events = [
+        (factories.event(firm=FIRM, region="630102", name="西宁市城东区示例商贸有限公司", occurred_at="2022-03-01T09:00:00+08:00"), "b-reg"),
+        (factories.event("contact.updated", firm=FIRM, occurred_at="2022-03-02T09:00:00+08:00"), "b-contact"),
+        (factories.event("tax.vat_declared", firm=FIRM, occurred_at="2022-04-15T09:00:00+08:00", period="2022-03", sales=150000), "b-vat"),
+    ]
+    await store.add_events(
+        [webhooks._new_event(validation.validate(body, webhook_id=i), json.dumps(body, ensure_ascii=False), {}) for body, i in events]
+    )
+    await pipeline.Pipeline(store, matcher).run_once()
+    await accounts.create(store, "zhangsan", PASSWORD, "operator", display_name="张三", actor="test")
+
+
+@pytest.fixture
+async def console_url(tmp_path, config, production_matcher):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'browser.sqlite3'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    store = sql_storage.SqlStorage(url)
+    await store.open()
+    await seed(store, production_matcher)
+    app = app_module.create_app(config, store=store, matcher=production_matcher, run_pipeline=False)
+    console.setup(app)
+    server = test_utils.TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+        await store.close()
+
+
+@pytest.fixture
+async def page(tmp_path):
+    async with playwright_api.async_playwright() as driver:
+        browser = await driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", accept_downloads=True,
+                                            viewport={"width": 1400, "height": 900})
+        try:
+            yield await context.new_page()
+        finally:
+            await context.close()
+            await browser.close()
+
+
+async def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_operator_walks_the_console(console_url, page, tmp_path):
+    await page.goto(f"{console_url}/console/decisions")
+    assert "/console/login" in page.url  # not logged in: sent to the login page
+    await shot(page, "01-login")
+    await page.fill("input[name=username]", "zhangsan")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button:has-text('登录')")
+    await page.wait_for_url("**/console/decisions**")
+    await shot(page, "02-decisions")
+
+    # Filter the match log by the firm's USCC.
+    await page.fill("input[name=firm]", FIRM)
+    await page.click("form.filters button:has-text('筛选')")
+    await page.wait_for_url(f"**firm={FIRM}**")
+    table = await page.inner_text("main")
+    assert FIRM in table and "qinghai-2022#(二)" in table
+
+    # Open the gated decision and read its explanation.
+    row = page.locator("tr", has_text="qinghai-2022#(二)").filter(has_text="符合").first
+    await row.locator("a:has-text('详情')").click()
+    await page.wait_for_url("**/console/decisions/*")
+    detail = await page.inner_text("main")
+    assert "vat_monthly_sales" in detail and "150000" in detail.replace(",", "")
+    assert "qinghai-2022#(二)" in detail
+    await shot(page, "03-decision")
+
+    # Approve it: the decision was held by the 二次确认 gate.
+    await page.goto(f"{console_url}/console/approvals")
+    await shot(page, "04-approvals")
+    await page.locator("input[name=decision_id]").first.check()
+    await page.click("button:has-text('批准所选')")
+    await page.wait_for_load_state()
+    assert await page.locator("input[name=decision_id]").count() == 0
+
+    # The approval is in the audit view, by this operator.
+    await page.goto(f"{console_url}/console/audit")
+    audit_text = await page.inner_text("main")
+    assert "decision.approved" in audit_text and "zhangsan" in audit_text
+    await shot(page, "05-audit")
+
+    for name, path in (("06-firm", f"/console/firms/{FIRM}"), ("07-clause", "/console/clauses/qinghai-2022-2"), ("08-stats", "/console/stats")):
+        await page.goto(f"{console_url}{path}")
+        await shot(page, name)
+
+    # Export the filtered match log as CSV.
+    await page.goto(f"{console_url}/console/decisions?firm={FIRM}")
+    async with page.expect_download() as download_info:
+        await page.click("a:has-text('导出 CSV')")
+    download = await download_info.value
+    saved = tmp_path / "decisions.csv"
+    await download.save_as(str(saved))
+    rows = list(csv.reader(saved.read_text(encoding="utf-8-sig").splitlines()))
+    assert len(rows) >= 2 and any(FIRM in cell for row in rows[1:] for cell in row)

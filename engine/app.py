@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import standardwebhooks
 from aiohttp import web
 
-from engine import api, auth, console, constants, keys, matching, pipeline, responses, settings, storage, webhooks
+from engine import api, auth, console, constants, keys, matching, metrics, pipeline, responses, settings, storage, webhooks
 from engine.notices import web as notices_web
 from engine.notices import worker
 
@@ -53,6 +53,7 @@ def create_app(
     app.router.add_post("/webhooks/events", webhooks.receive_events)
     app.router.add_routes(api.routes)
     app.router.add_routes(notices_web.routes)
+    metrics.setup(app)
     console.setup(app)
     return app
 

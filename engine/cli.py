@@ -12,7 +12,7 @@ import click
 from aiohttp import web
 
 from engine import app as app_module
-from engine import audit_cli, auth, catalogue, constants, migrate, settings
+from engine import audit_cli, auth, catalogue, constants, logs, migrate, settings, synth_cli
 from engine.catalogue import cli as catalogue_cli
 from engine.console import operators_cli
 from engine.notices import templates_cli
@@ -27,9 +27,13 @@ def _settings() -> settings.Settings:
 
 @click.group()
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format", type=click.Choice(logs.FORMATS), default="text", show_default=True,
+    help="text for a terminal; json for one JSON object per line (with event_id, notice_id, … fields).",
+)
+def main(log_level: str, log_format: str) -> None:
     """policy-push: 免申即享 — signed events in, firm profiles kept, measures matched, notices pushed."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(log_level, log_format)
 
 
 @main.command()
@@ -158,6 +162,7 @@ main.add_command(catalogue_cli.match)
 main.add_command(templates_cli.templates)
 main.add_command(audit_cli.audit_group)
 main.add_command(operators_cli.operators)
+main.add_command(synth_cli.synth)
 
 
 if __name__ == "__main__":

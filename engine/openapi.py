@@ -325,6 +325,17 @@ def document() -> dict[str, Any]:
                 "get": {"summary": "This document (public)", "responses": {"200": {"description": "OpenAPI 3.1"}}}
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json("Health", "alive")}}},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (public: counters, latencies and queue depths; no personal data)",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/readyz": {
                 "get": {
                     "summary": "Readiness: database reachable, migrations current",

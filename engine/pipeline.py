@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import sqlalchemy.exc
 
-from engine import constants, folding, matching, profile, status, storage, validation
+from engine import constants, folding, matching, metrics, profile, status, storage, validation
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,11 @@ class Pipeline:
                 except TRANSIENT:
                     raise
                 except Exception as exc:  # a defect with this event: park it, keep the line moving
-                    log.exception("event %s failed", event.event_id)
+                    log.exception("event %s failed", event.event_id, extra={"event_id": event.event_id, "uscc": event.uscc})
                     await self.storage.mark_failed(event.event_id, f"{type(exc).__name__}: {exc}")
+                    metrics.event_failed()
                 else:
+                    metrics.event_processed(decision.status.value for decision in outcome.decisions)
                     if outcome.decisions:
                         for listener in self.on_decisions:
                             listener()
@@ -87,6 +89,7 @@ class Pipeline:
                         event.event_id,
                         len(outcome.changed_fields),
                         len(outcome.decisions),
+                        extra={"event_id": event.event_id, "uscc": event.uscc},
                     )
                 handled += 1
         return handled

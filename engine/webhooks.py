@@ -13,7 +13,7 @@ from typing import Any
 import standardwebhooks
 from aiohttp import web
 
-from engine import keys, responses, storage, validation
+from engine import keys, metrics, responses, storage, validation
 
 #: Request headers kept with each event, for audit (the signature proves who sent it).
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "user-agent", "content-type")
@@ -65,6 +65,14 @@ def _new_event(envelope: validation.Envelope, item: Any, headers: dict[str, str]
 
 async def receive_events(request: web.Request) -> web.Response:
     """Accept one event (JSON object) or a batch (JSON array) from a data-sharing platform."""
+    try:
+        return await _receive(request)
+    except responses.JsonError as exc:  # refused as a whole: count it by its error code
+        metrics.webhook_refused(json.loads(exc.text or "{}").get("error", "http_error"))
+        raise
+
+
+async def _receive(request: web.Request) -> web.Response:
     raw = await _read_body(request)
     try:
         text = raw.decode("utf-8")
@@ -72,8 +80,8 @@ async def receive_events(request: web.Request) -> web.Response:
         raise responses.error(400, "invalid_body", "the body is not UTF-8 text") from None
     _verify(request, text)
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
+        payload = validation.parse_json(text)
+    except ValueError as exc:  # not JSON, NaN or too large a number, nested too deeply
         raise responses.error(400, "invalid_json", f"the body is not JSON: {exc}") from None
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
     if isinstance(payload, list):
@@ -85,11 +93,13 @@ async def _receive_one(request: web.Request, payload: Any, text: str, headers: d
     try:
         envelope = validation.validate(payload, webhook_id=request.headers["webhook-id"])
     except validation.Invalid as exc:
+        metrics.event_received(metrics.event_type(payload, validation.event_types()), "rejected")
         raise responses.error(
             422, "invalid_event", "the event is not valid; nothing was stored",
             problems=[p.as_dict() for p in exc.problems],
         ) from None
     [result] = await request.app[keys.STORAGE].add_events([_new_event(envelope, text, headers)])
+    metrics.event_received(envelope.type, "accepted" if result.created else "conflict" if result.body_differs else "duplicate")
     if result.created:
         request.app[keys.PIPELINE].wake()
         return responses.json_response({"event_id": result.event_id, "status": "accepted"}, status=202)
@@ -130,6 +140,8 @@ async def _receive_batch(request: web.Request, items: list[Any], headers: dict[s
             results[index].update(status="conflict", problems=[{"path": "", "reason": "already received with a different body"}])
         else:
             results[index]["status"] = "duplicate"
+    for answer in results:
+        metrics.event_received(metrics.event_type(items[answer["index"]], validation.event_types()), answer["status"])
     if any(result.created for result in stored):
         request.app[keys.PIPELINE].wake()
     counts = {state: sum(r["status"] == state for r in results) for state in ("accepted", "duplicate", "rejected", "conflict")}

@@ -57,13 +57,20 @@ class MemoryNotices(outbox.NoticeStore):
         ]
 
     async def transition_notice(
-        self, notice_id: str, change: outbox.Transition, *, expect: status.NoticeStatus | None = None
+        self,
+        notice_id: str,
+        change: outbox.Transition,
+        *,
+        expect: status.NoticeStatus | None = None,
+        lease: datetime.datetime | None = None,
     ) -> outbox.NoticeRecord:
         async with self._lock:
             now = datetime.datetime.now(datetime.UTC)
             notice = self.notices[notice_id]
             if expect is not None and notice.status != expect:
                 raise status.IllegalTransition(f"notice {notice_id} is {notice.status.value}, not {expect.value}")
+            if lease is not None and notice.lease_until != lease:
+                raise status.IllegalTransition(f"notice {notice_id}: the lease was lost to another worker")
             status.check_transition(notice.status, change.new_status)
             updated = dataclasses.replace(
                 notice,

@@ -125,7 +125,12 @@ class SqlNotices(outbox.NoticeStore):
             return [_record(row) for row in await connection.execute(query)]
 
     async def transition_notice(
-        self, notice_id: str, change: outbox.Transition, *, expect: status.NoticeStatus | None = None
+        self,
+        notice_id: str,
+        change: outbox.Transition,
+        *,
+        expect: status.NoticeStatus | None = None,
+        lease: datetime.datetime | None = None,
     ) -> outbox.NoticeRecord:
         now = datetime.datetime.now(datetime.UTC)
         async with self._write() as connection:
@@ -133,6 +138,8 @@ class SqlNotices(outbox.NoticeStore):
             row = (await connection.execute(query if self.is_sqlite else query.with_for_update())).one()
             if expect is not None and row.status != expect.value:
                 raise status.IllegalTransition(f"notice {notice_id} is {row.status}, not {expect.value}")
+            if lease is not None and models.as_utc(row.lease_until) != lease:
+                raise status.IllegalTransition(f"notice {notice_id}: the lease was lost to another worker")
             status.check_transition(row.status, change.new_status)
             values: dict[str, Any] = {
                 "status": change.new_status.value,

@@ -99,9 +99,18 @@ class NoticeStore(abc.ABC):
         """Notices left SENDING past their lease (their worker died mid-send)."""
 
     @abc.abstractmethod
-    async def transition_notice(self, notice_id: str, change: Transition, *, expect: status.NoticeStatus | None = None) -> NoticeRecord:
+    async def transition_notice(
+        self,
+        notice_id: str,
+        change: Transition,
+        *,
+        expect: status.NoticeStatus | None = None,
+        lease: datetime.datetime | None = None,
+    ) -> NoticeRecord:
         """Change a notice's status (refusing illegal transitions) and append the timeline entry, atomically.
-        With `expect`, raise IllegalTransition unless the notice is in that state (lost leases)."""
+        With `expect`, raise IllegalTransition unless the notice is in that state; with `lease`, also
+        unless it still carries that lease (the fencing token of the worker that claimed it: a worker
+        whose lease ran out and was recovered by another must not write over the new owner)."""
 
     @abc.abstractmethod
     async def get_notice(self, notice_id: str) -> NoticeRecord | None:

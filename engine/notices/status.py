@@ -33,7 +33,8 @@ S = NoticeStatus
 _ALLOWED: dict[NoticeStatus, frozenset[NoticeStatus]] = {
     S.PENDING: frozenset({S.SENDING, S.DEFERRED, S.SKIPPED}),
     S.DEFERRED: frozenset({S.SENDING, S.SKIPPED}),
-    S.SENDING: frozenset({S.SENT, S.FAILED, S.DEFERRED, S.DEAD, S.SKIPPED}),
+    # PENDING: a claim released unsent (the worker is stopping before it tried this one).
+    S.SENDING: frozenset({S.SENT, S.FAILED, S.DEFERRED, S.DEAD, S.SKIPPED, S.PENDING}),
     S.FAILED: frozenset({S.SENDING, S.DEAD, S.SKIPPED}),
     S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED}),
     S.DELIVERED: frozenset(),

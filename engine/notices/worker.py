@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine import channels, constants, matching, pipeline, profile, storage
+from engine import channels, constants, matching, metrics, pipeline, profile, storage
 from engine.notices import outbox, pacing, status
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,11 @@ class DeliveryWorker:
                 await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING)
             except status.IllegalTransition:
                 continue  # another worker settled it first
-            log.warning("notice %s (%s) recovered after an interrupted send: %s", notice.notice_id, notice.channel, change.new_status.value)
+            metrics.notice_transition(notice.channel, change.new_status.value)
+            log.warning(
+                "notice %s (%s) recovered after an interrupted send: %s", notice.notice_id, notice.channel, change.new_status.value,
+                extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
+            )
             recovered += 1
         return recovered
 
@@ -128,10 +132,33 @@ class DeliveryWorker:
             claimed = await self.store.claim_due_notices(self.clock(), self.batch_size, self.lease, tuple(self.channels))
             if not claimed:
                 break
-            for notice in claimed:
-                await self.deliver(notice)
+            for index, notice in enumerate(claimed):
+                if self._stopping:
+                    await self._release(claimed[index:])
+                    break
+                try:
+                    await self.deliver(notice)
+                except status.IllegalTransition as exc:
+                    log.warning("notice %s: %s", notice.notice_id, exc, extra={"notice_id": notice.notice_id})
+                except pipeline.TRANSIENT:
+                    raise
+                except Exception:  # one notice's defect must not stop the worker; its lease will expire
+                    log.exception("notice %s could not be delivered", notice.notice_id, extra={"notice_id": notice.notice_id})
                 handled += 1
         return handled
+
+    async def _release(self, notices: list[outbox.NoticeRecord]) -> None:
+        """Hand back claims not yet tried, so a stopping worker leaves nothing to wait out a lease."""
+        for notice in notices:
+            try:
+                await self.store.transition_notice(
+                    notice.notice_id,
+                    outbox.Transition(S.PENDING, "release", "released", reason="worker stopping", next_attempt_at=self.clock()),
+                    expect=S.SENDING,
+                    lease=notice.lease_until,
+                )
+            except status.IllegalTransition:
+                continue
 
     async def deliver(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
         """Take one claimed (SENDING) notice to its next state."""
@@ -139,7 +166,7 @@ class DeliveryWorker:
         assert firm is not None, f"notice {notice.notice_id} for unknown firm {notice.uscc}"
         reason = skip_reason(notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc))
         if reason is not None:
-            log.info("notice %s skipped: %s", notice.notice_id, reason)
+            log.info("notice %s skipped: %s", notice.notice_id, reason, extra={"notice_id": notice.notice_id, "channel": notice.channel})
             return await self._change(notice, outbox.Transition(S.SKIPPED, "skip", "skipped", reason=reason))
         channel = self.channels[notice.channel]
         now = self.clock()
@@ -154,7 +181,12 @@ class DeliveryWorker:
             except ValueError as exc:  # the words cannot be made (e.g. a firm name too long for an SMS variable)
                 return await self._change(notice, outbox.Transition(S.DEAD, "compose", "unrenderable", reason=str(exc)))
         await channel.limiter.acquire()
+        if notice.lease_until is not None and self.clock() >= notice.lease_until:
+            # Too late: another worker may already have recovered this claim. Sending now could repeat it.
+            raise status.IllegalTransition(f"notice {notice.notice_id}: the lease ran out before sending; left for recovery")
+        timer = metrics.SendTimer()
         result = await channel.sender.send(message)
+        timer.done(notice.channel, result.outcome.value)
         return await self._change(notice, self._after_send(notice, result, dataclasses.asdict(message)))
 
     def _after_send(self, notice: outbox.NoticeRecord, result: channels.SendResult, message: dict[str, Any]) -> outbox.Transition:
@@ -176,8 +208,12 @@ class DeliveryWorker:
         return outbox.Transition(S.FAILED, reason=result.reason, next_attempt_at=now + self.backoff.delay(notice.attempts + 1), **common)
 
     async def _change(self, notice: outbox.NoticeRecord, change: outbox.Transition) -> outbox.NoticeRecord:
-        updated = await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING)
-        log.info("notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, change.reason or change.outcome)
+        updated = await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING, lease=notice.lease_until)
+        metrics.notice_transition(notice.channel, updated.status.value)
+        log.info(
+            "notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, change.reason or change.outcome,
+            extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
+        )
         return updated
 
     async def run_forever(self) -> None:
@@ -213,10 +249,12 @@ async def requeue(store: storage.Storage, notice_id: str, operator: str) -> outb
         raise KeyError(notice_id)
     if notice.status not in status.RETRYABLE_BY_OPERATOR:
         raise status.IllegalTransition(f"notice {notice_id} is {notice.status.value}; only dead or undelivered notices can be retried")
-    return await store.transition_notice(
+    requeued = await store.transition_notice(
         notice_id,
         outbox.Transition(S.PENDING, "operator", "requeued", reason=f"requeued by {operator}", next_attempt_at=_utcnow()),
         expect=notice.status,
     )
+    metrics.notice_transition(notice.channel, requeued.status.value)
+    return requeued
 
 

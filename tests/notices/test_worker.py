@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+
 from engine import channels
 from engine.notices import pacing, status, worker
 from tests import factories
@@ -146,3 +148,42 @@ async def test_an_sms_whose_answer_was_lost_is_not_resent_but_an_email_is(store)
     after = {n.channel: n for n in await store.firm_notices(helpers.FIRM)}
     assert after["sms"].status == S.DEAD and "not re-sent" in after["sms"].reason
     assert after["email"].status == S.FAILED  # email is retried: at-least-once
+
+
+async def test_a_stopping_worker_hands_back_claims_it_has_not_tried(store):
+    for n in range(3):
+        await helpers.feed(store, *helpers.eligible_firm_events(factories.uscc(400 + n)))
+    delivery, sms, email = helpers.make_worker(store)
+    original = delivery.deliver
+
+    async def deliver_then_stop(notice):
+        delivery._stopping = True  # SIGTERM arrives while the first notice is being sent
+        return await original(notice)
+
+    delivery.deliver = deliver_then_stop
+    assert await delivery.run_once() == 1
+    counts = await store.count_notices()
+    assert counts.get("sent") == 1 and counts.get("pending") == 5 and "sending" not in counts
+
+
+async def test_a_worker_whose_lease_was_recovered_cannot_overwrite_the_new_owner(store):
+    await helpers.feed(store, *helpers.eligible_firm_events())
+    clock = helpers.Clock(helpers.soon())
+    slow, slow_sms, slow_email = helpers.make_worker(store, clock=clock)
+    [first, *_] = await store.claim_due_notices(clock(), 10, slow.lease)
+    clock.at += slow.lease + datetime.timedelta(seconds=1)  # the first worker stalls past its lease
+    other, sms, email = helpers.make_worker(store, clock=clock)
+    await other.run_once()  # recovers, re-claims and sends
+    before = await store.notice_attempts(first.notice_id)
+    try:
+        await store.transition_notice(first.notice_id, worker.outbox.Transition(S.SENT, "send", "sent"), expect=S.SENDING, lease=first.lease_until)
+    except status.IllegalTransition as exc:
+        refused = str(exc)
+    else:
+        refused = ""
+    assert refused  # either no longer sending, or the lease is not the stalled worker's
+    assert await store.notice_attempts(first.notice_id) == before
+    # And the stalled worker, resuming with its old claim, refuses to send once its lease has run out.
+    with pytest.raises(status.IllegalTransition, match="lease ran out"):
+        await slow.deliver(first)
+    assert slow_sms.sent == [] and slow_email.sent == []

@@ -1,0 +1,1 @@
+"""Scale tests: the production profile with several real processes on PostgreSQL (marked `long`)."""

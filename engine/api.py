@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from stdnum.cn import uscc as stdnum_uscc
 
-from engine import audit, keys, matching, migrate, openapi, pii, profile, responses, storage
+from engine import audit, keys, matching, migrate, openapi, pii, profile, responses, storage, validation
 
 routes = web.RouteTableDef()
 
@@ -109,7 +109,7 @@ async def get_event(request: web.Request) -> web.Response:
 async def post_match(request: web.Request) -> web.Response:
     """The policy calculator: decisions for a profile (docs/profile.md shape), nothing stored."""
     try:
-        body = await request.json()
+        body = await request.json(loads=validation.parse_json)
     except ValueError:
         raise responses.error(400, "invalid_json", "the body is not JSON") from None
     problems = []
@@ -130,7 +130,10 @@ async def post_match(request: web.Request) -> web.Response:
     if problems:
         raise responses.error(422, "invalid_request", "the request is not valid", problems=problems)
     context = matching.MatchContext(risk_years=frozenset(risk_years))
-    decisions = request.app[keys.MATCHER].match(body["profile"], as_of, context)
+    try:
+        decisions = request.app[keys.MATCHER].match(body["profile"], as_of, context)
+    except ValueError as exc:  # the matcher refuses what it cannot judge (e.g. amounts summing past a double)
+        raise responses.error(422, "invalid_request", "the profile cannot be judged", problems=[{"path": "/profile", "reason": str(exc)}]) from None
     shown = [d.as_dict() for d in decisions if show_all or d.status != matching.Verdict.NOT_MET]
     return responses.json_response({"as_of": as_of.isoformat(), "decisions": shown})
 

@@ -37,12 +37,18 @@ def _vat(data: dict[str, Any]) -> Assignments:
     }
 
 
+def _year(data: dict[str, Any]) -> int:
+    # JSON Schema's "integer" admits 2021.0; as a path part it must read 2021, or the profile
+    # gets a tax.cit.2021.0 branch that no rule reads (and beside tax.cit.2021, cannot be nested).
+    return int(data["year"])
+
+
 def _cit(data: dict[str, Any]) -> Assignments:
-    return _prefixed(f"tax.cit.{data['year']}", data, ("taxable_income", "revenue", "assets", "employees"))
+    return _prefixed(f"tax.cit.{_year(data)}", data, ("taxable_income", "revenue", "assets", "employees"))
 
 
 def _credit(data: dict[str, Any]) -> Assignments:
-    return {f"tax.credit_rating.{data['year']}": data["grade"]}
+    return {f"tax.credit_rating.{_year(data)}": data["grade"]}
 
 
 def _social_insurance(data: dict[str, Any]) -> Assignments:
@@ -111,4 +117,4 @@ def assignments(envelope: validation.Envelope) -> Assignments:
 def risk_designation(envelope: validation.Envelope) -> storage.RiskDesignation:
     """The designation a `region.risk_designated` event records."""
     data = envelope.data
-    return storage.RiskDesignation(county=data["county"], year=data["year"], level=data["level"])
+    return storage.RiskDesignation(county=data["county"], year=_year(data), level=data["level"])

@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import functools
 import json
+import math
 import pathlib
 import re
 from collections.abc import Iterable
@@ -27,6 +28,11 @@ SCHEMAS = pathlib.Path(__file__).parent / "schemas"
 
 #: Event types about a region, not a firm: they carry no `uscc`.
 REGION_TYPES = frozenset({"region.risk_designated"})
+
+#: Largest magnitude of a number in an event's data: above any real amount or count, and low
+#: enough that the matcher's sums and products of them stay finite (1e308 was acknowledged,
+#: then failed in the matcher as "must be finite") and an amount fits NUMERIC(18, 2).
+MAX_MAGNITUDE = 1e12
 
 #: How far in the future `occurred_at` may lie (clock skew between source systems), beyond which it is rejected.
 FUTURE_SKEW = datetime.timedelta(seconds=constants.WEBHOOK_TOLERANCE_SECONDS)
@@ -111,7 +117,10 @@ def _check_datetime(value: object) -> bool:
     if isinstance(value, str):
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})", value):
             raise ValueError("must be an ISO 8601 date-time with a UTC offset, e.g. 2022-05-01T09:00:00+08:00")
-        datetime.datetime.fromisoformat(value)
+        try:  # stored in UTC: 0001-01-01T00:00:00+08:00 (or 9999-12-31T23:00:00-08:00) has no UTC instant
+            datetime.datetime.fromisoformat(value).astimezone(datetime.UTC)
+        except OverflowError:
+            raise ValueError("is out of range once converted to UTC") from None
     return True
 
 
@@ -153,6 +162,67 @@ def _check_email(value: object) -> bool:
     return True
 
 
+def parse_json(text: str | bytes) -> Any:
+    """A request body's JSON, strictly (RFC 8259): NaN, Infinity and numbers no double can hold
+    are refused, since json.loads takes them and nothing downstream can judge them; so are
+    strings holding U+0000 or a lone surrogate (\\ud800), which PostgreSQL text cannot store and
+    UTF-8 cannot encode; and nesting too deep to parse (a RecursionError otherwise). Raises ValueError."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")  # a UnicodeDecodeError is a ValueError too
+    try:
+        value = json.loads(text, parse_constant=_not_a_number, parse_float=_double, parse_int=_integer)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    if _UNSTORABLE_SOURCE.search(text):  # cheap: the walk is needed only where an escape (or the character) is
+        _check_text(value)
+    return value
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE_SOURCE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|[\x00\ud800-\udfff]")
+
+
+def _check_text(value: Any) -> None:
+    for path, node in _walk(value, ""):
+        if isinstance(node, str) and _UNSTORABLE.search(node):
+            raise ValueError(f"the string at {path or '/'} holds U+0000 or a lone surrogate")
+        if isinstance(node, dict) and any(_UNSTORABLE.search(key) for key in node):
+            raise ValueError(f"a key in {path or '/'} holds U+0000 or a lone surrogate")
+
+
+def _walk(value: Any, prefix: str) -> Iterable[tuple[str, Any]]:
+    """(JSON Pointer, node) for `value` and everything in it; iterative, since the parser
+    allows deeper nesting than recursion would."""
+    stack: list[tuple[str, Any]] = [(prefix, value)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        if isinstance(node, dict):
+            stack.extend((_pointer(path, [key]), child) for key, child in node.items())
+        elif isinstance(node, list):
+            stack.extend((_pointer(path, [index]), child) for index, child in enumerate(node))
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _double(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
+
+
+def _integer(text: str) -> int:
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise ValueError(f"{text[:40]}… is too large for a number") from None
+    return value
+
+
 def normalise_mobile(value: str) -> str:
     """E.164 form of a CN mobile number (validated already), so one number has one spelling."""
     return phonenumbers.format_number(phonenumbers.parse(value, "CN"), phonenumbers.PhoneNumberFormat.E164)
@@ -165,6 +235,11 @@ def normalise_mobile(value: str) -> str:
 def _validator(name: str) -> jsonschema.Draft202012Validator:
     schema = json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema, format_checker=_formats)
+
+
+@functools.cache
+def _event_id_pattern() -> str:
+    return _validator("envelope").schema["properties"]["id"]["pattern"]
 
 
 @functools.cache
@@ -206,7 +281,8 @@ def _problems(name: str, instance: Any, prefix: str) -> list[Problem]:
             ]
         else:
             problems.append(Problem(_pointer(prefix, path), _reason(error)))
-    return sorted(problems, key=lambda p: p.path)
+    # jsonschema reports each missing key as an error of its own, and each names them all.
+    return sorted(dict.fromkeys(problems), key=lambda p: p.path)
 
 
 def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime | None = None) -> Envelope:
@@ -222,6 +298,11 @@ def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime
     if kind in event_types() and isinstance(item.get("data"), dict):
         problems += _problems(kind, item["data"], "/data")
         problems += _cross_field_problems(kind, item["data"])
+        problems += [
+            Problem(path, f"is beyond {MAX_MAGNITUDE:g} in magnitude")
+            for path, node in _walk(item["data"], "/data")
+            if isinstance(node, (int, float)) and not isinstance(node, bool) and abs(node) > MAX_MAGNITUDE
+        ]
     if kind in REGION_TYPES and "uscc" in item:
         problems.append(Problem("/uscc", f"must be absent: {kind} is about a region, not a firm"))
     elif kind not in REGION_TYPES and "uscc" not in item:
@@ -230,6 +311,9 @@ def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime
         problems.append(Problem("/id", "is required on every item of a batch"))
     if webhook_id is not None and "id" in item and item["id"] != webhook_id:
         problems.append(Problem("/id", "must equal the webhook-id header when given"))
+    if webhook_id is not None and not re.fullmatch(_event_id_pattern(), webhook_id):
+        # The header is the event's id: held to the rule an `id` in the body is held to.
+        problems.append(Problem("/id", f"the webhook-id header is the event id and must match {_event_id_pattern()}"))
     occurred_at = _parse_datetime(item.get("occurred_at"))
     now = now or datetime.datetime.now(datetime.UTC)
     if occurred_at is not None and occurred_at > now + FUTURE_SKEW:

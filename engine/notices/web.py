@@ -36,7 +36,7 @@ def _check_push_token(request: web.Request) -> None:
 
 async def _json_array(request: web.Request) -> list[Any]:
     try:
-        body = await request.json()
+        body = await request.json(loads=validation.parse_json)
     except ValueError:
         raise responses.error(400, "invalid_json", "the body is not JSON") from None
     if not isinstance(body, list):

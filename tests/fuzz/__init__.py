@@ -1,0 +1,1 @@
+"""Fuzz tests: schemathesis against the OpenAPI document and the webhooks, hypothesis on validation."""

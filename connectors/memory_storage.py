@@ -69,6 +69,9 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, st
         pending = [e for e in self.events.values() if e.status == status.EventStatus.RECEIVED]
         return sorted(pending, key=lambda e: e.seq)[:limit]
 
+    async def count_pending_events(self) -> int:
+        return sum(1 for e in self.events.values() if e.status == status.EventStatus.RECEIVED)
+
     async def firm_events(self, uscc: str) -> list[storage.StoredEvent]:
         return sorted((e for e in self.events.values() if e.uscc == uscc), key=lambda e: e.seq)
 

@@ -23,7 +23,7 @@ import aiohttp
 import yarl
 
 from connectors import aliyun_signing
-from engine import channels, settings
+from engine import channels, matching, settings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ RETRY_CODES = frozenset({"isp.SYSTEM_ERROR", "InternalError", "ServiceUnavailabl
 #: BUSINESS_LIMIT_CONTROL messages name the window that tripped (e.g. "触发分钟级流控Permits:1").
 _LIMIT_WINDOWS = (("分钟级", 60.0), ("小时级", 3600.0))
 #: Daily limits reset at midnight Beijing time (UTC+8, no daylight saving).
-_BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 
 
 def _endpoint(raw: str, label: str) -> str:
@@ -141,8 +140,8 @@ def _limit_wait(code: str, message: str) -> float | None:
         if marker in message:
             return seconds
     if code == "isv.DAY_LIMIT_CONTROL" or "天级" in message:
-        now = datetime.datetime.now(_BEIJING)
-        midnight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(), _BEIJING)
+        now = datetime.datetime.now(matching.CHINA_TZ)
+        midnight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(), matching.CHINA_TZ)
         return (midnight - now).total_seconds()
     return None
 

@@ -233,6 +233,11 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
         async with self._read() as connection:
             return [self._event(row) for row in await connection.execute(query)]
 
+    async def count_pending_events(self) -> int:
+        query = sa.select(sa.func.count()).select_from(_EVENT).where(_EVENT.c.status == status.EventStatus.RECEIVED.value)
+        async with self._read() as connection:
+            return (await connection.execute(query)).scalar_one()
+
     async def firm_events(self, uscc: str) -> list[storage.StoredEvent]:
         query = sa.select(_EVENT).where(_EVENT.c.uscc == uscc).order_by(_EVENT.c.seq)
         async with self._read() as connection:

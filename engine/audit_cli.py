@@ -9,7 +9,7 @@ import pathlib
 
 import click
 
-from engine import audit, settings
+from engine import audit, matching, settings
 
 
 def _store(config: settings.Settings):
@@ -26,7 +26,7 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> date
     except ValueError:
         raise click.BadParameter("use an ISO date or date-time, e.g. 2022-01-01 or 2022-01-01T08:00:00+08:00") from None
     if moment.tzinfo is None:  # a bare date or time is meant in China time
-        moment = moment.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
+        moment = moment.replace(tzinfo=matching.CHINA_TZ)
     return moment
 
 

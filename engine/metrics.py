@@ -31,9 +31,6 @@ from engine.notices import status as notice_status
 
 log = logging.getLogger(__name__)
 
-#: Most pending events counted per scrape: the count reads up to this many rows (Storage has no
-#: cheaper count), so a gauge at this value means "at least this many".
-PENDING_SCRAPE_CAP = 10_000
 #: Send latency buckets (seconds): an SMTP hand-off or an SMS API call, fast local to slow provider.
 SEND_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: The `type` label for an event whose type is missing or not one we know (keeps the label set closed).
@@ -166,7 +163,7 @@ class QueueCollector:
         """Read the depths now (`store` is an engine.storage.Storage)."""
         try:
             counts = await store.count_notices()
-            pending = len(await store.pending_events(PENDING_SCRAPE_CAP))
+            pending = await store.count_pending_events()
         except Exception:  # a scrape must still show the counters when the database is away
             log.warning("metrics: could not read queue depths from storage", exc_info=True)
             self.errors += 1
@@ -192,7 +189,7 @@ class QueueCollector:
         if self.pending is not None:
             yield metrics_core.GaugeMetricFamily(
                 "policy_push_events_pending",
-                f"Events received but not yet folded, read at scrape time (capped at {PENDING_SCRAPE_CAP}).",
+                "Events received but not yet folded, counted at scrape time.",
                 value=self.pending,
             )
 

@@ -164,6 +164,10 @@ class Storage(outbox.NoticeStore, audit.AuditStore, abc.ABC):
         """Events still `received`, oldest first (by arrival sequence)."""
 
     @abc.abstractmethod
+    async def count_pending_events(self) -> int:
+        """How many events are still `received` (a queue depth for metrics)."""
+
+    @abc.abstractmethod
     async def firm_events(self, uscc: str) -> list[StoredEvent]:
         """All events about a firm, in arrival order."""
 

@@ -18,8 +18,11 @@ class MemoryNotices(outbox.NoticeStore):
         self.attempts: dict[str, list[outbox.AttemptRecord]] = {}
         self.opted_out: dict[tuple[str, str], tuple[str, datetime.datetime]] = {}
 
-    def _create_notices(self, uscc: str, stored: Sequence[tuple[int, matching.Decision]], now: datetime.datetime) -> None:
+    def _create_notices(
+        self, uscc: str, stored: Sequence[tuple[int, matching.Decision]], now: datetime.datetime, actor: str = "pipeline"
+    ) -> int:
         keys = {(n.uscc, n.clause_id, n.channel, n.period) for n in self.notices.values()}
+        created = 0
         for decision_id, decision in stored:
             for channel, period in storage.notice_keys(decision):
                 if (uscc, decision.clause_id, channel, period) in keys:
@@ -32,8 +35,10 @@ class MemoryNotices(outbox.NoticeStore):
                 )
                 self.notices[record.notice_id] = record
                 keys.add((uscc, decision.clause_id, channel, period))
-                self._audit([storage.notice_audit(record.notice_id, "notice.created", "pipeline", {
+                created += 1
+                self._audit([storage.notice_audit(record.notice_id, "notice.created", actor, {
                     "uscc": uscc, "clause_id": decision.clause_id, "channel": channel, "period": period, "decision_id": decision_id})])
+        return created
 
     async def claim_due_notices(
         self, now: datetime.datetime, limit: int, lease: datetime.timedelta, channels: Sequence[str] = outbox.CHANNELS

@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors import memory_audit, memory_notices
+from connectors import memory_audit, memory_backfill, memory_notices
 from engine import matching, profile, status, storage
 
 
@@ -17,7 +17,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, storage.Storage):
+class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, memory_backfill.MemoryBackfill, storage.Storage):
     """Keeps everything in process memory; one lock makes each method a transaction."""
 
     def __init__(self) -> None:
@@ -146,14 +146,19 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, st
         return storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
 
     def _store_decisions(self, uscc: str, event: storage.StoredEvent, decisions: list[matching.Decision]) -> None:
-        now, as_of = _now(), matching.as_of_date(event.occurred_at)
+        self._record_decisions(uscc, decisions, matching.as_of_date(event.occurred_at), event.event_id, "pipeline")
+
+    def _record_decisions(
+        self, uscc: str, decisions: Sequence[matching.Decision], as_of: datetime.date, event_id: str | None, actor: str
+    ) -> tuple[list[storage.StoredDecision], int]:
+        now = _now()
         stored = [
-            storage.StoredDecision(next(self._ids), uscc, as_of, event.event_id, now, d, storage.gated(d, self.gates))
+            storage.StoredDecision(next(self._ids), uscc, as_of, event_id, now, d, storage.gated(d, self.gates))
             for d in decisions
         ]
         self.stored_decisions.setdefault(uscc, []).extend(stored)
-        self._audit([storage.decision_audit(s) for s in stored])
-        self._create_notices(uscc, [(s.id, s.decision) for s in stored if s.approval is None], now)
+        self._audit([storage.decision_audit(s, actor) for s in stored])
+        return stored, self._create_notices(uscc, [(s.id, s.decision) for s in stored if s.approval is None], now, actor)
 
     async def get_firm(self, uscc: str) -> storage.FirmRecord | None:
         return self.firms.get(uscc)

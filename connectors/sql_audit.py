@@ -119,6 +119,5 @@ class SqlAudit(audit.AuditStore):
             ]
             await self._audit(connection, drafts)
             if approve:
-                for d in pending:
-                    await self._create_notices(connection, d.uscc, [(d.id, d.decision)], now)
+                await self._create_notices(connection, [(d.uscc, d.id, d.decision) for d in pending], now)
             return [d.id for d in pending]

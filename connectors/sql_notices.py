@@ -48,11 +48,12 @@ class SqlNotices(outbox.NoticeStore):
     async def _create_notices(
         self,
         connection: sa_asyncio.AsyncConnection,
-        uscc: str,
-        stored: Sequence[tuple[int, matching.Decision]],
+        stored: Sequence[tuple[str, int, matching.Decision]],
         now: datetime.datetime,
-    ) -> None:
-        """Called inside the fold's transaction with the ids of the decisions just stored."""
+        actor: str = "pipeline",
+    ) -> int:
+        """Called inside the transaction that stored the decisions ((uscc, decision id, decision) each);
+        returns how many notices it created."""
         rows = [
             {
                 "notice_id": outbox.new_notice_id(),
@@ -67,25 +68,30 @@ class SqlNotices(outbox.NoticeStore):
                 "created_at": now,
                 "updated_at": now,
             }
-            for decision_id, decision in stored
+            for uscc, decision_id, decision in stored
             for channel, period in storage.notice_keys(decision)
         ]
-        if rows:
-            # The unique key (firm, clause, channel, period) turns a repeat into nothing at all.
-            created = await connection.execute(
+        if not rows:
+            return 0
+        # The unique key (firm, clause, channel, period) turns a repeat into nothing at all.
+        created = (
+            await connection.execute(
                 self._insert(_NOTICE)
                 .on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"])
-                .returning(_NOTICE.c.notice_id, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.decision_id),
+                .returning(_NOTICE.c.notice_id, _NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel,
+                           _NOTICE.c.period, _NOTICE.c.decision_id),
                 rows,
             )
-            await self._audit(
-                connection,
-                [
-                    storage.notice_audit(r.notice_id, "notice.created", "pipeline",
-                                         {"uscc": uscc, "clause_id": r.clause_id, "channel": r.channel, "period": r.period, "decision_id": r.decision_id})
-                    for r in created
-                ],
-            )
+        ).all()
+        await self._audit(
+            connection,
+            [
+                storage.notice_audit(r.notice_id, "notice.created", actor,
+                                     {"uscc": r.uscc, "clause_id": r.clause_id, "channel": r.channel, "period": r.period, "decision_id": r.decision_id})
+                for r in created
+            ],
+        )
+        return len(created)
 
     async def claim_due_notices(
         self,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_audit, sql_notices
+from connectors import sql_audit, sql_backfill, sql_notices
 from engine import constants, matching, models, profile, status, storage
 
 _EVENT = models.Event.__table__
@@ -59,7 +59,7 @@ def create_engine(url: str, *, writer: bool = False) -> sa_asyncio.AsyncEngine:
     return engine
 
 
-class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
+class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBackfill, storage.Storage):
     """Storage on a relational database; see the module docstring for the locking rules."""
 
     has_migrations = True
@@ -357,11 +357,23 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
         context = storage.match_context(risk, stored)
         as_of = matching.as_of_date(event.occurred_at)
         new = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
-        if not new:
-            return new
+        if new:
+            await self._record_decisions(connection, [(uscc, d) for d in new], as_of, event.event_id, "pipeline")
+        return new
+
+    async def _record_decisions(
+        self,
+        connection: sa_asyncio.AsyncConnection,
+        decisions: Sequence[tuple[str, matching.Decision]],
+        as_of: datetime.date,
+        event_id: str | None,
+        actor: str,
+    ) -> tuple[list[storage.StoredDecision], int]:
+        """Insert (uscc, decision) pairs with their audit entries and notices (gated ones wait for approval);
+        return the stored decisions and how many notices were created."""
         now = _now()
         gates = await self._gates(connection)
-        approvals = [storage.gated(d, gates) for d in new]
+        approvals = [storage.gated(d, gates) for _, d in decisions]
         ids = await connection.execute(
             sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True),
             [
@@ -375,21 +387,21 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, storage.Storage):
                     "explanation": dict(d.explanation),
                     "facts": dict(d.facts),
                     "as_of": as_of,
-                    "event_id": event.event_id,
+                    "event_id": event_id,
                     "created_at": now,
                     "period": d.period,
                     "approval": approval,
                 }
-                for d, approval in zip(new, approvals, strict=True)
+                for (uscc, d), approval in zip(decisions, approvals, strict=True)
             ],
         )
         records = [
-            storage.StoredDecision(id_, uscc, as_of, event.event_id, now, d, approval)
-            for id_, d, approval in zip(ids.scalars(), new, approvals, strict=True)
+            storage.StoredDecision(id_, uscc, as_of, event_id, now, d, approval)
+            for id_, (uscc, d), approval in zip(ids.scalars(), decisions, approvals, strict=True)
         ]
-        await self._audit(connection, [storage.decision_audit(r) for r in records])
-        await self._create_notices(connection, uscc, [(r.id, r.decision) for r in records if r.approval is None], now)
-        return new
+        await self._audit(connection, [storage.decision_audit(r, actor) for r in records])
+        notices = await self._create_notices(connection, [(r.uscc, r.id, r.decision) for r in records if r.approval is None], now, actor)
+        return records, notices
 
     # Firms ------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from engine import app as app_module
 from engine import audit_cli, auth, catalogue, constants, logs, migrate, settings, synth_cli
+from engine.backfill import cli as backfill_cli
 from engine.catalogue import cli as catalogue_cli
 from engine.console import operators_cli
 from engine.notices import templates_cli
@@ -163,6 +164,7 @@ main.add_command(templates_cli.templates)
 main.add_command(audit_cli.audit_group)
 main.add_command(operators_cli.operators)
 main.add_command(synth_cli.synth)
+main.add_command(backfill_cli.backfill)
 
 
 if __name__ == "__main__":

@@ -64,3 +64,11 @@ EMAIL_PER_SECOND = 20.0
 
 #: The SMS signature (【签名】) used when none is configured; it must be one approved by the provider.
 SMS_SIGN_NAME = "政策直达"
+
+#: Firms a backfill reads, judges and writes as one unit: large enough to amortise the queries
+#: and the inter-process hop, small enough that a batch's changes (with explanations) stay a few MB.
+BACKFILL_BATCH_SIZE = 500
+
+#: Batches in flight per backfill worker process: one being judged, one queued, so a worker never
+#: waits for the parent; more would only hold memory.
+BACKFILL_BATCHES_PER_WORKER = 2

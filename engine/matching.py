@@ -70,7 +70,7 @@ class Decision:
             other is not None
             and other.status == self.status
             and other.rule_version == self.rule_version
-            and _money(other.amount) == _money(self.amount)
+            and money(other.amount) == money(self.amount)
         )
 
 
@@ -103,5 +103,6 @@ class NullMatcher:
         return ()
 
 
-def _money(amount: float | None) -> float | None:
+def money(amount: float | None) -> float | None:
+    """An amount as compared and stored: yuan to the fen (2 decimals)."""
     return None if amount is None else round(float(amount), 2)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine import audit, matching, status
+from engine.backfill import store as backfill_store
 from engine.notices import outbox
 
 #: What the pipeline passes to `fold_*`: profile (nested), as-of date and context → decisions.
@@ -127,7 +128,7 @@ class TokenRecord:
     revoked_at: datetime.datetime | None
 
 
-class Storage(outbox.NoticeStore, audit.AuditStore, abc.ABC):
+class Storage(outbox.NoticeStore, audit.AuditStore, backfill_store.BackfillStore, abc.ABC):
     """Everything the service keeps. Each method is one transaction."""
 
     #: Whether the store's schema is managed by migrations (and /readyz must check its revision).
@@ -288,11 +289,11 @@ def gated(decision: matching.Decision, gates: Mapping[str, bool]) -> str | None:
     return "pending" if gates.get(decision.clause_id) and notice_keys(decision) else None
 
 
-def decision_audit(stored: StoredDecision) -> audit.Draft:
+def decision_audit(stored: StoredDecision, actor: str = "pipeline") -> audit.Draft:
     """The audit entry for a recorded decision."""
     d = stored.decision
     return audit.Draft(
-        actor="pipeline",
+        actor=actor,
         action="decision.recorded",
         subject_type="decision",
         subject_id=str(stored.id),

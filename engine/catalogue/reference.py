@@ -159,6 +159,22 @@ class _Run:
     def judge(self, clause: model.Clause, attributes: Mapping[str, Any]) -> matching.Decision:
         return _judge(clause, attributes, self)
 
+    def status(self, clause: model.Clause, attributes: Mapping[str, Any]) -> tuple[matching.Verdict, bool]:
+        """The verdict :meth:`judge` gives and whether the clause reaches the firm, without explaining it.
+
+        What a backfill needs for the ~100 clauses per firm whose outcome it only compares: the
+        same three-valued logic, short-circuited, and no explanation built.
+        """
+        place = self.place(clause.jurisdiction)
+        in_scope = place != NOT_MET and clause.in_window(self.as_of)
+        if not in_scope:
+            return NOT_MET, False
+        conditions = UNKNOWN if clause.conditions is None else _verdict(clause.conditions, attributes)
+        status = combine_all((place, conditions))
+        if status == MET and clause.needs:
+            status = UNKNOWN
+        return status, True
+
 
 def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: _Run) -> matching.Decision:
     region, as_of = run.region, run.as_of
@@ -198,6 +214,25 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: _Run) -> ma
         amount=amount, explanation=explanation, facts=facts, in_scope=place != NOT_MET and window == MET,
         period=outbox.period_for(clause.mode, as_of) if status == MET else None,
     )
+
+
+def _verdict(node: model.Condition, attributes: Mapping[str, Any]) -> matching.Verdict:
+    """The verdict :func:`_condition` gives, short-circuited (a decided `all`/`any` stops early)."""
+    if isinstance(node, model.Leaf):
+        seen = attributes.get(node.attr)
+        if seen is None:
+            return UNKNOWN
+        return MET if _COMPARE[node.op](seen, node.value) else NOT_MET
+    decisive = NOT_MET if node.kind == "all" else MET
+    open_ = False
+    for child in node.children:
+        verdict = _verdict(child, attributes)
+        if verdict == decisive:
+            return decisive
+        open_ = open_ or verdict == UNKNOWN
+    if open_:
+        return UNKNOWN
+    return MET if node.kind == "all" else NOT_MET
 
 
 def _condition(

@@ -1,0 +1,85 @@
+"""Backfill storage for InMemoryStorage: the same promises as connectors.sql_backfill, over dicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Collection, Sequence
+
+from engine import matching
+from engine.backfill import store
+
+
+class MemoryBackfill(store.BackfillStore):
+    """BackfillStore for InMemoryStorage; relies on its `_lock`, `firms`, `stored_decisions`, `risk`,
+    `gates`, `notices` and `_record_decisions`."""
+
+    async def firm_count(self) -> int:
+        return len(self.firms)
+
+    async def batch_bounds(self, size: int) -> AsyncIterator[tuple[str, str]]:
+        async with self._lock:
+            keys = sorted(self.firms)
+        after = ""
+        for start in range(0, len(keys), size):
+            upto = keys[min(start + size, len(keys)) - 1]
+            yield after, upto
+            after = upto
+
+    async def firm_batch(
+        self, after: str, upto: str, clause_ids: Collection[str], grant_clause_ids: Collection[str] = ()
+    ) -> store.Batch:
+        wanted, granting = frozenset(clause_ids), frozenset(grant_clause_ids)
+        async with self._lock:
+            firms = []
+            for uscc in sorted(u for u in self.firms if after < u <= upto):
+                record = self.firms[uscc]
+                stored = self.stored_decisions.get(uscc, [])
+                priors = {
+                    s.decision.clause_id: store.Prior(s.id, s.decision.status, s.decision.rule_version, s.decision.amount)
+                    for s in stored
+                    if s.decision.clause_id in wanted
+                }
+                grants = tuple(
+                    store.Grant(s.as_of, s.decision.clause_id, s.decision.amount)
+                    for s in stored
+                    if s.decision.clause_id in granting and s.decision.status == matching.Verdict.MET
+                    and s.decision.amount is not None
+                )
+                risk = frozenset(self.risk.get(record.fields.get("region"), ()))
+                firms.append(store.FirmInput(uscc, dict(record.fields), record.events_applied, priors, grants, risk))
+            keys = frozenset(
+                (n.uscc, n.clause_id, n.channel, n.period)
+                for n in self.notices.values()
+                if after < n.uscc <= upto and n.clause_id in wanted
+            )
+            return store.Batch(firms, keys, frozenset(c for c, on in self.gates.items() if on))
+
+    async def record_backfill(self, changes: Sequence[store.Change], as_of: dt.date, actor: str) -> store.Recorded:
+        async with self._lock:
+            moved = set()
+            for change in changes:
+                firm = self.firms.get(change.uscc)
+                latest = {s.decision.clause_id: s.id for s in self.stored_decisions.get(change.uscc, [])}
+                if firm is None or firm.events_applied != change.firm_version \
+                        or latest.get(change.decision.clause_id) != change.prior_id:
+                    moved.add(change.uscc)
+            decisions = notices = pending = 0
+            by_firm: dict[str, list[matching.Decision]] = {}
+            for change in changes:
+                if change.uscc not in moved:
+                    by_firm.setdefault(change.uscc, []).append(change.decision)
+            for uscc, new in by_firm.items():
+                stored, created = self._record_decisions(uscc, new, as_of, None, actor)
+                decisions += len(stored)
+                notices += created
+                pending += sum(1 for s in stored if s.approval == "pending")
+            return store.Recorded(decisions, notices, pending, tuple(sorted(moved)))
+
+    async def stored_rule_versions(self) -> dict[str, set[str]]:
+        async with self._lock:
+            versions: dict[str, set[str]] = {}
+            for stored in self.stored_decisions.values():
+                latest = {s.decision.clause_id: s.decision.rule_version for s in stored}
+                for clause_id, version in latest.items():
+                    versions.setdefault(clause_id, set()).add(version)
+            return versions

@@ -1,0 +1,157 @@
+"""Backfill storage on SQL (mixed into SqlStorage): key-range batches read, changes written per batch.
+
+Reads are keyset-paginated on the firm's primary key, so a batch costs the same at the first firm
+and the millionth and nothing is held beyond the batch in hand. The latest decision per clause
+is picked by the database (``max(id)`` over the ``(uscc, clause_id, id)`` index); explanations
+are never read. Writes lock the batch's firm rows (PostgreSQL), so the pipeline cannot fold an
+event for one of them between the check that nothing moved and the insert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Collection, Sequence
+
+import sqlalchemy as sa
+
+from engine import matching, models
+from engine.backfill import store
+
+_FIRM = models.Firm.__table__
+_DECISION = models.Decision.__table__
+_NOTICE = models.Notice.__table__
+_RISK = models.RegionRisk.__table__
+_SETTING = models.ClauseSetting.__table__
+
+
+class SqlBackfill(store.BackfillStore):
+    """BackfillStore for SqlStorage; relies on its `_read`, `_write`, `_record_decisions` and `is_sqlite`."""
+
+    async def firm_count(self) -> int:
+        async with self._read() as connection:
+            return (await connection.execute(sa.select(sa.func.count()).select_from(_FIRM))).scalar_one()
+
+    async def batch_bounds(self, size: int) -> AsyncIterator[tuple[str, str]]:
+        after = ""
+        while True:
+            async with self._read() as connection:
+                # The size-th key after `after`, or the last one: one index walk per batch.
+                last = (
+                    await connection.execute(
+                        sa.select(sa.func.max(sa.column("uscc"))).select_from(
+                            sa.select(_FIRM.c.uscc).where(_FIRM.c.uscc > after).order_by(_FIRM.c.uscc).limit(size).subquery()
+                        )
+                    )
+                ).scalar()
+            if last is None:
+                return
+            yield after, last
+            after = last
+
+    async def firm_batch(
+        self, after: str, upto: str, clause_ids: Collection[str], grant_clause_ids: Collection[str] = ()
+    ) -> store.Batch:
+        in_range = (_DECISION.c.uscc > after) & (_DECISION.c.uscc <= upto)
+        clauses = sorted(clause_ids)
+        async with self._read() as connection:
+            firms = (
+                await connection.execute(
+                    sa.select(_FIRM.c.uscc, _FIRM.c.fields, _FIRM.c.events_applied, _FIRM.c.region)
+                    .where((_FIRM.c.uscc > after) & (_FIRM.c.uscc <= upto))
+                    .order_by(_FIRM.c.uscc)
+                )
+            ).all()
+            latest = (
+                sa.select(sa.func.max(_DECISION.c.id))
+                .where(in_range & _DECISION.c.clause_id.in_(clauses))
+                .group_by(_DECISION.c.uscc, _DECISION.c.clause_id)
+            )
+            priors = await connection.execute(
+                sa.select(_DECISION.c.id, _DECISION.c.uscc, _DECISION.c.clause_id, _DECISION.c.status,
+                          _DECISION.c.rule_version, _DECISION.c.amount)
+                .where(_DECISION.c.id.in_(latest))
+            )
+            by_firm: dict[str, dict[str, store.Prior]] = {}
+            for row in priors:
+                by_firm.setdefault(row.uscc, {})[row.clause_id] = store.Prior(
+                    row.id, matching.Verdict(row.status), row.rule_version, None if row.amount is None else float(row.amount)
+                )
+            grants: dict[str, list[store.Grant]] = {}
+            if grant_clause_ids:
+                rows = await connection.execute(
+                    sa.select(_DECISION.c.uscc, _DECISION.c.as_of, _DECISION.c.clause_id, _DECISION.c.amount)
+                    .where(in_range & _DECISION.c.clause_id.in_(sorted(grant_clause_ids))
+                           & (_DECISION.c.status == matching.Verdict.MET.value) & _DECISION.c.amount.is_not(None))
+                    .order_by(_DECISION.c.id)
+                )
+                for row in rows:
+                    grants.setdefault(row.uscc, []).append(store.Grant(row.as_of, row.clause_id, float(row.amount)))
+            regions = {row.region for row in firms if row.region}
+            risk: dict[str, set[int]] = {}
+            if regions:
+                for row in await connection.execute(sa.select(_RISK.c.county, _RISK.c.year).where(_RISK.c.county.in_(sorted(regions)))):
+                    risk.setdefault(row.county, set()).add(row.year)
+            notices = await connection.execute(
+                sa.select(_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period)
+                .where((_NOTICE.c.uscc > after) & (_NOTICE.c.uscc <= upto) & _NOTICE.c.clause_id.in_(clauses))
+            )
+            notice_keys = frozenset(tuple(row) for row in notices)
+            gated = frozenset(
+                (await connection.execute(sa.select(_SETTING.c.clause_id).where(_SETTING.c.needs_approval.is_(True)))).scalars()
+            )
+        return store.Batch(
+            firms=[
+                store.FirmInput(
+                    uscc=row.uscc, fields=row.fields, version=row.events_applied,
+                    priors=by_firm.get(row.uscc, {}), grants=tuple(grants.get(row.uscc, ())),
+                    risk_years=frozenset(risk.get(row.region, ())),
+                )
+                for row in firms
+            ],
+            notice_keys=notice_keys,
+            gated=gated,
+        )
+
+    async def record_backfill(self, changes: Sequence[store.Change], as_of: dt.date, actor: str) -> store.Recorded:
+        if not changes:
+            return store.Recorded()
+        usccs = sorted({change.uscc for change in changes})
+        clause_ids = sorted({change.decision.clause_id for change in changes})
+        async with self._write() as connection:
+            query = sa.select(_FIRM.c.uscc, _FIRM.c.events_applied).where(_FIRM.c.uscc.in_(usccs)).order_by(_FIRM.c.uscc)
+            versions = dict((await connection.execute(query if self.is_sqlite else query.with_for_update())).all())
+            latest = dict(
+                ((row.uscc, row.clause_id), row.latest)
+                for row in await connection.execute(
+                    sa.select(_DECISION.c.uscc, _DECISION.c.clause_id, sa.func.max(_DECISION.c.id).label("latest"))
+                    .where(_DECISION.c.uscc.in_(usccs) & _DECISION.c.clause_id.in_(clause_ids))
+                    .group_by(_DECISION.c.uscc, _DECISION.c.clause_id)
+                )
+            )
+            moved = {
+                change.uscc
+                for change in changes
+                if versions.get(change.uscc) != change.firm_version
+                or latest.get((change.uscc, change.decision.clause_id)) != change.prior_id
+            }
+            keep = [(change.uscc, change.decision) for change in changes if change.uscc not in moved]
+            if not keep:
+                return store.Recorded(skipped_firms=tuple(sorted(moved)))
+            records, notices = await self._record_decisions(connection, keep, as_of, None, actor)
+        return store.Recorded(
+            decisions=len(records),
+            notices=notices,
+            pending_approval=sum(1 for r in records if r.approval == "pending"),
+            skipped_firms=tuple(sorted(moved)),
+        )
+
+    async def stored_rule_versions(self) -> dict[str, set[str]]:
+        async with self._read() as connection:
+            latest = sa.select(sa.func.max(_DECISION.c.id)).group_by(_DECISION.c.uscc, _DECISION.c.clause_id)
+            rows = await connection.execute(
+                sa.select(_DECISION.c.clause_id, _DECISION.c.rule_version).where(_DECISION.c.id.in_(latest)).distinct()
+            )
+            versions: dict[str, set[str]] = {}
+            for clause_id, version in rows:
+                versions.setdefault(clause_id, set()).add(version)
+        return versions

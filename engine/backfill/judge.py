@@ -1,0 +1,149 @@
+"""Re-judging one stored firm, fast: outcomes for every clause, full decisions only where they change.
+
+The pipeline's matcher explains all ~100 firm-facing clauses on every call, which is what an
+event needs (few firms) and far too slow for a province (millions). A backfill mostly confirms
+what is stored, so it judges in two tiers:
+
+1. every selected clause gets an *outcome*: durable-rules decides ``met`` (as in the pipeline),
+   the reference's short-circuited three-valued logic separates ``not_met`` from ``unknown``,
+   and a met clause's formula gives its amount;
+2. only an outcome that differs from the firm's latest stored decision (the pipeline's rule,
+   :func:`engine.storage.changed_decisions`) is judged again in full, with its explanation.
+
+Both tiers read the same attributes the pipeline's matcher would (``inputs.prepare`` with the
+context storage would build), so a backfill stores exactly what
+``changed_decisions(matcher.match(...), previous)`` would; ``tests/backfill`` checks that on
+synthetic firms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from engine import matching, profile, storage
+from engine.catalogue import compiler, durable, formula, inputs, model, reference
+from engine.backfill import store
+from engine.notices import outbox
+
+log = logging.getLogger(__name__)
+
+MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """One clause's outcome for a firm: enough to compare, count and preview, not to explain."""
+
+    clause_id: str
+    status: matching.Verdict
+    amount: float | None
+    in_scope: bool
+    #: True when it differs from what is stored, so a real run records it.
+    changed: bool
+    #: The firm's latest stored decision on the clause, if any.
+    prior: store.Prior | None
+
+
+class Judge:
+    """Judges stored firms against the catalogue (or some of its clauses) as of one date."""
+
+    def __init__(
+        self,
+        matcher: durable.DurableMatcher | reference.ReferenceMatcher,
+        as_of: dt.date,
+        clause_ids: Collection[str] | None = None,
+    ) -> None:
+        self.matcher = matcher
+        self.catalogue: model.Catalogue = matcher.catalogue
+        self.as_of = as_of
+        wanted = None if clause_ids is None else frozenset(clause_ids)
+        self.clauses = tuple(c for c in self.catalogue.firm_facing() if wanted is None or c.id in wanted)
+        self.clause_ids = frozenset(c.id for c in self.clauses)
+        self.engine = matcher if isinstance(matcher, durable.DurableMatcher) else None
+        self.periods = {c.id: outbox.period_for(c.mode, as_of) for c in self.clauses}
+
+    def attributes(self, firm: store.FirmInput) -> tuple[dict[str, Any], Mapping[str, Mapping[str, float]]]:
+        """The checked attributes and per-clause accumulator overrides the pipeline's matcher would see."""
+        grants = [
+            (grant.as_of, matching.Decision(grant.clause_id, "", "", MET, grant.amount))
+            for grant in firm.grants
+        ]
+        context = matching.MatchContext(risk_years=firm.risk_years, grants=grants)
+        return inputs.prepare(self.catalogue, profile.nest(firm.uscc, firm.fields), self.as_of, context)
+
+    def outcomes(self, firm: store.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
+        """Every selected clause's outcome for ``firm`` (plus the attributes, for :meth:`explain`)."""
+        attributes, overrides = self.attributes(firm)
+        met = self._engine_met(attributes, overrides) if self.engine is not None else None
+        run = reference._Run(attributes.get("region"), self.as_of)
+        results = []
+        for clause in self.clauses:
+            view = _view(attributes, overrides.get(clause.id))
+            status, in_scope = run.status(clause, view)
+            if met is not None and (clause.id in met) != (status == MET):
+                status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
+            amount = None
+            if status == MET and clause.benefit is not None and clause.benefit.formula:
+                amount = formula.evaluate(clause.benefit.formula, view).amount
+            prior = firm.priors.get(clause.id)
+            changed = not _same(prior, status, clause.rule_version, amount) and not (
+                prior is None and status == NOT_MET and not in_scope
+            )
+            results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
+        return results, attributes, overrides
+
+    def changes(self, firm: store.FirmInput) -> tuple[list[Outcome], list[store.Change]]:
+        """The outcomes and, for those that changed, the full decisions to record."""
+        results, attributes, overrides = self.outcomes(firm)
+        changed = [o for o in results if o.changed]
+        if not changed:
+            return results, []
+        decisions = self.explain(attributes, overrides, [o.clause_id for o in changed])
+        records = []
+        for result, decision in zip(changed, decisions, strict=True):
+            if decision.status != result.status or matching.money(decision.amount) != matching.money(result.amount):
+                # Both tiers run the same logic on the same input; a difference is a defect, never a verdict.
+                raise RuntimeError(
+                    f"backfill outcome {result.status.value}/{result.amount} of {firm.uscc} {result.clause_id} "
+                    f"differs from its full judgement {decision.status.value}/{decision.amount}"
+                )
+            records.append(store.Change(firm.uscc, firm.version, result.prior.decision_id if result.prior else None, decision))
+        return results, records
+
+    def explain(
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], clause_ids: Sequence[str]
+    ) -> list[matching.Decision]:
+        """Full decisions (explanation, facts, period) for ``clause_ids``, in that order."""
+        decisions = self.matcher.evaluate(attributes, self.as_of, overrides=overrides, clause_ids=frozenset(clause_ids))
+        by_id = {d.clause_id: d for d in decisions}
+        return [by_id[clause_id] for clause_id in clause_ids]
+
+    def notice_keys(self, outcome: Outcome) -> list[tuple[str, str]]:
+        """(channel, period) of the notices recording ``outcome`` would create (storage.notice_keys)."""
+        if outcome.status != MET:
+            return []
+        probe = matching.Decision(outcome.clause_id, "", "", MET, outcome.amount, period=self.periods[outcome.clause_id])
+        return storage.notice_keys(probe)
+
+    def _engine_met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
+        assert self.engine is not None
+        fact = compiler.fact(attributes, self.as_of, self.engine.reads, overrides)
+        return frozenset(self.engine.evaluator().fired(compiler.fact_json(fact)))
+
+
+def _view(attributes: dict[str, Any], override: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return {**attributes, **override} if override else attributes
+
+
+def _same(prior: store.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None) -> bool:
+    """matching.Decision.same_outcome, on a stored Prior."""
+    return (
+        prior is not None
+        and prior.status == status
+        and prior.rule_version == rule_version
+        and matching.money(prior.amount) == matching.money(amount)
+    )

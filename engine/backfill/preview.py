@@ -1,0 +1,199 @@
+"""What a backfill found: counts by clause, region and status, amounts, and the notices it causes.
+
+A :class:`Tally` is filled per batch (in the worker process that judged it) and merged in the
+parent, so only counters cross process boundaries. The same tally is printed for a dry run
+(what *would* happen) and a real run (what did).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from engine import matching
+from engine.backfill import judge, store
+from engine.derive import regions
+
+MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
+
+#: Columns per clause: the outcomes in scope, then how many differ from what is stored.
+CLAUSE_COLUMNS = ("met", "unknown", "not_met", "changed", "newly_met", "no_longer_met")
+
+
+def city_of(region: Any) -> str:
+    """The prefecture-level code of a county (``140212`` → ``140200``); ``unknown`` without one."""
+    if not isinstance(region, str) or len(region) != 6:
+        return "unknown"
+    return region[:4] + "00"
+
+
+@dataclasses.dataclass
+class Tally:
+    """Mergeable counters over the firms and clauses a backfill judged."""
+
+    firms: int = 0
+    firms_changed: int = 0
+    by_clause: dict[str, collections.Counter[str]] = dataclasses.field(default_factory=dict)
+    #: Sum of the amounts of ``met`` outcomes per clause (yuan, or the clause's unit).
+    amounts: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    by_region: dict[str, collections.Counter[str]] = dataclasses.field(default_factory=dict)
+    by_status: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    #: Notices the changes create, per channel (a dry run subtracts those that already exist).
+    notices: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    #: New ``met`` decisions held for 二次确认 instead of notifying.
+    pending_approval: int = 0
+    #: Real runs only: what the transactions stored, and firms skipped because they moved meanwhile.
+    recorded: int = 0
+    notices_created: int = 0
+    recorded_pending: int = 0
+    skipped_firms: int = 0
+
+    def count_firm(
+        self,
+        firm: store.FirmInput,
+        outcomes: Iterable[judge.Outcome],
+        judged: judge.Judge,
+        batch: store.Batch,
+    ) -> None:
+        """Add one firm's outcomes (and, for changed ``met`` outcomes, the notices they would create)."""
+        self.firms += 1
+        city = city_of(firm.fields.get("region"))
+        region = self.by_region.setdefault(city, collections.Counter())
+        region["firms"] += 1
+        any_change = False
+        for outcome in outcomes:
+            if outcome.in_scope:
+                self.by_status[outcome.status.value] += 1
+                counts = self.by_clause.setdefault(outcome.clause_id, collections.Counter())
+                counts[outcome.status.value] += 1
+                region[outcome.status.value] += 1
+                if outcome.status == MET and outcome.amount is not None:
+                    self.amounts[outcome.clause_id] += outcome.amount
+            if not outcome.changed:
+                continue
+            any_change = True
+            counts = self.by_clause.setdefault(outcome.clause_id, collections.Counter())
+            counts["changed"] += 1
+            region["changed"] += 1
+            was_met = outcome.prior is not None and outcome.prior.status == MET
+            if outcome.status == MET and not was_met:
+                counts["newly_met"] += 1
+            elif was_met and outcome.status != MET:
+                counts["no_longer_met"] += 1
+            keys = judged.notice_keys(outcome)
+            if keys and outcome.clause_id in batch.gated:
+                self.pending_approval += 1
+                continue
+            for channel, period in keys:
+                if (firm.uscc, outcome.clause_id, channel, period) not in batch.notice_keys:
+                    self.notices[channel] += 1
+        self.firms_changed += any_change
+
+    def merge(self, other: Tally) -> None:
+        """Add another tally's counts to this one."""
+        self.firms += other.firms
+        self.firms_changed += other.firms_changed
+        for name in ("by_clause", "by_region"):
+            mine = getattr(self, name)
+            for key, counter in getattr(other, name).items():
+                mine.setdefault(key, collections.Counter()).update(counter)
+        self.amounts.update(other.amounts)
+        self.by_status.update(other.by_status)
+        self.notices.update(other.notices)
+        self.pending_approval += other.pending_approval
+        self.recorded += other.recorded
+        self.notices_created += other.notices_created
+        self.recorded_pending += other.recorded_pending
+        self.skipped_firms += other.skipped_firms
+
+    def changes(self) -> int:
+        """Decisions that differ from what is stored (a real run records them)."""
+        return sum(counter["changed"] for counter in self.by_clause.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``--json``)."""
+        return {
+            "firms": self.firms,
+            "firms_changed": self.firms_changed,
+            "changes": self.changes(),
+            "by_status": dict(self.by_status),
+            "by_clause": {k: {c: v[c] for c in CLAUSE_COLUMNS} | {"amount": round(self.amounts[k], 2)}
+                          for k, v in sorted(self.by_clause.items())},
+            "by_region": {k: dict(v) for k, v in sorted(self.by_region.items())},
+            "notices": dict(self.notices),
+            "pending_approval": self.pending_approval,
+            "recorded": self.recorded,
+            "notices_created": self.notices_created,
+            "recorded_pending": self.recorded_pending,
+            "skipped_firms": self.skipped_firms,
+        }
+
+
+def render(tally: Tally, *, dry_run: bool, cites: dict[str, str]) -> str:
+    """The preview (or the report of a real run) as plain-text tables."""
+    if dry_run:
+        notices = (", ".join(f"{c} {n:,}" for c, n in sorted(tally.notices.items())) or "none") \
+            + f"; held for 二次确认: {tally.pending_approval:,}"
+    else:
+        notices = f"{tally.notices_created:,}; held for 二次确认: {tally.recorded_pending:,}"
+    lines = [
+        f"firms judged: {tally.firms:,}; firms whose decisions change: {tally.firms_changed:,}",
+        "outcomes in scope: " + ", ".join(f"{s} {tally.by_status[s]:,}" for s in ("met", "unknown", "not_met")),
+        f"decisions that change: {tally.changes():,}"
+        + ("" if dry_run else f" (recorded {tally.recorded:,}; firms skipped because they moved meanwhile: {tally.skipped_firms:,})"),
+        f"notices {'that would be created' if dry_run else 'created'}: {notices}",
+        f"total amount of met outcomes: {sum(tally.amounts.values()):,.2f}",
+        "",
+        "by clause:",
+        _table(
+            ("clause", *CLAUSE_COLUMNS, "amount"),
+            [
+                (cites.get(clause_id, clause_id), *(f"{counts[c]:,}" for c in CLAUSE_COLUMNS), f"{tally.amounts[clause_id]:,.2f}")
+                for clause_id, counts in sorted(tally.by_clause.items())
+                if any(counts[c] for c in CLAUSE_COLUMNS)
+            ],
+        ),
+        "",
+        "by region (city):",
+        _table(
+            ("region", "name", "firms", "met", "unknown", "not_met", "changed"),
+            [
+                (code, _region_name(code), *(f"{counts[c]:,}" for c in ("firms", "met", "unknown", "not_met", "changed")))
+                for code, counts in sorted(tally.by_region.items())
+            ],
+            left=2,
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: int = 1) -> str:
+    """Columns padded to their widest cell; the first ``left`` are text (left-aligned), the rest numbers."""
+    if not rows:
+        return "  (none)"
+    widths = [max(_width(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    out = []
+    for row in (header, *rows):
+        cells = [
+            cell + " " * (width - _width(cell)) if i < left else " " * (width - _width(cell)) + cell
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append("  " + "  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+def _region_name(code: str) -> str:
+    return (regions.region_name(code) or "") if code != "unknown" else ""
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns in a terminal."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def dumps(tally: Tally) -> str:
+    """The tally as JSON text."""
+    return json.dumps(tally.as_dict(), ensure_ascii=False, indent=2, sort_keys=True)

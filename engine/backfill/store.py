@@ -1,0 +1,114 @@
+"""What a backfill needs from storage: firms in key ranges, and one transaction per batch of changes.
+
+Both storage implementations provide it (``connectors.memory_backfill``, ``connectors.sql_backfill``),
+so the same backfill runs in-process on the in-memory store in unit tests and across worker
+processes on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from typing import Any
+
+from engine import matching
+
+#: (uscc, clause id, channel, period): the unique key of a notice.
+NoticeKey = tuple[str, str, str, str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prior:
+    """The firm's latest stored decision on a clause, as far as a comparison needs it."""
+
+    decision_id: int
+    status: matching.Verdict
+    rule_version: str
+    amount: float | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Grant:
+    """A stored ``met`` decision with an amount: what accumulating caps add up."""
+
+    as_of: dt.date
+    clause_id: str
+    amount: float | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FirmInput:
+    """What storage holds for one firm: its profile fields and what was decided before."""
+
+    uscc: str
+    fields: Mapping[str, Any]
+    #: ``firm.events_applied`` when read: the writer refuses changes if the profile moved since.
+    version: int
+    priors: Mapping[str, Prior]
+    grants: Sequence[Grant] = ()
+    risk_years: frozenset[int] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """The firms with ``after < uscc <= upto`` and what a preview needs to know about them."""
+
+    firms: list[FirmInput]
+    #: Notices that already exist for these firms (a dry run counts only the ones it would add).
+    notice_keys: frozenset[NoticeKey]
+    #: Clauses behind the 二次确认 gate: their new ``met`` decisions wait for approval.
+    gated: frozenset[str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Change:
+    """A decision to record: the firm and what the outcome was compared against."""
+
+    uscc: str
+    firm_version: int
+    prior_id: int | None
+    decision: matching.Decision
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """What one batch's transaction stored."""
+
+    decisions: int = 0
+    notices: int = 0
+    pending_approval: int = 0
+    #: Firms whose profile or decisions moved after they were read (the pipeline judged them since).
+    skipped_firms: tuple[str, ...] = ()
+
+
+class BackfillStore(abc.ABC):
+    """Storage for :mod:`engine.backfill`."""
+
+    @abc.abstractmethod
+    async def firm_count(self) -> int:
+        """How many firms there are (a progress bar's total)."""
+
+    @abc.abstractmethod
+    def batch_bounds(self, size: int) -> AsyncIterator[tuple[str, str]]:
+        """``(after, upto)`` uscc ranges of about ``size`` firms each, in key order, covering every firm."""
+
+    @abc.abstractmethod
+    async def firm_batch(
+        self, after: str, upto: str, clause_ids: Collection[str], grant_clause_ids: Collection[str] = ()
+    ) -> Batch:
+        """The firms in ``(after, upto]`` with their latest decision on each of ``clause_ids``
+        and their ``met`` decisions with an amount on ``grant_clause_ids`` (accumulating caps)."""
+
+    @abc.abstractmethod
+    async def record_backfill(self, changes: Sequence[Change], as_of: dt.date, actor: str) -> Recorded:
+        """Store ``changes`` in one transaction: decisions, their audit entries and notices.
+
+        A firm whose profile version or latest decision on a changed clause is no longer the one
+        the change was computed from is skipped whole and named in the result.
+        """
+
+    @abc.abstractmethod
+    async def stored_rule_versions(self) -> dict[str, set[str]]:
+        """Clause id → the rule versions of the firms' latest decisions on it (older history is superseded)."""

@@ -168,38 +168,41 @@ def rules_diff(rules_dir: Any, measures_dir: Any, as_of: dt.date | None, limit: 
             await target.close()
 
     stored = asyncio.run(_stored())
-    changed = runner.changed_clauses(matcher, stored)
     by_id = matcher.catalogue.by_id
-    result, as_of = _run(config.database_url, matcher, (_str(rules_dir), _str(measures_dir)), (), None, False, True,
-                         as_of, True, workers, runner.constants.BACKFILL_BATCH_SIZE, list_changes=limit)
-    tally = result.tally
-    if as_json:
-        click.echo(json.dumps({
-            "as_of": as_of.isoformat(),
-            "clauses": [{"clause_id": c, "cite": by_id[c].cite, "stored_versions": sorted(stored.get(c, ())),
-                         "version": by_id[c].rule_version, **{k: tally.by_clause.get(c, {}).get(k, 0) for k in preview.CLAUSE_COLUMNS}}
-                        for c in changed],
-            "changes": [dict(vars(item)) for item in result.listed],
-            "firms_changed": tally.firms_changed,
-        }, ensure_ascii=False, indent=2))
-        return
+    changed = runner.changed_clauses(matcher, stored)
     if not changed:
-        click.echo("every clause's stored decisions were made with its current rule version: nothing to apply")
+        click.echo("every firm's latest decisions were made with the current rule files: nothing to apply")
         return
-    click.echo(f"rules changed since decisions were stored (as of {as_of}):")
-    for clause_id in changed:
-        counts = tally.by_clause.get(clause_id, {})
-        before = ", ".join(sorted(stored.get(clause_id, ()))) or "never judged"
-        click.echo(f"  {by_id[clause_id].cite}  {before} → {by_id[clause_id].rule_version}: "
-                   f"{counts.get('changed', 0):,} decision(s) change, {counts.get('newly_met', 0):,} newly met, "
-                   f"{counts.get('no_longer_met', 0):,} no longer met")
+    result, as_of = _run(config.database_url, matcher, (_str(rules_dir), _str(measures_dir)), tuple(changed), None, False,
+                         False, as_of, True, workers, runner.constants.BACKFILL_BATCH_SIZE, list_changes=limit)
+    tally = result.tally
+    # Clauses never judged for anyone are judged too (a new rule), but shown only if they change something.
+    shown = [c for c in changed if c in stored or tally.by_clause.get(c, {}).get("changed")]
+    rows = [
+        {"clause_id": c, "cite": by_id[c].cite, "stored_versions": sorted(stored.get(c, ())), "version": by_id[c].rule_version,
+         **{k: tally.by_clause.get(c, {}).get(k, 0) for k in preview.CLAUSE_COLUMNS}}
+        for c in shown
+    ]
+    if as_json:
+        click.echo(json.dumps({"as_of": as_of.isoformat(), "clauses": rows, "changes": [dict(vars(i)) for i in result.listed],
+                               "firms_changed": tally.firms_changed, "decisions_changed": tally.changes()},
+                              ensure_ascii=False, indent=2))
+        return
+    if not shown or not tally.changes():
+        click.echo(f"no stored decision would change under the current rule files (as of {as_of}): nothing to apply")
+        return
+    click.echo(f"rules changed since the firms' latest decisions were stored (as of {as_of}):")
+    for row in rows:
+        before = ", ".join(row["stored_versions"]) or "never judged"
+        click.echo(f"  {row['cite']}  {before} → {row['version']}: {row['changed']:,} decision(s) change, "
+                   f"{row['newly_met']:,} newly met, {row['no_longer_met']:,} no longer met")
     click.echo(f"firms whose decisions change: {tally.firms_changed:,}")
     for item in result.listed:
         before = "—" if item.before_status is None else f"{item.before_status} {_amount(item.before_amount)} ({item.before_version})"
         click.echo(f"  {item.uscc}  {by_id[item.clause_id].cite}: {before} → {item.after_status} {_amount(item.after_amount)}".rstrip())
     if tally.changes() > len(result.listed):
         click.echo(f"  … {tally.changes() - len(result.listed):,} more (--limit)")
-    click.echo("apply with: policy-push backfill --changed" + (f" --as-of {as_of}" if as_of else ""))
+    click.echo(f"apply with: policy-push backfill --changed --as-of {as_of}")
 
 
 def _amount(value: Any) -> str:

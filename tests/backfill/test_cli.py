@@ -1,0 +1,96 @@
+"""The commands as an operator runs them, as real processes on a SQLite file: `rules diff` names
+the firm a corrected rule affects, `backfill --changed` applies it, and worker processes judge
+exactly what the calling process would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from connectors import sql_storage
+from engine import migrate
+from tests.backfill import helpers
+
+pytestmark = pytest.mark.process
+
+
+@pytest.fixture
+async def database(tmp_path, production_matcher):
+    """The three 西宁 firms judged under the draft rule, in a SQLite file the commands open."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bf.sqlite3'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    store = sql_storage.SqlStorage(url)
+    await store.open()
+    try:
+        await helpers.ingest(store, helpers.wrong_matcher(tmp_path), helpers.qinghai_vat_firms())
+    finally:
+        await store.close()
+    return url
+
+
+def policy_push(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "POLICY_PUSH_DATABASE_URL": url}
+    env.pop("POLICY_PUSH_RULES_DIR", None)
+    return subprocess.run([sys.executable, "-m", "engine.cli", "--log-level", "WARNING", *args],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+async def test_rules_diff_then_backfill_changed_applies_the_correction(database):
+    diff = policy_push(database, "rules", "diff", "--as-of", "2022-04-15", "--workers", "0")
+    assert diff.returncode == 0, diff.stderr
+    assert "qinghai-2022#(二)" in diff.stdout
+    assert f"{helpers.AT_THRESHOLD}  qinghai-2022#(二): unknown" in diff.stdout
+    assert "→ met" in diff.stdout.split(helpers.AT_THRESHOLD)[1].splitlines()[0]
+    assert "apply with: policy-push backfill --changed --as-of 2022-04-15" in diff.stdout
+
+    applied = policy_push(database, "backfill", "--changed", "--as-of", "2022-04-15", "--workers", "0", "--json")
+    assert applied.returncode == 0, applied.stderr
+    report = json.loads(applied.stdout)
+    assert (report["recorded"], report["notices_created"], report["dry_run"]) == (3, 2, False)
+
+    again = policy_push(database, "rules", "diff", "--as-of", "2022-04-15", "--workers", "0")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to apply" in again.stdout
+
+
+async def test_worker_processes_judge_what_one_process_judges(database):
+    one = policy_push(database, "backfill", "--all", "--dry-run", "--as-of", "2022-07-15", "--workers", "0", "--json")
+    two = policy_push(database, "backfill", "--all", "--dry-run", "--as-of", "2022-07-15", "--workers", "2",
+                      "--batch-size", "1", "--json")
+    assert one.returncode == two.returncode == 0, (one.stderr, two.stderr)
+    first, second = json.loads(one.stdout), json.loads(two.stdout)
+    for report in (first, second):
+        report.pop("seconds")
+    assert first == second
+    assert first["firms"] == 3 and first["changes"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "exactly one of --clause (repeatable), --document, --all or --changed"),
+        (("--all", "--document", "yunnan-2022"), "got --document and --all"),
+        (("--clause", "no-such-clause"), "not a firm-facing clause of the catalogue: no-such-clause"),
+        (("--document", "beijing-2099"), "no document 'beijing-2099'"),
+        (("--all", "--as-of", "2022-13-01"), "Invalid value for '--as-of': '2022-13-01' is not a date (YYYY-MM-DD)"),
+    ],
+)
+async def test_a_bad_selection_is_refused_with_the_option_named(database, args, message):
+    result = policy_push(database, "backfill", "--dry-run", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+async def test_a_dry_run_prints_the_preview_tables(database):
+    result = policy_push(database, "backfill", "--document", "qinghai-2022", "--dry-run", "--as-of", "2022-04-15", "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("dry run: nothing stored — as of 2022-04-15, 3 firms")
+    assert "notices that would be created: email 1, sms 1" in out
+    assert "by clause:" in out and "qinghai-2022#(二)" in out
+    assert "by region (city):" in out and "630100  西宁市" in out

@@ -7,6 +7,7 @@ taking the same notice; on SQLite the single writer connection serialises claims
 from __future__ import annotations
 
 import datetime
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,15 @@ def _record(row: Any) -> outbox.NoticeRecord:
     )
 
 
+class _Created(typing.NamedTuple):
+    notice_id: str
+    uscc: str
+    clause_id: str
+    channel: str
+    period: str
+    decision_id: int
+
+
 class SqlNotices(outbox.NoticeStore):
     """NoticeStore for SqlStorage; relies on its `_write`, `_read`, `_insert` and `is_sqlite`."""
 
@@ -74,15 +84,22 @@ class SqlNotices(outbox.NoticeStore):
         if not rows:
             return 0
         # The unique key (firm, clause, channel, period) turns a repeat into nothing at all.
-        created = (
-            await connection.execute(
-                self._insert(_NOTICE)
-                .on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"])
-                .returning(_NOTICE.c.notice_id, _NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel,
-                           _NOTICE.c.period, _NOTICE.c.decision_id),
-                rows,
-            )
-        ).all()
+        insert = self._insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"])
+        if self.is_sqlite:
+            # The single writer holds the database: what exists now is all that can conflict. Leaving
+            # those out spares INSERT … RETURNING, which runs one row per statement on SQLite.
+            rows = await self._not_yet_noticed(connection, rows)
+            if rows:
+                await connection.execute(insert, rows)
+            created = [_Created(**{k: row[k] for k in _Created._fields}) for row in rows]
+        else:
+            created = (
+                await connection.execute(
+                    insert.returning(_NOTICE.c.notice_id, _NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel,
+                                     _NOTICE.c.period, _NOTICE.c.decision_id),
+                    rows,
+                )
+            ).all()
         await self._audit(
             connection,
             [
@@ -92,6 +109,25 @@ class SqlNotices(outbox.NoticeStore):
             ],
         )
         return len(created)
+
+    async def _not_yet_noticed(self, connection: sa_asyncio.AsyncConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows whose (firm, clause, channel, period) has no notice yet (and no earlier row in `rows`)."""
+        existing = {
+            tuple(row)
+            for row in await connection.execute(
+                sa.select(_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period).where(
+                    _NOTICE.c.uscc.in_(sorted({r["uscc"] for r in rows}))
+                    & _NOTICE.c.clause_id.in_(sorted({r["clause_id"] for r in rows}))
+                )
+            )
+        }
+        fresh = []
+        for row in rows:
+            key = (row["uscc"], row["clause_id"], row["channel"], row["period"])
+            if key not in existing:
+                existing.add(key)
+                fresh.append(row)
+        return fresh
 
     async def claim_due_notices(
         self,

@@ -374,9 +374,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
         now = _now()
         gates = await self._gates(connection)
         approvals = [storage.gated(d, gates) for _, d in decisions]
-        ids = await connection.execute(
-            sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True),
-            [
+        rows = [
                 {
                     "uscc": uscc,
                     "clause_id": d.clause_id,
@@ -393,11 +391,20 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
                     "approval": approval,
                 }
                 for (uscc, d), approval in zip(decisions, approvals, strict=True)
-            ],
-        )
+        ]
+        if self.is_sqlite:
+            # The single writer holds the database (BEGIN IMMEDIATE): the next ids are ours. Numbering
+            # here avoids INSERT … RETURNING in id order, which SQLAlchemy runs one row per statement on
+            # SQLite — one thread hop through aiosqlite per decision.
+            last = (await connection.execute(sa.select(sa.func.coalesce(sa.func.max(_DECISION.c.id), 0)))).scalar_one()
+            ids = list(range(last + 1, last + 1 + len(rows)))
+            await connection.execute(sa.insert(_DECISION), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
+        else:
+            result = await connection.execute(sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True), rows)
+            ids = list(result.scalars())
         records = [
             storage.StoredDecision(id_, uscc, as_of, event_id, now, d, approval)
-            for id_, (uscc, d), approval in zip(ids.scalars(), decisions, approvals, strict=True)
+            for id_, (uscc, d), approval in zip(ids, decisions, approvals, strict=True)
         ]
         await self._audit(connection, [storage.decision_audit(r, actor) for r in records])
         notices = await self._create_notices(connection, [(r.uscc, r.id, r.decision) for r in records if r.approval is None], now, actor)

@@ -277,11 +277,16 @@ def changed_decisions(
 
 def notice_keys(decision: matching.Decision) -> list[tuple[str, str]]:
     """(channel, period) of the notices a stored decision creates: one per channel for a `met` with a period."""
-    if decision.status != matching.Verdict.MET or decision.period is None:
+    return notice_keys_of(decision.status, decision.amount, decision.period)
+
+
+def notice_keys_of(status: matching.Verdict, amount: float | None, period: str | None) -> list[tuple[str, str]]:
+    """:func:`notice_keys` from a decision's status, amount and period."""
+    if status != matching.Verdict.MET or period is None:
         return []
-    if decision.amount is not None and decision.amount <= 0:
+    if amount is not None and amount <= 0:
         return []  # a computed benefit of nothing (a yearly cap already used up) is not worth a message
-    return [(channel, decision.period) for channel in outbox.CHANNELS]
+    return [(channel, period) for channel in outbox.CHANNELS]
 
 
 def gated(decision: matching.Decision, gates: Mapping[str, bool]) -> str | None:

@@ -64,7 +64,11 @@ class Judge:
         self.clauses = tuple(c for c in self.catalogue.firm_facing() if wanted is None or c.id in wanted)
         self.clause_ids = frozenset(c.id for c in self.clauses)
         self.engine = matcher if isinstance(matcher, durable.DurableMatcher) else None
+        self.by_id = {c.id: c for c in self.clauses}
+        self.in_force = tuple(c for c in self.clauses if c.in_window(as_of))
         self.periods = {c.id: outbox.period_for(c.mode, as_of) for c in self.clauses}
+        # Region → clauses that may reach it; bounded by the number of counties (~3,000).
+        self._scopes: dict[Any, tuple[tuple[model.Clause, ...], frozenset[str]]] = {}
 
     def attributes(self, firm: store.FirmInput) -> tuple[dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The checked attributes and per-clause accumulator overrides the pipeline's matcher would see."""
@@ -76,15 +80,22 @@ class Judge:
         return inputs.prepare(self.catalogue, profile.nest(firm.uscc, firm.fields), self.as_of, context)
 
     def outcomes(self, firm: store.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
-        """Every selected clause's outcome for ``firm`` (plus the attributes, for :meth:`explain`)."""
+        """The outcomes for ``firm`` of every selected clause that reaches it, and of any other selected
+        clause whose stored decision it changes (plus the attributes, for :meth:`explain`)."""
         attributes, overrides = self.attributes(firm)
-        met = self._engine_met(attributes, overrides) if self.engine is not None else None
-        run = reference._Run(attributes.get("region"), self.as_of)
+        met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
+        region = attributes.get("region")
+        run = reference._Run(region, self.as_of)
+        scope, scope_ids = self._scope(region)
+        if not met <= scope_ids:
+            # durable-rules fired for a clause that cannot reach the firm: judge that one in full too,
+            # so the disagreement is handled exactly as the pipeline's matcher handles it.
+            scope = (*scope, *(self.by_id[c] for c in sorted(met - scope_ids) if c in self.by_id))
         results = []
-        for clause in self.clauses:
+        for clause in scope:
             view = _view(attributes, overrides.get(clause.id))
             status, in_scope = run.status(clause, view)
-            if met is not None and (clause.id in met) != (status == MET):
+            if self.engine is not None and (clause.id in met) != (status == MET):
                 status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
             amount = None
             if status == MET and clause.benefit is not None and clause.benefit.formula:
@@ -94,7 +105,22 @@ class Judge:
                 prior is None and status == NOT_MET and not in_scope
             )
             results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
+        judged = {clause.id for clause in scope}
+        for clause_id, prior in firm.priors.items():
+            # A clause that no longer reaches the firm is not_met; worth a row only as a change.
+            if clause_id not in judged and clause_id in self.by_id \
+                    and not _same(prior, NOT_MET, self.by_id[clause_id].rule_version, None):
+                results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
         return results, attributes, overrides
+
+    def _scope(self, region: Any) -> tuple[tuple[model.Clause, ...], frozenset[str]]:
+        """The selected clauses in force on the date whose jurisdiction may hold ``region`` (cached per region)."""
+        cached = self._scopes.get(region)
+        if cached is None:
+            run = reference._Run(region, self.as_of)
+            clauses = tuple(c for c in self.in_force if run.place(c.jurisdiction) != NOT_MET)
+            cached = self._scopes[region] = (clauses, frozenset(c.id for c in clauses))
+        return cached
 
     def changes(self, firm: store.FirmInput) -> tuple[list[Outcome], list[store.Change]]:
         """The outcomes and, for those that changed, the full decisions to record."""
@@ -126,8 +152,7 @@ class Judge:
         """(channel, period) of the notices recording ``outcome`` would create (storage.notice_keys)."""
         if outcome.status != MET:
             return []
-        probe = matching.Decision(outcome.clause_id, "", "", MET, outcome.amount, period=self.periods[outcome.clause_id])
-        return storage.notice_keys(probe)
+        return storage.notice_keys_of(MET, outcome.amount, self.periods[outcome.clause_id])
 
     def _engine_met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
         assert self.engine is not None

@@ -52,9 +52,9 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
     return float(value)
 
 
-def accumulating(catalogue: model.Catalogue) -> dict[str, frozenset[str]]:
+def accumulating(catalogue: model.Catalogue) -> Mapping[str, frozenset[str]]:
     """Firm-facing clause id → the grant accumulators it reads (only clauses reading one)."""
-    return {c.id: c.accumulators() for c in catalogue.firm_facing() if c.accumulators()}
+    return catalogue.accumulating
 
 
 def grants_by_clause(

@@ -137,12 +137,22 @@ class Catalogue:
     documents: tuple[Document, ...]
     clauses: tuple[Clause, ...]
 
-    @property
+    # Cached like Clause.reads: matchers ask for these per firm, and a backfill judges millions.
+    @functools.cached_property
     def by_id(self) -> Mapping[str, Clause]:
         return {clause.id: clause for clause in self.clauses}
 
-    def firm_facing(self) -> tuple[Clause, ...]:
+    @functools.cached_property
+    def _firm_facing(self) -> tuple[Clause, ...]:
         return tuple(c for c in self.clauses if c.firm_facing)
+
+    def firm_facing(self) -> tuple[Clause, ...]:
+        return self._firm_facing
+
+    @functools.cached_property
+    def accumulating(self) -> Mapping[str, frozenset[str]]:
+        """Firm-facing clause id → the grant accumulators it reads (only clauses reading one)."""
+        return {c.id: c.accumulators() for c in self.firm_facing() if c.accumulators()}
 
     def executable(self) -> tuple[Clause, ...]:
         return tuple(c for c in self.clauses if c.executable)

@@ -12,7 +12,7 @@ import click
 from aiohttp import web
 
 from engine import app as app_module
-from engine import audit_cli, auth, catalogue, constants, logs, migrate, settings, synth_cli
+from engine import audit_cli, auth, catalogue, constants, logs, metrics, migrate, settings, synth_cli
 from engine.backfill import cli as backfill_cli
 from engine.catalogue import cli as catalogue_cli
 from engine.console import operators_cli
@@ -59,7 +59,10 @@ def serve(host: str, port: int, no_delivery: bool) -> None:
 
 
 @main.command("worker")
-def worker_command() -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Also serve GET /metrics (Prometheus) on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     """Run a notice delivery worker only (several may share one PostgreSQL database)."""
     from connectors import sql_storage
     from engine.notices import compose, senders, worker
@@ -73,12 +76,15 @@ def worker_command() -> None:
         await store.open()
         delivery = worker.DeliveryWorker(store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices))
         task = asyncio.create_task(delivery.run_forever())
+        exporter = None if metrics_port is None else await metrics.serve_alone(store, metrics_host, metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         await delivery.stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
+        if exporter is not None:
+            await exporter.cleanup()
         await store.close()
 
     asyncio.run(_run())

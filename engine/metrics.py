@@ -219,3 +219,16 @@ async def handle_metrics(request: web.Request) -> web.Response:
     await request.app[QUEUE_KEY].refresh(request.app[keys.STORAGE])
     body = prometheus_client.generate_latest(request.app[REGISTRY_KEY])
     return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+
+async def serve_alone(store: Any, host: str, port: int) -> web.AppRunner:
+    """Serve `GET /metrics` over `store` on its own (a `policy-push worker` has no web app); cleanup() stops it."""
+    from engine import keys  # see handle_metrics
+
+    app = web.Application()
+    app[keys.STORAGE] = store
+    setup(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

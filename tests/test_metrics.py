@@ -7,7 +7,14 @@ two scrapes and checks the difference, never an absolute count.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import os
+import signal
+import subprocess
+import sys
+
+import aiohttp
 
 import pytest
 from prometheus_client import parser
@@ -15,7 +22,7 @@ from prometheus_client import parser
 from connectors import memory_storage
 from engine import keys, matching, metrics
 from engine.notices import status
-from tests import factories
+from tests import factories, test_crash
 from tests.notices import helpers
 
 Scrape = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -174,3 +181,35 @@ async def test_metrics_carry_no_firm_event_or_notice_ids(make_client, store):
     notice_ids = [n.notice_id for n in await store.firm_notices(helpers.FIRM)]
     for private in [helpers.FIRM, factories.uscc(305), "m-private", *notice_ids, "13800138000", "cfo@example.cn"]:
         assert private not in text
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+async def test_a_worker_process_serves_its_own_metrics(store, tmp_path):
+    """`policy-push worker --metrics-port` exposes the queue and the sends of that process."""
+    await helpers.feed(store, *helpers.eligible_firm_events())
+    port = test_crash.free_port()
+    env = {**os.environ, "POLICY_PUSH_DATABASE_URL": store.url, "POLICY_PUSH_OUTBOX_DIR": str(tmp_path / "outbox"),
+           "POLICY_PUSH_SMS_QUIET_HOURS": "off"}  # the SMS must go whatever the hour in China
+    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "--metrics-port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:  # until the worker has sent both notices (files in its outbox) and says so
+                assert worker.poll() is None, "the worker exited"
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        text = await response.text()
+                    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                               for f in parser.text_string_to_metric_families(text) for s in f.samples}
+                    if value(samples, "policy_push_notices", status="sent") == 2:
+                        break
+                except aiohttp.ClientConnectionError:
+                    pass
+                assert asyncio.get_running_loop().time() < deadline, "no metrics showing both notices sent"
+                await asyncio.sleep(0.1)  # polling a condition with a deadline
+        assert value(samples, "policy_push_notices_transitions_total", channel="email", status="sent") == 1
+        assert value(samples, "policy_push_notices_transitions_total", channel="sms", status="sent") == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0

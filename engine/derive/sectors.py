@@ -6,6 +6,7 @@ The letter may be omitted when digits are given, since every 大类 belongs to e
 
 from __future__ import annotations
 
+import functools
 import re
 
 #: 门类 → (first, last) 大类 of GB/T 4754-2017; the divisions are contiguous within a section.
@@ -35,6 +36,11 @@ def parse_industry(code: str | None) -> tuple[str, str] | None:
     """
     if not isinstance(code, str):
         return None
+    return _parse_code(code)
+
+
+@functools.lru_cache(maxsize=4096)  # ~1,400 classes exist; derived attributes parse a firm's code several times
+def _parse_code(code: str) -> tuple[str, str] | None:
     m = _CODE.match(code.strip().upper())
     if not m or (m.group(1) is None and m.group(2) is None):
         return None

@@ -38,7 +38,9 @@ class Delivery:
 class RecordingHandler:
     """Records accepted messages; answers MAIL/RCPT/DATA from scripts when told to.
 
-    A scripted DATA reply "HANG" never answers (for timeouts)."""
+    A scripted DATA reply "HANG" never answers (for timeouts). `refuse` maps a command ("MAIL",
+    "RCPT", "DATA") to a reply given to every such command while it is set: a server in trouble
+    (e.g. "421 4.3.2 Service not available") for as long as a test says."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
@@ -47,10 +49,13 @@ class RecordingHandler:
         self.mail_replies: deque[str] = deque()
         self.rcpt_replies: deque[str] = deque()
         self.data_replies: deque[str] = deque()
+        self.refuse: dict[str, str] = {}
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.mail_replies:
             return self.mail_replies.popleft()
+        if "MAIL" in self.refuse:
+            return self.refuse["MAIL"]
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -58,6 +63,8 @@ class RecordingHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_replies:
             return self.rcpt_replies.popleft()
+        if "RCPT" in self.refuse:
+            return self.refuse["RCPT"]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -69,6 +76,8 @@ class RecordingHandler:
             if reply == "HANG":
                 await asyncio.Event().wait()  # cancelled when the client gives up and disconnects
             return reply
+        if "DATA" in self.refuse:
+            return self.refuse["DATA"]
         self.deliveries.append(Delivery(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
                                         session.auth_data.login if session.auth_data else None))
         return f"250 2.0.0 Ok: queued as Q{len(self.deliveries)}"
@@ -84,7 +93,8 @@ class Authenticator:
 
 
 class SmtpTestServer:
-    """A listening aiosmtpd server; `connections` counts the sessions it accepted."""
+    """A listening aiosmtpd server; `connections` counts the sessions it accepted. After `stop()`,
+    `start()` listens again on the same port (a relay coming back after an outage)."""
 
     def __init__(self, handler: RecordingHandler, smtp_options: dict[str, Any], ssl_context: ssl.SSLContext | None):
         self.handler = handler
@@ -99,6 +109,10 @@ class SmtpTestServer:
         return len(self._sessions)
 
     @property
+    def listening(self) -> bool:
+        return self._server is not None
+
+    @property
     def deliveries(self) -> list[Delivery]:
         return self.handler.deliveries
 
@@ -110,7 +124,8 @@ class SmtpTestServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._session, host="127.0.0.1", port=0, ssl=self._ssl_context)
+        # Port 0 the first time; the same port again on a restart (asyncio sets SO_REUSEADDR).
+        self._server = await loop.create_server(self._session, host="127.0.0.1", port=self.port, ssl=self._ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def drop_connections(self) -> None:

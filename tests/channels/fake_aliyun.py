@@ -4,7 +4,8 @@ The fake keeps the documented contract: signature V3 checked with connectors.ali
 (bad signature → HTTP 400 `SignatureDoesNotMatch`, unknown key → 404 `InvalidAccessKeyId.NotFound`,
 a reused nonce → `SignatureNonceUsed`), required parameters (→ 400 `MissingPhoneNumbers` …),
 business errors answered with HTTP 200 and an `isv.*` Code, success as {Code: OK, Message, BizId,
-RequestId}. Failures can be scripted for a phone number or as a queue for the next requests.
+RequestId}. Failures can be scripted for a phone number, as a queue for the next requests, or for
+every request until cleared (`fail_all`: an outage or a throttled account).
 
 Serve `fake.app` with aiohttp.test_utils.TestServer in the test's loop, and call `fake.release()`
 before closing the server so slow answers do not hold the shutdown.
@@ -61,6 +62,7 @@ SMS_SIGNATURE_ILLEGAL = Failure("isv.SMS_SIGNATURE_ILLEGAL", "签名不合法")
 INVALID_JSON_PARAM = Failure("isv.INVALID_JSON_PARAM", "JSON参数不合法，只接受字符串值")
 OUT_OF_SERVICE = Failure("isv.OUT_OF_SERVICE", "业务停机")
 SYSTEM_ERROR = Failure("isp.SYSTEM_ERROR", "系统错误")
+SERVICE_UNAVAILABLE = Failure("ServiceUnavailable", "The request has failed due to a temporary failure of the server.", status=503)
 HTTP_500 = Failure(status=500, body=b"<html><body>500 Internal Server Error</body></html>")
 
 
@@ -114,6 +116,7 @@ class FakeAliyunSms:
         self.requests: list[SeenRequest] = []
         self._queue: collections.deque[Failure] = collections.deque()
         self._by_phone: dict[str, Failure] = {}
+        self._all: Failure | None = None
         self._nonces: set[str] = set()
         self._biz_ids = itertools.count(900619746936498440)
         self._released = asyncio.Event()
@@ -130,6 +133,10 @@ class FakeAliyunSms:
             self._by_phone.pop(phone, None)
         else:
             self._by_phone[phone] = failure
+
+    def fail_all(self, failure: Failure | None) -> None:
+        """Answer every request with `failure` (after the signature check) until called with None."""
+        self._all = failure
 
     def release(self) -> None:
         """Let delayed answers go out now."""
@@ -165,7 +172,7 @@ class FakeAliyunSms:
         failure = (
             self._queue.popleft()
             if self._queue
-            else next((self._by_phone[phone] for phone in phones if phone in self._by_phone), None)
+            else next((self._by_phone[phone] for phone in phones if phone in self._by_phone), self._all)
         )
         if failure is not None and failure.delay:
             try:

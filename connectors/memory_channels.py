@@ -50,7 +50,8 @@ class _MemorySender(Generic[MessageT]):
         if isinstance(planned, channels.SendResult):
             result = planned
         elif planned is channels.Outcome.SENT:
-            result = channels.SendResult(planned, provider_id=f"mem-{self._accepted + 1}", response="accepted")
+            # Ids unique across senders, as a provider's are: a receipt looked up by id finds one notice.
+            result = channels.SendResult(planned, provider_id=f"mem-{self.kind}-{self._accepted + 1}", response="accepted")
         else:
             result = channels.SendResult(planned, reason=f"scripted {planned.value}")
         if result.outcome is channels.Outcome.SENT:
@@ -63,6 +64,10 @@ class _MemorySender(Generic[MessageT]):
 class MemoryEmailSender(_MemorySender[channels.EmailMessage]):
     """engine.channels.EmailSender that keeps messages in `.sent`."""
 
+    kind = "email"
+
 
 class MemorySmsSender(_MemorySender[channels.SmsMessage]):
     """engine.channels.SmsSender that keeps messages in `.sent`."""
+
+    kind = "sms"

@@ -66,6 +66,10 @@ def message_from_json(channel: str, data: Mapping[str, Any]) -> Message:
     return (channels.SmsMessage if channel == "sms" else channels.EmailMessage)(**data)
 
 
+#: Channels claimed one notice at a time: an interrupted send is never repeated (see `_claim`).
+ONE_AT_A_TIME = ("sms",)
+
+
 class DeliveryWorker:
     """Sends due notices; one or more may run against one database (claims never overlap)."""
 
@@ -129,7 +133,7 @@ class DeliveryWorker:
         await self.recover()
         handled = 0
         while not self._stopping:
-            claimed = await self.store.claim_due_notices(self.clock(), self.batch_size, self.lease, tuple(self.channels))
+            claimed = await self._claim()
             if not claimed:
                 break
             for index, notice in enumerate(claimed):
@@ -146,6 +150,21 @@ class DeliveryWorker:
                     log.exception("notice %s could not be delivered", notice.notice_id, extra={"notice_id": notice.notice_id})
                 handled += 1
         return handled
+
+    async def _claim(self) -> list[outbox.NoticeRecord]:
+        """Due notices to send now: a batch of emails, and SMS one at a time.
+
+        A worker that dies holding a claimed SMS cannot know whether it left, so recovery declares
+        it dead rather than risk a second message. Claiming SMS singly keeps that to the one SMS
+        actually in flight; a batch would condemn up to a whole batch that was never tried.
+        """
+        now = self.clock()
+        bulk = tuple(c for c in self.channels if c not in ONE_AT_A_TIME)
+        claimed = await self.store.claim_due_notices(now, self.batch_size, self.lease, bulk) if bulk else []
+        for channel in ONE_AT_A_TIME:
+            if channel in self.channels:
+                claimed += await self.store.claim_due_notices(now, 1, self.lease, (channel,))
+        return claimed
 
     async def _release(self, notices: list[outbox.NoticeRecord]) -> None:
         """Hand back claims not yet tried, so a stopping worker leaves nothing to wait out a lease."""

@@ -19,7 +19,7 @@ async def test_every_send_succeeds_by_default_with_numbered_ids(make_email):
     sender = memory_channels.MemoryEmailSender()
     first, second = make_email(), make_email()
     results = [await sender.send(first), await sender.send(second)]
-    assert [(r.outcome, r.provider_id) for r in results] == [(Outcome.SENT, "mem-1"), (Outcome.SENT, "mem-2")]
+    assert [(r.outcome, r.provider_id) for r in results] == [(Outcome.SENT, "mem-email-1"), (Outcome.SENT, "mem-email-2")]
     assert sender.sent == [first, second]
 
 
@@ -29,7 +29,7 @@ async def test_scripted_outcomes_come_first_then_sent():
     results = [await sender.send(sms(f"ntc_{i}")) for i in range(4)]
     assert [r.outcome for r in results] == [Outcome.RETRY, Outcome.DEFERRED, Outcome.SENT, Outcome.SENT]
     assert results[0].reason == "scripted retry" and results[0].provider_id is None
-    assert [r.provider_id for r in results[2:]] == ["mem-1", "mem-2"]
+    assert [r.provider_id for r in results[2:]] == ["mem-sms-1", "mem-sms-2"]
     assert [m.notice_id for m in sender.sent] == ["ntc_2", "ntc_3"]
     assert [(m.notice_id, r.outcome) for m, r in sender.attempts] == [
         ("ntc_0", Outcome.RETRY), ("ntc_1", Outcome.DEFERRED), ("ntc_2", Outcome.SENT), ("ntc_3", Outcome.SENT)]

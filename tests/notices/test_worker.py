@@ -30,7 +30,7 @@ async def test_a_met_decision_creates_one_notice_per_channel_and_each_is_sent_on
     assert await delivery.run_once() == 0
     assert [m.phone for m in sms.sent] == ["+8613800138000"] and [m.to for m in email.sent] == ["cfo@example.cn"]
     sent = {n.channel: n for n in await store.firm_notices(helpers.FIRM)}
-    assert sent["sms"].status == S.SENT and sent["sms"].provider_id == "mem-1"
+    assert sent["sms"].status == S.SENT and sent["sms"].provider_id == "mem-sms-1"
     assert sent["email"].message["subject"] == "免申即享"
     timeline = await store.notice_attempts(sent["sms"].notice_id)
     assert [(a.kind, a.status_after) for a in timeline] == [("send", S.SENT)]
@@ -126,6 +126,24 @@ async def test_a_send_interrupted_by_a_crash_email_again_sms_never_twice(store):
     assert after["email"].status == S.SENT and len(email.sent) == 1
     assert after["sms"].status == S.DEAD and "not re-sent" in after["sms"].reason and sms.sent == []
     assert await restarted.run_once() == 0  # nothing goes out twice
+
+
+async def test_a_worker_killed_mid_round_condemns_only_the_sms_in_flight(store):
+    firms = [factories.uscc(320 + n) for n in range(5)]
+    for firm in firms:
+        await helpers.feed(store, *helpers.eligible_firm_events(firm))
+    clock = helpers.Clock(helpers.soon())
+    killed, _, _ = helpers.make_worker(store, clock=clock)
+    # The worker claims its round, starts the SMS, and is killed with SIGKILL before recording anything.
+    claimed = await killed._claim()
+    assert sorted(n.channel for n in claimed) == ["email"] * 5 + ["sms"]
+    clock.at += killed.lease + datetime.timedelta(seconds=1)
+    restarted, sms, email = helpers.make_worker(store, clock=clock)
+    await restarted.run_once()
+    notices = [n for firm in firms for n in await store.firm_notices(firm)]
+    assert sorted(n.status.value for n in notices if n.channel == "sms") == ["dead"] + ["sent"] * 4
+    assert {n.status for n in notices if n.channel == "email"} == {S.SENT}
+    assert (len(sms.sent), len(email.sent)) == (4, 5)
 
 
 async def test_claims_never_hand_the_same_notice_to_two_workers(store):

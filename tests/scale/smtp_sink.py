@@ -90,6 +90,23 @@ def read_records(path: pathlib.Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
+class Follower:
+    """The records a running sink appends to FILE, as they come (for tests that act on a send):
+    each call returns the complete lines written since the previous one."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def new_records(self) -> list[dict[str, Any]]:
+        with self.path.open("rb") as lines:
+            lines.seek(self.offset)
+            data = lines.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next call
+        self.offset += len(complete)
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")

@@ -20,7 +20,7 @@ stored (bench/ingest.py and bench/sustained.py measure that path). The first 1,0
 are also put through the webhook's validator. Built databases are cached under var/bench/.
 
 Usage: ``.venv/bin/python bench/backfill.py [--firms 10000 100000 1000000] [--as-of 2022-07-15]
-[--workers N] [--runs dry-run first again] [--baseline-firms 3000]``
+[--workers N] [--runs dry-run first again] [--baseline-firms 3000] [--real-max-firms 100000]``
 """
 
 from __future__ import annotations
@@ -212,6 +212,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="backfill worker processes (default: one per CPU)")
     parser.add_argument("--runs", nargs="+", default=["dry-run", "first", "again"], choices=["dry-run", "first", "again"])
     parser.add_argument("--baseline-firms", type=int, default=3_000)
+    parser.add_argument("--real-max-firms", type=int, default=100_000,
+                        help="skip the real runs (first, again) above this size: a first run records every outcome")
     args = parser.parse_args()
     print(f"backfill benchmark: python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
           f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", flush=True)
@@ -227,6 +229,8 @@ def main() -> None:
             base_rate = baseline(work, dt.date.fromisoformat(args.as_of), min(args.baseline_firms, firms))
             print(f"  baseline (pipeline path, 1 process): {base_rate:,.0f} firms/s", flush=True)
         for run in args.runs:
+            if run != "dry-run" and firms > args.real_max_firms:
+                continue
             figures = backfill(work, args.as_of, args.workers, dry_run=run == "dry-run")
             report = figures["report"]
             rate = report["firms"] / figures["wall"]

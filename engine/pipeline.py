@@ -17,6 +17,8 @@ from collections.abc import Callable
 import sqlalchemy.exc
 
 from engine import constants, folding, matching, metrics, profile, status, storage, validation
+from engine.backfill import judge
+from engine.catalogue import reference
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,11 @@ class Pipeline:
     ) -> None:
         self.storage = store
         self.matcher = matcher
+        # The catalogue's matchers explain every clause; the pipeline stores only what changes, so
+        # it asks the two-tier judge, which explains just those (same decisions, tests/backfill).
+        self.judge: matching.Matcher = (
+            judge.ChangesMatcher(matcher) if isinstance(matcher, reference.ProfileMatcher) else matcher
+        )
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
@@ -60,9 +67,9 @@ class Pipeline:
         envelope = validation.parse_stored(event.body, event.event_id)
         if envelope.type in validation.REGION_TYPES:
             return await self.storage.fold_region_event(
-                event, folding.risk_designation(envelope), self.matcher.match
+                event, folding.risk_designation(envelope), self.judge.match
             )
-        return await self.storage.fold_firm_event(event, folding.assignments(envelope), self.matcher.match)
+        return await self.storage.fold_firm_event(event, folding.assignments(envelope), self.judge.match)
 
     async def run_once(self) -> int:
         """Process what is pending now; return how many events were handled."""

@@ -79,10 +79,28 @@ class Judge:
         context = matching.MatchContext(risk_years=firm.risk_years, grants=grants)
         return inputs.prepare(self.catalogue, profile.nest(firm.uscc, firm.fields), self.as_of, context)
 
+    def changed_decisions(self, nested: Mapping[str, Any], context: matching.MatchContext) -> list[matching.Decision]:
+        """``storage.changed_decisions(matcher.match(nested, as_of, context), context.previous)``, the fast way.
+
+        What the pipeline stores after an event: only the decisions that change, explained.
+        """
+        attributes, overrides = inputs.prepare(self.catalogue, nested, self.as_of, context)
+        priors = {
+            clause_id: store.Prior(0, d.status, d.rule_version, d.amount)
+            for clause_id, d in context.previous.items()
+        }
+        changed = [o for o in self._outcomes(attributes, overrides, priors) if o.changed]
+        return self.explain(attributes, overrides, [o.clause_id for o in changed]) if changed else []
+
     def outcomes(self, firm: store.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The outcomes for ``firm`` of every selected clause that reaches it, and of any other selected
         clause whose stored decision it changes (plus the attributes, for :meth:`explain`)."""
         attributes, overrides = self.attributes(firm)
+        return self._outcomes(attributes, overrides, firm.priors), attributes, overrides
+
+    def _outcomes(
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, store.Prior]
+    ) -> list[Outcome]:
         met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
         region = attributes.get("region")
         run = reference._Run(region, self.as_of)
@@ -100,18 +118,18 @@ class Judge:
             amount = None
             if status == MET and clause.benefit is not None and clause.benefit.formula:
                 amount = formula.evaluate(clause.benefit.formula, view).amount
-            prior = firm.priors.get(clause.id)
+            prior = priors.get(clause.id)
             changed = not _same(prior, status, clause.rule_version, amount) and not (
                 prior is None and status == NOT_MET and not in_scope
             )
             results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
         judged = {clause.id for clause in scope}
-        for clause_id, prior in firm.priors.items():
+        for clause_id, prior in priors.items():
             # A clause that no longer reaches the firm is not_met; worth a row only as a change.
             if clause_id not in judged and clause_id in self.by_id \
                     and not _same(prior, NOT_MET, self.by_id[clause_id].rule_version, None):
                 results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
-        return results, attributes, overrides
+        return results
 
     def _scope(self, region: Any) -> tuple[tuple[model.Clause, ...], frozenset[str]]:
         """The selected clauses in force on the date whose jurisdiction may hold ``region`` (cached per region)."""
@@ -172,3 +190,32 @@ def _same(prior: store.Prior | None, status: matching.Verdict, rule_version: str
         and prior.rule_version == rule_version
         and matching.money(prior.amount) == matching.money(amount)
     )
+
+
+class ChangesMatcher:
+    """The pipeline's judge: what ``storage.changed_decisions(matcher.match(...), previous)`` would keep,
+    computed with the two tiers, so an event costs explanations only for the decisions it changes.
+
+    Implements :class:`engine.matching.Matcher`, but returns only the changed decisions; the
+    pipeline's storage filters with ``changed_decisions`` again, which keeps all of them.
+    """
+
+    def __init__(self, matcher: durable.DurableMatcher | reference.ReferenceMatcher) -> None:
+        self.matcher = matcher
+        self.catalogue = matcher.catalogue
+        # Events of a day share a judge (its per-region scopes); a few hundred days are a few MB.
+        self._judges: dict[dt.date, Judge] = {}
+
+    def match(
+        self, nested: Mapping[str, Any], as_of: dt.date, context: matching.MatchContext
+    ) -> list[matching.Decision]:
+        judge = self._judges.get(as_of)
+        if judge is None:
+            if len(self._judges) >= _JUDGES_KEPT:
+                self._judges.clear()
+            judge = self._judges[as_of] = Judge(self.matcher, as_of)
+        return judge.changed_decisions(nested, context)
+
+
+#: Judges (one per as-of date) a ChangesMatcher keeps before starting afresh.
+_JUDGES_KEPT = 512

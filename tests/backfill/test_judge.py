@@ -78,3 +78,16 @@ async def test_a_firm_never_judged_gets_every_in_scope_clause(ingested, producti
                 if c.in_window(DATES[1]) and judge.reference.in_jurisdiction(region, c.jurisdiction)}
     assert {o.clause_id for o in outcomes} == reaching
     assert all(c.prior_id is None for c in changes)
+
+
+@pytest.mark.parametrize("as_of", DATES, ids=str)
+async def test_the_pipelines_judge_keeps_exactly_the_changed_decisions(ingested, production_matcher, as_of):
+    changes = judge.ChangesMatcher(production_matcher)
+    compared = 0
+    for uscc, record in sorted(ingested.firms.items()):
+        stored = ingested.stored_decisions.get(uscc, [])
+        context = storage.match_context(frozenset(ingested.risk.get(record.fields.get("region"), ())), stored)
+        got = changes.match(profile.nest(uscc, record.fields), as_of, context)
+        assert got == _expected(ingested, production_matcher, uscc, as_of), uscc
+        compared += len(got)
+    assert compared > 0

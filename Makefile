@@ -45,8 +45,11 @@ test-long: $(STAMP) browser
 	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --database sqlite --database postgres
+	$(BIN)/python bench/sustained.py
+	$(BIN)/python bench/backfill.py --firms 10000 100000
 	$(BIN)/python bench/match.py
+	$(BIN)/python bench/deliver.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -10,9 +10,10 @@ processes. Three runs per size, on a copy of the same database:
 * ``again``:   the same real run once more: the steady state after a correction, where almost
                everything is confirmed and nothing is written.
 
-Baseline, measured in the same run: the pipeline's own path (``matcher.match`` for every clause
-with full explanations, then ``changed_decisions``), one process, over the first firms of the
-same database; the ratio says what the two-tier judge and the worker processes buy.
+Baseline, measured in the same run: re-judging firm by firm the straightforward way, in one
+process — load the firm's stored decisions, ``matcher.match`` on every clause with full
+explanations, then ``changed_decisions`` — over the first firms of the same database; the ratio
+says what the batches, the two-tier judge and the worker processes buy.
 
 The databases hold firm profiles folded from ``engine.synth`` events with the pipeline's own fold
 (``folding.assignments`` + ``profile.apply_assignments``); events and provenance rows are not
@@ -20,7 +21,8 @@ stored (bench/ingest.py and bench/sustained.py measure that path). The first 1,0
 are also put through the webhook's validator. Built databases are cached under var/bench/.
 
 Usage: ``.venv/bin/python bench/backfill.py [--firms 10000 100000 1000000] [--as-of 2022-07-15]
-[--workers N] [--runs dry-run first again] [--baseline-firms 3000] [--real-max-firms 100000]``
+[--workers N] [--runs dry-run first again] [--baseline-firms 3000] [--real-max-firms 100000]``;
+``--stages`` prints the cost per firm of each stage of a worker's batch instead.
 """
 
 from __future__ import annotations
@@ -165,7 +167,7 @@ def backfill(database: Path, as_of: str, workers: int | None, *, dry_run: bool) 
 
 
 def baseline(database: Path, as_of: dt.date, firms: int) -> float:
-    """Firms/s of the pipeline's own path over the first ``firms`` firms, one process."""
+    """Firms/s of the straightforward per-firm path over the first ``firms`` firms, one process."""
     from connectors import sql_storage
 
     matcher = catalogue.default_matcher()
@@ -196,6 +198,52 @@ def baseline(database: Path, as_of: dt.date, firms: int) -> float:
     return asyncio.run(_run())
 
 
+def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, float]]:
+    """Microseconds per firm of each stage of a worker's batch, one process, over ``batches`` batches."""
+    from connectors import sql_storage
+    from engine.backfill import judge, preview
+    from engine.catalogue import compiler
+
+    matcher = catalogue.default_matcher()
+    judged = judge.Judge(matcher, as_of)
+
+    async def _read() -> tuple[list[Any], Any, float]:
+        target = sql_storage.SqlStorage(f"sqlite+aiosqlite:///{database}")
+        await target.open()
+        try:
+            firms, batch, started = [], None, time.perf_counter()
+            async for after, upto in target.batch_bounds(500):
+                batch = await target.firm_batch(after, upto, judged.clause_ids, ())
+                firms += batch.firms
+                if len(firms) >= batches * 500:
+                    break
+            return firms, batch, time.perf_counter() - started
+        finally:
+            await target.close()
+
+    firms, batch, read_seconds = asyncio.run(_read())
+    prepared = {f.uscc: judged.attributes(f) for f in firms}
+    outcomes = {f.uscc: judged.outcomes(f)[0] for f in firms}
+    tally = preview.Tally()
+
+    def timed(action: Any) -> float:
+        started = time.perf_counter()
+        for firm in firms:
+            action(firm)
+        return (time.perf_counter() - started) / len(firms) * 1e6
+
+    engine_us = timed(lambda f: judged._engine_met(*prepared[f.uscc]))
+    return [
+        ("read the batch (firms, latest decision per clause)", read_seconds / len(firms) * 1e6),
+        ("derive attributes (inputs.prepare)", timed(judged.attributes)),
+        ("durable-rules: fact, assert, drain, retract", engine_us),
+        ("  of which building the fact JSON", timed(lambda f: compiler.fact_json(
+            compiler.fact(prepared[f.uscc][0], as_of, judged.engine.reads, prepared[f.uscc][1])))),
+        ("all outcomes (the three rows above but reading, plus verdicts)", timed(judged.outcomes)),
+        ("the preview's counters", timed(lambda f: tally.count_firm(f, outcomes[f.uscc], judged, batch))),
+    ]
+
+
 def storage_select_firms(after: str, upto: str) -> Any:
     import sqlalchemy as sa
 
@@ -214,7 +262,12 @@ def main() -> None:
     parser.add_argument("--baseline-firms", type=int, default=3_000)
     parser.add_argument("--real-max-firms", type=int, default=100_000,
                         help="skip the real runs (first, again) above this size: a first run records every outcome")
+    parser.add_argument("--stages", action="store_true", help="only print the per-stage cost per firm (one process)")
     args = parser.parse_args()
+    if args.stages:
+        for name, micros in stages(build(min(args.firms)), dt.date.fromisoformat(args.as_of)):
+            print(f"  {name:<66} {micros:7.0f} µs/firm")
+        return
     print(f"backfill benchmark: python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
           f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", flush=True)
     rows = []
@@ -227,7 +280,7 @@ def main() -> None:
         shutil.copyfile(pristine, work)
         if base_rate is None:
             base_rate = baseline(work, dt.date.fromisoformat(args.as_of), min(args.baseline_firms, firms))
-            print(f"  baseline (pipeline path, 1 process): {base_rate:,.0f} firms/s", flush=True)
+            print(f"  baseline (per firm, full explanations, 1 process): {base_rate:,.0f} firms/s", flush=True)
         for run in args.runs:
             if run != "dry-run" and firms > args.real_max_firms:
                 continue

@@ -352,7 +352,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
         event: storage.StoredEvent,
         judge: storage.Judge,
     ) -> list[matching.Decision]:
-        stored = await self._decisions(connection, uscc)
+        stored = await self._judging_context(connection, uscc)
         risk = await self._risk_years(connection, fields.get("region"))
         context = storage.match_context(risk, stored)
         as_of = matching.as_of_date(event.occurred_at)
@@ -456,6 +456,34 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
                     explanation=r.explanation,
                     facts=r.facts,
                     period=r.period,
+                ),
+                approval=r.approval,
+            )
+            for r in rows
+        ]
+
+    async def _judging_context(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[storage.StoredDecision]:
+        """What judging a firm reads of its decisions (storage.match_context): the latest per clause and
+        every `met` one (earlier grants), oldest first, without explanations and facts.
+
+        A firm's log grows with every event that changes a verdict; reading it whole, explanations
+        decoded, on every fold made folding slower the longer a firm had been known.
+        """
+        latest = sa.select(sa.func.max(_DECISION.c.id)).where(_DECISION.c.uscc == uscc).group_by(_DECISION.c.clause_id)
+        rows = await connection.execute(
+            sa.select(_DECISION.c.id, _DECISION.c.as_of, _DECISION.c.event_id, _DECISION.c.created_at, _DECISION.c.clause_id,
+                      _DECISION.c.cite, _DECISION.c.rule_version, _DECISION.c.status, _DECISION.c.amount,
+                      _DECISION.c.period, _DECISION.c.approval)
+            .where((_DECISION.c.uscc == uscc)
+                   & (_DECISION.c.id.in_(latest) | (_DECISION.c.status == matching.Verdict.MET.value)))
+            .order_by(_DECISION.c.id)
+        )
+        return [
+            storage.StoredDecision(
+                id=r.id, uscc=uscc, as_of=r.as_of, event_id=r.event_id, created_at=models.as_utc(r.created_at),
+                decision=matching.Decision(
+                    clause_id=r.clause_id, cite=r.cite, rule_version=r.rule_version, status=matching.Verdict(r.status),
+                    amount=None if r.amount is None else float(r.amount), period=r.period,
                 ),
                 approval=r.approval,
             )

@@ -111,7 +111,7 @@ class Judge:
             scope = (*scope, *(self.by_id[c] for c in sorted(met - scope_ids) if c in self.by_id))
         results = []
         for clause in scope:
-            view = _view(attributes, overrides.get(clause.id))
+            view = _view(attributes, overrides.get(clause.id)) if overrides else attributes
             status, in_scope = run.status(clause, view)
             if self.engine is not None and (clause.id in met) != (status == MET):
                 status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)

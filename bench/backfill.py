@@ -211,13 +211,15 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
         target = sql_storage.SqlStorage(f"sqlite+aiosqlite:///{database}")
         await target.open()
         try:
-            firms, batch, started = [], None, time.perf_counter()
+            firms, batch, seconds = [], None, 0.0
             async for after, upto in target.batch_bounds(500):
+                started = time.perf_counter()
                 batch = await target.firm_batch(after, upto, judged.clause_ids, ())
+                seconds += time.perf_counter() - started
                 firms += batch.firms
                 if len(firms) >= batches * 500:
                     break
-            return firms, batch, time.perf_counter() - started
+            return firms, batch, seconds
         finally:
             await target.close()
 

@@ -174,7 +174,24 @@ class Fleet:
         self.worker_incarnation += 1
         smtp_url = (f"smtp://127.0.0.1:{self.smtp_port}?from=noreply@example.cn"
                     f"&local_hostname={self.worker_name(self.worker_incarnation)}")
-        self.worker = self._spawn(["worker"], self.worker_log, {**self.env, "POLICY_PUSH_SMTP_URL": smtp_url})
+        # Its /metrics answers once it is running with its signal handlers installed (worker_ready).
+        self.worker_metrics = free_port()
+        self.worker = self._spawn(["worker", "--metrics-port", str(self.worker_metrics)], self.worker_log,
+                                  {**self.env, "POLICY_PUSH_SMTP_URL": smtp_url})
+
+    async def worker_ready(self, session: aiohttp.ClientSession) -> None:
+        """Wait until the current worker has started (a SIGTERM before that would find no handler to stop cleanly)."""
+        deadline = time.monotonic() + START_DEADLINE_SECONDS
+        while True:
+            assert self.worker is not None and self.worker.poll() is None, f"the worker exited:\n{tail(self.worker_log)}"
+            try:
+                async with session.get(f"http://127.0.0.1:{self.worker_metrics}/metrics") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            assert time.monotonic() < deadline, f"worker not started in time:\n{tail(self.worker_log)}"
+            await asyncio.sleep(0.1)  # polling a condition with a deadline, not covering a race
 
     @staticmethod
     def worker_name(incarnation: int) -> str:
@@ -332,6 +349,9 @@ async def test_kill_9_service_and_worker_at_random_moments_loses_and_repeats_not
         phases = {"load_and_kills": round(time.monotonic() - started, 1)}
         await drain(fleet, engine)
         phases["drained"] = round(time.monotonic() - started, 1)
+        # The last round may have restarted the worker just before the queue drained without it.
+        async with aiohttp.ClientSession() as session:
+            await fleet.worker_ready(session)
         exit_codes = fleet.stop()
         assert exit_codes["worker"] == 0, f"the worker did not stop cleanly:\n{tail(fleet.worker_log)}"
         assert stop(sink) == 0, tail(sink_log)

@@ -43,7 +43,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine import catalogue, folding, migrate, profile, storage, synth, validation
+import sqlalchemy as sa
+
+from engine import catalogue, folding, migrate, models, profile, storage, synth, validation
 from engine.catalogue import durable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,6 +174,7 @@ def baseline(database: Path, as_of: dt.date, firms: int) -> float:
 
     matcher = catalogue.default_matcher()
     assert isinstance(matcher, durable.DurableMatcher)
+    firm = models.Firm.__table__
 
     async def _run() -> float:
         target = sql_storage.SqlStorage(f"sqlite+aiosqlite:///{database}")
@@ -182,7 +185,9 @@ def baseline(database: Path, as_of: dt.date, firms: int) -> float:
             async for after, upto in target.batch_bounds(500):
                 async with target.read() as connection:
                     rows = (await connection.execute(
-                        storage_select_firms(after, upto))).all()
+                        sa.select(firm.c.uscc, firm.c.fields, firm.c.region)
+                        .where((firm.c.uscc > after) & (firm.c.uscc <= upto)).order_by(firm.c.uscc)
+                    )).all()
                 for uscc, fields, region in rows:
                     stored = await target.decisions(uscc)
                     risk = await target.risk_years(region) if region else frozenset()
@@ -244,15 +249,6 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
         ("all outcomes (the three rows above but reading, plus verdicts)", timed(judged.outcomes)),
         ("the preview's counters", timed(lambda f: tally.count_firm(f, outcomes[f.uscc], judged, batch))),
     ]
-
-
-def storage_select_firms(after: str, upto: str) -> Any:
-    import sqlalchemy as sa
-
-    from engine import models
-
-    firm = models.Firm.__table__
-    return sa.select(firm.c.uscc, firm.c.fields, firm.c.region).where((firm.c.uscc > after) & (firm.c.uscc <= upto)).order_by(firm.c.uscc)
 
 
 def main() -> None:

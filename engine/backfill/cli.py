@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from engine import catalogue, migrate, settings
+from engine import catalogue, matching, migrate, settings
 from engine.backfill import preview, runner
 from engine.catalogue import cli as catalogue_cli
 
@@ -52,7 +52,12 @@ def _select(matcher: runner.Matcher, clause_ids: tuple[str, ...], document: str 
             slugs = ", ".join(d.slug for d in matcher.catalogue.documents)
             raise click.BadParameter(f"no document {document!r} with firm-facing clauses (documents: {slugs})", param_hint="--document")
         return ids
-    return frozenset(runner.changed_clauses(matcher, stored))
+    ids = frozenset(runner.changed_clauses(matcher, stored))
+    if not ids:
+        # Judging every firm against no clause would still read them all: say so and stop.
+        click.echo("every firm's latest decisions were made with the current rule files: nothing to apply")
+        raise click.exceptions.Exit(0)
+    return ids
 
 
 @click.command("backfill")
@@ -95,7 +100,7 @@ def _run(database_url: str, matcher: runner.Matcher, dirs: tuple[str | None, str
          workers: int | None, batch_size: int, *, list_changes: int) -> tuple[runner.Result, dt.date]:
     from connectors import sql_storage
 
-    as_of = as_of or runner.default_as_of()
+    as_of = as_of or matching.today_in_china()
     workers = (os.cpu_count() or 1) if workers is None else workers
 
     async def _go() -> runner.Result:

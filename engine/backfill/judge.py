@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -28,8 +27,6 @@ from engine import matching, profile, storage
 from engine.catalogue import compiler, durable, formula, inputs, model, reference
 from engine.backfill import store
 from engine.notices import outbox
-
-log = logging.getLogger(__name__)
 
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
 
@@ -103,7 +100,7 @@ class Judge:
     ) -> list[Outcome]:
         met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
         region = attributes.get("region")
-        run = reference._Run(region, self.as_of)
+        run = reference.Run(region, self.as_of)
         scope, scope_ids = self._scope(region)
         if not met <= scope_ids:
             # durable-rules fired for a clause that cannot reach the firm: judge that one in full too,
@@ -135,7 +132,7 @@ class Judge:
         """The selected clauses in force on the date whose jurisdiction may hold ``region`` (cached per region)."""
         cached = self._scopes.get(region)
         if cached is None:
-            run = reference._Run(region, self.as_of)
+            run = reference.Run(region, self.as_of)
             clauses = tuple(c for c in self.in_force if run.place(c.jurisdiction) != NOT_MET)
             cached = self._scopes[region] = (clauses, frozenset(c.id for c in clauses))
         return cached

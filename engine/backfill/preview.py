@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -200,7 +199,3 @@ def _width(text: str) -> int:
     """Display width: CJK characters take two columns in a terminal."""
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
-
-def dumps(tally: Tally) -> str:
-    """The tally as JSON text."""
-    return json.dumps(tally.as_dict(), ensure_ascii=False, indent=2, sort_keys=True)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from engine import constants, matching
+from engine import constants
 from engine.backfill import judge, preview, store
 from engine.catalogue import durable, inputs, reference
 
@@ -212,11 +212,6 @@ def changed_clauses(matcher: Matcher, stored: dict[str, set[str]]) -> list[str]:
         clause_id for clause_id, version in current.items()
         if clause_id not in stored or stored[clause_id] - {version}
     )
-
-
-def default_as_of() -> dt.date:
-    """Today in China: the date a backfill judges as of unless told otherwise."""
-    return dt.datetime.now(matching.CHINA_TZ).date()
 
 
 def unknown_clauses(matcher: Matcher, clause_ids: Collection[str]) -> list[str]:

@@ -176,7 +176,7 @@ def match(profile_path: Path, as_of: dt.date | None, risk_years: tuple[int, ...]
         profile = profile["profile"]
     if not isinstance(profile, dict):
         raise click.BadParameter("the profile must be a JSON object", param_hint="--profile")
-    as_of = as_of or dt.datetime.now(matching.CHINA_TZ).date()
+    as_of = as_of or matching.today_in_china()
     try:
         matcher = package.default_matcher()
     except loader.CatalogueError as exc:

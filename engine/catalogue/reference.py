@@ -116,7 +116,7 @@ class ReferenceMatcher(ProfileMatcher):
     ) -> list[matching.Decision]:
         """:meth:`evaluate` on attributes already checked by :func:`inputs.normalise`."""
         overrides = overrides or {}
-        run = _Run(attributes.get("region"), as_of)
+        run = Run(attributes.get("region"), as_of)
         return [
             run.judge(clause, _view(attributes, overrides.get(clause.id)))
             for clause in self.clauses
@@ -136,10 +136,10 @@ def _view(attributes: dict[str, Any], override: Mapping[str, Any] | None) -> Map
 
 def judge(clause: model.Clause, attributes: Mapping[str, Any], as_of: dt.date) -> matching.Decision:
     """One clause against checked attributes (see the module docstring for the logic)."""
-    return _Run(attributes.get("region"), as_of).judge(clause, attributes)
+    return Run(attributes.get("region"), as_of).judge(clause, attributes)
 
 
-class _Run:
+class Run:
     """What one evaluation shares across clauses (the date as text, jurisdiction verdicts)."""
 
     def __init__(self, region: Any, as_of: dt.date) -> None:
@@ -176,7 +176,7 @@ class _Run:
         return status, True
 
 
-def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: _Run) -> matching.Decision:
+def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> matching.Decision:
     region, as_of = run.region, run.as_of
     place = run.place(clause.jurisdiction)
     place_missing = {"region"} if region is None else set()

@@ -10,10 +10,12 @@ import os
 import subprocess
 import sys
 
+import click
 import pytest
 
 from connectors import sql_storage
 from engine import migrate
+from engine.backfill import cli as backfill_cli
 from tests.backfill import helpers
 
 pytestmark = pytest.mark.process
@@ -94,3 +96,14 @@ async def test_a_dry_run_prints_the_preview_tables(database):
     assert "notices that would be created: email 1, sms 1" in out
     assert "by clause:" in out and "qinghai-2022#(二)" in out
     assert "by region (city):" in out and "630100  西宁市" in out
+
+
+def test_changed_with_every_rule_current_judges_nothing(production_matcher, capsys):
+    current = {c.id: {c.rule_version} for c in production_matcher.catalogue.firm_facing()}
+    with pytest.raises(click.exceptions.Exit) as stopped:
+        backfill_cli._select(production_matcher, (), None, False, True, current)
+    assert stopped.value.exit_code == 0
+    assert "nothing to apply" in capsys.readouterr().out
+    # One clause judged under an older rule is all `--changed` selects.
+    current["qinghai-2022-2"] = {"0ld0ld0ld0ld"}
+    assert backfill_cli._select(production_matcher, (), None, False, True, current) == {"qinghai-2022-2"}

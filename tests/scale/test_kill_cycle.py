@@ -181,17 +181,7 @@ class Fleet:
 
     async def worker_ready(self, session: aiohttp.ClientSession) -> None:
         """Wait until the current worker has started (a SIGTERM before that would find no handler to stop cleanly)."""
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        while True:
-            assert self.worker is not None and self.worker.poll() is None, f"the worker exited:\n{tail(self.worker_log)}"
-            try:
-                async with session.get(f"http://127.0.0.1:{self.worker_metrics}/metrics") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            assert time.monotonic() < deadline, f"worker not started in time:\n{tail(self.worker_log)}"
-            await asyncio.sleep(0.1)  # polling a condition with a deadline, not covering a race
+        await self._answering(session, f"http://127.0.0.1:{self.worker_metrics}/metrics", "worker", self.worker_log)
 
     @staticmethod
     def worker_name(incarnation: int) -> str:
@@ -199,16 +189,20 @@ class Fleet:
         return f"worker-{incarnation}.test"
 
     async def wait_service_ready(self, session: aiohttp.ClientSession) -> None:
+        await self._answering(session, f"{self.base}/readyz", "service", self.service_log)
+
+    async def _answering(self, session: aiohttp.ClientSession, url: str, name: str, log: Path) -> None:
+        """Poll `url` until it answers 200, while both processes stay alive, within START_DEADLINE_SECONDS."""
         deadline = time.monotonic() + START_DEADLINE_SECONDS
         while True:
             self.check_alive()
             try:
-                async with session.get(f"{self.base}/readyz") as response:
+                async with session.get(url) as response:
                     if response.status == 200:
                         return
             except aiohttp.ClientError:
                 pass
-            assert time.monotonic() < deadline, f"service not ready in time:\n{tail(self.service_log)}"
+            assert time.monotonic() < deadline, f"{name} not ready in time:\n{tail(log)}"
             await asyncio.sleep(0.1)  # polling a condition with a deadline, not covering a race
 
     def check_alive(self) -> None:

@@ -207,7 +207,6 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
     """Microseconds per firm of each stage of a worker's batch, one process, over ``batches`` batches."""
     from connectors import sql_storage
     from engine.backfill import judge, preview
-    from engine.catalogue import compiler
 
     matcher = catalogue.default_matcher()
     judged = judge.Judge(matcher, as_of)
@@ -244,8 +243,7 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
         ("read the batch (firms, latest decision per clause)", read_seconds / len(firms) * 1e6),
         ("derive attributes (inputs.prepare)", timed(judged.attributes)),
         ("durable-rules: fact, assert, drain, retract", engine_us),
-        ("  of which building the fact JSON", timed(lambda f: compiler.fact_json(
-            compiler.fact(prepared[f.uscc][0], as_of, judged.engine.reads, prepared[f.uscc][1])))),
+        ("  of which building the fact JSON", timed(lambda f: judged.engine.facts.encode(prepared[f.uscc][0], as_of, prepared[f.uscc][1]))),
         ("all outcomes (the three rows above but reading, plus verdicts)", timed(judged.outcomes)),
         ("the preview's counters", timed(lambda f: tally.count_firm(f, outcomes[f.uscc], judged, batch))),
     ]

@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         context = matching.MatchContext(risk_years=frozenset({2022}) if rng.random() < 0.3 else frozenset())
         cases.append((profile(rng, as_of), as_of, context))
     prepared = [inputs.prepare(catalogue, p, d, c) + (d,) for p, d, c in cases]
-    facts = [compiler.fact_json(compiler.fact(a, d, engine_matcher.reads, o)) for a, o, d in prepared]
+    facts = [engine_matcher.facts.encode(a, d, o) for a, o, d in prepared]
     evaluator = durable.Evaluator(engine_matcher.rulesets)
 
     # Sanity first: both matchers agree on every firm, and the firms are not trivial.

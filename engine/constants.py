@@ -72,3 +72,7 @@ BACKFILL_BATCH_SIZE = 500
 #: Batches in flight per backfill worker process: one being judged, one queued, so a worker never
 #: waits for the parent; more would only hold memory.
 BACKFILL_BATCHES_PER_WORKER = 2
+
+#: Distinct string values (region and industry codes, levels) a durable-rules fact encoder keeps
+#: encoded; there are a few thousand, so the bound only guards against unexpected free text.
+FACT_STRINGS_CACHED = 65_536

@@ -124,6 +124,7 @@ class DurableMatcher(reference.ProfileMatcher):
         self.reference = reference.ReferenceMatcher(catalogue)
         self.rulesets = compiler.plan(catalogue, max_branches)
         self.reads = compiler.accumulator_reads(catalogue)
+        self.facts = compiler.FactEncoder(catalogue, self.reads)
         self._local = threading.local()
         self._executable = frozenset(c.id for c in catalogue.executable())
 
@@ -141,8 +142,7 @@ class DurableMatcher(reference.ProfileMatcher):
         return self._met(inputs.normalise(attributes), as_of, overrides)
 
     def _met(self, attributes: dict[str, Any], as_of: dt.date, overrides: inputs.Overrides | None) -> frozenset[str]:
-        fact = compiler.fact(attributes, as_of, self.reads, overrides)
-        return frozenset(self.evaluator().fired(compiler.fact_json(fact)))
+        return frozenset(self.evaluator().fired(self.facts.encode(attributes, as_of, overrides)))
 
     def evaluate(
         self,

@@ -8,13 +8,14 @@ and regions inside and outside every jurisdiction.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import derive, matching
-from engine.catalogue import loader
+from engine.catalogue import compiler, inputs, loader
 
 _CATALOGUE = loader.load()
 REGIONS = ["140202", "140212", "140302", "140303", "141102", "141181", "630102", "630202", "530102",
@@ -126,3 +127,18 @@ def test_seeded_sweep_meets_every_clause_and_agrees(ref, engine_matcher):
         reached |= met
     executable = {c.id for c in _CATALOGUE.executable()}
     assert reached == executable, sorted(executable - reached)
+
+
+def test_lean_facts_fire_exactly_what_full_facts_fire(engine_matcher):
+    """The encoder leaves out properties no rule tests; the engine must not notice."""
+    rng = random.Random(4754)
+    evaluator = engine_matcher.evaluator()
+    for _ in range(500):
+        attributes = inputs.normalise(_random_attributes(rng))
+        as_of = dt.date(2021, 1, 1) + dt.timedelta(days=rng.randrange(6 * 365))
+        overrides = {"lvliang-2022-18": {"ip_buy_grants_year": float(rng.choice((0, 10_000, 2_000_000)))}}
+        full = compiler.fact(attributes, as_of, engine_matcher.reads, overrides)
+        lean = engine_matcher.facts.encode(attributes, as_of, overrides)
+        assert json.loads(lean) == {k: v for k, v in full.items() if k in engine_matcher.facts.names
+                                    or "@" in k or k in ("kind", "as_of")}
+        assert evaluator.fired(lean) == evaluator.fired(compiler.fact_json(full))

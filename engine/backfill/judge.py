@@ -18,8 +18,8 @@ synthetic firms.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import typing
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -31,8 +31,7 @@ from engine.notices import outbox
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(typing.NamedTuple):
     """One clause's outcome for a firm: enough to compare, count and preview, not to explain."""
 
     clause_id: str
@@ -62,6 +61,8 @@ class Judge:
         self.clause_ids = frozenset(c.id for c in self.clauses)
         self.engine = matcher if isinstance(matcher, durable.DurableMatcher) else None
         self.by_id = {c.id: c for c in self.clauses}
+        # Condition trees compiled once: a backfill evaluates each of them millions of times.
+        self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
         self.in_force = tuple(c for c in self.clauses if c.in_window(as_of))
         self.periods = {c.id: outbox.period_for(c.mode, as_of) for c in self.clauses}
         # Region → clauses that may reach it; bounded by the number of counties (~3,000).
@@ -107,19 +108,22 @@ class Judge:
             # so the disagreement is handled exactly as the pipeline's matcher handles it.
             scope = (*scope, *(self.by_id[c] for c in sorted(met - scope_ids) if c in self.by_id))
         results = []
+        conditions = self.conditions
         for clause in scope:
-            view = _view(attributes, overrides.get(clause.id)) if overrides else attributes
-            status, in_scope = run.status(clause, view)
-            if self.engine is not None and (clause.id in met) != (status == MET):
+            clause_id = clause.id
+            override = overrides.get(clause_id) if overrides else None
+            view = {**attributes, **override} if override else attributes
+            status, in_scope = run.status(clause, view, conditions[clause_id])
+            if self.engine is not None and (clause_id in met) != (status is MET):
                 status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
             amount = None
-            if status == MET and clause.benefit is not None and clause.benefit.formula:
+            if status is MET and clause.benefit is not None and clause.benefit.formula:
                 amount = formula.evaluate(clause.benefit.formula, view).amount
-            prior = priors.get(clause.id)
+            prior = priors.get(clause_id)
             changed = not _same(prior, status, clause.rule_version, amount) and not (
-                prior is None and status == NOT_MET and not in_scope
+                prior is None and status is NOT_MET and not in_scope
             )
-            results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
+            results.append(Outcome(clause_id, status, amount, in_scope, changed, prior))
         judged = {clause.id for clause in scope}
         for clause_id, prior in priors.items():
             # A clause that no longer reaches the firm is not_met; worth a row only as a change.
@@ -171,12 +175,7 @@ class Judge:
 
     def _engine_met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
         assert self.engine is not None
-        fact = compiler.fact(attributes, self.as_of, self.engine.reads, overrides)
-        return frozenset(self.engine.evaluator().fired(compiler.fact_json(fact)))
-
-
-def _view(attributes: dict[str, Any], override: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return {**attributes, **override} if override else attributes
+        return frozenset(self.engine.evaluator().fired(self.engine.facts.encode(attributes, self.as_of, overrides)))
 
 
 def _same(prior: store.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from engine import matching
@@ -159,19 +159,22 @@ class Run:
     def judge(self, clause: model.Clause, attributes: Mapping[str, Any]) -> matching.Decision:
         return _judge(clause, attributes, self)
 
-    def status(self, clause: model.Clause, attributes: Mapping[str, Any]) -> tuple[matching.Verdict, bool]:
+    def status(
+        self, clause: model.Clause, attributes: Mapping[str, Any], conditions: Verdicts
+    ) -> tuple[matching.Verdict, bool]:
         """The verdict :meth:`judge` gives and whether the clause reaches the firm, without explaining it.
 
         What a backfill needs for the ~100 clauses per firm whose outcome it only compares: the
-        same three-valued logic, short-circuited, and no explanation built.
+        same three-valued logic, short-circuited, and no explanation built. ``conditions`` is
+        :func:`verdict_of` the clause's conditions, compiled once by the caller.
         """
         place = self.place(clause.jurisdiction)
-        in_scope = place != NOT_MET and clause.in_window(self.as_of)
-        if not in_scope:
+        if place is NOT_MET or not clause.in_window(self.as_of):
             return NOT_MET, False
-        conditions = UNKNOWN if clause.conditions is None else _verdict(clause.conditions, attributes)
-        status = combine_all((place, conditions))
-        if status == MET and clause.needs:
+        status = conditions(attributes)
+        if place is UNKNOWN and status is MET:
+            status = UNKNOWN
+        if status is MET and clause.needs:
             status = UNKNOWN
         return status, True
 
@@ -216,23 +219,45 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
     )
 
 
-def _verdict(node: model.Condition, attributes: Mapping[str, Any]) -> matching.Verdict:
-    """The verdict :func:`_condition` gives, short-circuited (a decided `all`/`any` stops early)."""
+#: A condition tree compiled by :func:`verdict_of`: attributes → verdict.
+Verdicts = Callable[[Mapping[str, Any]], matching.Verdict]
+
+
+def verdict_of(node: model.Condition | None) -> Verdicts:
+    """The verdict :func:`_condition` gives on ``node``, as a function of the attributes: short-circuited
+    (a decided `all`/`any` stops early) and with the tree walked once, here, not on every call."""
+    if node is None:
+        return _unexpressed
     if isinstance(node, model.Leaf):
-        seen = attributes.get(node.attr)
-        if seen is None:
-            return UNKNOWN
-        return MET if _COMPARE[node.op](seen, node.value) else NOT_MET
-    decisive = NOT_MET if node.kind == "all" else MET
-    open_ = False
-    for child in node.children:
-        verdict = _verdict(child, attributes)
-        if verdict == decisive:
-            return decisive
-        open_ = open_ or verdict == UNKNOWN
-    if open_:
-        return UNKNOWN
-    return MET if node.kind == "all" else NOT_MET
+        attr, value, compare = node.attr, node.value, _COMPARE[node.op]
+
+        def leaf(attributes: Mapping[str, Any]) -> matching.Verdict:
+            seen = attributes.get(attr)
+            if seen is None:
+                return UNKNOWN
+            return MET if compare(seen, value) else NOT_MET
+
+        return leaf
+    children = tuple(verdict_of(child) for child in node.children)
+    if len(children) == 1:
+        return children[0]
+    decisive, settled = (NOT_MET, MET) if node.kind == "all" else (MET, NOT_MET)
+
+    def group(attributes: Mapping[str, Any]) -> matching.Verdict:
+        open_ = False
+        for child in children:
+            verdict = child(attributes)
+            if verdict is decisive:
+                return decisive
+            if verdict is UNKNOWN:
+                open_ = True
+        return UNKNOWN if open_ else settled
+
+    return group
+
+
+def _unexpressed(attributes: Mapping[str, Any]) -> matching.Verdict:
+    return UNKNOWN  # a firm-facing clause not yet expressed as conditions
 
 
 def _condition(

@@ -32,17 +32,27 @@ def city_of(region: Any) -> str:
     return region[:4] + "00"
 
 
+STATUSES = ("met", "unknown", "not_met")
+
+
 @dataclasses.dataclass
 class Tally:
-    """Mergeable counters over the firms and clauses a backfill judged."""
+    """Mergeable counters over the firms and clauses a backfill judged.
+
+    Counts are kept in flat counters keyed by tuples, so a firm's outcomes are added with one
+    C-level ``Counter.update`` rather than an increment per outcome (a province's dry run counts
+    tens of millions of outcomes); :attr:`by_clause`, :attr:`by_region` and :attr:`by_status`
+    give the nested views.
+    """
 
     firms: int = 0
     firms_changed: int = 0
-    by_clause: dict[str, collections.Counter[str]] = dataclasses.field(default_factory=dict)
+    #: (clause id, one of CLAUSE_COLUMNS) → outcomes.
+    clause_counts: collections.Counter[tuple[str, str]] = dataclasses.field(default_factory=collections.Counter)
     #: Sum of the amounts of ``met`` outcomes per clause (yuan, or the clause's unit).
     amounts: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
-    by_region: dict[str, collections.Counter[str]] = dataclasses.field(default_factory=dict)
-    by_status: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    #: (city code, "firms", a status or "changed") → count.
+    region_counts: collections.Counter[tuple[str, str]] = dataclasses.field(default_factory=collections.Counter)
     #: Notices the changes create, per channel (a dry run subtracts those that already exist).
     notices: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     #: New ``met`` decisions held for 二次确认 instead of notifying.
@@ -63,51 +73,47 @@ class Tally:
         """Add one firm's outcomes (and, for changed ``met`` outcomes, the notices they would create)."""
         self.firms += 1
         city = city_of(firm.fields.get("region"))
-        region = self.by_region.get(city)
-        if region is None:
-            region = self.by_region[city] = collections.Counter()
-        region["firms"] += 1
-        any_change = False
+        counted: list[tuple[str, str]] = []
+        in_region: list[tuple[str, str]] = [(city, "firms")]
+        channels: list[str] = []
+        existing, gated, changes = batch.notice_keys, batch.gated, 0
         for outcome in outcomes:
-            counts = self.by_clause.get(outcome.clause_id)
-            if counts is None:
-                counts = self.by_clause[outcome.clause_id] = collections.Counter()
-            if outcome.in_scope:
-                status = _VALUE[outcome.status]
-                self.by_status[status] += 1
-                counts[status] += 1
-                region[status] += 1
-                if outcome.status == MET and outcome.amount is not None:
-                    self.amounts[outcome.clause_id] += outcome.amount
-            if not outcome.changed:
+            clause_id, status, amount, in_scope, changed, prior = outcome
+            if in_scope:
+                text = _VALUE[status]
+                counted.append((clause_id, text))
+                in_region.append((city, text))
+                if status is MET and amount is not None:
+                    self.amounts[clause_id] += amount
+            if not changed:
                 continue
-            any_change = True
-            counts["changed"] += 1
-            region["changed"] += 1
-            was_met = outcome.prior is not None and outcome.prior.status == MET
-            if outcome.status == MET and not was_met:
-                counts["newly_met"] += 1
-            elif was_met and outcome.status != MET:
-                counts["no_longer_met"] += 1
+            changes += 1
+            counted.append((clause_id, "changed"))
+            was_met = prior is not None and prior.status is MET
+            if status is MET and not was_met:
+                counted.append((clause_id, "newly_met"))
+            elif was_met and status is not MET:
+                counted.append((clause_id, "no_longer_met"))
             keys = judged.notice_keys(outcome)
-            if keys and outcome.clause_id in batch.gated:
+            if keys and clause_id in gated:
                 self.pending_approval += 1
-                continue
-            for channel, period in keys:
-                if (firm.uscc, outcome.clause_id, channel, period) not in batch.notice_keys:
-                    self.notices[channel] += 1
-        self.firms_changed += any_change
+            elif keys:
+                channels += [channel for channel, period in keys if (firm.uscc, clause_id, channel, period) not in existing]
+        if changes:
+            in_region += [(city, "changed")] * changes
+            self.firms_changed += 1
+        self.clause_counts.update(counted)
+        self.region_counts.update(in_region)
+        if channels:
+            self.notices.update(channels)
 
     def merge(self, other: Tally) -> None:
         """Add another tally's counts to this one."""
         self.firms += other.firms
         self.firms_changed += other.firms_changed
-        for name in ("by_clause", "by_region"):
-            mine = getattr(self, name)
-            for key, counter in getattr(other, name).items():
-                mine.setdefault(key, collections.Counter()).update(counter)
+        self.clause_counts.update(other.clause_counts)
+        self.region_counts.update(other.region_counts)
         self.amounts.update(other.amounts)
-        self.by_status.update(other.by_status)
         self.notices.update(other.notices)
         self.pending_approval += other.pending_approval
         self.recorded += other.recorded
@@ -115,9 +121,28 @@ class Tally:
         self.recorded_pending += other.recorded_pending
         self.skipped_firms += other.skipped_firms
 
+    @property
+    def by_clause(self) -> dict[str, collections.Counter[str]]:
+        """Clause id → counts by column (CLAUSE_COLUMNS)."""
+        return _nested(self.clause_counts)
+
+    @property
+    def by_region(self) -> dict[str, collections.Counter[str]]:
+        """City code → firms, outcomes in scope by status, and changes."""
+        return _nested(self.region_counts)
+
+    @property
+    def by_status(self) -> collections.Counter[str]:
+        """Outcomes in scope by status, over all clauses."""
+        totals: collections.Counter[str] = collections.Counter()
+        for (_clause_id, column), count in self.clause_counts.items():
+            if column in STATUSES:
+                totals[column] += count
+        return totals
+
     def changes(self) -> int:
         """Decisions that differ from what is stored (a real run records them)."""
-        return sum(counter["changed"] for counter in self.by_clause.values())
+        return sum(count for (_clause_id, column), count in self.clause_counts.items() if column == "changed")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (``--json``)."""
@@ -136,6 +161,13 @@ class Tally:
             "recorded_pending": self.recorded_pending,
             "skipped_firms": self.skipped_firms,
         }
+
+
+def _nested(flat: collections.Counter[tuple[str, str]]) -> dict[str, collections.Counter[str]]:
+    nested: dict[str, collections.Counter[str]] = {}
+    for (outer, inner), count in flat.items():
+        nested.setdefault(outer, collections.Counter())[inner] += count
+    return nested
 
 
 def render(tally: Tally, *, dry_run: bool, cites: dict[str, str]) -> str:

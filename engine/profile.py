@@ -9,6 +9,7 @@ rebuilding from the event log gives the same profile.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -52,12 +53,21 @@ def nest(uscc: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Turn flat dotted fields into the nested profile documented in docs/profile.md."""
     profile: dict[str, Any] = {"uscc": uscc}
     for path in sorted(fields):
+        parents, leaf = _split(path)
         node = profile
-        *parents, leaf = path.split(".")
         for part in parents:
-            node = node.setdefault(part, {})
+            if part not in node:  # setdefault would build a throw-away dict per level
+                node[part] = {}
+            node = node[part]
         node[leaf] = fields[path]
     return profile
+
+
+# Paths repeat across firms ("tax.vat.2022-03.sales"): a backfill nests millions of profiles.
+@functools.lru_cache(maxsize=65536)
+def _split(path: str) -> tuple[tuple[str, ...], str]:
+    *parents, leaf = path.split(".")
+    return tuple(parents), leaf
 
 
 def flatten(profile: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -26,13 +26,18 @@ def normalise(attributes: Mapping[str, Any]) -> dict[str, Any]:
     a wrong type or a non-finite number: silently judging bad input would be worse.
     """
     out: dict[str, Any] = {}
+    types = derive.ATTRIBUTE_TYPES
     for name, value in attributes.items():
-        kind = derive.ATTRIBUTE_TYPES.get(name)
+        kind = types.get(name)
         if kind is None:
             raise ValueError(f"unknown attribute {name!r}")
         if value is None:
             continue
-        out[name] = _coerce(name, kind, value)
+        # Derived attributes almost always have their exact type already: skip the full check then.
+        if type(value) is kind and (kind is not float or math.isfinite(value)):
+            out[name] = value
+        else:
+            out[name] = _coerce(name, kind, value)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,8 @@ def as_date(value: Any) -> dt.date | None:
 
 def as_number(value: Any) -> float | None:
     """A float from an int/float (or a numeric string), None otherwise; booleans are not numbers."""
+    if type(value) is float:  # the common case, first: profiles hold millions of amounts
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -57,6 +60,8 @@ def as_year(key: Any) -> int | None:
     return None
 
 
+# Period keys repeat across firms (a few hundred months and quarters): parse each once.
+@functools.lru_cache(maxsize=4096)
 def month_key(key: Any) -> tuple[int, int] | None:
     """(year, month) of a `social_insurance` key "YYYY-MM"."""
     m = _MONTH.match(key) if isinstance(key, str) else None
@@ -65,6 +70,7 @@ def month_key(key: Any) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2))
 
 
+@functools.lru_cache(maxsize=4096)
 def tax_period(key: Any) -> tuple[dt.date, int] | None:
     """(last day, length in months) of a VAT period key "YYYY-MM" or "YYYYQn"."""
     month = month_key(key)
@@ -82,7 +88,8 @@ def items(value: Any) -> list[tuple[Any, Mapping[str, Any]]]:
     """(key, record) pairs of a keyed section, skipping records that are not objects."""
     if not isinstance(value, Mapping):
         return []
-    return [(k, v) for k, v in value.items() if isinstance(v, Mapping)]
+    # `type(v) is dict` first: the ABC check alone costs more than the rest of the loop.
+    return [(k, v) for k, v in value.items() if type(v) is dict or isinstance(v, Mapping)]
 
 
 def whole_years(start: dt.date, end: dt.date) -> int:

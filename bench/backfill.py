@@ -227,7 +227,26 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
         finally:
             await target.close()
 
+    async def _whole() -> float:
+        from engine.backfill import runner
+
+        target = sql_storage.SqlStorage(f"sqlite+aiosqlite:///{database}")
+        await target.open()
+        try:
+            judged_firms, seconds = 0, 0.0
+            async for after, upto in target.batch_bounds(500):
+                started = time.perf_counter()
+                result = await runner.judge_batch(target, judged, after, upto, dry_run=True, list_changes=0)
+                seconds += time.perf_counter() - started
+                judged_firms += result.tally.firms
+                if judged_firms >= batches * 500:
+                    break
+            return seconds / judged_firms * 1e6
+        finally:
+            await target.close()
+
     firms, batch, read_seconds = asyncio.run(_read())
+    whole_us = asyncio.run(_whole())
     prepared = {f.uscc: judged.attributes(f) for f in firms}
     outcomes = {f.uscc: judged.outcomes(f)[0] for f in firms}
     tally = preview.Tally()
@@ -246,6 +265,7 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
         ("  of which building the fact JSON", timed(lambda f: judged.engine.facts.encode(prepared[f.uscc][0], as_of, prepared[f.uscc][1]))),
         ("all outcomes (the three rows above but reading, plus verdicts)", timed(judged.outcomes)),
         ("the preview's counters", timed(lambda f: tally.count_firm(f, outcomes[f.uscc], judged, batch))),
+        ("a worker's whole dry-run batch (read, judge, count)", whole_us),
     ]
 
 

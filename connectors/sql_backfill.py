@@ -24,6 +24,9 @@ _RISK = models.RegionRisk.__table__
 _SETTING = models.ClauseSetting.__table__
 
 
+_NO_YEARS: frozenset[int] = frozenset()
+
+
 class SqlBackfill(store.BackfillStore):
     """BackfillStore for SqlStorage; relies on its `_read`, `_write`, `_record_decisions` and `is_sqlite`."""
 
@@ -99,14 +102,14 @@ class SqlBackfill(store.BackfillStore):
             gated = frozenset(
                 (await connection.execute(sa.select(_SETTING.c.clause_id).where(_SETTING.c.needs_approval.is_(True)))).scalars()
             )
+        risk_years = {county: frozenset(years) for county, years in risk.items()}
+        none: dict[str, store.Prior] = {}
         return store.Batch(
+            # Positional and unpacked: attribute access on result rows costs more than the rest here.
             firms=[
-                store.FirmInput(
-                    uscc=row.uscc, fields=row.fields, version=row.events_applied,
-                    priors=by_firm.get(row.uscc, {}), grants=tuple(grants.get(row.uscc, ())),
-                    risk_years=frozenset(risk.get(row.region, ())),
-                )
-                for row in firms
+                store.FirmInput(uscc, fields, version, by_firm.get(uscc, none), tuple(grants.get(uscc, ())),
+                                risk_years.get(region, _NO_YEARS))
+                for uscc, fields, version, region in firms
             ],
             notice_keys=notice_keys,
             gated=gated,

@@ -66,7 +66,7 @@ class Judge:
         self.in_force = tuple(c for c in self.clauses if c.in_window(as_of))
         self.periods = {c.id: outbox.period_for(c.mode, as_of) for c in self.clauses}
         # Region → clauses that may reach it; bounded by the number of counties (~3,000).
-        self._scopes: dict[Any, tuple[tuple[model.Clause, ...], frozenset[str]]] = {}
+        self._scopes: dict[Any, _Scope] = {}
 
     def attributes(self, firm: store.FirmInput) -> tuple[dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The checked attributes and per-clause accumulator overrides the pipeline's matcher would see."""
@@ -101,44 +101,59 @@ class Judge:
     ) -> list[Outcome]:
         met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
         region = attributes.get("region")
-        run = reference.Run(region, self.as_of)
-        scope, scope_ids = self._scope(region)
-        if not met <= scope_ids:
-            # durable-rules fired for a clause that cannot reach the firm: judge that one in full too,
-            # so the disagreement is handled exactly as the pipeline's matcher handles it.
-            scope = (*scope, *(self.by_id[c] for c in sorted(met - scope_ids) if c in self.by_id))
-        results = []
-        conditions = self.conditions
-        for clause in scope:
-            clause_id = clause.id
+        scope = self._scope(region)
+        verdicts = []
+        for clause_id, clause, conditions, capped in scope.entries:
             override = overrides.get(clause_id) if overrides else None
             view = {**attributes, **override} if override else attributes
-            status, in_scope = run.status(clause, view, conditions[clause_id])
-            if self.engine is not None and (clause_id in met) != (status is MET):
+            status = conditions(view)
+            if status is MET and capped:
+                status = UNKNOWN  # reference.settle: place unknown, or data no event carries
+            verdicts.append((clause, status, True, view))
+        if not met <= scope.ids:
+            # durable-rules fired for a clause that cannot reach the firm: judge that one in full too,
+            # so the disagreement is handled exactly as the pipeline's matcher handles it.
+            run = reference.Run(region, self.as_of)
+            for clause_id in sorted(met - scope.ids):
+                if clause_id in self.by_id:
+                    clause = self.by_id[clause_id]
+                    view = {**attributes, **((overrides or {}).get(clause_id) or {})}
+                    verdicts.append((clause, *run.status(clause, view, self.conditions[clause_id]), view))
+        results = []
+        engine = self.engine is not None
+        for clause, status, in_scope, view in verdicts:
+            if engine and (clause.id in met) != (status is MET):
                 status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
             amount = None
             if status is MET and clause.benefit is not None and clause.benefit.formula:
                 amount = formula.evaluate(clause.benefit.formula, view).amount
-            prior = priors.get(clause_id)
+            prior = priors.get(clause.id)
             changed = not _same(prior, status, clause.rule_version, amount) and not (
                 prior is None and status is NOT_MET and not in_scope
             )
-            results.append(Outcome(clause_id, status, amount, in_scope, changed, prior))
-        judged = {clause.id for clause in scope}
-        for clause_id, prior in priors.items():
-            # A clause that no longer reaches the firm is not_met; worth a row only as a change.
-            if clause_id not in judged and clause_id in self.by_id \
-                    and not _same(prior, NOT_MET, self.by_id[clause_id].rule_version, None):
-                results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
+            results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
+        if priors:
+            judged = {outcome.clause_id for outcome in results}
+            for clause_id, prior in priors.items():
+                # A clause that no longer reaches the firm is not_met; worth a row only as a change.
+                if clause_id not in judged and clause_id in self.by_id \
+                        and not _same(prior, NOT_MET, self.by_id[clause_id].rule_version, None):
+                    results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
         return results
 
-    def _scope(self, region: Any) -> tuple[tuple[model.Clause, ...], frozenset[str]]:
+    def _scope(self, region: Any) -> _Scope:
         """The selected clauses in force on the date whose jurisdiction may hold ``region`` (cached per region)."""
         cached = self._scopes.get(region)
         if cached is None:
             run = reference.Run(region, self.as_of)
-            clauses = tuple(c for c in self.in_force if run.place(c.jurisdiction) != NOT_MET)
-            cached = self._scopes[region] = (clauses, frozenset(c.id for c in clauses))
+            entries = []
+            for clause in self.in_force:
+                place = run.place(clause.jurisdiction)
+                if place is not NOT_MET:
+                    # Whether a met condition tree still leaves the clause open (computed once per region).
+                    capped = reference.settle(place, MET, bool(clause.needs)) is not MET
+                    entries.append((clause.id, clause, self.conditions[clause.id], capped))
+            cached = self._scopes[region] = _Scope(tuple(entries), frozenset(entry[0] for entry in entries))
         return cached
 
     def changes(self, firm: store.FirmInput) -> tuple[list[Outcome], list[store.Change]]:
@@ -176,6 +191,12 @@ class Judge:
     def _engine_met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
         assert self.engine is not None
         return frozenset(self.engine.evaluator().fired(self.engine.facts.encode(attributes, self.as_of, overrides)))
+
+
+class _Scope(typing.NamedTuple):
+    #: (clause id, clause, compiled condition tree, whether a met tree is capped at unknown).
+    entries: tuple[tuple[str, model.Clause, reference.Verdicts, bool], ...]
+    ids: frozenset[str]
 
 
 def _same(prior: store.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None) -> bool:

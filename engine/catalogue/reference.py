@@ -171,12 +171,15 @@ class Run:
         place = self.place(clause.jurisdiction)
         if place is NOT_MET or not clause.in_window(self.as_of):
             return NOT_MET, False
-        status = conditions(attributes)
-        if place is UNKNOWN and status is MET:
-            status = UNKNOWN
-        if status is MET and clause.needs:
-            status = UNKNOWN
-        return status, True
+        return settle(place, conditions(attributes), bool(clause.needs)), True
+
+
+def settle(place: matching.Verdict, conditions: matching.Verdict, needs: bool) -> matching.Verdict:
+    """The verdict of a clause in force whose jurisdiction may hold the firm (``place`` met or unknown):
+    ``all`` of place and conditions, and at best unknown when it ``needs`` data no event carries."""
+    if conditions is MET and (place is UNKNOWN or needs):
+        return UNKNOWN
+    return conditions
 
 
 def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> matching.Decision:

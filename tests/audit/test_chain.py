@@ -12,6 +12,8 @@ import sys
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors import sql_storage
 from engine import audit
@@ -34,6 +36,28 @@ def test_chain_and_verify_by_the_documented_algorithm():
     assert audit.verify([records[1], records[0]]).first_bad_seq == 2
     assert audit.verify([records[1]]).first_bad_seq == 2
     assert audit.verify([records[1]], partial=True).ok
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False, allow_infinity=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(actor=_TEXT, action=_TEXT, subject_type=_TEXT, subject_id=_TEXT,
+       payload=st.dictionaries(_TEXT, _JSON, max_size=5), seq=st.integers(1, 2**40))
+def test_chain_hashes_the_documented_canonical_body(actor, action, subject_type, subject_id, payload, seq):
+    """chain() assembles the canonical body around the payload's text; verify() encodes it whole."""
+    import datetime
+
+    at = datetime.datetime(2026, 11, 21, 3, 4, 5, 6, tzinfo=datetime.UTC)
+    entry = audit.chain(audit.GENESIS, seq, at, audit.Draft(actor, action, subject_type, subject_id, payload))
+    body = {"seq": seq, "at": "2026-11-21T03:04:05.000006Z", "actor": actor, "action": action,
+            "subject_type": subject_type, "subject_id": subject_id, "payload": entry.payload}
+    assert entry.hash == hashlib.sha256(audit.GENESIS.encode() + b"\n" + audit.canonical(body)).hexdigest()
+    assert audit.verify([entry.as_json()], partial=True).ok
 
 
 async def entries(store):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import dataclasses
 import datetime
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from connectors import memory_audit, memory_backfill, memory_notices
@@ -15,6 +17,41 @@ from engine import matching, profile, status, storage
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+#: What a group's rollback restores (the id counters only move on, as a database's sequences do).
+_STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates")
+
+
+class _MemoryFoldGroup(storage.FoldGroup):
+    """The group `InMemoryStorage.fold_group` yields: each fold applies at once (the store's lock is held)."""
+
+    def __init__(self, store: InMemoryStorage, events: Sequence[storage.StoredEvent]) -> None:
+        self.events = events
+        self._store = store
+        self._claimed = {event.event_id for event in events}
+
+    def _check(self, event_id: str) -> None:
+        if event_id not in self._claimed:
+            raise ValueError(f"event {event_id} is not one this group claimed")
+
+    async def fold_firm_event(
+        self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
+    ) -> storage.FoldOutcome:
+        self._check(event.event_id)
+        return self._store._fold_firm(event, assignments, judge)
+
+    async def fold_region_event(
+        self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
+    ) -> storage.FoldOutcome:
+        self._check(event.event_id)
+        if len(self._claimed) != 1:
+            raise ValueError("a region event is folded in a group of its own")
+        return self._store._fold_region(event, designation, judge)
+
+    async def mark_failed(self, event_id: str, reason: str) -> None:
+        self._check(event_id)
+        self._store._set_status(event_id, status.EventStatus.FAILED, error=reason)
 
 
 class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, memory_backfill.MemoryBackfill, storage.Storage):
@@ -84,53 +121,68 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         status.check_transition(event.status, new)
         self.events[event_id] = dataclasses.replace(event, status=new, processed_at=_now(), error=error)
 
-    async def fold_firm_event(
+    @contextlib.asynccontextmanager
+    async def fold_group(self, limit: int = 1, *, event_id: str | None = None) -> AsyncIterator[storage.FoldGroup]:
+        async with self._lock:
+            if event_id is not None:
+                event = self.events[event_id]
+                claimed = [event] if event.status == status.EventStatus.RECEIVED else []
+            else:
+                claimed = storage.claimable((await self.pending_events(limit)))
+            # One transaction: if the block raises, everything the group did is taken back.
+            saved = copy.deepcopy({name: getattr(self, name) for name in _STATE})
+            try:
+                yield _MemoryFoldGroup(self, claimed)
+            except BaseException:
+                vars(self).update(saved)
+                raise
+
+    def _fold_firm(
         self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
     ) -> storage.FoldOutcome:
-        async with self._lock:
-            if self.events[event.event_id].status != status.EventStatus.RECEIVED:
-                return storage.FoldOutcome()
-            uscc = event.uscc
-            assert uscc is not None
-            now = _now()
-            firm = self.firms.get(uscc)
-            fields = dict(firm.fields) if firm else {}
-            stamps = {k: list(v) for k, v in firm.stamps.items()} if firm else {}
-            changed = profile.apply_assignments(
-                fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id)
-            )
-            # Judge before writing anything, so a failing matcher leaves no partial fold behind.
-            decisions = self._judge(uscc, fields, event, judge) if changed else []
-            self.firms[uscc] = storage.FirmRecord(
-                uscc=uscc,
-                fields=fields,
-                stamps=stamps,
-                events_applied=(firm.events_applied if firm else 0) + 1,
-                created_at=firm.created_at if firm else now,
-                updated_at=now,
-            )
-            self.history.setdefault(uscc, []).extend(
-                storage.FieldAssignment(path, value, event.event_id, event.occurred_at, now)
-                for path, value in assignments.items()
-            )
-            self._store_decisions(uscc, event, decisions)
-            self._set_status(event.event_id, status.EventStatus.PROCESSED)
-            return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
+        if self.events[event.event_id].status != status.EventStatus.RECEIVED:
+            return storage.FoldOutcome()
+        uscc = event.uscc
+        if uscc is None:
+            raise ValueError(f"event {event.event_id} ({event.type}) names no firm")
+        now = _now()
+        firm = self.firms.get(uscc)
+        fields = dict(firm.fields) if firm else {}
+        stamps = {k: list(v) for k, v in firm.stamps.items()} if firm else {}
+        changed = profile.apply_assignments(
+            fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id)
+        )
+        # Judge before writing anything, so a failing matcher leaves no partial fold behind.
+        decisions = self._judge(uscc, fields, event, judge) if changed else []
+        self.firms[uscc] = storage.FirmRecord(
+            uscc=uscc,
+            fields=fields,
+            stamps=stamps,
+            events_applied=(firm.events_applied if firm else 0) + 1,
+            created_at=firm.created_at if firm else now,
+            updated_at=now,
+        )
+        self.history.setdefault(uscc, []).extend(
+            storage.FieldAssignment(path, value, event.event_id, event.occurred_at, now)
+            for path, value in assignments.items()
+        )
+        self._store_decisions(uscc, event, decisions)
+        self._set_status(event.event_id, status.EventStatus.PROCESSED)
+        return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
 
-    async def fold_region_event(
+    def _fold_region(
         self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
     ) -> storage.FoldOutcome:
-        async with self._lock:
-            if self.events[event.event_id].status != status.EventStatus.RECEIVED:
-                return storage.FoldOutcome()
-            years = self.risk.get(designation.county, set()) | {designation.year}
-            firms = sorted(u for u, f in self.firms.items() if f.fields.get("region") == designation.county)
-            judged = {uscc: self._judge(uscc, self.firms[uscc].fields, event, judge, years) for uscc in firms}
-            self.risk[designation.county] = years
-            for uscc, decisions in judged.items():
-                self._store_decisions(uscc, event, decisions)
-            self._set_status(event.event_id, status.EventStatus.PROCESSED)
-            return storage.FoldOutcome(decisions=[d for ds in judged.values() for d in ds], firms_judged=len(firms))
+        if self.events[event.event_id].status != status.EventStatus.RECEIVED:
+            return storage.FoldOutcome()
+        years = self.risk.get(designation.county, set()) | {designation.year}
+        firms = sorted(u for u, f in self.firms.items() if f.fields.get("region") == designation.county)
+        judged = {uscc: self._judge(uscc, self.firms[uscc].fields, event, judge, years) for uscc in firms}
+        self.risk[designation.county] = years
+        for uscc, decisions in judged.items():
+            self._store_decisions(uscc, event, decisions)
+        self._set_status(event.event_id, status.EventStatus.PROCESSED)
+        return storage.FoldOutcome(decisions=[d for ds in judged.values() for d in ds], firms_judged=len(firms))
 
     def _judge(
         self,

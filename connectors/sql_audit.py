@@ -26,11 +26,19 @@ AUDIT_LOCK_KEY = 0x61756469
 class SqlAudit(audit.AuditStore):
     """AuditStore and approval gate for SqlStorage; relies on its `_write`, `_read`, `is_sqlite`, `_decisions_where`."""
 
-    async def _audit(self, connection: sa_asyncio.AsyncConnection, drafts: Sequence[audit.Draft]) -> list[audit.Entry]:
-        if not drafts:
-            return []
+    async def _lock_chain(self, connection: sa_asyncio.AsyncConnection) -> None:
+        """Take the chain's lock for the rest of the transaction (PostgreSQL; SQLite has one writer)."""
         if not self.is_sqlite:
             await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+
+    async def _audit(
+        self, connection: sa_asyncio.AsyncConnection, drafts: Sequence[audit.Draft], *, locked: bool = False
+    ) -> list[audit.Entry]:
+        """Append `drafts` to the chain in the caller's transaction (`locked`: it holds `_lock_chain` already)."""
+        if not drafts:
+            return []
+        if not locked:
+            await self._lock_chain(connection)
         tail = (await connection.execute(sa.select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1))).first()
         seq, prev = (tail.seq, tail.hash) if tail else (0, audit.GENESIS)
         now = datetime.datetime.now(datetime.UTC)

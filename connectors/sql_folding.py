@@ -1,26 +1,35 @@
-"""Folding on SQL (mixed into SqlStorage): an event into its firm's profile, then the firm judged.
+"""Folding on SQL (mixed into SqlStorage): events into their firms' profiles, then the firms judged.
 
-Each fold is one transaction on the single writer: the event is still pending, the profile is
-updated, the provenance rows appended, the decisions that change recorded with their audit
-entries and notices, and the event marked processed. On PostgreSQL the event and firm rows are
-locked first, so two `serve` instances never fold the same event or the same firm at once.
+A group of events (`fold_group`) is one transaction on the single writer: the events are claimed,
+folded one after another (connectors.sql_fold_group), and their profiles, provenance rows,
+decisions with their audit entries and notices, and new statuses written together at the end.
+On PostgreSQL the claimed event rows are locked with `FOR UPDATE SKIP LOCKED` and their firms' rows
+with `FOR UPDATE`, so two `serve` instances never fold the same event, nor the same firm at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
+from connectors import sql_fold_group, sql_notices
 from engine import matching, models, profile, status, storage
 
+_EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
-_FIELD = models.ProfileField.__table__
 _RISK = models.RegionRisk.__table__
 _DECISION = models.Decision.__table__
+
+#: What judging a firm reads of its decisions (storage.context_of), without explanations and facts.
+_CONTEXT_COLUMNS = (
+    _DECISION.c.uscc, _DECISION.c.as_of, _DECISION.c.clause_id, _DECISION.c.cite, _DECISION.c.rule_version,
+    _DECISION.c.status, sa.cast(_DECISION.c.amount, sa.Float), _DECISION.c.period,
+)
 
 
 def _now() -> datetime.datetime:
@@ -28,85 +37,59 @@ def _now() -> datetime.datetime:
 
 
 class SqlFolding:
-    """The fold and judge half of SqlStorage; relies on its `_write`, `_insert`, `_locked`, `_still_pending`,
-    `_set_status`, `_risk_years`, `_gates`, `_audit`, `_create_notices` and `is_sqlite`."""
+    """The fold and judge half of SqlStorage; relies on its `_write`, `_insert`, `_locked`, `_event`,
+    `_risk_years`, `_gates`, `_lock_chain`, `_audit`, `_insert_notices` and `is_sqlite`."""
 
-    async def fold_firm_event(
-        self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
-    ) -> storage.FoldOutcome:
-        now = _now()
-        async with self._write() as connection:
-            if not await self._still_pending(connection, event.event_id):
-                return storage.FoldOutcome()
-            await connection.execute(
-                self._insert(_FIRM)
-                .values(uscc=event.uscc, fields={}, stamps={}, events_applied=0, created_at=now, updated_at=now)
-                .on_conflict_do_nothing(index_elements=["uscc"])
-            )
-            firm = (await connection.execute(self._locked(sa.select(_FIRM).where(_FIRM.c.uscc == event.uscc)))).one()
-            fields, stamps = dict(firm.fields), {k: list(v) for k, v in firm.stamps.items()}
-            changed = profile.apply_assignments(
-                fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id)
-            )
-            await connection.execute(
-                sa.update(_FIRM)
-                .where(_FIRM.c.uscc == event.uscc)
-                .values(
-                    fields=fields,
-                    stamps=stamps,
-                    region=fields.get("region"),
-                    events_applied=firm.events_applied + 1,
-                    updated_at=now,
-                )
-            )
-            if assignments:
-                await connection.execute(
-                    sa.insert(_FIELD),
-                    [
-                        {
-                            "uscc": event.uscc,
-                            "field": path,
-                            "value": value,
-                            "event_id": event.event_id,
-                            "occurred_at": event.occurred_at,
-                            "recorded_at": now,
-                        }
-                        for path, value in assignments.items()
-                    ],
-                )
-            decisions = await self._judge(connection, event.uscc, fields, event, judge) if changed else []
-            await self._set_status(connection, event.event_id, status.EventStatus.PROCESSED)
-        return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
+    @contextlib.asynccontextmanager
+    async def fold_group(self, limit: int = 1, *, event_id: str | None = None) -> AsyncIterator[storage.FoldGroup]:
+        while True:
+            async with self._write() as connection:
+                events = await self._claim(connection, limit, event_id)
+                group = sql_fold_group.SqlFoldGroup(self, connection, events, _now())
+                # Events named by the caller are folded in the caller's order; claimed ones in arrival order.
+                blocker = await group.open(hold_back=event_id is None)
+                if blocker is None:
+                    yield group
+                    await group.flush()
+                    return
+            # Another process's group holds an event that must go before every one claimed here: wait
+            # until that group ends (holding nothing meanwhile), then claim again.
+            await self._wait_for_event(blocker)
 
-    async def fold_region_event(
-        self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
-    ) -> storage.FoldOutcome:
+    async def _wait_for_event(self, seq: int) -> None:
         async with self._write() as connection:
-            if not await self._still_pending(connection, event.event_id):
-                return storage.FoldOutcome()
+            await connection.execute(sa.select(_EVENT.c.seq).where(_EVENT.c.seq == seq).with_for_update(read=True))
+
+    async def _claim(self, connection: sa_asyncio.AsyncConnection, limit: int, event_id: str | None) -> list[storage.StoredEvent]:
+        if event_id is not None:
+            # Wait for whoever holds the event, then see whether it is still to be folded.
+            row = (await connection.execute(self._locked(sa.select(_EVENT).where(_EVENT.c.event_id == event_id)))).one()
+            return [self._event(row)] if row.status == status.EventStatus.RECEIVED.value else []
+        query = sa.select(_EVENT).where(_EVENT.c.status == status.EventStatus.RECEIVED.value).order_by(_EVENT.c.seq).limit(limit)
+        if not self.is_sqlite:
+            # Another instance's group holds its events until it commits: take the next ones instead.
+            query = query.with_for_update(skip_locked=True)
+        return storage.claimable([self._event(row) for row in await connection.execute(query)])
+
+    async def _fold_region(
+        self, connection: sa_asyncio.AsyncConnection, event: storage.StoredEvent, designation: storage.RiskDesignation,
+        judge: storage.Judge,
+    ) -> storage.FoldOutcome:
+        await connection.execute(
+            self._insert(_RISK)
+            .values(county=designation.county, year=designation.year, level=designation.level, event_id=event.event_id)
+            .on_conflict_do_nothing(index_elements=["county", "year"])
+        )
+        firms = (
             await connection.execute(
-                self._insert(_RISK)
-                .values(
-                    county=designation.county,
-                    year=designation.year,
-                    level=designation.level,
-                    event_id=event.event_id,
+                self._locked(
+                    sa.select(_FIRM.c.uscc, _FIRM.c.fields).where(_FIRM.c.region == designation.county).order_by(_FIRM.c.uscc)
                 )
-                .on_conflict_do_nothing(index_elements=["county", "year"])
             )
-            firms = (
-                await connection.execute(
-                    self._locked(
-                        sa.select(_FIRM.c.uscc, _FIRM.c.fields)
-                        .where(_FIRM.c.region == designation.county)
-                        .order_by(_FIRM.c.uscc)
-                    )
-                )
-            ).all()
-            decisions = []
-            for firm in firms:
-                decisions += await self._judge(connection, firm.uscc, firm.fields, event, judge)
-            await self._set_status(connection, event.event_id, status.EventStatus.PROCESSED)
+        ).all()
+        decisions = []
+        for firm in firms:
+            decisions += await self._judge(connection, firm.uscc, firm.fields, event, judge)
         return storage.FoldOutcome(decisions=decisions, firms_judged=len(firms))
 
     async def _judge(
@@ -117,9 +100,8 @@ class SqlFolding:
         event: storage.StoredEvent,
         judge: storage.Judge,
     ) -> list[matching.Decision]:
-        stored = await self._judging_context(connection, uscc)
-        risk = await self._risk_years(connection, fields.get("region"))
-        context = storage.match_context(risk, stored)
+        known = (await self._judging_context(connection, [uscc])).get(uscc, [])
+        context = storage.context_of(await self._risk_years(connection, fields.get("region")), known)
         as_of = matching.as_of_date(event.occurred_at)
         new = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
         if new:
@@ -136,27 +118,51 @@ class SqlFolding:
     ) -> tuple[list[storage.StoredDecision], int]:
         """Insert (uscc, decision) pairs with their audit entries and notices (gated ones wait for approval);
         return the stored decisions and how many notices were created."""
+        [records], notices = await self._record_batches(connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor)
+        return records, notices
+
+    async def _record_batches(
+        self, connection: sa_asyncio.AsyncConnection, batches: Sequence[sql_fold_group.DecisionBatch], actor: str
+    ) -> tuple[list[list[storage.StoredDecision]], int]:
+        """`_record_decisions` for several batches at once, one statement per table: the audit chain gets,
+        batch after batch, the batch's decision entries then its notices' (what recording them one by one
+        appends). Returns each batch's stored decisions and how many notices were created."""
         now = _now()
         gates = await self._gates(connection)
-        approvals = [storage.gated(d, gates) for _, d in decisions]
+        pending = [(index, uscc, d, storage.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
         rows = [
-                {
-                    "uscc": uscc,
-                    "clause_id": d.clause_id,
-                    "cite": d.cite,
-                    "rule_version": d.rule_version,
-                    "status": d.status.value,
-                    "amount": d.amount,
-                    "explanation": dict(d.explanation),
-                    "facts": dict(d.facts),
-                    "as_of": as_of,
-                    "event_id": event_id,
-                    "created_at": now,
-                    "period": d.period,
-                    "approval": approval,
-                }
-                for (uscc, d), approval in zip(decisions, approvals, strict=True)
+            {
+                "uscc": uscc, "clause_id": d.clause_id, "cite": d.cite, "rule_version": d.rule_version, "status": d.status.value,
+                "amount": d.amount, "explanation": dict(d.explanation), "facts": dict(d.facts), "as_of": batches[index].as_of,
+                "event_id": batches[index].event_id, "created_at": now, "period": d.period, "approval": approval,
+            }
+            for index, uscc, d, approval in pending
         ]
+        ids = await self._insert_decisions(connection, rows)
+        if rows:
+            # The chain's lock before the notices, as every writer of notices takes it: a notice insert may
+            # wait for another transaction's insert of the same benefit, which must not wait for us.
+            await self._lock_chain(connection)
+        records: list[list[storage.StoredDecision]] = [[] for _ in batches]
+        for id_, (index, uscc, d, approval) in zip(ids, pending, strict=True):
+            batch = batches[index]
+            records[index].append(storage.StoredDecision(id_, uscc, batch.as_of, batch.event_id, now, d, approval))
+        created = await self._insert_notices(
+            connection, [(r.uscc, r.id, r.decision) for rs in records for r in rs if r.approval is None], now
+        )
+        noticed: dict[int, list[Any]] = {}
+        for notice in created:
+            noticed.setdefault(notice.decision_id, []).append(notice)
+        drafts = []
+        for recorded in records:
+            drafts += [storage.decision_audit(r, actor) for r in recorded]
+            drafts += [sql_notices.notice_created_audit(n, actor) for r in recorded for n in noticed.get(r.id, ())]
+        await self._audit(connection, drafts, locked=True)
+        return records, len(created)
+
+    async def _insert_decisions(self, connection: sa_asyncio.AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
         if self.is_sqlite:
             # The single writer holds the database (BEGIN IMMEDIATE): the next ids are ours. Numbering
             # here avoids INSERT … RETURNING in id order, which SQLAlchemy runs one row per statement on
@@ -164,41 +170,39 @@ class SqlFolding:
             last = (await connection.execute(sa.select(sa.func.coalesce(sa.func.max(_DECISION.c.id), 0)))).scalar_one()
             ids = list(range(last + 1, last + 1 + len(rows)))
             await connection.execute(sa.insert(_DECISION), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
-        else:
-            result = await connection.execute(sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True), rows)
-            ids = list(result.scalars())
-        records = [
-            storage.StoredDecision(id_, uscc, as_of, event_id, now, d, approval)
-            for id_, (uscc, d), approval in zip(ids, decisions, approvals, strict=True)
-        ]
-        await self._audit(connection, [storage.decision_audit(r, actor) for r in records])
-        notices = await self._create_notices(connection, [(r.uscc, r.id, r.decision) for r in records if r.approval is None], now, actor)
-        return records, notices
+            return ids
+        result = await connection.execute(sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True), rows)
+        return list(result.scalars())
 
-    async def _judging_context(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[storage.StoredDecision]:
-        """What judging a firm reads of its decisions (storage.match_context): the latest per clause and
-        every `met` one (earlier grants), oldest first, without explanations and facts.
+    async def _judging_context(
+        self, connection: sa_asyncio.AsyncConnection, usccs: Sequence[str]
+    ) -> dict[str, list[tuple[datetime.date, matching.Decision]]]:
+        """What judging each firm reads of its decisions (storage.context_of): the latest per clause and
+        every `met` one (earlier grants), oldest first, as (as-of date, decision) without explanations.
 
         A firm's log grows with every event that changes a verdict; reading it whole, explanations
-        decoded, on every fold made folding slower the longer a firm had been known.
+        decoded, on every fold made folding slower the longer a firm had been known. Firms share most
+        of their outcomes (same clause, rule version and verdict), so equal decisions are built once:
+        decisions are immutable, and building ~70 per firm was most of the cost of reading them.
         """
-        latest = sa.select(sa.func.max(_DECISION.c.id)).where(_DECISION.c.uscc == uscc).group_by(_DECISION.c.clause_id)
+        if not usccs:
+            return {}
+        mine = _DECISION.c.uscc.in_(list(usccs))
+        latest = sa.select(sa.func.max(_DECISION.c.id)).where(mine).group_by(_DECISION.c.uscc, _DECISION.c.clause_id)
         rows = await connection.execute(
-            sa.select(_DECISION.c.id, _DECISION.c.as_of, _DECISION.c.event_id, _DECISION.c.created_at, _DECISION.c.clause_id,
-                      _DECISION.c.cite, _DECISION.c.rule_version, _DECISION.c.status, _DECISION.c.amount,
-                      _DECISION.c.period, _DECISION.c.approval)
-            .where((_DECISION.c.uscc == uscc)
-                   & (_DECISION.c.id.in_(latest) | (_DECISION.c.status == matching.Verdict.MET.value)))
+            sa.select(*_CONTEXT_COLUMNS)
+            .where(mine & (_DECISION.c.id.in_(latest) | (_DECISION.c.status == matching.Verdict.MET.value)))
             .order_by(_DECISION.c.id)
         )
-        return [
-            storage.StoredDecision(
-                id=r.id, uscc=uscc, as_of=r.as_of, event_id=r.event_id, created_at=models.as_utc(r.created_at),
-                decision=matching.Decision(
-                    clause_id=r.clause_id, cite=r.cite, rule_version=r.rule_version, status=matching.Verdict(r.status),
-                    amount=None if r.amount is None else float(r.amount), period=r.period,
-                ),
-                approval=r.approval,
-            )
-            for r in rows
-        ]
+        known: dict[str, list[tuple[datetime.date, matching.Decision]]] = {}
+        decisions: dict[tuple[Any, ...], matching.Decision] = {}
+        for uscc, as_of, *outcome in rows:
+            key = tuple(outcome)
+            if (decision := decisions.get(key)) is None:
+                clause_id, cite, rule_version, verdict, amount, period = outcome
+                decision = decisions[key] = matching.Decision(
+                    clause_id=clause_id, cite=cite, rule_version=rule_version, status=matching.Verdict(verdict),
+                    amount=amount, period=period,
+                )
+            known.setdefault(uscc, []).append((as_of, decision))
+        return known

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine import matching, models, storage
+from engine import audit, matching, models, storage
 from engine.notices import outbox, status
 
 _NOTICE = models.Notice.__table__
@@ -52,6 +52,13 @@ class _Created(typing.NamedTuple):
     decision_id: int
 
 
+def notice_created_audit(created: _Created, actor: str) -> audit.Draft:
+    """The audit entry for a notice `_insert_notices` created."""
+    return storage.notice_audit(created.notice_id, "notice.created", actor, {
+        "uscc": created.uscc, "clause_id": created.clause_id, "channel": created.channel,
+        "period": created.period, "decision_id": created.decision_id})
+
+
 class SqlNotices(outbox.NoticeStore):
     """NoticeStore for SqlStorage; relies on its `_write`, `_read`, `_insert` and `is_sqlite`."""
 
@@ -64,6 +71,18 @@ class SqlNotices(outbox.NoticeStore):
     ) -> int:
         """Called inside the transaction that stored the decisions ((uscc, decision id, decision) each);
         returns how many notices it created."""
+        created = await self._insert_notices(connection, stored, now)
+        await self._audit(connection, [notice_created_audit(r, actor) for r in created])
+        return len(created)
+
+    async def _insert_notices(
+        self,
+        connection: sa_asyncio.AsyncConnection,
+        stored: Sequence[tuple[str, int, matching.Decision]],
+        now: datetime.datetime,
+    ) -> list[_Created]:
+        """Insert the notices the stored decisions entitle, without their audit entries; return the ones
+        created (a benefit already announced gets none), in the order of `stored`."""
         rows = [
             {
                 "notice_id": outbox.new_notice_id(),
@@ -82,7 +101,7 @@ class SqlNotices(outbox.NoticeStore):
             for channel, period in storage.notice_keys(decision)
         ]
         if not rows:
-            return 0
+            return []
         # The unique key (firm, clause, channel, period) turns a repeat into nothing at all.
         insert = self._insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"])
         if self.is_sqlite:
@@ -91,24 +110,11 @@ class SqlNotices(outbox.NoticeStore):
             rows = await self._not_yet_noticed(connection, rows)
             if rows:
                 await connection.execute(insert, rows)
-            created = [_Created(**{k: row[k] for k in _Created._fields}) for row in rows]
         else:
-            created = (
-                await connection.execute(
-                    insert.returning(_NOTICE.c.notice_id, _NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel,
-                                     _NOTICE.c.period, _NOTICE.c.decision_id),
-                    rows,
-                )
-            ).all()
-        await self._audit(
-            connection,
-            [
-                storage.notice_audit(r.notice_id, "notice.created", actor,
-                                     {"uscc": r.uscc, "clause_id": r.clause_id, "channel": r.channel, "period": r.period, "decision_id": r.decision_id})
-                for r in created
-            ],
-        )
-        return len(created)
+            result = await connection.execute(insert.returning(_NOTICE.c.notice_id), rows)
+            inserted = set(result.scalars())
+            rows = [row for row in rows if row["notice_id"] in inserted]  # RETURNING promises no order
+        return [_Created(**{k: row[k] for k in _Created._fields}) for row in rows]
 
     async def _not_yet_noticed(self, connection: sa_asyncio.AsyncConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows whose (firm, clause, channel, period) has no notice yet (and no earlier row in `rows`)."""

@@ -141,6 +141,10 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             self._flusher = asyncio.create_task(self._flush_queued())
         return await asyncio.shield(future)
 
+    def _writer_wanted(self) -> bool:
+        """Whether received events wait to be stored: on SQLite they wait for the single writer."""
+        return self._flusher is not None and not self._flusher.done()
+
     async def _flush_queued(self) -> None:
         while self._queued:
             batch, self._queued = self._queued, []
@@ -259,10 +263,6 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
     async def mark_failed(self, event_id: str, reason: str) -> None:
         async with self._write() as connection:
             await self._set_status(connection, event_id, status.EventStatus.FAILED, reason)
-
-    async def _still_pending(self, connection: sa_asyncio.AsyncConnection, event_id: str) -> bool:
-        query = self._locked(sa.select(_EVENT.c.status).where(_EVENT.c.event_id == event_id))
-        return (await connection.execute(query)).scalar_one() == status.EventStatus.RECEIVED.value
 
     # Firms ------------------------------------------------------------------------------------
 

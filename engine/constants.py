@@ -12,8 +12,19 @@ MAX_BATCH_ITEMS = 1000
 #: Standard Webhooks tolerance for `webhook-timestamp`; fixed by the reference library at ±5 minutes.
 WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 
-#: Events the pipeline worker loads per round; bounds memory while keeping round trips few.
-PIPELINE_BATCH_SIZE = 200
+#: Most events the pipeline folds per transaction (a group): the statements, thread hops and commit
+#: around a fold cost far more than its own work, and a group pays them once. bench/fold.py on SQLite
+#: (docs/performance.md): 1 → 116 events/s, 8 → 454, 16 → 530, 32 → 621, 64 → 555. Larger groups only
+#: hold the writer (SQLite) and their firms' row locks (PostgreSQL) longer, and a group the database
+#: refuses is folded again one event at a time.
+PIPELINE_GROUP_SIZE = 32
+
+#: A group that has folded for this long ends early while received events wait for the SQLite
+#: writer, so acknowledgements are not held up behind a long group. Folding and acknowledging share
+#: one process: more here folds more during a webhook load and answers it later. Measured at 500
+#: events/s (docs/performance.md, *Folding*): 0 → ack p50 18–32 ms, backlog after 20 s 8.2–8.9k;
+#: 2 ms → 33–35 ms, 6.4–6.8k; 5 ms → 42–46 ms, 1.3–3.8k; before groups 23–32 ms, 8.6–9.0k.
+PIPELINE_GROUP_YIELD_SECONDS = 0.002
 
 #: How often the pipeline looks for events committed by other processes (it is woken at once for its own).
 PIPELINE_POLL_SECONDS = 1.0

@@ -8,12 +8,13 @@ Both keep the same promises, and the same contract tests run against both.
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine import audit, matching, status
+from engine import audit, matching, status, validation
 from engine.backfill import store as backfill_store
 from engine.notices import outbox
 
@@ -128,6 +129,45 @@ class TokenRecord:
     revoked_at: datetime.datetime | None
 
 
+class FoldGroup(abc.ABC):
+    """Pending events claimed for folding in one transaction (`Storage.fold_group`)."""
+
+    #: The claimed events to fold, in arrival order.
+    events: Sequence[StoredEvent]
+
+    @abc.abstractmethod
+    async def fold_firm_event(self, event: StoredEvent, assignments: Mapping[str, Any], judge: Judge) -> FoldOutcome:
+        """Fold one of `events` as `Storage.fold_firm_event` does; the group's later events of the same
+        firm see its profile and decisions. If it raises, nothing of this event is kept and the group
+        may go on (an error of the database itself may spoil the whole group, which then raises when
+        its block ends). An event the group already folded is left alone."""
+
+    @abc.abstractmethod
+    async def fold_region_event(self, event: StoredEvent, designation: RiskDesignation, judge: Judge) -> FoldOutcome:
+        """Fold one of `events` as `Storage.fold_region_event` does (a region event is claimed alone);
+        if it raises, nothing of it is kept."""
+
+    @abc.abstractmethod
+    async def mark_failed(self, event_id: str, reason: str) -> None:
+        """Park one of `events` as `failed` with the reason instead of folding it."""
+
+    @property
+    def contended(self) -> bool:
+        """Whether something else is waiting for this group's transaction to end (on SQLite, newly
+        received events waiting for the single writer), so a long group should end early."""
+        return False
+
+
+def claimable(events: Sequence[StoredEvent]) -> list[StoredEvent]:
+    """The events, oldest first, that one group may fold: a region event alone, else those before the
+    first region event (a region event re-judges firms, so it must see the events before it folded
+    and the events after it must see it)."""
+    for index, event in enumerate(events):
+        if event.type in validation.REGION_TYPES:
+            return list(events[: index or 1])
+    return list(events)
+
+
 class Storage(outbox.NoticeStore, audit.AuditStore, backfill_store.BackfillStore, abc.ABC):
     """Everything the service keeps. Each method is one transaction."""
 
@@ -179,18 +219,32 @@ class Storage(outbox.NoticeStore, audit.AuditStore, backfill_store.BackfillStore
     # Folding ---------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def fold_firm_event(
-        self, event: StoredEvent, assignments: Mapping[str, Any], judge: Judge
-    ) -> FoldOutcome:
+    def fold_group(self, limit: int = 1, *, event_id: str | None = None) -> contextlib.AbstractAsyncContextManager[FoldGroup]:
+        """Claim up to `limit` pending events, oldest first (or only `event_id`, if it is still pending),
+        to be folded in one transaction: `async with store.fold_group(n) as group`, then fold or mark
+        failed each of `group.events` through the group. Everything the group did is committed together
+        when the block ends without error; if it raises, nothing of it is kept and the events stay pending.
+
+        A region event is claimed alone (it re-judges firms the others may touch; see `claimable`). No
+        other process folds a claimed event while the group is open. Where several processes fold on one
+        database, an event is left out of `group.events` (it stays pending) while an earlier event of its
+        firm, or an earlier region event, is still pending in another process's hands, so each firm's
+        events are folded in arrival order; if that would leave none, the call waits for the other
+        process's group to end and claims again. So `group.events` is empty only when no pending event
+        is left that another process has not claimed (or `event_id` is no longer pending)."""
+
+    async def fold_firm_event(self, event: StoredEvent, assignments: Mapping[str, Any], judge: Judge) -> FoldOutcome:
         """In one transaction: record provenance, update the profile, judge it, store changed decisions
         with the notices a new `met` entitles, and mark the event processed. An event already processed
         is left alone."""
+        async with self.fold_group(event_id=event.event_id) as group:
+            return await group.fold_firm_event(event, assignments, judge) if group.events else FoldOutcome()
 
-    @abc.abstractmethod
-    async def fold_region_event(
-        self, event: StoredEvent, designation: RiskDesignation, judge: Judge
-    ) -> FoldOutcome:
-        """In one transaction: record the designation, re-judge every firm in the county, mark processed."""
+    async def fold_region_event(self, event: StoredEvent, designation: RiskDesignation, judge: Judge) -> FoldOutcome:
+        """In one transaction: record the designation, re-judge every firm in the county, mark processed.
+        An event already processed is left alone."""
+        async with self.fold_group(event_id=event.event_id) as group:
+            return await group.fold_region_event(event, designation, judge) if group.events else FoldOutcome()
 
     # Firms -----------------------------------------------------------------------------------
 
@@ -247,14 +301,15 @@ def latest_by_clause(decisions: Sequence[StoredDecision]) -> dict[str, matching.
 
 def match_context(risk: frozenset[int], decisions: Sequence[StoredDecision]) -> matching.MatchContext:
     """Build the context a judge sees from what storage holds for a firm."""
+    return context_of(risk, [(stored.as_of, stored.decision) for stored in decisions])
+
+
+def context_of(risk: frozenset[int], known: Sequence[tuple[datetime.date, matching.Decision]]) -> matching.MatchContext:
+    """`match_context` from (as-of date, decision) pairs in the order stored: all a judge reads of them."""
     return matching.MatchContext(
         risk_years=risk,
-        previous=latest_by_clause(decisions),
-        grants=tuple(
-            (stored.as_of, stored.decision)
-            for stored in decisions
-            if stored.decision.status == matching.Verdict.MET
-        ),
+        previous={decision.clause_id: decision for _, decision in known},
+        grants=tuple((as_of, decision) for as_of, decision in known if decision.status == matching.Verdict.MET),
     )
 
 

@@ -1,0 +1,235 @@
+"""A group of events folded in one SQL transaction (SqlStorage.fold_group).
+
+The group reads once what its folds need: its firms' rows and what judging them reads of their
+decision logs, when it opens. Each event is then folded in memory, so the group's later events of
+a firm see the earlier ones' profile and decisions, and nothing is written until the group ends:
+then the profiles, provenance rows, decisions with their audit entries and notices, and the
+events' new statuses go out in one multi-row statement per table, and one commit. A fold's cost
+was mostly per statement (SQLAlchemy, the aiosqlite thread hop) and per commit, not the
+database's own work. And a fold that raises has written nothing, so its event can be parked and
+the others committed without a savepoint per event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext import asyncio as sa_asyncio
+
+from engine import matching, models, profile, status, storage, validation
+
+_EVENT = models.Event.__table__
+_FIRM = models.Firm.__table__
+_FIELD = models.ProfileField.__table__
+
+#: One statement for every status the group sets (run once with all of them).
+_SET_STATUS = (
+    sa.update(_EVENT)
+    .where(_EVENT.c.event_id == sa.bindparam("b_event_id"))
+    .values(status=sa.bindparam("b_status"), processed_at=sa.bindparam("b_at"), error=sa.bindparam("b_error"))
+)
+
+#: The firm columns a fold rewrites (created_at stays as first written).
+_REWRITTEN = ("region", "fields", "stamps", "events_applied", "updated_at")
+
+
+@dataclasses.dataclass(frozen=True)
+class DecisionBatch:
+    """Decisions one fold changed, to be recorded: (uscc, decision) pairs, their as-of date and cause."""
+
+    decisions: Sequence[tuple[str, matching.Decision]]
+    as_of: datetime.date
+    event_id: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Firm:
+    fields: dict[str, Any]
+    stamps: dict[str, list[str]]
+    events_applied: int
+
+
+_NEW_FIRM = _Firm({}, {}, 0)
+
+
+class SqlFoldGroup(storage.FoldGroup):
+    """The group `SqlStorage.fold_group` yields; `open` before folding, `flush` before the commit."""
+
+    def __init__(self, store: Any, connection: sa_asyncio.AsyncConnection, events: Sequence[storage.StoredEvent], now: datetime.datetime) -> None:
+        self.events = list(events)
+        self._store = store  # the SqlStorage: its dialect and the statements it shares with other writers
+        self._connection = connection
+        self._now = now
+        self._claimed = {event.event_id for event in self.events}  # those the group may fold
+        self._handled: set[str] = set()
+        self._firms: dict[str, _Firm] = {}
+        self._known: dict[str, list[tuple[datetime.date, matching.Decision]]] = {}
+        self._risk: dict[str, frozenset[int]] = {}
+        self._created: set[str] = set()
+        self._touched: dict[str, None] = {}  # an ordered set: firms folded, first fold first
+        self._provenance: list[dict[str, Any]] = []
+        self._batches: list[DecisionBatch] = []
+        self._statuses: list[tuple[str, status.EventStatus, str | None]] = []
+
+    async def open(self, *, hold_back: bool) -> int | None:
+        """Lock (PostgreSQL) and read the group's firms. With `hold_back`, first leave out the events an
+        earlier event still pending in another process's group must go before; if that leaves none,
+        return the arrival number (seq) of the earliest such event instead, and read nothing."""
+        if hold_back and not self._store.is_sqlite and self.events:
+            kept, blocker = await self._not_overtaking()
+            if not kept:
+                return blocker
+            self.events, self._claimed = kept, {event.event_id for event in kept}
+        usccs = sorted({e.uscc for e in self.events if e.uscc is not None and e.type not in validation.REGION_TYPES})
+        if not usccs:
+            rows: Any = []
+        elif self._store.is_sqlite:
+            rows = await self._connection.execute(self._firm_query(usccs))
+        else:
+            # Rows are locked in one order (by uscc) in every group, so two groups waiting for each
+            # other's firms cannot deadlock. A firm not stored yet gets its row now, to be locked like
+            # the others; the flush removes it again if no fold of this group used it.
+            inserted = await self._connection.execute(
+                self._store._insert(_FIRM).on_conflict_do_nothing(index_elements=["uscc"]).returning(_FIRM.c.uscc),
+                [{"uscc": u, "fields": {}, "stamps": {}, "events_applied": 0, "created_at": self._now, "updated_at": self._now}
+                 for u in usccs],
+            )
+            self._created = set(inserted.scalars())
+            rows = await self._connection.execute(self._firm_query(usccs).order_by(_FIRM.c.uscc).with_for_update())
+        self._firms = {row.uscc: _Firm(row.fields, row.stamps, row.events_applied) for row in rows}
+        self._known = await self._store._judging_context(self._connection, usccs)
+        return None
+
+    @staticmethod
+    def _firm_query(usccs: Sequence[str]) -> sa.Select:
+        return sa.select(_FIRM.c.uscc, _FIRM.c.fields, _FIRM.c.stamps, _FIRM.c.events_applied).where(_FIRM.c.uscc.in_(usccs))
+
+    async def _not_overtaking(self) -> tuple[list[storage.StoredEvent], int | None]:
+        """The group's events less those an earlier pending event outside the group must go before (one
+        of the same firm, a region event, or any, for a region event), and the earliest such event's seq.
+        Such an event is claimed by another process's group, or was committed after this group's claim.
+        Its status changes only when that group commits, so checking before locking any firm suffices."""
+        rows = (
+            await self._connection.execute(
+                sa.select(_EVENT.c.seq, _EVENT.c.uscc, _EVENT.c.type)
+                .where(
+                    (_EVENT.c.status == status.EventStatus.RECEIVED.value)
+                    & (_EVENT.c.seq < self.events[-1].seq)
+                    & _EVENT.c.seq.not_in([e.seq for e in self.events])
+                )
+                .order_by(_EVENT.c.seq)
+            )
+        ).all()
+
+        def first_before(event: storage.StoredEvent) -> int | None:
+            region = event.type in validation.REGION_TYPES
+            return next(
+                (row.seq for row in rows
+                 if row.seq < event.seq and (region or row.type in validation.REGION_TYPES or row.uscc == event.uscc)),
+                None,
+            )
+
+        blockers = {event.event_id: first_before(event) for event in self.events}
+        kept = [event for event in self.events if blockers[event.event_id] is None]
+        return kept, min((seq for seq in blockers.values() if seq is not None), default=None)
+
+    def _take(self, event_id: str) -> bool:
+        if event_id not in self._claimed:
+            raise ValueError(f"event {event_id} is not one this group claimed")
+        return event_id not in self._handled
+
+    async def fold_firm_event(
+        self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
+    ) -> storage.FoldOutcome:
+        if not self._take(event.event_id):
+            return storage.FoldOutcome()
+        uscc = event.uscc
+        if uscc is None:
+            raise ValueError(f"event {event.event_id} ({event.type}) names no firm")
+        firm = self._firms.get(uscc, _NEW_FIRM)
+        fields, stamps = dict(firm.fields), {k: list(v) for k, v in firm.stamps.items()}
+        changed = profile.apply_assignments(fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id))
+        as_of = matching.as_of_date(event.occurred_at)
+        decisions: list[matching.Decision] = []
+        if changed:
+            context = storage.context_of(await self._risk_years(fields.get("region")), self._known.get(uscc, []))
+            decisions = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
+        # Nothing below raises: an event joins the group's changes whole or not at all.
+        self._handled.add(event.event_id)
+        self._firms[uscc] = _Firm(fields, stamps, firm.events_applied + 1)
+        self._touched[uscc] = None
+        self._provenance += [
+            {"uscc": uscc, "field": path, "value": value, "event_id": event.event_id, "occurred_at": event.occurred_at,
+             "recorded_at": self._now}
+            for path, value in assignments.items()
+        ]
+        if decisions:
+            # The next fold of this firm judges against these, as it would once they were stored.
+            self._known.setdefault(uscc, []).extend((as_of, d) for d in decisions)
+            self._batches.append(DecisionBatch([(uscc, d) for d in decisions], as_of, event.event_id))
+        self._statuses.append((event.event_id, status.EventStatus.PROCESSED, None))
+        return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
+
+    async def fold_region_event(
+        self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
+    ) -> storage.FoldOutcome:
+        if not self._take(event.event_id):
+            return storage.FoldOutcome()
+        if len(self._claimed) != 1:
+            raise ValueError("a region event is folded in a group of its own")
+        # It writes as it judges firm after firm; the savepoint takes all of that back if one fails.
+        async with self._connection.begin_nested():
+            outcome = await self._store._fold_region(self._connection, event, designation, judge)
+        self._handled.add(event.event_id)
+        self._statuses.append((event.event_id, status.EventStatus.PROCESSED, None))
+        return outcome
+
+    async def mark_failed(self, event_id: str, reason: str) -> None:
+        if not self._take(event_id):
+            raise status.IllegalTransition(f"event {event_id} was already folded in this group")
+        self._handled.add(event_id)
+        self._statuses.append((event_id, status.EventStatus.FAILED, reason))
+
+    @property
+    def contended(self) -> bool:
+        return self._store._writer_wanted()
+
+    async def _risk_years(self, county: str | None) -> frozenset[int]:
+        if county is None:
+            return frozenset()
+        if county not in self._risk:
+            self._risk[county] = await self._store._risk_years(self._connection, county)
+        return self._risk[county]
+
+    async def flush(self) -> None:
+        """Write everything the group's folds changed (called once, before the commit)."""
+        connection, now = self._connection, datetime.datetime.now(datetime.UTC)
+        if self._touched:
+            insert = self._store._insert(_FIRM)
+            await connection.execute(
+                insert.on_conflict_do_update(index_elements=["uscc"], set_={name: insert.excluded[name] for name in _REWRITTEN}),
+                [
+                    {"uscc": uscc, "region": firm.fields.get("region"), "fields": firm.fields, "stamps": firm.stamps,
+                     "events_applied": firm.events_applied, "created_at": self._now, "updated_at": self._now}
+                    for uscc, firm in ((uscc, self._firms[uscc]) for uscc in self._touched)
+                ],
+            )
+        if unused := self._created - self._touched.keys():
+            await connection.execute(sa.delete(_FIRM).where(_FIRM.c.uscc.in_(sorted(unused))))
+        if self._provenance:
+            await connection.execute(sa.insert(_FIELD), self._provenance)
+        if self._batches:
+            await self._store._record_batches(connection, self._batches, "pipeline")
+        if self._statuses:
+            await connection.execute(
+                _SET_STATUS,
+                [
+                    {"b_event_id": event_id, "b_status": status.check_transition(status.EventStatus.RECEIVED, new).value,
+                     "b_at": now, "b_error": error}
+                    for event_id, new, error in self._statuses
+                ],
+            )

@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --database sqlite --database postgres
 	$(BIN)/python bench/sustained.py
 	$(BIN)/python bench/backfill.py --firms 10000 100000
+	$(BIN)/python bench/fold.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/deliver.py
 

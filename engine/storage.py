@@ -294,11 +294,6 @@ class Storage(outbox.NoticeStore, audit.AuditStore, backfill_store.BackfillStore
         """The unrevoked token with this hash, or None."""
 
 
-def latest_by_clause(decisions: Sequence[StoredDecision]) -> dict[str, matching.Decision]:
-    """The most recent decision per clause id."""
-    return {stored.decision.clause_id: stored.decision for stored in decisions}
-
-
 def match_context(risk: frozenset[int], decisions: Sequence[StoredDecision]) -> matching.MatchContext:
     """Build the context a judge sees from what storage holds for a firm."""
     return context_of(risk, [(stored.as_of, stored.decision) for stored in decisions])

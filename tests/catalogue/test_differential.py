@@ -141,4 +141,4 @@ def test_lean_facts_fire_exactly_what_full_facts_fire(engine_matcher):
         lean = engine_matcher.facts.encode(attributes, as_of, overrides)
         assert json.loads(lean) == {k: v for k, v in full.items() if k in engine_matcher.facts.names
                                     or "@" in k or k in ("kind", "as_of")}
-        assert evaluator.fired(lean) == evaluator.fired(compiler.fact_json(full))
+        assert evaluator.fired(lean) == evaluator.fired(compiler.dumps(full))

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import migrate  # noqa: E402
+from connectors import sql_migrate as migrate  # noqa: E402
 from tests import factories  # noqa: E402
 
 PG_ADMIN = os.environ.get("POLICY_PUSH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -45,8 +45,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine import catalogue, folding, migrate, models, profile, storage, synth, validation
-from engine.catalogue import durable
+from engine.judging import catalogue
+from engine.ingest import folding, synth, validation
+from connectors import sql_migrate as migrate, sql_models as models
+from engine.core import profile
+from engine import storage
+from engine.judging.catalogue import durable
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "var" / "bench"
@@ -206,7 +210,8 @@ def baseline(database: Path, as_of: dt.date, firms: int) -> float:
 def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, float]]:
     """Microseconds per firm of each stage of a worker's batch, one process, over ``batches`` batches."""
     from connectors import sql_storage
-    from engine.backfill import judge, preview
+    from engine.judging import judge
+    from engine.backfill import preview
 
     matcher = catalogue.default_matcher()
     judged = judge.Judge(matcher, as_of)

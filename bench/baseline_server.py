@@ -14,7 +14,7 @@ import itertools
 from aiohttp import web
 
 from connectors import sql_storage
-from engine import models
+from connectors import sql_models as models
 
 EVENT = models.Event.__table__
 

@@ -36,7 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors import email as smtp
-from engine import channels
+from engine.notices import channels
 
 # The server process gives up after this long even if nobody tells it to stop.
 SERVE_LIMIT_SECONDS = 900

@@ -26,7 +26,9 @@ import time
 from _common import drop_database, fresh_database
 
 from connectors import sql_storage
-from engine import catalogue, constants, pipeline, validation, webhooks
+from engine.judging import catalogue
+from engine import constants
+from engine.ingest import pipeline, validation, webhooks
 from tests import factories
 
 FIRMS = 200

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import matching
-from engine.catalogue import compiler, durable, inputs, loader, reference
+from engine.core import matching
+from engine.judging.catalogue import compiler, durable, inputs, loader, reference
 
 # Regions inside the five measures' jurisdictions (weighted) and a few outside all of them.
 REGIONS = ["140202", "140212", "140213", "140302", "140302", "141102", "141181", "630102", "630202",

@@ -39,7 +39,7 @@ from typing import Any
 
 import aiosmtplib
 
-from engine import channels
+from engine.notices import channels
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
 
-from engine import matching
+from engine.core import matching
 from engine.backfill import store
 
 

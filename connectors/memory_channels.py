@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-from engine import channels
+from engine.notices import channels
 
 MessageT = TypeVar("MessageT", channels.EmailMessage, channels.SmsMessage)
 

@@ -6,8 +6,10 @@ import dataclasses
 import datetime
 from collections.abc import Sequence
 
-from engine import matching, storage
-from engine.notices import outbox, status
+from engine.core import matching
+from engine import storage
+from engine.notices import outbox
+from engine.core import notice_status
 
 
 class MemoryNotices(outbox.NoticeStore):
@@ -29,7 +31,7 @@ class MemoryNotices(outbox.NoticeStore):
                     continue
                 record = outbox.NoticeRecord(
                     notice_id=outbox.new_notice_id(), uscc=uscc, clause_id=decision.clause_id, channel=channel,
-                    period=period, decision_id=decision_id, status=status.NoticeStatus.PENDING, attempts=0,
+                    period=period, decision_id=decision_id, status=notice_status.NoticeStatus.PENDING, attempts=0,
                     next_attempt_at=now, lease_until=None, provider_id=None, message=None, reason=None,
                     created_at=now, updated_at=now,
                 )
@@ -45,11 +47,11 @@ class MemoryNotices(outbox.NoticeStore):
     ) -> list[outbox.NoticeRecord]:
         async with self._lock:
             due = sorted(
-                (n for n in self.notices.values() if n.status in status.DUE and n.next_attempt_at <= now and n.channel in channels),
+                (n for n in self.notices.values() if n.status in notice_status.DUE and n.next_attempt_at <= now and n.channel in channels),
                 key=lambda n: n.next_attempt_at,
             )[:limit]
             claimed = [
-                dataclasses.replace(n, status=status.NoticeStatus.SENDING, lease_until=now + lease, updated_at=now) for n in due
+                dataclasses.replace(n, status=notice_status.NoticeStatus.SENDING, lease_until=now + lease, updated_at=now) for n in due
             ]
             self.notices.update({n.notice_id: n for n in claimed})
             self._audit([storage.notice_audit(n.notice_id, "notice.sending", "worker", {"lease_until": (now + lease).isoformat()}) for n in claimed])
@@ -58,7 +60,7 @@ class MemoryNotices(outbox.NoticeStore):
     async def expired_leases(self, now: datetime.datetime) -> list[outbox.NoticeRecord]:
         return [
             n for n in self.notices.values()
-            if n.status == status.NoticeStatus.SENDING and n.lease_until is not None and n.lease_until < now
+            if n.status == notice_status.NoticeStatus.SENDING and n.lease_until is not None and n.lease_until < now
         ]
 
     async def transition_notice(
@@ -66,17 +68,17 @@ class MemoryNotices(outbox.NoticeStore):
         notice_id: str,
         change: outbox.Transition,
         *,
-        expect: status.NoticeStatus | None = None,
+        expect: notice_status.NoticeStatus | None = None,
         lease: datetime.datetime | None = None,
     ) -> outbox.NoticeRecord:
         async with self._lock:
             now = datetime.datetime.now(datetime.UTC)
             notice = self.notices[notice_id]
             if expect is not None and notice.status != expect:
-                raise status.IllegalTransition(f"notice {notice_id} is {notice.status.value}, not {expect.value}")
+                raise notice_status.IllegalTransition(f"notice {notice_id} is {notice.status.value}, not {expect.value}")
             if lease is not None and notice.lease_until != lease:
-                raise status.IllegalTransition(f"notice {notice_id}: the lease was lost to another worker")
-            status.check_transition(notice.status, change.new_status)
+                raise notice_status.IllegalTransition(f"notice {notice_id}: the lease was lost to another worker")
+            notice_status.check_transition(notice.status, change.new_status)
             updated = dataclasses.replace(
                 notice,
                 status=change.new_status,

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from connectors import memory_audit, memory_backfill, memory_notices
-from engine import matching, profile, status, storage
+from engine.core import china_time, event_status, matching, profile
+from engine import storage
 
 
 def _now() -> datetime.datetime:
@@ -51,7 +52,7 @@ class _MemoryFoldGroup(storage.FoldGroup):
 
     async def mark_failed(self, event_id: str, reason: str) -> None:
         self._check(event_id)
-        self._store._set_status(event_id, status.EventStatus.FAILED, error=reason)
+        self._store._set_status(event_id, event_status.EventStatus.FAILED, error=reason)
 
 
 class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, memory_backfill.MemoryBackfill, storage.Storage):
@@ -93,7 +94,7 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
                 self.events[new.event_id] = storage.StoredEvent(
                     seq=next(self._seq),
                     received_at=_now(),
-                    status=status.EventStatus.RECEIVED,
+                    status=event_status.EventStatus.RECEIVED,
                     **dataclasses.asdict(new),
                 )
                 results.append(storage.AddResult(new.event_id, True))
@@ -103,22 +104,22 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         return self.events.get(event_id)
 
     async def pending_events(self, limit: int) -> list[storage.StoredEvent]:
-        pending = [e for e in self.events.values() if e.status == status.EventStatus.RECEIVED]
+        pending = [e for e in self.events.values() if e.status == event_status.EventStatus.RECEIVED]
         return sorted(pending, key=lambda e: e.seq)[:limit]
 
     async def count_pending_events(self) -> int:
-        return sum(1 for e in self.events.values() if e.status == status.EventStatus.RECEIVED)
+        return sum(1 for e in self.events.values() if e.status == event_status.EventStatus.RECEIVED)
 
     async def firm_events(self, uscc: str) -> list[storage.StoredEvent]:
         return sorted((e for e in self.events.values() if e.uscc == uscc), key=lambda e: e.seq)
 
     async def mark_failed(self, event_id: str, reason: str) -> None:
         async with self._lock:
-            self._set_status(event_id, status.EventStatus.FAILED, error=reason)
+            self._set_status(event_id, event_status.EventStatus.FAILED, error=reason)
 
-    def _set_status(self, event_id: str, new: status.EventStatus, error: str | None = None) -> None:
+    def _set_status(self, event_id: str, new: event_status.EventStatus, error: str | None = None) -> None:
         event = self.events[event_id]
-        status.check_transition(event.status, new)
+        event_status.check_transition(event.status, new)
         self.events[event_id] = dataclasses.replace(event, status=new, processed_at=_now(), error=error)
 
     @contextlib.asynccontextmanager
@@ -126,7 +127,7 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         async with self._lock:
             if event_id is not None:
                 event = self.events[event_id]
-                claimed = [event] if event.status == status.EventStatus.RECEIVED else []
+                claimed = [event] if event.status == event_status.EventStatus.RECEIVED else []
             else:
                 claimed = storage.claimable((await self.pending_events(limit)))
             # One transaction: if the block raises, everything the group did is taken back.
@@ -140,7 +141,7 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
     def _fold_firm(
         self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
     ) -> storage.FoldOutcome:
-        if self.events[event.event_id].status != status.EventStatus.RECEIVED:
+        if self.events[event.event_id].status != event_status.EventStatus.RECEIVED:
             return storage.FoldOutcome()
         uscc = event.uscc
         if uscc is None:
@@ -167,13 +168,13 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
             for path, value in assignments.items()
         )
         self._store_decisions(uscc, event, decisions)
-        self._set_status(event.event_id, status.EventStatus.PROCESSED)
+        self._set_status(event.event_id, event_status.EventStatus.PROCESSED)
         return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
 
     def _fold_region(
         self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
     ) -> storage.FoldOutcome:
-        if self.events[event.event_id].status != status.EventStatus.RECEIVED:
+        if self.events[event.event_id].status != event_status.EventStatus.RECEIVED:
             return storage.FoldOutcome()
         years = self.risk.get(designation.county, set()) | {designation.year}
         firms = sorted(u for u, f in self.firms.items() if f.fields.get("region") == designation.county)
@@ -181,7 +182,7 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         self.risk[designation.county] = years
         for uscc, decisions in judged.items():
             self._store_decisions(uscc, event, decisions)
-        self._set_status(event.event_id, status.EventStatus.PROCESSED)
+        self._set_status(event.event_id, event_status.EventStatus.PROCESSED)
         return storage.FoldOutcome(decisions=[d for ds in judged.values() for d in ds], firms_judged=len(firms))
 
     def _judge(
@@ -194,11 +195,11 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
     ) -> list[matching.Decision]:
         risk = self.risk.get(fields.get("region"), set()) if risk is None else risk
         context = storage.match_context(frozenset(risk), self.stored_decisions.get(uscc, []))
-        as_of = matching.as_of_date(event.occurred_at)
+        as_of = china_time.as_of_date(event.occurred_at)
         return storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
 
     def _store_decisions(self, uscc: str, event: storage.StoredEvent, decisions: list[matching.Decision]) -> None:
-        self._record_decisions(uscc, decisions, matching.as_of_date(event.occurred_at), event.event_id, "pipeline")
+        self._record_decisions(uscc, decisions, china_time.as_of_date(event.occurred_at), event.event_id, "pipeline")
 
     def _record_decisions(
         self, uscc: str, decisions: Sequence[matching.Decision], as_of: datetime.date, event_id: str | None, actor: str

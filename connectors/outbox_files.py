@@ -20,7 +20,7 @@ import re
 import tempfile
 
 from connectors import email as email_connector
-from engine import channels
+from engine.notices import channels
 
 # Relative to the working directory, like the embedded SQLite database under ./var.
 DEFAULT_OUTBOX = pathlib.Path("var/outbox")

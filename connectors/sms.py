@@ -23,7 +23,9 @@ import aiohttp
 import yarl
 
 from connectors import aliyun_signing
-from engine import channels, matching, settings
+from engine.notices import channels
+from engine.core import china_time
+from engine import settings
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +142,8 @@ def _limit_wait(code: str, message: str) -> float | None:
         if marker in message:
             return seconds
     if code == "isv.DAY_LIMIT_CONTROL" or "天级" in message:
-        now = datetime.datetime.now(matching.CHINA_TZ)
-        midnight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(), matching.CHINA_TZ)
+        now = datetime.datetime.now(china_time.CHINA_TZ)
+        midnight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(), china_time.CHINA_TZ)
         return (midnight - now).total_seconds()
     return None
 

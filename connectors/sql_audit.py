@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine import audit, models, storage
+from engine import audit, storage
+from connectors import sql_models as models
 
 _AUDIT = models.AuditEntry.__table__
 _SETTING = models.ClauseSetting.__table__

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Collection, Sequence
 
 import sqlalchemy as sa
 
-from engine import matching, models
+from engine.core import matching
+from connectors import sql_models as models
 from engine.backfill import store
 
 _FIRM = models.Firm.__table__

@@ -20,7 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine import matching, models, profile, status, storage, validation
+from engine.core import china_time, event_status, matching, profile
+from connectors import sql_models as models
+from engine import storage
+from engine.ingest import validation
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
@@ -73,7 +76,7 @@ class SqlFoldGroup(storage.FoldGroup):
         self._touched: dict[str, None] = {}  # an ordered set: firms folded, first fold first
         self._provenance: list[dict[str, Any]] = []
         self._batches: list[DecisionBatch] = []
-        self._statuses: list[tuple[str, status.EventStatus, str | None]] = []
+        self._statuses: list[tuple[str, event_status.EventStatus, str | None]] = []
 
     async def open(self, *, hold_back: bool) -> int | None:
         """Lock (PostgreSQL) and read the group's firms. With `hold_back`, first leave out the events an
@@ -117,7 +120,7 @@ class SqlFoldGroup(storage.FoldGroup):
             await self._connection.execute(
                 sa.select(_EVENT.c.seq, _EVENT.c.uscc, _EVENT.c.type)
                 .where(
-                    (_EVENT.c.status == status.EventStatus.RECEIVED.value)
+                    (_EVENT.c.status == event_status.EventStatus.RECEIVED.value)
                     & (_EVENT.c.seq < self.events[-1].seq)
                     & _EVENT.c.seq.not_in([e.seq for e in self.events])
                 )
@@ -153,7 +156,7 @@ class SqlFoldGroup(storage.FoldGroup):
         firm = self._firms.get(uscc, _NEW_FIRM)
         fields, stamps = dict(firm.fields), {k: list(v) for k, v in firm.stamps.items()}
         changed = profile.apply_assignments(fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id))
-        as_of = matching.as_of_date(event.occurred_at)
+        as_of = china_time.as_of_date(event.occurred_at)
         decisions: list[matching.Decision] = []
         if changed:
             context = storage.context_of(await self._risk_years(fields.get("region")), self._known.get(uscc, []))
@@ -171,7 +174,7 @@ class SqlFoldGroup(storage.FoldGroup):
             # The next fold of this firm judges against these, as it would once they were stored.
             self._known.setdefault(uscc, []).extend((as_of, d) for d in decisions)
             self._batches.append(DecisionBatch([(uscc, d) for d in decisions], as_of, event.event_id))
-        self._statuses.append((event.event_id, status.EventStatus.PROCESSED, None))
+        self._statuses.append((event.event_id, event_status.EventStatus.PROCESSED, None))
         return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
 
     async def fold_region_event(
@@ -185,14 +188,14 @@ class SqlFoldGroup(storage.FoldGroup):
         async with self._connection.begin_nested():
             outcome = await self._store._fold_region(self._connection, event, designation, judge)
         self._handled.add(event.event_id)
-        self._statuses.append((event.event_id, status.EventStatus.PROCESSED, None))
+        self._statuses.append((event.event_id, event_status.EventStatus.PROCESSED, None))
         return outcome
 
     async def mark_failed(self, event_id: str, reason: str) -> None:
         if not self._take(event_id):
-            raise status.IllegalTransition(f"event {event_id} was already folded in this group")
+            raise event_status.IllegalTransition(f"event {event_id} was already folded in this group")
         self._handled.add(event_id)
-        self._statuses.append((event_id, status.EventStatus.FAILED, reason))
+        self._statuses.append((event_id, event_status.EventStatus.FAILED, reason))
 
     @property
     def contended(self) -> bool:
@@ -228,7 +231,7 @@ class SqlFoldGroup(storage.FoldGroup):
             await connection.execute(
                 _SET_STATUS,
                 [
-                    {"b_event_id": event_id, "b_status": status.check_transition(status.EventStatus.RECEIVED, new).value,
+                    {"b_event_id": event_id, "b_status": event_status.check_transition(event_status.EventStatus.RECEIVED, new).value,
                      "b_at": now, "b_error": error}
                     for event_id, new, error in self._statuses
                 ],

@@ -18,7 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_fold_group, sql_notices
-from engine import matching, models, profile, status, storage
+from engine.core import china_time, event_status, matching, profile
+from connectors import sql_models as models
+from engine import storage
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
@@ -64,8 +66,8 @@ class SqlFolding:
         if event_id is not None:
             # Wait for whoever holds the event, then see whether it is still to be folded.
             row = (await connection.execute(self._locked(sa.select(_EVENT).where(_EVENT.c.event_id == event_id)))).one()
-            return [self._event(row)] if row.status == status.EventStatus.RECEIVED.value else []
-        query = sa.select(_EVENT).where(_EVENT.c.status == status.EventStatus.RECEIVED.value).order_by(_EVENT.c.seq).limit(limit)
+            return [self._event(row)] if row.status == event_status.EventStatus.RECEIVED.value else []
+        query = sa.select(_EVENT).where(_EVENT.c.status == event_status.EventStatus.RECEIVED.value).order_by(_EVENT.c.seq).limit(limit)
         if not self.is_sqlite:
             # Another instance's group holds its events until it commits: take the next ones instead.
             query = query.with_for_update(skip_locked=True)
@@ -102,7 +104,7 @@ class SqlFolding:
     ) -> list[matching.Decision]:
         known = (await self._judging_context(connection, [uscc])).get(uscc, [])
         context = storage.context_of(await self._risk_years(connection, fields.get("region")), known)
-        as_of = matching.as_of_date(event.occurred_at)
+        as_of = china_time.as_of_date(event.occurred_at)
         new = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
         if new:
             await self._record_decisions(connection, [(uscc, d) for d in new], as_of, event.event_id, "pipeline")

@@ -14,8 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine import audit, matching, models, storage
-from engine.notices import outbox, status
+from engine import audit, storage
+from engine.core import matching
+from connectors import sql_models as models
+from engine.notices import outbox
+from engine.core import notice_status
 
 _NOTICE = models.Notice.__table__
 _ATTEMPT = models.NoticeAttempt.__table__
@@ -31,7 +34,7 @@ def _record(row: Any) -> outbox.NoticeRecord:
         channel=row.channel,
         period=row.period,
         decision_id=row.decision_id,
-        status=status.NoticeStatus(row.status),
+        status=notice_status.NoticeStatus(row.status),
         attempts=row.attempts,
         next_attempt_at=models.as_utc(row.next_attempt_at),
         lease_until=models.as_utc(row.lease_until),
@@ -91,7 +94,7 @@ class SqlNotices(outbox.NoticeStore):
                 "channel": channel,
                 "period": period,
                 "decision_id": decision_id,
-                "status": status.NoticeStatus.PENDING.value,
+                "status": notice_status.NoticeStatus.PENDING.value,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
@@ -145,7 +148,7 @@ class SqlNotices(outbox.NoticeStore):
         query = (
             sa.select(_NOTICE.c.notice_id)
             .where(
-                _NOTICE.c.status.in_([s.value for s in status.DUE]),
+                _NOTICE.c.status.in_([s.value for s in notice_status.DUE]),
                 _NOTICE.c.next_attempt_at <= now,
                 _NOTICE.c.channel.in_(list(channels)),
             )
@@ -161,14 +164,14 @@ class SqlNotices(outbox.NoticeStore):
             await connection.execute(
                 sa.update(_NOTICE)
                 .where(_NOTICE.c.notice_id.in_(ids))
-                .values(status=status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now)
+                .values(status=notice_status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now)
             )
             await self._audit(connection, [storage.notice_audit(i, "notice.sending", "worker", {"lease_until": (now + lease).isoformat()}) for i in ids])
             rows = await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id.in_(ids)).order_by(_NOTICE.c.next_attempt_at, _NOTICE.c.id))
             return [_record(row) for row in rows]
 
     async def expired_leases(self, now: datetime.datetime) -> list[outbox.NoticeRecord]:
-        query = sa.select(_NOTICE).where(_NOTICE.c.status == status.NoticeStatus.SENDING.value, _NOTICE.c.lease_until < now)
+        query = sa.select(_NOTICE).where(_NOTICE.c.status == notice_status.NoticeStatus.SENDING.value, _NOTICE.c.lease_until < now)
         async with self._read() as connection:
             return [_record(row) for row in await connection.execute(query)]
 
@@ -177,7 +180,7 @@ class SqlNotices(outbox.NoticeStore):
         notice_id: str,
         change: outbox.Transition,
         *,
-        expect: status.NoticeStatus | None = None,
+        expect: notice_status.NoticeStatus | None = None,
         lease: datetime.datetime | None = None,
     ) -> outbox.NoticeRecord:
         now = datetime.datetime.now(datetime.UTC)
@@ -185,10 +188,10 @@ class SqlNotices(outbox.NoticeStore):
             query = sa.select(_NOTICE).where(_NOTICE.c.notice_id == notice_id)
             row = (await connection.execute(query if self.is_sqlite else query.with_for_update())).one()
             if expect is not None and row.status != expect.value:
-                raise status.IllegalTransition(f"notice {notice_id} is {row.status}, not {expect.value}")
+                raise notice_status.IllegalTransition(f"notice {notice_id} is {row.status}, not {expect.value}")
             if lease is not None and models.as_utc(row.lease_until) != lease:
-                raise status.IllegalTransition(f"notice {notice_id}: the lease was lost to another worker")
-            status.check_transition(row.status, change.new_status)
+                raise notice_status.IllegalTransition(f"notice {notice_id}: the lease was lost to another worker")
+            notice_status.check_transition(row.status, change.new_status)
             values: dict[str, Any] = {
                 "status": change.new_status.value,
                 "updated_at": now,
@@ -244,7 +247,7 @@ class SqlNotices(outbox.NoticeStore):
         async with self._read() as connection:
             return [
                 outbox.AttemptRecord(
-                    r.notice_id, r.kind, r.outcome, status.NoticeStatus(r.status_after), r.provider_id, r.response, r.reason, models.as_utc(r.at)
+                    r.notice_id, r.kind, r.outcome, notice_status.NoticeStatus(r.status_after), r.provider_id, r.response, r.reason, models.as_utc(r.at)
                 )
                 for r in await connection.execute(query)
             ]

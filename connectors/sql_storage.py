@@ -20,7 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_audit, sql_backfill, sql_folding, sql_notices
-from engine import constants, matching, models, status, storage
+from engine import constants, storage
+from engine.core import matching, event_status
+from connectors import sql_models as models
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
@@ -173,7 +175,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
                 "body": e.body,
                 "body_sha256": e.body_sha256,
                 "headers": dict(e.headers),
-                "status": status.EventStatus.RECEIVED.value,
+                "status": event_status.EventStatus.RECEIVED.value,
             }
             for e in events
         ]
@@ -217,7 +219,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             body=row.body,
             body_sha256=row.body_sha256,
             headers=row.headers,
-            status=status.EventStatus(row.status),
+            status=event_status.EventStatus(row.status),
             processed_at=models.as_utc(row.processed_at),
             error=row.error,
         )
@@ -230,7 +232,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
     async def pending_events(self, limit: int) -> list[storage.StoredEvent]:
         query = (
             sa.select(_EVENT)
-            .where(_EVENT.c.status == status.EventStatus.RECEIVED.value)
+            .where(_EVENT.c.status == event_status.EventStatus.RECEIVED.value)
             .order_by(_EVENT.c.seq)
             .limit(limit)
         )
@@ -238,7 +240,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             return [self._event(row) for row in await connection.execute(query)]
 
     async def count_pending_events(self) -> int:
-        query = sa.select(sa.func.count()).select_from(_EVENT).where(_EVENT.c.status == status.EventStatus.RECEIVED.value)
+        query = sa.select(sa.func.count()).select_from(_EVENT).where(_EVENT.c.status == event_status.EventStatus.RECEIVED.value)
         async with self._read() as connection:
             return (await connection.execute(query)).scalar_one()
 
@@ -248,12 +250,12 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             return [self._event(row) for row in await connection.execute(query)]
 
     async def _set_status(
-        self, connection: sa_asyncio.AsyncConnection, event_id: str, new: status.EventStatus, error: str | None = None
+        self, connection: sa_asyncio.AsyncConnection, event_id: str, new: event_status.EventStatus, error: str | None = None
     ) -> None:
         """The one place that writes an event's status; refuses transitions the life cycle forbids."""
         query = self._locked(sa.select(_EVENT.c.status).where(_EVENT.c.event_id == event_id))
         current = (await connection.execute(query)).scalar_one()
-        status.check_transition(current, new)
+        event_status.check_transition(current, new)
         await connection.execute(
             sa.update(_EVENT)
             .where(_EVENT.c.event_id == event_id)
@@ -262,7 +264,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
 
     async def mark_failed(self, event_id: str, reason: str) -> None:
         async with self._write() as connection:
-            await self._set_status(connection, event_id, status.EventStatus.FAILED, reason)
+            await self._set_status(connection, event_id, event_status.EventStatus.FAILED, reason)
 
     # Firms ------------------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ import datetime
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine import audit, matching, status, validation
+from engine import audit
+from engine.core import matching, event_status
+from engine.ingest import validation
 from engine.backfill import store as backfill_store
 from engine.notices import outbox
 
@@ -48,7 +50,7 @@ class StoredEvent:
     body: str
     body_sha256: str
     headers: Mapping[str, str]
-    status: status.EventStatus
+    status: event_status.EventStatus
     processed_at: datetime.datetime | None = None
     error: str | None = None
 

@@ -13,8 +13,11 @@ import sqlalchemy as sa
 from aiohttp import test_utils
 
 from connectors import memory_storage, sql_storage
-from engine import app as app_module
-from engine import auth, catalogue, migrate, settings
+from engine.web import app as app_module
+from engine.http import auth
+from engine.judging import catalogue
+from connectors import sql_migrate as migrate
+from engine import settings
 from tests import factories
 
 PG_ADMIN_DSN = os.environ.get("POLICY_PUSH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

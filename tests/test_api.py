@@ -5,7 +5,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from engine import keys, openapi
+from engine.http import keys
+from engine.web import openapi
 from tests import conftest, factories
 
 FIRM = factories.uscc(7)

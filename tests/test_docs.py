@@ -8,7 +8,7 @@ import re
 
 from stdnum.cn import uscc as stdnum_uscc
 
-from engine import validation
+from engine.ingest import validation
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import keys
+from engine.http import keys
 from tests import conftest, factories
 
 FIRM = factories.uscc(31, region="630102")

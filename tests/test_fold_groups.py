@@ -12,7 +12,9 @@ import pytest
 import sqlalchemy.exc
 
 from connectors import memory_storage, sql_storage
-from engine import audit, folding, matching, pipeline, status, synth, validation, webhooks
+from engine import audit
+from engine.ingest import folding, pipeline, synth, validation, webhooks
+from engine.core import matching, event_status
 from tests import factories
 from tests.conftest import SQL_BACKENDS
 
@@ -186,8 +188,8 @@ async def test_a_defective_event_in_the_middle_of_a_group_is_parked_alone(store)
     assert await store_and_fold(store, matcher, events) == 5
 
     bad = await store.get_event("a-bad")
-    assert bad.status == status.EventStatus.FAILED and bad.error == "ValueError: rule data bug"
-    assert [(await store.get_event(i)).status for i in ("a-reg", "b-vat", "a-vat", "b-reg")] == [status.EventStatus.PROCESSED] * 4
+    assert bad.status == event_status.EventStatus.FAILED and bad.error == "ValueError: rule data bug"
+    assert [(await store.get_event(i)).status for i in ("a-reg", "b-vat", "a-vat", "b-reg")] == [event_status.EventStatus.PROCESSED] * 4
     # The firm keeps its folds before and after the bad one, and nothing of the bad one.
     firm = await store.get_firm(FIRM)
     assert firm.events_applied == 2 and firm.fields["name"] == "阳泉市城区示例商贸有限公司"
@@ -207,9 +209,9 @@ async def test_an_event_the_database_refuses_is_parked_alone_and_its_group_folde
     assert await store_and_fold(store, Refused(), events) == 4
 
     bad = await store.get_event("c-bad")
-    assert bad.status == status.EventStatus.FAILED and bad.error.startswith("IntegrityError")
+    assert bad.status == event_status.EventStatus.FAILED and bad.error.startswith("IntegrityError")
     assert await store.get_firm(factories.uscc(44)) is None
-    assert [(await store.get_event(i)).status for i in ("a-reg", "b-vat", "a-vat")] == [status.EventStatus.PROCESSED] * 3
+    assert [(await store.get_event(i)).status for i in ("a-reg", "b-vat", "a-vat")] == [event_status.EventStatus.PROCESSED] * 3
     reference = memory_storage.InMemoryStorage()
     await store_and_fold(reference, SalesMatcher(), [e for e in events if e[1] != "c-bad"])
     assert await outcome(store) == await outcome(reference)

@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 from pythonjsonlogger import json as json_logger
 
-from engine import cli, keys, logs
+from engine import cli
+from engine.http import keys
+from engine.telemetry import logs
 from tests import factories
 from tests.notices import helpers
 
@@ -101,7 +103,7 @@ async def test_the_pipeline_and_the_worker_log_event_and_notice_ids(make_client,
     assert await delivery.run_once() == 2
 
     records = json_lines(stream)
-    folded = [r for r in records if r["logger"] == "engine.pipeline" and "event_id" in r]
+    folded = [r for r in records if r["logger"] == "engine.ingest.pipeline" and "event_id" in r]
     assert {r["event_id"] for r in folded} == {event_id for _, event_id in helpers.eligible_firm_events()}
     assert {r["uscc"] for r in folded} == {helpers.FIRM}
     notice_ids = {n.notice_id for n in await store.firm_notices(helpers.FIRM)}

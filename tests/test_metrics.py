@@ -20,8 +20,10 @@ import pytest
 from prometheus_client import parser
 
 from connectors import memory_storage
-from engine import keys, matching, metrics
-from engine.notices import status
+from engine.http import keys
+from engine.core import matching
+from engine.telemetry import metrics
+from engine.core import notice_status
 from tests import factories, test_crash
 from tests.notices import helpers
 
@@ -132,7 +134,7 @@ async def test_notices_gauge_reflects_the_store_and_the_worker_counts_transition
     first = await scrape(client)
     counts = await store.count_notices()
     assert counts == {"pending": 2}
-    for state in status.NoticeStatus:  # every status is shown, zeros included
+    for state in notice_status.NoticeStatus:  # every status is shown, zeros included
         assert value(first, "policy_push_notices", status=state.value) == counts.get(state.value, 0)
 
     delivery, sms, email = helpers.make_worker(store)

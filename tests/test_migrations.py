@@ -8,7 +8,7 @@ from alembic import autogenerate, migration
 from sqlmodel import SQLModel
 
 from connectors import sql_storage
-from engine import migrate, models  # noqa: F401  (tables on the metadata)
+from connectors import sql_migrate as migrate, sql_models as models  # noqa: F401  (tables on the metadata)
 from tests import conftest
 
 

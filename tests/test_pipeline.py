@@ -11,7 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import memory_storage
-from engine import matching, pipeline, profile, status, storage, validation, webhooks
+from engine.core import matching, profile, event_status
+from engine.ingest import pipeline, validation, webhooks
+from engine import storage
 from tests import factories
 
 FIRM = factories.uscc(42)
@@ -100,8 +102,8 @@ async def test_a_broken_event_is_parked_as_failed_and_the_rest_go_on(store):
 
     await run(store, Exploding(), (factories.event(firm=FIRM, name="炸"), "bad"), (factories.event(firm=factories.uscc(44)), "good"))
     bad, good = await store.get_event("bad"), await store.get_event("good")
-    assert bad.status == status.EventStatus.FAILED and "rule data bug" in bad.error
-    assert good.status == status.EventStatus.PROCESSED
+    assert bad.status == event_status.EventStatus.FAILED and "rule data bug" in bad.error
+    assert good.status == event_status.EventStatus.PROCESSED
     assert await store.get_firm(FIRM) is None  # nothing of the failed fold was kept
 
 
@@ -159,4 +161,4 @@ async def test_worker_wakes_on_commit_and_drains(client, store):
     response = await client.post("/webhooks/events", data=data, headers=headers)
     assert response.status == 202
     await client.app[webhooks.keys.PIPELINE].drained()
-    assert (await store.get_event(headers["webhook-id"])).status == status.EventStatus.PROCESSED
+    assert (await store.get_event(headers["webhook-id"])).status == event_status.EventStatus.PROCESSED

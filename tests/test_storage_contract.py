@@ -7,7 +7,8 @@ import hashlib
 
 import pytest
 
-from engine import matching, status, storage
+from engine.core import matching, event_status
+from engine import storage
 
 T0 = datetime.datetime(2022, 5, 1, 1, 0, tzinfo=datetime.UTC)
 
@@ -40,7 +41,7 @@ async def test_add_is_idempotent_by_event_id(store):
     assert [(r.event_id, r.created) for r in again] == [("e1", False), ("e2", True)]
     assert changed[0].body_differs and not changed[0].created
     stored = await store.get_event("e1")
-    assert stored.body == '{"a":1}' and stored.status == status.EventStatus.RECEIVED
+    assert stored.body == '{"a":1}' and stored.status == event_status.EventStatus.RECEIVED
     assert stored.occurred_at == T0 and stored.received_at.tzinfo is not None
 
 
@@ -63,7 +64,7 @@ async def test_fold_records_provenance_profile_and_changed_decisions_once(store)
     assert firm.fields == {"name": "乙", "region": "140302"} and firm.events_applied == 2
     history = await store.field_history(e1.uscc)
     assert [(a.field, a.value, a.event_id) for a in history if a.field == "name"] == [("name", "甲", "e1"), ("name", "乙", "e2")]
-    assert (await store.get_event("e1")).status == status.EventStatus.PROCESSED
+    assert (await store.get_event("e1")).status == event_status.EventStatus.PROCESSED
     stored = await store.decisions(e1.uscc)
     assert len(stored) == 1 and stored[0].as_of == datetime.date(2022, 5, 1) and stored[0].event_id == "e1"
 
@@ -113,9 +114,9 @@ async def test_mark_failed_keeps_the_reason_and_refuses_illegal_transitions(stor
     await store.add_events([new_event("e1")])
     await store.mark_failed("e1", "ValueError: broken")
     failed = await store.get_event("e1")
-    assert failed.status == status.EventStatus.FAILED and failed.error == "ValueError: broken"
+    assert failed.status == event_status.EventStatus.FAILED and failed.error == "ValueError: broken"
     assert await store.pending_events(10) == []
-    with pytest.raises(status.IllegalTransition):
+    with pytest.raises(event_status.IllegalTransition):
         await store.mark_failed("e1", "again")
 
 

@@ -19,9 +19,14 @@ from click.testing import CliRunner
 from stdnum.cn import uscc as stdnum_uscc
 
 from connectors import sql_storage
-from engine import app as app_module
-from engine import industry_codes, migrate, pipeline, settings, synth, synth_cli, synth_data, validation
-from engine.derive import regions, size_class
+from engine.web import app as app_module
+from engine.core import industry_codes
+from connectors import sql_migrate as migrate
+from engine.ingest import pipeline, synth, synth_data, validation
+from engine import settings
+from engine.cli import synth as synth_cli
+from engine.core import regions
+from engine.judging.derive import size_class
 from tests import conftest, factories
 
 DOCUMENTS = tuple(synth_data.JURISDICTIONS)

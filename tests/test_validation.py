@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import folding, validation
+from engine.ingest import folding, validation
 from tests import factories
 
 

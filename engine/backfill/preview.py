@@ -12,9 +12,10 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from engine import matching
-from engine.backfill import judge, store
-from engine.derive import regions
+from engine.core import matching
+from engine.judging import judge
+from engine.backfill import store
+from engine.core import regions
 
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
 

@@ -24,8 +24,9 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from engine import constants
-from engine.backfill import judge, preview, store
-from engine.catalogue import durable, inputs, reference
+from engine.judging import judge
+from engine.backfill import preview, store
+from engine.judging.catalogue import durable, inputs, reference
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ _worker: dict[str, Any] = {}
 def _worker_start(database_url: str, catalogue_dirs: tuple[str | None, str | None], plan: Plan, log_level: int) -> None:
     """Open the database and build the evaluator once per worker process."""
     from connectors import sql_storage
-    from engine import catalogue
+    from engine.judging import catalogue
 
     logging.basicConfig(level=log_level)
     rules, measures = catalogue_dirs

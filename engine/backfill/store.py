@@ -14,7 +14,7 @@ import typing
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
-from engine import matching
+from engine.core import matching
 
 # Prior, Grant and FirmInput are named tuples, not frozen dataclasses: a province's backfill
 # builds tens of millions of them, and a tuple is several times cheaper to make.

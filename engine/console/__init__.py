@@ -16,7 +16,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from engine import matching
+from engine.core.china_time import CHINA_TZ
 from engine.console import security, sessions
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
@@ -38,7 +38,7 @@ def china_time(value: datetime.datetime | datetime.date | str | None, fmt: str =
         return value.strftime("%Y-%m-%d") if isinstance(value, datetime.date) else str(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.UTC)
-    return value.astimezone(matching.CHINA_TZ).strftime(fmt)
+    return value.astimezone(CHINA_TZ).strftime(fmt)
 
 
 def setup(app: web.Application, *, clock: Callable[[], datetime.datetime] | None = None) -> None:

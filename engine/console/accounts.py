@@ -16,7 +16,8 @@ import re
 import argon2
 import sqlalchemy as sa
 
-from engine import audit, constants, models, storage
+from engine import audit, constants, storage
+from connectors import sql_models as models
 
 _OPERATOR = models.Operator.__table__
 _SESSION = models.ConsoleSession.__table__

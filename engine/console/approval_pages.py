@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine import auth, keys
+from engine.http import auth, keys
 from engine.console import queries, security, view
 
 ERRORS = {

@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine import audit, models
+from engine import audit
+from connectors import sql_models as models
 from engine.console import queries
 
 AUDIT = models.AuditEntry.__table__

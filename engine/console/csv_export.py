@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine import matching
+from engine.core.china_time import CHINA_TZ
 from engine.console import labels, queries, security
 
 HEADERS = (
@@ -32,7 +32,7 @@ _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 def china_time(value: datetime.datetime | None) -> str:
     """A UTC timestamp as Beijing time, "YYYY-MM-DD HH:MM"."""
-    return value.astimezone(matching.CHINA_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def cell(value: Any) -> str:
@@ -64,7 +64,7 @@ def _line(row: queries.DecisionRow, catalogue: Any, unmasked: bool) -> list[str]
 
 async def stream(request: web.Request, batches: AsyncGenerator[list[queries.DecisionRow], None], catalogue: Any, *, unmasked: bool) -> web.StreamResponse:
     """Write the CSV to the client batch by batch; only one batch is ever in memory."""
-    today = datetime.datetime.now(matching.CHINA_TZ).strftime("%Y%m%d")
+    today = datetime.datetime.now(CHINA_TZ).strftime("%Y%m%d")
     response = web.StreamResponse(headers={
         "Content-Disposition": f"attachment; filename=\"decisions-{today}.csv\"; filename*=UTF-8''%E5%8C%B9%E9%85%8D%E8%AE%B0%E5%BD%95-{today}.csv",
         "Cache-Control": "no-store",

@@ -6,9 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from engine import auth, keys
+from engine.http import auth, keys
 from engine.console import csv_export, labels, queries, redact, security, view
-from engine.notices import status, worker
+from engine.core import notice_status
+from engine.notices import worker
 
 #: ?done= / ?error= codes after a redirect, and what they tell the operator.
 MESSAGES = {
@@ -82,7 +83,7 @@ async def _notices(store: Any, decision_id: int, unmasked: bool) -> tuple[list[d
             attempts.append({"at": attempt.at, "kind": attempt.kind, "outcome": attempt.outcome, "status": attempt.status_after.value,
                              "provider_id": attempt.provider_id, "reason": attempt.reason, "response": redact.show(attempt.response, unmasked)})
         notices.append({"notice": notice, "recipient": recipient, "attempts": attempts,
-                        "retryable": notice.status in status.RETRYABLE_BY_OPERATOR})
+                        "retryable": notice.status in notice_status.RETRYABLE_BY_OPERATOR})
     return notices, sorted(shown)
 
 
@@ -125,7 +126,7 @@ async def notice_retry(request: web.Request) -> web.Response:
     target = f"/console/decisions/{notice.decision_id}"
     try:
         await worker.requeue(store, notice_id, view.actor(request))
-    except status.IllegalTransition:
+    except notice_status.IllegalTransition:
         raise web.HTTPSeeOther(f"{target}?error=not_retryable#notices") from None
     await security.audit_action(request, "notice.requeued", "notice", notice_id,
                                 {"decision_id": notice.decision_id, "uscc": notice.uscc, "from": notice.status.value})

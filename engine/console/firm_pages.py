@@ -14,7 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine import keys, pii
+from engine.http import keys
+from engine.core import pii
 from engine.console import queries, security, view
 
 #: Profile fields that hold personal data, and how each is masked (shared with the API).

@@ -27,7 +27,9 @@ import sqlalchemy as sa
 import yarl
 from aiohttp import web
 
-from engine import audit, keys, models, storage
+from engine import audit, storage
+from engine.http import keys
+from connectors import sql_models as models
 from engine.console import accounts, security, sessions
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine import matching, models
+from engine.core import matching
+from connectors import sql_models as models
 
 DECISION = models.Decision.__table__
 FIRM = models.Firm.__table__

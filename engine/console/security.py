@@ -22,7 +22,9 @@ import yarl
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from engine import audit, auth, keys, pii
+from engine import audit
+from engine.http import auth, keys
+from engine.core import pii
 from engine.console import accounts, sessions
 
 log = logging.getLogger(__name__)

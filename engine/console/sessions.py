@@ -21,7 +21,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from aiohttp import web
 
-from engine import models, storage
+from connectors import sql_models as models
+from engine import storage
 from engine.console import accounts
 
 _SESSION = models.ConsoleSession.__table__

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine import matching
-from engine.catalogue import model
+from engine.core import matching
+from engine.judging.catalogue import model
 from engine.notices import config, content, outbox, render, unsubscribe
 
 

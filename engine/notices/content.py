@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from engine import matching
-from engine.catalogue import model
+from engine.core import matching
+from engine.judging.catalogue import model
 
 #: Shown in emails as the sender's name for the service (the SMS signature is separate).
 DEFAULT_SERVICE_NAME = "惠企政策直达服务"

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.notices import status
+from engine.core import notice_status
 
 CHANNELS = ("sms", "email")
 
@@ -43,7 +43,7 @@ class NoticeRecord:
     channel: str
     period: str
     decision_id: int
-    status: status.NoticeStatus
+    status: notice_status.NoticeStatus
     attempts: int
     next_attempt_at: datetime.datetime
     lease_until: datetime.datetime | None
@@ -61,7 +61,7 @@ class AttemptRecord:
     notice_id: str
     kind: str  # send | receipt | recover | operator | skip
     outcome: str
-    status_after: status.NoticeStatus
+    status_after: notice_status.NoticeStatus
     provider_id: str | None
     response: Any
     reason: str | None
@@ -72,7 +72,7 @@ class AttemptRecord:
 class Transition:
     """A status change and what to record with it (the one write path for notice status)."""
 
-    new_status: status.NoticeStatus
+    new_status: notice_status.NoticeStatus
     kind: str
     outcome: str
     reason: str | None = None
@@ -104,7 +104,7 @@ class NoticeStore(abc.ABC):
         notice_id: str,
         change: Transition,
         *,
-        expect: status.NoticeStatus | None = None,
+        expect: notice_status.NoticeStatus | None = None,
         lease: datetime.datetime | None = None,
     ) -> NoticeRecord:
         """Change a notice's status (refusing illegal transitions) and append the timeline entry, atomically.

@@ -8,7 +8,7 @@ import datetime
 import random
 import time
 
-from engine import matching
+from engine.core import china_time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +33,7 @@ class QuietHours:
 
     def next_allowed(self, now: datetime.datetime) -> datetime.datetime | None:
         """None if `now` is outside the window; otherwise the moment the window ends (UTC)."""
-        local = now.astimezone(matching.CHINA_TZ)
+        local = now.astimezone(china_time.CHINA_TZ)
         clock = local.time().replace(tzinfo=None)
         spans_midnight = self.start > self.end
         inside = (clock >= self.start or clock < self.end) if spans_midnight else (self.start <= clock < self.end)

@@ -22,7 +22,7 @@ import jinja2
 import jinja2.meta
 import yaml
 
-from engine import channels
+from engine.notices import channels
 from engine.notices import content as content_module
 
 TEMPLATES_DIR_VAR = "POLICY_PUSH_TEMPLATES_DIR"

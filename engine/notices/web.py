@@ -15,8 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from engine import auth, keys, responses, validation
-from engine.notices import outbox, status, unsubscribe, worker
+from engine.http import auth, keys, responses
+from engine.ingest import validation
+from engine.notices import outbox, unsubscribe, worker
+from engine.core import notice_status
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -62,8 +64,8 @@ async def sms_report(request: web.Request) -> web.Response:
             log.warning("sms receipt for no known notice: out_id=%r biz_id=%r", item.get("out_id"), item.get("biz_id"))
             continue
         delivered = item.get("success") is True or item.get("err_code") == "DELIVERED"
-        new = status.NoticeStatus.DELIVERED if delivered else status.NoticeStatus.UNDELIVERED
-        if notice.status not in (status.NoticeStatus.SENT, status.NoticeStatus.DEAD):
+        new = notice_status.NoticeStatus.DELIVERED if delivered else notice_status.NoticeStatus.UNDELIVERED
+        if notice.status not in (notice_status.NoticeStatus.SENT, notice_status.NoticeStatus.DEAD):
             continue  # already settled (the provider retries pushes): nothing to do
         await store.transition_notice(
             notice.notice_id,
@@ -148,7 +150,7 @@ async def retry_notice(request: web.Request) -> web.Response:
         notice = await worker.requeue(request.app[keys.STORAGE], request.match_info["notice_id"], f"token #{token.id} {token.label}".strip())
     except KeyError:
         raise responses.error(404, "not_found", f"no notice {request.match_info['notice_id']!r}") from None
-    except status.IllegalTransition as exc:
+    except notice_status.IllegalTransition as exc:
         raise responses.error(409, "conflict", str(exc)) from None
     if keys.DELIVERY in request.app:
         request.app[keys.DELIVERY].wake()

@@ -18,8 +18,13 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine import channels, constants, matching, metrics, pipeline, profile, storage
-from engine.notices import outbox, pacing, status
+from engine.notices import channels
+from engine import constants, storage
+from engine.core import matching, profile
+from engine.telemetry import metrics
+from engine.ingest import pipeline
+from engine.notices import outbox, pacing
+from engine.core import notice_status
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,7 @@ Message = channels.EmailMessage | channels.SmsMessage
 Composer = Callable[[outbox.NoticeRecord, Mapping[str, Any], matching.Decision], Message]
 Clock = Callable[[], datetime.datetime]
 
-S = status.NoticeStatus
+S = notice_status.NoticeStatus
 
 
 def _utcnow() -> datetime.datetime:
@@ -118,7 +123,7 @@ class DeliveryWorker:
                 )
             try:
                 await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING)
-            except status.IllegalTransition:
+            except notice_status.IllegalTransition:
                 continue  # another worker settled it first
             metrics.notice_transition(notice.channel, change.new_status.value)
             log.warning(
@@ -142,7 +147,7 @@ class DeliveryWorker:
                     break
                 try:
                     await self.deliver(notice)
-                except status.IllegalTransition as exc:
+                except notice_status.IllegalTransition as exc:
                     log.warning("notice %s: %s", notice.notice_id, exc, extra={"notice_id": notice.notice_id})
                 except pipeline.TRANSIENT:
                     raise
@@ -176,7 +181,7 @@ class DeliveryWorker:
                     expect=S.SENDING,
                     lease=notice.lease_until,
                 )
-            except status.IllegalTransition:
+            except notice_status.IllegalTransition:
                 continue
 
     async def deliver(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
@@ -202,7 +207,7 @@ class DeliveryWorker:
         await channel.limiter.acquire()
         if notice.lease_until is not None and self.clock() >= notice.lease_until:
             # Too late: another worker may already have recovered this claim. Sending now could repeat it.
-            raise status.IllegalTransition(f"notice {notice.notice_id}: the lease ran out before sending; left for recovery")
+            raise notice_status.IllegalTransition(f"notice {notice.notice_id}: the lease ran out before sending; left for recovery")
         timer = metrics.SendTimer()
         result = await channel.sender.send(message)
         timer.done(notice.channel, result.outcome.value)
@@ -266,8 +271,8 @@ async def requeue(store: storage.Storage, notice_id: str, operator: str) -> outb
     notice = await store.get_notice(notice_id)
     if notice is None:
         raise KeyError(notice_id)
-    if notice.status not in status.RETRYABLE_BY_OPERATOR:
-        raise status.IllegalTransition(f"notice {notice_id} is {notice.status.value}; only dead or undelivered notices can be retried")
+    if notice.status not in notice_status.RETRYABLE_BY_OPERATOR:
+        raise notice_status.IllegalTransition(f"notice {notice_id} is {notice.status.value}; only dead or undelivered notices can be retried")
     requeued = await store.transition_notice(
         notice_id,
         outbox.Transition(S.PENDING, "operator", "requeued", reason=f"requeued by {operator}", next_attempt_at=_utcnow()),

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from engine import pipeline, storage, synth
-from engine.catalogue import durable, loader
+from engine.ingest import pipeline, synth
+from engine import storage
+from engine.judging.catalogue import durable, loader
 from tests import factories
 
 #: The clause whose rule the tests "correct": qinghai-2022#(二), 月销售额15万元(含)以下 (inclusive).

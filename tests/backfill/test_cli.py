@@ -14,8 +14,8 @@ import click
 import pytest
 
 from connectors import sql_storage
-from engine import migrate
-from engine.backfill import cli as backfill_cli
+from connectors import sql_migrate as migrate
+from engine.cli import backfill as backfill_cli
 from tests.backfill import helpers
 
 pytestmark = pytest.mark.process

@@ -14,9 +14,12 @@ import datetime as dt
 import pytest
 
 from connectors import memory_storage
-from engine import profile, storage, synth
-from engine.backfill import judge, runner
-from engine.catalogue import reference
+from engine.core import profile
+from engine import storage
+from engine.ingest import synth
+from engine.judging import judge
+from engine.backfill import runner
+from engine.judging.catalogue import reference
 from tests.backfill import helpers
 
 DATES = [dt.date(2022, 3, 1), dt.date(2022, 7, 15), dt.date(2023, 5, 1), dt.date(2026, 11, 21)]

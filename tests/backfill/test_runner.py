@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from engine import audit, matching
+from engine import audit
+from engine.core import matching
 from engine.backfill import runner
 from tests.backfill import helpers
 

@@ -17,8 +17,10 @@ import pytest
 from aiohttp import test_utils
 
 from connectors import sql_storage
-from engine import app as app_module
-from engine import console, migrate, pipeline, validation, webhooks
+from engine.web import app as app_module
+from engine import console
+from connectors import sql_migrate as migrate
+from engine.ingest import pipeline, validation, webhooks
 from engine.console import accounts
 from tests import factories
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.catalogue import durable, loader, model, reference
+from engine.judging.catalogue import durable, loader, model, reference
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine.catalogue import cli, durable
+from engine.cli import rules as cli
+from engine.judging.catalogue import durable
 
 PROFILE = {
     "uscc": "91140302MA0K4XBX2F", "name": "阳泉市城区示例商贸有限公司", "region": "140302", "industry": "F5211",

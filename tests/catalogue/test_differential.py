@@ -14,8 +14,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import derive, matching
-from engine.catalogue import compiler, inputs, loader
+from engine.judging import derive
+from engine.core import matching
+from engine.judging.catalogue import compiler, inputs, loader
 
 _CATALOGUE = loader.load()
 REGIONS = ["140202", "140212", "140302", "140303", "141102", "141181", "630102", "630202", "530102",

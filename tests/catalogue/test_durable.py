@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from engine import matching
-from engine.catalogue import compiler, durable, model, reference
+from engine.core import matching
+from engine.judging.catalogue import compiler, durable, model, reference
 
 D = dt.date
 MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.UNKNOWN
@@ -233,8 +233,8 @@ def test_falls_back_to_the_reference_without_the_extension(catalogue, caplog, mo
 
 
 def test_default_matcher_uses_the_environment(monkeypatch, tmp_path, caplog):
-    from engine import catalogue as package
-    from engine.catalogue import loader
+    from engine.judging import catalogue as package
+    from engine.judging.catalogue import loader
 
     assert isinstance(package.default_matcher(), durable.DurableMatcher)
     monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(tmp_path / "absent"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import derive
-from engine.catalogue import formula
+from engine.judging import derive
+from engine.judging.catalogue import formula
 
 IP = "max(0, min(0.2 * ip_buy_amount_year, 2000000) - ip_buy_grants_year)"
 RENT = "state_owned_monthly_rent * (6 if county_risk_2022 else 3)"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.catalogue import loader, model
+from engine.judging.catalogue import loader, model
 
 TEXT = "（一）加力房租减免。2022年对省内承租国有房屋的服务业小微企业减免3个月租金。（省国资委牵头）"
 OTHER = "（二）加力税收优惠政策。全面落实各类税收优惠政策。"

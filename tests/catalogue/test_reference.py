@@ -9,8 +9,8 @@ import datetime as dt
 
 import pytest
 
-from engine import matching
-from engine.catalogue import inputs, reference
+from engine.core import matching
+from engine.judging.catalogue import inputs, reference
 
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
 D = dt.date

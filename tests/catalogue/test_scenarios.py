@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import matching
-from engine.catalogue import loader, scenarios
+from engine.core import matching
+from engine.judging.catalogue import loader, scenarios
 
 # Collected at import time: parametrize needs the list before fixtures exist.
 _CATALOGUE = loader.load()

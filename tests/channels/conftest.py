@@ -18,7 +18,7 @@ import aiosmtpd.smtp
 import pytest
 import trustme
 
-from engine import channels
+from engine.notices import channels
 
 SERVER_NAME = "mx.test"
 USERNAME = "notices@example.cn"

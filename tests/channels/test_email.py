@@ -11,7 +11,7 @@ import ssl
 import pytest
 
 from connectors import email as smtp
-from engine import channels
+from engine.notices import channels
 from tests.channels import conftest as fixtures
 
 FROM = "notices@push.example.cn"

@@ -11,7 +11,7 @@ import pytest
 
 from connectors import email as smtp
 from connectors import outbox_files
-from engine import channels
+from engine.notices import channels
 
 FROM = "notices@push.example.cn"
 FROM_NAME = "山西省中小企业服务中心"

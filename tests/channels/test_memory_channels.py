@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors import memory_channels
-from engine import channels
+from engine.notices import channels
 
 Outcome = channels.Outcome
 

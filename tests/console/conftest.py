@@ -21,8 +21,9 @@ import pytest
 from aiohttp import test_utils, web
 
 from connectors import sql_storage
-from engine import app as app_module
-from engine import console, keys
+from engine.web import app as app_module
+from engine import console
+from engine.http import keys
 from engine.console import accounts
 from tests import conftest
 

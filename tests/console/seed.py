@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from engine import matching, pipeline, validation, webhooks
+from engine.core import matching
+from engine.ingest import pipeline, validation, webhooks
 from tests import factories
 from tests.notices import helpers
 

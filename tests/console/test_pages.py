@@ -9,15 +9,16 @@ import datetime
 
 import sqlalchemy as sa
 
-from engine import channels, models
-from engine.notices import status
+from engine.notices import channels
+from connectors import sql_models as models
+from engine.core import notice_status
 from tests.console import conftest as console_conftest
 from tests.console import seed
 from tests.notices import helpers
 
 pytestmark = console_conftest.SQL_ONLY
 
-S = status.NoticeStatus
+S = notice_status.NoticeStatus
 
 
 async def page(client, path: str, expect: int = 200) -> str:

@@ -10,7 +10,8 @@ import aiohttp_jinja2
 import pytest
 from aiohttp import test_utils, web
 
-from engine import auth, console
+from engine.http import auth
+from engine import console
 from engine.console import security, sessions
 from tests import conftest
 from tests.console import conftest as console_conftest

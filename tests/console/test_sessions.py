@@ -8,7 +8,7 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
-from engine import models
+from connectors import sql_models as models
 from engine.console import accounts, sessions
 from engine.console import login as login_module
 from tests.console.conftest import PASSWORD, SQL_ONLY, csrf_token

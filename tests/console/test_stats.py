@@ -7,15 +7,17 @@ import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from engine import channels, matching
+from engine.notices import channels
+from engine.core import matching
 from engine.console import charts
-from engine.notices import outbox, status
+from engine.notices import outbox
+from engine.core import notice_status
 from tests import factories
 from tests.console import conftest as console_conftest
 from tests.console import seed
 from tests.notices import helpers
 
-S = status.NoticeStatus
+S = notice_status.NoticeStatus
 SVG = "{http://www.w3.org/2000/svg}"
 QINGHAI, DATONG = helpers.CLAUSE, "datong-2022-4"
 XINING_1, XINING_2, YANGQUAN_1, YANGQUAN_2 = (factories.uscc(n, region=r) for n, r in ((81, "630102"), (82, "630104"), (83, "140302"), (84, "140302")))

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from engine.derive import ATTRIBUTE_TYPES, attributes
-from engine.derive.activity import CERT_KINDS
+from engine.judging.derive import ATTRIBUTE_TYPES, attributes
+from engine.judging.derive.activity import CERT_KINDS
 
 DOC = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "profile.md").read_text("utf-8")
 EXAMPLE = json.loads(re.search(r"```json\n(.*?)```", DOC, re.S).group(1))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.derive.regions import ancestry, in_jurisdiction, is_known_region, region_name
+from engine.core.regions import ancestry, in_jurisdiction, is_known_region, region_name
 
 
 @pytest.mark.parametrize("code", ["140302", "140300", "140000", "530000", "110101", "419001", "441900"])

@@ -2,9 +2,7 @@
 
 import pytest
 
-from engine.derive.sectors import (
-    industry_division, industry_section, is_manufacturing, is_tertiary, parse_industry, sector,
-)
+from engine.judging.derive.sectors import industry_division, industry_section, is_manufacturing, is_tertiary, parse_industry, sector
 
 
 @pytest.mark.parametrize("code,parsed", [

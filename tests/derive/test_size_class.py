@@ -7,7 +7,7 @@ module's table, so a slip in either the table or the unit conversion fails a tes
 import pytest
 from hypothesis import given, strategies as st
 
-from engine.derive.size_class import ROWS, industry_row, size_class
+from engine.judging.derive.size_class import ROWS, industry_row, size_class
 
 WAN = 10_000
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.derive.small_low_profit import is_small_low_profit
+from engine.judging.derive.small_low_profit import is_small_low_profit
 
 
 @pytest.mark.parametrize("income,employees,assets,expected", [

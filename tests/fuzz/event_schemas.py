@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi import formats as schemathesis_formats
 from stdnum.cn import uscc as stdnum_uscc
 
-from engine import industry_codes, openapi, validation
+from engine.core import industry_codes
+from engine.web import openapi
+from engine.ingest import validation
 
 WEBHOOK = "/webhooks/events"
 #: Longest generated webhook-id: past the 128 characters an event id may have.

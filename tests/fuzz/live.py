@@ -22,8 +22,11 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from connectors import sql_storage
-from engine import app as app_module
-from engine import auth, keys, matching, migrate, settings
+from engine.web import app as app_module
+from engine.http import auth, keys
+from engine.core import matching
+from connectors import sql_migrate as migrate
+from engine import settings
 from engine.notices import config as notice_config
 from tests import conftest, factories
 from tests.fuzz import budget

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from engine import validation
+from engine.ingest import validation
 from tests import factories
 
 Path = tuple[Any, ...]

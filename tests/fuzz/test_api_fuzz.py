@@ -19,7 +19,8 @@ import pytest
 import requests
 import schemathesis
 
-from engine import catalogue, openapi
+from engine.judging import catalogue
+from engine.web import openapi
 from tests import conftest, factories
 from tests.fuzz import budget, conformance, live, signing
 

@@ -18,7 +18,8 @@ import pytest
 import requests
 from hypothesis import assume, given
 
-from engine import catalogue, validation
+from engine.judging import catalogue
+from engine.ingest import validation
 from tests import conftest, factories
 from tests.fuzz import budget, conformance, live, mutations, signing
 

@@ -6,7 +6,9 @@ import datetime
 import json
 
 from connectors import memory_channels
-from engine import channels, matching, pipeline, validation, webhooks
+from engine.notices import channels
+from engine.core import china_time, matching
+from engine.ingest import pipeline, validation, webhooks
 from engine.notices import pacing, worker
 from tests import factories
 
@@ -43,7 +45,7 @@ def soon() -> datetime.datetime:
 
 def next_china_time(hour: int, minute: int) -> datetime.datetime:
     """The next moment after now at which it is hour:minute in China (UTC+8)."""
-    local = datetime.datetime.now(matching.CHINA_TZ).replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    local = datetime.datetime.now(china_time.CHINA_TZ).replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
     target = local.replace(hour=hour, minute=minute)
     if target <= local:
         target += datetime.timedelta(days=1)

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from engine import matching
-from engine.catalogue import loader
+from engine.core import matching
+from engine.judging.catalogue import loader
 from engine.notices import content
 
 PROFILE = {"uscc": "91530100MA6K00000X", "name": "云南滇池示例商贸有限公司", "contact": {"mobile": "+8613800138000"}}

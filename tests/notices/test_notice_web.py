@@ -11,13 +11,14 @@ import json
 import pytest
 from aiohttp import test_utils
 
-from engine import app as app_module
-from engine import keys
-from engine.notices import compose, senders, status, worker
+from engine.web import app as app_module
+from engine.http import keys
+from engine.notices import compose, senders, worker
+from engine.core import notice_status
 from tests import conftest, factories
 from tests.notices import helpers
 
-S = status.NoticeStatus
+S = notice_status.NoticeStatus
 TOKEN = "push-token-123"
 
 

@@ -31,13 +31,14 @@ from aiohttp import test_utils
 from connectors import email as smtp
 from connectors import sms
 from engine import constants
-from engine.notices import outbox, pacing, status, worker
+from engine.notices import outbox, pacing, worker
+from engine.core import notice_status
 from tests import factories
 from tests.channels import conftest as smtp_fixtures
 from tests.channels import fake_aliyun
 from tests.notices import helpers
 
-S = status.NoticeStatus
+S = notice_status.NoticeStatus
 FIRMS = 10  # one SMS and one email each: 20 notices
 PRODUCTION_BACKOFF = pacing.Backoff(
     constants.NOTICE_BACKOFF_BASE_SECONDS, constants.NOTICE_BACKOFF_CAP_SECONDS, constants.NOTICE_MAX_ATTEMPTS
@@ -205,7 +206,7 @@ class Run:
                 notices = await self.notices()
                 if all(done(n) for n in notices):
                     return notices
-                if not any(n.status == S.SENDING or (n.status in status.DUE and n.next_attempt_at <= self.clock.at)
+                if not any(n.status == S.SENDING or (n.status in notice_status.DUE and n.next_attempt_at <= self.clock.at)
                            for n in notices):
                     # Nothing in flight and nothing due: with the clock standing still, each of these
                     # states is final (so even a read spread over several queries sees the end).

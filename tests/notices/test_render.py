@@ -11,8 +11,9 @@ import jinja2.meta
 import pytest
 import yaml
 
-from engine import channels, matching
-from engine.catalogue import loader
+from engine.notices import channels
+from engine.core import matching
+from engine.judging.catalogue import loader
 from engine.notices import content, render
 
 FIRM = "阳泉市城区示例商贸有限公司"

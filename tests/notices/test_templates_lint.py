@@ -7,7 +7,8 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from engine.notices import render, templates_cli
+from engine.notices import render
+from engine.cli import templates as templates_cli
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ import datetime
 
 import pytest
 
-from engine import channels
-from engine.notices import pacing, status, worker
+from engine.notices import channels
+from engine.notices import pacing, worker
+from engine.core import notice_status
 from tests import factories
 from tests.notices import helpers
 
-S = status.NoticeStatus
+S = notice_status.NoticeStatus
 
 
 async def test_a_met_decision_creates_one_notice_per_channel_and_each_is_sent_once(store):
@@ -195,13 +196,13 @@ async def test_a_worker_whose_lease_was_recovered_cannot_overwrite_the_new_owner
     before = await store.notice_attempts(first.notice_id)
     try:
         await store.transition_notice(first.notice_id, worker.outbox.Transition(S.SENT, "send", "sent"), expect=S.SENDING, lease=first.lease_until)
-    except status.IllegalTransition as exc:
+    except notice_status.IllegalTransition as exc:
         refused = str(exc)
     else:
         refused = ""
     assert refused  # either no longer sending, or the lease is not the stalled worker's
     assert await store.notice_attempts(first.notice_id) == before
     # And the stalled worker, resuming with its old claim, refuses to send once its lease has run out.
-    with pytest.raises(status.IllegalTransition, match="lease ran out"):
+    with pytest.raises(notice_status.IllegalTransition, match="lease ran out"):
         await slow.deliver(first)
     assert slow_sms.sent == [] and slow_email.sent == []

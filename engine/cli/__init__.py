@@ -1,0 +1,183 @@
+"""The `policy-push` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+
+import click
+from aiohttp import web
+
+from engine.web import app as app_module
+from engine.cli import audit as audit_cli, synth as synth_cli
+from engine.http import auth
+from engine.judging import catalogue
+from engine import constants, settings
+from engine.telemetry import logs, metrics
+from connectors import sql_migrate as migrate
+from engine.cli import backfill as backfill_cli
+from engine.cli import rules as catalogue_cli
+from engine.cli import operators as operators_cli
+from engine.cli import templates as templates_cli
+
+
+def _settings() -> settings.Settings:
+    try:
+        return settings.Settings.from_env()
+    except settings.SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
+@click.option(
+    "--log-format", type=click.Choice(logs.FORMATS), default="text", show_default=True,
+    help="text for a terminal; json for one JSON object per line (with event_id, notice_id, … fields).",
+)
+def main(log_level: str, log_format: str) -> None:
+    """policy-push: 免申即享 — signed events in, firm profiles kept, measures matched, notices pushed."""
+    logs.configure(log_level, log_format)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--no-delivery", is_flag=True, help="Do not send notices here (separate `policy-push worker` processes do).")
+def serve(host: str, port: int, no_delivery: bool) -> None:
+    """Apply migrations, then serve the webhook and the API; the pipeline and the notice worker run in-process."""
+    config = _settings()
+    if not config.webhook_secrets:
+        logging.getLogger(__name__).warning(
+            "no %s set: /webhooks/events will answer 503 until one is configured", settings.WEBHOOK_SECRETS_VAR
+        )
+    migrate.upgrade(config.database_url)
+    matcher = catalogue.default_matcher()
+    web.run_app(
+        app_module.create_service(config, matcher, deliver=not no_delivery),
+        host=host,
+        port=port,
+        print=lambda line: click.echo(line),
+    )
+
+
+@main.command("worker")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Also serve GET /metrics (Prometheus) on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+def worker_command(metrics_port: int | None, metrics_host: str) -> None:
+    """Run a notice delivery worker only (several may share one PostgreSQL database)."""
+    from connectors import sql_storage
+    from engine.notices import compose, senders, worker
+
+    config = _settings()
+    migrate.upgrade(config.database_url)
+    matcher = catalogue.default_matcher()
+
+    async def _run() -> None:
+        store = sql_storage.SqlStorage(config.database_url)
+        await store.open()
+        delivery = worker.DeliveryWorker(store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices))
+        task = asyncio.create_task(delivery.run_forever())
+        exporter = None if metrics_port is None else await metrics.serve_alone(store, metrics_host, metrics_port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await delivery.stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
+        if exporter is not None:
+            await exporter.cleanup()
+        await store.close()
+
+    asyncio.run(_run())
+
+
+@main.group()
+def notices() -> None:
+    """Notices (outbox)."""
+
+
+@notices.command("retry")
+@click.argument("notice_id")
+def notices_retry(notice_id: str) -> None:
+    """Requeue a dead or undelivered notice."""
+    from connectors import sql_storage
+    from engine.core import notice_status as status
+    from engine.notices import worker
+
+    config = _settings()
+
+    async def _retry() -> str:
+        store = sql_storage.SqlStorage(config.database_url)
+        await store.open()
+        try:
+            notice = await worker.requeue(store, notice_id, f"cli ({getpass.getuser()})")
+            return notice.status.value
+        finally:
+            await store.close()
+
+    try:
+        click.echo(f"{notice_id}: {asyncio.run(_retry())}")
+    except KeyError:
+        raise click.ClickException(f"no notice {notice_id}") from None
+    except status.IllegalTransition as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (creates the SQLite file and its folder if needed)."""
+    config = _settings()
+    migrate.upgrade(config.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def tokens() -> None:
+    """API bearer tokens."""
+
+
+@tokens.command("create")
+@click.option("--role", type=click.Choice(constants.ROLES), required=True)
+@click.option("--label", default="", help="Who or what the token is for.")
+def tokens_create(role: str, label: str) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    from connectors import sql_storage
+
+    config = _settings()
+    migrate.upgrade(config.database_url)
+    token, digest = auth.new_token()
+
+    async def _store() -> None:
+        store = sql_storage.SqlStorage(config.database_url)
+        await store.open()
+        try:
+            await store.add_token(digest, role, label)
+        finally:
+            await store.close()
+
+    asyncio.run(_store())
+    click.echo(token)
+    click.echo(f"role {role}; shown once, store it now", err=True)
+
+
+main.add_command(catalogue_cli.rules)
+main.add_command(catalogue_cli.match)
+main.add_command(templates_cli.templates)
+main.add_command(audit_cli.audit_group)
+main.add_command(operators_cli.operators)
+main.add_command(synth_cli.synth)
+main.add_command(backfill_cli.backfill)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""``policy-push backfill`` and ``policy-push rules diff``: re-judge stored firms, preview first."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+from engine.judging import catalogue
+from engine.core import china_time
+from connectors import sql_migrate as migrate
+from engine import settings
+from engine.backfill import preview, runner
+from engine.cli import rules as catalogue_cli
+
+log = logging.getLogger(__name__)
+
+#: Seconds between progress lines when stderr is not a terminal (CI logs, files).
+PROGRESS_LOG_SECONDS = 10.0
+
+
+def _settings() -> settings.Settings:
+    try:
+        return settings.Settings.from_env()
+    except settings.SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _select(matcher: runner.Matcher, clause_ids: tuple[str, ...], document: str | None, everything: bool,
+            changed: bool, stored: dict[str, set[str]]) -> frozenset[str] | None:
+    chosen = [name for name, on in (("--clause", bool(clause_ids)), ("--document", document is not None),
+                                    ("--all", everything), ("--changed", changed)) if on]
+    if len(chosen) != 1:
+        raise click.UsageError("say what to re-judge: exactly one of --clause (repeatable), --document, --all or --changed"
+                               + (f" (got {' and '.join(chosen)})" if chosen else ""))
+    if everything:
+        return None
+    if clause_ids:
+        unknown = runner.unknown_clauses(matcher, clause_ids)
+        if unknown:
+            raise click.BadParameter(f"not a firm-facing clause of the catalogue: {', '.join(unknown)}", param_hint="--clause")
+        return frozenset(clause_ids)
+    if document is not None:
+        ids = frozenset(c.id for c in matcher.catalogue.firm_facing() if c.slug == document)
+        if not ids:
+            slugs = ", ".join(d.slug for d in matcher.catalogue.documents)
+            raise click.BadParameter(f"no document {document!r} with firm-facing clauses (documents: {slugs})", param_hint="--document")
+        return ids
+    ids = frozenset(runner.changed_clauses(matcher, stored))
+    if not ids:
+        # Judging every firm against no clause would still read them all: say so and stop.
+        click.echo("every firm's latest decisions were made with the current rule files: nothing to apply")
+        raise click.exceptions.Exit(0)
+    return ids
+
+
+@click.command("backfill")
+@click.option("--clause", "clause_ids", multiple=True, metavar="ID", help="Re-judge this clause (repeatable), e.g. qinghai-2022-2.")
+@click.option("--document", metavar="SLUG", help="Re-judge every firm-facing clause of one document, e.g. yunnan-2022.")
+@click.option("--all", "everything", is_flag=True, help="Re-judge the whole catalogue.")
+@click.option("--changed", is_flag=True, help="Re-judge the clauses whose rule changed since decisions were stored (see `rules diff`).")
+@click.option("--as-of", callback=catalogue_cli.parse_date, default=None, help="Judge as of this date YYYY-MM-DD (default: today in China).")
+@click.option("--dry-run", is_flag=True, help="Store nothing; print what would change and which notices would go out.")
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="Worker processes judging in parallel (default: one per CPU; 0 judges in this process).")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=runner.constants.BACKFILL_BATCH_SIZE, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the tally as JSON instead of tables.")
+def backfill(clause_ids: tuple[str, ...], document: str | None, everything: bool, changed: bool, as_of: dt.date | None,
+             dry_run: bool, workers: int | None, batch_size: int, as_json: bool) -> None:
+    """Re-judge every stored firm against clauses of the catalogue, in batches across worker processes.
+
+    A real run records the decisions that change (with audit entries) and creates their notices,
+    exactly once as always; run with --dry-run first to see what it would do.
+    """
+    config = _settings()
+    migrate.upgrade(config.database_url)
+    matcher = catalogue.default_matcher()
+    result = _run(config.database_url, matcher, (None, None), clause_ids, document, everything, changed, as_of,
+                  dry_run, workers, batch_size, list_changes=0)
+    cites = {c.id: c.cite for c in matcher.catalogue.clauses}
+    if as_json:
+        click.echo(json.dumps({"as_of": result[1].isoformat(), "dry_run": dry_run, "seconds": round(result[0].seconds, 3),
+                               **result[0].tally.as_dict()}, ensure_ascii=False, indent=2, sort_keys=True))
+        return
+    head = "dry run: nothing stored" if dry_run else "backfill done"
+    tally = result[0].tally
+    click.echo(f"{head} — as of {result[1]}, {tally.firms:,} firms in {result[0].seconds:.1f} s "
+               f"({tally.firms / max(result[0].seconds, 1e-9):,.0f} firms/s)")
+    click.echo(preview.render(tally, dry_run=dry_run, cites=cites))
+
+
+def _run(database_url: str, matcher: runner.Matcher, dirs: tuple[str | None, str | None], clause_ids: tuple[str, ...],
+         document: str | None, everything: bool, changed: bool, as_of: dt.date | None, dry_run: bool,
+         workers: int | None, batch_size: int, *, list_changes: int) -> tuple[runner.Result, dt.date]:
+    from connectors import sql_storage
+
+    as_of = as_of or china_time.today_in_china()
+    workers = (os.cpu_count() or 1) if workers is None else workers
+
+    async def _go() -> runner.Result:
+        target = sql_storage.SqlStorage(database_url)
+        await target.open()
+        try:
+            stored = await target.stored_rule_versions() if changed else {}
+            selection = _select(matcher, clause_ids, document, everything, changed, stored)
+            plan = runner.Plan(as_of=as_of, clause_ids=selection, dry_run=dry_run, batch_size=batch_size,
+                               workers=workers, list_changes=list_changes)
+            with _progress(await target.firm_count()) as advance:
+                return await runner.run(target, matcher, plan, database_url=database_url, catalogue_dirs=dirs, progress=advance)
+        finally:
+            await target.close()
+
+    return asyncio.run(_go()), as_of
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar with rate and ETA on a terminal; a log line every few seconds otherwise."""
+    started = time.monotonic()
+    done = 0
+
+    def rate() -> str:
+        elapsed = time.monotonic() - started
+        return f"{done / elapsed:,.0f} firms/s" if elapsed > 0 and done else ""
+
+    if sys.stderr.isatty():
+        with click.progressbar(length=total, label="backfill", file=sys.stderr, show_eta=True, show_pos=True,
+                               item_show_func=lambda _item: rate()) as bar:
+            def advance(firms: int) -> None:
+                nonlocal done
+                done += firms
+                bar.update(firms, current_item=firms)
+            yield advance
+        return
+    last = started
+
+    def advance_logged(firms: int) -> None:
+        nonlocal done, last
+        done += firms
+        now = time.monotonic()
+        if now - last >= PROGRESS_LOG_SECONDS or done >= total:
+            last = now
+            remaining = (total - done) / (done / (now - started)) if done else 0.0
+            log.info("backfill: %s/%s firms, %s, ETA %.0f s", f"{done:,}", f"{total:,}", rate(), remaining)
+
+    yield advance_logged
+
+
+def rules_diff(rules_dir: Any, measures_dir: Any, as_of: dt.date | None, limit: int, workers: int | None, as_json: bool) -> None:
+    """Which firms' decisions the current rule files would change (a dry run of `backfill --changed`).
+
+    A clause counts as changed when decisions were stored under another rule version (content
+    hash of the clause) than the one in the rule files now, or when none was ever stored for it.
+    """
+    from connectors import sql_storage
+
+    config = _settings()
+    migrate.upgrade(config.database_url)
+    matcher = catalogue.default_matcher(rules_dir, measures=measures_dir)
+
+    async def _stored() -> dict[str, set[str]]:
+        target = sql_storage.SqlStorage(config.database_url)
+        await target.open()
+        try:
+            return await target.stored_rule_versions()
+        finally:
+            await target.close()
+
+    stored = asyncio.run(_stored())
+    by_id = matcher.catalogue.by_id
+    changed = runner.changed_clauses(matcher, stored)
+    if not changed:
+        click.echo("every firm's latest decisions were made with the current rule files: nothing to apply")
+        return
+    result, as_of = _run(config.database_url, matcher, (_str(rules_dir), _str(measures_dir)), tuple(changed), None, False,
+                         False, as_of, True, workers, runner.constants.BACKFILL_BATCH_SIZE, list_changes=limit)
+    tally = result.tally
+    # Clauses never judged for anyone are judged too (a new rule), but shown only if they change something.
+    shown = [c for c in changed if c in stored or tally.by_clause.get(c, {}).get("changed")]
+    rows = [
+        {"clause_id": c, "cite": by_id[c].cite, "stored_versions": sorted(stored.get(c, ())), "version": by_id[c].rule_version,
+         **{k: tally.by_clause.get(c, {}).get(k, 0) for k in preview.CLAUSE_COLUMNS}}
+        for c in shown
+    ]
+    if as_json:
+        click.echo(json.dumps({"as_of": as_of.isoformat(), "clauses": rows, "changes": [dict(vars(i)) for i in result.listed],
+                               "firms_changed": tally.firms_changed, "decisions_changed": tally.changes()},
+                              ensure_ascii=False, indent=2))
+        return
+    if not shown or not tally.changes():
+        click.echo(f"no stored decision would change under the current rule files (as of {as_of}): nothing to apply")
+        return
+    click.echo(f"rules changed since the firms' latest decisions were stored (as of {as_of}):")
+    for row in rows:
+        before = ", ".join(row["stored_versions"]) or "never judged"
+        click.echo(f"  {row['cite']}  {before} → {row['version']}: {row['changed']:,} decision(s) change, "
+                   f"{row['newly_met']:,} newly met, {row['no_longer_met']:,} no longer met")
+    click.echo(f"firms whose decisions change: {tally.firms_changed:,}")
+    for item in result.listed:
+        before = "—" if item.before_status is None else f"{item.before_status} {_amount(item.before_amount)} ({item.before_version})"
+        click.echo(f"  {item.uscc}  {by_id[item.clause_id].cite}: {before} → {item.after_status} {_amount(item.after_amount)}".rstrip())
+    if tally.changes() > len(result.listed):
+        click.echo(f"  … {tally.changes() - len(result.listed):,} more (--limit)")
+    click.echo(f"apply with: policy-push backfill --changed --as-of {as_of}")
+
+
+def _amount(value: Any) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def _str(path: Any) -> str | None:
+    return None if path is None else str(path)

@@ -1,0 +1,114 @@
+"""`policy-push operators add|disable|reset-password|list`: console accounts, managed by whoever
+runs the service (the first admin cannot be created from a console nobody can log in to yet).
+
+Each command applies pending migrations first, then acts on POLICY_PUSH_DATABASE_URL; changes
+are audited with the actor "cli (<OS user>)". Passwords are prompted for twice without echo, or
+read from the first line of standard input with --password-stdin (scripts, tests): never from
+an argument, which would end up in the shell history and the process list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from connectors import sql_migrate as migrate
+from engine import settings
+from engine.console import accounts
+
+T = TypeVar("T")
+
+
+def _actor() -> str:
+    return f"cli ({getpass.getuser()})"
+
+
+def _run(action: Callable[..., Awaitable[T]]) -> T:
+    """Migrate, open the store, run `action(store)`, close; AccountError becomes a CLI error."""
+    from connectors import sql_storage
+
+    try:
+        config = settings.Settings.from_env()
+    except settings.SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    migrate.upgrade(config.database_url)
+
+    async def _go() -> T:
+        store = sql_storage.SqlStorage(config.database_url)
+        await store.open()
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(_go())
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    try:
+        accounts.check_password(password)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    return password
+
+
+_stdin_option = click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+
+
+@click.group("operators")
+def operators() -> None:
+    """Console operator accounts (roles: viewer < operator < admin; see docs/console.md)."""
+
+
+@operators.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True, help="What the operator may do.")
+@click.option("--display-name", default="", help="Name shown in the console, e.g. 张三 (defaults to USERNAME).")
+@_stdin_option
+def add(username: str, role: str, display_name: str, password_stdin: bool) -> None:
+    """Create an operator account."""
+    try:
+        accounts.check_username(username)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    password = _password(password_stdin)
+    record = _run(lambda store: accounts.create(store, username, password, role, display_name=display_name, actor=_actor()))
+    click.echo(f"operator {record.username} created, role {record.role}")
+
+
+@operators.command("disable")
+@click.argument("username")
+def disable(username: str) -> None:
+    """Stop an operator logging in; its open console sessions end at once."""
+    account = _run(lambda store: accounts.disable(store, username, actor=_actor()))
+    click.echo(f"operator {account.operator.username} disabled")
+
+
+@operators.command("reset-password")
+@click.argument("username")
+@_stdin_option
+def reset_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for an operator; its open console sessions end."""
+    password = _password(password_stdin)
+    account = _run(lambda store: accounts.reset_password(store, username, password, actor=_actor()))
+    click.echo(f"password of {account.operator.username} reset")
+
+
+@operators.command("list")
+def list_operators() -> None:
+    """Operators, one per line: username, role, display name, state."""
+    for account in _run(accounts.all_accounts):
+        state = f"disabled {account.disabled_at:%Y-%m-%d}" if account.disabled else "active"
+        click.echo(f"{account.operator.username}\t{account.operator.role}\t{account.operator.display_name}\t{state}")

@@ -1,0 +1,206 @@
+"""Command line: the ``rules`` group (lint, list, test) and the ``match`` command.
+
+Both are registered on the main ``policy-push`` group by engine/cli.py; they work standalone too
+(``click`` objects, e.g. ``CliRunner().invoke(rules, ["lint"])``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.judging import catalogue as package
+from engine.core import china_time, matching
+from engine.judging.catalogue import compiler, durable, loader, reference, scenarios
+
+_DIRS = "engine.catalogue.dirs"  # key in click's ctx.meta (shared with the parent group)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Dirs:
+    rules: Path | None
+    measures: Path | None
+
+
+def _dirs(ctx: click.Context) -> _Dirs:
+    return ctx.meta.get(_DIRS) or _Dirs(None, None)
+
+
+def _load(ctx: click.Context) -> Any:
+    dirs = _dirs(ctx)
+    try:
+        return loader.load(dirs.rules, measures=dirs.measures)
+    except loader.CatalogueError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1) from None
+
+
+@click.group()
+@click.option("--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Rule files (default: $POLICY_PUSH_RULES_DIR, else the repository's rules/).")
+@click.option("--measures-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Measures texts (default: $POLICY_PUSH_MEASURES_DIR, else ../shared/measures).")
+@click.pass_context
+def rules(ctx: click.Context, rules_dir: Path | None, measures_dir: Path | None) -> None:
+    """The rules catalogue: check, list and test rules/*.yaml."""
+    ctx.meta[_DIRS] = _Dirs(rules_dir, measures_dir)
+
+
+@rules.command()
+@click.pass_context
+def lint(ctx: click.Context) -> None:
+    """Load the rule and scenario files strictly; print every problem, exit 1 on any."""
+    dirs = _dirs(ctx)
+    catalogue, problems = loader.check(dirs.rules, measures=dirs.measures)
+    found: list[scenarios.Scenario] = []
+    if not problems:
+        try:
+            compiler.plan(catalogue)
+        except compiler.CompileError as exc:
+            problems += exc.problems
+        found, trouble = scenarios.check(catalogue, scenarios.scenarios_dir(dirs.rules))
+        problems += trouble
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo(
+        f"ok: {len(catalogue.clauses)} clauses in {len(catalogue.documents)} documents "
+        f"({len(catalogue.executable())} executable), {len(found)} scenarios"
+    )
+
+
+_LIST_FIELDS = ("id", "cite", "title", "category", "firm_facing", "mode", "jurisdiction",
+                "valid_from", "valid_to", "executable")
+
+
+@rules.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """List the clauses (id, cite, title, category, mode, jurisdiction, window, executable)."""
+    rows = []
+    for clause in _load(ctx).clauses:
+        row = {field: getattr(clause, field) for field in _LIST_FIELDS}
+        row["valid_from"] = clause.valid_from.isoformat()
+        row["valid_to"] = clause.valid_to.isoformat() if clause.valid_to else None
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        click.echo("\t".join("" if row[f] is None else str(row[f]).lower() if isinstance(row[f], bool)
+                             else str(row[f]) for f in _LIST_FIELDS))
+
+
+@rules.command()
+@click.pass_context
+def test(ctx: click.Context) -> None:
+    """Run every scenario through both evaluators; exit 1 on any failure or coverage gap."""
+    catalogue = _load(ctx)
+    try:
+        found = scenarios.load(catalogue, scenarios.scenarios_dir(_dirs(ctx).rules))
+    except loader.CatalogueError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    evaluators: dict[str, Any] = {"reference": reference.ReferenceMatcher(catalogue)}
+    matcher = durable.create_matcher(catalogue)
+    if isinstance(matcher, durable.DurableMatcher):
+        evaluators["durable-rules"] = matcher
+    else:
+        click.echo("durable-rules not importable: running the reference evaluator only", err=True)
+    failed = 0
+    for label, evaluator in evaluators.items():
+        bad = 0
+        for scenario in found:
+            wrong = scenarios.run(scenario, evaluator)
+            if wrong:
+                bad += 1
+                click.echo(f"FAIL [{label}] {scenario.source}: {scenario.name} ({scenario.clause}): {'; '.join(wrong)}")
+        click.echo(f"{label}: {len(found) - bad} passed, {bad} failed")
+        failed += bad
+    gaps = scenarios.coverage_problems(catalogue, found)
+    for gap in gaps:
+        click.echo(f"COVERAGE {gap}")
+    if failed or gaps:
+        sys.exit(1)
+
+
+def parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@rules.command("diff")
+@click.option("--as-of", callback=parse_date, default=None, help="Judge as of this date YYYY-MM-DD (default: today in China).")
+@click.option("--limit", type=click.IntRange(0, 1_000_000), default=50, show_default=True, help="Firm decisions to list.")
+@click.option("--workers", type=click.IntRange(0, 64), default=None, help="Worker processes (default: one per CPU).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def diff(ctx: click.Context, as_of: dt.date | None, limit: int, workers: int | None, as_json: bool) -> None:
+    """Which firms' decisions would change under the current rule files (a dry run of `backfill --changed`)."""
+    from engine.cli import backfill as backfill_cli  # the backfill machinery needs the database; lint and list do not
+
+    dirs = _dirs(ctx)
+    backfill_cli.rules_diff(dirs.rules, dirs.measures, as_of, limit, workers, as_json)
+
+
+@click.command()
+@click.option("--profile", "profile_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A firm profile as JSON (docs/profile.md shape, or {\"profile\": {...}} as the API returns).")
+@click.option("--as-of", callback=parse_date, default=None, help="Decision date YYYY-MM-DD (default: today in China).")
+@click.option("--risk-year", "risk_years", type=int, multiple=True,
+              help="A year the firm's county had a medium/high risk area (repeatable).")
+@click.option("--all", "show_all", is_flag=True, help="Also show clauses not met.")
+@click.option("--json", "as_json", is_flag=True, help="Print decisions as JSON.")
+def match(profile_path: Path, as_of: dt.date | None, risk_years: tuple[int, ...], show_all: bool, as_json: bool) -> None:
+    """Decisions for a firm profile, without storing anything (met and unknown; --all for every one)."""
+    try:
+        profile = json.loads(profile_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"cannot read {profile_path}: {exc}", param_hint="--profile") from None
+    if isinstance(profile, dict) and isinstance(profile.get("profile"), dict):
+        profile = profile["profile"]
+    if not isinstance(profile, dict):
+        raise click.BadParameter("the profile must be a JSON object", param_hint="--profile")
+    as_of = as_of or china_time.today_in_china()
+    try:
+        matcher = package.default_matcher()
+    except loader.CatalogueError as exc:
+        raise click.ClickException(str(exc)) from None
+    titles = {c.id: c.title for c in matcher.catalogue.clauses}
+    decisions = [
+        d for d in matcher.match(profile, as_of, matching.MatchContext(risk_years=frozenset(risk_years)))
+        if show_all or d.status != matching.Verdict.NOT_MET
+    ]
+    if as_json:
+        click.echo(json.dumps([_decision_json(d, titles) for d in decisions], ensure_ascii=False, indent=2))
+        return
+    click.echo(f"as of {as_of.isoformat()}: {len(decisions)} decision(s)")
+    for d in decisions:
+        line = f"{d.status.value:8} {d.cite}  {titles.get(d.clause_id, '')}"
+        if d.amount is not None:
+            line += f"  amount {d.amount:,.2f}"
+        missing = d.explanation.get("missing") or []
+        if missing:
+            line += f"  missing: {', '.join(missing)}"
+        if d.explanation.get("needs") and d.status == matching.Verdict.UNKNOWN:
+            line += f"  needs: {'; '.join(d.explanation['needs'])}"
+        click.echo(line)
+
+
+def _decision_json(decision: matching.Decision, titles: dict[str, str]) -> dict[str, Any]:
+    return {**decision.as_dict(), "title": titles.get(decision.clause_id)}

@@ -1,0 +1,253 @@
+"""Command line: the ``templates`` group — ``lint`` every notice template against the catalogue,
+``sms`` to list the SMS templates as they are filed with the provider.
+
+Registered on the main ``policy-push`` group by engine/cli.py; works standalone too
+(``CliRunner().invoke(templates, ["lint"])``).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+import jinja2
+import markupsafe
+from jinja2 import nodes
+
+from engine.notices import channels
+from engine import constants
+from engine.core import matching
+from engine.judging.catalogue import loader, model
+from engine.notices import content as content_module
+from engine.notices import render, unsubscribe
+
+SEGMENT_BUDGET_VAR = "POLICY_PUSH_SMS_SEGMENT_BUDGET"
+SIGN_NAME_VAR = "POLICY_PUSH_SMS_SIGN_NAME"
+#: Most notices should cost two SMS at most; raise it only knowing what it costs per firm.
+DEFAULT_SEGMENT_BUDGET = 2
+
+#: Sample data of typical size: a 12-character registered name, a seven-digit amount (above most
+#: grants here, so the budget holds for them), a real-length notice id and unsubscribe link.
+SAMPLE_FIRM = "云南滇池示例商贸有限公司"
+SAMPLE_USCC = "91530100MA6K00000X"
+SAMPLE_AMOUNT = 1_234_567.89
+SAMPLE_NOTICE_ID = "ntc_" + "0" * 24
+SAMPLE_BASE_URL = "https://policy-push.example.cn"
+SAMPLE_PHONE = "+8613800138000"
+SAMPLE_EMAIL = "finance@example.cn"
+SMS_OPT_OUT = "回T退订"
+_DIRS = "engine.notices.templates.dirs"  # key in click's ctx.meta (shared with subcommands)
+
+
+@dataclasses.dataclass
+class LintReport:
+    """What :func:`lint` found: problems (each naming clause and template) and SMS statistics."""
+
+    problems: list[str] = dataclasses.field(default_factory=list)
+    clauses: int = 0
+    overrides: int = 0
+    #: SMS segment count → number of clauses.
+    segments: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
+    longest: tuple[int, str] = (0, "")
+
+
+def sample_content(catalogue: model.Catalogue, clause: model.Clause, sign_name: str) -> content_module.NoticeContent:
+    """The notice a typical firm would get for ``clause`` (an amount where the clause computes one)."""
+    computes = clause.benefit is not None and clause.benefit.formula is not None
+    decision = matching.Decision(
+        clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=SAMPLE_AMOUNT if computes else None
+    )
+    token = unsubscribe.make_token("lint", SAMPLE_USCC, "email")
+    return content_module.build(
+        catalogue, decision, {"uscc": SAMPLE_USCC, "name": SAMPLE_FIRM},
+        notice_id=SAMPLE_NOTICE_ID, sign_name=sign_name,
+        unsubscribe_url=unsubscribe.unsubscribe_url(SAMPLE_BASE_URL, token),
+    )
+
+
+def lint(catalogue: model.Catalogue, renderer: render.Renderer, *, budget: int, sign_name: str) -> LintReport:
+    """Render every template for every firm-facing clause; report failures, missing facts and over-long SMS."""
+    report = LintReport()
+    report.problems += sms_source_problems(catalogue, renderer)
+    for clause in catalogue.firm_facing():
+        report.clauses += 1
+        if (renderer.directory / "clauses" / clause.id).is_dir():
+            report.overrides += 1
+        content = sample_content(catalogue, clause, sign_name)
+        report.problems += _lint_sms(renderer, content, budget, report)
+        report.problems += _lint_email(renderer, content)
+    return report
+
+
+def sms_source_problems(catalogue: model.Catalogue, renderer: render.Renderer) -> list[str]:
+    """SMS templates the provider could not hold: tags, filters, repeated or adjacent variables, 【】."""
+    problems = []
+    specs = [(f"modes.{mode}", spec) for mode, spec in renderer.modes.items()]
+    specs += [(f"clauses.{clause_id}", spec) for clause_id, spec in renderer.clauses.items()]
+    unknown = set(renderer.clauses) - set(catalogue.by_id)
+    problems += [f"{render.SMS_CONFIG}: clauses.{clause_id}: no such clause in the catalogue" for clause_id in sorted(unknown)]
+    for where, spec in specs:
+        try:
+            source, _, _ = renderer.env.loader.get_source(renderer.env, spec.template)  # type: ignore[union-attr]
+            tree = renderer.env.parse(source)
+        except jinja2.TemplateError as exc:
+            problems.append(f"{spec.template}: {type(exc).__name__}: {exc}")
+            continue
+        problems += [f"{spec.template}: {message}" for message in _plain_problems(tree)]
+        used = renderer.sms_variables(spec.template)
+        if used != set(spec.params):
+            problems.append(f"{spec.template}: uses {sorted(used)} but {render.SMS_CONFIG} {where} declares "
+                            f"{list(spec.params)}")
+    for folder in sorted((renderer.directory / "clauses").glob("*/sms.txt")):
+        if folder.parent.name not in renderer.clauses:
+            problems.append(f"clauses/{folder.parent.name}/sms.txt: needs its own entry under 'clauses' in "
+                            f"{render.SMS_CONFIG} (a reviewed template has one code)")
+    return problems
+
+
+def provider_text(renderer: render.Renderer, template: str) -> str:
+    """An SMS template as filed with the provider: ``{{ name }}`` written ``${name}``."""
+    source, _, _ = renderer.env.loader.get_source(renderer.env, template)  # type: ignore[union-attr]
+    parts = []
+    for output in renderer.env.parse(source).body:
+        for child in getattr(output, "nodes", ()):
+            # Anything but text and names is refused by lint; shown as ${?} here rather than failing.
+            name = getattr(child, "name", "?")
+            parts.append(child.data if isinstance(child, nodes.TemplateData) else f"${{{name}}}")
+    return "".join(parts).strip()
+
+
+def _plain_problems(tree: nodes.Template) -> list[str]:
+    problems = []
+    seen: collections.Counter[str] = collections.Counter()
+    for output in tree.body:
+        if not isinstance(output, nodes.Output):
+            problems.append(f"only {{{{ name }}}} substitutions are allowed (found {type(output).__name__})")
+            continue
+        previous = None
+        for child in output.nodes:
+            if isinstance(child, nodes.Name):
+                seen[child.name] += 1
+                if isinstance(previous, nodes.Name):
+                    problems.append(f"variables {previous.name} and {child.name} are adjacent (providers refuse that)")
+            elif isinstance(child, nodes.TemplateData):
+                if "【" in child.data or "】" in child.data:
+                    problems.append("【】 is reserved for the signature")
+                if "\n" in child.data.strip():
+                    problems.append("an SMS is one line")
+            else:
+                problems.append(f"only {{{{ name }}}} substitutions are allowed (found {type(child).__name__})")
+            previous = child
+    problems += [f"variable {name} appears {count} times (once at most)" for name, count in seen.items() if count > 1]
+    return problems
+
+
+def _lint_sms(
+    renderer: render.Renderer, content: content_module.NoticeContent, budget: int, report: LintReport
+) -> list[str]:
+    where = f"{content.clause_id}: {renderer.template_name(content.clause_id, content.mode, 'sms.txt')}"
+    try:
+        message = renderer.render_sms(content, SAMPLE_PHONE)
+    except (jinja2.TemplateError, render.TemplateConfigError, render.SmsParamError) as exc:
+        return [f"{where}: {type(exc).__name__}: {exc}"]
+    problems = []
+    length, segments = len(message.text), channels.sms_segments(message.text)
+    report.segments[segments] += 1
+    report.longest = max(report.longest, (length, content.clause_id))
+    if segments > budget:
+        problems.append(f"{where}: {length} characters = {segments} SMS segments, over the budget of {budget}")
+    window = (render.SMS_PARAMS["window"](content), content.deadline_text)
+    facts = [content.firm_name, content.clause_title, content.lead_agency, SMS_OPT_OUT]
+    if content.amount_text:
+        facts.append(content.amount_text)
+    problems += [f"{where}: does not show {fact!r}" for fact in facts if fact not in message.text]
+    if not any(text in message.text for text in window):
+        problems.append(f"{where}: does not show the validity window or deadline")
+    return problems
+
+
+def _lint_email(renderer: render.Renderer, content: content_module.NoticeContent) -> list[str]:
+    problems = []
+    values = content.template_vars()
+    facts = [content.firm_name, content.clause_title, content.document_title, content.clause_ref, content.cite,
+             content.agency_text, content.window_text, content.application_need, content.unsubscribe_url]
+    facts += [text for text in (content.amount_text, content.application) if text]
+    if content.needs_application:
+        facts.append(content.deadline_text)
+    for name in ("email_subject.txt", "email.txt", "email.html"):
+        template = renderer.template_name(content.clause_id, content.mode, name)
+        where = f"{content.clause_id}: {template}"
+        try:
+            text = renderer.env.get_template(template).render(values)
+        except (jinja2.TemplateError, render.TemplateConfigError) as exc:
+            problems.append(f"{where}: {type(exc).__name__}: {exc}")
+            continue
+        if name == "email_subject.txt":
+            needed = [content.clause_title]
+        else:
+            needed = [str(markupsafe.escape(fact)) for fact in facts] if name.endswith(".html") else facts
+        problems += [f"{where}: does not show {fact!r}" for fact in needed if fact not in text]
+    return problems
+
+
+@click.group()
+@click.option("--templates-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Notice templates (default: ${render.TEMPLATES_DIR_VAR}, else the repository's templates/).")
+@click.option("--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Rule files (default: $POLICY_PUSH_RULES_DIR, else the repository's rules/).")
+@click.pass_context
+def templates(ctx: click.Context, templates_dir: Path | None, rules_dir: Path | None) -> None:
+    """Notice templates (SMS and email): check and list them."""
+    ctx.meta[_DIRS] = (templates_dir, rules_dir)
+
+
+def _open(ctx: click.Context) -> tuple[model.Catalogue, render.Renderer]:
+    templates_dir, rules_dir = ctx.meta.get(_DIRS, (None, None))
+    try:
+        # Quotations are `rules lint`'s business; templates only need the clauses.
+        catalogue = loader.load(rules_dir, verify_texts=False)
+        renderer = render.Renderer(templates_dir)
+    except loader.CatalogueError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    except render.TemplateConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    return catalogue, renderer
+
+
+@templates.command("lint")
+@click.option("--segments", "budget", type=click.IntRange(min=1), default=DEFAULT_SEGMENT_BUDGET,
+              envvar=SEGMENT_BUDGET_VAR, show_default=True, help=f"SMS segment budget (${SEGMENT_BUDGET_VAR}).")
+@click.option("--sign-name", default=constants.SMS_SIGN_NAME, envvar=SIGN_NAME_VAR, show_default=True,
+              help="SMS signature, counted in the length.")
+@click.pass_context
+def lint_command(ctx: click.Context, budget: int, sign_name: str) -> None:
+    """Render every template for every firm-facing clause with sample data; exit 1 on any problem."""
+    catalogue, renderer = _open(ctx)
+    report = lint(catalogue, renderer, budget=budget, sign_name=sign_name)
+    for problem in report.problems:
+        click.echo(problem)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s)", err=True)
+        sys.exit(1)
+    spread = ", ".join(f"{count}×{segments}" for segments, count in sorted(report.segments.items()))
+    click.echo(
+        f"ok: {report.clauses} firm-facing clauses × {len(render.TEMPLATE_NAMES)} templates "
+        f"({report.overrides} with clause overrides); SMS segments (budget {budget}): {spread}; "
+        f"longest SMS {report.longest[0]} characters ({report.longest[1]})"
+    )
+
+
+@templates.command("sms")
+@click.pass_context
+def sms_command(ctx: click.Context) -> None:
+    """List the SMS templates as filed with the provider: code, parameters, text with ${name}."""
+    _, renderer = _open(ctx)
+    entries = list(renderer.modes.items()) + list(renderer.clauses.items())
+    for key, spec in entries:
+        click.echo(f"{spec.template_code}\t{key}\t{','.join(spec.params)}\t{provider_text(renderer, spec.template)}")

@@ -1,0 +1,96 @@
+"""The interface between the pipeline and the rules engine.
+
+The pipeline hands a matcher the firm's current profile and the as-of date (the event's
+`occurred_at` date) and stores each returned decision that differs from the firm's previous
+decision for that clause.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from engine.core import money
+
+
+class Verdict(str, enum.Enum):
+    """Three-valued outcome of a clause for a firm."""
+
+    #: Every condition holds on the facts known.
+    MET = "met"
+    #: At least one condition definitely fails (or the firm is out of the clause's jurisdiction or window).
+    NOT_MET = "not_met"
+    #: No condition fails, but some need data the profile lacks; the decision names it.
+    UNKNOWN = "unknown"
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """A matcher's verdict on one clause for one firm, with what it was based on."""
+
+    clause_id: str
+    cite: str
+    rule_version: str
+    status: Verdict
+    amount: float | None = None
+    explanation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    facts: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: False when the clause does not reach this firm at all (another jurisdiction, or not in force on
+    #: the date): such a `not_met` is worth storing only as a change from an earlier verdict.
+    in_scope: bool = True
+    #: When `met`, the notice period this decision entitles the firm to (engine.notices.outbox.period_for);
+    #: None means the decision causes no notice.
+    period: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready data (API, CLI, audit)."""
+        return {
+            "clause_id": self.clause_id,
+            "cite": self.cite,
+            "rule_version": self.rule_version,
+            "status": self.status.value,
+            "amount": self.amount,
+            "explanation": dict(self.explanation),
+            "facts": dict(self.facts),
+        }
+
+    def same_outcome(self, other: Decision | None) -> bool:
+        """True when storing this decision after `other` would record nothing new."""
+        return (
+            other is not None
+            and other.status == self.status
+            and other.rule_version == self.rule_version
+            and money.rounded(other.amount) == money.rounded(self.amount)
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchContext:
+    """Facts outside the firm's own events that a matcher may need."""
+
+    #: Years in which the firm's county was designated a medium/high risk area.
+    risk_years: frozenset[int] = frozenset()
+    #: The firm's latest stored decision per clause id (for changes and accumulating caps).
+    previous: Mapping[str, Decision] = dataclasses.field(default_factory=dict)
+    #: Every stored `met` decision of the firm, oldest first (earlier grants, for caps per year).
+    grants: Sequence[tuple[datetime.date, Decision]] = ()
+
+
+class Matcher(Protocol):
+    """Judges a firm profile against the catalogue as of a date."""
+
+    def match(
+        self, profile: Mapping[str, Any], as_of: datetime.date, context: MatchContext
+    ) -> Sequence[Decision]: ...
+
+
+class NullMatcher:
+    """Matches nothing: the pipeline's default until a catalogue is configured."""
+
+    def match(
+        self, profile: Mapping[str, Any], as_of: datetime.date, context: MatchContext
+    ) -> Sequence[Decision]:
+        return ()

@@ -1,0 +1,62 @@
+"""Bearer tokens for /api: created once, stored as SHA-256, checked by a middleware."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Collection
+
+from aiohttp import web
+
+from engine import constants, storage
+from engine.http import keys, responses
+
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh token and the hash to store; the token is shown once and never kept."""
+    token = constants.TOKEN_PREFIX + secrets.token_urlsafe(constants.TOKEN_BYTES)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a token. Tokens carry 256 bits of entropy, so a slow password hash would add nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def role_allows(role: str, needed: str) -> bool:
+    """Roles are ordered viewer < operator < admin; a role may do what the ones below it may."""
+    return constants.ROLES.index(role) >= constants.ROLES.index(needed)
+
+
+def require_role(request: web.Request, needed: str) -> storage.TokenRecord:
+    """The request's token, if its role suffices; otherwise a 403."""
+    token = request[keys.API_TOKEN]
+    if not role_allows(token.role, needed):
+        raise responses.error(403, "forbidden", f"this needs the {needed} role; the token has {token.role}")
+    return token
+
+
+def bearer_middleware(
+    prefix: str = "/api", public: Collection[str] = ()
+) -> Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[web.StreamResponse]]:
+    """Require `Authorization: Bearer <token>` on every path under `prefix` except `public` ones."""
+
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if not request.path.startswith(prefix) or request.path in public:
+            return await handler(request)
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise responses.error(
+                401, "unauthorized", "send Authorization: Bearer <token> (create one with `policy-push tokens create`)"
+            )
+        token = await request.app[keys.STORAGE].find_token(hash_token(credential.strip()))
+        if token is None:
+            raise responses.error(401, "unauthorized", "unknown or revoked token")
+        request[keys.API_TOKEN] = token
+        return await handler(request)
+
+    return middleware

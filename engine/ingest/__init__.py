@@ -1,0 +1,1 @@
+"""Ingestion: validating signed events, storing them, folding them into firm profiles."""

@@ -1,0 +1,360 @@
+"""Validation of received events against the JSON Schemas in engine/schemas and the code lists they cite.
+
+Every problem is reported as `{path, reason}` with `path` a JSON Pointer into the event, so a sender can
+fix all of them in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import json
+import math
+import pathlib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import jsonschema
+import phonenumbers
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.cn import uscc as stdnum_uscc
+
+from engine import constants
+from engine.core import industry_codes
+from engine.core import regions
+
+SCHEMAS = pathlib.Path(__file__).parent / "schemas"
+
+#: Event types about a region, not a firm: they carry no `uscc`.
+REGION_TYPES = frozenset({"region.risk_designated"})
+
+#: Largest magnitude of a number in an event's data: above any real amount or count, and low
+#: enough that the matcher's sums and products of them stay finite (1e308 was acknowledged,
+#: then failed in the matcher as "must be finite") and an amount fits NUMERIC(18, 2).
+MAX_MAGNITUDE = 1e12
+
+#: How far in the future `occurred_at` may lie (clock skew between source systems), beyond which it is rejected.
+FUTURE_SKEW = datetime.timedelta(seconds=constants.WEBHOOK_TOLERANCE_SECONDS)
+
+_TAX_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$|^(\d{4})Q([1-4])$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an event: where (JSON Pointer) and why."""
+
+    path: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """A validated event."""
+
+    type: str
+    occurred_at: datetime.datetime
+    uscc: str | None
+    data: dict[str, Any]
+    id: str | None
+
+
+class Invalid(Exception):
+    """The event is not valid; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.path}: {p.reason}" for p in problems))
+        self.problems = problems
+
+
+# Format checks: each raises ValueError whose message becomes the reason. -------------------------
+
+_formats = jsonschema.FormatChecker(formats=())
+
+
+@_formats.checks("uscc", raises=(ValueError, stdnum_exceptions.ValidationError))
+def _check_uscc(value: object) -> bool:
+    if isinstance(value, str):
+        if value != value.strip().upper():
+            raise ValueError("must be written in upper case without spaces")
+        stdnum_uscc.validate(value)
+    return True
+
+
+@_formats.checks("gb2260", raises=ValueError)
+def _check_region(value: object) -> bool:
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]{6}", value):
+            raise ValueError("must be a 6-digit GB/T 2260 code")
+        if not regions.is_known_region(value):
+            raise ValueError(f"{value} is not a known GB/T 2260 region code")
+    return True
+
+
+@_formats.checks("gbt4754", raises=ValueError)
+def _check_industry(value: object) -> bool:
+    if isinstance(value, str) and (reason := industry_codes.check(value)):
+        raise ValueError(reason)
+    return True
+
+
+@_formats.checks("date", raises=ValueError)
+def _check_date(value: object) -> bool:
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("must be an ISO 8601 date, YYYY-MM-DD")
+        datetime.date.fromisoformat(value)
+    return True
+
+
+@_formats.checks("date-time", raises=ValueError)
+def _check_datetime(value: object) -> bool:
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})", value):
+            raise ValueError("must be an ISO 8601 date-time with a UTC offset, e.g. 2022-05-01T09:00:00+08:00")
+        try:  # stored in UTC: 0001-01-01T00:00:00+08:00 (or 9999-12-31T23:00:00-08:00) has no UTC instant
+            datetime.datetime.fromisoformat(value).astimezone(datetime.UTC)
+        except OverflowError:
+            raise ValueError("is out of range once converted to UTC") from None
+    return True
+
+
+@_formats.checks("tax-period", raises=ValueError)
+def _check_tax_period(value: object) -> bool:
+    if isinstance(value, str) and not _TAX_PERIOD.fullmatch(value):
+        raise ValueError("must be a month YYYY-MM or a quarter YYYYQn")
+    return True
+
+
+@_formats.checks("month", raises=ValueError)
+def _check_month(value: object) -> bool:
+    if isinstance(value, str) and not _MONTH.fullmatch(value):
+        raise ValueError("must be a month, YYYY-MM")
+    return True
+
+
+@_formats.checks("cn-mobile", raises=ValueError)
+def _check_mobile(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            number = phonenumbers.parse(value, "CN")
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError(f"not a phone number ({exc})") from None
+        if number.country_code != 86 or phonenumbers.number_type(number) not in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        ):
+            raise ValueError("must be a mainland China mobile number")
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("is not a valid mainland China mobile number")
+    return True
+
+
+@_formats.checks("email", raises=ValueError)
+def _check_email(value: object) -> bool:
+    if isinstance(value, str) and not _EMAIL.fullmatch(value):
+        raise ValueError("must be an email address like name@example.cn")
+    return True
+
+
+def parse_json(text: str | bytes) -> Any:
+    """A request body's JSON, strictly (RFC 8259): NaN, Infinity and numbers no double can hold
+    are refused, since json.loads takes them and nothing downstream can judge them; so are
+    strings holding U+0000 or a lone surrogate (\\ud800), which PostgreSQL text cannot store and
+    UTF-8 cannot encode; and nesting too deep to parse (a RecursionError otherwise). Raises ValueError."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")  # a UnicodeDecodeError is a ValueError too
+    try:
+        value = json.loads(text, parse_constant=_not_a_number, parse_float=_double, parse_int=_integer)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    if _UNSTORABLE_SOURCE.search(text):  # cheap: the walk is needed only where an escape (or the character) is
+        _check_text(value)
+    return value
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE_SOURCE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|[\x00\ud800-\udfff]")
+
+
+def _check_text(value: Any) -> None:
+    for path, node in _walk(value, ""):
+        if isinstance(node, str) and _UNSTORABLE.search(node):
+            raise ValueError(f"the string at {path or '/'} holds U+0000 or a lone surrogate")
+        if isinstance(node, dict) and any(_UNSTORABLE.search(key) for key in node):
+            raise ValueError(f"a key in {path or '/'} holds U+0000 or a lone surrogate")
+
+
+def _walk(value: Any, prefix: str) -> Iterable[tuple[str, Any]]:
+    """(JSON Pointer, node) for `value` and everything in it; iterative, since the parser
+    allows deeper nesting than recursion would."""
+    stack: list[tuple[str, Any]] = [(prefix, value)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        if isinstance(node, dict):
+            stack.extend((_pointer(path, [key]), child) for key, child in node.items())
+        elif isinstance(node, list):
+            stack.extend((_pointer(path, [index]), child) for index, child in enumerate(node))
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _double(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
+
+
+def _integer(text: str) -> int:
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise ValueError(f"{text[:40]}… is too large for a number") from None
+    return value
+
+
+def normalise_mobile(value: str) -> str:
+    """E.164 form of a CN mobile number (validated already), so one number has one spelling."""
+    return phonenumbers.format_number(phonenumbers.parse(value, "CN"), phonenumbers.PhoneNumberFormat.E164)
+
+
+# Schemas ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, format_checker=_formats)
+
+
+@functools.cache
+def _event_id_pattern() -> str:
+    return _validator("envelope").schema["properties"]["id"]["pattern"]
+
+
+@functools.cache
+def event_types() -> tuple[str, ...]:
+    """Every event type with a schema."""
+    return tuple(sorted(p.stem for p in SCHEMAS.glob("*.json") if p.stem != "envelope"))
+
+
+def _pointer(prefix: str, parts: Iterable[Any]) -> str:
+    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return prefix + "".join("/" + p for p in escaped)
+
+
+def _reason(error: jsonschema.ValidationError) -> str:
+    if error.validator == "format" and error.cause is not None:
+        return str(error.cause)
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, error.validator_value))}"
+    return error.message
+
+
+def _problems(name: str, instance: Any, prefix: str) -> list[Problem]:
+    """Schema problems, with missing and unexpected keys reported at the key's own path."""
+    problems = []
+    for error in _validator(name).iter_errors(instance):
+        path = list(error.absolute_path)
+        if error.validator == "required":
+            problems += [
+                Problem(_pointer(prefix, [*path, key]), "is required")
+                for key in error.validator_value
+                if key not in error.instance
+            ]
+        elif error.validator == "additionalProperties":
+            allowed = error.schema.get("properties", {})
+            problems += [
+                Problem(_pointer(prefix, [*path, key]), "is not an allowed property")
+                for key in error.instance
+                if key not in allowed
+            ]
+        else:
+            problems.append(Problem(_pointer(prefix, path), _reason(error)))
+    # jsonschema reports each missing key as an error of its own, and each names them all.
+    return sorted(dict.fromkeys(problems), key=lambda p: p.path)
+
+
+def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime | None = None) -> Envelope:
+    """Check one event; return it parsed or raise Invalid naming every problem.
+
+    `webhook_id` is given for a single (non-batch) delivery: the event's id is then the header's,
+    and an `id` in the body must agree with it. Batch items must carry their own `id`.
+    """
+    problems = _problems("envelope", item, "")
+    if not isinstance(item, dict):
+        raise Invalid(problems)
+    kind = item.get("type") if isinstance(item.get("type"), str) else None
+    if kind in event_types() and isinstance(item.get("data"), dict):
+        problems += _problems(kind, item["data"], "/data")
+        problems += _cross_field_problems(kind, item["data"])
+        problems += [
+            Problem(path, f"is beyond {MAX_MAGNITUDE:g} in magnitude")
+            for path, node in _walk(item["data"], "/data")
+            if isinstance(node, (int, float)) and not isinstance(node, bool) and abs(node) > MAX_MAGNITUDE
+        ]
+    if kind in REGION_TYPES and "uscc" in item:
+        problems.append(Problem("/uscc", f"must be absent: {kind} is about a region, not a firm"))
+    elif kind not in REGION_TYPES and "uscc" not in item:
+        problems.append(Problem("/uscc", "is required"))
+    if webhook_id is None and "id" not in item:
+        problems.append(Problem("/id", "is required on every item of a batch"))
+    if webhook_id is not None and "id" in item and item["id"] != webhook_id:
+        problems.append(Problem("/id", "must equal the webhook-id header when given"))
+    if webhook_id is not None and not re.fullmatch(_event_id_pattern(), webhook_id):
+        # The header is the event's id: held to the rule an `id` in the body is held to.
+        problems.append(Problem("/id", f"the webhook-id header is the event id and must match {_event_id_pattern()}"))
+    occurred_at = _parse_datetime(item.get("occurred_at"))
+    now = now or datetime.datetime.now(datetime.UTC)
+    if occurred_at is not None and occurred_at > now + FUTURE_SKEW:
+        problems.append(Problem("/occurred_at", "is in the future"))
+    if problems:
+        raise Invalid(problems)
+    return Envelope(
+        type=kind,
+        occurred_at=occurred_at,
+        uscc=item.get("uscc"),
+        data=item["data"],
+        id=webhook_id if webhook_id is not None else item["id"],
+    )
+
+
+def _cross_field_problems(kind: str, data: dict[str, Any]) -> list[Problem]:
+    problems = []
+    if kind == "lease.reported" and isinstance(data.get("start"), str) and isinstance(data.get("end"), str):
+        if data["end"] < data["start"]:
+            problems.append(Problem("/data/end", "must not be before start"))
+    return problems
+
+
+def _parse_datetime(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        _check_datetime(value)
+        return datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def parse_stored(body: str, event_id: str) -> Envelope:
+    """Rebuild the envelope of an event that was validated when it was received."""
+    item = json.loads(body)
+    return Envelope(
+        type=item["type"],
+        occurred_at=datetime.datetime.fromisoformat(item["occurred_at"]),
+        uscc=item.get("uscc"),
+        data=item["data"],
+        id=event_id,
+    )

@@ -1,0 +1,152 @@
+"""`POST /webhooks/events`: Standard Webhooks verification, validation, durable storage, then 2xx.
+
+Order matters: size → signature → JSON → schema → store → acknowledge. Nothing is stored unless
+the whole check passes (for a batch: per item), and no 2xx leaves before the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import standardwebhooks
+from aiohttp import web
+
+from engine.http import keys, responses
+from engine.telemetry import metrics
+from engine import storage
+from engine.ingest import validation
+
+#: Request headers kept with each event, for audit (the signature proves who sent it).
+KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "user-agent", "content-type")
+
+
+async def _read_body(request: web.Request) -> bytes:
+    limit = request.app[keys.SETTINGS].max_body_bytes
+    too_large = responses.error(413, "payload_too_large", f"the body exceeds the limit of {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
+
+
+def _verify(request: web.Request, text: str) -> None:
+    verifiers = request.app[keys.VERIFIERS]
+    if not verifiers:
+        raise responses.error(
+            503, "not_configured", "no webhook secret is configured (POLICY_PUSH_WEBHOOK_SECRETS)"
+        )
+    headers = {name: request.headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    reason = "missing webhook-id, webhook-timestamp or webhook-signature header"
+    for verifier in verifiers:
+        try:
+            verifier.verify(text, headers, json_parse=False)
+            return
+        except standardwebhooks.WebhookVerificationError as exc:
+            reason = str(exc)
+        except ValueError:  # malformed signature list (no "v1," part, bad base64)
+            reason = "malformed webhook-signature header"
+    raise responses.error(401, "invalid_signature", f"webhook verification failed: {reason}")
+
+
+def _new_event(envelope: validation.Envelope, item: Any, headers: dict[str, str]) -> storage.NewEvent:
+    # A batch item is stored as its own canonical JSON; a single event's is the exact body received.
+    body = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+    return storage.NewEvent(
+        event_id=envelope.id,
+        type=envelope.type,
+        uscc=envelope.uscc,
+        occurred_at=envelope.occurred_at,
+        body=body,
+        body_sha256=hashlib.sha256(body.encode()).hexdigest(),
+        headers=headers,
+    )
+
+
+async def receive_events(request: web.Request) -> web.Response:
+    """Accept one event (JSON object) or a batch (JSON array) from a data-sharing platform."""
+    try:
+        return await _receive(request)
+    except responses.JsonError as exc:  # refused as a whole: count it by its error code
+        metrics.webhook_refused(json.loads(exc.text or "{}").get("error", "http_error"))
+        raise
+
+
+async def _receive(request: web.Request) -> web.Response:
+    raw = await _read_body(request)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise responses.error(400, "invalid_body", "the body is not UTF-8 text") from None
+    _verify(request, text)
+    try:
+        payload = validation.parse_json(text)
+    except ValueError as exc:  # not JSON, NaN or too large a number, nested too deeply
+        raise responses.error(400, "invalid_json", f"the body is not JSON: {exc}") from None
+    headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
+    if isinstance(payload, list):
+        return await _receive_batch(request, payload, headers)
+    return await _receive_one(request, payload, text, headers)
+
+
+async def _receive_one(request: web.Request, payload: Any, text: str, headers: dict[str, str]) -> web.Response:
+    try:
+        envelope = validation.validate(payload, webhook_id=request.headers["webhook-id"])
+    except validation.Invalid as exc:
+        metrics.event_received(metrics.event_type(payload, validation.event_types()), "rejected")
+        raise responses.error(
+            422, "invalid_event", "the event is not valid; nothing was stored",
+            problems=[p.as_dict() for p in exc.problems],
+        ) from None
+    [result] = await request.app[keys.STORAGE].add_events([_new_event(envelope, text, headers)])
+    metrics.event_received(envelope.type, "accepted" if result.created else "conflict" if result.body_differs else "duplicate")
+    if result.created:
+        request.app[keys.PIPELINE].wake()
+        return responses.json_response({"event_id": result.event_id, "status": "accepted"}, status=202)
+    if result.body_differs:
+        raise responses.error(
+            409, "conflict", f"event {result.event_id} was already received with a different body; it was kept as first received",
+            event_id=result.event_id,
+        )
+    return responses.json_response({"event_id": result.event_id, "status": "duplicate"}, status=200)
+
+
+async def _receive_batch(request: web.Request, items: list[Any], headers: dict[str, str]) -> web.Response:
+    limit = request.app[keys.SETTINGS].max_batch_items
+    if not items:
+        raise responses.error(422, "invalid_event", "the batch is empty", problems=[{"path": "", "reason": "must hold at least one event"}])
+    if len(items) > limit:
+        raise responses.error(413, "payload_too_large", f"the batch holds {len(items)} events; at most {limit} are accepted")
+    results: list[dict[str, Any]] = []
+    accepted: list[tuple[int, storage.NewEvent]] = []
+    for index, item in enumerate(items):
+        try:
+            envelope = validation.validate(item)
+        except validation.Invalid as exc:
+            results.append({
+                "index": index,
+                "event_id": item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None,
+                "status": "rejected",
+                "problems": [p.as_dict() for p in exc.problems],
+            })
+            continue
+        accepted.append((index, _new_event(envelope, item, {**headers, "batch-index": str(index)})))
+        results.append({"index": index, "event_id": envelope.id, "status": "pending"})
+    stored = await request.app[keys.STORAGE].add_events([event for _, event in accepted])
+    for (index, _), result in zip(accepted, stored, strict=True):
+        if result.created:
+            results[index]["status"] = "accepted"
+        elif result.body_differs:
+            results[index].update(status="conflict", problems=[{"path": "", "reason": "already received with a different body"}])
+        else:
+            results[index]["status"] = "duplicate"
+    for answer in results:
+        metrics.event_received(metrics.event_type(items[answer["index"]], validation.event_types()), answer["status"])
+    if any(result.created for result in stored):
+        request.app[keys.PIPELINE].wake()
+    counts = {state: sum(r["status"] == state for r in results) for state in ("accepted", "duplicate", "rejected", "conflict")}
+    status = 422 if counts["rejected"] == len(results) else 200
+    return responses.json_response({**counts, "results": results}, status=status)

@@ -1,0 +1,34 @@
+"""The rules catalogue: rules/*.yaml loaded strictly, matched by durable-rules, explained in Python.
+
+Modules: :mod:`~engine.catalogue.loader` (YAML → :mod:`~engine.catalogue.model`, with
+:mod:`~engine.catalogue.checker`, :mod:`~engine.catalogue.conditions` and
+:mod:`~engine.catalogue.yamlio`), :mod:`~engine.catalogue.formula` (benefit amounts),
+:mod:`~engine.catalogue.inputs` (what both evaluators are fed), :mod:`~engine.catalogue.reference`
+(the three-valued reference evaluator), :mod:`~engine.catalogue.compiler` and
+:mod:`~engine.catalogue.durable` (the durable-rules matcher), :mod:`~engine.catalogue.scenarios`
+(worked examples) and :mod:`~engine.catalogue.cli` (``rules`` and ``match`` commands).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from engine.judging.catalogue import durable, loader, reference
+
+log = logging.getLogger(__name__)
+
+
+def default_matcher(
+    rules: str | os.PathLike[str] | None = None, *, measures: str | os.PathLike[str] | None = None
+) -> durable.DurableMatcher | reference.ReferenceMatcher:
+    """The production matcher over the repository's catalogue ($POLICY_PUSH_RULES_DIR overrides).
+
+    Quotations are checked against the measures texts when those are present; a deployment
+    without them still loads (with a warning) since the texts change no verdict.
+    """
+    texts = loader.measures_dir(measures)
+    verify = texts.is_dir()
+    if not verify:
+        log.warning("measures texts not found at %s: rule quotations not verified", texts)
+    return durable.create_matcher(loader.load(rules, measures=measures, verify_texts=verify))

@@ -1,0 +1,109 @@
+"""What both evaluators are fed: checked attributes and per-clause grant totals.
+
+Both matchers go through these functions, so the reference and durable-rules always judge
+exactly the same input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from engine.judging import derive
+from engine.core import matching
+from engine.judging.catalogue import model
+
+#: Per clause id, per grant accumulator, the value that clause sees (its own grants this year).
+Overrides = Mapping[str, Mapping[str, float]]
+
+
+def normalise(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check attribute names and types against ``ATTRIBUTE_TYPES``; drop None (= absent).
+
+    Ints are accepted for float attributes (and integral floats for int ones) and converted,
+    so both evaluators compare the same Python values. Raises ValueError on an unknown name,
+    a wrong type or a non-finite number: silently judging bad input would be worse.
+    """
+    out: dict[str, Any] = {}
+    types = derive.ATTRIBUTE_TYPES
+    for name, value in attributes.items():
+        kind = types.get(name)
+        if kind is None:
+            raise ValueError(f"unknown attribute {name!r}")
+        if value is None:
+            continue
+        # Derived attributes almost always have their exact type already: skip the full check then.
+        if type(value) is kind and (kind is not float or math.isfinite(value)):
+            out[name] = value
+        else:
+            out[name] = _coerce(name, kind, value)
+    return out
+
+
+def _coerce(name: str, kind: type, value: Any) -> Any:
+    if kind is bool or kind is str:
+        if type(value) is not kind:
+            raise ValueError(f"attribute {name!r} must be {kind.__name__}, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"attribute {name!r} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"attribute {name!r} must be finite, got {value!r}")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"attribute {name!r} must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def accumulating(catalogue: model.Catalogue) -> Mapping[str, frozenset[str]]:
+    """Firm-facing clause id → the grant accumulators it reads (only clauses reading one)."""
+    return catalogue.accumulating
+
+
+def grants_by_clause(
+    catalogue: model.Catalogue, as_of: dt.date, grants: Any
+) -> dict[str, float]:
+    """Amounts already granted this year, per clause with an accumulating cap.
+
+    Sums the ``met`` decisions in ``MatchContext.grants`` of the same clause whose date falls in
+    ``as_of``'s calendar year. Every stored grant of that year counts, even one dated after
+    ``as_of`` (an event arriving late): what was paid out is paid, and counting it keeps the
+    year's total within the cap whatever order events are processed in.
+    """
+    wanted = accumulating(catalogue)
+    totals = {clause_id: 0.0 for clause_id in wanted}
+    for when, decision in grants:
+        if (
+            decision.clause_id in totals
+            and decision.status == matching.Verdict.MET
+            and decision.amount is not None
+            and when.year == as_of.year
+        ):
+            totals[decision.clause_id] += float(decision.amount)
+    return totals
+
+
+def prepare(
+    catalogue: model.Catalogue,
+    profile: Mapping[str, Any],
+    as_of: dt.date,
+    context: matching.MatchContext,
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """The attributes of ``profile`` as of ``as_of`` and the per-clause accumulator overrides.
+
+    ``ip_buy_grants_year`` given to ``derive.attributes`` is the year's total over every clause
+    with an IP-purchase cap (the attribute as docs/profile.md defines it); each such clause then
+    sees its own total through the overrides, so two caps never eat into each other.
+    """
+    totals = grants_by_clause(catalogue, as_of, context.grants)
+    attributes = derive.attributes(
+        profile, as_of, risk_years=context.risk_years, ip_buy_grants_year=sum(totals.values())
+    )
+    overrides = {
+        clause_id: {name: totals[clause_id] for name in names}
+        for clause_id, names in accumulating(catalogue).items()
+    }
+    return normalise(attributes), overrides

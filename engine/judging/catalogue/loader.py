@@ -1,0 +1,260 @@
+"""Strict loading of ``rules/*.yaml`` (schema: rules/README.md) into :mod:`engine.catalogue.model`.
+
+Every problem found is collected, each naming the file and the key path, e.g.
+``rules/yunnan-2022.yaml: clauses[3].conditions.all[1].attr: unknown attribute 'foo'``,
+and :func:`load` raises one :class:`CatalogueError` listing them all: a rule file is fixed
+in one pass, not one error at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.judging import derive
+from engine.judging.catalogue import checker, conditions, formula, model, yamlio
+from engine.core import regions
+
+RULES_DIR_VAR = "POLICY_PUSH_RULES_DIR"
+MEASURES_DIR_VAR = "POLICY_PUSH_MEASURES_DIR"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+_DOC_KEYS = {"slug", "title", "number", "issuer", "jurisdiction", "valid_from", "valid_to"}
+_CLAUSE_REQUIRED = {
+    "id", "cite", "title", "text", "category", "firm_facing", "mode", "agencies",
+    "jurisdiction", "valid_from", "valid_to",
+}
+_CLAUSE_OPTIONAL = {"conditions", "benefit", "needs", "application"}
+_BENEFIT_REQUIRED = {"kind", "unit", "description"}
+_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+_WS = re.compile(r"\s+")
+
+
+class CatalogueError(Exception):
+    """The rule files have problems; ``problems`` lists every one, file and key path first."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the catalogue:\n" + "\n".join(self.problems))
+
+
+def rules_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """The rules directory: ``path``, else $POLICY_PUSH_RULES_DIR, else the repository's rules/."""
+    return Path(path or os.environ.get(RULES_DIR_VAR) or REPO_ROOT / "rules")
+
+
+def measures_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """The measures texts: ``path``, else $POLICY_PUSH_MEASURES_DIR, else ../shared/measures."""
+    return Path(path or os.environ.get(MEASURES_DIR_VAR) or REPO_ROOT.parent / "shared" / "measures")
+
+
+def load(
+    rules: str | os.PathLike[str] | None = None,
+    *,
+    measures: str | os.PathLike[str] | None = None,
+    verify_texts: bool = True,
+) -> model.Catalogue:
+    """Load every ``*.yaml`` directly in the rules directory; raise :class:`CatalogueError` on any problem.
+
+    ``verify_texts=False`` skips comparing quotations with the measures texts (for deployments
+    that do not ship them; ``policy-push rules lint`` checks them where they are).
+    """
+    catalogue, problems = check(rules, measures=measures, verify_texts=verify_texts)
+    if problems:
+        raise CatalogueError(problems)
+    return catalogue
+
+
+def check(
+    rules: str | os.PathLike[str] | None = None,
+    *,
+    measures: str | os.PathLike[str] | None = None,
+    verify_texts: bool = True,
+) -> tuple[model.Catalogue, list[str]]:
+    """Load what can be loaded and list every problem (the catalogue is only trustworthy if none)."""
+    folder = rules_dir(rules)
+    texts = _Measures(measures_dir(measures)) if verify_texts else None
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        return model.Catalogue((), ()), [f"{folder}: no rule files (*.yaml)"]
+    problems: list[str] = []
+    documents: list[model.Document] = []
+    clauses: list[model.Clause] = []
+    for path in files:
+        checker = _File(path, f"{folder.name}/{path.name}", texts)
+        document, found = checker.run()
+        problems += checker.problems
+        if document is not None:
+            documents.append(document)
+        clauses += found
+    for key in ("id", "cite"):
+        seen: dict[str, str] = {}
+        for clause in clauses:
+            value = getattr(clause, key)
+            if value in seen:
+                problems.append(f"{clause.slug}: {key} {value!r} duplicated (also in {seen[value]})")
+            else:
+                seen[value] = clause.slug
+    return model.Catalogue(tuple(documents), tuple(clauses)), problems
+
+
+def rule_version(raw: Mapping[str, Any]) -> str:
+    """Short sha256 of a clause's canonical JSON (sorted keys, no whitespace, UTF-8)."""
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+class _Measures:
+    """The measures texts, whitespace removed (the extraction broke lines mid-word), read once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._texts: dict[str, str | None] = {}
+
+    def get(self, slug: str) -> str | None:
+        if slug not in self._texts:
+            try:
+                self._texts[slug] = _WS.sub("", (self.folder / f"{slug}.txt").read_text(encoding="utf-8"))
+            except OSError:
+                self._texts[slug] = None
+        return self._texts[slug]
+
+
+class _File(checker.Checker):
+    """Checks one rule file, collecting problems as ``"<source>: <key path>: <message>"``."""
+
+    def __init__(self, path: Path, source: str, measures: _Measures | None) -> None:
+        super().__init__(source)
+        self.path, self.measures = path, measures
+        self.slug = path.stem
+
+    def run(self) -> tuple[model.Document | None, list[model.Clause]]:
+        try:
+            data = yamlio.load(self.path)
+        except (OSError, yaml.YAMLError, ValueError) as exc:
+            self.fail("", f"cannot read YAML: {yamlio.describe(exc)}")
+            return None, []
+        if not self.keys(data, "", {"document", "clauses"}, set()):
+            return None, []
+        document = self.document(data["document"])
+        if document is None:
+            return None, []
+        if not isinstance(data["clauses"], list) or not data["clauses"]:
+            self.fail("clauses", "must be a non-empty list")
+            return document, []
+        if self.measures is not None and self.measures.get(self.slug) is None:
+            self.fail("", f"no measures text {self.measures.folder / (self.slug + '.txt')}")
+        found = [self.clause(raw, f"clauses[{i}]", document) for i, raw in enumerate(data["clauses"])]
+        return document, [c for c in found if c is not None]
+
+    # -- document and clauses ---------------------------------------------------------------
+
+    def document(self, raw: Any) -> model.Document | None:
+        if not self.keys(raw, "document", _DOC_KEYS, set()):
+            return None
+        n = len(self.problems)
+        slug = self.text(raw["slug"], "document.slug")
+        if slug is not None and slug != self.slug:
+            self.fail("document.slug", f"{slug!r} does not match the file name {self.slug!r}")
+        values = {
+            "slug": slug, "title": self.text(raw["title"], "document.title"),
+            "number": self.text(raw["number"], "document.number", nullable=True),
+            "issuer": self.text(raw["issuer"], "document.issuer"),
+            "jurisdiction": self.code(raw["jurisdiction"], "document.jurisdiction"),
+            "valid_from": self.date(raw["valid_from"], "document.valid_from"),
+            "valid_to": self.date(raw["valid_to"], "document.valid_to", nullable=True),
+        }
+        self.window(values["valid_from"], values["valid_to"], "document")
+        if len(self.problems) > n:
+            return None
+        return model.Document(**values, source=self.source)
+
+    def window(self, start: Any, end: Any, where: str) -> None:
+        if start and end and end < start:
+            self.fail(f"{where}.valid_to", f"{end} is before valid_from {start}")
+
+    def clause(self, raw: Any, where: str, document: model.Document) -> model.Clause | None:
+        if not self.keys(raw, where, _CLAUSE_REQUIRED, _CLAUSE_OPTIONAL):
+            return None
+        n = len(self.problems)
+        at = lambda key: f"{where}.{key}"  # noqa: E731 - a key path inside this clause
+        clause_id = self.text(raw["id"], at("id"))
+        if clause_id is not None and not re.fullmatch(rf"{re.escape(self.slug)}-[0-9a-z]+(-[0-9a-z]+)*", clause_id):
+            self.fail(at("id"), f"{clause_id!r} is not <slug>-<clause as ASCII> with slug {self.slug!r}")
+        cite = self.text(raw["cite"], at("cite"))
+        if cite is not None:
+            slug, sep, number = cite.partition("#")
+            if not sep or not number or number != number.strip() or re.search(r"\s", number):
+                self.fail(at("cite"), f"{cite!r} is not of the form <slug>#<clause>")
+            elif slug != self.slug:
+                self.fail(at("cite"), f"{cite!r}: slug {slug!r} does not match the file {self.slug!r}")
+        text = self.text(raw["text"], at("text"))
+        source = self.measures.get(self.slug) if self.measures is not None else None
+        if text is not None and source is not None and _WS.sub("", text) not in source:
+            self.fail(at("text"), f"not found verbatim in {self.slug}.txt (whitespace ignored)")
+        firm_facing = raw["firm_facing"]
+        if not isinstance(firm_facing, bool):
+            self.fail(at("firm_facing"), "must be true or false")
+        mode = self.enum(raw["mode"], at("mode"), model.MODES, "mode")
+        jurisdiction = self.code(raw["jurisdiction"], at("jurisdiction"))
+        if jurisdiction and not regions.in_jurisdiction(jurisdiction, document.jurisdiction) \
+                and document.jurisdiction not in regions.NATIONAL_CODES:
+            self.fail(at("jurisdiction"), f"{jurisdiction} is outside the document's {document.jurisdiction}")
+        valid_from = self.date(raw["valid_from"], at("valid_from"))
+        valid_to = self.date(raw["valid_to"], at("valid_to"), nullable=True)
+        self.window(valid_from, valid_to, where)
+        tree = None
+        if raw.get("conditions") is not None:
+            if firm_facing is False:
+                self.fail(at("conditions"), "conditions on a clause that is not firm-facing (never judged)")
+            tree = conditions.group(self, raw["conditions"], at("conditions"))
+        benefit = self.benefit(raw["benefit"], at("benefit")) if "benefit" in raw else None
+        needs = self.strings(raw.get("needs", []), at("needs"))
+        application = None
+        if mode == "apply":
+            application = self.text(raw.get("application"), at("application"))
+        elif "application" in raw:
+            self.fail(at("application"), f"only clauses of mode apply say how to apply (mode is {mode})")
+        agencies = self.strings(raw["agencies"], at("agencies"))
+        values = dict(
+            id=clause_id, cite=cite, slug=self.slug, title=self.text(raw["title"], at("title")), text=text,
+            category=self.enum(raw["category"], at("category"), model.CATEGORIES, "category"),
+            firm_facing=firm_facing, mode=mode, agencies=agencies, jurisdiction=jurisdiction,
+            valid_from=valid_from, valid_to=valid_to, conditions=tree, benefit=benefit,
+            needs=needs, application=application,
+        )
+        if len(self.problems) > n:
+            return None
+        return model.Clause(
+            **values, rule_version=rule_version(raw),
+            executable=bool(firm_facing and tree is not None and not needs),
+        )
+
+    def benefit(self, raw: Any, where: str) -> model.Benefit | None:
+        if not self.keys(raw, where, _BENEFIT_REQUIRED, {"formula"}):
+            return None
+        n = len(self.problems)
+        kind = self.text(raw["kind"], f"{where}.kind")
+        if kind is not None and not _SNAKE.match(kind):
+            self.fail(f"{where}.kind", f"{kind!r} is not snake_case")
+        unit = self.enum(raw["unit"], f"{where}.unit", model.UNITS, "unit")
+        description = self.text(raw["description"], f"{where}.description")
+        text, inputs = raw.get("formula"), frozenset()
+        if text is not None:
+            try:
+                formula.validate(text, derive.ATTRIBUTE_TYPES)
+                inputs = formula.names(text)
+            except formula.FormulaError as exc:
+                self.fail(f"{where}.formula", f"bad formula {text!r}: {exc}")
+            if unit == "none":
+                self.fail(f"{where}.unit", "a formula computes an amount: unit cannot be none")
+        if len(self.problems) > n:
+            return None
+        return model.Benefit(kind=kind, unit=unit, description=description, formula=text, inputs=inputs)

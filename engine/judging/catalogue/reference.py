@@ -1,0 +1,285 @@
+"""The pure-Python reference evaluator: three-valued verdicts with full explanations.
+
+It is the specification the durable-rules matcher is tested against, the source of every
+explanation and amount, and the fallback where the durable-rules extension cannot be imported.
+
+A clause is judged as the ``all`` of three parts: the firm's region inside its jurisdiction,
+``as_of`` inside its validity window, and its condition tree. Three-valued logic:
+
+* ``all``: not_met if any part is not_met, else unknown if any is unknown, else met;
+* ``any``: met if any part is met, else unknown if any is unknown, else not_met;
+* a leaf on an absent attribute is unknown, and its attribute is named in ``missing`` (only
+  attributes that actually leave the verdict open are named).
+
+A firm-facing clause with ``needs`` (data no event carries) is at best unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from engine.core import matching
+from engine.notices import outbox
+from engine.judging.catalogue import formula, inputs, model
+from engine.core import regions
+
+MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
+# Verdict.value goes through the enum descriptor; this lookup is several times cheaper per leaf.
+_VALUE = {v: v.value for v in matching.Verdict}
+
+# regions.in_jurisdiction checks codes with `^\d{6}$`, which also accepts non-ASCII digits and a
+# trailing newline; a region must first be six ASCII digits (durable-rules' `[0-9]` agrees).
+_ASCII_CODE = re.compile(r"[0-9]{6}")
+
+_COMPARE = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
+    "gt": operator.gt, "ge": operator.ge,
+    "in": lambda seen, values: seen in values,
+    "prefix": lambda seen, value: seen.startswith(value),
+}
+
+
+def combine_all(verdicts: Collection[matching.Verdict]) -> matching.Verdict:
+    if NOT_MET in verdicts:
+        return NOT_MET
+    return UNKNOWN if UNKNOWN in verdicts else MET
+
+
+def combine_any(verdicts: Collection[matching.Verdict]) -> matching.Verdict:
+    if MET in verdicts:
+        return MET
+    return UNKNOWN if UNKNOWN in verdicts else NOT_MET
+
+
+def in_jurisdiction(region: Any, jurisdiction: str) -> bool:
+    """The firm's region lies in ``jurisdiction`` (six ASCII digits, then GB/T 2260 nesting)."""
+    return isinstance(region, str) and bool(_ASCII_CODE.fullmatch(region)) \
+        and regions.in_jurisdiction(region, jurisdiction)
+
+
+class ProfileMatcher:
+    """The :class:`engine.matching.Matcher` part both evaluators share: profile → attributes → evaluate."""
+
+    catalogue: model.Catalogue
+
+    def match(
+        self, profile: Mapping[str, Any], as_of: dt.date, context: matching.MatchContext
+    ) -> Sequence[matching.Decision]:
+        """Decisions on every firm-facing clause for a profile (docs/profile.md shape)."""
+        attributes, overrides = inputs.prepare(self.catalogue, profile, as_of, context)
+        return self.evaluate(attributes, as_of, overrides=overrides)
+
+    def evaluate(
+        self,
+        attributes: Mapping[str, Any],
+        as_of: dt.date,
+        *,
+        overrides: inputs.Overrides | None = None,
+        clause_ids: Collection[str] | None = None,
+    ) -> list[matching.Decision]:
+        raise NotImplementedError
+
+
+class ReferenceMatcher(ProfileMatcher):
+    """The reference evaluator; implements :class:`engine.matching.Matcher`."""
+
+    def __init__(self, catalogue: model.Catalogue) -> None:
+        self.catalogue = catalogue
+        # Only firm-facing clauses are ever judged: agency duties concern no firm.
+        self.clauses = catalogue.firm_facing()
+
+    def evaluate(
+        self,
+        attributes: Mapping[str, Any],
+        as_of: dt.date,
+        *,
+        overrides: inputs.Overrides | None = None,
+        clause_ids: Collection[str] | None = None,
+    ) -> list[matching.Decision]:
+        """Decisions from attributes given directly (scenarios, tests, the durable matcher).
+
+        ``overrides``: clause id → attribute values that clause sees instead (grant
+        accumulators); ``clause_ids`` limits the clauses judged.
+        """
+        return self.judge_all(inputs.normalise(attributes), as_of, overrides, clause_ids)
+
+    def judge_all(
+        self,
+        attributes: dict[str, Any],
+        as_of: dt.date,
+        overrides: inputs.Overrides | None = None,
+        clause_ids: Collection[str] | None = None,
+    ) -> list[matching.Decision]:
+        """:meth:`evaluate` on attributes already checked by :func:`inputs.normalise`."""
+        overrides = overrides or {}
+        run = Run(attributes.get("region"), as_of)
+        return [
+            run.judge(clause, _view(attributes, overrides.get(clause.id)))
+            for clause in self.clauses
+            if clause_ids is None or clause.id in clause_ids
+        ]
+
+    def met_ids(
+        self, attributes: Mapping[str, Any], as_of: dt.date, *, overrides: inputs.Overrides | None = None
+    ) -> frozenset[str]:
+        """Ids of the clauses met (what the differential test compares)."""
+        return frozenset(d.clause_id for d in self.evaluate(attributes, as_of, overrides=overrides) if d.status == MET)
+
+
+def _view(attributes: dict[str, Any], override: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return {**attributes, **override} if override else attributes
+
+
+def judge(clause: model.Clause, attributes: Mapping[str, Any], as_of: dt.date) -> matching.Decision:
+    """One clause against checked attributes (see the module docstring for the logic)."""
+    return Run(attributes.get("region"), as_of).judge(clause, attributes)
+
+
+class Run:
+    """What one evaluation shares across clauses (the date as text, jurisdiction verdicts)."""
+
+    def __init__(self, region: Any, as_of: dt.date) -> None:
+        self.region, self.as_of, self.seen = region, as_of, as_of.isoformat()
+        self.places: dict[str, matching.Verdict] = {}
+
+    def place(self, jurisdiction: str) -> matching.Verdict:
+        verdict = self.places.get(jurisdiction)
+        if verdict is None:
+            if self.region is None:
+                verdict = UNKNOWN
+            else:
+                verdict = MET if in_jurisdiction(self.region, jurisdiction) else NOT_MET
+            self.places[jurisdiction] = verdict
+        return verdict
+
+    def judge(self, clause: model.Clause, attributes: Mapping[str, Any]) -> matching.Decision:
+        return _judge(clause, attributes, self)
+
+    def status(
+        self, clause: model.Clause, attributes: Mapping[str, Any], conditions: Verdicts
+    ) -> tuple[matching.Verdict, bool]:
+        """The verdict :meth:`judge` gives and whether the clause reaches the firm, without explaining it.
+
+        What a backfill needs for the ~100 clauses per firm whose outcome it only compares: the
+        same three-valued logic, short-circuited, and no explanation built. ``conditions`` is
+        :func:`verdict_of` the clause's conditions, compiled once by the caller.
+        """
+        place = self.place(clause.jurisdiction)
+        if place is NOT_MET or not clause.in_window(self.as_of):
+            return NOT_MET, False
+        return settle(place, conditions(attributes), bool(clause.needs)), True
+
+
+def settle(place: matching.Verdict, conditions: matching.Verdict, needs: bool) -> matching.Verdict:
+    """The verdict of a clause in force whose jurisdiction may hold the firm (``place`` met or unknown):
+    ``all`` of place and conditions, and at best unknown when it ``needs`` data no event carries."""
+    if conditions is MET and (place is UNKNOWN or needs):
+        return UNKNOWN
+    return conditions
+
+
+def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> matching.Decision:
+    region, as_of = run.region, run.as_of
+    place = run.place(clause.jurisdiction)
+    place_missing = {"region"} if region is None else set()
+    window = MET if clause.in_window(as_of) else NOT_MET
+    leaves: list[dict[str, Any]] = []
+    if clause.conditions is None:
+        conditions, missing = UNKNOWN, set()  # a firm-facing clause not yet expressed as conditions
+    else:
+        conditions, missing = _condition(clause.conditions, attributes, leaves)
+    status = combine_all((place, window, conditions))
+    if status == MET and clause.needs:
+        status = UNKNOWN  # the clause needs data no event carries
+    explanation: dict[str, Any] = {
+        "status": _VALUE[status],
+        "jurisdiction": {"required": clause.jurisdiction, "seen": region, "verdict": _VALUE[place]},
+        "validity": {"required": dict(clause.window), "seen": run.seen, "verdict": _VALUE[window]},
+        "conditions": leaves,
+        "missing": sorted(place_missing | missing) if status == UNKNOWN else [],
+    }
+    if clause.needs:
+        explanation["needs"] = list(clause.needs)
+    amount = None
+    if status == MET and clause.benefit is not None and clause.benefit.formula:
+        result = formula.evaluate(clause.benefit.formula, attributes)
+        amount = result.amount
+        explanation["amount"] = {
+            "formula": clause.benefit.formula, "unit": clause.benefit.unit,
+            "inputs": dict(result.inputs), "amount": result.amount,
+            **({"missing": list(result.missing)} if result.missing else {}),
+            **({"error": result.error} if result.error else {}),
+        }
+    facts = {name: attributes[name] for name in clause.reads if name in attributes}
+    return matching.Decision(
+        clause_id=clause.id, cite=clause.cite, rule_version=clause.rule_version, status=status,
+        amount=amount, explanation=explanation, facts=facts, in_scope=place != NOT_MET and window == MET,
+        period=outbox.period_for(clause.mode, as_of) if status == MET else None,
+    )
+
+
+#: A condition tree compiled by :func:`verdict_of`: attributes → verdict.
+Verdicts = Callable[[Mapping[str, Any]], matching.Verdict]
+
+
+def verdict_of(node: model.Condition | None) -> Verdicts:
+    """The verdict :func:`_condition` gives on ``node``, as a function of the attributes: short-circuited
+    (a decided `all`/`any` stops early) and with the tree walked once, here, not on every call."""
+    if node is None:
+        return _unexpressed
+    if isinstance(node, model.Leaf):
+        attr, value, compare = node.attr, node.value, _COMPARE[node.op]
+
+        def leaf(attributes: Mapping[str, Any]) -> matching.Verdict:
+            seen = attributes.get(attr)
+            if seen is None:
+                return UNKNOWN
+            return MET if compare(seen, value) else NOT_MET
+
+        return leaf
+    children = tuple(verdict_of(child) for child in node.children)
+    if len(children) == 1:
+        return children[0]
+    decisive, settled = (NOT_MET, MET) if node.kind == "all" else (MET, NOT_MET)
+
+    def group(attributes: Mapping[str, Any]) -> matching.Verdict:
+        open_ = False
+        for child in children:
+            verdict = child(attributes)
+            if verdict is decisive:
+                return decisive
+            if verdict is UNKNOWN:
+                open_ = True
+        return UNKNOWN if open_ else settled
+
+    return group
+
+
+def _unexpressed(attributes: Mapping[str, Any]) -> matching.Verdict:
+    return UNKNOWN  # a firm-facing clause not yet expressed as conditions
+
+
+def _condition(
+    node: model.Condition, attributes: Mapping[str, Any], leaves: list[dict[str, Any]]
+) -> tuple[matching.Verdict, set[str]]:
+    """Verdict of a condition tree and the attributes that leave it open; appends leaf entries."""
+    if isinstance(node, model.Leaf):
+        seen = attributes.get(node.attr)
+        if seen is None:
+            verdict = UNKNOWN
+        else:
+            verdict = MET if _COMPARE[node.op](seen, node.value) else NOT_MET
+        required = list(node.value) if isinstance(node.value, tuple) else node.value
+        leaves.append({"path": node.path, "attr": node.attr, "op": node.op,
+                       "required": required, "seen": seen, "verdict": _VALUE[verdict]})
+        return verdict, ({node.attr} if verdict == UNKNOWN else set())
+    results = [_condition(child, attributes, leaves) for child in node.children]
+    verdicts = [v for v, _ in results]
+    verdict = combine_all(verdicts) if node.kind == "all" else combine_any(verdicts)
+    if verdict != UNKNOWN:
+        return verdict, set()
+    return verdict, set().union(*(m for v, m in results if v == UNKNOWN))

@@ -1,0 +1,202 @@
+"""Scenarios: worked examples of the rules (``rules/scenarios/*.yaml``), run through both evaluators.
+
+A scenario file is a list of::
+
+    - name: 服务业小微企业承租国有房屋月租8000元——减免3个月   # unique across all files
+      clause: yunnan-2022-2-1
+      as_of: 2022-06-15
+      attributes: {region: "530102", tertiary: true, ...}       # given directly, not derived
+      expect: {status: met, amount: 24000.0}                     # amount?, missing? optional
+
+Attributes are given at the attribute level, so a scenario pins the rule, not the derivation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from engine.core import matching
+from engine.judging.catalogue import inputs, loader, model, yamlio
+
+SCENARIOS_SUBDIR = "scenarios"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: Amounts are compared to the fen.
+_TOLERANCE = 0.005
+
+
+class AttributeMatcher(Protocol):
+    """What a scenario needs of a matcher: decisions from attributes given directly."""
+
+    def evaluate(
+        self, attributes: Mapping[str, Any], as_of: dt.date, *, overrides: Any = None, clause_ids: Any = None
+    ) -> list[matching.Decision]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """One worked example: a clause, a date, attributes and the expected verdict."""
+
+    name: str
+    clause: str
+    as_of: dt.date
+    attributes: Mapping[str, Any]
+    status: matching.Verdict
+    amount: float | None = None
+    has_amount: bool = False
+    missing: tuple[str, ...] | None = None
+    source: str = ""
+
+
+def scenarios_dir(rules: str | os.PathLike[str] | None = None) -> Path:
+    """``<rules dir>/scenarios``."""
+    return loader.rules_dir(rules) / SCENARIOS_SUBDIR
+
+
+def check(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = None) -> tuple[list[Scenario], list[str]]:
+    """Load every scenario file strictly; return the scenarios and every problem found."""
+    folder = Path(folder) if folder is not None else scenarios_dir()
+    by_id = catalogue.by_id
+    found: list[Scenario] = []
+    problems: list[str] = []
+    names: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        source = f"{folder.parent.name}/{folder.name}/{path.name}"
+        try:
+            items = yamlio.load(path)
+        except (OSError, yaml.YAMLError, ValueError) as exc:
+            problems.append(f"{source}: cannot read YAML: {yamlio.describe(exc)}")
+            continue
+        if not isinstance(items, list):
+            problems.append(f"{source}: must be a list of scenarios")
+            continue
+        for i, raw in enumerate(items):
+            scenario, trouble = _scenario(raw, f"[{i}]", path.stem, by_id)
+            problems += [f"{source}: {t}" for t in trouble]
+            if scenario is None:
+                continue
+            if scenario.name in names:
+                problems.append(f"{source}: [{i}].name: {scenario.name!r} duplicated (also in {names[scenario.name]})")
+                continue
+            names[scenario.name] = source
+            found.append(dataclasses.replace(scenario, source=source))
+    if not found and not problems:
+        problems.append(f"{folder}: no scenarios")
+    return found, problems
+
+
+def load(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = None) -> list[Scenario]:
+    """Like :func:`check`, raising :class:`loader.CatalogueError` on any problem."""
+    found, problems = check(catalogue, folder)
+    if problems:
+        raise loader.CatalogueError(problems)
+    return found
+
+
+def _scenario(raw: Any, where: str, slug: str, clauses: Mapping[str, model.Clause]) -> tuple[Scenario | None, list[str]]:
+    problems: list[str] = []
+    required = {"name", "clause", "as_of", "attributes", "expect"}
+    if not isinstance(raw, Mapping):
+        return None, [f"{where}: must be a mapping"]
+    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required, key=str)]
+    problems += [f"{where}.{k}: missing required key" for k in sorted(required - set(raw))]
+    if problems:
+        return None, problems
+    name, clause_id = raw["name"], raw["clause"]
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f"{where}.name: must be a non-empty string")
+    clause = clauses.get(clause_id) if isinstance(clause_id, str) else None
+    if clause is None:
+        problems.append(f"{where}.clause: unknown clause {clause_id!r}")
+    elif clause.slug != slug:
+        problems.append(f"{where}.clause: {clause_id} belongs to {clause.slug}, not {slug}")
+    elif not clause.firm_facing:
+        problems.append(f"{where}.clause: {clause_id} is not firm-facing (never judged)")
+    as_of = raw["as_of"]
+    if not (isinstance(as_of, str) and _DATE.fullmatch(as_of)):
+        problems.append(f"{where}.as_of: bad date {as_of!r}")
+    else:
+        try:
+            as_of = dt.date.fromisoformat(as_of)
+        except ValueError:
+            problems.append(f"{where}.as_of: bad date {as_of!r}")
+    attributes: dict[str, Any] = {}
+    if not isinstance(raw["attributes"], Mapping):
+        problems.append(f"{where}.attributes: must be a mapping")
+    else:
+        try:
+            attributes = inputs.normalise(raw["attributes"])
+        except ValueError as exc:
+            problems.append(f"{where}.attributes: {exc}")
+    expect, trouble = _expect(raw["expect"], f"{where}.expect")
+    problems += trouble
+    if problems:
+        return None, problems
+    return Scenario(name=name, clause=clause_id, as_of=as_of, attributes=attributes, **expect), []
+
+
+def _expect(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
+    if not isinstance(raw, Mapping) or "status" not in raw:
+        return {}, [f"{where}: must be a mapping with a status"]
+    problems = [f"{where}.{k}: unknown key" for k in sorted(set(raw) - {"status", "amount", "missing"}, key=str)]
+    out: dict[str, Any] = {}
+    try:
+        out["status"] = matching.Verdict(raw["status"])
+    except ValueError:
+        problems.append(f"{where}.status: bad status {raw['status']!r} (met, not_met or unknown)")
+    if "amount" in raw:
+        amount = raw["amount"]
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float))):
+            problems.append(f"{where}.amount: must be a number or null")
+        else:
+            out.update(amount=None if amount is None else float(amount), has_amount=True)
+    if "missing" in raw:
+        missing = raw["missing"]
+        if not isinstance(missing, list) or not all(isinstance(m, str) for m in missing):
+            problems.append(f"{where}.missing: must be a list of attribute names")
+        else:
+            out["missing"] = tuple(missing)
+    return out, problems
+
+
+def run(scenario: Scenario, evaluator: AttributeMatcher) -> list[str]:
+    """What ``evaluator`` gets wrong on ``scenario`` (empty when it agrees with the expectation)."""
+    decisions = evaluator.evaluate(scenario.attributes, scenario.as_of, clause_ids={scenario.clause})
+    if len(decisions) != 1:
+        return [f"expected one decision on {scenario.clause}, got {len(decisions)}"]
+    decision = decisions[0]
+    wrong: list[str] = []
+    if decision.status != scenario.status:
+        wrong.append(f"status {decision.status.value}, expected {scenario.status.value}")
+    if scenario.has_amount and not _same_amount(decision.amount, scenario.amount):
+        wrong.append(f"amount {decision.amount}, expected {scenario.amount}")
+    if scenario.missing is not None:
+        seen = sorted(decision.explanation.get("missing", []))
+        if seen != sorted(scenario.missing):
+            wrong.append(f"missing {seen}, expected {sorted(scenario.missing)}")
+    return wrong
+
+
+def _same_amount(got: float | None, expected: float | None) -> bool:
+    if got is None or expected is None:
+        return got is expected
+    return abs(got - expected) < _TOLERANCE
+
+
+def coverage_problems(catalogue: model.Catalogue, scenarios: Sequence[Scenario]) -> list[str]:
+    """Executable clauses lacking a met scenario or a not-met/unknown one."""
+    problems = []
+    for clause in catalogue.executable():
+        statuses = {s.status for s in scenarios if s.clause == clause.id}
+        if matching.Verdict.MET not in statuses:
+            problems.append(f"{clause.id} ({clause.cite}): no scenario where it is met")
+        if not statuses & {matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN}:
+            problems.append(f"{clause.id} ({clause.cite}): no scenario where it is not met or unknown")
+    return problems

@@ -1,0 +1,239 @@
+"""Re-judging one stored firm, fast: outcomes for every clause, full decisions only where they change.
+
+The pipeline's matcher explains all ~100 firm-facing clauses on every call, which is what an
+event needs (few firms) and far too slow for a province (millions). A backfill mostly confirms
+what is stored, so it judges in two tiers:
+
+1. every selected clause gets an *outcome*: durable-rules decides ``met`` (as in the pipeline),
+   the reference's short-circuited three-valued logic separates ``not_met`` from ``unknown``,
+   and a met clause's formula gives its amount;
+2. only an outcome that differs from the firm's latest stored decision (the pipeline's rule,
+   :func:`engine.storage.changed_decisions`) is judged again in full, with its explanation.
+
+Both tiers read the same attributes the pipeline's matcher would (``inputs.prepare`` with the
+context storage would build), so a backfill stores exactly what
+``changed_decisions(matcher.match(...), previous)`` would; ``tests/backfill`` checks that on
+synthetic firms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from engine.core import matching, money, profile
+from engine import storage
+from engine.judging.catalogue import compiler, durable, formula, inputs, model, reference
+from engine.backfill import store
+from engine.notices import outbox
+
+MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
+
+
+class Outcome(typing.NamedTuple):
+    """One clause's outcome for a firm: enough to compare, count and preview, not to explain."""
+
+    clause_id: str
+    status: matching.Verdict
+    amount: float | None
+    in_scope: bool
+    #: True when it differs from what is stored, so a real run records it.
+    changed: bool
+    #: The firm's latest stored decision on the clause, if any.
+    prior: store.Prior | None
+
+
+class Judge:
+    """Judges stored firms against the catalogue (or some of its clauses) as of one date."""
+
+    def __init__(
+        self,
+        matcher: durable.DurableMatcher | reference.ReferenceMatcher,
+        as_of: dt.date,
+        clause_ids: Collection[str] | None = None,
+    ) -> None:
+        self.matcher = matcher
+        self.catalogue: model.Catalogue = matcher.catalogue
+        self.as_of = as_of
+        wanted = None if clause_ids is None else frozenset(clause_ids)
+        self.clauses = tuple(c for c in self.catalogue.firm_facing() if wanted is None or c.id in wanted)
+        self.clause_ids = frozenset(c.id for c in self.clauses)
+        self.engine = matcher if isinstance(matcher, durable.DurableMatcher) else None
+        self.by_id = {c.id: c for c in self.clauses}
+        # Condition trees compiled once: a backfill evaluates each of them millions of times.
+        self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
+        self.in_force = tuple(c for c in self.clauses if c.in_window(as_of))
+        self.periods = {c.id: outbox.period_for(c.mode, as_of) for c in self.clauses}
+        # Region → clauses that may reach it; bounded by the number of counties (~3,000).
+        self._scopes: dict[Any, _Scope] = {}
+
+    def attributes(self, firm: store.FirmInput) -> tuple[dict[str, Any], Mapping[str, Mapping[str, float]]]:
+        """The checked attributes and per-clause accumulator overrides the pipeline's matcher would see."""
+        grants = [
+            (grant.as_of, matching.Decision(grant.clause_id, "", "", MET, grant.amount))
+            for grant in firm.grants
+        ]
+        context = matching.MatchContext(risk_years=firm.risk_years, grants=grants)
+        return inputs.prepare(self.catalogue, profile.nest(firm.uscc, firm.fields), self.as_of, context)
+
+    def changed_decisions(self, nested: Mapping[str, Any], context: matching.MatchContext) -> list[matching.Decision]:
+        """``storage.changed_decisions(matcher.match(nested, as_of, context), context.previous)``, the fast way.
+
+        What the pipeline stores after an event: only the decisions that change, explained.
+        """
+        attributes, overrides = inputs.prepare(self.catalogue, nested, self.as_of, context)
+        priors = {
+            clause_id: store.Prior(0, d.status, d.rule_version, d.amount)
+            for clause_id, d in context.previous.items()
+        }
+        changed = [o for o in self._outcomes(attributes, overrides, priors) if o.changed]
+        return self.explain(attributes, overrides, [o.clause_id for o in changed]) if changed else []
+
+    def outcomes(self, firm: store.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
+        """The outcomes for ``firm`` of every selected clause that reaches it, and of any other selected
+        clause whose stored decision it changes (plus the attributes, for :meth:`explain`)."""
+        attributes, overrides = self.attributes(firm)
+        return self._outcomes(attributes, overrides, firm.priors), attributes, overrides
+
+    def _outcomes(
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, store.Prior]
+    ) -> list[Outcome]:
+        met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
+        region = attributes.get("region")
+        scope = self._scope(region)
+        verdicts = []
+        for clause_id, clause, conditions, capped in scope.entries:
+            override = overrides.get(clause_id) if overrides else None
+            view = {**attributes, **override} if override else attributes
+            status = conditions(view)
+            if status is MET and capped:
+                status = UNKNOWN  # reference.settle: place unknown, or data no event carries
+            verdicts.append((clause, status, True, view))
+        if not met <= scope.ids:
+            # durable-rules fired for a clause that cannot reach the firm: judge that one in full too,
+            # so the disagreement is handled exactly as the pipeline's matcher handles it.
+            run = reference.Run(region, self.as_of)
+            for clause_id in sorted(met - scope.ids):
+                if clause_id in self.by_id:
+                    clause = self.by_id[clause_id]
+                    view = {**attributes, **((overrides or {}).get(clause_id) or {})}
+                    verdicts.append((clause, *run.status(clause, view, self.conditions[clause_id]), view))
+        results = []
+        engine = self.engine is not None
+        for clause, status, in_scope, view in verdicts:
+            if engine and (clause.id in met) != (status is MET):
+                status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
+            amount = None
+            if status is MET and clause.benefit is not None and clause.benefit.formula:
+                amount = formula.evaluate(clause.benefit.formula, view).amount
+            prior = priors.get(clause.id)
+            changed = not _same(prior, status, clause.rule_version, amount) and not (
+                prior is None and status is NOT_MET and not in_scope
+            )
+            results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
+        if priors:
+            judged = {outcome.clause_id for outcome in results}
+            for clause_id, prior in priors.items():
+                # A clause that no longer reaches the firm is not_met; worth a row only as a change.
+                if clause_id not in judged and clause_id in self.by_id \
+                        and not _same(prior, NOT_MET, self.by_id[clause_id].rule_version, None):
+                    results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
+        return results
+
+    def _scope(self, region: Any) -> _Scope:
+        """The selected clauses in force on the date whose jurisdiction may hold ``region`` (cached per region)."""
+        cached = self._scopes.get(region)
+        if cached is None:
+            run = reference.Run(region, self.as_of)
+            entries = []
+            for clause in self.in_force:
+                place = run.place(clause.jurisdiction)
+                if place is not NOT_MET:
+                    # Whether a met condition tree still leaves the clause open (computed once per region).
+                    capped = reference.settle(place, MET, bool(clause.needs)) is not MET
+                    entries.append((clause.id, clause, self.conditions[clause.id], capped))
+            cached = self._scopes[region] = _Scope(tuple(entries), frozenset(entry[0] for entry in entries))
+        return cached
+
+    def changes(self, firm: store.FirmInput) -> tuple[list[Outcome], list[store.Change]]:
+        """The outcomes and, for those that changed, the full decisions to record."""
+        results, attributes, overrides = self.outcomes(firm)
+        changed = [o for o in results if o.changed]
+        if not changed:
+            return results, []
+        decisions = self.explain(attributes, overrides, [o.clause_id for o in changed])
+        records = []
+        for result, decision in zip(changed, decisions, strict=True):
+            if decision.status != result.status or money.rounded(decision.amount) != money.rounded(result.amount):
+                # Both tiers run the same logic on the same input; a difference is a defect, never a verdict.
+                raise RuntimeError(
+                    f"backfill outcome {result.status.value}/{result.amount} of {firm.uscc} {result.clause_id} "
+                    f"differs from its full judgement {decision.status.value}/{decision.amount}"
+                )
+            records.append(store.Change(firm.uscc, firm.version, result.prior.decision_id if result.prior else None, decision))
+        return results, records
+
+    def explain(
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], clause_ids: Sequence[str]
+    ) -> list[matching.Decision]:
+        """Full decisions (explanation, facts, period) for ``clause_ids``, in that order."""
+        decisions = self.matcher.evaluate(attributes, self.as_of, overrides=overrides, clause_ids=frozenset(clause_ids))
+        by_id = {d.clause_id: d for d in decisions}
+        return [by_id[clause_id] for clause_id in clause_ids]
+
+    def notice_keys(self, outcome: Outcome) -> list[tuple[str, str]]:
+        """(channel, period) of the notices recording ``outcome`` would create (storage.notice_keys)."""
+        if outcome.status != MET:
+            return []
+        return storage.notice_keys_of(MET, outcome.amount, self.periods[outcome.clause_id])
+
+    def _engine_met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
+        assert self.engine is not None
+        return frozenset(self.engine.evaluator().fired(self.engine.facts.encode(attributes, self.as_of, overrides)))
+
+
+class _Scope(typing.NamedTuple):
+    #: (clause id, clause, compiled condition tree, whether a met tree is capped at unknown).
+    entries: tuple[tuple[str, model.Clause, reference.Verdicts, bool], ...]
+    ids: frozenset[str]
+
+
+def _same(prior: store.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None) -> bool:
+    """matching.Decision.same_outcome, on a stored Prior."""
+    return (
+        prior is not None
+        and prior.status == status
+        and prior.rule_version == rule_version
+        and money.rounded(prior.amount) == money.rounded(amount)
+    )
+
+
+class ChangesMatcher:
+    """The pipeline's judge: what ``storage.changed_decisions(matcher.match(...), previous)`` would keep,
+    computed with the two tiers, so an event costs explanations only for the decisions it changes.
+
+    Implements :class:`engine.matching.Matcher`, but returns only the changed decisions; the
+    pipeline's storage filters with ``changed_decisions`` again, which keeps all of them.
+    """
+
+    def __init__(self, matcher: durable.DurableMatcher | reference.ReferenceMatcher) -> None:
+        self.matcher = matcher
+        self.catalogue = matcher.catalogue
+        # Events of a day share a judge (its per-region scopes); a few hundred days are a few MB.
+        self._judges: dict[dt.date, Judge] = {}
+
+    def match(
+        self, nested: Mapping[str, Any], as_of: dt.date, context: matching.MatchContext
+    ) -> list[matching.Decision]:
+        judge = self._judges.get(as_of)
+        if judge is None:
+            if len(self._judges) >= _JUDGES_KEPT:
+                self._judges.clear()
+            judge = self._judges[as_of] = Judge(self.matcher, as_of)
+        return judge.changed_decisions(nested, context)
+
+
+#: Judges (one per as-of date) a ChangesMatcher keeps before starting afresh.
+_JUDGES_KEPT = 512

@@ -1,0 +1,1 @@
+"""Metrics and logs shared by every long-running part of the service."""

@@ -1,0 +1,95 @@
+"""The aiohttp application factory; the service and the tests build the app the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import standardwebhooks
+from aiohttp import web
+
+from engine.web import api
+from engine.http import auth, keys, responses
+from engine import console, constants, settings, storage
+from engine.core import matching
+from engine.telemetry import metrics
+from engine.ingest import pipeline, webhooks
+from engine.notices import web as notices_web
+from engine.notices import worker
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: settings.Settings,
+    *,
+    store: storage.Storage | None = None,
+    matcher: matching.Matcher | None = None,
+    run_pipeline: bool = True,
+    delivery: worker.DeliveryWorker | None = None,
+) -> web.Application:
+    """Build the web app. `store` defaults to SqlStorage on `config.database_url`; the pipeline
+    worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand), and
+    so does `delivery` (the notice worker) when one is given."""
+    if store is None:
+        from connectors import sql_storage
+
+        store = sql_storage.SqlStorage(config.database_url)
+    app = web.Application(
+        client_max_size=config.max_body_bytes,
+        middlewares=[
+            responses.json_errors_middleware(),
+            auth.bearer_middleware(prefix="/api", public={"/api/openapi.json"}),
+        ],
+    )
+    app[keys.SETTINGS] = config
+    app[keys.STORAGE] = store
+    app[keys.MATCHER] = matcher or matching.NullMatcher()
+    app[keys.PIPELINE] = pipeline.Pipeline(store, app[keys.MATCHER])
+    app[keys.VERIFIERS] = tuple(standardwebhooks.Webhook(secret) for secret in config.webhook_secrets)
+    app.cleanup_ctx.append(_storage_ctx)
+    if run_pipeline:
+        app.cleanup_ctx.append(_pipeline_ctx)
+    if delivery is not None:
+        app[keys.DELIVERY] = delivery
+        app[keys.PIPELINE].on_decisions.append(delivery.wake)
+        app.cleanup_ctx.append(_delivery_ctx)
+    app.router.add_post("/webhooks/events", webhooks.receive_events)
+    app.router.add_routes(api.routes)
+    app.router.add_routes(notices_web.routes)
+    metrics.setup(app)
+    console.setup(app)
+    return app
+
+
+def create_service(config: settings.Settings, matcher: matching.Matcher, *, deliver: bool = True) -> web.Application:
+    """The app `policy-push serve` runs: SQL storage, the pipeline, and (unless `deliver` is False,
+    when separate `policy-push worker` processes send) the notice delivery worker."""
+    from connectors import sql_storage
+    from engine.notices import compose, senders
+
+    store = sql_storage.SqlStorage(config.database_url)
+    delivery = None
+    if deliver:
+        composer = compose.Composer(matcher.catalogue, config.notices)
+        delivery = worker.DeliveryWorker(store, composer, senders.build_channels(config.notices))
+    return create_app(config, store=store, matcher=matcher, delivery=delivery)
+
+
+async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[keys.STORAGE].open()
+    yield
+    await app[keys.STORAGE].close()
+
+
+async def _delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[keys.DELIVERY].run_forever(), name="delivery")
+    yield
+    await app[keys.DELIVERY].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
+
+
+async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[keys.PIPELINE].run_forever(), name="pipeline")
+    yield
+    await app[keys.PIPELINE].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)

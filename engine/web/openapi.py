@@ -1,0 +1,346 @@
+"""The OpenAPI 3.1 document served at /api/openapi.json. tests/test_openapi.py keeps it true."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from engine.ingest import validation
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "machine-readable code"},
+        "message": {"type": "string"},
+        "problems": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+        "event_id": {"type": "string"},
+    },
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": _ERROR,
+    "Problem": {
+        "type": "object",
+        "required": ["path", "reason"],
+        "properties": {
+            "path": {"type": "string", "description": "JSON Pointer into the event"},
+            "reason": {"type": "string"},
+        },
+    },
+    "Ack": {
+        "type": "object",
+        "required": ["event_id", "status"],
+        "properties": {"event_id": {"type": "string"}, "status": {"enum": ["accepted", "duplicate"]}},
+    },
+    "BatchResult": {
+        "type": "object",
+        "required": ["accepted", "duplicate", "rejected", "conflict", "results"],
+        "properties": {
+            **{k: {"type": "integer"} for k in ("accepted", "duplicate", "rejected", "conflict")},
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["index", "event_id", "status"],
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "event_id": {"type": ["string", "null"]},
+                        "status": {"enum": ["accepted", "duplicate", "rejected", "conflict"]},
+                        "problems": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+                    },
+                },
+            },
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["event_id", "seq", "type", "occurred_at", "received_at", "status", "headers", "body"],
+        "properties": {
+            "event_id": {"type": "string"},
+            "seq": {"type": "integer"},
+            "type": {"type": "string"},
+            "uscc": {"type": ["string", "null"]},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "received_at": {"type": "string", "format": "date-time"},
+            "status": {"enum": ["received", "processed", "failed"]},
+            "processed_at": {"type": ["string", "null"], "format": "date-time"},
+            "error": {"type": ["string", "null"]},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+            "body": {"type": "object", "description": "the event as received (envelope)"},
+        },
+    },
+    "Decision": {
+        "type": "object",
+        "required": ["id", "clause_id", "cite", "rule_version", "status", "as_of", "explanation", "facts"],
+        "properties": {
+            "id": {"type": "integer"},
+            "clause_id": {"type": "string"},
+            "cite": {"type": "string", "description": "<slug>#<clause>"},
+            "rule_version": {"type": "string"},
+            "status": {"enum": ["met", "not_met", "unknown"]},
+            "amount": {"type": ["number", "null"]},
+            "as_of": {"type": "string", "format": "date"},
+            "event_id": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "explanation": {"type": "object"},
+            "facts": {"type": "object"},
+        },
+    },
+    "Firm": {
+        "type": "object",
+        "required": ["uscc", "profile", "provenance", "events_applied", "decisions"],
+        "properties": {
+            "uscc": {"type": "string"},
+            "profile": {"type": "object", "description": "the profile, shaped as docs/profile.md describes"},
+            "provenance": {
+                "type": "object",
+                "description": "per dotted field path: current value, the event that set it, and every assignment",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["value", "event_id", "occurred_at", "history"],
+                    "properties": {
+                        "value": {},
+                        "event_id": {"type": "string"},
+                        "occurred_at": {"type": "string"},
+                        "history": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            },
+            "events_applied": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "decisions": {"type": "array", "items": {"$ref": "#/components/schemas/Decision"}},
+        },
+    },
+    "MatchRequest": {
+        "type": "object",
+        "required": ["profile"],
+        "properties": {
+            "profile": {"type": "object", "description": "shaped as GET /api/firms/{uscc} returns under profile"},
+            "as_of": {"type": "string", "format": "date", "description": "default: today in China"},
+            "risk_years": {"type": "array", "items": {"type": "integer"}, "description": "years the county was a risk area"},
+            "all": {"type": "boolean", "description": "include not_met decisions"},
+        },
+    },
+    "MatchResult": {
+        "type": "object",
+        "required": ["as_of", "decisions"],
+        "properties": {
+            "as_of": {"type": "string", "format": "date"},
+            "decisions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["clause_id", "cite", "rule_version", "status", "explanation", "facts"],
+                    "properties": {
+                        "clause_id": {"type": "string"},
+                        "cite": {"type": "string"},
+                        "rule_version": {"type": "string"},
+                        "status": {"enum": ["met", "not_met", "unknown"]},
+                        "amount": {"type": ["number", "null"]},
+                        "explanation": {"type": "object"},
+                        "facts": {"type": "object"},
+                    },
+                },
+            },
+        },
+    },
+    "NoticeState": {
+        "type": "object",
+        "required": ["notice_id", "status"],
+        "properties": {"notice_id": {"type": "string"}, "status": {"type": "string"}},
+    },
+    "PushAck": {"type": "object", "required": ["code"], "properties": {"code": {"const": 0}, "msg": {"type": "string"}}},
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+    "Ready": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"enum": ["ready", "not_ready"]},
+            "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+_UNAUTHORIZED = _json("Error", "no valid bearer token")
+_WEBHOOK_HEADERS = [
+    {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": text}
+    for name, text in (
+        ("webhook-id", "unique message id; the event id and idempotency key"),
+        ("webhook-timestamp", "Unix seconds; rejected when more than 5 minutes off"),
+        ("webhook-signature", "space-separated v1,<base64 HMAC-SHA256> signatures (Standard Webhooks)"),
+    )
+]
+
+
+_PUSH_TOKEN = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}, "description": "POLICY_PUSH_SMS_REPORT_TOKEN"}
+_UNSUBSCRIBE_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    """The OpenAPI document (built once)."""
+    event_types = validation.event_types()
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "policy-push",
+            "version": "0.1.0",
+            "description": "免申即享: signed event ingestion, firm profiles (一企一档), decisions and notices.",
+        },
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/webhooks/events": {
+                "post": {
+                    "summary": "Receive one event or a batch (Standard Webhooks signed)",
+                    "description": "Event types: " + ", ".join(event_types) + ". Schemas: docs/events.md.",
+                    "parameters": _WEBHOOK_HEADERS,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}},
+                    },
+                    "responses": {
+                        "202": _json("Ack", "stored durably; will be processed"),
+                        "200": {
+                            "description": "a redelivery of a known event (Ack, status duplicate), or a batch's per-item results",
+                            "content": {"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/Ack"}, {"$ref": "#/components/schemas/BatchResult"}]}}},
+                        },
+                        "400": _json("Error", "the body is not UTF-8 JSON"),
+                        "401": _json("Error", "missing, invalid or stale signature"),
+                        "409": _json("Error", "the event id is known with a different body"),
+                        "413": _json("Error", "body or batch too large"),
+                        "422": {
+                            "description": "invalid event (problems listed), or a batch whose every item was rejected",
+                            "content": {"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/BatchResult"}]}}},
+                        },
+                        "503": _json("Error", "no webhook secret configured"),
+                    },
+                }
+            },
+            "/api/firms/{uscc}": {
+                "get": {
+                    "summary": "A firm's profile with provenance and latest decisions",
+                    "security": [{"bearer": []}],
+                    "parameters": [{"name": "uscc", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": _json("Firm", "the firm"),
+                        "400": _json("Error", "not a valid USCC"),
+                        "401": _UNAUTHORIZED,
+                        "404": _json("Error", "no events processed for this firm"),
+                    },
+                }
+            },
+            "/api/events/{event_id}": {
+                "get": {
+                    "summary": "One received event",
+                    "security": [{"bearer": []}],
+                    "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": _json("Event", "the event"),
+                        "401": _UNAUTHORIZED,
+                        "404": _json("Error", "unknown event id"),
+                    },
+                }
+            },
+            "/api/match": {
+                "post": {
+                    "summary": "Policy calculator: decisions for a profile, nothing stored",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MatchRequest"}}},
+                    },
+                    "responses": {
+                        "200": _json("MatchResult", "met and unknown decisions (not_met too with all)"),
+                        "400": _json("Error", "the body is not JSON"),
+                        "401": _UNAUTHORIZED,
+                        "422": _json("Error", "invalid request (problems listed)"),
+                    },
+                }
+            },
+            "/api/notices/{notice_id}/retry": {
+                "post": {
+                    "summary": "Requeue a dead or undelivered notice (operator role)",
+                    "security": [{"bearer": []}],
+                    "parameters": [{"name": "notice_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": _json("NoticeState", "requeued"),
+                        "401": _UNAUTHORIZED,
+                        "403": _json("Error", "the token's role is below operator"),
+                        "404": _json("Error", "unknown notice"),
+                        "409": _json("Error", "the notice is not dead or undelivered"),
+                    },
+                }
+            },
+            "/webhooks/sms-report": {
+                "post": {
+                    "summary": "SMS delivery receipts (Aliyun SmsReport JSON array); ?token= shared secret",
+                    "parameters": [_PUSH_TOKEN],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+                    "responses": {
+                        "200": _json("PushAck", "receipts taken"),
+                        "400": _json("Error", "not JSON"),
+                        "401": _json("Error", "wrong or missing token"),
+                        "422": _json("Error", "not an array"),
+                        "503": _json("Error", "no push token configured"),
+                    },
+                }
+            },
+            "/webhooks/sms-reply": {
+                "post": {
+                    "summary": "Inbound SMS replies (Aliyun SmsUp JSON array): T / TD / 退订 opt the number out",
+                    "parameters": [_PUSH_TOKEN],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+                    "responses": {
+                        "200": _json("PushAck", "replies taken"),
+                        "400": _json("Error", "not JSON"),
+                        "401": _json("Error", "wrong or missing token"),
+                        "422": _json("Error", "not an array"),
+                        "503": _json("Error", "no push token configured"),
+                    },
+                }
+            },
+            "/unsubscribe/{token}": {
+                "get": {
+                    "summary": "Unsubscribe confirmation page (changes nothing)",
+                    "parameters": [_UNSUBSCRIBE_TOKEN],
+                    "responses": {"200": {"description": "HTML page"}, "404": {"description": "invalid link"}},
+                },
+                "post": {
+                    "summary": "RFC 8058 one-click unsubscribe from email notices",
+                    "parameters": [_UNSUBSCRIBE_TOKEN],
+                    "responses": {"200": {"description": "unsubscribed"}, "404": {"description": "invalid link"}},
+                },
+            },
+            "/api/openapi.json": {
+                "get": {"summary": "This document (public)", "responses": {"200": {"description": "OpenAPI 3.1"}}}
+            },
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json("Health", "alive")}}},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (public: counters, latencies and queue depths; no personal data)",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: database reachable, migrations current",
+                    "responses": {"200": _json("Ready", "ready"), "503": _json("Ready", "not ready, with reasons")},
+                }
+            },
+        },
+    }

@@ -45,11 +45,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.judging import catalogue
+from engine.judging import catalogue, recording
 from engine.ingest import folding, synth, validation
 from connectors import sql_migrate as migrate, sql_models as models
 from engine.core import profile
-from engine import storage
+
 from engine.judging.catalogue import durable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,8 +195,8 @@ def baseline(database: Path, as_of: dt.date, firms: int) -> float:
                 for uscc, fields, region in rows:
                     stored = await target.decisions(uscc)
                     risk = await target.risk_years(region) if region else frozenset()
-                    context = storage.match_context(risk, stored)
-                    storage.changed_decisions(matcher.match(profile.nest(uscc, fields), as_of, context), context.previous)
+                    context = recording.match_context(risk, stored)
+                    recording.changed_decisions(matcher.match(profile.nest(uscc, fields), as_of, context), context.previous)
                     judged += 1
                 if judged >= firms:
                     break

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine import audit, storage
+from engine import audit
 from connectors import sql_models as models
+from engine.core import records
 
 _AUDIT = models.AuditEntry.__table__
 _SETTING = models.ClauseSetting.__table__
@@ -100,7 +101,7 @@ class SqlAudit(audit.AuditStore):
             )
             await self._audit(connection, [audit.Draft(actor, "clause.approval_gate", "clause", clause_id, {"needs_approval": needs_approval})])
 
-    async def pending_approvals(self, clause_id: str | None = None) -> list[storage.StoredDecision]:
+    async def pending_approvals(self, clause_id: str | None = None) -> list[records.StoredDecision]:
         condition = _DECISION.c.approval == "pending"
         if clause_id is not None:
             condition = condition & (_DECISION.c.clause_id == clause_id)

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 import sqlalchemy as sa
 
 from engine.core import matching
+from engine.judging import firm_input
 from connectors import sql_models as models
 from engine.backfill import store
 
@@ -75,12 +76,12 @@ class SqlBackfill(store.BackfillStore):
                           _DECISION.c.rule_version, _DECISION.c.amount)
                 .where(_DECISION.c.id.in_(latest))
             )
-            by_firm: dict[str, dict[str, store.Prior]] = {}
+            by_firm: dict[str, dict[str, firm_input.Prior]] = {}
             for row in priors:
-                by_firm.setdefault(row.uscc, {})[row.clause_id] = store.Prior(
+                by_firm.setdefault(row.uscc, {})[row.clause_id] = firm_input.Prior(
                     row.id, matching.Verdict(row.status), row.rule_version, None if row.amount is None else float(row.amount)
                 )
-            grants: dict[str, list[store.Grant]] = {}
+            grants: dict[str, list[firm_input.Grant]] = {}
             if grant_clause_ids:
                 rows = await connection.execute(
                     sa.select(_DECISION.c.uscc, _DECISION.c.as_of, _DECISION.c.clause_id, _DECISION.c.amount)
@@ -89,7 +90,7 @@ class SqlBackfill(store.BackfillStore):
                     .order_by(_DECISION.c.id)
                 )
                 for row in rows:
-                    grants.setdefault(row.uscc, []).append(store.Grant(row.as_of, row.clause_id, float(row.amount)))
+                    grants.setdefault(row.uscc, []).append(firm_input.Grant(row.as_of, row.clause_id, float(row.amount)))
             regions = {row.region for row in firms if row.region}
             risk: dict[str, set[int]] = {}
             if regions:
@@ -104,11 +105,11 @@ class SqlBackfill(store.BackfillStore):
                 (await connection.execute(sa.select(_SETTING.c.clause_id).where(_SETTING.c.needs_approval.is_(True)))).scalars()
             )
         risk_years = {county: frozenset(years) for county, years in risk.items()}
-        none: dict[str, store.Prior] = {}
+        none: dict[str, firm_input.Prior] = {}
         return store.Batch(
             # Positional and unpacked: attribute access on result rows costs more than the rest here.
             firms=[
-                store.FirmInput(uscc, fields, version, by_firm.get(uscc, none), tuple(grants.get(uscc, ())),
+                firm_input.FirmInput(uscc, fields, version, by_firm.get(uscc, none), tuple(grants.get(uscc, ())),
                                 risk_years.get(region, _NO_YEARS))
                 for uscc, fields, version, region in firms
             ],
@@ -116,7 +117,7 @@ class SqlBackfill(store.BackfillStore):
             gated=gated,
         )
 
-    async def record_backfill(self, changes: Sequence[store.Change], as_of: dt.date, actor: str) -> store.Recorded:
+    async def record_backfill(self, changes: Sequence[firm_input.Change], as_of: dt.date, actor: str) -> store.Recorded:
         if not changes:
             return store.Recorded()
         usccs = sorted({change.uscc for change in changes})

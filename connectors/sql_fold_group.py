@@ -20,10 +20,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine.core import china_time, event_status, matching, profile
+from engine.core import china_time, event_status, matching, records
 from connectors import sql_models as models
-from engine import storage
-from engine.ingest import validation
+
+from engine.ingest import event_store, firm_fold, validation
+from engine.judging import recording
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
@@ -49,27 +50,17 @@ class DecisionBatch:
     event_id: str | None
 
 
-@dataclasses.dataclass(frozen=True)
-class _Firm:
-    fields: dict[str, Any]
-    stamps: dict[str, list[str]]
-    events_applied: int
-
-
-_NEW_FIRM = _Firm({}, {}, 0)
-
-
-class SqlFoldGroup(storage.FoldGroup):
+class SqlFoldGroup(event_store.FoldGroup):
     """The group `SqlStorage.fold_group` yields; `open` before folding, `flush` before the commit."""
 
-    def __init__(self, store: Any, connection: sa_asyncio.AsyncConnection, events: Sequence[storage.StoredEvent], now: datetime.datetime) -> None:
+    def __init__(self, store: Any, connection: sa_asyncio.AsyncConnection, events: Sequence[records.StoredEvent], now: datetime.datetime) -> None:
         self.events = list(events)
         self._store = store  # the SqlStorage: its dialect and the statements it shares with other writers
         self._connection = connection
         self._now = now
         self._claimed = {event.event_id for event in self.events}  # those the group may fold
         self._handled: set[str] = set()
-        self._firms: dict[str, _Firm] = {}
+        self._firms: dict[str, firm_fold.FirmState] = {}
         self._known: dict[str, list[tuple[datetime.date, matching.Decision]]] = {}
         self._risk: dict[str, frozenset[int]] = {}
         self._created: set[str] = set()
@@ -103,7 +94,7 @@ class SqlFoldGroup(storage.FoldGroup):
             )
             self._created = set(inserted.scalars())
             rows = await self._connection.execute(self._firm_query(usccs).order_by(_FIRM.c.uscc).with_for_update())
-        self._firms = {row.uscc: _Firm(row.fields, row.stamps, row.events_applied) for row in rows}
+        self._firms = {row.uscc: firm_fold.FirmState(row.fields, row.stamps, row.events_applied) for row in rows}
         self._known = await self._store._judging_context(self._connection, usccs)
         return None
 
@@ -111,7 +102,7 @@ class SqlFoldGroup(storage.FoldGroup):
     def _firm_query(usccs: Sequence[str]) -> sa.Select:
         return sa.select(_FIRM.c.uscc, _FIRM.c.fields, _FIRM.c.stamps, _FIRM.c.events_applied).where(_FIRM.c.uscc.in_(usccs))
 
-    async def _not_overtaking(self) -> tuple[list[storage.StoredEvent], int | None]:
+    async def _not_overtaking(self) -> tuple[list[records.StoredEvent], int | None]:
         """The group's events less those an earlier pending event outside the group must go before (one
         of the same firm, a region event, or any, for a region event), and the earliest such event's seq.
         Such an event is claimed by another process's group, or was committed after this group's claim.
@@ -128,7 +119,7 @@ class SqlFoldGroup(storage.FoldGroup):
             )
         ).all()
 
-        def first_before(event: storage.StoredEvent) -> int | None:
+        def first_before(event: records.StoredEvent) -> int | None:
             region = event.type in validation.REGION_TYPES
             return next(
                 (row.seq for row in rows
@@ -146,42 +137,38 @@ class SqlFoldGroup(storage.FoldGroup):
         return event_id not in self._handled
 
     async def fold_firm_event(
-        self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
-    ) -> storage.FoldOutcome:
+        self, event: records.StoredEvent, assignments: Mapping[str, Any], judge: recording.Judge
+    ) -> event_store.FoldOutcome:
         if not self._take(event.event_id):
-            return storage.FoldOutcome()
+            return event_store.FoldOutcome()
         uscc = event.uscc
-        if uscc is None:
-            raise ValueError(f"event {event.event_id} ({event.type}) names no firm")
-        firm = self._firms.get(uscc, _NEW_FIRM)
-        fields, stamps = dict(firm.fields), {k: list(v) for k, v in firm.stamps.items()}
-        changed = profile.apply_assignments(fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id))
+        applied = firm_fold.apply_event(self._firms.get(uscc or "", firm_fold.NEW_FIRM), event, assignments, self._now)
         as_of = china_time.as_of_date(event.occurred_at)
         decisions: list[matching.Decision] = []
-        if changed:
-            context = storage.context_of(await self._risk_years(fields.get("region")), self._known.get(uscc, []))
-            decisions = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
+        if applied.changed:
+            risk = await self._risk_years(applied.firm.fields.get("region"))
+            decisions = recording.judge_firm(uscc, applied.firm.fields, as_of, risk, self._known.get(uscc, []), judge)
         # Nothing below raises: an event joins the group's changes whole or not at all.
         self._handled.add(event.event_id)
-        self._firms[uscc] = _Firm(fields, stamps, firm.events_applied + 1)
+        self._firms[uscc] = applied.firm
         self._touched[uscc] = None
         self._provenance += [
-            {"uscc": uscc, "field": path, "value": value, "event_id": event.event_id, "occurred_at": event.occurred_at,
-             "recorded_at": self._now}
-            for path, value in assignments.items()
+            {"uscc": uscc, "field": a.field, "value": a.value, "event_id": a.event_id, "occurred_at": a.occurred_at,
+             "recorded_at": a.recorded_at}
+            for a in applied.provenance
         ]
         if decisions:
             # The next fold of this firm judges against these, as it would once they were stored.
             self._known.setdefault(uscc, []).extend((as_of, d) for d in decisions)
             self._batches.append(DecisionBatch([(uscc, d) for d in decisions], as_of, event.event_id))
         self._statuses.append((event.event_id, event_status.EventStatus.PROCESSED, None))
-        return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
+        return event_store.FoldOutcome(changed_fields=applied.changed, decisions=decisions, firms_judged=int(bool(applied.changed)))
 
     async def fold_region_event(
-        self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
-    ) -> storage.FoldOutcome:
+        self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
+    ) -> event_store.FoldOutcome:
         if not self._take(event.event_id):
-            return storage.FoldOutcome()
+            return event_store.FoldOutcome()
         if len(self._claimed) != 1:
             raise ValueError("a region event is folded in a group of its own")
         # It writes as it judges firm after firm; the savepoint takes all of that back if one fails.

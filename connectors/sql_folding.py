@@ -17,17 +17,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_fold_group, sql_notices
-from engine.core import china_time, event_status, matching, profile
+from connectors import sql_fold_group
+from engine.core import china_time, event_status, matching, records
 from connectors import sql_models as models
-from engine import storage
+
+from engine.ingest import event_store
+from engine.judging import recording
+from engine.notices import approvals, notice_rules
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
 _RISK = models.RegionRisk.__table__
 _DECISION = models.Decision.__table__
 
-#: What judging a firm reads of its decisions (storage.context_of), without explanations and facts.
+#: What judging a firm reads of its decisions (recording.context_of), without explanations and facts.
 _CONTEXT_COLUMNS = (
     _DECISION.c.uscc, _DECISION.c.as_of, _DECISION.c.clause_id, _DECISION.c.cite, _DECISION.c.rule_version,
     _DECISION.c.status, sa.cast(_DECISION.c.amount, sa.Float), _DECISION.c.period,
@@ -43,7 +46,7 @@ class SqlFolding:
     `_risk_years`, `_gates`, `_lock_chain`, `_audit`, `_insert_notices` and `is_sqlite`."""
 
     @contextlib.asynccontextmanager
-    async def fold_group(self, limit: int = 1, *, event_id: str | None = None) -> AsyncIterator[storage.FoldGroup]:
+    async def fold_group(self, limit: int = 1, *, event_id: str | None = None) -> AsyncIterator[event_store.FoldGroup]:
         while True:
             async with self._write() as connection:
                 events = await self._claim(connection, limit, event_id)
@@ -62,7 +65,7 @@ class SqlFolding:
         async with self._write() as connection:
             await connection.execute(sa.select(_EVENT.c.seq).where(_EVENT.c.seq == seq).with_for_update(read=True))
 
-    async def _claim(self, connection: sa_asyncio.AsyncConnection, limit: int, event_id: str | None) -> list[storage.StoredEvent]:
+    async def _claim(self, connection: sa_asyncio.AsyncConnection, limit: int, event_id: str | None) -> list[records.StoredEvent]:
         if event_id is not None:
             # Wait for whoever holds the event, then see whether it is still to be folded.
             row = (await connection.execute(self._locked(sa.select(_EVENT).where(_EVENT.c.event_id == event_id)))).one()
@@ -71,12 +74,12 @@ class SqlFolding:
         if not self.is_sqlite:
             # Another instance's group holds its events until it commits: take the next ones instead.
             query = query.with_for_update(skip_locked=True)
-        return storage.claimable([self._event(row) for row in await connection.execute(query)])
+        return event_store.claimable([self._event(row) for row in await connection.execute(query)])
 
     async def _fold_region(
-        self, connection: sa_asyncio.AsyncConnection, event: storage.StoredEvent, designation: storage.RiskDesignation,
-        judge: storage.Judge,
-    ) -> storage.FoldOutcome:
+        self, connection: sa_asyncio.AsyncConnection, event: records.StoredEvent, designation: records.RiskDesignation,
+        judge: recording.Judge,
+    ) -> event_store.FoldOutcome:
         await connection.execute(
             self._insert(_RISK)
             .values(county=designation.county, year=designation.year, level=designation.level, event_id=event.event_id)
@@ -92,20 +95,19 @@ class SqlFolding:
         decisions = []
         for firm in firms:
             decisions += await self._judge(connection, firm.uscc, firm.fields, event, judge)
-        return storage.FoldOutcome(decisions=decisions, firms_judged=len(firms))
+        return event_store.FoldOutcome(decisions=decisions, firms_judged=len(firms))
 
     async def _judge(
         self,
         connection: sa_asyncio.AsyncConnection,
         uscc: str,
         fields: Mapping[str, Any],
-        event: storage.StoredEvent,
-        judge: storage.Judge,
+        event: records.StoredEvent,
+        judge: recording.Judge,
     ) -> list[matching.Decision]:
         known = (await self._judging_context(connection, [uscc])).get(uscc, [])
-        context = storage.context_of(await self._risk_years(connection, fields.get("region")), known)
         as_of = china_time.as_of_date(event.occurred_at)
-        new = storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
+        new = recording.judge_firm(uscc, fields, as_of, await self._risk_years(connection, fields.get("region")), known, judge)
         if new:
             await self._record_decisions(connection, [(uscc, d) for d in new], as_of, event.event_id, "pipeline")
         return new
@@ -117,21 +119,21 @@ class SqlFolding:
         as_of: datetime.date,
         event_id: str | None,
         actor: str,
-    ) -> tuple[list[storage.StoredDecision], int]:
+    ) -> tuple[list[records.StoredDecision], int]:
         """Insert (uscc, decision) pairs with their audit entries and notices (gated ones wait for approval);
         return the stored decisions and how many notices were created."""
-        [records], notices = await self._record_batches(connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor)
-        return records, notices
+        [stored], notices = await self._record_batches(connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor)
+        return stored, notices
 
     async def _record_batches(
         self, connection: sa_asyncio.AsyncConnection, batches: Sequence[sql_fold_group.DecisionBatch], actor: str
-    ) -> tuple[list[list[storage.StoredDecision]], int]:
+    ) -> tuple[list[list[records.StoredDecision]], int]:
         """`_record_decisions` for several batches at once, one statement per table: the audit chain gets,
         batch after batch, the batch's decision entries then its notices' (what recording them one by one
         appends). Returns each batch's stored decisions and how many notices were created."""
         now = _now()
         gates = await self._gates(connection)
-        pending = [(index, uscc, d, storage.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
+        pending = [(index, uscc, d, approvals.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
         rows = [
             {
                 "uscc": uscc, "clause_id": d.clause_id, "cite": d.cite, "rule_version": d.rule_version, "status": d.status.value,
@@ -145,22 +147,22 @@ class SqlFolding:
             # The chain's lock before the notices, as every writer of notices takes it: a notice insert may
             # wait for another transaction's insert of the same benefit, which must not wait for us.
             await self._lock_chain(connection)
-        records: list[list[storage.StoredDecision]] = [[] for _ in batches]
+        by_batch: list[list[records.StoredDecision]] = [[] for _ in batches]
         for id_, (index, uscc, d, approval) in zip(ids, pending, strict=True):
             batch = batches[index]
-            records[index].append(storage.StoredDecision(id_, uscc, batch.as_of, batch.event_id, now, d, approval))
+            by_batch[index].append(records.StoredDecision(id_, uscc, batch.as_of, batch.event_id, now, d, approval))
         created = await self._insert_notices(
-            connection, [(r.uscc, r.id, r.decision) for rs in records for r in rs if r.approval is None], now
+            connection, [(r.uscc, r.id, r.decision) for rs in by_batch for r in rs if r.approval is None], now
         )
         noticed: dict[int, list[Any]] = {}
         for notice in created:
             noticed.setdefault(notice.decision_id, []).append(notice)
         drafts = []
-        for recorded in records:
-            drafts += [storage.decision_audit(r, actor) for r in recorded]
-            drafts += [sql_notices.notice_created_audit(n, actor) for r in recorded for n in noticed.get(r.id, ())]
+        for recorded in by_batch:
+            drafts += [recording.decision_audit(r, actor) for r in recorded]
+            drafts += [notice_rules.created_audit(n, actor) for r in recorded for n in noticed.get(r.id, ())]
         await self._audit(connection, drafts, locked=True)
-        return records, len(created)
+        return by_batch, len(created)
 
     async def _insert_decisions(self, connection: sa_asyncio.AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
         if not rows:
@@ -179,7 +181,7 @@ class SqlFolding:
     async def _judging_context(
         self, connection: sa_asyncio.AsyncConnection, usccs: Sequence[str]
     ) -> dict[str, list[tuple[datetime.date, matching.Decision]]]:
-        """What judging each firm reads of its decisions (storage.context_of): the latest per clause and
+        """What judging each firm reads of its decisions (recording.context_of): the latest per clause and
         every `met` one (earlier grants), oldest first, as (as-of date, decision) without explanations.
 
         A firm's log grows with every event that changes a verdict; reading it whole, explanations

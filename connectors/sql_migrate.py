@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
+import sqlalchemy.engine
 from alembic import command, script
 from alembic.config import Config
 
@@ -33,8 +34,6 @@ def head_revision() -> str:
 
 
 def _ensure_sqlite_directory(database_url: str) -> None:
-    import sqlalchemy.engine
-
     database = sqlalchemy.engine.make_url(database_url).database
     if database:
         pathlib.Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine import audit, storage
 from engine.core import matching
 from connectors import sql_models as models
-from engine.notices import outbox
+from engine.notices import notice_rules, outbox
 from engine.core import notice_status
 
 _NOTICE = models.Notice.__table__
@@ -46,6 +45,11 @@ def _record(row: Any) -> outbox.NoticeRecord:
     )
 
 
+#: The columns a new notice is inserted with (the others start empty).
+_INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
+             "created_at", "updated_at")
+
+
 class _Created(typing.NamedTuple):
     notice_id: str
     uscc: str
@@ -53,13 +57,6 @@ class _Created(typing.NamedTuple):
     channel: str
     period: str
     decision_id: int
-
-
-def notice_created_audit(created: _Created, actor: str) -> audit.Draft:
-    """The audit entry for a notice `_insert_notices` created."""
-    return storage.notice_audit(created.notice_id, "notice.created", actor, {
-        "uscc": created.uscc, "clause_id": created.clause_id, "channel": created.channel,
-        "period": created.period, "decision_id": created.decision_id})
 
 
 class SqlNotices(outbox.NoticeStore):
@@ -75,7 +72,7 @@ class SqlNotices(outbox.NoticeStore):
         """Called inside the transaction that stored the decisions ((uscc, decision id, decision) each);
         returns how many notices it created."""
         created = await self._insert_notices(connection, stored, now)
-        await self._audit(connection, [notice_created_audit(r, actor) for r in created])
+        await self._audit(connection, [notice_rules.created_audit(r, actor) for r in created])
         return len(created)
 
     async def _insert_notices(
@@ -87,21 +84,9 @@ class SqlNotices(outbox.NoticeStore):
         """Insert the notices the stored decisions entitle, without their audit entries; return the ones
         created (a benefit already announced gets none), in the order of `stored`."""
         rows = [
-            {
-                "notice_id": outbox.new_notice_id(),
-                "uscc": uscc,
-                "clause_id": decision.clause_id,
-                "channel": channel,
-                "period": period,
-                "decision_id": decision_id,
-                "status": notice_status.NoticeStatus.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
+            {field: getattr(notice, field) for field in _INSERTED} | {"status": notice.status.value}
             for uscc, decision_id, decision in stored
-            for channel, period in storage.notice_keys(decision)
+            for notice in notice_rules.new_notices(uscc, decision_id, decision, now)
         ]
         if not rows:
             return []
@@ -166,7 +151,7 @@ class SqlNotices(outbox.NoticeStore):
                 .where(_NOTICE.c.notice_id.in_(ids))
                 .values(status=notice_status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now)
             )
-            await self._audit(connection, [storage.notice_audit(i, "notice.sending", "worker", {"lease_until": (now + lease).isoformat()}) for i in ids])
+            await self._audit(connection, [notice_rules.claim_audit(i, now + lease) for i in ids])
             rows = await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id.in_(ids)).order_by(_NOTICE.c.next_attempt_at, _NOTICE.c.id))
             return [_record(row) for row in rows]
 
@@ -186,46 +171,25 @@ class SqlNotices(outbox.NoticeStore):
         now = datetime.datetime.now(datetime.UTC)
         async with self._write() as connection:
             query = sa.select(_NOTICE).where(_NOTICE.c.notice_id == notice_id)
-            row = (await connection.execute(query if self.is_sqlite else query.with_for_update())).one()
-            if expect is not None and row.status != expect.value:
-                raise notice_status.IllegalTransition(f"notice {notice_id} is {row.status}, not {expect.value}")
-            if lease is not None and models.as_utc(row.lease_until) != lease:
-                raise notice_status.IllegalTransition(f"notice {notice_id}: the lease was lost to another worker")
-            notice_status.check_transition(row.status, change.new_status)
-            values: dict[str, Any] = {
-                "status": change.new_status.value,
-                "updated_at": now,
-                "reason": change.reason,
-                "lease_until": None,
-            }
-            if change.counts_attempt:
-                values["attempts"] = row.attempts + 1
-            if change.next_attempt_at is not None:
-                values["next_attempt_at"] = change.next_attempt_at
-            if change.provider_id is not None:
-                values["provider_id"] = change.provider_id
-            if change.message is not None and row.message is None:
-                values["message"] = dict(change.message)
-            await connection.execute(sa.update(_NOTICE).where(_NOTICE.c.notice_id == notice_id).values(**values))
-            await self._audit(
-                connection,
-                [storage.notice_audit(notice_id, f"notice.{change.new_status.value}", change.kind,
-                                      {"from": row.status, "outcome": change.outcome, "reason": change.reason, "provider_id": change.provider_id})],
-            )
+            notice = _record((await connection.execute(query if self.is_sqlite else query.with_for_update())).one())
+            done = notice_rules.transition(notice, change, now, expect=expect, lease=lease)
+            new = done.notice
             await connection.execute(
-                sa.insert(_ATTEMPT).values(
-                    notice_id=notice_id,
-                    kind=change.kind,
-                    outcome=change.outcome,
-                    status_after=change.new_status.value,
-                    provider_id=change.provider_id,
-                    response=change.response,
-                    reason=change.reason,
-                    at=now,
+                sa.update(_NOTICE).where(_NOTICE.c.notice_id == notice_id).values(
+                    status=new.status.value, updated_at=new.updated_at, reason=new.reason, lease_until=new.lease_until,
+                    attempts=new.attempts, next_attempt_at=new.next_attempt_at, provider_id=new.provider_id,
+                    message=None if new.message is None else dict(new.message),
                 )
             )
-            updated = (await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id == notice_id))).one()
-        return _record(updated)
+            await self._audit(connection, [done.audit])
+            a = done.attempt
+            await connection.execute(
+                sa.insert(_ATTEMPT).values(
+                    notice_id=a.notice_id, kind=a.kind, outcome=a.outcome, status_after=a.status_after.value,
+                    provider_id=a.provider_id, response=a.response, reason=a.reason, at=a.at,
+                )
+            )
+        return new
 
     async def get_notice(self, notice_id: str) -> outbox.NoticeRecord | None:
         async with self._read() as connection:

@@ -21,7 +21,7 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_audit, sql_backfill, sql_folding, sql_notices
 from engine import constants, storage
-from engine.core import matching, event_status
+from engine.core import event_status, matching, records
 from connectors import sql_models as models
 
 _EVENT = models.Event.__table__
@@ -73,7 +73,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
         self._writer: sa_asyncio.AsyncEngine | None = None
         self._users = 0  # open() and close() nest: the app and a test may share one store
         # SQLite group commit: concurrent add_events calls share one transaction (one fsync).
-        self._queued: list[tuple[Sequence[storage.NewEvent], asyncio.Future[list[storage.AddResult]]]] = []
+        self._queued: list[tuple[Sequence[records.NewEvent], asyncio.Future[list[records.AddResult]]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
@@ -129,7 +129,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
 
     # Events -----------------------------------------------------------------------------------
 
-    async def add_events(self, events: Sequence[storage.NewEvent]) -> list[storage.AddResult]:
+    async def add_events(self, events: Sequence[records.NewEvent]) -> list[records.AddResult]:
         if not events:
             return []
         if not self.is_sqlite:
@@ -137,7 +137,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
         # SQLite has one writer and fsyncs every commit: requests that arrive while a commit is in
         # flight are committed together in the next one. Each caller still returns only after the
         # transaction holding its events has committed.
-        future: asyncio.Future[list[storage.AddResult]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[records.AddResult]] = asyncio.get_running_loop().create_future()
         self._queued.append((events, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_queued())
@@ -163,7 +163,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
                     future.set_result(results[start : start + len(events)])
                 start += len(events)
 
-    async def _add_events(self, events: Sequence[storage.NewEvent]) -> list[storage.AddResult]:
+    async def _add_events(self, events: Sequence[records.NewEvent]) -> list[records.AddResult]:
         now = _now()
         rows = [
             {
@@ -204,12 +204,12 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             if created:
                 first[e.event_id] = e.body_sha256
             sha = first.get(e.event_id) or known.get(e.event_id, e.body_sha256)
-            results.append(storage.AddResult(e.event_id, created, sha != e.body_sha256))
+            results.append(records.AddResult(e.event_id, created, sha != e.body_sha256))
         return results
 
     @staticmethod
-    def _event(row: Any) -> storage.StoredEvent:
-        return storage.StoredEvent(
+    def _event(row: Any) -> records.StoredEvent:
+        return records.StoredEvent(
             seq=row.seq,
             event_id=row.event_id,
             type=row.type,
@@ -224,12 +224,12 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             error=row.error,
         )
 
-    async def get_event(self, event_id: str) -> storage.StoredEvent | None:
+    async def get_event(self, event_id: str) -> records.StoredEvent | None:
         async with self._read() as connection:
             row = (await connection.execute(sa.select(_EVENT).where(_EVENT.c.event_id == event_id))).first()
         return self._event(row) if row else None
 
-    async def pending_events(self, limit: int) -> list[storage.StoredEvent]:
+    async def pending_events(self, limit: int) -> list[records.StoredEvent]:
         query = (
             sa.select(_EVENT)
             .where(_EVENT.c.status == event_status.EventStatus.RECEIVED.value)
@@ -244,7 +244,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
         async with self._read() as connection:
             return (await connection.execute(query)).scalar_one()
 
-    async def firm_events(self, uscc: str) -> list[storage.StoredEvent]:
+    async def firm_events(self, uscc: str) -> list[records.StoredEvent]:
         query = sa.select(_EVENT).where(_EVENT.c.uscc == uscc).order_by(_EVENT.c.seq)
         async with self._read() as connection:
             return [self._event(row) for row in await connection.execute(query)]
@@ -268,12 +268,12 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
 
     # Firms ------------------------------------------------------------------------------------
 
-    async def get_firm(self, uscc: str) -> storage.FirmRecord | None:
+    async def get_firm(self, uscc: str) -> records.FirmRecord | None:
         async with self._read() as connection:
             row = (await connection.execute(sa.select(_FIRM).where(_FIRM.c.uscc == uscc))).first()
         if row is None:
             return None
-        return storage.FirmRecord(
+        return records.FirmRecord(
             uscc=row.uscc,
             fields=row.fields,
             stamps=row.stamps,
@@ -282,22 +282,22 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             updated_at=models.as_utc(row.updated_at),
         )
 
-    async def field_history(self, uscc: str) -> list[storage.FieldAssignment]:
+    async def field_history(self, uscc: str) -> list[records.FieldAssignment]:
         query = sa.select(_FIELD).where(_FIELD.c.uscc == uscc).order_by(_FIELD.c.occurred_at, _FIELD.c.event_id, _FIELD.c.id)
         async with self._read() as connection:
             rows = await connection.execute(query)
             return [
-                storage.FieldAssignment(r.field, r.value, r.event_id, models.as_utc(r.occurred_at), models.as_utc(r.recorded_at))
+                records.FieldAssignment(r.field, r.value, r.event_id, models.as_utc(r.occurred_at), models.as_utc(r.recorded_at))
                 for r in rows
             ]
 
     async def _decisions_where(
         self, connection: sa_asyncio.AsyncConnection, condition: Any, *, lock: bool = False
-    ) -> list[storage.StoredDecision]:
+    ) -> list[records.StoredDecision]:
         query = sa.select(_DECISION).where(condition).order_by(_DECISION.c.id)
         rows = await connection.execute(query.with_for_update() if lock and not self.is_sqlite else query)
         return [
-            storage.StoredDecision(
+            records.StoredDecision(
                 id=r.id,
                 uscc=r.uscc,
                 as_of=r.as_of,
@@ -318,10 +318,10 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             for r in rows
         ]
 
-    async def _decisions(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[storage.StoredDecision]:
+    async def _decisions(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[records.StoredDecision]:
         return await self._decisions_where(connection, _DECISION.c.uscc == uscc)
 
-    async def decisions(self, uscc: str) -> list[storage.StoredDecision]:
+    async def decisions(self, uscc: str) -> list[records.StoredDecision]:
         async with self._read() as connection:
             return await self._decisions(connection, uscc)
 
@@ -339,10 +339,10 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
     # Tokens -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _token(row: Any) -> storage.TokenRecord:
-        return storage.TokenRecord(row.id, row.role, row.label, models.as_utc(row.created_at), models.as_utc(row.revoked_at))
+    def _token(row: Any) -> records.TokenRecord:
+        return records.TokenRecord(row.id, row.role, row.label, models.as_utc(row.created_at), models.as_utc(row.revoked_at))
 
-    async def add_token(self, token_sha256: str, role: str, label: str) -> storage.TokenRecord:
+    async def add_token(self, token_sha256: str, role: str, label: str) -> records.TokenRecord:
         async with self._write() as connection:
             row = (
                 await connection.execute(
@@ -353,7 +353,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             ).one()
         return self._token(row)
 
-    async def find_token(self, token_sha256: str) -> storage.TokenRecord | None:
+    async def find_token(self, token_sha256: str) -> records.TokenRecord | None:
         query = sa.select(_TOKEN).where(_TOKEN.c.token_sha256 == token_sha256, _TOKEN.c.revoked_at.is_(None))
         async with self._read() as connection:
             row = (await connection.execute(query)).first()

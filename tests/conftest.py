@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import test_utils
 
-from connectors import memory_storage, sql_storage
+from connectors import sql_storage
+from engine.testing import memory_storage
 from engine.web import app as app_module
 from engine.http import auth
 from engine.judging import catalogue

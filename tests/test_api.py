@@ -5,8 +5,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from engine.http import keys
 from engine.web import openapi
+from engine.ingest import webhooks
 from tests import conftest, factories
 
 FIRM = factories.uscc(7)
@@ -42,7 +42,7 @@ async def test_firm_profile_with_provenance_after_events(client, store):
     auth = await conftest.bearer(store)
     await deliver(client, factories.event(firm=FIRM), "msg_reg")
     await deliver(client, factories.event("firm.updated", firm=FIRM, occurred_at="2022-06-01T09:00:00+08:00", name="新名称有限公司"), "msg_upd")
-    await client.app[keys.PIPELINE].drained()
+    await client.app[webhooks.PIPELINE].drained()
     response = await client.get(f"/api/firms/{FIRM}", headers=auth)
     assert response.status == 200
     body = await response.json()
@@ -67,7 +67,7 @@ async def test_unknown_firm_is_404_and_bad_uscc_is_400(client, store):
 async def test_event_detail(client, store):
     auth = await conftest.bearer(store, "operator")
     await deliver(client, factories.event(firm=FIRM), "msg_detail")
-    await client.app[keys.PIPELINE].drained()
+    await client.app[webhooks.PIPELINE].drained()
     response = await client.get("/api/events/msg_detail", headers=auth)
     body = await response.json()
     check_against_openapi("/api/events/{event_id}", "get", 200, body)
@@ -159,7 +159,7 @@ async def test_policy_calculator_rejects_bad_requests_naming_the_field(client, s
 async def test_viewer_tokens_see_masked_contacts_and_unmasked_views_are_audited(client, store):
     await deliver(client, factories.event(firm=FIRM), "msg_pii_reg")
     await deliver(client, factories.event("contact.updated", firm=FIRM), "msg_pii_contact")
-    await client.app[keys.PIPELINE].drained()
+    await client.app[webhooks.PIPELINE].drained()
     viewer = await (await client.get(f"/api/firms/{FIRM}", headers=await conftest.bearer(store, "viewer"))).json()
     assert viewer["profile"]["contact"]["mobile"] == "138****8000"
     assert viewer["profile"]["contact"]["email"] == "f***@example.cn"

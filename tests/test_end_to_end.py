@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.http import keys
+from engine.ingest import webhooks
 from tests import conftest, factories
 
 FIRM = factories.uscc(31, region="630102")
@@ -21,7 +21,7 @@ async def test_vat_return_at_the_threshold_yields_a_cited_met_decision(make_clie
     for body in deliveries:
         data, headers = factories.signed(body)
         assert (await client.post("/webhooks/events", data=data, headers=headers)).status == 202
-    await client.app[keys.PIPELINE].drained()
+    await client.app[webhooks.PIPELINE].drained()
 
     history = [(d.decision.cite, d.decision.status.value, d.as_of.isoformat()) for d in await store.decisions(FIRM)]
     vat = [h for h in history if h[0] == "qinghai-2022#(二)"]

@@ -11,7 +11,8 @@ import json
 import pytest
 import sqlalchemy.exc
 
-from connectors import memory_storage, sql_storage
+from connectors import sql_storage
+from engine.testing import memory_storage
 from engine import audit
 from engine.ingest import folding, pipeline, synth, validation, webhooks
 from engine.core import matching, event_status

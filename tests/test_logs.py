@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from pythonjsonlogger import json as json_logger
 
 from engine import cli
-from engine.http import keys
 from engine.telemetry import logs
+from engine.ingest import webhooks
 from tests import factories
 from tests.notices import helpers
 
@@ -98,7 +98,7 @@ async def test_the_pipeline_and_the_worker_log_event_and_notice_ids(make_client,
     for body, event_id in helpers.eligible_firm_events():
         data, headers = factories.signed(body, msg_id=event_id)
         assert (await client.post("/webhooks/events", data=data, headers=headers)).status == 202
-    await client.app[keys.PIPELINE].drained()
+    await client.app[webhooks.PIPELINE].drained()
     delivery, _sms, _email = helpers.make_worker(store)
     assert await delivery.run_once() == 2
 

@@ -19,11 +19,11 @@ import aiohttp
 import pytest
 from prometheus_client import parser
 
-from connectors import memory_storage
-from engine.http import keys
+from engine.testing import memory_storage
 from engine.core import matching
 from engine.telemetry import metrics
 from engine.core import notice_status
+from engine.ingest import webhooks
 from tests import factories, test_crash
 from tests.notices import helpers
 
@@ -115,7 +115,7 @@ async def test_pipeline_counts_processed_and_failed_events_and_decisions_by_stat
     for body, event_id in helpers.eligible_firm_events():
         assert (await post(client, body, msg_id=event_id)).status == 202
     assert (await post(client, factories.event(firm=broken), msg_id="m-broken")).status == 202
-    await client.app[keys.PIPELINE].drained()
+    await client.app[webhooks.PIPELINE].drained()
 
     after = await scrape(client)
     assert (await store.get_event("m-broken")).status.value == "failed"

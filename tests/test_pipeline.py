@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors import memory_storage
-from engine.core import matching, profile, event_status
+from engine.testing import memory_storage
+from engine.core import event_status, matching, profile, records
 from engine.ingest import pipeline, validation, webhooks
-from engine import storage
+
 from tests import factories
 
 FIRM = factories.uscc(42)
@@ -40,7 +40,7 @@ class SmallMatcher:
         ]
 
 
-def envelope_event(body: dict, event_id: str) -> storage.NewEvent:
+def envelope_event(body: dict, event_id: str) -> records.NewEvent:
     envelope = validation.validate(body, webhook_id=event_id)
     return webhooks._new_event(envelope, json.dumps(body, ensure_ascii=False), {"webhook-id": event_id})
 
@@ -160,5 +160,5 @@ async def test_worker_wakes_on_commit_and_drains(client, store):
     data, headers = factories.signed(factories.event(firm=FIRM))
     response = await client.post("/webhooks/events", data=data, headers=headers)
     assert response.status == 202
-    await client.app[webhooks.keys.PIPELINE].drained()
+    await client.app[webhooks.PIPELINE].drained()
     assert (await store.get_event(headers["webhook-id"])).status == event_status.EventStatus.PROCESSED

@@ -7,14 +7,15 @@ import hashlib
 
 import pytest
 
-from engine.core import matching, event_status
-from engine import storage
+from engine.core import event_status, matching, records
+
+from engine.ingest import event_store
 
 T0 = datetime.datetime(2022, 5, 1, 1, 0, tzinfo=datetime.UTC)
 
 
 def new_event(event_id: str, body: str = "{}", uscc: str | None = "91140302MA00000019", kind: str = "firm.registered", at=T0):
-    return storage.NewEvent(
+    return records.NewEvent(
         event_id=event_id,
         type=kind,
         uscc=uscc,
@@ -74,7 +75,7 @@ async def test_a_processed_event_is_never_folded_twice(store):
     [e1] = await store.pending_events(1)
     await store.fold_firm_event(e1, {"name": "甲"}, judge_constant())
     again = await store.fold_firm_event(e1, {"name": "甲"}, judge_constant(decision()))
-    assert again == storage.FoldOutcome()
+    assert again == event_store.FoldOutcome()
     assert (await store.get_firm(e1.uscc)).events_applied == 1
 
 
@@ -100,7 +101,7 @@ async def test_decision_changes_are_stored_and_context_carries_previous_and_risk
     await store.add_events([new_event("e1"), new_event("r1", uscc=None, kind="region.risk_designated"), new_event("e2")])
     e1, r1, e2 = await store.pending_events(10)
     await store.fold_firm_event(e1, {"region": "140302"}, judge)
-    outcome = await store.fold_region_event(r1, storage.RiskDesignation("140302", 2022, "high"), judge)
+    outcome = await store.fold_region_event(r1, records.RiskDesignation("140302", 2022, "high"), judge)
     assert outcome.firms_judged == 1 and [d.status for d in outcome.decisions] == [matching.Verdict.MET]
     assert seen[1].risk_years == frozenset({2022})
     assert seen[1].previous["c-1"].status == matching.Verdict.UNKNOWN

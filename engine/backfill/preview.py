@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.core import matching
-from engine.judging import judge
+from engine.judging import firm_input, judge
 from engine.backfill import store
+from engine.notices import notice_rules
 from engine.core import regions
 
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
@@ -66,7 +67,7 @@ class Tally:
 
     def count_firm(
         self,
-        firm: store.FirmInput,
+        firm: firm_input.FirmInput,
         outcomes: Iterable[judge.Outcome],
         judged: judge.Judge,
         batch: store.Batch,
@@ -95,7 +96,7 @@ class Tally:
                 counted.append((clause_id, "newly_met"))
             elif was_met and status is not MET:
                 counted.append((clause_id, "no_longer_met"))
-            keys = judged.notice_keys(outcome)
+            keys = notice_keys(outcome, judged.periods)
             if keys and clause_id in gated:
                 self.pending_approval += 1
             elif keys:
@@ -232,3 +233,9 @@ def _width(text: str) -> int:
     """Display width: CJK characters take two columns in a terminal."""
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
+
+def notice_keys(outcome: judge.Outcome, periods: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(channel, period) of the notices recording ``outcome`` would create (notice_rules.notice_keys)."""
+    if outcome.status != matching.Verdict.MET:
+        return []
+    return notice_rules.notice_keys_of(outcome.status, outcome.amount, periods[outcome.clause_id])

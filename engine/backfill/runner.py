@@ -24,8 +24,9 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from engine import constants
-from engine.judging import judge
+from engine.judging import firm_input, judge
 from engine.backfill import preview, store
+from engine.judging import catalogue
 from engine.judging.catalogue import durable, inputs, reference
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class Result:
 @dataclasses.dataclass
 class _BatchResult:
     tally: preview.Tally
-    changes: list[store.Change]
+    changes: list[firm_input.Change]
     listed: list[ListedChange]
 
 
@@ -85,7 +86,7 @@ async def judge_batch(
     grant_ids = inputs.accumulating(judged.catalogue).keys() & judged.clause_ids
     batch = await source.firm_batch(after, upto, judged.clause_ids, grant_ids)
     tally = preview.Tally()
-    changes: list[store.Change] = []
+    changes: list[firm_input.Change] = []
     listed: list[ListedChange] = []
     for firm in batch.firms:
         if dry_run:
@@ -115,14 +116,15 @@ async def run(
     matcher: Matcher,
     plan: Plan,
     *,
-    database_url: str | None = None,
+    open_store: Callable[[], store.BackfillStore] | None = None,
     catalogue_dirs: tuple[str | None, str | None] = (None, None),
     progress: Callable[[int], None] | None = None,
 ) -> Result:
     """Judge every firm in ``target`` per ``plan``; in a real run record the changes.
 
-    ``database_url`` (and the rules/measures directories the matcher was loaded from) are what
-    worker processes need to open the same database and catalogue; required when
+    ``open_store`` (a picklable callable returning an unopened store on the same database, such as
+    ``functools.partial(SqlStorage, url)``) and the rules/measures directories the matcher was loaded
+    from are what worker processes need to open the same database and catalogue; required when
     ``plan.workers > 0``. ``progress`` is called with the number of firms each finished batch held.
     """
     started = time.perf_counter()
@@ -130,7 +132,7 @@ async def run(
     total = preview.Tally()
     listed: list[ListedChange] = []
     in_flight: collections.deque[asyncio.Future[_BatchResult]] = collections.deque()
-    pool = _pool(plan, database_url, catalogue_dirs) if plan.workers > 0 else None
+    pool = _pool(plan, open_store, catalogue_dirs) if plan.workers > 0 else None
 
     async def settle(result: _BatchResult) -> None:
         if not plan.dry_run and result.changes:
@@ -166,15 +168,17 @@ async def run(
     return Result(total, listed, time.perf_counter() - started)
 
 
-def _pool(plan: Plan, database_url: str | None, catalogue_dirs: tuple[str | None, str | None]) -> concurrent.futures.ProcessPoolExecutor:
-    if database_url is None:
-        raise ValueError("worker processes need the database URL")
+def _pool(
+    plan: Plan, open_store: Callable[[], store.BackfillStore] | None, catalogue_dirs: tuple[str | None, str | None]
+) -> concurrent.futures.ProcessPoolExecutor:
+    if open_store is None:
+        raise ValueError("worker processes need a way to open the store")
     # spawn, not fork: the parent holds an event loop, database connections and the C engine's state.
     return concurrent.futures.ProcessPoolExecutor(
         max_workers=plan.workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_start,
-        initargs=(database_url, catalogue_dirs, plan, logging.getLogger().level),
+        initargs=(open_store, catalogue_dirs, plan, logging.getLogger().level),
     )
 
 
@@ -183,16 +187,15 @@ def _pool(plan: Plan, database_url: str | None, catalogue_dirs: tuple[str | None
 _worker: dict[str, Any] = {}
 
 
-def _worker_start(database_url: str, catalogue_dirs: tuple[str | None, str | None], plan: Plan, log_level: int) -> None:
+def _worker_start(
+    open_store: Callable[[], store.BackfillStore], catalogue_dirs: tuple[str | None, str | None], plan: Plan, log_level: int
+) -> None:
     """Open the database and build the evaluator once per worker process."""
-    from connectors import sql_storage
-    from engine.judging import catalogue
-
     logging.basicConfig(level=log_level)
     rules, measures = catalogue_dirs
     matcher = catalogue.default_matcher(rules, measures=measures)
     loop = asyncio.new_event_loop()
-    source = sql_storage.SqlStorage(database_url)
+    source = open_store()
     loop.run_until_complete(source.open())
     _worker.update(loop=loop, source=source, judge=judge.Judge(matcher, plan.as_of, plan.clause_ids), plan=plan)
     log.debug("backfill worker %d ready", os.getpid())

@@ -1,6 +1,6 @@
 """What a backfill needs from storage: firms in key ranges, and one transaction per batch of changes.
 
-Both storage implementations provide it (``connectors.memory_backfill``, ``connectors.sql_backfill``),
+Both storage implementations provide it (``engine.testing.memory_backfill``, ``connectors.sql_backfill``),
 so the same backfill runs in-process on the in-memory store in unit tests and across worker
 processes on SQLite or PostgreSQL.
 """
@@ -10,67 +10,32 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-import typing
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Collection, Sequence
 
-from engine.core import matching
+from engine.judging import firm_input
 
-# Prior, Grant and FirmInput are named tuples, not frozen dataclasses: a province's backfill
-# builds tens of millions of them, and a tuple is several times cheaper to make.
 
 #: (uscc, clause id, channel, period): the unique key of a notice.
 NoticeKey = tuple[str, str, str, str]
 
 
-class Prior(typing.NamedTuple):
-    """The firm's latest stored decision on a clause, as far as a comparison needs it."""
-
-    decision_id: int
-    status: matching.Verdict
-    rule_version: str
-    amount: float | None
 
 
-class Grant(typing.NamedTuple):
-    """A stored ``met`` decision with an amount: what accumulating caps add up."""
-
-    as_of: dt.date
-    clause_id: str
-    amount: float | None
 
 
-class FirmInput(typing.NamedTuple):
-    """What storage holds for one firm: its profile fields and what was decided before."""
-
-    uscc: str
-    fields: Mapping[str, Any]
-    #: ``firm.events_applied`` when read: the writer refuses changes if the profile moved since.
-    version: int
-    priors: Mapping[str, Prior]
-    grants: Sequence[Grant] = ()
-    risk_years: frozenset[int] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
 class Batch:
     """The firms with ``after < uscc <= upto`` and what a preview needs to know about them."""
 
-    firms: list[FirmInput]
+    firms: list[firm_input.FirmInput]
     #: Notices that already exist for these firms (a dry run counts only the ones it would add).
     notice_keys: frozenset[NoticeKey]
     #: Clauses behind the 二次确认 gate: their new ``met`` decisions wait for approval.
     gated: frozenset[str]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Change:
-    """A decision to record: the firm and what the outcome was compared against."""
-
-    uscc: str
-    firm_version: int
-    prior_id: int | None
-    decision: matching.Decision
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +68,7 @@ class BackfillStore(abc.ABC):
         and their ``met`` decisions with an amount on ``grant_clause_ids`` (accumulating caps)."""
 
     @abc.abstractmethod
-    async def record_backfill(self, changes: Sequence[Change], as_of: dt.date, actor: str) -> Recorded:
+    async def record_backfill(self, changes: Sequence[firm_input.Change], as_of: dt.date, actor: str) -> Recorded:
         """Store ``changes`` in one transaction: decisions, their audit entries and notices.
 
         A firm whose profile version or latest decision on a changed clause is no longer the one

@@ -18,6 +18,10 @@ from engine.judging import catalogue
 from engine import constants, settings
 from engine.telemetry import logs, metrics
 from connectors import sql_migrate as migrate
+from connectors import sql_storage
+from engine.core import notice_status
+from engine.notices import compose, worker
+from engine.web import senders
 from engine.cli import backfill as backfill_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import operators as operators_cli
@@ -69,8 +73,6 @@ def serve(host: str, port: int, no_delivery: bool) -> None:
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
 def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     """Run a notice delivery worker only (several may share one PostgreSQL database)."""
-    from connectors import sql_storage
-    from engine.notices import compose, senders, worker
 
     config = _settings()
     migrate.upgrade(config.database_url)
@@ -104,9 +106,6 @@ def notices() -> None:
 @click.argument("notice_id")
 def notices_retry(notice_id: str) -> None:
     """Requeue a dead or undelivered notice."""
-    from connectors import sql_storage
-    from engine.core import notice_status as status
-    from engine.notices import worker
 
     config = _settings()
 
@@ -123,7 +122,7 @@ def notices_retry(notice_id: str) -> None:
         click.echo(f"{notice_id}: {asyncio.run(_retry())}")
     except KeyError:
         raise click.ClickException(f"no notice {notice_id}") from None
-    except status.IllegalTransition as exc:
+    except notice_status.IllegalTransition as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -151,7 +150,6 @@ def tokens() -> None:
 @click.option("--label", default="", help="Who or what the token is for.")
 def tokens_create(role: str, label: str) -> None:
     """Create a token and print it once; only its hash is stored."""
-    from connectors import sql_storage
 
     config = _settings()
     migrate.upgrade(config.database_url)

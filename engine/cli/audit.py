@@ -11,10 +11,10 @@ import click
 
 from engine import audit, settings
 from engine.core import china_time
+from connectors import sql_storage
 
 
 def _store(config: settings.Settings):
-    from connectors import sql_storage
 
     return sql_storage.SqlStorage(config.database_url)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import asyncio
 import contextlib
 import datetime as dt
@@ -21,6 +22,7 @@ from connectors import sql_migrate as migrate
 from engine import settings
 from engine.backfill import preview, runner
 from engine.cli import rules as catalogue_cli
+from connectors import sql_storage
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,6 @@ def backfill(clause_ids: tuple[str, ...], document: str | None, everything: bool
 def _run(database_url: str, matcher: runner.Matcher, dirs: tuple[str | None, str | None], clause_ids: tuple[str, ...],
          document: str | None, everything: bool, changed: bool, as_of: dt.date | None, dry_run: bool,
          workers: int | None, batch_size: int, *, list_changes: int) -> tuple[runner.Result, dt.date]:
-    from connectors import sql_storage
 
     as_of = as_of or china_time.today_in_china()
     workers = (os.cpu_count() or 1) if workers is None else workers
@@ -115,7 +116,8 @@ def _run(database_url: str, matcher: runner.Matcher, dirs: tuple[str | None, str
             plan = runner.Plan(as_of=as_of, clause_ids=selection, dry_run=dry_run, batch_size=batch_size,
                                workers=workers, list_changes=list_changes)
             with _progress(await target.firm_count()) as advance:
-                return await runner.run(target, matcher, plan, database_url=database_url, catalogue_dirs=dirs, progress=advance)
+                return await runner.run(target, matcher, plan, open_store=functools.partial(sql_storage.SqlStorage, database_url),
+                                        catalogue_dirs=dirs, progress=advance)
         finally:
             await target.close()
 
@@ -161,7 +163,6 @@ def rules_diff(rules_dir: Any, measures_dir: Any, as_of: dt.date | None, limit: 
     A clause counts as changed when decisions were stored under another rule version (content
     hash of the clause) than the one in the rule files now, or when none was ever stored for it.
     """
-    from connectors import sql_storage
 
     config = _settings()
     migrate.upgrade(config.database_url)

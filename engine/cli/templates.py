@@ -1,7 +1,7 @@
 """Command line: the ``templates`` group — ``lint`` every notice template against the catalogue,
 ``sms`` to list the SMS templates as they are filed with the provider.
 
-Registered on the main ``policy-push`` group by engine/cli.py; works standalone too
+Registered on the main ``policy-push`` group by engine/cli/__init__.py; works standalone too
 (``CliRunner().invoke(templates, ["lint"])``).
 """
 

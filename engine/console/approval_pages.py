@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http import auth, keys
+from engine.http import auth
+from engine.console import keys
 from engine.console import queries, security, view
 
 ERRORS = {

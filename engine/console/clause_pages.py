@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http import auth, keys
+from engine.http import auth
+from engine.console import keys
 from engine.console import labels, queries, security, view
 
 MESSAGES = {"gate_on": "已开启二次确认：此后新的“符合”判定须操作员审批后才发送通知。",

@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http import auth, keys
+from engine.http import auth
+from engine.console import keys
 from engine.console import csv_export, labels, queries, redact, security, view
 from engine.core import notice_status
 from engine.notices import worker

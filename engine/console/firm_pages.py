@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http import keys
+from engine.console import keys
 from engine.core import pii
 from engine.console import queries, security, view
 

@@ -28,7 +28,7 @@ import yarl
 from aiohttp import web
 
 from engine import audit, storage
-from engine.http import keys
+from engine.console import keys
 from connectors import sql_models as models
 from engine.console import accounts, security, sessions
 

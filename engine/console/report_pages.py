@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.http import keys
+from engine.console import keys
 from engine.console import audit_view, charts, queries, security, stats, view
 
 

@@ -23,7 +23,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from engine import audit
-from engine.http import auth, keys
+from engine.http import auth
+from engine.console import keys
 from engine.core import pii
 from engine.console import accounts, sessions
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from engine.http import keys
+from engine.console import keys
 from engine.console import labels, security
 
 

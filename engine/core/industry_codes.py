@@ -1,4 +1,4 @@
-"""GB/T 4754-2017 《国民经济行业分类》: the code table shipped in engine/data/gbt4754_2017.tsv."""
+"""GB/T 4754-2017 《国民经济行业分类》: the code table shipped in engine/core/data/gbt4754_2017.tsv."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ class Decision:
     #: False when the clause does not reach this firm at all (another jurisdiction, or not in force on
     #: the date): such a `not_met` is worth storing only as a change from an earlier verdict.
     in_scope: bool = True
-    #: When `met`, the notice period this decision entitles the firm to (engine.notices.outbox.period_for);
+    #: When `met`, the notice period this decision entitles the firm to (period_for);
     #: None means the decision causes no notice.
     period: str | None = None
 
@@ -94,3 +94,14 @@ class NullMatcher:
         self, profile: Mapping[str, Any], as_of: datetime.date, context: MatchContext
     ) -> Sequence[Decision]:
         return ()
+
+
+def period_for(mode: str, as_of: datetime.date) -> str:
+    """The notice period of a clause of `mode` decided on `as_of`: the period within which the firm is
+    told of a benefit once.
+
+    - `auto_grant` and `apply` clauses: the calendar year of the decision date (benefits and
+      subsidies here are granted per year, and the accumulating caps are per year too);
+    - `inform` clauses: `once` — a firm is told about a service a single time.
+    """
+    return "once" if mode == "inform" else str(as_of.year)

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Collection
 
 from aiohttp import web
 
-from engine import constants, storage
-from engine.http import keys, responses
+from engine import constants
+from engine.core import records
+from engine.http import responses
 
+
+class TokenStore(abc.ABC):
+    """What token authentication needs from storage."""
+
+    @abc.abstractmethod
+    async def add_token(self, token_sha256: str, role: str, label: str) -> records.TokenRecord:
+        """Store a new token's hash."""
+
+    @abc.abstractmethod
+    async def find_token(self, token_sha256: str) -> records.TokenRecord | None:
+        """The unrevoked token with this hash, or None."""
+
+
+#: The token store the bearer middleware checks tokens against.
+TOKENS = web.AppKey("tokens", TokenStore)
+#: The bearer token that authenticated a request to /api.
+API_TOKEN = web.RequestKey("api_token", records.TokenRecord)
 
 
 def new_token() -> tuple[str, str]:
@@ -29,9 +48,9 @@ def role_allows(role: str, needed: str) -> bool:
     return constants.ROLES.index(role) >= constants.ROLES.index(needed)
 
 
-def require_role(request: web.Request, needed: str) -> storage.TokenRecord:
+def require_role(request: web.Request, needed: str) -> records.TokenRecord:
     """The request's token, if its role suffices; otherwise a 403."""
-    token = request[keys.API_TOKEN]
+    token = request[API_TOKEN]
     if not role_allows(token.role, needed):
         raise responses.error(403, "forbidden", f"this needs the {needed} role; the token has {token.role}")
     return token
@@ -53,10 +72,10 @@ def bearer_middleware(
             raise responses.error(
                 401, "unauthorized", "send Authorization: Bearer <token> (create one with `policy-push tokens create`)"
             )
-        token = await request.app[keys.STORAGE].find_token(hash_token(credential.strip()))
+        token = await request.app[TOKENS].find_token(hash_token(credential.strip()))
         if token is None:
             raise responses.error(401, "unauthorized", "unknown or revoked token")
-        request[keys.API_TOKEN] = token
+        request[API_TOKEN] = token
         return await handler(request)
 
     return middleware

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine import storage
+
 from engine.ingest import validation
+from engine.core import records
 
 Assignments = dict[str, Any]
 
@@ -115,7 +116,7 @@ def assignments(envelope: validation.Envelope) -> Assignments:
     return FIRM_FOLDS[envelope.type](envelope.data)
 
 
-def risk_designation(envelope: validation.Envelope) -> storage.RiskDesignation:
+def risk_designation(envelope: validation.Envelope) -> records.RiskDesignation:
     """The designation a `region.risk_designated` event records."""
     data = envelope.data
-    return storage.RiskDesignation(county=data["county"], year=_year(data), level=data["level"])
+    return records.RiskDesignation(county=data["county"], year=_year(data), level=data["level"])

@@ -12,30 +12,26 @@ process) are picked up on start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 
-import sqlalchemy.exc
 
-from engine import constants, storage
-from engine.ingest import folding, validation
-from engine.core import matching, profile, event_status
-from engine.telemetry import metrics
+from engine import constants
+from engine.ingest import event_store, folding, validation
+from engine.core import event_status, matching, profile, records
+from engine.telemetry import metrics, tasks
 from engine.judging import judge
 from engine.judging.catalogue import reference
 
 log = logging.getLogger(__name__)
 
-#: Faults that say nothing about the event itself: try the same event again later.
-TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, OSError, asyncio.TimeoutError)
 
 
 class _GroupFailed(Exception):
     """A group's transaction failed as a whole (not transiently): none of `events` was folded."""
 
-    def __init__(self, events: Sequence[storage.StoredEvent], cause: Exception) -> None:
+    def __init__(self, events: Sequence[records.StoredEvent], cause: Exception) -> None:
         super().__init__(f"{len(events)} event(s): {cause}")
         self.events, self.cause = events, cause
 
@@ -49,7 +45,7 @@ class Pipeline:
 
     def __init__(
         self,
-        store: storage.Storage,
+        store: event_store.EventStore,
         matcher: matching.Matcher,
         *,
         group_size: int = constants.PIPELINE_GROUP_SIZE,
@@ -103,10 +99,10 @@ class Pipeline:
             self._report(results)
         return handled
 
-    async def _fold_group(self, size: int) -> list[tuple[storage.StoredEvent, storage.FoldOutcome | Exception]]:
+    async def _fold_group(self, size: int) -> list[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]]:
         """Claim and fold up to `size` events in one transaction; each event's fold or failure, once committed."""
-        claimed: list[storage.StoredEvent] = []
-        results: list[tuple[storage.StoredEvent, storage.FoldOutcome | Exception]] = []
+        claimed: list[records.StoredEvent] = []
+        results: list[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]] = []
         try:
             async with self.storage.fold_group(size) as group:
                 claimed, started = list(group.events), time.monotonic()
@@ -119,7 +115,7 @@ class Pipeline:
                     # A group's folds need not wait for the database at all: let the webhook's handlers
                     # run between them, so acknowledgements never wait for a whole group's judging.
                     await asyncio.sleep(0)
-        except TRANSIENT:
+        except tasks.TRANSIENT:
             raise
         except Exception as exc:  # e.g. the database refused one event's rows: nothing of the group was kept
             if not claimed:
@@ -133,26 +129,26 @@ class Pipeline:
             self._size = min(self.group_size, 2 * size)
         return results
 
-    async def _fold(self, group: storage.FoldGroup, event: storage.StoredEvent) -> storage.FoldOutcome | Exception:
+    async def _fold(self, group: event_store.FoldGroup, event: records.StoredEvent) -> event_store.FoldOutcome | Exception:
         try:
             envelope = validation.parse_stored(event.body, event.event_id)
             if envelope.type in validation.REGION_TYPES:
                 return await group.fold_region_event(event, folding.risk_designation(envelope), self.judge.match)
             return await group.fold_firm_event(event, folding.assignments(envelope), self.judge.match)
-        except TRANSIENT:
+        except tasks.TRANSIENT:
             raise
         except Exception as exc:  # a defect with this event: park it, keep the line moving
             await group.mark_failed(event.event_id, _reason(exc))
             return exc
 
-    async def _park(self, event: storage.StoredEvent, cause: Exception) -> Exception:
+    async def _park(self, event: records.StoredEvent, cause: Exception) -> Exception:
         """Mark failed, in its own transaction, an event whose group of one failed as a whole."""
         async with self.storage.fold_group(event_id=event.event_id) as group:
             if group.events:  # else another process folded it meanwhile
                 await group.mark_failed(event.event_id, _reason(cause))
         return cause
 
-    def _report(self, results: Sequence[tuple[storage.StoredEvent, storage.FoldOutcome | Exception]]) -> None:
+    def _report(self, results: Sequence[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]]) -> None:
         """Log and count a committed group's events; wake the delivery worker if decisions were stored."""
         decided = False
         for event, result in results:
@@ -178,7 +174,7 @@ class Pipeline:
             generation = self._requested
             try:
                 await self.run_once()
-            except TRANSIENT:
+            except tasks.TRANSIENT:
                 log.exception("pipeline: database unavailable, retrying in %.1fs", self.retry_seconds)
                 await self._wait(self.retry_seconds)
                 continue
@@ -191,7 +187,7 @@ class Pipeline:
         """Let the worker finish the group in hand (its events are committed together), then end it."""
         self._stopping = True
         self._wakeup.set()
-        await finish(task, timeout)
+        await tasks.finish(task, timeout)
 
     async def _wait(self, seconds: float) -> None:
         try:
@@ -207,17 +203,7 @@ class Pipeline:
             await self._progress.wait_for(lambda: self._drained >= target)
 
 
-async def finish(task: asyncio.Task[None], timeout: float) -> None:
-    """Wait for a worker task told to stop; cancel it only if it overruns `timeout`."""
-    try:
-        await asyncio.wait_for(asyncio.shield(task), timeout)
-    except TimeoutError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def rebuild_fields(store: storage.Storage, uscc: str) -> dict[str, object]:
+async def rebuild_fields(store: event_store.EventStore, uscc: str) -> dict[str, object]:
     """Recompute a firm's profile fields from its processed events alone (audit: must equal the stored ones)."""
     history = []
     for event in await store.firm_events(uscc):

@@ -13,17 +13,27 @@ from typing import Any
 import standardwebhooks
 from aiohttp import web
 
-from engine.http import keys, responses
+from engine.http import responses
 from engine.telemetry import metrics
-from engine import storage
-from engine.ingest import validation
+
+from engine.ingest import event_store, pipeline, validation
+from engine.core import records
+
+#: Where received events are stored.
+EVENTS = web.AppKey("event_store", event_store.EventStore)
+#: The pipeline to wake once an event is committed.
+PIPELINE = web.AppKey("pipeline", pipeline.Pipeline)
+#: One verifier per accepted secret (rotation): a signature made with any of them is accepted.
+VERIFIERS = web.AppKey("verifiers", tuple[standardwebhooks.Webhook, ...])
+#: Largest body and largest batch a delivery may carry (settings: max_body_bytes, max_batch_items).
+LIMITS = web.AppKey("webhook_limits", tuple[int, int])
 
 #: Request headers kept with each event, for audit (the signature proves who sent it).
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "user-agent", "content-type")
 
 
 async def _read_body(request: web.Request) -> bytes:
-    limit = request.app[keys.SETTINGS].max_body_bytes
+    limit = request.app[LIMITS][0]
     too_large = responses.error(413, "payload_too_large", f"the body exceeds the limit of {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
@@ -34,7 +44,7 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 def _verify(request: web.Request, text: str) -> None:
-    verifiers = request.app[keys.VERIFIERS]
+    verifiers = request.app[VERIFIERS]
     if not verifiers:
         raise responses.error(
             503, "not_configured", "no webhook secret is configured (POLICY_PUSH_WEBHOOK_SECRETS)"
@@ -52,10 +62,10 @@ def _verify(request: web.Request, text: str) -> None:
     raise responses.error(401, "invalid_signature", f"webhook verification failed: {reason}")
 
 
-def _new_event(envelope: validation.Envelope, item: Any, headers: dict[str, str]) -> storage.NewEvent:
+def _new_event(envelope: validation.Envelope, item: Any, headers: dict[str, str]) -> records.NewEvent:
     # A batch item is stored as its own canonical JSON; a single event's is the exact body received.
     body = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-    return storage.NewEvent(
+    return records.NewEvent(
         event_id=envelope.id,
         type=envelope.type,
         uscc=envelope.uscc,
@@ -101,10 +111,10 @@ async def _receive_one(request: web.Request, payload: Any, text: str, headers: d
             422, "invalid_event", "the event is not valid; nothing was stored",
             problems=[p.as_dict() for p in exc.problems],
         ) from None
-    [result] = await request.app[keys.STORAGE].add_events([_new_event(envelope, text, headers)])
+    [result] = await request.app[EVENTS].add_events([_new_event(envelope, text, headers)])
     metrics.event_received(envelope.type, "accepted" if result.created else "conflict" if result.body_differs else "duplicate")
     if result.created:
-        request.app[keys.PIPELINE].wake()
+        request.app[PIPELINE].wake()
         return responses.json_response({"event_id": result.event_id, "status": "accepted"}, status=202)
     if result.body_differs:
         raise responses.error(
@@ -115,13 +125,13 @@ async def _receive_one(request: web.Request, payload: Any, text: str, headers: d
 
 
 async def _receive_batch(request: web.Request, items: list[Any], headers: dict[str, str]) -> web.Response:
-    limit = request.app[keys.SETTINGS].max_batch_items
+    limit = request.app[LIMITS][1]
     if not items:
         raise responses.error(422, "invalid_event", "the batch is empty", problems=[{"path": "", "reason": "must hold at least one event"}])
     if len(items) > limit:
         raise responses.error(413, "payload_too_large", f"the batch holds {len(items)} events; at most {limit} are accepted")
     results: list[dict[str, Any]] = []
-    accepted: list[tuple[int, storage.NewEvent]] = []
+    accepted: list[tuple[int, records.NewEvent]] = []
     for index, item in enumerate(items):
         try:
             envelope = validation.validate(item)
@@ -135,7 +145,7 @@ async def _receive_batch(request: web.Request, items: list[Any], headers: dict[s
             continue
         accepted.append((index, _new_event(envelope, item, {**headers, "batch-index": str(index)})))
         results.append({"index": index, "event_id": envelope.id, "status": "pending"})
-    stored = await request.app[keys.STORAGE].add_events([event for _, event in accepted])
+    stored = await request.app[EVENTS].add_events([event for _, event in accepted])
     for (index, _), result in zip(accepted, stored, strict=True):
         if result.created:
             results[index]["status"] = "accepted"
@@ -146,7 +156,7 @@ async def _receive_batch(request: web.Request, items: list[Any], headers: dict[s
     for answer in results:
         metrics.event_received(metrics.event_type(items[answer["index"]], validation.event_types()), answer["status"])
     if any(result.created for result in stored):
-        request.app[keys.PIPELINE].wake()
+        request.app[PIPELINE].wake()
     counts = {state: sum(r["status"] == state for r in results) for state in ("accepted", "duplicate", "rejected", "conflict")}
     status = 422 if counts["rejected"] == len(results) else 200
     return responses.json_response({**counts, "results": results}, status=status)

@@ -8,7 +8,7 @@ what is stored, so it judges in two tiers:
    the reference's short-circuited three-valued logic separates ``not_met`` from ``unknown``,
    and a met clause's formula gives its amount;
 2. only an outcome that differs from the firm's latest stored decision (the pipeline's rule,
-   :func:`engine.storage.changed_decisions`) is judged again in full, with its explanation.
+   :func:`engine.judging.recording.changed_decisions`) is judged again in full, with its explanation.
 
 Both tiers read the same attributes the pipeline's matcher would (``inputs.prepare`` with the
 context storage would build), so a backfill stores exactly what
@@ -24,10 +24,9 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from engine.core import matching, money, profile
-from engine import storage
-from engine.judging.catalogue import compiler, durable, formula, inputs, model, reference
-from engine.backfill import store
-from engine.notices import outbox
+
+from engine.judging import firm_input
+from engine.judging.catalogue import durable, formula, inputs, model, reference
 
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
 
@@ -42,7 +41,7 @@ class Outcome(typing.NamedTuple):
     #: True when it differs from what is stored, so a real run records it.
     changed: bool
     #: The firm's latest stored decision on the clause, if any.
-    prior: store.Prior | None
+    prior: firm_input.Prior | None
 
 
 class Judge:
@@ -65,11 +64,11 @@ class Judge:
         # Condition trees compiled once: a backfill evaluates each of them millions of times.
         self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
         self.in_force = tuple(c for c in self.clauses if c.in_window(as_of))
-        self.periods = {c.id: outbox.period_for(c.mode, as_of) for c in self.clauses}
+        self.periods = {c.id: matching.period_for(c.mode, as_of) for c in self.clauses}
         # Region → clauses that may reach it; bounded by the number of counties (~3,000).
         self._scopes: dict[Any, _Scope] = {}
 
-    def attributes(self, firm: store.FirmInput) -> tuple[dict[str, Any], Mapping[str, Mapping[str, float]]]:
+    def attributes(self, firm: firm_input.FirmInput) -> tuple[dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The checked attributes and per-clause accumulator overrides the pipeline's matcher would see."""
         grants = [
             (grant.as_of, matching.Decision(grant.clause_id, "", "", MET, grant.amount))
@@ -79,26 +78,26 @@ class Judge:
         return inputs.prepare(self.catalogue, profile.nest(firm.uscc, firm.fields), self.as_of, context)
 
     def changed_decisions(self, nested: Mapping[str, Any], context: matching.MatchContext) -> list[matching.Decision]:
-        """``storage.changed_decisions(matcher.match(nested, as_of, context), context.previous)``, the fast way.
+        """``recording.changed_decisions(matcher.match(nested, as_of, context), context.previous)``, the fast way.
 
         What the pipeline stores after an event: only the decisions that change, explained.
         """
         attributes, overrides = inputs.prepare(self.catalogue, nested, self.as_of, context)
         priors = {
-            clause_id: store.Prior(0, d.status, d.rule_version, d.amount)
+            clause_id: firm_input.Prior(0, d.status, d.rule_version, d.amount)
             for clause_id, d in context.previous.items()
         }
         changed = [o for o in self._outcomes(attributes, overrides, priors) if o.changed]
         return self.explain(attributes, overrides, [o.clause_id for o in changed]) if changed else []
 
-    def outcomes(self, firm: store.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
+    def outcomes(self, firm: firm_input.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The outcomes for ``firm`` of every selected clause that reaches it, and of any other selected
         clause whose stored decision it changes (plus the attributes, for :meth:`explain`)."""
         attributes, overrides = self.attributes(firm)
         return self._outcomes(attributes, overrides, firm.priors), attributes, overrides
 
     def _outcomes(
-        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, store.Prior]
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, firm_input.Prior]
     ) -> list[Outcome]:
         met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
         region = attributes.get("region")
@@ -157,7 +156,7 @@ class Judge:
             cached = self._scopes[region] = _Scope(tuple(entries), frozenset(entry[0] for entry in entries))
         return cached
 
-    def changes(self, firm: store.FirmInput) -> tuple[list[Outcome], list[store.Change]]:
+    def changes(self, firm: firm_input.FirmInput) -> tuple[list[Outcome], list[firm_input.Change]]:
         """The outcomes and, for those that changed, the full decisions to record."""
         results, attributes, overrides = self.outcomes(firm)
         changed = [o for o in results if o.changed]
@@ -172,7 +171,7 @@ class Judge:
                     f"backfill outcome {result.status.value}/{result.amount} of {firm.uscc} {result.clause_id} "
                     f"differs from its full judgement {decision.status.value}/{decision.amount}"
                 )
-            records.append(store.Change(firm.uscc, firm.version, result.prior.decision_id if result.prior else None, decision))
+            records.append(firm_input.Change(firm.uscc, firm.version, result.prior.decision_id if result.prior else None, decision))
         return results, records
 
     def explain(
@@ -182,12 +181,6 @@ class Judge:
         decisions = self.matcher.evaluate(attributes, self.as_of, overrides=overrides, clause_ids=frozenset(clause_ids))
         by_id = {d.clause_id: d for d in decisions}
         return [by_id[clause_id] for clause_id in clause_ids]
-
-    def notice_keys(self, outcome: Outcome) -> list[tuple[str, str]]:
-        """(channel, period) of the notices recording ``outcome`` would create (storage.notice_keys)."""
-        if outcome.status != MET:
-            return []
-        return storage.notice_keys_of(MET, outcome.amount, self.periods[outcome.clause_id])
 
     def _engine_met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
         assert self.engine is not None
@@ -200,7 +193,7 @@ class _Scope(typing.NamedTuple):
     ids: frozenset[str]
 
 
-def _same(prior: store.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None) -> bool:
+def _same(prior: firm_input.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None) -> bool:
     """matching.Decision.same_outcome, on a stored Prior."""
     return (
         prior is not None
@@ -211,7 +204,7 @@ def _same(prior: store.Prior | None, status: matching.Verdict, rule_version: str
 
 
 class ChangesMatcher:
-    """The pipeline's judge: what ``storage.changed_decisions(matcher.match(...), previous)`` would keep,
+    """The pipeline's judge: what ``recording.changed_decisions(matcher.match(...), previous)`` would keep,
     computed with the two tiers, so an event costs explanations only for the decisions it changes.
 
     Implements :class:`engine.matching.Matcher`, but returns only the changed decisions; the

@@ -2,11 +2,7 @@
 
 A notice row is written in the same transaction as the `met` decision that entitles it, keyed
 by (firm, clause, channel, period), so a benefit is announced once per period whatever happens
-to the events afterwards. *Period* is chosen by the matcher from the clause's mode:
-
-- `auto_grant` and `apply` clauses: the calendar year of the decision date (benefits and
-  subsidies here are granted per year, and the accumulating caps are per year too);
-- `inform` clauses: `once` — a firm is told about a service a single time.
+to the events afterwards. *Period* is chosen by the matcher from the clause's mode (engine.core.matching.period_for).
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.core import notice_status
+from engine.core import notice_status, stores
 
 CHANNELS = ("sms", "email")
 
@@ -26,11 +22,6 @@ CHANNELS = ("sms", "email")
 def new_notice_id() -> str:
     """A stable, unguessable id: it travels in Message-ID, OutId and receipts."""
     return "ntc_" + secrets.token_hex(12)
-
-
-def period_for(mode: str, as_of: datetime.date) -> str:
-    """The notice period of a clause of `mode` decided on `as_of` (see the module docstring)."""
-    return "once" if mode == "inform" else str(as_of.year)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,8 +76,9 @@ class Transition:
     counts_attempt: bool = False
 
 
-class NoticeStore(abc.ABC):
-    """What the notice worker, the receipt webhooks and operators need from storage."""
+class NoticeStore(stores.FirmReader, abc.ABC):
+    """What the notice worker, the receipt webhooks and operators need from storage (the worker reads
+    the firm's contact and the decision a notice announces through FirmReader)."""
 
     @abc.abstractmethod
     async def claim_due_notices(

@@ -15,10 +15,15 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http import auth, keys, responses
+from engine.http import auth, responses
 from engine.ingest import validation
-from engine.notices import outbox, unsubscribe, worker
+from engine.notices import config, outbox, unsubscribe, worker
 from engine.core import notice_status
+
+#: The store the receipt, unsubscribe and requeue routes read and write.
+NOTICES = web.AppKey("notice_store", outbox.NoticeStore)
+#: The notice settings (receipt token, signing key of unsubscribe links).
+CONFIG = web.AppKey("notice_config", config.NoticeSettings)
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -28,7 +33,7 @@ OPT_OUT_WORDS = frozenset({"T", "TD", "退订", "N", "0000"})
 
 
 def _check_push_token(request: web.Request) -> None:
-    expected = request.app[keys.SETTINGS].notices.sms_report_token
+    expected = request.app[CONFIG].sms_report_token
     if not expected:
         raise responses.error(503, "not_configured", "no SMS push token is configured (POLICY_PUSH_SMS_REPORT_TOKEN)")
     given = request.query.get("token", "")
@@ -51,7 +56,7 @@ async def sms_report(request: web.Request) -> web.Response:
     """Aliyun SmsReport receipts: move notices to delivered / undelivered. Unknown ids are logged, not errors
     (the provider retries failed pushes, and a receipt for another system's message must not block ours)."""
     _check_push_token(request)
-    store = request.app[keys.STORAGE]
+    store = request.app[NOTICES]
     for item in await _json_array(request):
         if not isinstance(item, dict):
             continue
@@ -84,7 +89,7 @@ async def sms_report(request: web.Request) -> web.Response:
 async def sms_reply(request: web.Request) -> web.Response:
     """Aliyun SmsUp replies: "T", "TD" or "退订" opts every firm with that number out of SMS."""
     _check_push_token(request)
-    store = request.app[keys.STORAGE]
+    store = request.app[NOTICES]
     for item in await _json_array(request):
         if not isinstance(item, dict) or not isinstance(item.get("content"), str) or not isinstance(item.get("phone_number"), str):
             continue
@@ -108,7 +113,7 @@ def _now() -> datetime.datetime:
 
 def _read_unsubscribe(request: web.Request) -> tuple[str, str] | None:
     try:
-        return unsubscribe.read_token(request.app[keys.SETTINGS].notices.signing_key(), request.match_info["token"])
+        return unsubscribe.read_token(request.app[CONFIG].signing_key(), request.match_info["token"])
     except unsubscribe.InvalidToken:
         return None
 
@@ -137,7 +142,7 @@ async def unsubscribe_post(request: web.Request) -> web.Response:
     if found is None:
         return web.Response(status=404, text=_BAD_LINK, content_type="text/plain", charset="utf-8")
     uscc, channel = found
-    await request.app[keys.STORAGE].opt_out(uscc, channel, "email one-click unsubscribe", _now())
+    await request.app[NOTICES].opt_out(uscc, channel, "email one-click unsubscribe", _now())
     log.info("firm %s opted out of %s by unsubscribe link", uscc, channel)
     return web.Response(text="已退订：贵单位将不再收到政策通知邮件。", content_type="text/plain", charset="utf-8")
 
@@ -147,11 +152,11 @@ async def retry_notice(request: web.Request) -> web.Response:
     """Requeue a dead or undelivered notice (operator role)."""
     token = auth.require_role(request, "operator")
     try:
-        notice = await worker.requeue(request.app[keys.STORAGE], request.match_info["notice_id"], f"token #{token.id} {token.label}".strip())
+        notice = await worker.requeue(request.app[NOTICES], request.match_info["notice_id"], f"token #{token.id} {token.label}".strip())
     except KeyError:
         raise responses.error(404, "not_found", f"no notice {request.match_info['notice_id']!r}") from None
     except notice_status.IllegalTransition as exc:
         raise responses.error(409, "conflict", str(exc)) from None
-    if keys.DELIVERY in request.app:
-        request.app[keys.DELIVERY].wake()
+    if worker.DELIVERY in request.app:
+        request.app[worker.DELIVERY].wake()
     return responses.json_response({"notice_id": notice.notice_id, "status": notice.status.value})

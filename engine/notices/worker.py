@@ -18,11 +18,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aiohttp import web
+
 from engine.notices import channels
-from engine import constants, storage
+from engine import constants
 from engine.core import matching, profile
-from engine.telemetry import metrics
-from engine.ingest import pipeline
+from engine.telemetry import metrics, tasks
 from engine.notices import outbox, pacing
 from engine.core import notice_status
 
@@ -80,7 +81,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        store: storage.Storage,
+        store: outbox.NoticeStore,
         compose: Composer,
         channel_map: Mapping[str, Channel],
         *,
@@ -149,7 +150,7 @@ class DeliveryWorker:
                     await self.deliver(notice)
                 except notice_status.IllegalTransition as exc:
                     log.warning("notice %s: %s", notice.notice_id, exc, extra={"notice_id": notice.notice_id})
-                except pipeline.TRANSIENT:
+                except tasks.TRANSIENT:
                     raise
                 except Exception:  # one notice's defect must not stop the worker; its lease will expire
                     log.exception("notice %s could not be delivered", notice.notice_id, extra={"notice_id": notice.notice_id})
@@ -249,7 +250,7 @@ class DeliveryWorker:
                 self._wakeup.clear()
                 try:
                     await self.run_once()
-                except pipeline.TRANSIENT as exc:
+                except tasks.TRANSIENT as exc:
                     log.error("delivery worker: storage unavailable (%s); retrying", exc)
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
@@ -263,10 +264,10 @@ class DeliveryWorker:
         """Finish the notice in hand, then end (a send is never cut off half-way)."""
         self._stopping = True
         self._wakeup.set()
-        await pipeline.finish(task, timeout)
+        await tasks.finish(task, timeout)
 
 
-async def requeue(store: storage.Storage, notice_id: str, operator: str) -> outbox.NoticeRecord:
+async def requeue(store: outbox.NoticeStore, notice_id: str, operator: str) -> outbox.NoticeRecord:
     """An operator sends a dead or undelivered notice again (`policy-push notices retry`)."""
     notice = await store.get_notice(notice_id)
     if notice is None:
@@ -282,3 +283,5 @@ async def requeue(store: storage.Storage, notice_id: str, operator: str) -> outb
     return requeued
 
 
+#: The delivery worker running in this process (absent when delivery runs elsewhere).
+DELIVERY = web.AppKey("delivery", DeliveryWorker)

@@ -160,7 +160,7 @@ class QueueCollector:
         self.errors = 0
 
     async def refresh(self, store: Any) -> None:
-        """Read the depths now (`store` is an engine.storage.Storage)."""
+        """Read the depths now from `store` (its count_notices and count_pending_events)."""
         try:
             counts = await store.count_notices()
             pending = await store.count_pending_events()
@@ -198,10 +198,13 @@ class QueueCollector:
 REGISTRY_KEY = web.AppKey("metrics_registry", registry.CollectorRegistry)
 #: The app's queue-depth collector (refreshed on each scrape).
 QUEUE_KEY = web.AppKey("metrics_queue", QueueCollector)
+#: The store whose queues the collector reads (count_notices, count_pending_events).
+SOURCE_KEY = web.AppKey("metrics_source", object)
 
 
-def setup(app: web.Application) -> None:
-    """Give `app` its metrics registry and the public `GET /metrics` route."""
+def setup(app: web.Application, store: Any) -> None:
+    """Give `app` its metrics registry and the public `GET /metrics` route over `store`'s queues."""
+    app[SOURCE_KEY] = store
     per_app = registry.CollectorRegistry()
     per_app.register(_Forward(REGISTRY))
     queue = QueueCollector()
@@ -213,21 +216,15 @@ def setup(app: web.Application) -> None:
 
 async def handle_metrics(request: web.Request) -> web.Response:
     """`GET /metrics`: the Prometheus text exposition format."""
-    # Imported here: engine.keys imports the pipeline and the worker, which import this module.
-    from engine.http import keys
-
-    await request.app[QUEUE_KEY].refresh(request.app[keys.STORAGE])
+    await request.app[QUEUE_KEY].refresh(request.app[SOURCE_KEY])
     body = prometheus_client.generate_latest(request.app[REGISTRY_KEY])
     return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
 
 async def serve_alone(store: Any, host: str, port: int) -> web.AppRunner:
     """Serve `GET /metrics` over `store` on its own (a `policy-push worker` has no web app); cleanup() stops it."""
-    from engine.http import keys  # see handle_metrics
-
     app = web.Application()
-    app[keys.STORAGE] = store
-    setup(app)
+    setup(app, store)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

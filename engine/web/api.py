@@ -9,9 +9,10 @@ from typing import Any
 from aiohttp import web
 from stdnum.cn import uscc as stdnum_uscc
 
-from engine import audit, storage
-from engine.http import keys, responses
-from engine.core import china_time, matching, pii, profile
+from engine import audit
+from engine.http import auth, responses
+from engine.web import keys
+from engine.core import china_time, matching, pii, profile, records
 from connectors import sql_migrate as migrate
 from engine.web import openapi
 from engine.ingest import validation
@@ -23,7 +24,7 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _decision(stored: storage.StoredDecision) -> dict[str, Any]:
+def _decision(stored: records.StoredDecision) -> dict[str, Any]:
     return {
         "id": stored.id,
         **stored.decision.as_dict(),
@@ -53,7 +54,7 @@ async def get_firm(request: web.Request) -> web.Response:
                 "recorded_at": assignment.recorded_at.isoformat(),
             }
         )
-    token = request[keys.API_TOKEN]
+    token = request[auth.API_TOKEN]
     masked = token.role == "viewer"
     fields = pii.mask_fields(firm.fields) if masked else dict(firm.fields)
     if masked:
@@ -71,7 +72,7 @@ async def get_firm(request: web.Request) -> web.Response:
         }
         for path in sorted(fields)
     }
-    latest: dict[str, storage.StoredDecision] = {}
+    latest: dict[str, records.StoredDecision] = {}
     for stored in await store.decisions(uscc):  # oldest first: the last one per clause stands
         latest[stored.decision.clause_id] = stored
     return responses.json_response(

@@ -10,13 +10,18 @@ import standardwebhooks
 from aiohttp import web
 
 from engine.web import api
-from engine.http import auth, keys, responses
+from engine.http import auth, responses
+from engine.console import keys as console_keys
+from engine.web import keys
 from engine import console, constants, settings, storage
 from engine.core import matching
 from engine.telemetry import metrics
 from engine.ingest import pipeline, webhooks
 from engine.notices import web as notices_web
 from engine.notices import worker
+from connectors import sql_storage
+from engine.notices import compose
+from engine.web import senders
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +38,6 @@ def create_app(
     worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand), and
     so does `delivery` (the notice worker) when one is given."""
     if store is None:
-        from connectors import sql_storage
 
         store = sql_storage.SqlStorage(config.database_url)
     app = web.Application(
@@ -46,19 +50,29 @@ def create_app(
     app[keys.SETTINGS] = config
     app[keys.STORAGE] = store
     app[keys.MATCHER] = matcher or matching.NullMatcher()
-    app[keys.PIPELINE] = pipeline.Pipeline(store, app[keys.MATCHER])
-    app[keys.VERIFIERS] = tuple(standardwebhooks.Webhook(secret) for secret in config.webhook_secrets)
+    # Each feature reads the same store through the narrow interface it declares.
+    app[auth.TOKENS] = store
+    app[webhooks.EVENTS] = store
+    app[notices_web.NOTICES] = store
+    app[notices_web.CONFIG] = config.notices
+    app[webhooks.PIPELINE] = pipeline.Pipeline(store, app[keys.MATCHER])
+    app[webhooks.VERIFIERS] = tuple(standardwebhooks.Webhook(secret) for secret in config.webhook_secrets)
+    app[webhooks.LIMITS] = (config.max_body_bytes, config.max_batch_items)
+    # The console reads the same store through its own interface (engine.console.keys).
+    app[console_keys.STORAGE] = store
+    app[console_keys.MATCHER] = app[keys.MATCHER]
     app.cleanup_ctx.append(_storage_ctx)
     if run_pipeline:
         app.cleanup_ctx.append(_pipeline_ctx)
     if delivery is not None:
-        app[keys.DELIVERY] = delivery
-        app[keys.PIPELINE].on_decisions.append(delivery.wake)
+        app[worker.DELIVERY] = delivery
+        app[console_keys.DELIVERY] = delivery
+        app[webhooks.PIPELINE].on_decisions.append(delivery.wake)
         app.cleanup_ctx.append(_delivery_ctx)
     app.router.add_post("/webhooks/events", webhooks.receive_events)
     app.router.add_routes(api.routes)
     app.router.add_routes(notices_web.routes)
-    metrics.setup(app)
+    metrics.setup(app, store)
     console.setup(app)
     return app
 
@@ -66,8 +80,6 @@ def create_app(
 def create_service(config: settings.Settings, matcher: matching.Matcher, *, deliver: bool = True) -> web.Application:
     """The app `policy-push serve` runs: SQL storage, the pipeline, and (unless `deliver` is False,
     when separate `policy-push worker` processes send) the notice delivery worker."""
-    from connectors import sql_storage
-    from engine.notices import compose, senders
 
     store = sql_storage.SqlStorage(config.database_url)
     delivery = None
@@ -84,12 +96,12 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _delivery_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[keys.DELIVERY].run_forever(), name="delivery")
+    task = asyncio.create_task(app[worker.DELIVERY].run_forever(), name="delivery")
     yield
-    await app[keys.DELIVERY].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
+    await app[worker.DELIVERY].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
 
 
 async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[keys.PIPELINE].run_forever(), name="pipeline")
+    task = asyncio.create_task(app[webhooks.PIPELINE].run_forever(), name="pipeline")
     yield
-    await app[keys.PIPELINE].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
+    await app[webhooks.PIPELINE].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)

@@ -2,7 +2,7 @@
 
 For synthetic firms ingested through the real path, at dates inside and outside the measures'
 windows, with and without earlier decisions: the changes `Judge.changes` returns equal
-`storage.changed_decisions(matcher.match(profile, as_of, context), previous)`, decision for
+`recording.changed_decisions(matcher.match(profile, as_of, context), previous)`, decision for
 decision (status, amount, rule version, explanation), for durable-rules and for the reference.
 """
 
@@ -13,11 +13,11 @@ import datetime as dt
 
 import pytest
 
-from connectors import memory_storage
+from engine.testing import memory_storage
 from engine.core import profile
-from engine import storage
+
 from engine.ingest import synth
-from engine.judging import judge
+from engine.judging import firm_input, judge, recording
 from engine.backfill import runner
 from engine.judging.catalogue import reference
 from tests.backfill import helpers
@@ -36,11 +36,11 @@ def ingested(production_matcher):
 
 def _expected(store, matcher, uscc: str, as_of: dt.date, clause_ids=None):
     stored = store.stored_decisions.get(uscc, [])
-    context = storage.match_context(frozenset(store.risk.get(store.firms[uscc].fields.get("region"), ())), stored)
+    context = recording.match_context(frozenset(store.risk.get(store.firms[uscc].fields.get("region"), ())), stored)
     new = matcher.match(profile.nest(uscc, store.firms[uscc].fields), as_of, context)
     if clause_ids is not None:
         new = [d for d in new if d.clause_id in clause_ids]
-    return storage.changed_decisions(new, context.previous)
+    return recording.changed_decisions(new, context.previous)
 
 
 @pytest.mark.parametrize("as_of", DATES, ids=str)
@@ -72,7 +72,7 @@ async def test_a_clause_subset_judges_only_those_clauses(ingested, production_ma
 async def test_a_firm_never_judged_gets_every_in_scope_clause(ingested, production_matcher):
     judged = judge.Judge(production_matcher, DATES[1])
     firm = (await ingested.firm_batch("", "~", judged.clause_ids)).firms[0]
-    fresh = judge.store.FirmInput(firm.uscc, firm.fields, firm.version, priors={})
+    fresh = firm_input.FirmInput(firm.uscc, firm.fields, firm.version, priors={})
     outcomes, changes = judged.changes(fresh)
     assert {c.decision.clause_id for c in changes} == {o.clause_id for o in outcomes if o.in_scope}
     # Every clause that reaches a firm in 2022 is among them: in force then and its jurisdiction holds the firm.
@@ -89,7 +89,7 @@ async def test_the_pipelines_judge_keeps_exactly_the_changed_decisions(ingested,
     compared = 0
     for uscc, record in sorted(ingested.firms.items()):
         stored = ingested.stored_decisions.get(uscc, [])
-        context = storage.match_context(frozenset(ingested.risk.get(record.fields.get("region"), ())), stored)
+        context = recording.match_context(frozenset(ingested.risk.get(record.fields.get("region"), ())), stored)
         got = changes.match(profile.nest(uscc, record.fields), as_of, context)
         assert got == _expected(ingested, production_matcher, uscc, as_of), uscc
         compared += len(got)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import memory_channels
+from engine.testing import memory_channels
 from engine.notices import channels
 
 Outcome = channels.Outcome

@@ -23,7 +23,7 @@ from aiohttp import test_utils, web
 from connectors import sql_storage
 from engine.web import app as app_module
 from engine import console
-from engine.http import keys
+from engine.console import keys
 from engine.console import accounts
 from tests import conftest
 

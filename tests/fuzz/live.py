@@ -22,12 +22,13 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from connectors import sql_storage
-from engine.web import app as app_module
-from engine.http import auth, keys
+from engine.web import app as app_module, keys
+from engine.http import auth
 from engine.core import matching
 from connectors import sql_migrate as migrate
 from engine import settings
 from engine.notices import config as notice_config
+from engine.ingest import webhooks
 from tests import conftest, factories
 from tests.fuzz import budget
 
@@ -138,7 +139,7 @@ class LiveApp:
 
     def drain(self) -> None:
         """Wait until the in-app pipeline has folded every event committed so far."""
-        self.run(self.app[keys.PIPELINE].drained())
+        self.run(self.app[webhooks.PIPELINE].drained())
 
     def query(self, sql: str, **params: Any) -> list[Any]:
         """Rows of a read-only query, through our own engine (what is committed)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 
-from connectors import memory_channels
+from engine.testing import memory_channels
 from engine.notices import channels
 from engine.core import china_time, matching
 from engine.ingest import pipeline, validation, webhooks

@@ -12,9 +12,10 @@ import pytest
 from aiohttp import test_utils
 
 from engine.web import app as app_module
-from engine.http import keys
-from engine.notices import compose, senders, worker
+from engine.notices import compose, worker
+from engine.web import senders
 from engine.core import notice_status
+from engine.ingest import webhooks
 from tests import conftest, factories
 from tests.notices import helpers
 
@@ -112,7 +113,7 @@ async def test_an_eligible_event_yields_exactly_one_sms_and_one_email_file(store
         async with test_utils.TestClient(test_utils.TestServer(app)) as client:
             for data, headers in signed:
                 assert (await client.post("/webhooks/events", data=data, headers=headers)).status in (200, 202)
-            await client.app[keys.PIPELINE].drained()
+            await client.app[webhooks.PIPELINE].drained()
             await delivery.run_once()
     # The app's own delivery loop may have held a claim when the service stopped (it hands untried
     # claims back): one more round after the stop sends whatever is still due.

@@ -23,7 +23,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from engine.core import matching
-from engine.notices import outbox
 from engine.judging.catalogue import formula, inputs, model
 from engine.core import regions
 
@@ -218,7 +217,7 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
     return matching.Decision(
         clause_id=clause.id, cite=clause.cite, rule_version=clause.rule_version, status=status,
         amount=amount, explanation=explanation, facts=facts, in_scope=place != NOT_MET and window == MET,
-        period=outbox.period_for(clause.mode, as_of) if status == MET else None,
+        period=matching.period_for(clause.mode, as_of) if status == MET else None,
     )
 
 

@@ -11,9 +11,12 @@ import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from connectors import memory_audit, memory_backfill, memory_notices
-from engine.core import china_time, event_status, matching, profile
+from engine.testing import memory_audit, memory_backfill, memory_notices
+from engine.core import china_time, event_status, matching, records
 from engine import storage
+from engine.ingest import event_store, firm_fold
+from engine.judging import recording
+from engine.notices import approvals
 
 
 def _now() -> datetime.datetime:
@@ -24,10 +27,10 @@ def _now() -> datetime.datetime:
 _STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates")
 
 
-class _MemoryFoldGroup(storage.FoldGroup):
+class _MemoryFoldGroup(event_store.FoldGroup):
     """The group `InMemoryStorage.fold_group` yields: each fold applies at once (the store's lock is held)."""
 
-    def __init__(self, store: InMemoryStorage, events: Sequence[storage.StoredEvent]) -> None:
+    def __init__(self, store: InMemoryStorage, events: Sequence[records.StoredEvent]) -> None:
         self.events = events
         self._store = store
         self._claimed = {event.event_id for event in events}
@@ -37,14 +40,14 @@ class _MemoryFoldGroup(storage.FoldGroup):
             raise ValueError(f"event {event_id} is not one this group claimed")
 
     async def fold_firm_event(
-        self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
-    ) -> storage.FoldOutcome:
+        self, event: records.StoredEvent, assignments: Mapping[str, Any], judge: recording.Judge
+    ) -> event_store.FoldOutcome:
         self._check(event.event_id)
         return self._store._fold_firm(event, assignments, judge)
 
     async def fold_region_event(
-        self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
-    ) -> storage.FoldOutcome:
+        self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
+    ) -> event_store.FoldOutcome:
         self._check(event.event_id)
         if len(self._claimed) != 1:
             raise ValueError("a region event is folded in a group of its own")
@@ -62,12 +65,12 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         self._lock = asyncio.Lock()
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
-        self.events: dict[str, storage.StoredEvent] = {}
-        self.firms: dict[str, storage.FirmRecord] = {}
-        self.history: dict[str, list[storage.FieldAssignment]] = {}
-        self.stored_decisions: dict[str, list[storage.StoredDecision]] = {}
+        self.events: dict[str, records.StoredEvent] = {}
+        self.firms: dict[str, records.FirmRecord] = {}
+        self.history: dict[str, list[records.FieldAssignment]] = {}
+        self.stored_decisions: dict[str, list[records.StoredDecision]] = {}
         self.risk: dict[str, set[int]] = {}
-        self.tokens: dict[str, tuple[str, storage.TokenRecord]] = {}
+        self.tokens: dict[str, tuple[str, records.TokenRecord]] = {}
         self._init_notices()
         self._init_audit()
 
@@ -83,34 +86,34 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
     async def schema_revision(self) -> str | None:
         return None
 
-    async def add_events(self, events: Sequence[storage.NewEvent]) -> list[storage.AddResult]:
+    async def add_events(self, events: Sequence[records.NewEvent]) -> list[records.AddResult]:
         async with self._lock:
             results = []
             for new in events:
                 known = self.events.get(new.event_id)
                 if known is not None:
-                    results.append(storage.AddResult(new.event_id, False, known.body_sha256 != new.body_sha256))
+                    results.append(records.AddResult(new.event_id, False, known.body_sha256 != new.body_sha256))
                     continue
-                self.events[new.event_id] = storage.StoredEvent(
+                self.events[new.event_id] = records.StoredEvent(
                     seq=next(self._seq),
                     received_at=_now(),
                     status=event_status.EventStatus.RECEIVED,
                     **dataclasses.asdict(new),
                 )
-                results.append(storage.AddResult(new.event_id, True))
+                results.append(records.AddResult(new.event_id, True))
             return results
 
-    async def get_event(self, event_id: str) -> storage.StoredEvent | None:
+    async def get_event(self, event_id: str) -> records.StoredEvent | None:
         return self.events.get(event_id)
 
-    async def pending_events(self, limit: int) -> list[storage.StoredEvent]:
+    async def pending_events(self, limit: int) -> list[records.StoredEvent]:
         pending = [e for e in self.events.values() if e.status == event_status.EventStatus.RECEIVED]
         return sorted(pending, key=lambda e: e.seq)[:limit]
 
     async def count_pending_events(self) -> int:
         return sum(1 for e in self.events.values() if e.status == event_status.EventStatus.RECEIVED)
 
-    async def firm_events(self, uscc: str) -> list[storage.StoredEvent]:
+    async def firm_events(self, uscc: str) -> list[records.StoredEvent]:
         return sorted((e for e in self.events.values() if e.uscc == uscc), key=lambda e: e.seq)
 
     async def mark_failed(self, event_id: str, reason: str) -> None:
@@ -123,13 +126,13 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         self.events[event_id] = dataclasses.replace(event, status=new, processed_at=_now(), error=error)
 
     @contextlib.asynccontextmanager
-    async def fold_group(self, limit: int = 1, *, event_id: str | None = None) -> AsyncIterator[storage.FoldGroup]:
+    async def fold_group(self, limit: int = 1, *, event_id: str | None = None) -> AsyncIterator[event_store.FoldGroup]:
         async with self._lock:
             if event_id is not None:
                 event = self.events[event_id]
                 claimed = [event] if event.status == event_status.EventStatus.RECEIVED else []
             else:
-                claimed = storage.claimable((await self.pending_events(limit)))
+                claimed = event_store.claimable((await self.pending_events(limit)))
             # One transaction: if the block raises, everything the group did is taken back.
             saved = copy.deepcopy({name: getattr(self, name) for name in _STATE})
             try:
@@ -139,43 +142,34 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
                 raise
 
     def _fold_firm(
-        self, event: storage.StoredEvent, assignments: Mapping[str, Any], judge: storage.Judge
-    ) -> storage.FoldOutcome:
+        self, event: records.StoredEvent, assignments: Mapping[str, Any], judge: recording.Judge
+    ) -> event_store.FoldOutcome:
         if self.events[event.event_id].status != event_status.EventStatus.RECEIVED:
-            return storage.FoldOutcome()
-        uscc = event.uscc
-        if uscc is None:
-            raise ValueError(f"event {event.event_id} ({event.type}) names no firm")
-        now = _now()
-        firm = self.firms.get(uscc)
-        fields = dict(firm.fields) if firm else {}
-        stamps = {k: list(v) for k, v in firm.stamps.items()} if firm else {}
-        changed = profile.apply_assignments(
-            fields, stamps, assignments, profile.stamp_of(event.occurred_at, event.event_id)
-        )
+            return event_store.FoldOutcome()
+        uscc, now = event.uscc, _now()
+        firm = self.firms.get(uscc or "")
+        state = firm_fold.FirmState(firm.fields, firm.stamps, firm.events_applied) if firm else firm_fold.NEW_FIRM
+        applied = firm_fold.apply_event(state, event, assignments, now)
         # Judge before writing anything, so a failing matcher leaves no partial fold behind.
-        decisions = self._judge(uscc, fields, event, judge) if changed else []
-        self.firms[uscc] = storage.FirmRecord(
+        decisions = self._judge(uscc, applied.firm.fields, event, judge) if applied.changed else []
+        self.firms[uscc] = records.FirmRecord(
             uscc=uscc,
-            fields=fields,
-            stamps=stamps,
-            events_applied=(firm.events_applied if firm else 0) + 1,
+            fields=applied.firm.fields,
+            stamps=applied.firm.stamps,
+            events_applied=applied.firm.events_applied,
             created_at=firm.created_at if firm else now,
             updated_at=now,
         )
-        self.history.setdefault(uscc, []).extend(
-            storage.FieldAssignment(path, value, event.event_id, event.occurred_at, now)
-            for path, value in assignments.items()
-        )
+        self.history.setdefault(uscc, []).extend(applied.provenance)
         self._store_decisions(uscc, event, decisions)
         self._set_status(event.event_id, event_status.EventStatus.PROCESSED)
-        return storage.FoldOutcome(changed_fields=changed, decisions=decisions, firms_judged=int(bool(changed)))
+        return event_store.FoldOutcome(changed_fields=applied.changed, decisions=decisions, firms_judged=int(bool(applied.changed)))
 
     def _fold_region(
-        self, event: storage.StoredEvent, designation: storage.RiskDesignation, judge: storage.Judge
-    ) -> storage.FoldOutcome:
+        self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
+    ) -> event_store.FoldOutcome:
         if self.events[event.event_id].status != event_status.EventStatus.RECEIVED:
-            return storage.FoldOutcome()
+            return event_store.FoldOutcome()
         years = self.risk.get(designation.county, set()) | {designation.year}
         firms = sorted(u for u, f in self.firms.items() if f.fields.get("region") == designation.county)
         judged = {uscc: self._judge(uscc, self.firms[uscc].fields, event, judge, years) for uscc in firms}
@@ -183,54 +177,53 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         for uscc, decisions in judged.items():
             self._store_decisions(uscc, event, decisions)
         self._set_status(event.event_id, event_status.EventStatus.PROCESSED)
-        return storage.FoldOutcome(decisions=[d for ds in judged.values() for d in ds], firms_judged=len(firms))
+        return event_store.FoldOutcome(decisions=[d for ds in judged.values() for d in ds], firms_judged=len(firms))
 
     def _judge(
         self,
         uscc: str,
         fields: Mapping[str, Any],
-        event: storage.StoredEvent,
-        judge: storage.Judge,
+        event: records.StoredEvent,
+        judge: recording.Judge,
         risk: set[int] | None = None,
     ) -> list[matching.Decision]:
         risk = self.risk.get(fields.get("region"), set()) if risk is None else risk
-        context = storage.match_context(frozenset(risk), self.stored_decisions.get(uscc, []))
-        as_of = china_time.as_of_date(event.occurred_at)
-        return storage.changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
+        known = [(stored.as_of, stored.decision) for stored in self.stored_decisions.get(uscc, [])]
+        return recording.judge_firm(uscc, fields, china_time.as_of_date(event.occurred_at), frozenset(risk), known, judge)
 
-    def _store_decisions(self, uscc: str, event: storage.StoredEvent, decisions: list[matching.Decision]) -> None:
+    def _store_decisions(self, uscc: str, event: records.StoredEvent, decisions: list[matching.Decision]) -> None:
         self._record_decisions(uscc, decisions, china_time.as_of_date(event.occurred_at), event.event_id, "pipeline")
 
     def _record_decisions(
         self, uscc: str, decisions: Sequence[matching.Decision], as_of: datetime.date, event_id: str | None, actor: str
-    ) -> tuple[list[storage.StoredDecision], int]:
+    ) -> tuple[list[records.StoredDecision], int]:
         now = _now()
         stored = [
-            storage.StoredDecision(next(self._ids), uscc, as_of, event_id, now, d, storage.gated(d, self.gates))
+            records.StoredDecision(next(self._ids), uscc, as_of, event_id, now, d, approvals.gated(d, self.gates))
             for d in decisions
         ]
         self.stored_decisions.setdefault(uscc, []).extend(stored)
-        self._audit([storage.decision_audit(s, actor) for s in stored])
+        self._audit([recording.decision_audit(s, actor) for s in stored])
         return stored, self._create_notices(uscc, [(s.id, s.decision) for s in stored if s.approval is None], now, actor)
 
-    async def get_firm(self, uscc: str) -> storage.FirmRecord | None:
+    async def get_firm(self, uscc: str) -> records.FirmRecord | None:
         return self.firms.get(uscc)
 
-    async def field_history(self, uscc: str) -> list[storage.FieldAssignment]:
+    async def field_history(self, uscc: str) -> list[records.FieldAssignment]:
         return sorted(self.history.get(uscc, []), key=lambda a: (a.occurred_at, a.event_id))
 
-    async def decisions(self, uscc: str) -> list[storage.StoredDecision]:
+    async def decisions(self, uscc: str) -> list[records.StoredDecision]:
         return list(self.stored_decisions.get(uscc, []))
 
     async def risk_years(self, county: str) -> frozenset[int]:
         return frozenset(self.risk.get(county, ()))
 
-    async def add_token(self, token_sha256: str, role: str, label: str) -> storage.TokenRecord:
+    async def add_token(self, token_sha256: str, role: str, label: str) -> records.TokenRecord:
         async with self._lock:
-            record = storage.TokenRecord(next(self._ids), role, label, _now(), None)
+            record = records.TokenRecord(next(self._ids), role, label, _now(), None)
             self.tokens[token_sha256] = (token_sha256, record)
             return record
 
-    async def find_token(self, token_sha256: str) -> storage.TokenRecord | None:
+    async def find_token(self, token_sha256: str) -> records.TokenRecord | None:
         found = self.tokens.get(token_sha256)
         return found[1] if found and found[1].revoked_at is None else None

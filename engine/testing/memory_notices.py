@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from collections.abc import Sequence
 
 from engine.core import matching
-from engine import storage
-from engine.notices import outbox
+
+from engine.notices import notice_rules, outbox
 from engine.core import notice_status
 
 
@@ -26,20 +25,14 @@ class MemoryNotices(outbox.NoticeStore):
         keys = {(n.uscc, n.clause_id, n.channel, n.period) for n in self.notices.values()}
         created = 0
         for decision_id, decision in stored:
-            for channel, period in storage.notice_keys(decision):
-                if (uscc, decision.clause_id, channel, period) in keys:
-                    continue
-                record = outbox.NoticeRecord(
-                    notice_id=outbox.new_notice_id(), uscc=uscc, clause_id=decision.clause_id, channel=channel,
-                    period=period, decision_id=decision_id, status=notice_status.NoticeStatus.PENDING, attempts=0,
-                    next_attempt_at=now, lease_until=None, provider_id=None, message=None, reason=None,
-                    created_at=now, updated_at=now,
-                )
+            for record in notice_rules.new_notices(uscc, decision_id, decision, now):
+                key = (record.uscc, record.clause_id, record.channel, record.period)
+                if key in keys:
+                    continue  # the unique key: a benefit already announced gets no second notice
                 self.notices[record.notice_id] = record
-                keys.add((uscc, decision.clause_id, channel, period))
+                keys.add(key)
                 created += 1
-                self._audit([storage.notice_audit(record.notice_id, "notice.created", actor, {
-                    "uscc": uscc, "clause_id": decision.clause_id, "channel": channel, "period": period, "decision_id": decision_id})])
+                self._audit([notice_rules.created_audit(record, actor)])
         return created
 
     async def claim_due_notices(
@@ -50,11 +43,9 @@ class MemoryNotices(outbox.NoticeStore):
                 (n for n in self.notices.values() if n.status in notice_status.DUE and n.next_attempt_at <= now and n.channel in channels),
                 key=lambda n: n.next_attempt_at,
             )[:limit]
-            claimed = [
-                dataclasses.replace(n, status=notice_status.NoticeStatus.SENDING, lease_until=now + lease, updated_at=now) for n in due
-            ]
+            claimed = [notice_rules.claimed(n, now, lease) for n in due]
             self.notices.update({n.notice_id: n for n in claimed})
-            self._audit([storage.notice_audit(n.notice_id, "notice.sending", "worker", {"lease_until": (now + lease).isoformat()}) for n in claimed])
+            self._audit([notice_rules.claim_audit(n.notice_id, n.lease_until) for n in claimed])
             return claimed
 
     async def expired_leases(self, now: datetime.datetime) -> list[outbox.NoticeRecord]:
@@ -72,33 +63,13 @@ class MemoryNotices(outbox.NoticeStore):
         lease: datetime.datetime | None = None,
     ) -> outbox.NoticeRecord:
         async with self._lock:
-            now = datetime.datetime.now(datetime.UTC)
-            notice = self.notices[notice_id]
-            if expect is not None and notice.status != expect:
-                raise notice_status.IllegalTransition(f"notice {notice_id} is {notice.status.value}, not {expect.value}")
-            if lease is not None and notice.lease_until != lease:
-                raise notice_status.IllegalTransition(f"notice {notice_id}: the lease was lost to another worker")
-            notice_status.check_transition(notice.status, change.new_status)
-            updated = dataclasses.replace(
-                notice,
-                status=change.new_status,
-                updated_at=now,
-                reason=change.reason,
-                lease_until=None,
-                attempts=notice.attempts + int(change.counts_attempt),
-                next_attempt_at=change.next_attempt_at or notice.next_attempt_at,
-                provider_id=change.provider_id or notice.provider_id,
-                message=notice.message if notice.message is not None else change.message,
+            done = notice_rules.transition(
+                self.notices[notice_id], change, datetime.datetime.now(datetime.UTC), expect=expect, lease=lease
             )
-            self.notices[notice_id] = updated
-            self._audit([storage.notice_audit(notice_id, f"notice.{change.new_status.value}", change.kind, {
-                "from": notice.status.value, "outcome": change.outcome, "reason": change.reason, "provider_id": change.provider_id})])
-            self.attempts.setdefault(notice_id, []).append(
-                outbox.AttemptRecord(
-                    notice_id, change.kind, change.outcome, change.new_status, change.provider_id, change.response, change.reason, now
-                )
-            )
-            return updated
+            self.notices[notice_id] = done.notice
+            self._audit([done.audit])
+            self.attempts.setdefault(notice_id, []).append(done.attempt)
+            return done.notice
 
     async def get_notice(self, notice_id: str) -> outbox.NoticeRecord | None:
         return self.notices.get(notice_id)

@@ -6,7 +6,8 @@ import dataclasses
 import datetime
 from collections.abc import AsyncIterator, Sequence
 
-from engine import audit, storage
+from engine import audit
+from engine.core import records
 
 
 class MemoryAudit(audit.AuditStore):
@@ -45,7 +46,7 @@ class MemoryAudit(audit.AuditStore):
             self.gates[clause_id] = needs_approval
             self._audit([audit.Draft(actor, "clause.approval_gate", "clause", clause_id, {"needs_approval": needs_approval})])
 
-    async def pending_approvals(self, clause_id: str | None = None) -> list[storage.StoredDecision]:
+    async def pending_approvals(self, clause_id: str | None = None) -> list[records.StoredDecision]:
         return [
             d for ds in self.stored_decisions.values() for d in ds
             if d.approval == "pending" and (clause_id is None or d.decision.clause_id == clause_id)

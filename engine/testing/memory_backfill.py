@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
 
 from engine.core import matching
+from engine.judging import firm_input
 from engine.backfill import store
 
 
@@ -35,18 +36,18 @@ class MemoryBackfill(store.BackfillStore):
                 record = self.firms[uscc]
                 stored = self.stored_decisions.get(uscc, [])
                 priors = {
-                    s.decision.clause_id: store.Prior(s.id, s.decision.status, s.decision.rule_version, s.decision.amount)
+                    s.decision.clause_id: firm_input.Prior(s.id, s.decision.status, s.decision.rule_version, s.decision.amount)
                     for s in stored
                     if s.decision.clause_id in wanted
                 }
                 grants = tuple(
-                    store.Grant(s.as_of, s.decision.clause_id, s.decision.amount)
+                    firm_input.Grant(s.as_of, s.decision.clause_id, s.decision.amount)
                     for s in stored
                     if s.decision.clause_id in granting and s.decision.status == matching.Verdict.MET
                     and s.decision.amount is not None
                 )
                 risk = frozenset(self.risk.get(record.fields.get("region"), ()))
-                firms.append(store.FirmInput(uscc, dict(record.fields), record.events_applied, priors, grants, risk))
+                firms.append(firm_input.FirmInput(uscc, dict(record.fields), record.events_applied, priors, grants, risk))
             keys = frozenset(
                 (n.uscc, n.clause_id, n.channel, n.period)
                 for n in self.notices.values()
@@ -54,7 +55,7 @@ class MemoryBackfill(store.BackfillStore):
             )
             return store.Batch(firms, keys, frozenset(c for c, on in self.gates.items() if on))
 
-    async def record_backfill(self, changes: Sequence[store.Change], as_of: dt.date, actor: str) -> store.Recorded:
+    async def record_backfill(self, changes: Sequence[firm_input.Change], as_of: dt.date, actor: str) -> store.Recorded:
         async with self._lock:
             moved = set()
             for change in changes:

@@ -1,0 +1,53 @@
+"""What the judge reads of a stored firm, and the change it asks a store to record."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.core import matching
+
+# Prior, Grant and FirmInput are named tuples, not frozen dataclasses: a province's backfill
+# builds tens of millions of them, and a tuple is several times cheaper to make.
+
+
+class Prior(typing.NamedTuple):
+    """The firm's latest stored decision on a clause, as far as a comparison needs it."""
+
+    decision_id: int
+    status: matching.Verdict
+    rule_version: str
+    amount: float | None
+
+
+class Grant(typing.NamedTuple):
+    """A stored ``met`` decision with an amount: what accumulating caps add up."""
+
+    as_of: dt.date
+    clause_id: str
+    amount: float | None
+
+
+class FirmInput(typing.NamedTuple):
+    """What storage holds for one firm: its profile fields and what was decided before."""
+
+    uscc: str
+    fields: Mapping[str, Any]
+    #: ``firm.events_applied`` when read: the writer refuses changes if the profile moved since.
+    version: int
+    priors: Mapping[str, Prior]
+    grants: Sequence[Grant] = ()
+    risk_years: frozenset[int] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Change:
+    """A decision to record: the firm and what the outcome was compared against."""
+
+    uscc: str
+    firm_version: int
+    prior_id: int | None
+    decision: matching.Decision

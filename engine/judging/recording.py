@@ -1,0 +1,77 @@
+"""Which decisions a judgement changed: the rule that decides what is worth recording.
+
+Pure functions over what a store holds for a firm; the pipeline's fold (both stores), a region
+designation's re-judging and the backfill all record exactly what these return.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from engine import audit
+from engine.core import matching, profile, records
+
+#: What folding passes a judge: profile (nested), as-of date and context → decisions.
+Judge = Callable[[Mapping[str, Any], datetime.date, matching.MatchContext], Sequence[matching.Decision]]
+
+
+def match_context(risk: frozenset[int], decisions: Sequence[records.StoredDecision]) -> matching.MatchContext:
+    """Build the context a judge sees from what storage holds for a firm."""
+    return context_of(risk, [(stored.as_of, stored.decision) for stored in decisions])
+
+
+def context_of(risk: frozenset[int], known: Sequence[tuple[datetime.date, matching.Decision]]) -> matching.MatchContext:
+    """`match_context` from (as-of date, decision) pairs in the order stored: all a judge reads of them."""
+    return matching.MatchContext(
+        risk_years=risk,
+        previous={decision.clause_id: decision for _, decision in known},
+        grants=tuple((as_of, decision) for as_of, decision in known if decision.status == matching.Verdict.MET),
+    )
+
+
+def changed_decisions(
+    new: Sequence[matching.Decision], previous: Mapping[str, matching.Decision]
+) -> list[matching.Decision]:
+    """The decisions worth storing: those that differ from the firm's previous one for the clause.
+
+    A clause that never reached the firm (out of scope, never judged before) is not recorded: a
+    firm in 青海 gets no rows for 云南's clauses, while an in-scope `not_met` is kept so operators
+    can see why a firm did not match.
+    """
+    return [
+        decision
+        for decision in new
+        if not decision.same_outcome(prior := previous.get(decision.clause_id))
+        and not (prior is None and decision.status == matching.Verdict.NOT_MET and not decision.in_scope)
+    ]
+
+
+def judge_firm(
+    uscc: str,
+    fields: Mapping[str, Any],
+    as_of: datetime.date,
+    risk: frozenset[int],
+    known: Sequence[tuple[datetime.date, matching.Decision]],
+    judge: Judge,
+) -> list[matching.Decision]:
+    """Judge a firm's flat profile as of a date against what is stored for it; return what changed."""
+    context = context_of(risk, known)
+    return changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
+
+
+def decision_audit(stored: records.StoredDecision, actor: str = "pipeline") -> audit.Draft:
+    """The audit entry for a recorded decision."""
+    d = stored.decision
+    return audit.Draft(
+        actor=actor,
+        action="decision.recorded",
+        subject_type="decision",
+        subject_id=str(stored.id),
+        payload={
+            "uscc": stored.uscc, "clause_id": d.clause_id, "cite": d.cite, "rule_version": d.rule_version,
+            "status": d.status.value, "amount": d.amount, "as_of": stored.as_of.isoformat(),
+            "event_id": stored.event_id, "approval": stored.approval,
+        },
+    )

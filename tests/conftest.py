@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -39,6 +40,34 @@ def _pg_reachable() -> bool:
 PG_AVAILABLE = _pg_reachable()
 
 
+def on_ci(environ: Mapping[str, str] = os.environ) -> bool:
+    """True on a CI run (`CI=true`, as CI services set it)."""
+    return environ.get("CI", "").strip().lower() == "true"
+
+
+def missing(what: str, *, environ: Mapping[str, str] = os.environ) -> NoReturn:
+    """Skip the test for want of `what` (a service or tool); on CI fail it instead.
+
+    A developer without PostgreSQL or chromium still gets a clean run of the rest, but on CI a
+    skip would let a run that checked nothing of the database or the browser pass as green.
+    """
+    if on_ci(environ):
+        pytest.fail(f"{what}; CI=true, so this fails instead of being skipped", pytrace=False)
+    pytest.skip(what)
+
+
+def require_postgres(*, available: bool | None = None, environ: Mapping[str, str] = os.environ) -> None:
+    """Go on only where PostgreSQL is reachable (`available` defaults to the probe at start-up); see :func:`missing`."""
+    if not (PG_AVAILABLE if available is None else available):
+        missing(f"no PostgreSQL reachable at {PG_ADMIN_DSN}", environ=environ)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `postgres` need the server, however they reach it (fixture, subprocess, DSN)."""
+    if item.get_closest_marker("postgres") is not None:
+        require_postgres()
+
+
 async def create_pg_database() -> str:
     """A new, empty PostgreSQL database; returns its SQLAlchemy URL."""
     name = f"policy_push_test_{secrets.token_hex(6)}"
@@ -67,8 +96,7 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path) -> AsyncItera
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
         return
-    if not PG_AVAILABLE:
-        pytest.skip(f"no PostgreSQL reachable at {PG_ADMIN_DSN}")
+    require_postgres()
     url = await create_pg_database()
     try:
         yield url
@@ -95,8 +123,7 @@ async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator:
     elif request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}"
     else:
-        if not PG_AVAILABLE:
-            pytest.skip(f"no PostgreSQL reachable at {PG_ADMIN_DSN}")
+        require_postgres()
         url = await create_pg_database()
     if url is not None:
         await asyncio.to_thread(migrate.upgrade, url)

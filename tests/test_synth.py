@@ -257,8 +257,6 @@ def test_refuses_to_load_where_notices_would_really_go_out(tmp_path):
 
 @pytest.mark.postgres
 def test_loads_into_postgresql_idempotently():
-    if not conftest.PG_AVAILABLE:
-        pytest.skip(f"no PostgreSQL reachable at {conftest.PG_ADMIN_DSN}")
     url = asyncio.run(conftest.create_pg_database())
     try:
         first = _invoke(url, "--firms", "15", "--seed", "4", "--batch", "40")

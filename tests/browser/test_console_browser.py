@@ -22,7 +22,7 @@ from engine import console
 from connectors import sql_migrate as migrate
 from engine.ingest import pipeline, validation, webhooks
 from engine.console import accounts
-from tests import factories
+from tests import conftest, factories
 
 pytestmark = pytest.mark.process
 
@@ -31,9 +31,24 @@ SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "var" / "screenshots
 FIRM = factories.uscc(812, region="630102")
 PASSWORD = "correct horse battery staple"
 
-playwright_api = pytest.importorskip("playwright.async_api")
-if not pathlib.Path(CHROMIUM).exists():
-    pytest.skip("Debian chromium is not installed (make test installs it where it can)", allow_module_level=True)
+try:
+    from playwright import async_api as playwright_api
+except ImportError:
+    playwright_api = None
+#: Why the browser cannot be driven here, or None.
+BROWSER_MISSING = (
+    "playwright is not installed (it comes with the test extras)" if playwright_api is None
+    else None if pathlib.Path(CHROMIUM).exists()
+    else "Debian chromium is not installed (make test installs it where it can)"
+)
+
+
+@pytest.fixture(autouse=True)
+def browser_present() -> None:
+    """Skip each test without a browser, or fail it on CI (conftest.missing); failing per test rather
+    than at import keeps the rest of a CI run going and reporting."""
+    if BROWSER_MISSING:
+        conftest.missing(BROWSER_MISSING)
 
 
 async def seed(store, matcher) -> None:

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 import sqlalchemy as sa
 from aiohttp import web
 
@@ -53,8 +52,7 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp / 'fuzz.sqlite3'}"
         return
-    if not conftest.PG_AVAILABLE:
-        pytest.skip(f"no PostgreSQL reachable at {conftest.PG_ADMIN_DSN}")
+    conftest.require_postgres()
     url = asyncio.run(conftest.create_pg_database())
     try:
         yield url

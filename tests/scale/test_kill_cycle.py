@@ -44,7 +44,6 @@ pytestmark = [
     pytest.mark.long,
     pytest.mark.postgres,
     pytest.mark.process,
-    pytest.mark.skipif(not conftest.PG_AVAILABLE, reason=f"no PostgreSQL reachable at {conftest.PG_ADMIN_DSN}"),
 ]
 
 #: Synthetic firms (engine.synth); about nine events each, most with a met clause and contact data.

@@ -36,7 +36,6 @@ pytestmark = [
     pytest.mark.long,
     pytest.mark.postgres,
     pytest.mark.process,
-    pytest.mark.skipif(not conftest.PG_AVAILABLE, reason=f"no PostgreSQL reachable at {conftest.PG_ADMIN_DSN}"),
 ]
 
 NOTICES = 5_000

@@ -1,6 +1,6 @@
-"""Scenarios: worked examples of the rules (``rules/scenarios/*.yaml``), run through both evaluators.
+"""Scenarios: worked examples of the rules (``rules/<slug>/scenarios.yaml``), run through both evaluators.
 
-A scenario file is a list of::
+Each document folder's scenario file is a list of::
 
     - name: 服务业小微企业承租国有房屋月租8000元——减免3个月   # unique across all files
       clause: yunnan-2022-2-1
@@ -26,7 +26,8 @@ import yaml
 from engine.core import matching
 from engine.judging.catalogue import inputs, loader, model, yamlio
 
-SCENARIOS_SUBDIR = "scenarios"
+#: The scenario file of a document folder.
+SCENARIOS_FILE = "scenarios.yaml"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: Amounts are compared to the fen.
 _TOLERANCE = 0.005
@@ -55,20 +56,20 @@ class Scenario:
     source: str = ""
 
 
-def scenarios_dir(rules: str | os.PathLike[str] | None = None) -> Path:
-    """``<rules dir>/scenarios``."""
-    return loader.rules_dir(rules) / SCENARIOS_SUBDIR
+def scenario_files(rules: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Every document folder's ``scenarios.yaml`` in the rules directory, sorted by slug."""
+    return sorted(loader.rules_dir(rules).glob(f"*/{SCENARIOS_FILE}"))
 
 
-def check(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = None) -> tuple[list[Scenario], list[str]]:
-    """Load every scenario file strictly; return the scenarios and every problem found."""
-    folder = Path(folder) if folder is not None else scenarios_dir()
+def check(catalogue: model.Catalogue, rules: str | os.PathLike[str] | None = None) -> tuple[list[Scenario], list[str]]:
+    """Load every scenario file of the rules directory strictly; return the scenarios and every problem found."""
+    folder = loader.rules_dir(rules)
     by_id = catalogue.by_id
     found: list[Scenario] = []
     problems: list[str] = []
     names: dict[str, str] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        source = f"{folder.parent.name}/{folder.name}/{path.name}"
+    for path in scenario_files(folder):
+        source = f"{folder.name}/{path.parent.name}/{path.name}"
         try:
             items = yamlio.load(path)
         except (OSError, yaml.YAMLError, ValueError) as exc:
@@ -78,7 +79,7 @@ def check(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = No
             problems.append(f"{source}: must be a list of scenarios")
             continue
         for i, raw in enumerate(items):
-            scenario, trouble = _scenario(raw, f"[{i}]", path.stem, by_id)
+            scenario, trouble = _scenario(raw, f"[{i}]", path.parent.name, by_id)
             problems += [f"{source}: {t}" for t in trouble]
             if scenario is None:
                 continue
@@ -92,9 +93,9 @@ def check(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = No
     return found, problems
 
 
-def load(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = None) -> list[Scenario]:
+def load(catalogue: model.Catalogue, rules: str | os.PathLike[str] | None = None) -> list[Scenario]:
     """Like :func:`check`, raising :class:`loader.CatalogueError` on any problem."""
-    found, problems = check(catalogue, folder)
+    found, problems = check(catalogue, rules)
     if problems:
         raise loader.CatalogueError(problems)
     return found

@@ -10,6 +10,7 @@ in one pass, not one error at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -243,7 +244,9 @@ class _File(checker.Checker):
             if firm_facing is False:
                 self.fail(at("conditions"), "conditions on a clause that is not firm-facing (never judged)")
             tree = conditions.group(self, raw["conditions"], at("conditions"))
-        benefit = self.benefit(raw["benefit"], at("benefit")) if "benefit" in raw else None
+        benefit = self.benefit(raw["benefit"], at("benefit"), text) if "benefit" in raw else None
+        if benefit is not None and benefit.cap is not None and tree is not None:
+            tree = _capped(tree, benefit.cap)
         needs = self.strings(raw.get("needs", []), at("needs"))
         application = None
         if mode == "apply":
@@ -265,8 +268,8 @@ class _File(checker.Checker):
             executable=bool(firm_facing and tree is not None and not needs),
         )
 
-    def benefit(self, raw: Any, where: str) -> model.Benefit | None:
-        if not self.keys(raw, where, _BENEFIT_REQUIRED, {"formula"}):
+    def benefit(self, raw: Any, where: str, clause_text: str | None) -> model.Benefit | None:
+        if not self.keys(raw, where, _BENEFIT_REQUIRED, {"formula", "cap"}):
             return None
         n = len(self.problems)
         kind = self.text(raw["kind"], f"{where}.kind")
@@ -283,6 +286,39 @@ class _File(checker.Checker):
                 self.fail(f"{where}.formula", f"bad formula {text!r}: {exc}")
             if unit == "none":
                 self.fail(f"{where}.unit", "a formula computes an amount: unit cannot be none")
+        cap = None
+        if "cap" in raw:
+            cap = self.cap(raw["cap"], f"{where}.cap", clause_text)
+            if text is None:
+                self.fail(f"{where}.cap", "a cap limits what a formula computes: add a formula")
+            elif unit != "yuan":
+                self.fail(f"{where}.cap", f"a cap is an amount of money: unit must be yuan, not {unit}")
         if len(self.problems) > n:
             return None
-        return model.Benefit(kind=kind, unit=unit, description=description, formula=text, inputs=inputs)
+        if cap is not None:
+            text = f"max(0, min({text}, {cap.amount}) - {model.GRANTED})"
+            inputs = formula.names(text)
+        return model.Benefit(kind=kind, unit=unit, description=description, formula=text, inputs=inputs, cap=cap)
+
+    def cap(self, raw: Any, where: str, clause_text: str | None) -> model.Cap | None:
+        if not self.keys(raw, where, {"amount", "per", "quote"}, set()):
+            return None
+        n = len(self.problems)
+        amount = raw["amount"]
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 < amount < conditions.MAX_ABS:
+            self.fail(f"{where}.amount", f"{amount!r} is not a positive amount")
+        per = self.enum(raw["per"], f"{where}.per", model.CAP_PERIODS, "cap period")
+        quote = self.text(raw["quote"], f"{where}.quote")
+        if quote is not None and clause_text is not None and _WS.sub("", quote) not in _WS.sub("", clause_text):
+            self.fail(f"{where}.quote", "not found in the clause's text (whitespace ignored)")
+        if len(self.problems) > n:
+            return None
+        return model.Cap(amount=amount, per=per, quote=quote)
+
+
+def _capped(tree: model.Condition, cap: model.Cap) -> model.Condition:
+    """The clause's conditions and one more: what it already granted in the period is below the cap."""
+    below = model.Leaf(model.GRANTED, "lt", cap.amount, "benefit.cap")
+    if isinstance(tree, model.Group) and tree.kind == "all":
+        return dataclasses.replace(tree, children=(*tree.children, below))
+    return model.Group("all", (tree, below), "")

@@ -6,6 +6,7 @@ Each document folder's scenario file is a list of::
       clause: yunnan-2022-2-1
       as_of: 2022-06-15
       attributes: {region: "530102", tertiary: true, ...}       # given directly, not derived
+      granted: 0                       # only for a clause with a cap: what it already granted this period
       expect: {status: met, amount: 24000.0}                     # amount?, missing? optional
 
 Attributes are given at the attribute level, so a scenario pins the rule, not the derivation.
@@ -54,6 +55,8 @@ class Scenario:
     has_amount: bool = False
     missing: tuple[str, ...] | None = None
     source: str = ""
+    #: For a clause with a cap: what it already granted the firm in the cap's period (None: unknown).
+    granted: float | None = None
 
 
 def scenario_files(rules: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -106,7 +109,7 @@ def _scenario(raw: Any, where: str, slug: str, clauses: Mapping[str, model.Claus
     required = {"name", "clause", "as_of", "attributes", "expect"}
     if not isinstance(raw, Mapping):
         return None, [f"{where}: must be a mapping"]
-    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required, key=str)]
+    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required - {"granted"}, key=str)]
     problems += [f"{where}.{k}: missing required key" for k in sorted(required - set(raw))]
     if problems:
         return None, problems
@@ -136,11 +139,19 @@ def _scenario(raw: Any, where: str, slug: str, clauses: Mapping[str, model.Claus
             attributes = inputs.normalise(raw["attributes"])
         except ValueError as exc:
             problems.append(f"{where}.attributes: {exc}")
+    granted = raw.get("granted")
+    if granted is not None:
+        if isinstance(granted, bool) or not isinstance(granted, (int, float)) or granted < 0:
+            problems.append(f"{where}.granted: must be an amount (a number, 0 or more)")
+        elif clause is not None and clause.cap is None:
+            problems.append(f"{where}.granted: {clause_id} declares no cap")
+        else:
+            granted = float(granted)
     expect, trouble = _expect(raw["expect"], f"{where}.expect")
     problems += trouble
     if problems:
         return None, problems
-    return Scenario(name=name, clause=clause_id, as_of=as_of, attributes=attributes, **expect), []
+    return Scenario(name=name, clause=clause_id, as_of=as_of, attributes=attributes, granted=granted, **expect), []
 
 
 def _expect(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
@@ -169,7 +180,8 @@ def _expect(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
 
 def run(scenario: Scenario, evaluator: AttributeMatcher) -> list[str]:
     """What ``evaluator`` gets wrong on ``scenario`` (empty when it agrees with the expectation)."""
-    decisions = evaluator.evaluate(scenario.attributes, scenario.as_of, clause_ids={scenario.clause})
+    overrides = None if scenario.granted is None else {scenario.clause: {model.GRANTED: scenario.granted}}
+    decisions = evaluator.evaluate(scenario.attributes, scenario.as_of, overrides=overrides, clause_ids={scenario.clause})
     if len(decisions) != 1:
         return [f"expected one decision on {scenario.clause}, got {len(decisions)}"]
     decision = decisions[0]

@@ -1,6 +1,6 @@
 """The catalogue as frozen data: documents, clauses, condition trees and benefits.
 
-These types are what :mod:`engine.catalogue.loader` builds from ``rules/*.yaml`` (schema in
+These types are what :mod:`engine.catalogue.loader` builds from ``rules/<slug>/clauses.yaml`` (schema in
 ``rules/README.md``); both evaluators read only these, never the YAML.
 """
 
@@ -87,7 +87,7 @@ class Document:
     jurisdiction: str
     valid_from: dt.date
     valid_to: dt.date | None
-    source: str  # the rule file, as shown in error messages (e.g. "rules/yunnan-2022.yaml")
+    source: str  # the rule file, as shown in error messages (e.g. "rules/yunnan-2022/clauses.yaml")
 
 
 @dataclasses.dataclass(frozen=True)

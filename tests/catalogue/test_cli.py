@@ -11,7 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 from engine.cli import rules as cli
-from engine.judging.catalogue import durable, loader, scenarios as scenarios_module
+from engine.judging.catalogue import durable, loader
+from engine.judging.catalogue import scenarios as scenarios_module
 from tests.catalogue import numbering
 
 REPO_RULES = loader.REPO_ROOT / "rules"

@@ -44,19 +44,20 @@ def _load(ctx: click.Context) -> Any:
 
 @click.group()
 @click.option("--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Rule files (default: $POLICY_PUSH_RULES_DIR, else the repository's rules/).")
+              help="Document folders (default: $POLICY_PUSH_RULES_DIR, else the repository's rules/).")
 @click.option("--measures-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Measures texts (default: $POLICY_PUSH_MEASURES_DIR, else ../shared/measures).")
+              help="A folder of <slug>.txt replacing each document's source.txt (default: $POLICY_PUSH_MEASURES_DIR, "
+                   "else none: every document folder brings its own text).")
 @click.pass_context
 def rules(ctx: click.Context, rules_dir: Path | None, measures_dir: Path | None) -> None:
-    """The rules catalogue: check, list and test rules/*.yaml."""
+    """The rules catalogue: check, list and test the document folders rules/<slug>/."""
     ctx.meta[_DIRS] = _Dirs(rules_dir, measures_dir)
 
 
 @rules.command()
 @click.pass_context
 def lint(ctx: click.Context) -> None:
-    """Load the rule and scenario files strictly; print every problem, exit 1 on any."""
+    """Load every document folder (clauses, source text, scenarios) strictly; print every problem, exit 1 on any."""
     dirs = _dirs(ctx)
     catalogue, problems = loader.check(dirs.rules, measures=dirs.measures)
     found: list[scenarios.Scenario] = []
@@ -65,7 +66,7 @@ def lint(ctx: click.Context) -> None:
             compiler.plan(catalogue)
         except compiler.CompileError as exc:
             problems += exc.problems
-        found, trouble = scenarios.check(catalogue, scenarios.scenarios_dir(dirs.rules))
+        found, trouble = scenarios.check(catalogue, dirs.rules)
         problems += trouble
     for problem in problems:
         click.echo(problem)
@@ -107,7 +108,7 @@ def test(ctx: click.Context) -> None:
     """Run every scenario through both evaluators; exit 1 on any failure or coverage gap."""
     catalogue = _load(ctx)
     try:
-        found = scenarios.load(catalogue, scenarios.scenarios_dir(_dirs(ctx).rules))
+        found = scenarios.load(catalogue, _dirs(ctx).rules)
     except loader.CatalogueError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)

@@ -74,7 +74,7 @@ def lint(catalogue: model.Catalogue, renderer: render.Renderer, *, budget: int, 
     report.problems += sms_source_problems(catalogue, renderer)
     for clause in catalogue.firm_facing():
         report.clauses += 1
-        if (renderer.directory / "clauses" / clause.id).is_dir():
+        if clause.id in renderer.clause_templates:
             report.overrides += 1
         content = sample_content(catalogue, clause, sign_name)
         report.problems += _lint_sms(renderer, content, budget, report)
@@ -101,9 +101,9 @@ def sms_source_problems(catalogue: model.Catalogue, renderer: render.Renderer) -
         if used != set(spec.params):
             problems.append(f"{spec.template}: uses {sorted(used)} but {render.SMS_CONFIG} {where} declares "
                             f"{list(spec.params)}")
-    for folder in sorted((renderer.directory / "clauses").glob("*/sms.txt")):
-        if folder.parent.name not in renderer.clauses:
-            problems.append(f"clauses/{folder.parent.name}/sms.txt: needs its own entry under 'clauses' in "
+    for clause_id, folder in sorted(renderer.clause_templates.items()):
+        if (folder / "sms.txt").is_file() and clause_id not in renderer.clauses:
+            problems.append(f"{render.CLAUSE_PREFIX}/{clause_id}/sms.txt: needs its own entry under 'clauses' in "
                             f"{render.SMS_CONFIG} (a reviewed template has one code)")
     return problems
 
@@ -209,7 +209,7 @@ def _open(ctx: click.Context) -> tuple[model.Catalogue, render.Renderer]:
     try:
         # Quotations are `rules lint`'s business; templates only need the clauses.
         catalogue = loader.load(rules_dir, verify_texts=False)
-        renderer = render.Renderer(templates_dir)
+        renderer = render.Renderer(templates_dir, rules=rules_dir)
     except loader.CatalogueError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)

@@ -2,7 +2,8 @@
 
 Layout (per mode ``auto_grant`` / ``apply`` / ``inform``): ``<mode>/sms.txt``,
 ``<mode>/email_subject.txt``, ``<mode>/email.txt`` and ``<mode>/email.html``; a clause may
-replace any of them with ``clauses/<clause_id>/<name>``. ``sms_templates.yaml`` maps each SMS
+replace any of them with ``<name>`` in its document's folder, ``rules/<slug>/templates/<clause_id>/``
+(named ``clauses/<clause_id>/<name>`` among the templates). ``sms_templates.yaml`` maps each SMS
 template to the provider's reviewed template code and its parameter names.
 
 An SMS template sees only its parameters (all strings), exactly what the provider substitutes
@@ -26,7 +27,11 @@ from engine.notices import channels
 from engine.notices import content as content_module
 
 TEMPLATES_DIR_VAR = "POLICY_PUSH_TEMPLATES_DIR"
+#: Where the document folders are (the catalogue loader reads the same variable and default).
+RULES_DIR_VAR = "POLICY_PUSH_RULES_DIR"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Template names of clause overrides start with this, e.g. ``clauses/yunnan-2022-2-1/sms.txt``.
+CLAUSE_PREFIX = "clauses"
 SMS_CONFIG = "sms_templates.yaml"
 #: Template file names of one notice, in the order lint reports them.
 TEMPLATE_NAMES = ("sms.txt", "email_subject.txt", "email.txt", "email.html")
@@ -83,13 +88,29 @@ def templates_dir(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(path or os.environ.get(TEMPLATES_DIR_VAR) or REPO_ROOT / "templates")
 
 
-class Renderer:
-    """Templates of one directory: a Jinja2 environment plus the SMS template codes."""
+def clause_template_dirs(rules: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """Clause id → its override folder ``<rules>/<slug>/templates/<clause_id>/`` (rules: ``rules``,
+    else $POLICY_PUSH_RULES_DIR, else the repository's rules/)."""
+    folder = Path(rules or os.environ.get(RULES_DIR_VAR) or REPO_ROOT / "rules")
+    return {path.name: path for path in sorted(folder.glob("*/templates/*")) if path.is_dir()}
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+
+class Renderer:
+    """Templates of one directory and the clause overrides of the document folders: a Jinja2
+    environment plus the SMS template codes."""
+
+    def __init__(
+        self, directory: str | os.PathLike[str] | None = None, *, rules: str | os.PathLike[str] | None = None
+    ) -> None:
         self.directory = templates_dir(directory)
+        #: Clause id → the folder of its override templates.
+        self.clause_templates = clause_template_dirs(rules)
+        overrides = jinja2.FileSystemLoader(sorted({p.parent for p in self.clause_templates.values()}), encoding="utf-8")
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(self.directory, encoding="utf-8"),
+            loader=jinja2.ChoiceLoader([
+                jinja2.PrefixLoader({CLAUSE_PREFIX: overrides}),
+                jinja2.FileSystemLoader(self.directory, encoding="utf-8"),
+            ]),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
             trim_blocks=True,
@@ -99,13 +120,13 @@ class Renderer:
 
     def template_name(self, clause_id: str, mode: str, name: str) -> str:
         """The file used for ``name``: the clause's override if there is one, else the mode's."""
-        override = f"clauses/{clause_id}/{name}"
-        return override if (self.directory / override).is_file() else f"{mode}/{name}"
+        folder = self.clause_templates.get(clause_id)
+        return f"{CLAUSE_PREFIX}/{clause_id}/{name}" if folder and (folder / name).is_file() else f"{mode}/{name}"
 
     def sms_spec(self, clause_id: str, mode: str) -> SmsSpec:
         """The SMS template of a clause; a clause override needs its own entry (its own code)."""
         name = self.template_name(clause_id, mode, "sms.txt")
-        if name.startswith("clauses/"):
+        if name.startswith(f"{CLAUSE_PREFIX}/"):
             spec = self.clauses.get(clause_id)
             if spec is None:
                 raise TemplateConfigError(f"{name}: no entry for {clause_id} under 'clauses' in {SMS_CONFIG}")
@@ -177,13 +198,14 @@ class Renderer:
 
 
 @functools.lru_cache(maxsize=8)
-def _renderer(directory: Path) -> Renderer:
-    return Renderer(directory)
+def _renderer(directory: Path, rules: str | None) -> Renderer:
+    return Renderer(directory, rules=rules)
 
 
 def renderer(directory: str | os.PathLike[str] | None = None) -> Renderer:
-    """The (cached) renderer of a templates directory (default: see :func:`templates_dir`)."""
-    return _renderer(templates_dir(directory).resolve())
+    """The (cached) renderer of a templates directory (default: see :func:`templates_dir`) and of
+    the clause overrides in the rules directory of the moment ($POLICY_PUSH_RULES_DIR)."""
+    return _renderer(templates_dir(directory).resolve(), os.environ.get(RULES_DIR_VAR))
 
 
 def render_email(
@@ -222,7 +244,7 @@ def _load_sms_config(path: Path) -> tuple[dict[str, SmsSpec], dict[str, SmsSpec]
         for mode, entry in (raw.get("modes") or {}).items()
     }
     clauses = {
-        clause_id: _spec(path, f"clauses.{clause_id}", f"clauses/{clause_id}/sms.txt", entry)
+        clause_id: _spec(path, f"clauses.{clause_id}", f"{CLAUSE_PREFIX}/{clause_id}/sms.txt", entry)
         for clause_id, entry in (raw.get("clauses") or {}).items()
     }
     return modes, clauses

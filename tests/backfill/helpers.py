@@ -46,7 +46,7 @@ def wrong_rules(tmp_path: Path) -> Path:
     """A copy of rules/ whose qinghai-2022#(二) threshold is exclusive (the mistake to correct)."""
     target = tmp_path / "rules-draft"
     shutil.copytree(loader.rules_dir(None), target)
-    path = target / "qinghai-2022.yaml"
+    path = target / "qinghai-2022" / "clauses.yaml"
     text = path.read_text(encoding="utf-8")
     assert text.count(CORRECT_LEAF) == 1
     path.write_text(text.replace(CORRECT_LEAF, WRONG_LEAF), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,11 @@ import yaml
 from click.testing import CliRunner
 
 from engine.cli import rules as cli
-from engine.judging.catalogue import durable
+from engine.judging.catalogue import durable, loader
+from engine.judging.catalogue import scenarios as scenarios_module
+from tests.catalogue import numbering
+
+REPO_RULES = loader.REPO_ROOT / "rules"
 
 PROFILE = {
     "uscc": "91140302MA0K4XBX2F", "name": "阳泉市城区示例商贸有限公司", "region": "140302", "industry": "F5211",
@@ -26,65 +31,74 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def test_lint_ok(runner):
+def _scenario_count() -> int:
+    """Scenarios written in the document folders (each file is a list of them)."""
+    return sum(len(yaml.safe_load(path.read_text(encoding="utf-8"))) for path in scenarios_module.scenario_files(REPO_RULES))
+
+
+def test_lint_ok(runner, catalogue):
     result = runner.invoke(cli.rules, ["lint"])
     assert result.exit_code == 0, result.output
-    assert "ok: 141 clauses in 5 documents (80 executable), 255 scenarios" in result.output
+    expected = numbering.by_document(REPO_RULES, catalogue)  # the clauses each source text numbers
+    documents = len(loader.document_dirs(REPO_RULES))
+    assert (f"ok: {sum(map(len, expected.values()))} clauses in {documents} documents "
+            f"({len(catalogue.executable())} executable), {_scenario_count()} scenarios") in result.output
 
 
 def test_lint_reports_every_problem_and_fails(runner, tmp_path):
     rules = tmp_path / "rules"
-    rules.mkdir()
-    source = yaml.safe_load((Path(__file__).parents[2] / "rules" / "yunnan-2022.yaml").read_text(encoding="utf-8"))
+    shutil.copytree(REPO_RULES / "yunnan-2022", rules / "yunnan-2022")
+    source = yaml.safe_load((rules / "yunnan-2022" / "clauses.yaml").read_text(encoding="utf-8"))
     source["clauses"][0]["category"] = "补贴"
     source["clauses"][1]["conditions"] = {"all": [{"attr": "foo", "op": "eq", "value": True}]}
-    (rules / "yunnan-2022.yaml").write_text(yaml.safe_dump(source, allow_unicode=True), encoding="utf-8")
+    (rules / "yunnan-2022" / "clauses.yaml").write_text(yaml.safe_dump(source, allow_unicode=True), encoding="utf-8")
     result = runner.invoke(cli.rules, ["--rules-dir", str(rules), "lint"])
     assert result.exit_code == 1
-    assert "rules/yunnan-2022.yaml: clauses[0].category: bad category '补贴'" in result.output
-    assert "rules/yunnan-2022.yaml: clauses[1].conditions.all[0].attr: unknown attribute 'foo'" in result.output
+    assert "rules/yunnan-2022/clauses.yaml: clauses[0].category: bad category '补贴'" in result.output
+    assert "rules/yunnan-2022/clauses.yaml: clauses[1].conditions.all[0].attr: unknown attribute 'foo'" in result.output
 
 
-def test_list(runner):
+def test_list(runner, catalogue):
+    cites = [cite for found in numbering.by_document(REPO_RULES, catalogue).values() for cite in found]
     result = runner.invoke(cli.rules, ["list", "--json"])
     assert result.exit_code == 0
     rows = json.loads(result.output)
-    assert len(rows) == 141
+    assert [row["cite"] for row in rows] == cites  # every numbered clause of every text, in order
     (row,) = [r for r in rows if r["id"] == "yunnan-2022-2-1"]
     assert row == {"id": "yunnan-2022-2-1", "cite": "yunnan-2022#二(一)", "title": "加力房租减免", "category": "减免",
                    "firm_facing": True, "mode": "auto_grant", "jurisdiction": "530000", "valid_from": "2022-05-31",
                    "valid_to": "2022-12-31", "executable": True}
     text = runner.invoke(cli.rules, ["list"]).output.splitlines()
-    assert len(text) == 141
+    assert len(text) == len(cites)
     assert "yunnan-2022-2-1\tyunnan-2022#二(一)\t加力房租减免\t减免\ttrue\tauto_grant\t530000\t2022-05-31\t2022-12-31\ttrue" in text
 
 
 def test_test_runs_both_evaluators(runner):
     result = runner.invoke(cli.rules, ["test"])
     assert result.exit_code == 0, result.output
-    assert "reference: 255 passed, 0 failed" in result.output
-    assert "durable-rules: 255 passed, 0 failed" in result.output
+    count = _scenario_count()
+    assert f"reference: {count} passed, 0 failed" in result.output
+    assert f"durable-rules: {count} passed, 0 failed" in result.output
 
 
 def test_test_fails_on_a_wrong_scenario(runner, tmp_path):
-    repo = Path(__file__).parents[2] / "rules"
     rules = tmp_path / "rules"
-    (rules / "scenarios").mkdir(parents=True)
-    (rules / "yunnan-2022.yaml").write_text((repo / "yunnan-2022.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    scenarios = yaml.safe_load((repo / "scenarios" / "yunnan-2022.yaml").read_text(encoding="utf-8"))
+    shutil.copytree(REPO_RULES / "yunnan-2022", rules / "yunnan-2022")
+    path = rules / "yunnan-2022" / "scenarios.yaml"
+    scenarios = yaml.safe_load(path.read_text(encoding="utf-8"))
     scenarios[0]["expect"]["amount"] = 1.0
-    (rules / "scenarios" / "yunnan-2022.yaml").write_text(yaml.safe_dump(scenarios, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml.safe_dump(scenarios, allow_unicode=True), encoding="utf-8")
     result = runner.invoke(cli.rules, ["--rules-dir", str(rules), "test"])
     assert result.exit_code == 1
-    assert f"FAIL [reference] rules/scenarios/yunnan-2022.yaml: {scenarios[0]['name']}" in result.output
-    assert "durable-rules: 39 passed, 1 failed" in result.output
+    assert f"FAIL [reference] rules/yunnan-2022/scenarios.yaml: {scenarios[0]['name']}" in result.output
+    assert f"durable-rules: {len(scenarios) - 1} passed, 1 failed" in result.output
 
 
 def test_test_without_the_extension(runner, monkeypatch):
     monkeypatch.setattr(durable, "engine", None)
     result = runner.invoke(cli.rules, ["test"])
     assert result.exit_code == 0
-    assert "reference: 255 passed" in result.output and "durable-rules:" not in result.output
+    assert f"reference: {_scenario_count()} passed" in result.output and "durable-rules:" not in result.output
 
 
 @pytest.fixture
@@ -106,11 +120,11 @@ def test_match_shows_met_and_unknown(runner, profile_file):
     assert any(line.startswith("not_met  yunnan-2022#二(一)") for line in everything.output.splitlines())
 
 
-def test_match_json(runner, profile_file):
+def test_match_json(runner, profile_file, catalogue):
     result = runner.invoke(cli.match, ["--profile", str(profile_file), "--as-of", "2023-06-15", "--json", "--all"])
     decisions = json.loads(result.output)
     by_cite = {d["cite"]: d for d in decisions}
-    assert len(decisions) == 106  # every firm-facing clause
+    assert sorted(by_cite) == sorted(c.cite for c in catalogue.firm_facing())  # every firm-facing clause, once
     met = by_cite["yangquan-chengqu-2023#19"]
     assert met["status"] == "met" and met["title"] and len(met["rule_version"]) == 12
     assert met["explanation"]["jurisdiction"] == {"required": "140302", "seen": "140302", "verdict": "met"}

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from engine.judging import derive
 from engine.core import matching
-from engine.judging.catalogue import compiler, inputs, loader
+from engine.judging.catalogue import compiler, inputs, loader, model
 
 _CATALOGUE = loader.load()
 REGIONS = ["140202", "140212", "140302", "140303", "141102", "141181", "630102", "630202", "530102",
@@ -68,13 +68,25 @@ def attribute_sets(draw) -> dict:
 
 
 _GRANTS = st.sampled_from([0.0, 100000.0, 1999999.99, 2000000.0, 2500000.0])
+#: Clauses declaring a cumulative cap: each sees its own grant total as an override.
+_CAPPED = [c for c in _CATALOGUE.executable() if c.cap is not None]
+
+
+def _granted(value: float | None) -> dict | None:
+    return None if value is None else {c.id: {model.GRANTED: value} for c in _CAPPED}
+
+
+def _random_granted(rng: random.Random) -> dict:
+    """Per capped clause: nothing granted yet, some, just under the cap, the cap (or unknown)."""
+    return {c.id: {model.GRANTED: rng.choice((0.0, 10_000.0, c.cap.amount - 1, float(c.cap.amount)))}
+            for c in _CAPPED if rng.random() < 0.85}
 _DATES = st.dates(dt.date(2021, 1, 1), dt.date(2026, 12, 31))
 
 
 @settings(max_examples=300, deadline=None)
 @given(attributes=attribute_sets(), as_of=_DATES, grants=st.one_of(st.none(), _GRANTS))
 def test_durable_and_reference_agree(ref, engine_matcher, attributes, as_of, grants):
-    overrides = None if grants is None else {"lvliang-2022-18": {"ip_buy_grants_year": grants}}
+    overrides = _granted(grants)
     expected = ref.met_ids(attributes, as_of, overrides=overrides)
     assert engine_matcher.met_ids(attributes, as_of, overrides=overrides) == expected
     decisions = engine_matcher.evaluate(attributes, as_of, overrides=overrides)
@@ -89,12 +101,13 @@ def test_every_executable_clause_can_be_reached(ref, engine_matcher, as_of, regi
     attributes = {name: True for name, kind in derive.ATTRIBUTE_TYPES.items() if kind is bool}
     attributes.update(region=region, legal_form="enterprise", industry_section="C", industry_division="52",
                       taxpayer_type="small_scale", vat_monthly_sales=1.0, ip_buy_amount_year=1.0,
-                      ip_buy_grants_year=0.0, agri_loan_new_year=1.0, guarantee_loan_new_year=1.0,
+                      agri_loan_new_year=1.0, guarantee_loan_new_year=1.0,
                       hires_college_graduates=1, hires_hard_to_employ=1, hires_veterans=1,
                       hires_poverty_alleviated=1, cert_specialized_sme_level="province",
                       **{f"cert_{k}_year": as_of.year for k in ("innovative_sme", "specialized_sme",
                                                                 "little_giant", "single_champion")})
-    assert engine_matcher.met_ids(attributes, as_of) == ref.met_ids(attributes, as_of)
+    overrides = _granted(0.0)
+    assert engine_matcher.met_ids(attributes, as_of, overrides=overrides) == ref.met_ids(attributes, as_of, overrides=overrides)
 
 
 def _random_attributes(rng: random.Random) -> dict:
@@ -123,8 +136,9 @@ def test_seeded_sweep_meets_every_clause_and_agrees(ref, engine_matcher):
     for _ in range(1500):
         attributes = _random_attributes(rng)
         as_of = dt.date(2021, 1, 1) + dt.timedelta(days=rng.randrange(6 * 365))
-        met = ref.met_ids(attributes, as_of)
-        assert engine_matcher.met_ids(attributes, as_of) == met
+        overrides = _random_granted(rng)
+        met = ref.met_ids(attributes, as_of, overrides=overrides)
+        assert engine_matcher.met_ids(attributes, as_of, overrides=overrides) == met
         reached |= met
     executable = {c.id for c in _CATALOGUE.executable()}
     assert reached == executable, sorted(executable - reached)
@@ -137,7 +151,7 @@ def test_lean_facts_fire_exactly_what_full_facts_fire(engine_matcher):
     for _ in range(500):
         attributes = inputs.normalise(_random_attributes(rng))
         as_of = dt.date(2021, 1, 1) + dt.timedelta(days=rng.randrange(6 * 365))
-        overrides = {"lvliang-2022-18": {"ip_buy_grants_year": float(rng.choice((0, 10_000, 2_000_000)))}}
+        overrides = _random_granted(rng)
         full = compiler.fact(attributes, as_of, engine_matcher.reads, overrides)
         lean = engine_matcher.facts.encode(attributes, as_of, overrides)
         assert json.loads(lean) == {k: v for k, v in full.items() if k in engine_matcher.facts.names

@@ -74,11 +74,13 @@ def test_numbers_never_use_exponents(value, text):
 
 def test_facts_leave_absent_values_out_and_carry_accumulators_per_clause(catalogue):
     reads = compiler.accumulator_reads(catalogue)
-    assert reads == [("lvliang-2022-18", "ip_buy_grants_year")]
-    fact = compiler.fact({"sme": True, "region": "141102", "ip_buy_grants_year": 5.0}, D(2022, 6, 1), reads,
-                         {"lvliang-2022-18": {"ip_buy_grants_year": 7.0}})
-    assert fact == {"sme": True, "region": "141102", "ip_buy_grants_year": 5.0,
-                    "ip_buy_grants_year@lvliang-2022-18": 7.0, "kind": "firm", "as_of": 20220601}
+    # Only the clause declaring a cap reads its own grant total.
+    assert reads == [(c.id, "granted_year") for c in catalogue.executable() if c.cap is not None] \
+        == [("lvliang-2022-18", "granted_year")]
+    fact = compiler.fact({"sme": True, "region": "141102", "ip_buy_amount_year": None}, D(2022, 6, 1), reads,
+                         {"lvliang-2022-18": {"granted_year": 7.0}})
+    assert fact == {"sme": True, "region": "141102", "granted_year@lvliang-2022-18": 7.0,
+                    "kind": "firm", "as_of": 20220601}
     assert compiler.dumps({"size_class": "小型", "x y": 1e-9}) == '{"size_class":"小型","x y":0.000000001}'
 
 
@@ -237,12 +239,13 @@ def test_default_matcher_uses_the_environment(monkeypatch, tmp_path, caplog):
     from engine.judging.catalogue import loader
 
     assert isinstance(package.default_matcher(), durable.DurableMatcher)
+    # An override folder of texts replaces every document's source.txt: one without them fails.
     monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(tmp_path / "absent"))
-    with caplog.at_level(logging.WARNING):
-        assert len(package.default_matcher().catalogue.clauses) == 141
-    assert "rule quotations not verified" in caplog.text
+    with pytest.raises(loader.CatalogueError, match="no source text"):
+        package.default_matcher()
+    monkeypatch.delenv(loader.MEASURES_DIR_VAR)
     monkeypatch.setenv(loader.RULES_DIR_VAR, str(tmp_path))
-    with pytest.raises(loader.CatalogueError, match="no rule files"):
+    with pytest.raises(loader.CatalogueError, match="no document folders"):
         package.default_matcher()
 
 

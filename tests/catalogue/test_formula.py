@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 
 from engine.judging import derive
-from engine.judging.catalogue import formula
+from engine.judging.catalogue import formula, model
 
-IP = "max(0, min(0.2 * ip_buy_amount_year, 2000000) - ip_buy_grants_year)"
+IP = "max(0, min(0.2 * ip_buy_amount_year, 2000000) - granted_year)"
 RENT = "state_owned_monthly_rent * (6 if county_risk_2022 else 3)"
 
 
 @pytest.mark.parametrize(
     ("values", "amount"),
     [
-        ({"ip_buy_amount_year": 500000, "ip_buy_grants_year": 0}, 100000.0),
-        ({"ip_buy_amount_year": 12000000, "ip_buy_grants_year": 0}, 2000000.0),
-        ({"ip_buy_amount_year": 12000000, "ip_buy_grants_year": 1500000}, 500000.0),
-        ({"ip_buy_amount_year": 1000000, "ip_buy_grants_year": 2000000}, 0.0),
+        ({"ip_buy_amount_year": 500000, "granted_year": 0}, 100000.0),
+        ({"ip_buy_amount_year": 12000000, "granted_year": 0}, 2000000.0),
+        ({"ip_buy_amount_year": 12000000, "granted_year": 1500000}, 500000.0),
+        ({"ip_buy_amount_year": 1000000, "granted_year": 2000000}, 0.0),
     ],
 )
 def test_capped_formula(values, amount):
@@ -93,10 +93,10 @@ def test_rejects_everything_outside_the_whitelist(text, message):
 
 
 def test_unknown_names_are_rejected_when_names_are_limited():
-    formula.validate(IP, derive.ATTRIBUTE_TYPES)
+    formula.validate(IP, {*derive.ATTRIBUTE_TYPES, model.GRANTED})
     with pytest.raises(formula.FormulaError, match="unknown name 'foo'"):
         formula.validate("foo * 2", derive.ATTRIBUTE_TYPES)
-    assert formula.names(IP) == {"ip_buy_amount_year", "ip_buy_grants_year"}
+    assert formula.names(IP) == {"ip_buy_amount_year", "granted_year"}
 
 
 def test_too_deep_or_too_long():

@@ -1,4 +1,4 @@
-"""Strict loading of rules/*.yaml: every problem names the file and the key path."""
+"""Strict loading of the document folders rules/<slug>/: every problem names the file and the key path."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from engine.judging.catalogue import loader, model
+from tests.catalogue import numbering
 
 TEXT = "（一）加力房租减免。2022年对省内承租国有房屋的服务业小微企业减免3个月租金。（省国资委牵头）"
 OTHER = "（二）加力税收优惠政策。全面落实各类税收优惠政策。"
@@ -50,15 +51,16 @@ def _document(*clauses: dict, slug: str = "yunnan-2022") -> dict:
 
 @pytest.fixture
 def dirs(tmp_path: Path) -> tuple[Path, Path]:
-    rules, measures = tmp_path / "rules", tmp_path / "measures"
-    rules.mkdir()
-    measures.mkdir()
-    (measures / "yunnan-2022.txt").write_text(f"标题\n{TEXT}\n{OTHER}\n", encoding="utf-8")
-    return rules, measures
+    """A rules directory with the folder yunnan-2022/ holding its source text (no override of texts)."""
+    rules = tmp_path / "rules"
+    (rules / "yunnan-2022").mkdir(parents=True)
+    (rules / "yunnan-2022" / "source.txt").write_text(f"标题\n{TEXT}\n{OTHER}\n", encoding="utf-8")
+    return rules, None
 
 
 def _write(rules: Path, data: dict, name: str = "yunnan-2022") -> None:
-    (rules / f"{name}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (rules / name).mkdir(exist_ok=True)
+    (rules / name / "clauses.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def _problems(dirs: tuple[Path, Path], data: dict) -> list[str]:
@@ -118,7 +120,7 @@ def _set(path: str, value):
     return mutate
 
 
-F = "rules/yunnan-2022.yaml: "
+F = "rules/yunnan-2022/clauses.yaml: "
 
 
 @pytest.mark.parametrize(
@@ -162,7 +164,7 @@ F = "rules/yunnan-2022.yaml: "
         (_set("clauses[0].cite", "yunnan-2022-2-1"), "clauses[0].cite: 'yunnan-2022-2-1' is not of the form <slug>#<clause>"),
         (_set("clauses[0].cite", "qinghai-2022#(二)"), "clauses[0].cite: 'qinghai-2022#(二)': slug 'qinghai-2022' does not match"),
         (_set("clauses[0].text", "（一）加力房租减免。2022年对省内承租国有房屋的小微企业减免3个月租金。"),
-         "clauses[0].text: not found verbatim in yunnan-2022.txt"),
+         "clauses[0].text: not found verbatim in yunnan-2022/source.txt"),
         (_set("clauses[0].benefit.formula", "state_owned_monthly_rent *"), "clauses[0].benefit.formula: bad formula"),
         (_set("clauses[0].benefit.formula", "rent * 3"), "clauses[0].benefit.formula: bad formula 'rent * 3': unknown name 'rent'"),
         (_set("clauses[0].benefit.formula", "__import__('os')"), "clauses[0].benefit.formula: bad formula"),
@@ -171,13 +173,36 @@ F = "rules/yunnan-2022.yaml: "
         (_set("clauses[0].jurisdiction", 530000), "clauses[0].jurisdiction: bad GB/T 2260 code 530000"),
         (_set("clauses[0].jurisdiction", "630000"), "clauses[0].jurisdiction: 630000 is outside the document's 530000"),
         (_set("clauses[0].firm_facing", False), "clauses[0].conditions: conditions on a clause that is not firm-facing"),
-        (_set("document.slug", "yunnan"), "document.slug: 'yunnan' does not match the file name"),
+        (_set("document.slug", "yunnan"), "document.slug: 'yunnan' does not match the folder name"),
         (_set("clauses", []), "clauses: must be a non-empty list"),
+        (_set("clauses[0].benefit.cap", {"amount": 0, "per": "year", "quote": "减免3个月"}),
+         "clauses[0].benefit.cap.amount: 0 is not a positive amount"),
+        (_set("clauses[0].benefit.cap", {"amount": 10, "per": "month", "quote": "减免3个月"}),
+         "clauses[0].benefit.cap.per: bad cap period 'month' (one of year)"),
+        (_set("clauses[0].benefit.cap", {"amount": 10, "per": "year", "quote": "每年最多10元"}),
+         "clauses[0].benefit.cap.quote: not found in the clause's text"),
+        (_set("clauses[0].benefit.cap", {"amount": 10, "per": "year"}), "clauses[0].benefit.cap.quote: missing required key"),
+        (_set("clauses[0].benefit", {"kind": "rent_waiver", "unit": "yuan", "description": "减免",
+                                     "cap": {"amount": 10, "per": "year", "quote": "减免3个月"}}),
+         "clauses[0].benefit.cap: a cap limits what a formula computes: add a formula"),
+        (_set("clauses[0].benefit.formula", "granted_year + 1"), "clauses[0].benefit.formula: bad formula 'granted_year + 1': unknown name"),
     ],
 )
 def test_each_problem_names_the_file_and_key(dirs, mutate, expected):
     problems = _problems(dirs, mutate(_document()))
     assert any(p.startswith(F + expected) for p in problems), problems
+
+
+def test_a_cap_becomes_a_condition_and_caps_the_formula(dirs):
+    rules, _ = dirs
+    cap = {"amount": 20000, "per": "year", "quote": "减免3个月 租金"}
+    _write(rules, _document(_set("benefit.cap", cap)(_clause())))
+    (clause,) = loader.load(rules).clauses
+    assert clause.cap == model.Cap(20000, "year", "减免3个月 租金")
+    assert clause.benefit.formula == "max(0, min(state_owned_monthly_rent * 3, 20000) - granted_year)"
+    assert clause.benefit.inputs == {"state_owned_monthly_rent", model.GRANTED}
+    assert list(clause.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 20000, "benefit.cap")
+    assert clause.accumulators() == {model.GRANTED} and clause.executable
 
 
 def test_duplicate_ids_and_cites(dirs):
@@ -196,62 +221,82 @@ def test_every_problem_is_listed_at_once(dirs):
 
 def test_duplicate_yaml_keys_and_bad_yaml(dirs):
     rules, measures = dirs
-    (rules / "yunnan-2022.yaml").write_text("document: {}\ndocument: {}\nclauses: []\n", encoding="utf-8")
-    with pytest.raises(loader.CatalogueError, match=r"rules/yunnan-2022.yaml: cannot read YAML: .*duplicate key 'document'"):
+    (rules / "yunnan-2022" / "clauses.yaml").write_text("document: {}\ndocument: {}\nclauses: []\n", encoding="utf-8")
+    with pytest.raises(loader.CatalogueError, match=r"rules/yunnan-2022/clauses.yaml: cannot read YAML: .*duplicate key 'document'"):
         loader.load(rules, measures=measures)
-    (rules / "yunnan-2022.yaml").write_text("document: [\n", encoding="utf-8")
-    with pytest.raises(loader.CatalogueError, match=r"rules/yunnan-2022.yaml: cannot read YAML"):
+    (rules / "yunnan-2022" / "clauses.yaml").write_text("document: [\n", encoding="utf-8")
+    with pytest.raises(loader.CatalogueError, match=r"rules/yunnan-2022/clauses.yaml: cannot read YAML"):
         loader.load(rules, measures=measures)
 
 
-def test_missing_measures_text(dirs):
-    rules, measures = dirs
-    (measures / "yunnan-2022.txt").unlink()
+def test_missing_source_text(dirs):
+    rules, _ = dirs
+    (rules / "yunnan-2022" / "source.txt").unlink()
     _write(rules, _document())
-    with pytest.raises(loader.CatalogueError, match="rules/yunnan-2022.yaml: no measures text"):
-        loader.load(rules, measures=measures)
-    assert loader.load(rules, measures=measures, verify_texts=False).clauses
+    with pytest.raises(loader.CatalogueError, match="rules/yunnan-2022/clauses.yaml: no source text .*yunnan-2022/source.txt"):
+        loader.load(rules)
+    assert loader.load(rules, verify_texts=False).clauses
 
 
-def test_directories_come_from_the_environment(dirs, monkeypatch):
-    rules, measures = dirs
+def test_stray_files_and_folders_are_problems(dirs):
+    rules, _ = dirs
+    _write(rules, _document())
+    (rules / "datong-2022.yaml").write_text("document: {}\n", encoding="utf-8")
+    (rules / "lvliang-2022").mkdir()
+    with pytest.raises(loader.CatalogueError) as caught:
+        loader.load(rules)
+    assert list(caught.value.problems) == [
+        "rules/datong-2022.yaml: a stray file; a document is a folder <slug>/ with clauses.yaml",
+        "rules/lvliang-2022/: a folder without clauses.yaml",
+    ]
+
+
+def test_directories_come_from_the_environment(dirs, tmp_path, monkeypatch):
+    rules, _ = dirs
     _write(rules, _document())
     monkeypatch.setenv(loader.RULES_DIR_VAR, str(rules))
-    monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(measures))
+    monkeypatch.delenv(loader.MEASURES_DIR_VAR, raising=False)
     assert [c.id for c in loader.load().clauses] == ["yunnan-2022-2-1"]
-    monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(rules))  # no texts there
-    with pytest.raises(loader.CatalogueError, match="no measures text"):
+    # The optional override: a folder of <slug>.txt read instead of each folder's source.txt.
+    override = tmp_path / "texts"
+    override.mkdir()
+    monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(override))  # no texts there yet
+    with pytest.raises(loader.CatalogueError, match="no source text .*texts/yunnan-2022.txt"):
         loader.load()
-    assert loader.load(measures=measures).clauses  # the parameter wins over the environment
+    (override / "yunnan-2022.txt").write_text(TEXT, encoding="utf-8")
+    assert loader.load().clauses
+    monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(tmp_path / "absent"))
+    assert loader.load(measures=override).clauses  # the parameter wins over the environment
 
 
 def test_defaults_are_the_repository_dirs(monkeypatch):
     monkeypatch.delenv(loader.RULES_DIR_VAR, raising=False)
     monkeypatch.delenv(loader.MEASURES_DIR_VAR, raising=False)
     assert loader.rules_dir() == loader.REPO_ROOT / "rules"
-    assert loader.measures_dir() == loader.REPO_ROOT.parent / "shared" / "measures"
+    assert loader.measures_dir() is None  # every document folder brings its own text
 
 
 def test_empty_rules_dir(tmp_path):
-    with pytest.raises(loader.CatalogueError, match="no rule files"):
+    with pytest.raises(loader.CatalogueError, match="no document folders"):
         loader.load(tmp_path)
 
 
 # -- the real catalogue -----------------------------------------------------------------------
 
-def test_full_catalogue_loads_with_exactly_141_clauses(catalogue):
-    counts: dict[str, int] = {}
-    for clause in catalogue.clauses:
-        counts[clause.slug] = counts.get(clause.slug, 0) + 1
-    assert counts == {"datong-2022": 37, "yangquan-chengqu-2023": 32, "lvliang-2022": 27,
-                      "qinghai-2022": 26, "yunnan-2022": 19}
-    assert len(catalogue.clauses) == 141
-    assert [d.slug for d in catalogue.documents] == sorted(counts)
+def test_full_catalogue_holds_every_numbered_clause_of_every_text_once(catalogue):
+    # Each source text's own numbering (1., (一), 二(一) …) says which clauses the catalogue must hold.
+    expected = numbering.by_document(loader.rules_dir(), catalogue)
+    assert [d.slug for d in catalogue.documents] == sorted(p.name for p in loader.document_dirs())
+    assert sorted(expected) == [d.slug for d in catalogue.documents]
+    for slug, cites in expected.items():
+        assert cites, f"no clause numbers found in {slug}/source.txt"
+        assert [c.cite for c in catalogue.clauses if c.slug == slug] == cites  # in document order
+    assert len(catalogue.clauses) == sum(map(len, expected.values()))
 
 
 def test_all_cites_are_valid_and_unique(catalogue):
     cites = [c.cite for c in catalogue.clauses]
-    assert len(set(cites)) == len(cites) == 141
+    assert len(set(cites)) == len(cites)
     for clause in catalogue.clauses:
         slug, _, number = clause.cite.partition("#")
         assert slug == clause.slug and number and not re.search(r"\s", number)
@@ -261,9 +306,13 @@ def test_all_cites_are_valid_and_unique(catalogue):
 
 def test_catalogue_facts(catalogue):
     by_id = catalogue.by_id
-    assert by_id["lvliang-2022-18"].benefit.formula == \
-        "max(0, min(0.2 * ip_buy_amount_year, 2000000) - ip_buy_grants_year)"
-    assert by_id["lvliang-2022-18"].accumulators() == {"ip_buy_grants_year"}
+    ip = by_id["lvliang-2022-18"]
+    # The cap declared in the clause becomes its condition and the formula the evaluators run.
+    assert ip.cap == model.Cap(2000000, "year", "对同一企业同一年度内的知识产权交易，最高补助不超过 200 万元")
+    assert ip.benefit.formula == "max(0, min(0.2 * ip_buy_amount_year, 2000000) - granted_year)"
+    assert list(ip.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 2000000, "benefit.cap")
+    assert ip.accumulators() == {model.GRANTED}
+    assert [c.id for c in catalogue.clauses if c.accumulators()] == ["lvliang-2022-18"]
     assert by_id["yunnan-2022-2-1"].valid_to.isoformat() == "2022-12-31"
-    assert len({c.rule_version for c in catalogue.clauses}) == 141
+    assert len({c.rule_version for c in catalogue.clauses}) == len(catalogue.clauses)
     assert all(c.conditions is None for c in catalogue.clauses if not c.firm_facing)

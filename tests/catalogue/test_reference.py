@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from engine.core import matching
-from engine.judging.catalogue import inputs, reference
+from engine.judging.catalogue import inputs, model, reference
 
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
 D = dt.date
@@ -233,7 +233,7 @@ def test_lvliang_ip_cap_accumulates_across_purchases(matcher):
     # 1st purchase: 500,000 -> 20% = 100,000.
     first = _ip_decision(matcher, _ip_profile(("2022-05-10", 500000.0)), D(2022, 5, 10), grants)
     assert (first.status, first.amount) == (MET, 100000.0)
-    assert first.facts["ip_buy_grants_year"] == 0.0
+    assert first.facts[model.GRANTED] == 0.0
     grants.append((D(2022, 5, 10), first))
     # A stored grant of another clause never counts against this cap.
     other = matching.Decision("yunnan-2022-2-1", "yunnan-2022#二(一)", "x", MET, amount=999999.0)
@@ -242,13 +242,13 @@ def test_lvliang_ip_cap_accumulates_across_purchases(matcher):
     profile = _ip_profile(("2022-05-10", 500000.0), ("2022-09-01", 12000000.0))
     second = _ip_decision(matcher, profile, D(2022, 9, 1), grants)
     assert (second.status, second.amount) == (MET, 1900000.0)
-    assert second.explanation["amount"]["inputs"] == {"ip_buy_amount_year": 12500000.0, "ip_buy_grants_year": 100000.0}
+    assert second.explanation["amount"]["inputs"] == {"ip_buy_amount_year": 12500000.0, model.GRANTED: 100000.0}
     grants.append((D(2022, 9, 1), second))
     # 3rd purchase: the cap is used up.
     profile = _ip_profile(("2022-05-10", 500000.0), ("2022-09-01", 12000000.0), ("2022-11-01", 1000000.0))
     third = _ip_decision(matcher, profile, D(2022, 11, 1), grants)
     assert third.status == NOT_MET and third.amount is None
-    assert third.facts["ip_buy_grants_year"] == 2000000.0
+    assert third.facts[model.GRANTED] == 2000000.0
     # A new year starts from zero: 2022's grants do not count in 2023.
     profile = _ip_profile(("2022-05-10", 500000.0), ("2023-03-01", 500000.0))
     fourth = _ip_decision(matcher, profile, D(2023, 3, 1), grants)

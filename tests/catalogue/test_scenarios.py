@@ -1,5 +1,5 @@
 """Scenario coverage and the scenario loader's own checks. The scenarios themselves run as
-pytest items collected from rules/scenarios/*.yaml by engine/catalogue/pytest_plugin.py."""
+pytest items collected from rules/<slug>/scenarios.yaml by engine/judging/catalogue/pytest_plugin.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ _SCENARIOS = scenarios.load(_CATALOGUE)
 
 
 def test_scenario_files_load_and_names_are_unique():
-    assert len(_SCENARIOS) >= 200
+    written = sum(len(yaml.safe_load(p.read_text(encoding="utf-8"))) for p in scenarios.scenario_files())
+    assert len(_SCENARIOS) == written > 0  # every scenario of every document folder
     assert len({s.name for s in _SCENARIOS}) == len(_SCENARIOS)
 
 
@@ -43,10 +44,11 @@ def test_a_wrong_expectation_fails(matcher):
     ]
 
 
-def _write(folder: Path, items) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "yunnan-2022.yaml").write_text(yaml.safe_dump(items, allow_unicode=True), encoding="utf-8")
-    return folder
+def _write(rules: Path, items) -> Path:
+    """A rules directory whose yunnan-2022/ folder holds ``items`` as its scenarios."""
+    (rules / "yunnan-2022").mkdir(parents=True, exist_ok=True)
+    (rules / "yunnan-2022" / "scenarios.yaml").write_text(yaml.safe_dump(items, allow_unicode=True), encoding="utf-8")
+    return rules
 
 
 GOOD = {"name": "例", "clause": "yunnan-2022-2-1", "as_of": "2022-06-15",
@@ -67,19 +69,21 @@ GOOD = {"name": "例", "clause": "yunnan-2022-2-1", "as_of": "2022-06-15",
         ({**GOOD, "expect": {"status": "maybe"}}, "[0].expect.status: bad status 'maybe'"),
         ({**GOOD, "expect": {"status": "met", "amount": "lots"}}, "[0].expect.amount: must be a number"),
         ({**GOOD, "expect": {"status": "met", "why": 1}}, "[0].expect.why: unknown key"),
+        ({**GOOD, "granted": 100}, "[0].granted: yunnan-2022-2-1 declares no cap"),
+        ({**GOOD, "granted": "lots"}, "[0].granted: must be an amount"),
     ],
 )
 def test_scenario_file_problems_name_file_and_item(tmp_path, catalogue, item, expected):
-    folder = _write(tmp_path / "rules" / "scenarios", [item])
+    folder = _write(tmp_path / "rules", [item])
     found, problems = scenarios.check(catalogue, folder)
     assert found == []
-    assert any(p.startswith(f"rules/scenarios/yunnan-2022.yaml: {expected}") for p in problems), problems
+    assert any(p.startswith(f"rules/yunnan-2022/scenarios.yaml: {expected}") for p in problems), problems
 
 
 def test_duplicate_scenario_names(tmp_path, catalogue):
-    folder = _write(tmp_path / "rules" / "scenarios", [GOOD, GOOD])
+    folder = _write(tmp_path / "rules", [GOOD, GOOD])
     found, problems = scenarios.check(catalogue, folder)
     assert len(found) == 1
-    assert problems == ["rules/scenarios/yunnan-2022.yaml: [1].name: '例' duplicated (also in rules/scenarios/yunnan-2022.yaml)"]
+    assert problems == ["rules/yunnan-2022/scenarios.yaml: [1].name: '例' duplicated (also in rules/yunnan-2022/scenarios.yaml)"]
     with pytest.raises(loader.CatalogueError):
         scenarios.load(catalogue, folder)

@@ -68,20 +68,19 @@ def test_example_profile():
         "agri_loan_new_year": 2_000_000.0, "agri_loan_max_rate": 4.35,
         "agri_loan_interest_year": pytest.approx(87_000.0), "guarantee_loan_new_year": 0.0,
         "ip_buy_amount_year": 500_000.0, "ip_sell_amount_year": 0.0,
-        "county_risk_2022": False, "ip_buy_grants_year": 0.0,
+        "county_risk_2022": False,
     }
 
 
 def test_empty_profile():
     attrs = attributes({}, AS_OF)
     _check_types(attrs)
-    assert attrs == {**NO_CERTS, "county_risk_2022": False, "ip_buy_grants_year": 0.0}
+    assert attrs == {**NO_CERTS, "county_risk_2022": False}
 
 
-def test_risk_years_and_grants():
-    attrs = attributes({}, AS_OF, risk_years={2021, 2022}, ip_buy_grants_year=150_000)
+def test_risk_years():
+    attrs = attributes({}, AS_OF, risk_years={2021, 2022})
     assert attrs["county_risk_2022"] is True
-    assert attrs["ip_buy_grants_year"] == 150_000.0 and isinstance(attrs["ip_buy_grants_year"], float)
     assert attributes({}, AS_OF, risk_years=[2021])["county_risk_2022"] is False
 
 

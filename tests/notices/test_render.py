@@ -129,7 +129,8 @@ def test_sms_params_are_exactly_the_template_variables_and_strings(notice):
              "yunnan-2022-2-1": "yunnan-2022-2-1"}
     for key, clause_id in cases.items():
         entry = config["modes"].get(key) or config["clauses"][key]
-        path = render.templates_dir() / (f"{key}/sms.txt" if key in config["modes"] else f"clauses/{key}/sms.txt")
+        path = render.templates_dir() / f"{key}/sms.txt" if key in config["modes"] \
+            else render.clause_template_dirs()[key] / "sms.txt"
         source = path.read_text(encoding="utf-8")
         variables = jinja2.meta.find_undeclared_variables(env.parse(source))
         sms = render.render_sms(notice(clause_id, 48000.0), PHONE)
@@ -166,10 +167,14 @@ def test_clause_override_is_used(notice):
     assert "政策依据：《云南省进一步帮扶中小微企业纾困发展工作方案》二（一）“加力房租减免”" in email.text
 
 
-def test_override_lookup_in_another_templates_dir(notice, templates):
-    (templates / "clauses" / "datong-2022-7").mkdir(parents=True)
-    (templates / "clauses" / "datong-2022-7" / "email_subject.txt").write_text("{{ firm_name }}：融资新方式", encoding="utf-8")
-    email = render.render_email(notice("datong-2022-7"), "a@example.cn", templates=templates)
+def test_override_lookup_in_the_document_folder(notice, templates, tmp_path):
+    # A clause's own templates live in its document's folder: rules/<slug>/templates/<clause id>/.
+    folder = tmp_path / "rules" / "datong-2022" / "templates" / "datong-2022-7"
+    folder.mkdir(parents=True)
+    (folder / "email_subject.txt").write_text("{{ firm_name }}：融资新方式", encoding="utf-8")
+    renderer = render.Renderer(templates, rules=tmp_path / "rules")
+    assert renderer.template_name("datong-2022-7", "inform", "email_subject.txt") == "clauses/datong-2022-7/email_subject.txt"
+    email = renderer.render_email(notice("datong-2022-7"), "a@example.cn")
     assert email.subject == f"{FIRM}：融资新方式"
     assert "“鼓励银行创新融资方式”" in email.text  # the other files still come from the mode
 

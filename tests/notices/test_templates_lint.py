@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from engine.notices import render
 from engine.cli import templates as templates_cli
+from engine.judging.catalogue import loader
 
 
 @pytest.fixture
@@ -23,12 +24,21 @@ def templates(tmp_path):
     return target
 
 
+@pytest.fixture
+def rules(tmp_path):
+    target = tmp_path / "rules"
+    shutil.copytree(loader.REPO_ROOT / "rules", target)
+    return target
+
+
 def test_lint_passes_on_the_real_catalogue(runner, monkeypatch):
     monkeypatch.delenv(templates_cli.SEGMENT_BUDGET_VAR, raising=False)
+    firm_facing = len(loader.load(verify_texts=False).firm_facing())
+    overrides = len(render.clause_template_dirs())
     result = runner.invoke(templates_cli.templates, ["lint"])
     assert result.exit_code == 0, result.output
-    assert "ok: 106 firm-facing clauses × 4 templates (1 with clause overrides)" in result.output
-    assert "SMS segments (budget 2): 106×2" in result.output
+    assert f"ok: {firm_facing} firm-facing clauses × 4 templates ({overrides} with clause overrides)" in result.output
+    assert f"SMS segments (budget 2): {firm_facing}×2" in result.output
 
 
 def test_lint_fails_on_an_over_long_sms(runner, templates):
@@ -47,10 +57,10 @@ def test_lint_fails_on_an_over_long_sms(runner, templates):
     assert result.exit_code == 0, result.output
 
 
-def test_lint_names_clause_and_template_on_a_render_error(runner, templates):
-    override = templates / "clauses" / "yunnan-2022-2-1" / "email.html"
+def test_lint_names_clause_and_template_on_a_render_error(runner, templates, rules):
+    override = rules / "yunnan-2022" / "templates" / "yunnan-2022-2-1" / "email.html"
     override.write_text(override.read_text(encoding="utf-8").replace("{{ lead_agency }}", "{{ hotline }}"), encoding="utf-8")
-    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"])
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "--rules-dir", str(rules), "lint"])
     assert result.exit_code == 1
     assert "yunnan-2022-2-1: clauses/yunnan-2022-2-1/email.html: UndefinedError: 'hotline' is undefined" in result.output
 
@@ -63,14 +73,14 @@ def test_lint_catches_a_template_that_drops_a_required_fact(runner, templates):
     assert "datong-2022-7: inform/email.txt: does not show 'https://policy-push.example.cn/unsubscribe/" in result.output
 
 
-def test_lint_refuses_sms_templates_a_provider_could_not_hold(runner, templates):
+def test_lint_refuses_sms_templates_a_provider_could_not_hold(runner, templates, rules):
     (templates / "inform" / "sms.txt").write_text(
         "【提示】{{ firm }}{{ basis }}“{{ benefit|upper }}”{% if agency %}{{ agency }}{% endif %}，{{ window }}。回T退订\n",
         encoding="utf-8",
     )
-    (templates / "clauses" / "datong-2022-7").mkdir(parents=True)
-    (templates / "clauses" / "datong-2022-7" / "sms.txt").write_text("{{ firm }}：你好。回T退订\n", encoding="utf-8")
-    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"])
+    (rules / "datong-2022" / "templates" / "datong-2022-7").mkdir(parents=True)
+    (rules / "datong-2022" / "templates" / "datong-2022-7" / "sms.txt").write_text("{{ firm }}：你好。回T退订\n", encoding="utf-8")
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "--rules-dir", str(rules), "lint"])
     assert result.exit_code == 1
     assert "inform/sms.txt: variables firm and basis are adjacent (providers refuse that)" in result.output
     assert "inform/sms.txt: 【】 is reserved for the signature" in result.output

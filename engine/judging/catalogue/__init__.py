@@ -1,4 +1,4 @@
-"""The rules catalogue: rules/*.yaml loaded strictly, matched by durable-rules, explained in Python.
+"""The rules catalogue: the document folders rules/<slug>/ loaded strictly, matched by durable-rules, explained in Python.
 
 Modules: :mod:`~engine.catalogue.loader` (YAML → :mod:`~engine.catalogue.model`, with
 :mod:`~engine.catalogue.checker`, :mod:`~engine.catalogue.conditions` and
@@ -11,12 +11,9 @@ Modules: :mod:`~engine.catalogue.loader` (YAML → :mod:`~engine.catalogue.model
 
 from __future__ import annotations
 
-import logging
 import os
 
 from engine.judging.catalogue import durable, loader, reference
-
-log = logging.getLogger(__name__)
 
 
 def default_matcher(
@@ -24,11 +21,7 @@ def default_matcher(
 ) -> durable.DurableMatcher | reference.ReferenceMatcher:
     """The production matcher over the repository's catalogue ($POLICY_PUSH_RULES_DIR overrides).
 
-    Quotations are checked against the measures texts when those are present; a deployment
-    without them still loads (with a warning) since the texts change no verdict.
+    Quotations are checked against each document's source.txt (or the ``measures`` override),
+    which every document folder carries: a catalogue whose texts are missing does not load.
     """
-    texts = loader.measures_dir(measures)
-    verify = texts.is_dir()
-    if not verify:
-        log.warning("measures texts not found at %s: rule quotations not verified", texts)
-    return durable.create_matcher(loader.load(rules, measures=measures, verify_texts=verify))
+    return durable.create_matcher(loader.load(rules, measures=measures))

@@ -105,7 +105,7 @@ def _leaf(leaf: model.Leaf, prop: str) -> dict[str, Any]:
 
 def _node(node: model.Condition, clause: model.Clause) -> dict[str, Any]:
     if isinstance(node, model.Leaf):
-        prop = accumulator_property(node.attr, clause.id) if node.attr in model.GRANT_ACCUMULATORS else node.attr
+        prop = accumulator_property(node.attr, clause.id) if node.attr == model.GRANTED else node.attr
         return _leaf(node, prop)
     children = [_node(child, clause) for child in node.children]
     if len(children) == 1:
@@ -274,7 +274,7 @@ class FactEncoder:
     def __init__(self, catalogue: model.Catalogue, reads: Iterable[tuple[str, str]]) -> None:
         tested = {leaf.attr for clause in catalogue.executable() for leaf in clause.leaves()} | {"region"}
         # Rules test accumulators per clause (``attr@clause``), never the firm-wide total.
-        self.names = frozenset(tested - model.GRANT_ACCUMULATORS)
+        self.names = frozenset(tested - {model.GRANTED})
         self.reads = tuple(reads)
         self._keys = {name: _key(name) for name in self.names}
         self._read_keys = tuple((clause_id, attr, _key(accumulator_property(attr, clause_id))) for clause_id, attr in self.reads)

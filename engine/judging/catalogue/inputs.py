@@ -63,24 +63,32 @@ def accumulating(catalogue: model.Catalogue) -> Mapping[str, frozenset[str]]:
     return catalogue.accumulating
 
 
+def same_period(per: str, when: dt.date, as_of: dt.date) -> bool:
+    """Whether ``when`` falls in the cap period (one of :data:`model.CAP_PERIODS`) holding ``as_of``."""
+    if per == "year":
+        return when.year == as_of.year
+    raise ValueError(f"unknown cap period {per!r}")
+
+
 def grants_by_clause(
     catalogue: model.Catalogue, as_of: dt.date, grants: Any
 ) -> dict[str, float]:
-    """Amounts already granted this year, per clause with an accumulating cap.
+    """Amounts already granted in the cap's period, per clause declaring a cap.
 
     Sums the ``met`` decisions in ``MatchContext.grants`` of the same clause whose date falls in
-    ``as_of``'s calendar year. Every stored grant of that year counts, even one dated after
-    ``as_of`` (an event arriving late): what was paid out is paid, and counting it keeps the
-    year's total within the cap whatever order events are processed in.
+    the period (``cap.per``: the calendar year) holding ``as_of``. Every stored grant of that
+    period counts, even one dated after ``as_of`` (an event arriving late): what was paid out
+    is paid, and counting it keeps the period's total within the cap whatever order events are
+    processed in.
     """
-    wanted = accumulating(catalogue)
-    totals = {clause_id: 0.0 for clause_id in wanted}
+    periods = {clause_id: catalogue.by_id[clause_id].cap.per for clause_id in accumulating(catalogue)}  # type: ignore[union-attr]
+    totals = {clause_id: 0.0 for clause_id in periods}
     for when, decision in grants:
         if (
             decision.clause_id in totals
             and decision.status == matching.Verdict.MET
             and decision.amount is not None
-            and when.year == as_of.year
+            and same_period(periods[decision.clause_id], when, as_of)
         ):
             totals[decision.clause_id] += float(decision.amount)
     return totals
@@ -94,14 +102,11 @@ def prepare(
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """The attributes of ``profile`` as of ``as_of`` and the per-clause accumulator overrides.
 
-    ``ip_buy_grants_year`` given to ``derive.attributes`` is the year's total over every clause
-    with an IP-purchase cap (the attribute as docs/profile.md defines it); each such clause then
-    sees its own total through the overrides, so two caps never eat into each other.
+    Each clause declaring a cap sees its own total (:data:`model.GRANTED`) through the
+    overrides, so two caps never eat into each other.
     """
     totals = grants_by_clause(catalogue, as_of, context.grants)
-    attributes = derive.attributes(
-        profile, as_of, risk_years=context.risk_years, ip_buy_grants_year=sum(totals.values())
-    )
+    attributes = derive.attributes(profile, as_of, risk_years=context.risk_years)
     overrides = {
         clause_id: {name: totals[clause_id] for name in names}
         for clause_id, names in accumulating(catalogue).items()

@@ -1,13 +1,16 @@
-"""Strict loading of ``rules/*.yaml`` (schema: rules/README.md) into :mod:`engine.catalogue.model`.
+"""Strict loading of the document folders ``rules/<slug>/`` (schema: rules/README.md) into :mod:`engine.catalogue.model`.
 
+A document is one folder: ``clauses.yaml`` (its metadata and clauses), ``source.txt`` (the
+text every quotation is checked against), ``scenarios.yaml`` and optional ``templates/``.
 Every problem found is collected, each naming the file and the key path, e.g.
-``rules/yunnan-2022.yaml: clauses[3].conditions.all[1].attr: unknown attribute 'foo'``,
+``rules/yunnan-2022/clauses.yaml: clauses[3].conditions.all[1].attr: unknown attribute 'foo'``,
 and :func:`load` raises one :class:`CatalogueError` listing them all: a rule file is fixed
 in one pass, not one error at a time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,6 +28,9 @@ from engine.core import regions
 RULES_DIR_VAR = "POLICY_PUSH_RULES_DIR"
 MEASURES_DIR_VAR = "POLICY_PUSH_MEASURES_DIR"
 REPO_ROOT = Path(__file__).resolve().parents[3]
+#: The files of one document folder.
+CLAUSES_FILE = "clauses.yaml"
+SOURCE_FILE = "source.txt"
 
 _DOC_KEYS = {"slug", "title", "number", "issuer", "jurisdiction", "valid_from", "valid_to"}
 _CLAUSE_REQUIRED = {
@@ -50,9 +56,16 @@ def rules_dir(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(path or os.environ.get(RULES_DIR_VAR) or REPO_ROOT / "rules")
 
 
-def measures_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """The measures texts: ``path``, else $POLICY_PUSH_MEASURES_DIR, else ../shared/measures."""
-    return Path(path or os.environ.get(MEASURES_DIR_VAR) or REPO_ROOT.parent / "shared" / "measures")
+def measures_dir(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """A folder of ``<slug>.txt`` replacing each document's own source.txt: ``path``, else
+    $POLICY_PUSH_MEASURES_DIR, else None (the usual case: every document brings its text)."""
+    chosen = path or os.environ.get(MEASURES_DIR_VAR)
+    return Path(chosen) if chosen else None
+
+
+def document_dirs(rules: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The document folders of the rules directory (those holding a clauses.yaml), sorted by slug."""
+    return sorted(path.parent for path in rules_dir(rules).glob(f"*/{CLAUSES_FILE}"))
 
 
 def load(
@@ -61,10 +74,10 @@ def load(
     measures: str | os.PathLike[str] | None = None,
     verify_texts: bool = True,
 ) -> model.Catalogue:
-    """Load every ``*.yaml`` directly in the rules directory; raise :class:`CatalogueError` on any problem.
+    """Load every document folder of the rules directory; raise :class:`CatalogueError` on any problem.
 
-    ``verify_texts=False`` skips comparing quotations with the measures texts (for deployments
-    that do not ship them; ``policy-push rules lint`` checks them where they are).
+    ``verify_texts=False`` skips comparing quotations with the source texts (they change no
+    verdict; a caller that only reads clause metadata saves the reading).
     """
     catalogue, problems = check(rules, measures=measures, verify_texts=verify_texts)
     if problems:
@@ -80,15 +93,23 @@ def check(
 ) -> tuple[model.Catalogue, list[str]]:
     """Load what can be loaded and list every problem (the catalogue is only trustworthy if none)."""
     folder = rules_dir(rules)
-    texts = _Measures(measures_dir(measures)) if verify_texts else None
-    files = sorted(folder.glob("*.yaml"))
-    if not files:
-        return model.Catalogue((), ()), [f"{folder}: no rule files (*.yaml)"]
-    problems: list[str] = []
+    texts = _Measures(folder, measures_dir(measures)) if verify_texts else None
+    problems = [
+        f"{folder.name}/{path.name}: a stray file; a document is a folder <slug>/ with {CLAUSES_FILE}"
+        for path in sorted(folder.glob("*.yaml"))
+    ]
+    problems += [
+        f"{folder.name}/{path.name}/: a folder without {CLAUSES_FILE}"
+        for path in sorted(folder.iterdir() if folder.is_dir() else ())
+        if path.is_dir() and not (path / CLAUSES_FILE).is_file() and not path.name.startswith((".", "_"))
+    ]
+    found_dirs = document_dirs(folder)
+    if not found_dirs:
+        return model.Catalogue((), ()), problems + [f"{folder}: no document folders (<slug>/{CLAUSES_FILE})"]
     documents: list[model.Document] = []
     clauses: list[model.Clause] = []
-    for path in files:
-        checker = _File(path, f"{folder.name}/{path.name}", texts)
+    for path in (d / CLAUSES_FILE for d in found_dirs):
+        checker = _File(path, f"{folder.name}/{path.parent.name}/{CLAUSES_FILE}", texts)
         document, found = checker.run()
         problems += checker.problems
         if document is not None:
@@ -112,16 +133,24 @@ def rule_version(raw: Mapping[str, Any]) -> str:
 
 
 class _Measures:
-    """The measures texts, whitespace removed (the extraction broke lines mid-word), read once."""
+    """The documents' source texts, whitespace removed (the extraction broke lines mid-word), read once."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, rules: Path, override: Path | None) -> None:
+        self.rules, self.override = rules, override
         self._texts: dict[str, str | None] = {}
+
+    def path(self, slug: str) -> Path:
+        """Where the text of ``slug`` is read: its folder's source.txt unless an override folder is set."""
+        return self.override / f"{slug}.txt" if self.override else self.rules / slug / SOURCE_FILE
+
+    def label(self, slug: str) -> str:
+        """The text's name in a problem message, relative to its folder."""
+        return f"{slug}.txt" if self.override else f"{slug}/{SOURCE_FILE}"
 
     def get(self, slug: str) -> str | None:
         if slug not in self._texts:
             try:
-                self._texts[slug] = _WS.sub("", (self.folder / f"{slug}.txt").read_text(encoding="utf-8"))
+                self._texts[slug] = _WS.sub("", self.path(slug).read_text(encoding="utf-8"))
             except OSError:
                 self._texts[slug] = None
         return self._texts[slug]
@@ -133,7 +162,7 @@ class _File(checker.Checker):
     def __init__(self, path: Path, source: str, measures: _Measures | None) -> None:
         super().__init__(source)
         self.path, self.measures = path, measures
-        self.slug = path.stem
+        self.slug = path.parent.name
 
     def run(self) -> tuple[model.Document | None, list[model.Clause]]:
         try:
@@ -150,7 +179,7 @@ class _File(checker.Checker):
             self.fail("clauses", "must be a non-empty list")
             return document, []
         if self.measures is not None and self.measures.get(self.slug) is None:
-            self.fail("", f"no measures text {self.measures.folder / (self.slug + '.txt')}")
+            self.fail("", f"no source text {self.measures.path(self.slug)}")
         found = [self.clause(raw, f"clauses[{i}]", document) for i, raw in enumerate(data["clauses"])]
         return document, [c for c in found if c is not None]
 
@@ -162,7 +191,7 @@ class _File(checker.Checker):
         n = len(self.problems)
         slug = self.text(raw["slug"], "document.slug")
         if slug is not None and slug != self.slug:
-            self.fail("document.slug", f"{slug!r} does not match the file name {self.slug!r}")
+            self.fail("document.slug", f"{slug!r} does not match the folder name {self.slug!r}")
         values = {
             "slug": slug, "title": self.text(raw["title"], "document.title"),
             "number": self.text(raw["number"], "document.number", nullable=True),
@@ -194,11 +223,11 @@ class _File(checker.Checker):
             if not sep or not number or number != number.strip() or re.search(r"\s", number):
                 self.fail(at("cite"), f"{cite!r} is not of the form <slug>#<clause>")
             elif slug != self.slug:
-                self.fail(at("cite"), f"{cite!r}: slug {slug!r} does not match the file {self.slug!r}")
+                self.fail(at("cite"), f"{cite!r}: slug {slug!r} does not match the folder {self.slug!r}")
         text = self.text(raw["text"], at("text"))
         source = self.measures.get(self.slug) if self.measures is not None else None
         if text is not None and source is not None and _WS.sub("", text) not in source:
-            self.fail(at("text"), f"not found verbatim in {self.slug}.txt (whitespace ignored)")
+            self.fail(at("text"), f"not found verbatim in {self.measures.label(self.slug)} (whitespace ignored)")
         firm_facing = raw["firm_facing"]
         if not isinstance(firm_facing, bool):
             self.fail(at("firm_facing"), "must be true or false")
@@ -215,7 +244,9 @@ class _File(checker.Checker):
             if firm_facing is False:
                 self.fail(at("conditions"), "conditions on a clause that is not firm-facing (never judged)")
             tree = conditions.group(self, raw["conditions"], at("conditions"))
-        benefit = self.benefit(raw["benefit"], at("benefit")) if "benefit" in raw else None
+        benefit = self.benefit(raw["benefit"], at("benefit"), text) if "benefit" in raw else None
+        if benefit is not None and benefit.cap is not None and tree is not None:
+            tree = _capped(tree, benefit.cap)
         needs = self.strings(raw.get("needs", []), at("needs"))
         application = None
         if mode == "apply":
@@ -237,8 +268,8 @@ class _File(checker.Checker):
             executable=bool(firm_facing and tree is not None and not needs),
         )
 
-    def benefit(self, raw: Any, where: str) -> model.Benefit | None:
-        if not self.keys(raw, where, _BENEFIT_REQUIRED, {"formula"}):
+    def benefit(self, raw: Any, where: str, clause_text: str | None) -> model.Benefit | None:
+        if not self.keys(raw, where, _BENEFIT_REQUIRED, {"formula", "cap"}):
             return None
         n = len(self.problems)
         kind = self.text(raw["kind"], f"{where}.kind")
@@ -255,6 +286,39 @@ class _File(checker.Checker):
                 self.fail(f"{where}.formula", f"bad formula {text!r}: {exc}")
             if unit == "none":
                 self.fail(f"{where}.unit", "a formula computes an amount: unit cannot be none")
+        cap = None
+        if "cap" in raw:
+            cap = self.cap(raw["cap"], f"{where}.cap", clause_text)
+            if text is None:
+                self.fail(f"{where}.cap", "a cap limits what a formula computes: add a formula")
+            elif unit != "yuan":
+                self.fail(f"{where}.cap", f"a cap is an amount of money: unit must be yuan, not {unit}")
         if len(self.problems) > n:
             return None
-        return model.Benefit(kind=kind, unit=unit, description=description, formula=text, inputs=inputs)
+        if cap is not None:
+            text = f"max(0, min({text}, {cap.amount}) - {model.GRANTED})"
+            inputs = formula.names(text)
+        return model.Benefit(kind=kind, unit=unit, description=description, formula=text, inputs=inputs, cap=cap)
+
+    def cap(self, raw: Any, where: str, clause_text: str | None) -> model.Cap | None:
+        if not self.keys(raw, where, {"amount", "per", "quote"}, set()):
+            return None
+        n = len(self.problems)
+        amount = raw["amount"]
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 < amount < conditions.MAX_ABS:
+            self.fail(f"{where}.amount", f"{amount!r} is not a positive amount")
+        per = self.enum(raw["per"], f"{where}.per", model.CAP_PERIODS, "cap period")
+        quote = self.text(raw["quote"], f"{where}.quote")
+        if quote is not None and clause_text is not None and _WS.sub("", quote) not in _WS.sub("", clause_text):
+            self.fail(f"{where}.quote", "not found in the clause's text (whitespace ignored)")
+        if len(self.problems) > n:
+            return None
+        return model.Cap(amount=amount, per=per, quote=quote)
+
+
+def _capped(tree: model.Condition, cap: model.Cap) -> model.Condition:
+    """The clause's conditions and one more: what it already granted in the period is below the cap."""
+    below = model.Leaf(model.GRANTED, "lt", cap.amount, "benefit.cap")
+    if isinstance(tree, model.Group) and tree.kind == "all":
+        return dataclasses.replace(tree, children=(*tree.children, below))
+    return model.Group("all", (tree, below), "")

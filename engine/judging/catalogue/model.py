@@ -1,6 +1,6 @@
 """The catalogue as frozen data: documents, clauses, condition trees and benefits.
 
-These types are what :mod:`engine.catalogue.loader` builds from ``rules/*.yaml`` (schema in
+These types are what :mod:`engine.catalogue.loader` builds from ``rules/<slug>/clauses.yaml`` (schema in
 ``rules/README.md``); both evaluators read only these, never the YAML.
 """
 
@@ -19,9 +19,12 @@ UNITS = ("yuan", "percent", "months", "none")
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "prefix")
 GROUP_KINDS = ("all", "any")
 
-#: Attributes that sum what the firm was already granted this year. Each clause reading one sees
-#: only its *own* earlier grants (a cap belongs to its clause), so evaluators give them per clause.
-GRANT_ACCUMULATORS = frozenset({"ip_buy_grants_year"})
+#: Periods a cumulative cap may run over (``benefit.cap.per``): the calendar year of the decision.
+CAP_PERIODS = ("year",)
+#: What a clause with a cap has already granted the firm in the cap's period. Not a firm attribute:
+#: evaluators give it per clause (its *own* earlier grants; a cap belongs to its clause), and the
+#: loader writes it into the clause's condition and formula from the ``cap`` declaration.
+GRANTED = "granted_year"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +50,22 @@ Condition = Union[Leaf, Group]
 
 
 @dataclasses.dataclass(frozen=True)
+class Cap:
+    """A cumulative cap (``benefit.cap``): the clause grants a firm at most ``amount`` per ``per``."""
+
+    amount: float
+    per: str
+    #: The words of the source text that set the cap.
+    quote: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Benefit:
-    """What a clause grants; ``formula`` (if any) computes the amount in ``unit``."""
+    """What a clause grants; ``formula`` (if any) computes the amount in ``unit``.
+
+    With a ``cap``, ``formula`` is what evaluators run: the declared formula (what the period's
+    activity earns) capped and less :data:`GRANTED`, ``max(0, min(<declared>, <cap>) - granted_year)``.
+    """
 
     kind: str
     unit: str
@@ -56,6 +73,7 @@ class Benefit:
     formula: str | None = None
     #: Attribute names the formula reads.
     inputs: frozenset[str] = frozenset()
+    cap: Cap | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +87,7 @@ class Document:
     jurisdiction: str
     valid_from: dt.date
     valid_to: dt.date | None
-    source: str  # the rule file, as shown in error messages (e.g. "rules/yunnan-2022.yaml")
+    source: str  # the rule file, as shown in error messages (e.g. "rules/yunnan-2022/clauses.yaml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +140,13 @@ class Clause:
         return frozenset(self.reads)
 
     def accumulators(self) -> frozenset[str]:
-        """The grant accumulators (see :data:`GRANT_ACCUMULATORS`) this clause reads."""
-        return self.attributes_read() & GRANT_ACCUMULATORS
+        """The per-clause grant totals this clause reads: :data:`GRANTED` if it declares a cap."""
+        return frozenset({GRANTED}) if self.cap is not None else frozenset()
+
+    @property
+    def cap(self) -> Cap | None:
+        """The clause's cumulative cap, if its benefit declares one."""
+        return self.benefit.cap if self.benefit is not None else None
 
     def in_window(self, as_of: dt.date) -> bool:
         """Whether ``as_of`` lies in [valid_from, valid_to] (both inclusive; open end if None)."""

@@ -1,5 +1,6 @@
-"""A small pytest plugin, OpenFisca-style: each scenario in rules/scenarios/*.yaml is a test item,
-run through both evaluators (the reference and durable-rules).
+"""A small pytest plugin, OpenFisca-style: each scenario in a document folder's
+``rules/<slug>/scenarios.yaml`` is a test item, run through both evaluators (the reference and
+durable-rules) over the catalogue of the rules directory that holds the folder.
 
 Enabled by the repository's root conftest.py; `policy-push rules test` runs the same scenarios.
 """
@@ -17,8 +18,8 @@ from engine.judging.catalogue import durable, loader, reference, scenarios
 
 
 @functools.cache
-def _catalogue_and_matchers() -> tuple[Any, dict[str, scenarios.AttributeMatcher]]:
-    catalogue = loader.load()
+def _catalogue_and_matchers(rules: Path) -> tuple[Any, dict[str, scenarios.AttributeMatcher]]:
+    catalogue = loader.load(rules)
     return catalogue, {
         "reference": reference.ReferenceMatcher(catalogue),
         "durable": durable.DurableMatcher(catalogue),
@@ -26,18 +27,24 @@ def _catalogue_and_matchers() -> tuple[Any, dict[str, scenarios.AttributeMatcher
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    if file_path.suffix == ".yaml" and file_path.parent.name == scenarios.SCENARIOS_SUBDIR:
+    if file_path.name == scenarios.SCENARIOS_FILE and (file_path.parent / loader.CLAUSES_FILE).is_file():
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
+
+
+def _rules_of(path: Path) -> Path:
+    """The rules directory holding the document folder of a scenario file."""
+    return path.parent.parent
 
 
 class ScenarioFile(pytest.File):
     """One scenario file; its items are (scenario, evaluator) pairs."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        catalogue, matchers = _catalogue_and_matchers()
-        for scenario in scenarios.load(catalogue, self.path.parent):
-            if Path(scenario.source).name != self.path.name:
+        rules = _rules_of(self.path)
+        catalogue, matchers = _catalogue_and_matchers(rules)
+        for scenario in scenarios.load(catalogue, rules):
+            if Path(scenario.source).parent.name != self.path.parent.name:
                 continue
             for evaluator in matchers:
                 yield ScenarioItem.from_parent(self, name=f"{scenario.name}[{evaluator}]", scenario=scenario, evaluator=evaluator)
@@ -56,7 +63,7 @@ class ScenarioItem(pytest.Item):
         self.evaluator = evaluator
 
     def runtest(self) -> None:
-        _catalogue, matchers = _catalogue_and_matchers()
+        _catalogue, matchers = _catalogue_and_matchers(_rules_of(self.path))
         problems = scenarios.run(self.scenario, matchers[self.evaluator])
         if problems:
             raise ScenarioFailure(problems)

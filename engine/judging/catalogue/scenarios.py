@@ -1,11 +1,12 @@
-"""Scenarios: worked examples of the rules (``rules/scenarios/*.yaml``), run through both evaluators.
+"""Scenarios: worked examples of the rules (``rules/<slug>/scenarios.yaml``), run through both evaluators.
 
-A scenario file is a list of::
+Each document folder's scenario file is a list of::
 
     - name: 服务业小微企业承租国有房屋月租8000元——减免3个月   # unique across all files
       clause: yunnan-2022-2-1
       as_of: 2022-06-15
       attributes: {region: "530102", tertiary: true, ...}       # given directly, not derived
+      granted: 0                       # only for a clause with a cap: what it already granted this period
       expect: {status: met, amount: 24000.0}                     # amount?, missing? optional
 
 Attributes are given at the attribute level, so a scenario pins the rule, not the derivation.
@@ -26,7 +27,8 @@ import yaml
 from engine.core import matching
 from engine.judging.catalogue import inputs, loader, model, yamlio
 
-SCENARIOS_SUBDIR = "scenarios"
+#: The scenario file of a document folder.
+SCENARIOS_FILE = "scenarios.yaml"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: Amounts are compared to the fen.
 _TOLERANCE = 0.005
@@ -53,22 +55,24 @@ class Scenario:
     has_amount: bool = False
     missing: tuple[str, ...] | None = None
     source: str = ""
+    #: For a clause with a cap: what it already granted the firm in the cap's period (None: unknown).
+    granted: float | None = None
 
 
-def scenarios_dir(rules: str | os.PathLike[str] | None = None) -> Path:
-    """``<rules dir>/scenarios``."""
-    return loader.rules_dir(rules) / SCENARIOS_SUBDIR
+def scenario_files(rules: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Every document folder's ``scenarios.yaml`` in the rules directory, sorted by slug."""
+    return sorted(loader.rules_dir(rules).glob(f"*/{SCENARIOS_FILE}"))
 
 
-def check(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = None) -> tuple[list[Scenario], list[str]]:
-    """Load every scenario file strictly; return the scenarios and every problem found."""
-    folder = Path(folder) if folder is not None else scenarios_dir()
+def check(catalogue: model.Catalogue, rules: str | os.PathLike[str] | None = None) -> tuple[list[Scenario], list[str]]:
+    """Load every scenario file of the rules directory strictly; return the scenarios and every problem found."""
+    folder = loader.rules_dir(rules)
     by_id = catalogue.by_id
     found: list[Scenario] = []
     problems: list[str] = []
     names: dict[str, str] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        source = f"{folder.parent.name}/{folder.name}/{path.name}"
+    for path in scenario_files(folder):
+        source = f"{folder.name}/{path.parent.name}/{path.name}"
         try:
             items = yamlio.load(path)
         except (OSError, yaml.YAMLError, ValueError) as exc:
@@ -78,7 +82,7 @@ def check(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = No
             problems.append(f"{source}: must be a list of scenarios")
             continue
         for i, raw in enumerate(items):
-            scenario, trouble = _scenario(raw, f"[{i}]", path.stem, by_id)
+            scenario, trouble = _scenario(raw, f"[{i}]", path.parent.name, by_id)
             problems += [f"{source}: {t}" for t in trouble]
             if scenario is None:
                 continue
@@ -92,9 +96,9 @@ def check(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = No
     return found, problems
 
 
-def load(catalogue: model.Catalogue, folder: str | os.PathLike[str] | None = None) -> list[Scenario]:
+def load(catalogue: model.Catalogue, rules: str | os.PathLike[str] | None = None) -> list[Scenario]:
     """Like :func:`check`, raising :class:`loader.CatalogueError` on any problem."""
-    found, problems = check(catalogue, folder)
+    found, problems = check(catalogue, rules)
     if problems:
         raise loader.CatalogueError(problems)
     return found
@@ -105,7 +109,7 @@ def _scenario(raw: Any, where: str, slug: str, clauses: Mapping[str, model.Claus
     required = {"name", "clause", "as_of", "attributes", "expect"}
     if not isinstance(raw, Mapping):
         return None, [f"{where}: must be a mapping"]
-    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required, key=str)]
+    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required - {"granted"}, key=str)]
     problems += [f"{where}.{k}: missing required key" for k in sorted(required - set(raw))]
     if problems:
         return None, problems
@@ -135,11 +139,19 @@ def _scenario(raw: Any, where: str, slug: str, clauses: Mapping[str, model.Claus
             attributes = inputs.normalise(raw["attributes"])
         except ValueError as exc:
             problems.append(f"{where}.attributes: {exc}")
+    granted = raw.get("granted")
+    if granted is not None:
+        if isinstance(granted, bool) or not isinstance(granted, (int, float)) or granted < 0:
+            problems.append(f"{where}.granted: must be an amount (a number, 0 or more)")
+        elif clause is not None and clause.cap is None:
+            problems.append(f"{where}.granted: {clause_id} declares no cap")
+        else:
+            granted = float(granted)
     expect, trouble = _expect(raw["expect"], f"{where}.expect")
     problems += trouble
     if problems:
         return None, problems
-    return Scenario(name=name, clause=clause_id, as_of=as_of, attributes=attributes, **expect), []
+    return Scenario(name=name, clause=clause_id, as_of=as_of, attributes=attributes, granted=granted, **expect), []
 
 
 def _expect(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
@@ -168,7 +180,8 @@ def _expect(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
 
 def run(scenario: Scenario, evaluator: AttributeMatcher) -> list[str]:
     """What ``evaluator`` gets wrong on ``scenario`` (empty when it agrees with the expectation)."""
-    decisions = evaluator.evaluate(scenario.attributes, scenario.as_of, clause_ids={scenario.clause})
+    overrides = None if scenario.granted is None else {scenario.clause: {model.GRANTED: scenario.granted}}
+    decisions = evaluator.evaluate(scenario.attributes, scenario.as_of, overrides=overrides, clause_ids={scenario.clause})
     if len(decisions) != 1:
         return [f"expected one decision on {scenario.clause}, got {len(decisions)}"]
     decision = decisions[0]

@@ -38,7 +38,7 @@ ATTRIBUTE_TYPES: dict[str, type] = {
     "county_risk_2022": bool,
     "agri_loan_new_year": float, "agri_loan_max_rate": float, "agri_loan_interest_year": float,
     "guarantee_loan_new_year": float,
-    "ip_buy_amount_year": float, "ip_sell_amount_year": float, "ip_buy_grants_year": float,
+    "ip_buy_amount_year": float, "ip_sell_amount_year": float,
     "registered_year": int, "firm_age_years": int,
 }
 
@@ -152,14 +152,13 @@ def attributes(
     as_of: dt.date,
     *,
     risk_years: Collection[int] = (),
-    ip_buy_grants_year: float = 0.0,
 ) -> dict[str, Any]:
     """Flatten a firm profile (docs/profile.md) into the attributes the rules see, as of a date.
 
     Only records dated on or before ``as_of`` count; "the year" is ``as_of``'s year.
     ``risk_years``: years in which the firm's county had a medium/high epidemic risk area
-    (from outside the profile); ``ip_buy_grants_year``: amount already granted to the firm
-    this year for IP purchases, from stored decisions. Sources, per attribute:
+    (from outside the profile). What a clause with a cap already granted is not an attribute:
+    the catalogue gives it per clause (engine.judging.catalogue.inputs). Sources, per attribute:
 
     * employees/revenue/assets/taxable_income: the CIT filing of the latest year before
       ``as_of``'s (else ``as_of``'s year); employees falls back to the social-insurance headcount.
@@ -183,5 +182,4 @@ def attributes(
     out.update(activity.loans(profile.get("loans"), as_of))
     out.update(activity.ip_transactions(profile.get("ip_transactions"), as_of))
     out["county_risk_2022"] = 2022 in risk_years
-    out["ip_buy_grants_year"] = float(ip_buy_grants_year)
     return out

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import standardwebhooks
 from aiohttp import web
 
+from connectors import sql_accounts, sql_console, sql_storage
 from engine.web import api
 from engine.http import auth, keys, responses
 from engine import console, constants, settings, storage
@@ -33,8 +34,6 @@ def create_app(
     worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand), and
     so does `delivery` (the notice worker) when one is given."""
     if store is None:
-        from connectors import sql_storage
-
         store = sql_storage.SqlStorage(config.database_url)
     app = web.Application(
         client_max_size=config.max_body_bytes,
@@ -45,6 +44,9 @@ def create_app(
     )
     app[keys.SETTINGS] = config
     app[keys.STORAGE] = store
+    if isinstance(store, sql_storage.SqlStorage):  # the console is SQL-only
+        app[console.READ_MODEL] = sql_console.SqlConsoleReadModel(store)
+        app[console.ACCOUNTS] = sql_accounts.SqlAccounts(store)
     app[keys.MATCHER] = matcher or matching.NullMatcher()
     app[keys.PIPELINE] = pipeline.Pipeline(store, app[keys.MATCHER])
     app[keys.VERIFIERS] = tuple(standardwebhooks.Webhook(secret) for secret in config.webhook_secrets)

@@ -17,9 +17,11 @@ from typing import TypeVar
 
 import click
 
+from connectors import sql_accounts, sql_storage
 from connectors import sql_migrate as migrate
-from engine import settings
+from engine import audit, settings
 from engine.console import accounts
+from engine.console.accounts_store import AccountStore
 
 T = TypeVar("T")
 
@@ -28,10 +30,8 @@ def _actor() -> str:
     return f"cli ({getpass.getuser()})"
 
 
-def _run(action: Callable[..., Awaitable[T]]) -> T:
-    """Migrate, open the store, run `action(store)`, close; AccountError becomes a CLI error."""
-    from connectors import sql_storage
-
+def _run(action: Callable[[AccountStore, audit.AuditStore], Awaitable[T]]) -> T:
+    """Migrate, open the store, run `action(accounts, audit trail)`, close; AccountError becomes a CLI error."""
     try:
         config = settings.Settings.from_env()
     except settings.SettingsError as exc:
@@ -42,7 +42,7 @@ def _run(action: Callable[..., Awaitable[T]]) -> T:
         store = sql_storage.SqlStorage(config.database_url)
         await store.open()
         try:
-            return await action(store)
+            return await action(sql_accounts.SqlAccounts(store), store)
         finally:
             await store.close()
 
@@ -84,7 +84,7 @@ def add(username: str, role: str, display_name: str, password_stdin: bool) -> No
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     password = _password(password_stdin)
-    record = _run(lambda store: accounts.create(store, username, password, role, display_name=display_name, actor=_actor()))
+    record = _run(lambda operators, trail: accounts.create(operators, trail, username, password, role, display_name=display_name, actor=_actor()))
     click.echo(f"operator {record.username} created, role {record.role}")
 
 
@@ -92,7 +92,7 @@ def add(username: str, role: str, display_name: str, password_stdin: bool) -> No
 @click.argument("username")
 def disable(username: str) -> None:
     """Stop an operator logging in; its open console sessions end at once."""
-    account = _run(lambda store: accounts.disable(store, username, actor=_actor()))
+    account = _run(lambda operators, trail: accounts.disable(operators, trail, username, actor=_actor()))
     click.echo(f"operator {account.operator.username} disabled")
 
 
@@ -102,13 +102,13 @@ def disable(username: str) -> None:
 def reset_password(username: str, password_stdin: bool) -> None:
     """Set a new password for an operator; its open console sessions end."""
     password = _password(password_stdin)
-    account = _run(lambda store: accounts.reset_password(store, username, password, actor=_actor()))
+    account = _run(lambda operators, trail: accounts.reset_password(operators, trail, username, password, actor=_actor()))
     click.echo(f"password of {account.operator.username} reset")
 
 
 @operators.command("list")
 def list_operators() -> None:
     """Operators, one per line: username, role, display name, state."""
-    for account in _run(accounts.all_accounts):
+    for account in _run(lambda operators, _trail: accounts.all_accounts(operators)):
         state = f"disabled {account.disabled_at:%Y-%m-%d}" if account.disabled else "active"
         click.echo(f"{account.operator.username}\t{account.operator.role}\t{account.operator.display_name}\t{state}")

@@ -4,6 +4,10 @@
 autoescaping and the `pii` and `china_time` filters), the session middleware
 (engine.console.security), the login routes (engine.console.login) and the pages
 (engine.console.pages). docs/console.md says who may do what.
+
+The console reads through its own interfaces, which the app factory sets on the app: `READ_MODEL`
+(engine.console.read_model) for everything the pages show and `ACCOUNTS`
+(engine.console.accounts_store) for operators, sessions and login attempts.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import jinja2
 from aiohttp import web
 
 from engine.core.china_time import CHINA_TZ
-from engine.console import security, sessions
+from engine.console import accounts_store, read_model, security, sessions
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 
 _SET_UP = web.AppKey("console_set_up", bool)
+
+READ_MODEL = read_model.READ_MODEL
+ACCOUNTS = accounts_store.ACCOUNTS
 
 
 def china_time(value: datetime.datetime | datetime.date | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -1,7 +1,8 @@
 """Operator accounts: argon2id-hashed passwords and roles; create, disable, reset-password, look up.
 
-Operators are managed from the command line (`policy-push operators …`, engine/console/operators_cli.py);
-every change is appended to the audit trail with the acting CLI user as actor. Disabling an
+Operators are managed from the command line (`policy-push operators …`, engine/cli/operators.py);
+every change is appended to the audit trail with the acting CLI user as actor. The rules are
+here; the accounts themselves are kept by an AccountStore (engine.console.accounts_store). Disabling an
 operator or resetting a password also revokes the operator's open console sessions, so a
 leaked or former account stops working at once, not when its cookie runs out.
 """
@@ -9,18 +10,14 @@ leaked or former account stops working at once, not when its cookie runs out.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime
 import re
 
 import argon2
-import sqlalchemy as sa
 
-from engine import audit, constants, storage
-from connectors import sql_models as models
-
-_OPERATOR = models.Operator.__table__
-_SESSION = models.ConsoleSession.__table__
+from engine import audit, constants
+from engine.console import accounts_store
+from engine.console.accounts_store import Account, AccountStore, OperatorRecord
 
 #: Roles, least privileged first (shared with the API's bearer tokens).
 ROLES = constants.ROLES
@@ -40,30 +37,6 @@ USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
 
 class AccountError(ValueError):
     """An operator change was refused (bad name, weak password, unknown or duplicate account)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class OperatorRecord:
-    """Who is using the console (what handlers and templates see)."""
-
-    id: int
-    username: str
-    display_name: str
-    role: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Account:
-    """An operator row with what only account management needs."""
-
-    operator: OperatorRecord
-    password_hash: str
-    created_at: datetime.datetime
-    disabled_at: datetime.datetime | None
-
-    @property
-    def disabled(self) -> bool:
-        return self.disabled_at is not None
 
 
 def _now() -> datetime.datetime:
@@ -123,96 +96,68 @@ def _dummy_hash() -> str:
     return _dummy_hashes[key]
 
 
-def _account(row: sa.Row) -> Account:
-    return Account(
-        OperatorRecord(row.id, row.username, row.display_name, row.role),
-        row.password_hash,
-        models.as_utc(row.created_at),
-        models.as_utc(row.disabled_at),
-    )
-
-
-async def find(store: storage.Storage, username: str) -> Account | None:
+async def find(operators: AccountStore, username: str) -> Account | None:
     """The account called `username` (any case), disabled or not."""
-    async with store.read() as connection:
-        row = (await connection.execute(sa.select(_OPERATOR).where(_OPERATOR.c.username == normalize_username(username)))).first()
-    return None if row is None else _account(row)
+    return await operators.find_account(normalize_username(username))
 
 
-async def get(store: storage.Storage, operator_id: int) -> Account | None:
-    async with store.read() as connection:
-        row = (await connection.execute(sa.select(_OPERATOR).where(_OPERATOR.c.id == operator_id))).first()
-    return None if row is None else _account(row)
+async def get(operators: AccountStore, operator_id: int) -> Account | None:
+    return await operators.get_account(operator_id)
 
 
-async def all_accounts(store: storage.Storage) -> list[Account]:
-    async with store.read() as connection:
-        rows = (await connection.execute(sa.select(_OPERATOR).order_by(_OPERATOR.c.username))).all()
-    return [_account(row) for row in rows]
+async def all_accounts(operators: AccountStore) -> list[Account]:
+    return await operators.all_accounts()
 
 
 async def create(
-    store: storage.Storage, username: str, password: str, role: str, *, display_name: str = "", actor: str
+    operators: AccountStore, trail: audit.AuditStore, username: str, password: str, role: str, *, display_name: str = "", actor: str
 ) -> OperatorRecord:
-    """Add an operator; AccountError if the name is taken or anything is malformed."""
+    """Add an operator (audited in `trail`); AccountError if the name is taken or anything is malformed."""
     username, role = check_username(username), check_role(role)
     check_password(password)
     encoded = await asyncio.to_thread(hash_password, password)
     display_name = display_name.strip() or username
     try:
-        async with store.write() as connection:
-            operator_id = (
-                await connection.execute(
-                    sa.insert(_OPERATOR)
-                    .values(username=username, display_name=display_name, role=role, password_hash=encoded, created_at=_now())
-                    .returning(_OPERATOR.c.id)
-                )
-            ).scalar_one()
-    except sa.exc.IntegrityError:
+        record = await operators.create_account(username, display_name, role, encoded, _now())
+    except accounts_store.DuplicateUsername:
         raise AccountError(f"an operator called {username!r} already exists") from None
-    await store.append_audit([audit.Draft(actor, "operator.created", "operator", username, {"role": role, "display_name": display_name})])
-    return OperatorRecord(operator_id, username, display_name, role)
+    await trail.append_audit([audit.Draft(actor, "operator.created", "operator", username, {"role": role, "display_name": display_name})])
+    return record
 
 
-async def _change(store: storage.Storage, username: str, values: dict, action: str, actor: str) -> Account:
+async def _change(
+    operators: AccountStore, trail: audit.AuditStore, username: str, action: str, actor: str, *,
+    password_hash: str | None = None, disabled_at: datetime.datetime | None = None,
+) -> Account:
     """Update one operator, revoke its sessions, audit `action`."""
-    account = await find(store, username)
+    account = await find(operators, username)
     if account is None:
         raise AccountError(f"no operator called {normalize_username(username)!r}")
-    now = _now()
-    async with store.write() as connection:
-        if values:
-            await connection.execute(sa.update(_OPERATOR).where(_OPERATOR.c.id == account.operator.id).values(**values))
-        revoked = (
-            await connection.execute(
-                sa.update(_SESSION)
-                .where((_SESSION.c.operator_id == account.operator.id) & _SESSION.c.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-        ).rowcount
-    await store.append_audit([audit.Draft(actor, action, "operator", account.operator.username, {"sessions_revoked": revoked})])
-    return await find(store, username)  # type: ignore[return-value]
+    revoked = await operators.update_account(
+        account.operator.id, password_hash=password_hash, disabled_at=disabled_at, revoke_sessions_at=_now())
+    await trail.append_audit([audit.Draft(actor, action, "operator", account.operator.username, {"sessions_revoked": revoked})])
+    return await find(operators, username)  # type: ignore[return-value]
 
 
-async def disable(store: storage.Storage, username: str, *, actor: str) -> Account:
+async def disable(operators: AccountStore, trail: audit.AuditStore, username: str, *, actor: str) -> Account:
     """Stop an operator from logging in and end the sessions it has open. Idempotent in effect;
     the first disabling time is kept."""
-    account = await find(store, username)
-    values = {} if account is not None and account.disabled else {"disabled_at": _now()}
-    return await _change(store, username, values, "operator.disabled", actor)
+    account = await find(operators, username)
+    disabled_at = None if account is not None and account.disabled else _now()
+    return await _change(operators, trail, username, "operator.disabled", actor, disabled_at=disabled_at)
 
 
-async def reset_password(store: storage.Storage, username: str, password: str, *, actor: str) -> Account:
+async def reset_password(operators: AccountStore, trail: audit.AuditStore, username: str, password: str, *, actor: str) -> Account:
     """Give an operator a new password; its open sessions end (whoever knew the old one is out)."""
     check_password(password)
     encoded = await asyncio.to_thread(hash_password, password)
-    return await _change(store, username, {"password_hash": encoded}, "operator.password_reset", actor)
+    return await _change(operators, trail, username, "operator.password_reset", actor, password_hash=encoded)
 
 
-async def authenticate(store: storage.Storage, username: str, password: str) -> tuple[Account | None, bool]:
+async def authenticate(operators: AccountStore, username: str, password: str) -> tuple[Account | None, bool]:
     """The account for `username` (None if unknown) and whether `password` is its password.
     A disabled account may still verify: the caller refuses it, with its own message."""
-    account = await find(store, username)
+    account = await find(operators, username)
     if account is None:
         await asyncio.to_thread(verify_password, _dummy_hash(), password)
         return None, False
@@ -221,6 +166,5 @@ async def authenticate(store: storage.Storage, username: str, password: str) -> 
         # The hasher's parameters were raised since this hash was made: store a stronger hash now
         # that the password is at hand (it never is otherwise).
         encoded = await asyncio.to_thread(hash_password, password)
-        async with store.write() as connection:
-            await connection.execute(sa.update(_OPERATOR).where(_OPERATOR.c.id == account.operator.id).values(password_hash=encoded))
+        await operators.update_account(account.operator.id, password_hash=encoded)
     return account, ok

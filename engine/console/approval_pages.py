@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from engine.http import auth
-from engine.console import keys
-from engine.console import queries, security, view
+from engine.console import keys, security, view
+from engine.console.read_model import READ_MODEL
 
 ERRORS = {
     "nothing": "请至少勾选一条判定。",
@@ -26,7 +26,7 @@ ERRORS = {
 async def _page(request: web.Request, clause: str, *, error: str | None = None, reason: str = "", checked: frozenset[int] = frozenset(),
                 status: int = 200) -> web.Response:
     catalogue = view.catalogue(request)
-    rows = await queries.pending_rows(request.app[keys.STORAGE], clause or None)
+    rows = await request.app[READ_MODEL].pending_rows(clause or None)
     query = request.query
     done = None
     if query.get("done") in ("approved", "rejected") and query.get("n", "").isdigit():

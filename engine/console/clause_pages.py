@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from engine.http import auth
-from engine.console import keys
-from engine.console import labels, queries, security, view
+from engine.console import keys, labels, security, view
+from engine.console.read_model import READ_MODEL
 
 MESSAGES = {"gate_on": "已开启二次确认：此后新的“符合”判定须操作员审批后才发送通知。",
             "gate_off": "已关闭二次确认：此后新的“符合”判定将直接发送通知（已在等待审批的判定仍需处理）。"}
@@ -17,11 +17,11 @@ MESSAGES = {"gate_on": "已开启二次确认：此后新的“符合”判定�
 @security.require("viewer")
 async def clause_list(request: web.Request) -> web.Response:
     """GET /console/clauses?document=&q=: every clause of the catalogue with its counts and gate."""
-    store = request.app[keys.STORAGE]
+    store, reads = request.app[keys.STORAGE], request.app[READ_MODEL]
     catalogue = view.catalogue(request)
     document = request.query.get("document", "").strip()
     text = request.query.get("q", "").strip()
-    decisions, notices = await queries.clause_decision_counts(store), await queries.clause_notice_counts(store)
+    decisions, notices = await reads.clause_decision_counts(), await reads.clause_notice_counts()
     gates = await store.clause_settings()
     known = list(catalogue.clauses) if catalogue is not None else []
     ids = [c.id for c in known] + sorted(set(decisions) - {c.id for c in known})
@@ -48,19 +48,19 @@ def _document(catalogue: Any, slug: str) -> Any:
 @security.require("viewer")
 async def clause_detail(request: web.Request) -> web.Response:
     """GET /console/clauses/{clause_id}."""
-    store = request.app[keys.STORAGE]
+    store, reads = request.app[keys.STORAGE], request.app[READ_MODEL]
     clause_id = request.match_info["clause_id"]
     catalogue = view.catalogue(request)
     clause = catalogue.by_id.get(clause_id) if catalogue is not None else None
-    decisions = (await queries.clause_decision_counts(store, clause_id)).get(clause_id, {})
+    decisions = (await reads.clause_decision_counts(clause_id)).get(clause_id, {})
     if clause is None and not decisions:
         raise view.not_found(f"规则目录中没有条款 {clause_id}。")
-    notices = (await queries.clause_notice_counts(store, clause_id)).get(clause_id, {})
+    notices = (await reads.clause_notice_counts(clause_id)).get(clause_id, {})
     return view.render(request, "clause.html", {
         "clause_id": clause_id, "clause": clause, "document": _document(catalogue, clause.slug) if clause else None,
-        "decisions": decisions, "notices": notices, "recent": await queries.recent_decisions(store, clause_id),
+        "decisions": decisions, "notices": notices, "recent": await reads.recent_decisions(clause_id),
         "gated": (await store.clause_settings()).get(clause_id, False),
-        "pending": len(await queries.pending_rows(store, clause_id)),
+        "pending": len(await reads.pending_rows(clause_id)),
         "is_admin": auth.role_allows(security.current_operator(request).role, "admin"),
         "done": MESSAGES.get(request.query.get("done", "")),
         "verdicts": labels.VERDICT,

@@ -20,7 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from engine.core.china_time import CHINA_TZ
-from engine.console import labels, queries, security
+from engine.console import labels, security
+from engine.console.read_model import DecisionRow
 
 HEADERS = (
     "记录编号", "记录时间（北京时间）", "判定日期", "统一社会信用代码", "企业名称", "地区代码", "联系手机", "联系邮箱",
@@ -48,7 +49,7 @@ def national(mobile: str | None) -> str:
     return mobile[3:] if mobile and mobile.startswith("+86") else (mobile or "")
 
 
-def _line(row: queries.DecisionRow, catalogue: Any, unmasked: bool) -> list[str]:
+def _line(row: DecisionRow, catalogue: Any, unmasked: bool) -> list[str]:
     clause = catalogue.by_id.get(row.clause_id) if catalogue is not None else None
     mobile = national(row.mobile)
     contact = [mobile, row.email or ""] if unmasked else [
@@ -62,7 +63,7 @@ def _line(row: queries.DecisionRow, catalogue: Any, unmasked: bool) -> list[str]
     return [cell(v) for v in values]
 
 
-async def stream(request: web.Request, batches: AsyncGenerator[list[queries.DecisionRow], None], catalogue: Any, *, unmasked: bool) -> web.StreamResponse:
+async def stream(request: web.Request, batches: AsyncGenerator[list[DecisionRow], None], catalogue: Any, *, unmasked: bool) -> web.StreamResponse:
     """Write the CSV to the client batch by batch; only one batch is ever in memory."""
     today = datetime.datetime.now(CHINA_TZ).strftime("%Y%m%d")
     response = web.StreamResponse(headers={

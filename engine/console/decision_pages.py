@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from engine.http import auth
-from engine.console import keys
-from engine.console import csv_export, labels, queries, redact, security, view
+from engine.console import csv_export, keys, labels, read_model, redact, security, view
+from engine.console.read_model import READ_MODEL, DecisionFilters, page_number
 from engine.core import notice_status
 from engine.notices import worker
 
@@ -21,8 +21,8 @@ MESSAGES = {
 EXPLAINED = ("status", "conditions", "jurisdiction", "validity", "amount", "missing", "needs")
 
 
-def _filters(request: web.Request) -> tuple[queries.DecisionFilters, list[str]]:
-    return queries.DecisionFilters.parse(request.query)
+def _filters(request: web.Request) -> tuple[DecisionFilters, list[str]]:
+    return DecisionFilters.parse(request.query)
 
 
 def _choices(request: web.Request) -> dict[str, Any]:
@@ -40,7 +40,7 @@ async def decision_list(request: web.Request) -> web.Response:
     """GET /console/decisions: the filtered, paginated match log, newest first."""
     filters, errors = _filters(request)
     catalogue = view.catalogue(request)
-    page = await queries.decision_page(request.app[keys.STORAGE], filters, catalogue, queries.page_number(request.query))
+    page = await request.app[READ_MODEL].decision_page(filters.for_catalogue(catalogue), page_number(request.query))
     titles = {c.id: c.title for c in catalogue.clauses} if catalogue is not None else {}
     return view.render(request, "decisions.html", {
         "page": page, "filters": filters, "params": filters.as_query(), "errors": errors, "titles": titles, **_choices(request),
@@ -55,7 +55,7 @@ async def decision_csv(request: web.Request) -> web.StreamResponse:
     unmasked = security.can_see_pii(request)
     if unmasked:
         await security.record_unmasked_view(request, "export", "decisions.csv", ["contact.mobile", "contact.email"])
-    batches = queries.decision_batches(request.app[keys.STORAGE], filters, catalogue)
+    batches = request.app[READ_MODEL].decision_batches(filters.for_catalogue(catalogue), read_model.CSV_BATCH)
     return await csv_export.stream(request, batches, catalogue, unmasked=unmasked)
 
 
@@ -66,11 +66,12 @@ def _decision_id(request: web.Request) -> int:
         raise view.not_found("没有这条判定记录。") from None
 
 
-async def _notices(store: Any, decision_id: int, unmasked: bool) -> tuple[list[dict[str, Any]], list[str]]:
+async def _notices(request: web.Request, decision_id: int, unmasked: bool) -> tuple[list[dict[str, Any]], list[str]]:
     """The decision's notices with their timelines, and which PII fields they show."""
+    store = request.app[keys.STORAGE]
     shown: set[str] = set()
     notices = []
-    for notice_id in await queries.decision_notice_ids(store, decision_id):
+    for notice_id in await request.app[READ_MODEL].decision_notice_ids(decision_id):
         notice = await store.get_notice(notice_id)
         message = notice.message or {}
         recipient = message.get("phone" if notice.channel == "sms" else "to")
@@ -93,20 +94,20 @@ async def decision_detail(request: web.Request) -> web.Response:
     """GET /console/decisions/{id}: facts, rule, explanation, amount, the events behind it, its notices."""
     store = request.app[keys.STORAGE]
     decision_id = _decision_id(request)
-    row = await queries.decision_detail(store, decision_id)
+    row = await request.app[READ_MODEL].decision_detail(decision_id)
     if row is None:
         raise view.not_found("没有这条判定记录。")
     catalogue = view.catalogue(request)
-    clause = catalogue.by_id.get(row["clause_id"]) if catalogue is not None else None
-    event = await store.get_event(row["event_id"]) if row["event_id"] else None
+    clause = catalogue.by_id.get(row.clause_id) if catalogue is not None else None
+    event = await store.get_event(row.event_id) if row.event_id else None
     # The firm's events up to the one that led to this decision (arrival order), or up to its recording.
-    events = [e for e in await store.firm_events(row["uscc"])
-              if (e.seq <= event.seq if event is not None else e.received_at <= row["created_at"])]
+    events = [e for e in await store.firm_events(row.uscc)
+              if (e.seq <= event.seq if event is not None else e.received_at <= row.created_at)]
     unmasked = security.can_see_pii(request)
-    notices, shown = await _notices(store, decision_id, unmasked)
+    notices, shown = await _notices(request, decision_id, unmasked)
     if unmasked and shown:
         await security.record_unmasked_view(request, "decision", str(decision_id), shown)
-    explanation = row["explanation"] or {}
+    explanation = row.explanation or {}
     return view.render(request, "decision.html", {
         "d": row, "clause": clause, "event": event, "events": events, "notices": notices,
         "explanation": explanation, "other": {k: v for k, v in explanation.items() if k not in EXPLAINED},

@@ -16,7 +16,8 @@ from aiohttp import web
 
 from engine.console import keys
 from engine.core import pii
-from engine.console import queries, security, view
+from engine.console import security, view
+from engine.console.read_model import READ_MODEL, page_number
 
 #: Profile fields that hold personal data, and how each is masked (shared with the API).
 PII_FIELDS = pii.PII_FIELDS
@@ -44,7 +45,7 @@ class Entry:
 async def firm_list(request: web.Request) -> web.Response:
     """GET /console/firms?q=: firms by USCC or name."""
     text = request.query.get("q", "").strip()
-    page = await queries.search_firms(request.app[keys.STORAGE], text, queries.page_number(request.query))
+    page = await request.app[READ_MODEL].search_firms(text, page_number(request.query))
     return view.render(request, "firms.html", {"page": page, "q": text, "params": {"q": text} if text else {}})
 
 
@@ -93,6 +94,6 @@ async def firm_detail(request: web.Request) -> web.Response:
         await security.record_unmasked_view(request, "firm", uscc, sorted(shown))
     profile = [(name, firm.fields[name], PII_FIELDS.get(name)) for name in sorted(firm.fields)]
     return view.render(request, "firm.html", {
-        "firm": firm, "name": firm.fields.get("name"), "region": await queries.firm_region(store, uscc),
+        "firm": firm, "name": firm.fields.get("name"), "region": await request.app[READ_MODEL].firm_region(uscc),
         "profile": profile, "entries": entries, "opt_outs": await store.opt_outs(uscc),
     })

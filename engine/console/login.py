@@ -1,6 +1,6 @@
 """Logging in and out of the console, with throttling per account and per client address.
 
-Every attempt is a row in `login_attempt`. After ACCOUNT_FAILURE_LIMIT failures for one
+Every attempt is recorded in the AccountStore. After ACCOUNT_FAILURE_LIMIT failures for one
 username since its last success within THROTTLE_WINDOW, or ADDRESS_FAILURE_LIMIT failures from
 one client address within it, further attempts are refused — without checking the password —
 until the oldest of those failures leaves the window. Refused attempts are not counted again,
@@ -23,19 +23,16 @@ import math
 import secrets
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 import yarl
 from aiohttp import web
 
-from engine import audit, storage
+from engine import audit
 from engine.console import keys
-from connectors import sql_models as models
 from engine.console import accounts, security, sessions
+from engine.console.accounts_store import ACCOUNTS, AccountStore
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-
-_ATTEMPT = models.LoginAttempt.__table__
 
 #: Failures for one username before it is locked for the rest of the window: enough for typos,
 #: too few for guessing (5 per 15 min is about 500 a day).
@@ -67,42 +64,24 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-async def throttled_for(store: storage.Storage, username: str, client_ip: str, at: datetime.datetime) -> datetime.timedelta | None:
+async def throttled_for(operators: AccountStore, username: str, client_ip: str, at: datetime.datetime) -> datetime.timedelta | None:
     """How long login is still refused for this username or address, or None if it is not."""
     since = at - THROTTLE_WINDOW
-    async with store.read() as connection:
-        account = (
-            await connection.execute(
-                sa.select(_ATTEMPT.c.at, _ATTEMPT.c.success)
-                .where((_ATTEMPT.c.username == username) & (_ATTEMPT.c.at > since))
-                .order_by(_ATTEMPT.c.at.desc())
-            )
-        ).all()
-        address = (
-            await connection.execute(
-                sa.select(_ATTEMPT.c.at)
-                .where((_ATTEMPT.c.client_ip == client_ip) & _ATTEMPT.c.success.is_(False) & (_ATTEMPT.c.at > since))
-                .order_by(_ATTEMPT.c.at)
-            )
-        ).scalars().all()
+    account = await operators.account_attempts(username, since)
+    address = await operators.address_failures(client_ip, since)
     # A success clears the account's count: only failures after the newest success count.
     failures = []
-    for row in account:
-        if row.success:
+    for attempt in account:
+        if attempt.success:
             break
-        failures.append(models.as_utc(row.at))
+        failures.append(attempt.at)
     waits = []
     if len(failures) >= ACCOUNT_FAILURE_LIMIT:
         waits.append(min(failures) + THROTTLE_WINDOW - at)
     if len(address) >= ADDRESS_FAILURE_LIMIT:
         # Refused once ADDRESS_FAILURE_LIMIT failures are in the window; allowed again when one fewer are.
-        waits.append(models.as_utc(address[len(address) - ADDRESS_FAILURE_LIMIT]) + THROTTLE_WINDOW - at)
+        waits.append(address[len(address) - ADDRESS_FAILURE_LIMIT] + THROTTLE_WINDOW - at)
     return max(waits) if waits else None
-
-
-async def record_attempt(store: storage.Storage, username: str, client_ip: str, success: bool, at: datetime.datetime) -> None:
-    async with store.write() as connection:
-        await connection.execute(sa.insert(_ATTEMPT).values(username=username, client_ip=client_ip, success=success, at=at))
 
 
 def _login_page(request: web.Request, next_: str | None, *, message: str = "", username: str = "", status: int = 200) -> web.Response:
@@ -140,7 +119,8 @@ async def login_submit(request: web.Request) -> web.Response:
     username = accounts.normalize_username(typed)
     password = str(data.get("password", ""))
     next_ = str(data.get("next", "")) or request.query.get("next")
-    store, at, client_ip = request.app[keys.STORAGE], sessions.now(request), (request.remote or "")[:64]
+    store, operators = request.app[keys.STORAGE], request.app[ACCOUNTS]
+    at, client_ip = sessions.now(request), (request.remote or "")[:64]
 
     async def failed(reason: str, message: str, status: int) -> web.Response:
         draft = audit.Draft(typed or "(empty)", "login.failed", "operator", username, {"reason": reason, "client_ip": client_ip})
@@ -148,19 +128,19 @@ async def login_submit(request: web.Request) -> web.Response:
         log.info("console login refused for %r from %s: %s", username, client_ip, reason)
         return _login_page(request, next_, message=message, username=typed, status=status)
 
-    wait = await throttled_for(store, username, client_ip, at)
+    wait = await throttled_for(operators, username, client_ip, at)
     if wait is not None:
         return await failed("throttled", THROTTLED.format(minutes=max(1, math.ceil(wait.total_seconds() / 60))), 429)
-    account, ok = await accounts.authenticate(store, username, password) if username else (None, False)
+    account, ok = await accounts.authenticate(operators, username, password) if username else (None, False)
     if not ok or account is None or account.disabled:
-        await record_attempt(store, username, client_ip, False, at)
+        await operators.record_attempt(username, client_ip, False, at)
         if ok and account is not None:
             return await failed("disabled", DISABLED, 403)
         return await failed("unknown_user" if account is None else "bad_password", BAD_CREDENTIALS, 401)
-    await record_attempt(store, username, client_ip, True, at)
+    await operators.record_attempt(username, client_ip, True, at)
     if security.SESSION in request:  # logging in over a live session (another account): end that one
-        await sessions.revoke(store, request[security.SESSION].id, at)
-    token, _ = await sessions.create(store, account.operator, client_ip, at)
+        await sessions.revoke(operators, request[security.SESSION].id, at)
+    token, _ = await sessions.create(operators, account.operator, client_ip, at)
     await store.append_audit([audit.Draft(account.operator.username, "login.succeeded", "operator", username, {"client_ip": client_ip})])
     response = _redirect(safe_next(next_))
     sessions.set_cookie(response, request, token)
@@ -174,7 +154,7 @@ async def logout(request: web.Request) -> web.Response:
     session = request.get(security.SESSION)
     if session is not None:
         await security.form(request)
-        await sessions.revoke(request.app[keys.STORAGE], session.id, sessions.now(request))
+        await sessions.revoke(request.app[ACCOUNTS], session.id, sessions.now(request))
         await security.audit_action(request, "logout", "operator", session.operator.username, {})
     response = _redirect(security.LOGIN_PATH)
     sessions.clear_cookie(response)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.console import keys
-from engine.console import audit_view, charts, queries, security, stats, view
+from engine.console import audit_view, charts, security, stats, view
+from engine.console.read_model import READ_MODEL, AuditFilters, page_number
 
 
 def _charts(title: str, rows: list[stats.StatRow]) -> dict[str, object]:
@@ -24,7 +24,7 @@ def _charts(title: str, rows: list[stats.StatRow]) -> dict[str, object]:
 @security.require("viewer")
 async def stats_page(request: web.Request) -> web.Response:
     """GET /console/stats: per clause, document and region (city)."""
-    result = await stats.collect(request.app[keys.STORAGE], view.catalogue(request))
+    result = await stats.collect(request.app[READ_MODEL], view.catalogue(request))
     sections = [
         ("clause", "按条款", "条款", result.clauses),
         ("document", "按文件", "政策文件", result.documents),
@@ -40,10 +40,10 @@ async def stats_page(request: web.Request) -> web.Response:
 @security.require("viewer")
 async def audit_page(request: web.Request) -> web.Response:
     """GET /console/audit: entries newest first, filtered, with the whole chain's verdict on top."""
-    store = request.app[keys.STORAGE]
-    filters = audit_view.AuditFilters.parse(request.query)
-    page = await audit_view.entries_page(store, filters, queries.page_number(request.query))
+    reads = request.app[READ_MODEL]
+    filters = AuditFilters.parse(request.query)
+    page = await audit_view.entries_page(reads, filters, page_number(request.query))
     return view.render(request, "audit.html", {
         "page": page, "filters": filters, "params": filters.as_query(),
-        "verdict": await audit_view.verify_chain(store), "actions": await audit_view.actions(store),
+        "verdict": await audit_view.verify_chain(reads), "actions": await reads.audit_actions(),
     })

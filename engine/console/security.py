@@ -27,6 +27,7 @@ from engine.http import auth
 from engine.console import keys
 from engine.core import pii
 from engine.console import accounts, sessions
+from engine.console.accounts_store import ACCOUNTS
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     token = request.cookies.get(sessions.COOKIE_NAME)
     if token:
-        session = await sessions.load(request.app[keys.STORAGE], token, sessions.now(request))
+        session = await sessions.load(request.app[ACCOUNTS], token, sessions.now(request))
         if session is not None:
             request[SESSION] = session
             request[OPERATOR] = session.operator

@@ -1,7 +1,7 @@
-"""Server-side console sessions in the `console_session` table.
+"""Server-side console sessions, kept by the AccountStore (engine.console.accounts_store).
 
 The browser holds a random token in an HttpOnly, SameSite=Lax cookie (Secure on https); the
-table keeps only the token's SHA-256 as the row id, so a copy of the database cannot be
+store keeps only the token's SHA-256 as the session id, so a copy of the database cannot be
 replayed as cookies. Each session has its own CSRF token for forms (engine.console.security.form).
 
 A session ends at the first of: logout (revoked), its operator being disabled or given a new
@@ -18,15 +18,10 @@ import hashlib
 import secrets
 from collections.abc import Callable
 
-import sqlalchemy as sa
 from aiohttp import web
 
-from connectors import sql_models as models
-from engine import storage
 from engine.console import accounts
-
-_SESSION = models.ConsoleSession.__table__
-_OPERATOR = models.Operator.__table__
+from engine.console.accounts_store import AccountStore, Session
 
 #: A session ends 8 hours after login whatever happens: one working day, after which the operator
 #: logs in again; a stolen cookie is not good for longer.
@@ -63,17 +58,6 @@ def now(request: web.Request) -> datetime.datetime:
     return (clock or utcnow)().astimezone(datetime.UTC)
 
 
-@dataclasses.dataclass(frozen=True)
-class Session:
-    """A live session: its stored id (the token's SHA-256), who it belongs to and its CSRF token."""
-
-    id: str
-    operator: accounts.OperatorRecord
-    csrf_token: str
-    created_at: datetime.datetime
-    expires_at: datetime.datetime
-
-
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -83,62 +67,35 @@ def _deadline(created_at: datetime.datetime, at: datetime.datetime) -> datetime.
 
 
 async def create(
-    store: storage.Storage, operator: accounts.OperatorRecord, client_ip: str, at: datetime.datetime
+    operators: AccountStore, operator: accounts.OperatorRecord, client_ip: str, at: datetime.datetime
 ) -> tuple[str, Session]:
     """Start a session; returns the cookie token (shown to the browser only) and the session."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     session = Session(digest(token), operator, secrets.token_urlsafe(TOKEN_BYTES), at, _deadline(at, at))
-    async with store.write() as connection:
-        # Housekeeping while we hold the writer anyway: forget this operator's long-ended sessions.
-        await connection.execute(
-            sa.delete(_SESSION).where(
-                (_SESSION.c.operator_id == operator.id)
-                & ((_SESSION.c.expires_at < at - KEEP_ENDED) | (_SESSION.c.revoked_at < at - KEEP_ENDED))
-            )
-        )
-        await connection.execute(
-            sa.insert(_SESSION).values(
-                id=session.id, operator_id=operator.id, csrf_token=session.csrf_token, client_ip=client_ip[:64],
-                created_at=at, expires_at=session.expires_at,
-            )
-        )
+    await operators.create_session(session, client_ip[:64], forget_ended_before=at - KEEP_ENDED)
     return token, session
 
 
-async def load(store: storage.Storage, token: str, at: datetime.datetime) -> Session | None:
+async def load(operators: AccountStore, token: str, at: datetime.datetime) -> Session | None:
     """The live session for a cookie token, or None (unknown, revoked, expired, or its operator
     disabled). Pushes the idle deadline forward."""
     if not token or len(token) > 200:
         return None
-    query = (
-        sa.select(_SESSION, _OPERATOR.c.username, _OPERATOR.c.display_name, _OPERATOR.c.role)
-        .join(_OPERATOR, _OPERATOR.c.id == _SESSION.c.operator_id)
-        .where((_SESSION.c.id == digest(token)) & _SESSION.c.revoked_at.is_(None) & _OPERATOR.c.disabled_at.is_(None))
-    )
-    async with store.read() as connection:
-        row = (await connection.execute(query)).first()
-    if row is None:
+    session = await operators.load_session(digest(token))
+    if session is None:
         return None
-    created_at, expires_at = models.as_utc(row.created_at), models.as_utc(row.expires_at)
-    if at >= expires_at or at >= created_at + ABSOLUTE_LIFETIME:
+    if at >= session.expires_at or at >= session.created_at + ABSOLUTE_LIFETIME:
         return None
-    operator = accounts.OperatorRecord(row.operator_id, row.username, row.display_name, row.role)
-    deadline = _deadline(created_at, at)
-    if deadline - expires_at >= TOUCH_INTERVAL:
-        async with store.write() as connection:
-            await connection.execute(
-                sa.update(_SESSION).where((_SESSION.c.id == row.id) & _SESSION.c.revoked_at.is_(None)).values(expires_at=deadline)
-            )
-        expires_at = deadline
-    return Session(row.id, operator, row.csrf_token, created_at, expires_at)
+    deadline = _deadline(session.created_at, at)
+    if deadline - session.expires_at >= TOUCH_INTERVAL:
+        await operators.extend_session(session.id, deadline)
+        session = dataclasses.replace(session, expires_at=deadline)
+    return session
 
 
-async def revoke(store: storage.Storage, session_id: str, at: datetime.datetime) -> None:
+async def revoke(operators: AccountStore, session_id: str, at: datetime.datetime) -> None:
     """End a session (logout): its cookie is refused from now on, even if replayed."""
-    async with store.write() as connection:
-        await connection.execute(
-            sa.update(_SESSION).where((_SESSION.c.id == session_id) & _SESSION.c.revoked_at.is_(None)).values(revoked_at=at)
-        )
+    await operators.revoke_session(session_id, at)
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:

@@ -1,4 +1,5 @@
-"""Statistics per clause, per document and per region (city level), aggregated in SQL.
+"""Statistics per clause, per document and per region (city level), rolled up from the read model's
+aggregates (ConsoleReadModel.stat_counts).
 
 Definitions (shown on the page too):
 - matches: `met` decisions, not counting those an operator rejected at the 二次确认 gate;
@@ -15,11 +16,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-
-from engine.console import queries
-
-D, F, N = queries.DECISION, queries.FIRM, queries.NOTICE
+from engine.console.read_model import ConsoleReadModel
 
 #: Notice status → the columns it counts in.
 BUCKETS = {
@@ -65,10 +62,6 @@ class Stats:
     total: StatRow
 
 
-def _granted() -> list[sa.ColumnElement[bool]]:
-    return [D.c.status == "met", sa.or_(D.c.approval.is_(None), D.c.approval != "rejected")]
-
-
 def _amount(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
 
@@ -86,20 +79,9 @@ def _region_key(prefix: str | None) -> str:
     return f"{prefix}00" if prefix else ""
 
 
-async def collect(store: Any, catalogue: Any) -> Stats:
-    """Run the aggregate queries and roll clauses up into documents."""
-    city_d, city_n = queries.city_of(F.c.region).label("city"), queries.city_of(F.c.region).label("city")
-    by_clause = sa.select(D.c.clause_id, D.c.cite, sa.func.count(), sa.func.sum(D.c.amount)).where(*_granted()).group_by(D.c.clause_id, D.c.cite)
-    notices_by_clause = sa.select(N.c.clause_id, N.c.status, sa.func.count()).group_by(N.c.clause_id, N.c.status)
-    by_city = (sa.select(city_d, sa.func.count(), sa.func.sum(D.c.amount))
-               .select_from(D.join(F, F.c.uscc == D.c.uscc)).where(*_granted()).group_by(city_d))
-    notices_by_city = (sa.select(city_n, N.c.status, sa.func.count())
-                       .select_from(N.join(F, F.c.uscc == N.c.uscc)).group_by(city_n, N.c.status))
-    async with store.read() as connection:
-        decision_rows = (await connection.execute(by_clause)).all()
-        notice_rows = (await connection.execute(notices_by_clause)).all()
-        city_rows = (await connection.execute(by_city)).all()
-        city_notice_rows = (await connection.execute(notices_by_city)).all()
+async def collect(reads: ConsoleReadModel, catalogue: Any) -> Stats:
+    """Read the aggregates and roll clauses up into documents."""
+    counts = await reads.stat_counts()
 
     by_id = catalogue.by_id if catalogue is not None else {}
     clauses: dict[str, StatRow] = {}
@@ -111,11 +93,11 @@ async def collect(store: Any, catalogue: Any) -> Stats:
             clauses[clause_id] = StatRow(clause_id, label, known.cite if known else (cite or clause_id))
         return clauses[clause_id]
 
-    for clause_id, cite, n, amount in decision_rows:
+    for clause_id, cite, n, amount in counts.granted_by_clause:
         row = clause_row(clause_id, cite)
         row.matches += n
         row.amount += _amount(amount)
-    for clause_id, state, n in notice_rows:
+    for clause_id, state, n in counts.notices_by_clause:
         clause_row(clause_id).add_notices(state, n)
 
     titles = {d.slug: d.title for d in catalogue.documents} if catalogue is not None else {}
@@ -125,12 +107,12 @@ async def collect(store: Any, catalogue: Any) -> Stats:
         documents.setdefault(slug, StatRow(slug, f"{titles[slug]}（{slug}）" if slug in titles else slug, slug)).absorb(row)
 
     regions: dict[str, StatRow] = {}
-    for prefix, n, amount in city_rows:
+    for prefix, n, amount in counts.granted_by_city:
         key = _region_key(prefix)
         row = regions.setdefault(key, StatRow(key, key or UNKNOWN_REGION))
         row.matches += n
         row.amount += _amount(amount)
-    for prefix, state, n in city_notice_rows:
+    for prefix, state, n in counts.notices_by_city:
         key = _region_key(prefix)
         regions.setdefault(key, StatRow(key, key or UNKNOWN_REGION)).add_notices(state, n)
 

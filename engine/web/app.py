@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import standardwebhooks
 from aiohttp import web
 
+from connectors import sql_accounts, sql_console, sql_storage
 from engine.web import api
 from engine.http import auth, responses
 from engine.console import keys as console_keys
@@ -19,7 +20,6 @@ from engine.telemetry import metrics
 from engine.ingest import pipeline, webhooks
 from engine.notices import web as notices_web
 from engine.notices import worker
-from connectors import sql_storage
 from engine.notices import compose
 from engine.web import senders
 
@@ -38,7 +38,6 @@ def create_app(
     worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand), and
     so does `delivery` (the notice worker) when one is given."""
     if store is None:
-
         store = sql_storage.SqlStorage(config.database_url)
     app = web.Application(
         client_max_size=config.max_body_bytes,
@@ -49,6 +48,9 @@ def create_app(
     )
     app[keys.SETTINGS] = config
     app[keys.STORAGE] = store
+    if isinstance(store, sql_storage.SqlStorage):  # the console is SQL-only
+        app[console.READ_MODEL] = sql_console.SqlConsoleReadModel(store)
+        app[console.ACCOUNTS] = sql_accounts.SqlAccounts(store)
     app[keys.MATCHER] = matcher or matching.NullMatcher()
     # Each feature reads the same store through the narrow interface it declares.
     app[auth.TOKENS] = store

@@ -16,7 +16,7 @@ import shutil
 import pytest
 from aiohttp import test_utils
 
-from connectors import sql_storage
+from connectors import sql_accounts, sql_storage
 from engine.web import app as app_module
 from engine import console
 from connectors import sql_migrate as migrate
@@ -63,7 +63,7 @@ async def seed(store, matcher) -> None:
         [webhooks._new_event(validation.validate(body, webhook_id=i), json.dumps(body, ensure_ascii=False), {}) for body, i in events]
     )
     await pipeline.Pipeline(store, matcher).run_once()
-    await accounts.create(store, "zhangsan", PASSWORD, "operator", display_name="张三", actor="test")
+    await accounts.create(sql_accounts.SqlAccounts(store), store, "zhangsan", PASSWORD, "operator", display_name="张三", actor="test")
 
 
 @pytest.fixture

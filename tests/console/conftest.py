@@ -20,7 +20,7 @@ import argon2
 import pytest
 from aiohttp import test_utils, web
 
-from connectors import sql_storage
+from connectors import sql_accounts, sql_storage
 from engine.web import app as app_module
 from engine import console
 from engine.console import keys
@@ -57,6 +57,14 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with the cheapest parameters: the same encoding and code paths, but milliseconds
     instead of ~0.2 s per hash (test_accounts checks the production parameters)."""
     monkeypatch.setattr(accounts, "HASHER", argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST))
+
+
+@pytest.fixture
+def operators(store) -> sql_accounts.SqlAccounts:
+    """The account store over the SQL `store` (skips on the in-memory one, as the console does)."""
+    if not isinstance(store, sql_storage.SqlStorage):
+        pytest.skip("the console is SQL-only")
+    return sql_accounts.SqlAccounts(store)
 
 
 @pytest.fixture
@@ -106,9 +114,9 @@ async def log_in(
     """Create operator `username` with `role` (unless it exists) and log in through the form;
     the client keeps the session cookie."""
     client.session.cookie_jar.clear()  # log in afresh, even if someone is logged in on this client
-    store = client.app[keys.STORAGE]
-    if await accounts.find(store, username) is None:
-        await accounts.create(store, username, password, role, display_name=display_name or username, actor="test")
+    store, operators = client.app[keys.STORAGE], client.app[console.ACCOUNTS]
+    if await accounts.find(operators, username) is None:
+        await accounts.create(operators, store, username, password, role, display_name=display_name or username, actor="test")
     form = await client.get("/console/login")
     assert form.status == 200, await form.text()
     response = await client.post(

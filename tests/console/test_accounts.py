@@ -9,7 +9,7 @@ import argon2
 import pytest
 from click.testing import CliRunner
 
-from connectors import sql_storage
+from connectors import sql_accounts, sql_storage
 from engine import settings
 from engine.console import accounts
 from engine.cli import operators as operators_cli
@@ -37,28 +37,28 @@ def test_passwords_are_hashed_with_argon2id_and_a_fresh_salt(monkeypatch):
 
 
 @SQL
-async def test_a_weaker_hash_is_upgraded_at_the_next_login(store, monkeypatch):
-    await accounts.create(store, "wang", PASSWORD, "viewer", actor="test")  # with the cheap test parameters
-    assert argon2.extract_parameters((await accounts.find(store, "wang")).password_hash).memory_cost == 8
+async def test_a_weaker_hash_is_upgraded_at_the_next_login(store, operators, monkeypatch):
+    await accounts.create(operators, store, "wang", PASSWORD, "viewer", actor="test")  # with the cheap test parameters
+    assert argon2.extract_parameters((await accounts.find(operators, "wang")).password_hash).memory_cost == 8
     monkeypatch.setattr(accounts, "HASHER", PRODUCTION_HASHER)
-    account, ok = await accounts.authenticate(store, "wang", PASSWORD)
+    account, ok = await accounts.authenticate(operators, "wang", PASSWORD)
     assert ok and account.operator.username == "wang"
-    upgraded = (await accounts.find(store, "wang")).password_hash
+    upgraded = (await accounts.find(operators, "wang")).password_hash
     assert upgraded.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and accounts.verify_password(upgraded, PASSWORD)
 
 
 # Accounts ---------------------------------------------------------------------------------------
 
 @SQL
-async def test_create_find_and_authenticate(store):
-    record = await accounts.create(store, " Wang.Wu ", PASSWORD, "operator", display_name="王五", actor="cli (root)")
+async def test_create_find_and_authenticate(store, operators):
+    record = await accounts.create(operators, store, " Wang.Wu ", PASSWORD, "operator", display_name="王五", actor="cli (root)")
     assert record == accounts.OperatorRecord(record.id, "wang.wu", "王五", "operator")
-    found = await accounts.find(store, "WANG.WU")
+    found = await accounts.find(operators, "WANG.WU")
     assert found.operator == record and not found.disabled
-    assert (await accounts.get(store, record.id)).operator == record
-    assert await accounts.authenticate(store, "wang.wu", PASSWORD) == (found, True)
-    assert await accounts.authenticate(store, "wang.wu", "wrong password") == (found, False)
-    assert await accounts.authenticate(store, "nobody", PASSWORD) == (None, False)
+    assert (await accounts.get(operators, record.id)).operator == record
+    assert await accounts.authenticate(operators, "wang.wu", PASSWORD) == (found, True)
+    assert await accounts.authenticate(operators, "wang.wu", "wrong password") == (found, False)
+    assert await accounts.authenticate(operators, "nobody", PASSWORD) == (None, False)
     [entry] = await audit_log(store)
     assert (entry.actor, entry.action, entry.subject_id) == ("cli (root)", "operator.created", "wang.wu")
     assert entry.payload == {"role": "operator", "display_name": "王五"}
@@ -71,34 +71,34 @@ async def test_create_find_and_authenticate(store):
      ("wang", "short", "viewer", "at least 10"), ("wang", " padded password ", "viewer", "white space"),
      ("wang", PASSWORD, "root", "role")],
 )
-async def test_create_refuses_bad_input(store, username, password, role, problem):
+async def test_create_refuses_bad_input(store, operators, username, password, role, problem):
     with pytest.raises(accounts.AccountError, match=problem):
-        await accounts.create(store, username, password, role, actor="test")
-    assert await accounts.all_accounts(store) == []
+        await accounts.create(operators, store, username, password, role, actor="test")
+    assert await accounts.all_accounts(operators) == []
 
 
 @SQL
-async def test_usernames_are_unique_whatever_the_case(store):
-    await accounts.create(store, "wang", PASSWORD, "viewer", actor="test")
+async def test_usernames_are_unique_whatever_the_case(store, operators):
+    await accounts.create(operators, store, "wang", PASSWORD, "viewer", actor="test")
     with pytest.raises(accounts.AccountError, match="already exists"):
-        await accounts.create(store, "WANG", PASSWORD, "admin", actor="test")
+        await accounts.create(operators, store, "WANG", PASSWORD, "admin", actor="test")
 
 
 @SQL
-async def test_disable_and_reset_password_are_audited(store):
-    await accounts.create(store, "wang", PASSWORD, "viewer", actor="test")
-    disabled = await accounts.disable(store, "wang", actor="cli (root)")
+async def test_disable_and_reset_password_are_audited(store, operators):
+    await accounts.create(operators, store, "wang", PASSWORD, "viewer", actor="test")
+    disabled = await accounts.disable(operators, store, "wang", actor="cli (root)")
     assert disabled.disabled
-    again = await accounts.disable(store, "wang", actor="cli (root)")
+    again = await accounts.disable(operators, store, "wang", actor="cli (root)")
     assert again.disabled_at == disabled.disabled_at  # the first disabling time is kept
-    await accounts.reset_password(store, "wang", "another good password", actor="cli (root)")
-    assert (await accounts.authenticate(store, "wang", "another good password"))[1]
+    await accounts.reset_password(operators, store, "wang", "another good password", actor="cli (root)")
+    assert (await accounts.authenticate(operators, "wang", "another good password"))[1]
     assert [(e.action, e.actor) for e in await audit_log(store)] == [
         ("operator.created", "test"), ("operator.disabled", "cli (root)"), ("operator.disabled", "cli (root)"),
         ("operator.password_reset", "cli (root)"),
     ]
     with pytest.raises(accounts.AccountError, match="no operator"):
-        await accounts.disable(store, "nobody", actor="test")
+        await accounts.disable(operators, store, "nobody", actor="test")
 
 
 # CLI --------------------------------------------------------------------------------------------
@@ -116,13 +116,14 @@ def cli(tmp_path):
 
 
 def read(url: str, action):
-    """Run `action(store)` on the CLI's database (the CLI runs its own event loop, so these tests are sync)."""
+    """Run `action(operators, store)` on the CLI's database (the CLI runs its own event loop, so these
+    tests are sync)."""
 
     async def go():
         store = sql_storage.SqlStorage(url)
         await store.open()
         try:
-            return await action(store)
+            return await action(sql_accounts.SqlAccounts(store), store)
         finally:
             await store.close()
 
@@ -135,10 +136,10 @@ def test_cli_add_prompts_twice_and_creates_the_operator(cli):
     assert result.exit_code == 0, result.output
     assert "operator admin created, role admin" in result.output
     assert PASSWORD not in result.output  # the password is not echoed
-    account = read(url, lambda store: accounts.find(store, "admin"))
+    account = read(url, lambda operators, _: accounts.find(operators, "admin"))
     assert account.operator.display_name == "系统管理员" and account.operator.role == "admin"
     assert account.password_hash.startswith("$argon2id$")
-    entries = read(url, audit_log)
+    entries = read(url, lambda _, store: audit_log(store))
     assert [(e.action, e.actor) for e in entries] == [("operator.created", f"cli ({getpass.getuser()})")]
 
 
@@ -146,7 +147,7 @@ def test_cli_add_asks_again_when_the_passwords_differ(cli):
     invoke, url = cli
     result = invoke("add", "wang", "--role", "viewer", input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output
-    assert read(url, lambda store: accounts.authenticate(store, "wang", PASSWORD))[1]
+    assert read(url, lambda operators, _: accounts.authenticate(operators, "wang", PASSWORD))[1]
 
 
 def test_cli_add_refuses_duplicates_weak_passwords_and_bad_names(cli):
@@ -168,15 +169,15 @@ def test_cli_disable_reset_password_and_list(cli):
     assert invoke("add", "li", "--role", "viewer", "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
     reset = invoke("reset-password", "wang", "--password-stdin", input="a brand new password\n")
     assert reset.exit_code == 0 and "password of wang reset" in reset.output
-    assert read(url, lambda store: accounts.authenticate(store, "wang", "a brand new password"))[1]
-    assert not read(url, lambda store: accounts.authenticate(store, "wang", PASSWORD))[1]
+    assert read(url, lambda operators, _: accounts.authenticate(operators, "wang", "a brand new password"))[1]
+    assert not read(url, lambda operators, _: accounts.authenticate(operators, "wang", PASSWORD))[1]
     disabled = invoke("disable", "WANG")
     assert disabled.exit_code == 0 and "operator wang disabled" in disabled.output
-    assert read(url, lambda store: accounts.find(store, "wang")).disabled
+    assert read(url, lambda operators, _: accounts.find(operators, "wang")).disabled
     listing = invoke("list").output.splitlines()
     assert listing[0] == "li\tviewer\tli\tactive"
     assert listing[1].startswith("wang\toperator\t王五\tdisabled ")
     missing = invoke("disable", "nobody")
     assert missing.exit_code == 1 and "no operator called 'nobody'" in missing.output
-    actions = [e.action for e in read(url, audit_log)]
+    actions = [e.action for e in read(url, lambda _, store: audit_log(store))]
     assert actions == ["operator.created", "operator.created", "operator.password_reset", "operator.disabled"]

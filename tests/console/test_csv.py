@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
-from engine.console import csv_export, decision_pages, queries
+from engine import console
+from engine.console import csv_export, read_model
 from tests import factories
 from tests.console import conftest as console_conftest
 from tests.console import seed
@@ -31,15 +32,16 @@ async def test_export_is_streamed_in_batches_with_the_pages_filters(console_clie
     await seed.two_firms(store)
     await login(console_client, "wang", "viewer")
     batches: list[int] = []
-    original = queries.decision_batches
+    reads = console_client.app[console.READ_MODEL]
+    original = reads.decision_batches
 
     async def counting(*args, **kwargs):
         async for batch in original(*args, **kwargs):
             batches.append(len(batch))
             yield batch
 
-    monkeypatch.setattr(queries, "CSV_BATCH", 3)
-    monkeypatch.setattr(decision_pages.queries, "decision_batches", counting)
+    monkeypatch.setattr(read_model, "CSV_BATCH", 3)
+    monkeypatch.setattr(reads, "decision_batches", counting)
     response, body = await export(console_client)
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in response.headers

@@ -10,7 +10,9 @@ import datetime
 import sqlalchemy as sa
 
 from engine.notices import channels
+from connectors import sql_console
 from connectors import sql_models as models
+from engine.console import audit_view
 from engine.core import notice_status
 from tests.console import conftest as console_conftest
 from tests.console import seed
@@ -250,13 +252,13 @@ async def test_audit_page_filters_and_shows_the_chains_verdict(console_client, l
 
 
 async def test_audit_chain_verdict_spans_batches(store):
-    from engine.console import audit_view
-
     await seed.two_firms(store)
+    reads = sql_console.SqlConsoleReadModel(store)
     count = len(await audit_log(store))
-    assert (await audit_view.verify_chain(store, batch=3)) == (await audit_view.verify_chain(store)) and (await audit_view.verify_chain(store, batch=3)).entries == count
+    in_threes = await audit_view.verify_chain(reads, batch=3)
+    assert in_threes == await audit_view.verify_chain(reads) and in_threes.ok and in_threes.entries == count
     last = (await audit_log(store))[-1]
     async with store.write() as connection:
         await connection.execute(sa.delete(models.AuditEntry.__table__).where(models.AuditEntry.__table__.c.seq == 4))
-    verdict = await audit_view.verify_chain(store, batch=3)
+    verdict = await audit_view.verify_chain(reads, batch=3)
     assert not verdict.ok and verdict.first_bad_seq == 5 and last.seq > 5

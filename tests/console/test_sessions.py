@@ -8,6 +8,7 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
+from connectors import sql_accounts
 from connectors import sql_models as models
 from engine.console import accounts, sessions
 from engine.console import login as login_module
@@ -39,7 +40,7 @@ async def lands_on_page(client) -> bool:
 
 
 async def create(store, username="wang", role="viewer"):
-    return await accounts.create(store, username, PASSWORD, role, display_name="王五", actor="test")
+    return await accounts.create(sql_accounts.SqlAccounts(store), store, username, PASSWORD, role, display_name="王五", actor="test")
 
 
 async def test_login_sets_an_httponly_lax_cookie_and_stores_only_its_hash(console_client, store):
@@ -145,7 +146,7 @@ async def test_failures_from_one_address_lock_it_for_every_account(console_clien
         ])
     refused = await submit(console_client, "wang", PASSWORD)
     assert refused.status == 429 and "请于 5 分钟后再试" in await refused.text()
-    assert await login_module.throttled_for(store, "wang", "10.0.0.9", now) is None  # other addresses may still log in
+    assert await login_module.throttled_for(sql_accounts.SqlAccounts(store), "wang", "10.0.0.9", now) is None  # other addresses may still log in
     console_clock.advance(minutes=5, seconds=1)
     assert (await submit(console_client, "wang", PASSWORD)).status == 302
 
@@ -194,7 +195,7 @@ async def test_logout_revokes_the_session(console_client, login, store):
 async def test_disabled_operators_lose_their_sessions_and_cannot_log_in(console_client, login, store):
     await login(console_client, "wang", "operator")
     assert await lands_on_page(console_client)
-    await accounts.disable(store, "wang", actor="test")
+    await accounts.disable(sql_accounts.SqlAccounts(store), store, "wang", actor="test")
     assert not await lands_on_page(console_client)
     response = await submit(console_client, "wang", PASSWORD)
     assert response.status == 403 and "已停用" in await response.text()
@@ -203,7 +204,7 @@ async def test_disabled_operators_lose_their_sessions_and_cannot_log_in(console_
 
 async def test_a_new_password_ends_sessions_and_the_old_one_stops_working(console_client, login, store):
     await login(console_client, "wang", "operator")
-    await accounts.reset_password(store, "wang", "a brand new password", actor="test")
+    await accounts.reset_password(sql_accounts.SqlAccounts(store), store, "wang", "a brand new password", actor="test")
     assert not await lands_on_page(console_client)
     assert (await submit(console_client, "wang", PASSWORD)).status == 401
     assert (await submit(console_client, "wang", "a brand new password")).status == 302

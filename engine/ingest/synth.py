@@ -44,7 +44,17 @@ from stdnum.cn import uscc as stdnum_uscc
 from engine.core import industry_codes
 from engine.ingest import synth_data
 from engine.ingest.event_types import REGISTRY, Registry
-from engine.ingest.synth_draw import ID_PREFIX, Figures, Firm, FirmDraw, RegionDraw, day, firm_name, log_uniform, weighted
+from engine.ingest.synth_draw import (
+    ID_PREFIX,
+    Figures,
+    Firm,
+    FirmDraw,
+    RegionDraw,
+    day,
+    firm_name,
+    log_uniform,
+    weighted,
+)
 from engine.ingest.synth_load import (
     DEFAULT_BATCH,
     LoadError,

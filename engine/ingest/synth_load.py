@@ -131,7 +131,7 @@ async def _deliver(session: aiohttp.ClientSession, signer: standardwebhooks.Webh
                     return json.loads(text)
                 if response.status < 500 or attempt == POST_ATTEMPTS:
                     raise LoadError(f"{endpoint} answered {response.status}: {text[:500]}")
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
             if attempt == POST_ATTEMPTS:
                 raise LoadError(f"{endpoint}: {type(exc).__name__}: {exc}") from None
         await asyncio.sleep(POST_RETRY_SECONDS * attempt)

@@ -27,8 +27,7 @@ from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import uscc as stdnum_uscc
 
 from engine import constants
-from engine.core import industry_codes
-from engine.core import regions
+from engine.core import industry_codes, regions
 from engine.ingest import mobile
 from engine.ingest.event_types import REGISTRY, Registry
 

@@ -60,11 +60,11 @@ class Registry:
         return Registry([*self._types.values(), *extra])
 
 
-def discover() -> Registry:
-    """Every type declared in this package: each module with an `EVENT_TYPE`."""
+def discover(package: str = __name__) -> Registry:
+    """Every type declared in `package` (this one unless told): each module with an `EVENT_TYPE`."""
     types = []
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        module = importlib.import_module(f"{package}.{info.name}")
         if isinstance(getattr(module, "EVENT_TYPE", None), EventType):
             types.append(module.EVENT_TYPE)
     return Registry(types)

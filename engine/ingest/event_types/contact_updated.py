@@ -9,7 +9,12 @@ from typing import Any
 import phonenumbers
 
 from engine.ingest import mobile, synth_data, synth_draw
-from engine.ingest.event_types.record import Assignments, EventType, SynthHook, load_schema
+from engine.ingest.event_types.record import (
+    Assignments,
+    EventType,
+    SynthHook,
+    load_schema,
+)
 
 NAME = "contact.updated"
 

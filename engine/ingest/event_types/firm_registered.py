@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from engine.ingest import synth_draw
-from engine.ingest.event_types.record import Assignments, EventType, SynthHook, load_schema
+from engine.ingest.event_types.record import (
+    Assignments,
+    EventType,
+    SynthHook,
+    load_schema,
+)
 
 NAME = "firm.registered"
 

@@ -6,7 +6,13 @@ import datetime as dt
 from typing import Any
 
 from engine.ingest import synth_data, synth_draw
-from engine.ingest.event_types.record import Assignments, EventType, SynthHook, load_schema, prefixed
+from engine.ingest.event_types.record import (
+    Assignments,
+    EventType,
+    SynthHook,
+    load_schema,
+    prefixed,
+)
 
 NAME = "loan.issued"
 

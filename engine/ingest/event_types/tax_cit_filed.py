@@ -6,7 +6,14 @@ import datetime as dt
 from typing import Any
 
 from engine.ingest import synth_draw
-from engine.ingest.event_types.record import Assignments, EventType, SynthHook, load_schema, prefixed, year_of
+from engine.ingest.event_types.record import (
+    Assignments,
+    EventType,
+    SynthHook,
+    load_schema,
+    prefixed,
+    year_of,
+)
 
 NAME = "tax.cit_filed"
 

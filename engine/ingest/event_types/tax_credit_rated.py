@@ -7,7 +7,13 @@ from typing import Any
 
 from engine.ingest import synth_data, synth_draw
 from engine.ingest.event_types import tax_cit_filed
-from engine.ingest.event_types.record import Assignments, EventType, SynthHook, load_schema, year_of
+from engine.ingest.event_types.record import (
+    Assignments,
+    EventType,
+    SynthHook,
+    load_schema,
+    year_of,
+)
 
 NAME = "tax.credit_rated"
 

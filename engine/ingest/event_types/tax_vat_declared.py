@@ -6,7 +6,12 @@ import datetime as dt
 from typing import Any
 
 from engine.ingest import synth_draw
-from engine.ingest.event_types.record import Assignments, EventType, SynthHook, load_schema
+from engine.ingest.event_types.record import (
+    Assignments,
+    EventType,
+    SynthHook,
+    load_schema,
+)
 
 NAME = "tax.vat_declared"
 

@@ -1,4 +1,4 @@
-"""The webhook's request body as schemathesis should generate it: built from engine/schemas.
+"""The webhook's request body as schemathesis should generate it: built from the event-type registry (engine/ingest/event_types).
 
 The served OpenAPI document describes the webhook body loosely (any object or array of objects),
 which is right for a reader but makes a generator produce almost nothing the validator gets past.

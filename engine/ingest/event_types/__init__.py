@@ -16,7 +16,7 @@ from engine.ingest.event_types.record import EventType, Stage, SynthHook
 
 
 class Registry:
-    """A set of event types by name, with the lookups the service needs."""
+    """A set of event types by name, with the lookups the service needs (fixed once built)."""
 
     def __init__(self, types: Iterable[EventType]) -> None:
         self._types: dict[str, EventType] = {}
@@ -24,6 +24,9 @@ class Registry:
             if event_type.name in self._types:
                 raise ValueError(f"event type {event_type.name} is declared twice")
             self._types[event_type.name] = event_type
+        # Worked out once: validation asks for these on every event received.
+        self._names = tuple(sorted(self._types))
+        self._region_types = frozenset(name for name, t in self._types.items() if t.scope == "region")
 
     def __iter__(self) -> Iterator[EventType]:
         return iter(self._types[name] for name in self.names())
@@ -40,11 +43,11 @@ class Registry:
 
     def names(self) -> tuple[str, ...]:
         """Every type's name, sorted."""
-        return tuple(sorted(self._types))
+        return self._names
 
     def region_types(self) -> frozenset[str]:
         """Types about a region rather than a firm: they carry no `uscc`."""
-        return frozenset(name for name, t in self._types.items() if t.scope == "region")
+        return self._region_types
 
     def labels(self) -> dict[str, str]:
         """Type name → its Chinese label."""

@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
+import sqlalchemy as sa
 import sqlalchemy.engine
 
 from connectors import sms, sql_storage
 from connectors import sql_migrate as migrate
+from connectors import sql_models as models
 from engine import settings
 from engine.ingest import synth as synthetic
 
@@ -79,7 +81,7 @@ async def _load_local(url: str, firms: int, seed: int, batch: int, if_empty: boo
     store = sql_storage.SqlStorage(url)
     await store.open()
     try:
-        if if_empty and await synthetic.has_events(store):
+        if if_empty and await has_events(store):
             return None
         with _progress(firms) as progress:
             return await synthetic.store_events(
@@ -161,3 +163,10 @@ def synth(firms: int, seed: int, url: str | None, secret: str | None, if_empty: 
     _echo_summary(target, firms, seed, tally, report, time.perf_counter() - started)
     if report.rejected or report.conflict:
         raise click.ClickException(f"{report.rejected} event(s) rejected, {report.conflict} conflicting")
+
+
+async def has_events(store: sql_storage.SqlStorage) -> bool:
+    """Whether the SQL store holds any event at all (`--if-empty`)."""
+    table = models.Event.__table__
+    async with store.read() as connection:
+        return (await connection.execute(sa.select(table.c.seq).limit(1))).first() is not None

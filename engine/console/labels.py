@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from engine.ingest import event_types
+
 VERDICT = {"met": "符合", "not_met": "不符合", "unknown": "待补充数据"}
 
 APPROVAL = {None: "—", "": "—", "pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
@@ -28,13 +30,8 @@ ATTEMPT_KIND = {
     "compose": "生成内容", "operator": "人工重发",
 }
 
-EVENT_TYPE = {
-    "firm.registered": "企业登记", "firm.updated": "企业信息变更", "tax.vat_declared": "增值税申报",
-    "tax.cit_filed": "企业所得税汇算", "tax.credit_rated": "纳税信用评级", "social_insurance.reported": "社保申报",
-    "certification.granted": "资质认定", "certification.revoked": "资质撤销", "lease.reported": "房屋租赁",
-    "loan.issued": "贷款发放", "ip.transaction": "知识产权交易", "region.risk_designated": "风险地区认定",
-    "contact.updated": "联系方式更新",
-}
+#: Event types: each type's own label (engine/ingest/event_types), so a new type is labelled where it is declared.
+EVENT_TYPE = event_types.REGISTRY.labels()
 
 EVENT_STATUS = {"received": "已接收", "processed": "已处理", "failed": "处理失败"}
 

@@ -1,8 +1,8 @@
 """Code lists and weights behind `policy-push synth`: where synthetic firms are, what they do, their names.
 
 Every region code here is a current GB/T 2260 county-level code inside one of the five measures'
-jurisdictions (checked against engine.derive.regions by the tests); industries are drawn from the
-GB/T 4754-2017 table itself (engine/data/gbt4754_2017.tsv), so only the pools' weights live here.
+jurisdictions (checked against engine.core.regions by the tests); industries are drawn from the
+GB/T 4754-2017 table itself (engine/core/data/gbt4754_2017.tsv), so only the pools' weights live here.
 Weights are relative; they need not sum to one.
 """
 
@@ -53,9 +53,14 @@ INDUSTRY_POOLS: dict[str, tuple[float, float]] = {
     "other": (0.20, 0.0),            # everything else the 300号 rows cover
 }
 
-#: Size class mix (工信部联企业〔2011〕300号): most market entities are micro.
-SIZE_MIX_ENTERPRISE = {"微型": 0.62, "小型": 0.26, "中型": 0.10, "大型": 0.02}
-SIZE_MIX_INDIVIDUAL = {"微型": 0.95, "小型": 0.05}
+#: Size classes as 工信部联企业〔2011〕300号 names them (and engine.judging.derive.size_class
+#: does: the tests hold the two to the same spelling); spelled here so that the event-type
+#: generators need not import the judging code.
+LARGE, MEDIUM, SMALL, MICRO = "大型", "中型", "小型", "微型"
+
+#: Size class mix: most market entities are micro.
+SIZE_MIX_ENTERPRISE = {MICRO: 0.62, SMALL: 0.26, MEDIUM: 0.10, LARGE: 0.02}
+SIZE_MIX_INDIVIDUAL = {MICRO: 0.95, SMALL: 0.05}
 
 #: Share of market entities that are 个体工商户 (nationally about two thirds; fewer here so the
 #: enterprise-only clauses have firms to match).

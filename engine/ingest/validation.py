@@ -1,4 +1,8 @@
-"""Validation of received events against the JSON Schemas in engine/schemas and the code lists they cite.
+"""Validation of received events against their types' JSON Schemas and the code lists they cite.
+
+The envelope's schema is engine/ingest/envelope.schema.json, with its `type` enum filled in from
+the event-type registry (engine/ingest/event_types); each type's `data` schema, and any rule
+between its fields, comes from the type's record.
 
 Every problem is reported as `{path, reason}` with `path` a JSON Pointer into the event, so a sender can
 fix all of them in one go.
@@ -6,6 +10,7 @@ fix all of them in one go.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import functools
@@ -22,13 +27,14 @@ from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import uscc as stdnum_uscc
 
 from engine import constants
-from engine.core import industry_codes
-from engine.core import regions
+from engine.core import industry_codes, regions
+from engine.ingest import mobile
+from engine.ingest.event_types import REGISTRY, Registry
 
-SCHEMAS = pathlib.Path(__file__).parent / "schemas"
+ENVELOPE_SCHEMA = pathlib.Path(__file__).with_name("envelope.schema.json")
 
 #: Event types about a region, not a firm: they carry no `uscc`.
-REGION_TYPES = frozenset({"region.risk_designated"})
+REGION_TYPES = REGISTRY.region_types()
 
 #: Largest magnitude of a number in an event's data: above any real amount or count, and low
 #: enough that the matcher's sums and products of them stay finite (1e308 was acknowledged,
@@ -226,27 +232,43 @@ def _integer(text: str) -> int:
 
 def normalise_mobile(value: str) -> str:
     """E.164 form of a CN mobile number (validated already), so one number has one spelling."""
-    return phonenumbers.format_number(phonenumbers.parse(value, "CN"), phonenumbers.PhoneNumberFormat.E164)
+    return mobile.normalise(value)
 
 
 # Schemas ---------------------------------------------------------------------------------------
 
 
+ENVELOPE = "envelope"
+
+
 @functools.cache
-def _validator(name: str) -> jsonschema.Draft202012Validator:
-    schema = json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema, format_checker=_formats)
+def _envelope_schema() -> dict[str, Any]:
+    return json.loads(ENVELOPE_SCHEMA.read_text(encoding="utf-8"))
+
+
+def schema(name: str, registry: Registry = REGISTRY) -> dict[str, Any]:
+    """A fresh copy of the JSON Schema `name`: "envelope" (its `type` enum the registry's types) or an event type's data."""
+    if name == ENVELOPE:
+        envelope = copy.deepcopy(_envelope_schema())
+        envelope["properties"]["type"]["enum"] = list(registry.names())
+        return envelope
+    return copy.deepcopy(dict(registry.get(name).schema))
+
+
+# Keyed by the registry's identity: a test may validate against a registry of its own.
+@functools.cache
+def _validator(registry: Registry, name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema(name, registry), format_checker=_formats)
 
 
 @functools.cache
 def _event_id_pattern() -> str:
-    return _validator("envelope").schema["properties"]["id"]["pattern"]
+    return _envelope_schema()["properties"]["id"]["pattern"]
 
 
-@functools.cache
-def event_types() -> tuple[str, ...]:
-    """Every event type with a schema."""
-    return tuple(sorted(p.stem for p in SCHEMAS.glob("*.json") if p.stem != "envelope"))
+def event_types(registry: Registry = REGISTRY) -> tuple[str, ...]:
+    """Every event type the registry knows, sorted."""
+    return registry.names()
 
 
 def _pointer(prefix: str, parts: Iterable[Any]) -> str:
@@ -262,10 +284,10 @@ def _reason(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
-def _problems(name: str, instance: Any, prefix: str) -> list[Problem]:
+def _problems(registry: Registry, name: str, instance: Any, prefix: str) -> list[Problem]:
     """Schema problems, with missing and unexpected keys reported at the key's own path."""
     problems = []
-    for error in _validator(name).iter_errors(instance):
+    for error in _validator(registry, name).iter_errors(instance):
         path = list(error.absolute_path)
         if error.validator == "required":
             problems += [
@@ -286,27 +308,32 @@ def _problems(name: str, instance: Any, prefix: str) -> list[Problem]:
     return sorted(dict.fromkeys(problems), key=lambda p: p.path)
 
 
-def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime | None = None) -> Envelope:
+def validate(
+    item: Any, *, webhook_id: str | None = None, now: datetime.datetime | None = None, registry: Registry = REGISTRY
+) -> Envelope:
     """Check one event; return it parsed or raise Invalid naming every problem.
 
     `webhook_id` is given for a single (non-batch) delivery: the event's id is then the header's,
     and an `id` in the body must agree with it. Batch items must carry their own `id`.
+    `registry` is the set of event types accepted (the service's own unless a test says).
     """
-    problems = _problems("envelope", item, "")
+    problems = _problems(registry, ENVELOPE, item, "")
     if not isinstance(item, dict):
         raise Invalid(problems)
     kind = item.get("type") if isinstance(item.get("type"), str) else None
-    if kind in event_types() and isinstance(item.get("data"), dict):
-        problems += _problems(kind, item["data"], "/data")
-        problems += _cross_field_problems(kind, item["data"])
+    region_types = registry.region_types()
+    if kind in registry and isinstance(item.get("data"), dict):
+        problems += _problems(registry, kind, item["data"], "/data")
+        check = registry.get(kind).check
+        problems += [Problem(path, reason) for path, reason in (check(item["data"]) if check else [])]
         problems += [
             Problem(path, f"is beyond {MAX_MAGNITUDE:g} in magnitude")
             for path, node in _walk(item["data"], "/data")
             if isinstance(node, (int, float)) and not isinstance(node, bool) and abs(node) > MAX_MAGNITUDE
         ]
-    if kind in REGION_TYPES and "uscc" in item:
+    if kind in region_types and "uscc" in item:
         problems.append(Problem("/uscc", f"must be absent: {kind} is about a region, not a firm"))
-    elif kind not in REGION_TYPES and "uscc" not in item:
+    elif kind not in region_types and "uscc" not in item:
         problems.append(Problem("/uscc", "is required"))
     if webhook_id is None and "id" not in item:
         problems.append(Problem("/id", "is required on every item of a batch"))
@@ -328,14 +355,6 @@ def validate(item: Any, *, webhook_id: str | None = None, now: datetime.datetime
         data=item["data"],
         id=webhook_id if webhook_id is not None else item["id"],
     )
-
-
-def _cross_field_problems(kind: str, data: dict[str, Any]) -> list[Problem]:
-    problems = []
-    if kind == "lease.reported" and isinstance(data.get("start"), str) and isinstance(data.get("end"), str):
-        if data["end"] < data["start"]:
-            problems.append(Problem("/data/end", "must not be before start"))
-    return problems
 
 
 def _parse_datetime(value: Any) -> datetime.datetime | None:

@@ -1,4 +1,4 @@
-"""The webhook's request body as schemathesis should generate it: built from engine/schemas.
+"""The webhook's request body as schemathesis should generate it: built from the event-type registry (engine/ingest/event_types).
 
 The served OpenAPI document describes the webhook body loosely (any object or array of objects),
 which is right for a reader but makes a generator produce almost nothing the validator gets past.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
 from typing import Any
 
 import schemathesis
@@ -38,7 +37,7 @@ NOT_REGIONS = ("110103", "999999", "14030", "14030A")
 
 
 def _load(name: str) -> dict[str, Any]:
-    schema = json.loads((validation.SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
+    schema = validation.schema(name)
     for key in ("$schema", "$id", "title"):
         schema.pop(key, None)
     return schema

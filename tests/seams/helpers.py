@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import test_utils
 
-from engine.http import keys
+from engine.ingest import webhooks
 from tests import factories
 
 
@@ -16,7 +16,7 @@ async def deliver(client: test_utils.TestClient, *deliveries: tuple[dict[str, An
         data, headers = factories.signed(body, msg_id=webhook_id)
         response = await client.post("/webhooks/events", data=data, headers=headers)
         assert response.status == 202, await response.text()
-    await client.app[keys.PIPELINE].drained()
+    await client.app[webhooks.PIPELINE].drained()
 
 
 async def notices(store, uscc: str, clause_id: str) -> list[tuple[str, str, float | None]]:

@@ -13,7 +13,7 @@ import itertools
 
 from aiohttp import web
 
-from connectors import sql_storage
+from connectors import sql_base
 from connectors import sql_models as models
 
 EVENT = models.Event.__table__
@@ -25,7 +25,7 @@ def make_app(database_url: str) -> web.Application:
     engine_key = web.AppKey("engine", object)
 
     async def engine_ctx(app: web.Application):
-        app[engine_key] = sql_storage.create_engine(database_url, writer=True)
+        app[engine_key] = sql_base.create_engine(database_url, writer=True)
         yield
         await app[engine_key].dispose()
 

@@ -1,4 +1,4 @@
-"""Backfill storage on SQL (mixed into SqlStorage): key-range batches read, changes written per batch.
+"""Backfill storage on SQL: key-range batches read, changes written per batch.
 
 Reads are keyset-paginated on the firm's primary key, so a batch costs the same at the first firm
 and the millionth and nothing is held beyond the batch in hand. The latest decision per clause
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from engine.core import matching
 from engine.judging import firm_input
+from connectors import sql_folding
 from connectors import sql_models as models
 from engine.backfill import store
 
@@ -29,8 +30,8 @@ _SETTING = models.ClauseSetting.__table__
 _NO_YEARS: frozenset[int] = frozenset()
 
 
-class SqlBackfill(store.BackfillStore):
-    """BackfillStore for SqlStorage; relies on its `_read`, `_write`, `_record_decisions` and `is_sqlite`."""
+class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
+    """BackfillStore on SQL; changes are recorded the way the pipeline records them."""
 
     async def firm_count(self) -> int:
         async with self._read() as connection:

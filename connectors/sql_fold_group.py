@@ -88,14 +88,14 @@ class SqlFoldGroup(event_store.FoldGroup):
             # other's firms cannot deadlock. A firm not stored yet gets its row now, to be locked like
             # the others; the flush removes it again if no fold of this group used it.
             inserted = await self._connection.execute(
-                self._store._insert(_FIRM).on_conflict_do_nothing(index_elements=["uscc"]).returning(_FIRM.c.uscc),
+                self._store.insert(_FIRM).on_conflict_do_nothing(index_elements=["uscc"]).returning(_FIRM.c.uscc),
                 [{"uscc": u, "fields": {}, "stamps": {}, "events_applied": 0, "created_at": self._now, "updated_at": self._now}
                  for u in usccs],
             )
             self._created = set(inserted.scalars())
             rows = await self._connection.execute(self._firm_query(usccs).order_by(_FIRM.c.uscc).with_for_update())
         self._firms = {row.uscc: firm_fold.FirmState(row.fields, row.stamps, row.events_applied) for row in rows}
-        self._known = await self._store._judging_context(self._connection, usccs)
+        self._known = await self._store.judging_context(self._connection, usccs)
         return None
 
     @staticmethod
@@ -146,7 +146,7 @@ class SqlFoldGroup(event_store.FoldGroup):
         as_of = china_time.as_of_date(event.occurred_at)
         decisions: list[matching.Decision] = []
         if applied.changed:
-            risk = await self._risk_years(applied.firm.fields.get("region"))
+            risk = await self.risk_years_in(applied.firm.fields.get("region"))
             decisions = recording.judge_firm(uscc, applied.firm.fields, as_of, risk, self._known.get(uscc, []), judge)
         # Nothing below raises: an event joins the group's changes whole or not at all.
         self._handled.add(event.event_id)
@@ -173,7 +173,7 @@ class SqlFoldGroup(event_store.FoldGroup):
             raise ValueError("a region event is folded in a group of its own")
         # It writes as it judges firm after firm; the savepoint takes all of that back if one fails.
         async with self._connection.begin_nested():
-            outcome = await self._store._fold_region(self._connection, event, designation, judge)
+            outcome = await self._store.fold_region(self._connection, event, designation, judge)
         self._handled.add(event.event_id)
         self._statuses.append((event.event_id, event_status.EventStatus.PROCESSED, None))
         return outcome
@@ -186,20 +186,20 @@ class SqlFoldGroup(event_store.FoldGroup):
 
     @property
     def contended(self) -> bool:
-        return self._store._writer_wanted()
+        return self._store.writer_wanted()
 
-    async def _risk_years(self, county: str | None) -> frozenset[int]:
+    async def risk_years_in(self, county: str | None) -> frozenset[int]:
         if county is None:
             return frozenset()
         if county not in self._risk:
-            self._risk[county] = await self._store._risk_years(self._connection, county)
+            self._risk[county] = await self._store.risk_years_in(self._connection, county)
         return self._risk[county]
 
     async def flush(self) -> None:
         """Write everything the group's folds changed (called once, before the commit)."""
         connection, now = self._connection, datetime.datetime.now(datetime.UTC)
         if self._touched:
-            insert = self._store._insert(_FIRM)
+            insert = self._store.insert(_FIRM)
             await connection.execute(
                 insert.on_conflict_do_update(index_elements=["uscc"], set_={name: insert.excluded[name] for name in _REWRITTEN}),
                 [
@@ -213,7 +213,7 @@ class SqlFoldGroup(event_store.FoldGroup):
         if self._provenance:
             await connection.execute(sa.insert(_FIELD), self._provenance)
         if self._batches:
-            await self._store._record_batches(connection, self._batches, "pipeline")
+            await self._store.record_batches(connection, self._batches, "pipeline")
         if self._statuses:
             await connection.execute(
                 _SET_STATUS,

@@ -1,4 +1,4 @@
-"""Folding on SQL (mixed into SqlStorage): events into their firms' profiles, then the firms judged.
+"""Folding on SQL: events into their firms' profiles, then the firms judged.
 
 A group of events (`fold_group`) is one transaction on the single writer: the events are claimed,
 folded one after another (connectors.sql_fold_group), and their profiles, provenance rows,
@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_fold_group
+from connectors import sql_approvals, sql_fold_group
 from engine.core import china_time, event_status, matching, records
 from connectors import sql_models as models
 
@@ -41,9 +41,9 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-class SqlFolding:
-    """The fold and judge half of SqlStorage; relies on its `_write`, `_insert`, `_locked`, `_event`,
-    `_risk_years`, `_gates`, `_lock_chain`, `_audit`, `_insert_notices` and `is_sqlite`."""
+class SqlFolding(sql_approvals.SqlApprovals):
+    """Folding and judging on SQL: the fold groups, region re-judging, and recording decisions with
+    their audit entries and notices (gated ones wait for approval)."""
 
     @contextlib.asynccontextmanager
     async def fold_group(self, limit: int = 1, *, event_id: str | None = None) -> AsyncIterator[event_store.FoldGroup]:
@@ -76,12 +76,12 @@ class SqlFolding:
             query = query.with_for_update(skip_locked=True)
         return event_store.claimable([self._event(row) for row in await connection.execute(query)])
 
-    async def _fold_region(
+    async def fold_region(
         self, connection: sa_asyncio.AsyncConnection, event: records.StoredEvent, designation: records.RiskDesignation,
         judge: recording.Judge,
     ) -> event_store.FoldOutcome:
         await connection.execute(
-            self._insert(_RISK)
+            self.insert(_RISK)
             .values(county=designation.county, year=designation.year, level=designation.level, event_id=event.event_id)
             .on_conflict_do_nothing(index_elements=["county", "year"])
         )
@@ -105,9 +105,9 @@ class SqlFolding:
         event: records.StoredEvent,
         judge: recording.Judge,
     ) -> list[matching.Decision]:
-        known = (await self._judging_context(connection, [uscc])).get(uscc, [])
+        known = (await self.judging_context(connection, [uscc])).get(uscc, [])
         as_of = china_time.as_of_date(event.occurred_at)
-        new = recording.judge_firm(uscc, fields, as_of, await self._risk_years(connection, fields.get("region")), known, judge)
+        new = recording.judge_firm(uscc, fields, as_of, await self.risk_years_in(connection, fields.get("region")), known, judge)
         if new:
             await self._record_decisions(connection, [(uscc, d) for d in new], as_of, event.event_id, "pipeline")
         return new
@@ -122,10 +122,10 @@ class SqlFolding:
     ) -> tuple[list[records.StoredDecision], int]:
         """Insert (uscc, decision) pairs with their audit entries and notices (gated ones wait for approval);
         return the stored decisions and how many notices were created."""
-        [stored], notices = await self._record_batches(connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor)
+        [stored], notices = await self.record_batches(connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor)
         return stored, notices
 
-    async def _record_batches(
+    async def record_batches(
         self, connection: sa_asyncio.AsyncConnection, batches: Sequence[sql_fold_group.DecisionBatch], actor: str
     ) -> tuple[list[list[records.StoredDecision]], int]:
         """`_record_decisions` for several batches at once, one statement per table: the audit chain gets,
@@ -178,7 +178,7 @@ class SqlFolding:
         result = await connection.execute(sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True), rows)
         return list(result.scalars())
 
-    async def _judging_context(
+    async def judging_context(
         self, connection: sa_asyncio.AsyncConnection, usccs: Sequence[str]
     ) -> dict[str, list[tuple[datetime.date, matching.Decision]]]:
         """What judging each firm reads of its decisions (recording.context_of): the latest per clause and

@@ -1,4 +1,4 @@
-"""The notice outbox on SQL (mixed into SqlStorage): claims, the one status writer, opt-outs.
+"""The notice outbox on SQL: claims, the one status writer, opt-outs.
 
 Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers share the queue without
 taking the same notice; on SQLite the single writer connection serialises claims.
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
 from engine.core import matching
+from connectors import sql_audit
 from connectors import sql_models as models
 from engine.notices import notice_rules, outbox
 from engine.core import notice_status
@@ -59,8 +60,8 @@ class _Created(typing.NamedTuple):
     decision_id: int
 
 
-class SqlNotices(outbox.NoticeStore):
-    """NoticeStore for SqlStorage; relies on its `_write`, `_read`, `_insert` and `is_sqlite`."""
+class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
+    """NoticeStore on SQL; every change appends to the audit chain in the same transaction."""
 
     async def _create_notices(
         self,
@@ -91,7 +92,7 @@ class SqlNotices(outbox.NoticeStore):
         if not rows:
             return []
         # The unique key (firm, clause, channel, period) turns a repeat into nothing at all.
-        insert = self._insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"])
+        insert = self.insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"])
         if self.is_sqlite:
             # The single writer holds the database: what exists now is all that can conflict. Leaving
             # those out spares INSERT … RETURNING, which runs one row per statement on SQLite.
@@ -224,7 +225,7 @@ class SqlNotices(outbox.NoticeStore):
     async def opt_out(self, uscc: str, channel: str, source: str, at: datetime.datetime) -> None:
         async with self._write() as connection:
             await connection.execute(
-                self._insert(_OPT_OUT)
+                self.insert(_OPT_OUT)
                 .values(uscc=uscc, channel=channel, source=source, at=at)
                 .on_conflict_do_nothing(index_elements=["uscc", "channel"])
             )

@@ -1,27 +1,22 @@
 """SQL storage through SQLModel/SQLAlchemy: SQLite (aiosqlite) or PostgreSQL (asyncpg), picked by URL.
 
-SQLite runs in WAL mode with foreign keys on and `synchronous=FULL`, so an acknowledged event
-survives a crash of the process or the machine. Writes go through one connection that starts
-its transactions with `BEGIN IMMEDIATE` (SQLite has one writer; taking the lock up front avoids
-deadlocked lock upgrades), reads through a separate pool. On PostgreSQL both share one pool and
-rows are locked with `FOR UPDATE` where a transaction reads before it writes.
+The whole store, built on the layers of connectors.sql_base (engines and locking rules there):
+this top layer adds received events (with SQLite group commit) and API tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_audit, sql_backfill, sql_folding, sql_notices
-from engine import constants, storage
-from engine.core import event_status, matching, records
+from connectors import sql_backfill
+from engine import storage
+from engine.core import event_status, records
 from connectors import sql_models as models
 
 _EVENT = models.Event.__table__
@@ -36,96 +31,8 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def create_engine(url: str, *, writer: bool = False) -> sa_asyncio.AsyncEngine:
-    """An async engine for `url`; for SQLite, with the pragmas this service relies on."""
-    if not url.startswith("sqlite"):
-        return sa_asyncio.create_async_engine(url, pool_pre_ping=True)
-    options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if writer else {}
-    engine = sa_asyncio.create_async_engine(url, **options)
-
-    @sa.event.listens_for(engine.sync_engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin (see the "begin" hook).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={constants.SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-    @sa.event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
-
-    return engine
-
-
-class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBackfill, sql_folding.SqlFolding, storage.Storage):
-    """Storage on a relational database; see the module docstring for the locking rules."""
-
-    has_migrations = True
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        self._reader: sa_asyncio.AsyncEngine | None = None
-        self._writer: sa_asyncio.AsyncEngine | None = None
-        self._users = 0  # open() and close() nest: the app and a test may share one store
-        # SQLite group commit: concurrent add_events calls share one transaction (one fsync).
-        self._queued: list[tuple[Sequence[records.NewEvent], asyncio.Future[list[records.AddResult]]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def open(self) -> None:
-        self._users += 1
-        if self._writer is None:
-            self._writer = create_engine(self.url, writer=True)
-            self._reader = create_engine(self.url) if self.is_sqlite else self._writer
-
-    async def close(self) -> None:
-        self._users -= 1
-        if self._users > 0:
-            return
-        for engine in {id(e): e for e in (self._reader, self._writer) if e is not None}.values():
-            await engine.dispose()
-        self._reader = self._writer = None
-
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[sa_asyncio.AsyncConnection]:
-        assert self._writer is not None, "SqlStorage.open() was not called"
-        async with self._writer.begin() as connection:
-            yield connection
-
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[sa_asyncio.AsyncConnection]:
-        assert self._reader is not None, "SqlStorage.open() was not called"
-        async with self._reader.connect() as connection:
-            yield connection
-
-    def read(self) -> contextlib.AbstractAsyncContextManager[sa_asyncio.AsyncConnection]:
-        """A read-only connection (for read models such as the console's queries)."""
-        return self._read()
-
-    def write(self) -> contextlib.AbstractAsyncContextManager[sa_asyncio.AsyncConnection]:
-        """A write transaction on the single writer (committed when the block ends without error)."""
-        return self._write()
-
-    def _insert(self, table: sa.Table) -> Any:
-        return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
-
-    def _locked(self, query: sa.Select) -> sa.Select:
-        return query if self.is_sqlite else query.with_for_update()
-
-    async def ping(self) -> None:
-        async with self._read() as connection:
-            await connection.execute(sa.text("SELECT 1"))
-
-    async def schema_revision(self) -> str | None:
-        async with self._read() as connection:
-            try:
-                return (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
-            except sa.exc.DBAPIError:
-                return None
+class SqlStorage(sql_backfill.SqlBackfill, storage.Storage):
+    """Storage on a relational database; see connectors.sql_base for the locking rules."""
 
     # Events -----------------------------------------------------------------------------------
 
@@ -142,10 +49,6 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_queued())
         return await asyncio.shield(future)
-
-    def _writer_wanted(self) -> bool:
-        """Whether received events wait to be stored: on SQLite they wait for the single writer."""
-        return self._flusher is not None and not self._flusher.done()
 
     async def _flush_queued(self) -> None:
         while self._queued:
@@ -183,7 +86,7 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             inserted = set(
                 (
                     await connection.execute(
-                        self._insert(_EVENT).on_conflict_do_nothing(index_elements=["event_id"]).returning(
+                        self.insert(_EVENT).on_conflict_do_nothing(index_elements=["event_id"]).returning(
                             _EVENT.c.event_id
                         ),
                         rows,
@@ -206,23 +109,6 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             sha = first.get(e.event_id) or known.get(e.event_id, e.body_sha256)
             results.append(records.AddResult(e.event_id, created, sha != e.body_sha256))
         return results
-
-    @staticmethod
-    def _event(row: Any) -> records.StoredEvent:
-        return records.StoredEvent(
-            seq=row.seq,
-            event_id=row.event_id,
-            type=row.type,
-            uscc=row.uscc,
-            occurred_at=models.as_utc(row.occurred_at),
-            received_at=models.as_utc(row.received_at),
-            body=row.body,
-            body_sha256=row.body_sha256,
-            headers=row.headers,
-            status=event_status.EventStatus(row.status),
-            processed_at=models.as_utc(row.processed_at),
-            error=row.error,
-        )
 
     async def get_event(self, event_id: str) -> records.StoredEvent | None:
         async with self._read() as connection:
@@ -267,74 +153,6 @@ class SqlStorage(sql_audit.SqlAudit, sql_notices.SqlNotices, sql_backfill.SqlBac
             await self._set_status(connection, event_id, event_status.EventStatus.FAILED, reason)
 
     # Firms ------------------------------------------------------------------------------------
-
-    async def get_firm(self, uscc: str) -> records.FirmRecord | None:
-        async with self._read() as connection:
-            row = (await connection.execute(sa.select(_FIRM).where(_FIRM.c.uscc == uscc))).first()
-        if row is None:
-            return None
-        return records.FirmRecord(
-            uscc=row.uscc,
-            fields=row.fields,
-            stamps=row.stamps,
-            events_applied=row.events_applied,
-            created_at=models.as_utc(row.created_at),
-            updated_at=models.as_utc(row.updated_at),
-        )
-
-    async def field_history(self, uscc: str) -> list[records.FieldAssignment]:
-        query = sa.select(_FIELD).where(_FIELD.c.uscc == uscc).order_by(_FIELD.c.occurred_at, _FIELD.c.event_id, _FIELD.c.id)
-        async with self._read() as connection:
-            rows = await connection.execute(query)
-            return [
-                records.FieldAssignment(r.field, r.value, r.event_id, models.as_utc(r.occurred_at), models.as_utc(r.recorded_at))
-                for r in rows
-            ]
-
-    async def _decisions_where(
-        self, connection: sa_asyncio.AsyncConnection, condition: Any, *, lock: bool = False
-    ) -> list[records.StoredDecision]:
-        query = sa.select(_DECISION).where(condition).order_by(_DECISION.c.id)
-        rows = await connection.execute(query.with_for_update() if lock and not self.is_sqlite else query)
-        return [
-            records.StoredDecision(
-                id=r.id,
-                uscc=r.uscc,
-                as_of=r.as_of,
-                event_id=r.event_id,
-                created_at=models.as_utc(r.created_at),
-                decision=matching.Decision(
-                    clause_id=r.clause_id,
-                    cite=r.cite,
-                    rule_version=r.rule_version,
-                    status=matching.Verdict(r.status),
-                    amount=None if r.amount is None else float(r.amount),
-                    explanation=r.explanation,
-                    facts=r.facts,
-                    period=r.period,
-                ),
-                approval=r.approval,
-            )
-            for r in rows
-        ]
-
-    async def _decisions(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[records.StoredDecision]:
-        return await self._decisions_where(connection, _DECISION.c.uscc == uscc)
-
-    async def decisions(self, uscc: str) -> list[records.StoredDecision]:
-        async with self._read() as connection:
-            return await self._decisions(connection, uscc)
-
-    @staticmethod
-    async def _risk_years(connection: sa_asyncio.AsyncConnection, county: str | None) -> frozenset[int]:
-        if county is None:
-            return frozenset()
-        rows = await connection.execute(sa.select(_RISK.c.year).where(_RISK.c.county == county))
-        return frozenset(rows.scalars())
-
-    async def risk_years(self, county: str) -> frozenset[int]:
-        async with self._read() as connection:
-            return await self._risk_years(connection, county)
 
     # Tokens -----------------------------------------------------------------------------------
 

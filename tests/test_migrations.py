@@ -7,14 +7,14 @@ import sqlalchemy as sa
 from alembic import autogenerate, migration
 from sqlmodel import SQLModel
 
-from connectors import sql_storage
+from connectors import sql_base, sql_storage
 from connectors import sql_migrate as migrate, sql_models as models  # noqa: F401  (tables on the metadata)
 from tests import conftest
 
 
 @pytest.mark.parametrize("empty_database", conftest.SQL_BACKENDS, indirect=True)
 async def test_upgrade_from_empty_matches_the_models(migrated_database):
-    engine = sql_storage.create_engine(migrated_database)
+    engine = sql_base.create_engine(migrated_database)
     try:
         async with engine.connect() as connection:
             differences = await connection.run_sync(

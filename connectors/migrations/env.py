@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlmodel import SQLModel
 
-from connectors import sql_storage
+from connectors import sql_base
 from connectors import sql_models as models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
@@ -23,7 +23,7 @@ def _run(connection) -> None:
 
 
 async def _main() -> None:
-    engine = sql_storage.create_engine(context.config.get_main_option("sqlalchemy.url"))
+    engine = sql_base.create_engine(context.config.get_main_option("sqlalchemy.url"))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

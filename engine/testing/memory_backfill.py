@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from engine.core import matching
 from engine.judging import firm_input
 from engine.backfill import store
+from engine.testing import memory_approvals
 
 
-class MemoryBackfill(store.BackfillStore):
-    """BackfillStore for InMemoryStorage; relies on its `_lock`, `firms`, `stored_decisions`, `risk`,
-    `gates`, `notices` and `_record_decisions`."""
+class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
+    """BackfillStore in memory; changes are recorded the way the pipeline records them."""
 
     async def firm_count(self) -> int:
         return len(self.firms)

@@ -1,4 +1,4 @@
-"""The notice outbox in memory (mixed into InMemoryStorage), with the same promises as SQL."""
+"""The notice outbox in memory, with the same promises as SQL."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ from collections.abc import Sequence
 from engine.core import matching
 
 from engine.notices import notice_rules, outbox
+from engine.testing import memory_audit
 from engine.core import notice_status
 
 
-class MemoryNotices(outbox.NoticeStore):
-    """NoticeStore for InMemoryStorage; relies on its `_lock` and `firms`."""
-
-    def _init_notices(self) -> None:
-        self.notices: dict[str, outbox.NoticeRecord] = {}
-        self.attempts: dict[str, list[outbox.AttemptRecord]] = {}
-        self.opted_out: dict[tuple[str, str], tuple[str, datetime.datetime]] = {}
+class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
+    """NoticeStore in memory; every change appends to the audit chain."""
 
     def _create_notices(
         self, uscc: str, stored: Sequence[tuple[int, matching.Decision]], now: datetime.datetime, actor: str = "pipeline"

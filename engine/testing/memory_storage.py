@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import dataclasses
 import datetime
-import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from engine.testing import memory_audit, memory_backfill, memory_notices
+from engine.testing import memory_backfill, memory_base
 from engine.core import china_time, event_status, matching, records
 from engine import storage
 from engine.ingest import event_store, firm_fold
 from engine.judging import recording
-from engine.notices import approvals
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-#: What a group's rollback restores (the id counters only move on, as a database's sequences do).
-_STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates")
 
 
 class _MemoryFoldGroup(event_store.FoldGroup):
@@ -43,7 +38,7 @@ class _MemoryFoldGroup(event_store.FoldGroup):
         self, event: records.StoredEvent, assignments: Mapping[str, Any], judge: recording.Judge
     ) -> event_store.FoldOutcome:
         self._check(event.event_id)
-        return self._store._fold_firm(event, assignments, judge)
+        return self._store.fold_firm(event, assignments, judge)
 
     async def fold_region_event(
         self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
@@ -51,28 +46,16 @@ class _MemoryFoldGroup(event_store.FoldGroup):
         self._check(event.event_id)
         if len(self._claimed) != 1:
             raise ValueError("a region event is folded in a group of its own")
-        return self._store._fold_region(event, designation, judge)
+        return self._store.fold_region(event, designation, judge)
 
     async def mark_failed(self, event_id: str, reason: str) -> None:
         self._check(event_id)
-        self._store._set_status(event_id, event_status.EventStatus.FAILED, error=reason)
+        self._store.set_status(event_id, event_status.EventStatus.FAILED, error=reason)
 
 
-class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, memory_backfill.MemoryBackfill, storage.Storage):
+class InMemoryStorage(memory_backfill.MemoryBackfill, storage.Storage):
     """Keeps everything in process memory; one lock makes each method a transaction."""
 
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._seq = itertools.count(1)
-        self._ids = itertools.count(1)
-        self.events: dict[str, records.StoredEvent] = {}
-        self.firms: dict[str, records.FirmRecord] = {}
-        self.history: dict[str, list[records.FieldAssignment]] = {}
-        self.stored_decisions: dict[str, list[records.StoredDecision]] = {}
-        self.risk: dict[str, set[int]] = {}
-        self.tokens: dict[str, tuple[str, records.TokenRecord]] = {}
-        self._init_notices()
-        self._init_audit()
 
     async def open(self) -> None:
         pass
@@ -118,9 +101,9 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
 
     async def mark_failed(self, event_id: str, reason: str) -> None:
         async with self._lock:
-            self._set_status(event_id, event_status.EventStatus.FAILED, error=reason)
+            self.set_status(event_id, event_status.EventStatus.FAILED, error=reason)
 
-    def _set_status(self, event_id: str, new: event_status.EventStatus, error: str | None = None) -> None:
+    def set_status(self, event_id: str, new: event_status.EventStatus, error: str | None = None) -> None:
         event = self.events[event_id]
         event_status.check_transition(event.status, new)
         self.events[event_id] = dataclasses.replace(event, status=new, processed_at=_now(), error=error)
@@ -134,14 +117,14 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
             else:
                 claimed = event_store.claimable((await self.pending_events(limit)))
             # One transaction: if the block raises, everything the group did is taken back.
-            saved = copy.deepcopy({name: getattr(self, name) for name in _STATE})
+            saved = copy.deepcopy({name: getattr(self, name) for name in memory_base.STATE})
             try:
                 yield _MemoryFoldGroup(self, claimed)
             except BaseException:
                 vars(self).update(saved)
                 raise
 
-    def _fold_firm(
+    def fold_firm(
         self, event: records.StoredEvent, assignments: Mapping[str, Any], judge: recording.Judge
     ) -> event_store.FoldOutcome:
         if self.events[event.event_id].status != event_status.EventStatus.RECEIVED:
@@ -162,10 +145,10 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         )
         self.history.setdefault(uscc, []).extend(applied.provenance)
         self._store_decisions(uscc, event, decisions)
-        self._set_status(event.event_id, event_status.EventStatus.PROCESSED)
+        self.set_status(event.event_id, event_status.EventStatus.PROCESSED)
         return event_store.FoldOutcome(changed_fields=applied.changed, decisions=decisions, firms_judged=int(bool(applied.changed)))
 
-    def _fold_region(
+    def fold_region(
         self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
     ) -> event_store.FoldOutcome:
         if self.events[event.event_id].status != event_status.EventStatus.RECEIVED:
@@ -176,7 +159,7 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
         self.risk[designation.county] = years
         for uscc, decisions in judged.items():
             self._store_decisions(uscc, event, decisions)
-        self._set_status(event.event_id, event_status.EventStatus.PROCESSED)
+        self.set_status(event.event_id, event_status.EventStatus.PROCESSED)
         return event_store.FoldOutcome(decisions=[d for ds in judged.values() for d in ds], firms_judged=len(firms))
 
     def _judge(
@@ -194,29 +177,6 @@ class InMemoryStorage(memory_audit.MemoryAudit, memory_notices.MemoryNotices, me
     def _store_decisions(self, uscc: str, event: records.StoredEvent, decisions: list[matching.Decision]) -> None:
         self._record_decisions(uscc, decisions, china_time.as_of_date(event.occurred_at), event.event_id, "pipeline")
 
-    def _record_decisions(
-        self, uscc: str, decisions: Sequence[matching.Decision], as_of: datetime.date, event_id: str | None, actor: str
-    ) -> tuple[list[records.StoredDecision], int]:
-        now = _now()
-        stored = [
-            records.StoredDecision(next(self._ids), uscc, as_of, event_id, now, d, approvals.gated(d, self.gates))
-            for d in decisions
-        ]
-        self.stored_decisions.setdefault(uscc, []).extend(stored)
-        self._audit([recording.decision_audit(s, actor) for s in stored])
-        return stored, self._create_notices(uscc, [(s.id, s.decision) for s in stored if s.approval is None], now, actor)
-
-    async def get_firm(self, uscc: str) -> records.FirmRecord | None:
-        return self.firms.get(uscc)
-
-    async def field_history(self, uscc: str) -> list[records.FieldAssignment]:
-        return sorted(self.history.get(uscc, []), key=lambda a: (a.occurred_at, a.event_id))
-
-    async def decisions(self, uscc: str) -> list[records.StoredDecision]:
-        return list(self.stored_decisions.get(uscc, []))
-
-    async def risk_years(self, county: str) -> frozenset[int]:
-        return frozenset(self.risk.get(county, ()))
 
     async def add_token(self, token_sha256: str, role: str, label: str) -> records.TokenRecord:
         async with self._lock:

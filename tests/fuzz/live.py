@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from aiohttp import web
 
-from connectors import sql_storage
+from connectors import sql_base, sql_storage
 from engine.web import app as app_module, keys
 from engine.http import auth
 from engine.core import matching
@@ -115,7 +115,7 @@ class LiveApp:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        self._reader = sql_storage.create_engine(self.url)
+        self._reader = sql_base.create_engine(self.url)
         host, port = self._runner.addresses[0][:2]
         return f"http://{host}:{port}"
 

@@ -1,0 +1,89 @@
+"""Reading firms on SQL: profiles, their provenance, their decisions and their county's risk years."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext import asyncio as sa_asyncio
+
+from connectors import sql_base
+from connectors import sql_models as models
+from engine.core import matching, records, stores
+
+_FIRM = models.Firm.__table__
+_FIELD = models.ProfileField.__table__
+_RISK = models.RegionRisk.__table__
+_DECISION = models.Decision.__table__
+
+
+class SqlFirms(sql_base.SqlBase, stores.FirmReader):
+    """FirmReader on SQL."""
+
+    async def get_firm(self, uscc: str) -> records.FirmRecord | None:
+        async with self._read() as connection:
+            row = (await connection.execute(sa.select(_FIRM).where(_FIRM.c.uscc == uscc))).first()
+        if row is None:
+            return None
+        return records.FirmRecord(
+            uscc=row.uscc,
+            fields=row.fields,
+            stamps=row.stamps,
+            events_applied=row.events_applied,
+            created_at=models.as_utc(row.created_at),
+            updated_at=models.as_utc(row.updated_at),
+        )
+
+    async def field_history(self, uscc: str) -> list[records.FieldAssignment]:
+        query = sa.select(_FIELD).where(_FIELD.c.uscc == uscc).order_by(_FIELD.c.occurred_at, _FIELD.c.event_id, _FIELD.c.id)
+        async with self._read() as connection:
+            rows = await connection.execute(query)
+            return [
+                records.FieldAssignment(r.field, r.value, r.event_id, models.as_utc(r.occurred_at), models.as_utc(r.recorded_at))
+                for r in rows
+            ]
+
+    async def _decisions_where(
+        self, connection: sa_asyncio.AsyncConnection, condition: Any, *, lock: bool = False
+    ) -> list[records.StoredDecision]:
+        query = sa.select(_DECISION).where(condition).order_by(_DECISION.c.id)
+        rows = await connection.execute(query.with_for_update() if lock and not self.is_sqlite else query)
+        return [
+            records.StoredDecision(
+                id=r.id,
+                uscc=r.uscc,
+                as_of=r.as_of,
+                event_id=r.event_id,
+                created_at=models.as_utc(r.created_at),
+                decision=matching.Decision(
+                    clause_id=r.clause_id,
+                    cite=r.cite,
+                    rule_version=r.rule_version,
+                    status=matching.Verdict(r.status),
+                    amount=None if r.amount is None else float(r.amount),
+                    explanation=r.explanation,
+                    facts=r.facts,
+                    period=r.period,
+                ),
+                approval=r.approval,
+            )
+            for r in rows
+        ]
+
+    async def _decisions(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[records.StoredDecision]:
+        return await self._decisions_where(connection, _DECISION.c.uscc == uscc)
+
+    async def decisions(self, uscc: str) -> list[records.StoredDecision]:
+        async with self._read() as connection:
+            return await self._decisions(connection, uscc)
+
+    @staticmethod
+    async def risk_years_in(connection: sa_asyncio.AsyncConnection, county: str | None) -> frozenset[int]:
+        if county is None:
+            return frozenset()
+        rows = await connection.execute(sa.select(_RISK.c.year).where(_RISK.c.county == county))
+        return frozenset(rows.scalars())
+
+    async def risk_years(self, county: str) -> frozenset[int]:
+        async with self._read() as connection:
+            return await self.risk_years_in(connection, county)

@@ -1,0 +1,39 @@
+"""Everything the in-memory store keeps, declared in one place.
+
+The in-memory store is built in layers like the SQL one, each class standing on the one below and
+using only what it inherits: MemoryBase → MemoryFirms → MemoryAudit → MemoryNotices → MemoryApprovals →
+MemoryBackfill → InMemoryStorage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import itertools
+
+from engine import audit
+from engine.core import records
+from engine.notices import outbox
+
+#: What a fold group's rollback restores (the id counters only move on, as a database's sequences do).
+STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates")
+
+
+class MemoryBase:
+    """The state, and the one lock that makes each method a transaction."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._seq = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.events: dict[str, records.StoredEvent] = {}
+        self.firms: dict[str, records.FirmRecord] = {}
+        self.history: dict[str, list[records.FieldAssignment]] = {}
+        self.stored_decisions: dict[str, list[records.StoredDecision]] = {}
+        self.risk: dict[str, set[int]] = {}
+        self.tokens: dict[str, tuple[str, records.TokenRecord]] = {}
+        self.notices: dict[str, outbox.NoticeRecord] = {}
+        self.attempts: dict[str, list[outbox.AttemptRecord]] = {}
+        self.opted_out: dict[tuple[str, str], tuple[str, datetime.datetime]] = {}
+        self.audit_log: list[audit.Entry] = []
+        self.gates: dict[str, bool] = {}

@@ -21,7 +21,7 @@ from engine.core import china_time
 from connectors import sql_migrate as migrate
 from engine import settings
 from engine.backfill import preview, runner
-from engine.cli import rules as catalogue_cli
+from engine.cli import options
 from connectors import sql_storage
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def _select(matcher: runner.Matcher, clause_ids: tuple[str, ...], document: str 
 @click.option("--document", metavar="SLUG", help="Re-judge every firm-facing clause of one document, e.g. yunnan-2022.")
 @click.option("--all", "everything", is_flag=True, help="Re-judge the whole catalogue.")
 @click.option("--changed", is_flag=True, help="Re-judge the clauses whose rule changed since decisions were stored (see `rules diff`).")
-@click.option("--as-of", callback=catalogue_cli.parse_date, default=None, help="Judge as of this date YYYY-MM-DD (default: today in China).")
+@click.option("--as-of", callback=options.parse_date, default=None, help="Judge as of this date YYYY-MM-DD (default: today in China).")
 @click.option("--dry-run", is_flag=True, help="Store nothing; print what would change and which notices would go out.")
 @click.option("--workers", type=click.IntRange(0, 64), default=None,
               help="Worker processes judging in parallel (default: one per CPU; 0 judges in this process).")

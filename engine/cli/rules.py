@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from engine.cli import backfill as backfill_cli
+from engine.cli import options
 from engine.judging import catalogue as package
 from engine.core import china_time, matching
 from engine.judging.catalogue import compiler, durable, loader, reference, scenarios
@@ -136,25 +138,14 @@ def test(ctx: click.Context) -> None:
         sys.exit(1)
 
 
-def parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
 @rules.command("diff")
-@click.option("--as-of", callback=parse_date, default=None, help="Judge as of this date YYYY-MM-DD (default: today in China).")
+@click.option("--as-of", callback=options.parse_date, default=None, help="Judge as of this date YYYY-MM-DD (default: today in China).")
 @click.option("--limit", type=click.IntRange(0, 1_000_000), default=50, show_default=True, help="Firm decisions to list.")
 @click.option("--workers", type=click.IntRange(0, 64), default=None, help="Worker processes (default: one per CPU).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def diff(ctx: click.Context, as_of: dt.date | None, limit: int, workers: int | None, as_json: bool) -> None:
     """Which firms' decisions would change under the current rule files (a dry run of `backfill --changed`)."""
-    from engine.cli import backfill as backfill_cli  # the backfill machinery needs the database; lint and list do not
-
     dirs = _dirs(ctx)
     backfill_cli.rules_diff(dirs.rules, dirs.measures, as_of, limit, workers, as_json)
 
@@ -162,7 +153,7 @@ def diff(ctx: click.Context, as_of: dt.date | None, limit: int, workers: int | N
 @click.command()
 @click.option("--profile", "profile_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A firm profile as JSON (docs/profile.md shape, or {\"profile\": {...}} as the API returns).")
-@click.option("--as-of", callback=parse_date, default=None, help="Decision date YYYY-MM-DD (default: today in China).")
+@click.option("--as-of", callback=options.parse_date, default=None, help="Decision date YYYY-MM-DD (default: today in China).")
 @click.option("--risk-year", "risk_years", type=int, multiple=True,
               help="A year the firm's county had a medium/high risk area (repeatable).")
 @click.option("--all", "show_all", is_flag=True, help="Also show clauses not met.")

@@ -21,7 +21,7 @@ import jinja2
 from aiohttp import web
 
 from engine.core.china_time import CHINA_TZ
-from engine.console import accounts_store, read_model, security, sessions
+from engine.console import accounts_store, login, pages, read_model, security, sessions
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 
@@ -56,8 +56,6 @@ def setup(app: web.Application, *, clock: Callable[[], datetime.datetime] | None
     if app.get(_SET_UP):
         return
     app[_SET_UP] = True
-    from engine.console import login, pages
-
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES),

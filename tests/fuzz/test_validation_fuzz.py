@@ -1,7 +1,7 @@
 """Hypothesis on event validation, end to end: arbitrary JSON mutations of valid events, signed
 and posted to the service's own app over SQLite (pipeline and production matcher running).
 
-Beyond tests/test_validation.py (the validator alone): no 5xx; the HTTP answer agrees with the
+Beyond tests/ingest/test_validation.py (the validator alone): no 5xx; the HTTP answer agrees with the
 validator; and no partial write: the pipeline is drained before and after each delivery, so a
 refused delivery must leave every table (events, firms, provenance, decisions, notices, audit) as
 it was, and a batch with bad items stores exactly its good ones, folded from nothing else.

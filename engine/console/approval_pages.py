@@ -15,6 +15,7 @@ from aiohttp import web
 from engine.http import auth
 from engine.console import keys, security, view
 from engine.console.read_model import READ_MODEL
+from engine.notices import worker
 
 ERRORS = {
     "nothing": "请至少勾选一条判定。",
@@ -69,6 +70,6 @@ async def approval_resolve(request: web.Request) -> web.Response:
     resolved = await request.app[keys.STORAGE].resolve_approvals(ids, approve, view.actor(request), None if approve else reason)
     params: dict[str, Any] = {"clause": clause, "done": "approved" if approve else "rejected", "n": len(resolved),
                               "stale": len(ids) - len(resolved) or None}
-    if approve and keys.DELIVERY in request.app:
-        request.app[keys.DELIVERY].wake()  # the approval just created notices
+    if approve and worker.DELIVERY in request.app:
+        request.app[worker.DELIVERY].wake()  # the approval just created notices
     raise web.HTTPSeeOther(view.link("/console/approvals", params))

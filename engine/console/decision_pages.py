@@ -132,6 +132,6 @@ async def notice_retry(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"{target}?error=not_retryable#notices") from None
     await security.audit_action(request, "notice.requeued", "notice", notice_id,
                                 {"decision_id": notice.decision_id, "uscc": notice.uscc, "from": notice.status.value})
-    if keys.DELIVERY in request.app:
-        request.app[keys.DELIVERY].wake()
+    if worker.DELIVERY in request.app:
+        request.app[worker.DELIVERY].wake()
     raise web.HTTPSeeOther(f"{target}?done=requeued#notices")

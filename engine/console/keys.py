@@ -1,11 +1,12 @@
-"""The console's application keys: the store and catalogue it reads, and the worker it wakes."""
+"""The console's application keys: the store it changes through and the matcher whose catalogue it shows
+(the delivery worker it wakes after an approval is engine.notices.worker.DELIVERY)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from engine.core import matching
-from engine.notices import approvals, outbox, worker
+from engine.notices import approvals, outbox
 from engine import audit
 
 
@@ -16,5 +17,3 @@ class ConsoleStore(outbox.NoticeStore, approvals.ApprovalStore, audit.AuditStore
 
 STORAGE = web.AppKey("console_store", ConsoleStore)
 MATCHER = web.AppKey("console_matcher", matching.Matcher)
-#: The notice delivery worker running in this process (absent when delivery runs elsewhere).
-DELIVERY = web.AppKey("console_delivery", worker.DeliveryWorker)

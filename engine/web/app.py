@@ -68,7 +68,6 @@ def create_app(
         app.cleanup_ctx.append(_pipeline_ctx)
     if delivery is not None:
         app[worker.DELIVERY] = delivery
-        app[console_keys.DELIVERY] = delivery
         app[webhooks.PIPELINE].on_decisions.append(delivery.wake)
         app.cleanup_ctx.append(_delivery_ctx)
     app.router.add_post("/webhooks/events", webhooks.receive_events)

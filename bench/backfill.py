@@ -45,11 +45,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.judging import catalogue, recording
-from engine.ingest import folding, synth, validation
-from connectors import sql_migrate as migrate, sql_models as models
+from connectors import sql_migrate as migrate
+from connectors import sql_models as models
 from engine.core import profile
-
+from engine.ingest import folding, synth, validation
+from engine.judging import catalogue, recording
 from engine.judging.catalogue import durable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,8 +210,8 @@ def baseline(database: Path, as_of: dt.date, firms: int) -> float:
 def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, float]]:
     """Microseconds per firm of each stage of a worker's batch, one process, over ``batches`` batches."""
     from connectors import sql_storage
-    from engine.judging import judge
     from engine.backfill import preview
+    from engine.judging import judge
 
     matcher = catalogue.default_matcher()
     judged = judge.Judge(matcher, as_of)

@@ -26,9 +26,9 @@ import time
 from _common import drop_database, fresh_database
 
 from connectors import sql_storage
-from engine.judging import catalogue
 from engine import constants
 from engine.ingest import pipeline, validation, webhooks
+from engine.judging import catalogue
 from tests import factories
 
 FIRMS = 200

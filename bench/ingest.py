@@ -17,7 +17,6 @@ import tempfile
 import time
 
 import aiohttp
-
 from _common import SERVERS, serving, signed_requests
 
 

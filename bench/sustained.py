@@ -31,7 +31,6 @@ import time
 import typing
 
 import aiohttp
-
 from _common import PG_ADMIN, ROOT, SERVERS, serving, signed_requests
 from ingest import load as closed_loop_load
 

@@ -23,9 +23,9 @@ import aiohttp
 import yarl
 
 from connectors import aliyun_signing
-from engine.notices import channels
-from engine.core import china_time
 from engine import settings
+from engine.core import china_time
+from engine.notices import channels
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_notices
 from connectors import sql_models as models
+from connectors import sql_notices
 from engine import audit
 from engine.core import records
 from engine.notices import approvals

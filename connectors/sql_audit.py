@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_firms
-from engine import audit
 from connectors import sql_models as models
+from engine import audit
 
 _AUDIT = models.AuditEntry.__table__
 _SETTING = models.ClauseSetting.__table__

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Collection, Sequence
 
 import sqlalchemy as sa
 
-from engine.core import matching
-from engine.judging import firm_input
 from connectors import sql_folding
 from connectors import sql_models as models
 from engine.backfill import store
+from engine.core import matching
+from engine.judging import firm_input
 
 _FIRM = models.Firm.__table__
 _DECISION = models.Decision.__table__

@@ -27,6 +27,7 @@ from connectors import sql_models as models
 from engine import constants
 from engine.core import event_status, records, stores
 
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 

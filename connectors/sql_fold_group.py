@@ -20,9 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine.core import china_time, event_status, matching, records
 from connectors import sql_models as models
-
+from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store, firm_fold, validation
 from engine.judging import recording
 

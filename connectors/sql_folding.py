@@ -18,9 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_approvals, sql_fold_group
-from engine.core import china_time, event_status, matching, records
 from connectors import sql_models as models
-
+from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store
 from engine.judging import recording
 from engine.notices import approvals, notice_rules

@@ -14,11 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from engine.core import matching
 from connectors import sql_audit
 from connectors import sql_models as models
+from engine.core import matching, notice_status
 from engine.notices import notice_rules, outbox
-from engine.core import notice_status
 
 _NOTICE = models.Notice.__table__
 _ATTEMPT = models.NoticeAttempt.__table__

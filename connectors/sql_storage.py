@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_backfill
+from connectors import sql_models as models
 from engine import storage
 from engine.core import event_status, records
-from connectors import sql_models as models
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__

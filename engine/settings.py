@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import sqlalchemy.engine
 import sqlalchemy.exc
+
 from engine import constants
 from engine.notices import config as notice_config
 

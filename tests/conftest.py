@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import test_utils
 
+from connectors import sql_migrate as migrate
 from connectors import sql_storage
-from engine.testing import memory_storage
-from engine.web import app as app_module
+from engine import settings
 from engine.http import auth
 from engine.judging import catalogue
-from connectors import sql_migrate as migrate
-from engine import settings
+from engine.testing import memory_storage
+from engine.web import app as app_module
 from tests import factories
 
 PG_ADMIN_DSN = os.environ.get("POLICY_PUSH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

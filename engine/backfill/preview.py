@@ -12,11 +12,10 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.core import matching
-from engine.judging import firm_input, judge
 from engine.backfill import store
+from engine.core import matching, regions
+from engine.judging import firm_input, judge
 from engine.notices import notice_rules
-from engine.core import regions
 
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
 

@@ -24,9 +24,8 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from engine import constants
-from engine.judging import firm_input, judge
 from engine.backfill import preview, store
-from engine.judging import catalogue
+from engine.judging import catalogue, firm_input, judge
 from engine.judging.catalogue import durable, inputs, reference
 
 log = logging.getLogger(__name__)

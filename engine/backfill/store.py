@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Collection, Sequence
 
 from engine.judging import firm_input
 
-
 #: (uscc, clause id, channel, period): the unique key of a notice.
 NoticeKey = tuple[str, str, str, str]
 

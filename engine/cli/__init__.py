@@ -11,21 +11,22 @@ import sys
 import click
 from aiohttp import web
 
-from engine.web import app as app_module
-from engine.cli import audit as audit_cli, synth as synth_cli
-from engine.http import auth
-from engine.judging import catalogue
-from engine import constants, settings
-from engine.telemetry import logs, metrics
 from connectors import sql_migrate as migrate
 from connectors import sql_storage
-from engine.core import notice_status
-from engine.notices import compose, worker
-from engine.web import senders
+from engine import constants, settings
+from engine.cli import audit as audit_cli
 from engine.cli import backfill as backfill_cli
-from engine.cli import rules as catalogue_cli
 from engine.cli import operators as operators_cli
+from engine.cli import rules as catalogue_cli
+from engine.cli import synth as synth_cli
 from engine.cli import templates as templates_cli
+from engine.core import notice_status
+from engine.http import auth
+from engine.judging import catalogue
+from engine.notices import compose, worker
+from engine.telemetry import logs, metrics
+from engine.web import app as app_module
+from engine.web import senders
 
 
 def _settings() -> settings.Settings:

@@ -9,9 +9,9 @@ import pathlib
 
 import click
 
+from connectors import sql_storage
 from engine import audit, settings
 from engine.core import china_time
-from connectors import sql_storage
 
 
 def _store(config: settings.Settings):

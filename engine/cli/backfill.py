@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -16,13 +16,13 @@ from typing import Any
 
 import click
 
-from engine.judging import catalogue
-from engine.core import china_time
 from connectors import sql_migrate as migrate
+from connectors import sql_storage
 from engine import settings
 from engine.backfill import preview, runner
 from engine.cli import options
-from connectors import sql_storage
+from engine.core import china_time
+from engine.judging import catalogue
 
 log = logging.getLogger(__name__)
 

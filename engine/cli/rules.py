@@ -17,8 +17,8 @@ import click
 
 from engine.cli import backfill as backfill_cli
 from engine.cli import options
-from engine.judging import catalogue as package
 from engine.core import china_time, matching
+from engine.judging import catalogue as package
 from engine.judging.catalogue import compiler, durable, loader, reference, scenarios
 
 _DIRS = "engine.catalogue.dirs"  # key in click's ctx.meta (shared with the parent group)

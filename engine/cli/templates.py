@@ -17,12 +17,11 @@ import jinja2
 import markupsafe
 from jinja2 import nodes
 
-from engine.notices import channels
 from engine import constants
 from engine.core import matching
 from engine.judging.catalogue import loader, model
+from engine.notices import channels, render, unsubscribe
 from engine.notices import content as content_module
-from engine.notices import render, unsubscribe
 
 SEGMENT_BUDGET_VAR = "POLICY_PUSH_SMS_SEGMENT_BUDGET"
 SIGN_NAME_VAR = "POLICY_PUSH_SMS_SIGN_NAME"

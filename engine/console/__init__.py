@@ -20,8 +20,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from engine.core.china_time import CHINA_TZ
 from engine.console import accounts_store, login, pages, read_model, security, sessions
+from engine.core.china_time import CHINA_TZ
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http import auth
 from engine.console import keys, security, view
 from engine.console.read_model import READ_MODEL
+from engine.http import auth
 from engine.notices import worker
 
 ERRORS = {

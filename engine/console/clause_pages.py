@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http import auth
 from engine.console import keys, labels, security, view
 from engine.console.read_model import READ_MODEL
+from engine.http import auth
 
 MESSAGES = {"gate_on": "已开启二次确认：此后新的“符合”判定须操作员审批后才发送通知。",
             "gate_off": "已关闭二次确认：此后新的“符合”判定将直接发送通知（已在等待审批的判定仍需处理）。"}

@@ -19,9 +19,9 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.core.china_time import CHINA_TZ
 from engine.console import labels, security
 from engine.console.read_model import DecisionRow
+from engine.core.china_time import CHINA_TZ
 
 HEADERS = (
     "记录编号", "记录时间（北京时间）", "判定日期", "统一社会信用代码", "企业名称", "地区代码", "联系手机", "联系邮箱",

@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http import auth
 from engine.console import csv_export, keys, labels, read_model, redact, security, view
 from engine.console.read_model import READ_MODEL, DecisionFilters, page_number
 from engine.core import notice_status
+from engine.http import auth
 from engine.notices import worker
 
 #: ?done= / ?error= codes after a redirect, and what they tell the operator.

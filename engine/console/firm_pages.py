@@ -14,10 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.console import keys
-from engine.core import pii
-from engine.console import security, view
+from engine.console import keys, security, view
 from engine.console.read_model import READ_MODEL, page_number
+from engine.core import pii
 
 #: Profile fields that hold personal data, and how each is masked (shared with the API).
 PII_FIELDS = pii.PII_FIELDS

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from engine import audit
 from engine.core import matching
 from engine.notices import approvals, outbox
-from engine import audit
 
 
 class ConsoleStore(outbox.NoticeStore, approvals.ApprovalStore, audit.AuditStore):

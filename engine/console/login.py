@@ -27,8 +27,7 @@ import yarl
 from aiohttp import web
 
 from engine import audit
-from engine.console import keys
-from engine.console import accounts, security, sessions
+from engine.console import accounts, keys, security, sessions
 from engine.console.accounts_store import ACCOUNTS, AccountStore
 
 log = logging.getLogger(__name__)

@@ -23,11 +23,10 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from engine import audit
-from engine.http import auth
-from engine.console import keys
-from engine.core import pii
-from engine.console import accounts, sessions
+from engine.console import accounts, keys, sessions
 from engine.console.accounts_store import ACCOUNTS
+from engine.core import pii
+from engine.http import auth
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from engine.console import keys
-from engine.console import labels, security
+from engine.console import keys, labels, security
 
 
 def catalogue(request: web.Request) -> Any:

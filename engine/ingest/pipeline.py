@@ -16,13 +16,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-
 from engine import constants
-from engine.ingest import event_store, folding, validation
 from engine.core import event_status, matching, profile, records
-from engine.telemetry import metrics, tasks
+from engine.ingest import event_store, folding, validation
 from engine.judging import judge
 from engine.judging.catalogue import reference
+from engine.telemetry import metrics, tasks
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,10 @@ from typing import Any
 import standardwebhooks
 from aiohttp import web
 
-from engine.http import responses
-from engine.telemetry import metrics
-
-from engine.ingest import event_store, pipeline, validation
 from engine.core import records
+from engine.http import responses
+from engine.ingest import event_store, pipeline, validation
+from engine.telemetry import metrics
 
 #: Where received events are stored.
 EVENTS = web.AppKey("event_store", event_store.EventStore)

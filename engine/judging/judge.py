@@ -24,7 +24,6 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from engine.core import matching, money, profile
-
 from engine.judging import firm_input
 from engine.judging.catalogue import durable, formula, inputs, model, reference
 

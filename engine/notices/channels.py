@@ -13,7 +13,6 @@ import math
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-
 #: One SMS holds 70 characters (UCS-2); longer texts go out as parts of 67 (the rest is the join header).
 SMS_SINGLE_CHARS = 70
 SMS_PART_CHARS = 67

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.core import notice_status
 from engine.http import auth, responses
 from engine.ingest import validation
 from engine.notices import config, outbox, unsubscribe, worker
-from engine.core import notice_status
 
 #: The store the receipt, unsubscribe and requeue routes read and write.
 NOTICES = web.AppKey("notice_store", outbox.NoticeStore)

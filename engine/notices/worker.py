@@ -20,12 +20,10 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.notices import channels
 from engine import constants
-from engine.core import matching, profile
+from engine.core import matching, notice_status, profile
+from engine.notices import channels, outbox, pacing
 from engine.telemetry import metrics, tasks
-from engine.notices import outbox, pacing
-from engine.core import notice_status
 
 log = logging.getLogger(__name__)
 

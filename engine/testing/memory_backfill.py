@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
 
+from engine.backfill import store
 from engine.core import matching
 from engine.judging import firm_input
-from engine.backfill import store
 from engine.testing import memory_approvals
 
 

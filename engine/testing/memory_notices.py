@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
-from engine.core import matching
-
+from engine.core import matching, notice_status
 from engine.notices import notice_rules, outbox
 from engine.testing import memory_audit
-from engine.core import notice_status
 
 
 class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):

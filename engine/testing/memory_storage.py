@@ -9,11 +9,11 @@ import datetime
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from engine.testing import memory_backfill, memory_base
-from engine.core import china_time, event_status, matching, records
 from engine import storage
+from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store, firm_fold
 from engine.judging import recording
+from engine.testing import memory_backfill, memory_base
 
 
 def _now() -> datetime.datetime:

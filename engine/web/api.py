@@ -9,13 +9,12 @@ from typing import Any
 from aiohttp import web
 from stdnum.cn import uscc as stdnum_uscc
 
-from engine import audit
-from engine.http import auth, responses
-from engine.web import keys
-from engine.core import china_time, matching, pii, profile, records
 from connectors import sql_migrate as migrate
-from engine.web import openapi
+from engine import audit
+from engine.core import china_time, matching, pii, profile, records
+from engine.http import auth, responses
 from engine.ingest import validation
+from engine.web import keys, openapi
 
 routes = web.RouteTableDef()
 

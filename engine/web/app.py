@@ -10,18 +10,15 @@ import standardwebhooks
 from aiohttp import web
 
 from connectors import sql_accounts, sql_console, sql_storage
-from engine.web import api
-from engine.http import auth, responses
-from engine.console import keys as console_keys
-from engine.web import keys
 from engine import console, constants, settings, storage
+from engine.console import keys as console_keys
 from engine.core import matching
-from engine.telemetry import metrics
+from engine.http import auth, responses
 from engine.ingest import pipeline, webhooks
+from engine.notices import compose, worker
 from engine.notices import web as notices_web
-from engine.notices import worker
-from engine.notices import compose
-from engine.web import senders
+from engine.telemetry import metrics
+from engine.web import api, keys, senders
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from engine.ingest import pipeline, synth
 from engine import storage
+from engine.ingest import pipeline, synth
 from engine.judging.catalogue import durable, loader
 from tests import factories
 

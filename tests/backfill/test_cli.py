@@ -13,8 +13,8 @@ import sys
 import click
 import pytest
 
-from connectors import sql_storage
 from connectors import sql_migrate as migrate
+from connectors import sql_storage
 from engine.cli import backfill as backfill_cli
 from tests.backfill import helpers
 

@@ -13,13 +13,12 @@ import datetime as dt
 
 import pytest
 
-from engine.testing import memory_storage
+from engine.backfill import runner
 from engine.core import profile
-
 from engine.ingest import synth
 from engine.judging import firm_input, judge, recording
-from engine.backfill import runner
 from engine.judging.catalogue import reference
+from engine.testing import memory_storage
 from tests.backfill import helpers
 
 DATES = [dt.date(2022, 3, 1), dt.date(2022, 7, 15), dt.date(2023, 5, 1), dt.date(2026, 11, 21)]

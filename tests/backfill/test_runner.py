@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from engine import audit
-from engine.core import matching
 from engine.backfill import runner
+from engine.core import matching
 from tests.backfill import helpers
 
 AS_OF = dt.date(2022, 4, 15)

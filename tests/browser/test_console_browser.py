@@ -17,11 +17,11 @@ import pytest
 from aiohttp import test_utils
 
 from connectors import sql_accounts, sql_storage
-from engine.web import app as app_module
-from engine import console
 from connectors import sql_migrate as migrate
-from engine.ingest import pipeline, validation, webhooks
+from engine import console
 from engine.console import accounts
+from engine.ingest import pipeline, validation, webhooks
+from engine.web import app as app_module
 from tests import conftest, factories
 
 pytestmark = pytest.mark.process

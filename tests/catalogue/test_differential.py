@@ -14,8 +14,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.judging import derive
 from engine.core import matching
+from engine.judging import derive
 from engine.judging.catalogue import compiler, inputs, loader, model
 
 _CATALOGUE = loader.load()

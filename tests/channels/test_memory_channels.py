@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.testing import memory_channels
 from engine.notices import channels
+from engine.testing import memory_channels
 
 Outcome = channels.Outcome
 

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import test_utils, web
 
 from connectors import sms
-from engine.notices import channels
 from engine import settings
+from engine.notices import channels
 from tests.channels import fake_aliyun
 
 Outcome = channels.Outcome

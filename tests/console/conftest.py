@@ -21,10 +21,9 @@ import pytest
 from aiohttp import test_utils, web
 
 from connectors import sql_accounts, sql_storage
-from engine.web import app as app_module
 from engine import console
-from engine.console import keys
-from engine.console import accounts
+from engine.console import accounts, keys
+from engine.web import app as app_module
 from tests import conftest
 
 #: The password `log_in` gives the operators it creates.

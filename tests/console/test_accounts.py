@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from connectors import sql_accounts, sql_storage
 from engine import settings
-from engine.console import accounts
 from engine.cli import operators as operators_cli
+from engine.console import accounts
 from tests import conftest
 from tests.console.conftest import PASSWORD, PRODUCTION_HASHER
 

@@ -9,11 +9,11 @@ import datetime
 
 import sqlalchemy as sa
 
-from engine.notices import channels
 from connectors import sql_console
 from connectors import sql_models as models
 from engine.console import audit_view
 from engine.core import notice_status
+from engine.notices import channels
 from tests.console import conftest as console_conftest
 from tests.console import seed
 from tests.notices import helpers

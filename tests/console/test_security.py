@@ -10,9 +10,9 @@ import aiohttp_jinja2
 import pytest
 from aiohttp import test_utils, web
 
-from engine.http import auth
 from engine import console
 from engine.console import security, sessions
+from engine.http import auth
 from tests import conftest
 from tests.console import conftest as console_conftest
 

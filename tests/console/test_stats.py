@@ -7,11 +7,9 @@ import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from engine.notices import channels
-from engine.core import matching
 from engine.console import charts
-from engine.notices import outbox
-from engine.core import notice_status
+from engine.core import matching, notice_status
+from engine.notices import channels, outbox
 from tests import factories
 from tests.console import conftest as console_conftest
 from tests.console import seed

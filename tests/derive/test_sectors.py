@@ -2,7 +2,14 @@
 
 import pytest
 
-from engine.judging.derive.sectors import industry_division, industry_section, is_manufacturing, is_tertiary, parse_industry, sector
+from engine.judging.derive.sectors import (
+    industry_division,
+    industry_section,
+    is_manufacturing,
+    is_tertiary,
+    parse_industry,
+    sector,
+)
 
 
 @pytest.mark.parametrize("code,parsed", [

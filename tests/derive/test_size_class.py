@@ -5,7 +5,8 @@ module's table, so a slip in either the table or the unit conversion fails a tes
 """
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.judging.derive.size_class import ROWS, industry_row, size_class
 

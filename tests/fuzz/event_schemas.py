@@ -21,8 +21,8 @@ from schemathesis.specs.openapi import formats as schemathesis_formats
 from stdnum.cn import uscc as stdnum_uscc
 
 from engine.core import industry_codes
-from engine.web import openapi
 from engine.ingest import validation
+from engine.web import openapi
 
 WEBHOOK = "/webhooks/events"
 #: Longest generated webhook-id: past the 128 characters an event id may have.

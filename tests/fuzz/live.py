@@ -21,13 +21,14 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from connectors import sql_base, sql_storage
-from engine.web import app as app_module, keys
-from engine.http import auth
-from engine.core import matching
 from connectors import sql_migrate as migrate
 from engine import settings
-from engine.notices import config as notice_config
+from engine.core import matching
+from engine.http import auth
 from engine.ingest import webhooks
+from engine.notices import config as notice_config
+from engine.web import app as app_module
+from engine.web import keys
 from tests import conftest, factories
 from tests.fuzz import budget
 

@@ -18,8 +18,8 @@ import pytest
 import requests
 from hypothesis import assume, given
 
-from engine.judging import catalogue
 from engine.ingest import validation
+from engine.judging import catalogue
 from tests import conftest, factories
 from tests.fuzz import budget, conformance, live, mutations, signing
 

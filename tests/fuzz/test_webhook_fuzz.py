@@ -24,8 +24,8 @@ import schemathesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.judging import catalogue
 from engine.ingest import validation
+from engine.judging import catalogue
 from tests import conftest, factories
 from tests.fuzz import budget, conformance, event_schemas, live, signing
 

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.testing import memory_storage
 from engine.core import event_status, matching, profile, records
 from engine.ingest import pipeline, validation, webhooks
-
+from engine.testing import memory_storage
 from tests import factories
 
 FIRM = factories.uscc(42)

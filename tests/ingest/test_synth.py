@@ -18,15 +18,14 @@ from aiohttp import test_utils
 from click.testing import CliRunner
 from stdnum.cn import uscc as stdnum_uscc
 
-from connectors import sql_storage
-from engine.web import app as app_module
-from engine.core import industry_codes
 from connectors import sql_migrate as migrate
-from engine.ingest import event_types, pipeline, synth, synth_data, validation
+from connectors import sql_storage
 from engine import settings
 from engine.cli import synth as synth_cli
-from engine.core import regions
+from engine.core import industry_codes, regions
+from engine.ingest import event_types, pipeline, synth, synth_data, validation
 from engine.judging.derive import size_class
+from engine.web import app as app_module
 from tests import conftest, factories
 
 DOCUMENTS = tuple(synth_data.JURISDICTIONS)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 import json
 
-from engine.testing import memory_channels
-from engine.notices import channels
 from engine.core import china_time, matching
 from engine.ingest import pipeline, validation, webhooks
-from engine.notices import pacing, worker
+from engine.notices import channels, pacing, worker
+from engine.testing import memory_channels
 from tests import factories
 
 FIRM = factories.uscc(88)

@@ -11,11 +11,11 @@ import json
 import pytest
 from aiohttp import test_utils
 
-from engine.web import app as app_module
-from engine.notices import compose, worker
-from engine.web import senders
 from engine.core import notice_status
 from engine.ingest import webhooks
+from engine.notices import compose, worker
+from engine.web import app as app_module
+from engine.web import senders
 from tests import conftest, factories
 from tests.notices import helpers
 

@@ -31,8 +31,8 @@ from aiohttp import test_utils
 from connectors import email as smtp
 from connectors import sms
 from engine import constants
-from engine.notices import outbox, pacing, worker
 from engine.core import notice_status
+from engine.notices import outbox, pacing, worker
 from tests import factories
 from tests.channels import conftest as smtp_fixtures
 from tests.channels import fake_aliyun

@@ -11,10 +11,9 @@ import jinja2.meta
 import pytest
 import yaml
 
-from engine.notices import channels
 from engine.core import matching
 from engine.judging.catalogue import loader
-from engine.notices import content, render
+from engine.notices import channels, content, render
 
 FIRM = "阳泉市城区示例商贸有限公司"
 PHONE = "+8613800138000"

@@ -7,9 +7,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from engine.notices import render
 from engine.cli import templates as templates_cli
 from engine.judging.catalogue import loader
+from engine.notices import render
 
 
 @pytest.fixture

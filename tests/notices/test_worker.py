@@ -7,9 +7,8 @@ import datetime
 
 import pytest
 
-from engine.notices import channels
-from engine.notices import pacing, worker
 from engine.core import notice_status
+from engine.notices import channels, pacing, worker
 from tests import factories
 from tests.notices import helpers
 

@@ -34,8 +34,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
+from connectors import sql_migrate as migrate
+from connectors import sql_models as models
 from engine.ingest import folding, synth, validation
-from connectors import sql_migrate as migrate, sql_models as models
 from tests import conftest, factories
 from tests.scale import smtp_sink
 from tests.scale.test_workers_pg import free_port, start_sink, stop, tail, wait_for_file

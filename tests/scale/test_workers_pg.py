@@ -25,9 +25,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
+from connectors import sql_migrate as migrate
+from connectors import sql_models as models
 from connectors import sql_storage
 from engine import audit
-from connectors import sql_migrate as migrate, sql_models as models
 from engine.notices import outbox
 from tests import conftest, factories
 from tests.scale import smtp_sink

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy.exc
 
 from connectors import sql_storage
-from engine.testing import memory_storage
 from engine import audit
+from engine.core import event_status, matching
 from engine.ingest import folding, pipeline, synth, validation, webhooks
-from engine.core import matching, event_status
+from engine.testing import memory_storage
 from tests import factories
 from tests.conftest import SQL_BACKENDS
 

@@ -8,7 +8,8 @@ from alembic import autogenerate, migration
 from sqlmodel import SQLModel
 
 from connectors import sql_base, sql_storage
-from connectors import sql_migrate as migrate, sql_models as models  # noqa: F401  (tables on the metadata)
+from connectors import sql_migrate as migrate
+from connectors import sql_models as models  # noqa: F401  (tables on the metadata)
 from tests import conftest
 
 

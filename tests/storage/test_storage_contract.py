@@ -8,7 +8,6 @@ import hashlib
 import pytest
 
 from engine.core import event_status, matching, records
-
 from engine.ingest import event_store
 
 T0 = datetime.datetime(2022, 5, 1, 1, 0, tzinfo=datetime.UTC)

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from pythonjsonlogger import json as json_logger
 
 from engine import cli
-from engine.telemetry import logs
 from engine.ingest import webhooks
+from engine.telemetry import logs
 from tests import factories
 from tests.notices import helpers
 

@@ -15,15 +15,13 @@ import subprocess
 import sys
 
 import aiohttp
-
 import pytest
 from prometheus_client import parser
 
-from engine.testing import memory_storage
-from engine.core import matching
-from engine.telemetry import metrics
-from engine.core import notice_status
+from engine.core import matching, notice_status
 from engine.ingest import webhooks
+from engine.telemetry import metrics
+from engine.testing import memory_storage
 from tests import factories, test_crash
 from tests.notices import helpers
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from engine.web import openapi
 from engine.ingest import webhooks
+from engine.web import openapi
 from tests import conftest, factories
 
 FIRM = factories.uscc(7)

@@ -29,9 +29,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine import constants
+from engine.core import regions
 from engine.judging import derive
 from engine.judging.catalogue import conditions, model
-from engine.core import regions
 
 #: Branches per ruleset (DNF terms, matching or not): bounds the engine's 64 pending nodes, with a margin.
 MAX_BRANCHES = 60

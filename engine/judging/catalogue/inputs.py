@@ -11,8 +11,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from engine.judging import derive
 from engine.core import matching
+from engine.judging import derive
 from engine.judging.catalogue import model
 
 #: Per clause id, per grant accumulator, the value that clause sees (its own grants this year).

@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
+from engine.core import regions
 from engine.judging import derive
 from engine.judging.catalogue import checker, conditions, formula, model, yamlio
-from engine.core import regions
 
 RULES_DIR_VAR = "POLICY_PUSH_RULES_DIR"
 MEASURES_DIR_VAR = "POLICY_PUSH_MEASURES_DIR"

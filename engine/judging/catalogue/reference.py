@@ -22,9 +22,8 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from engine.core import matching
+from engine.core import matching, regions
 from engine.judging.catalogue import formula, inputs, model
-from engine.core import regions
 
 MET, NOT_MET, UNKNOWN = matching.Verdict.MET, matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN
 # Verdict.value goes through the enum descriptor; this lookup is several times cheaper per leaf.

@@ -11,8 +11,8 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from engine.judging.derive import activity, sectors
 from engine.core import regions
+from engine.judging.derive import activity, sectors
 from engine.judging.derive.periods import as_count, as_date, as_number, as_year, items, tax_period, whole_years
 from engine.judging.derive.size_class import LARGE, MICRO, SMALL, size_class
 from engine.judging.derive.small_low_profit import is_small_low_profit

@@ -16,8 +16,9 @@ Outcomes (engine.channels.Outcome):
   TLS failures, a server without AUTH or STARTTLS — → RETRY, logged as errors. They say nothing
   about the message and cannot succeed until an operator fixes the settings, but DEAD would
   silently discard every notice queued meanwhile; the worker's retry limit bounds the waste.
-* a message that cannot be built or addressed (header injection, non-ASCII or missing
-  recipient address; SMTPUTF8 is not used) → DEAD, without touching the network.
+* a message that cannot be built or addressed (header injection, a non-ASCII extra header such
+  as List-Unsubscribe, non-ASCII or missing recipient address; SMTPUTF8 is not used) → DEAD,
+  without touching the network.
 """
 
 from __future__ import annotations
@@ -71,13 +72,22 @@ class _HeaderRegistry(email.headerregistry.HeaderRegistry):
 
 # CRLF line ends as SMTP requires; 7bit so bodies are base64/quoted-printable and the bytes do not
 # depend on whether the server offers 8BITMIME (the file connector writes the very same bytes).
-POLICY = email.policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderRegistry())
+# refold_source="none": a header set raw (From, the notice's extra headers) goes out as the builder
+# folded it. The default refolds any raw line over 78 characters, and a word that cannot be split,
+# such as an unsubscribe URL, then becomes an RFC 2047 encoded word that no client reads as a URL.
+POLICY = email.policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderRegistry(), refold_source="none")
 # Headers the builder owns; message.headers may not override them.
 RESERVED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "mime-version",
                               "content-type", "content-transfer-encoding", "bcc"})
 # RFC 5322 msg-id (dot-atom-ish left and right parts) and field names (printable ASCII but ':').
 MESSAGE_ID = re.compile(r"[!#-'*+\-/-9=?A-Z^-~.]+@[!#-'*+\-/-9=?A-Z^-~.\[\]]+")
 HEADER_NAME = re.compile(r"[!-9;-~]+")
+# The notice's extra headers are structured fields read literally (RFC 2369 List-Unsubscribe, RFC
+# 8058 List-Unsubscribe-Post): printable ASCII and spaces only, never encoded words.
+ASCII_HEADER_VALUE = re.compile(r"[ -~]*")
+# RFC 5322 2.1.1: lines SHOULD be at most 78 characters and MUST be at most 998 (without CRLF).
+FOLD_AT = 78
+MAX_LINE = 998
 # What may not appear in an address on an SMTP command line (aiosmtplib refuses these too).
 UNSAFE_IN_MAILBOX = re.compile(r'[\s<>"]')
 # RFC 4954 replies that mean "your credentials / security settings are wrong", not "this message".
@@ -189,9 +199,11 @@ def message_id(message: channels.EmailMessage, from_address: str) -> str:
 def build_message(message: channels.EmailMessage, *, from_address: str, from_name: str = "",
                   now: datetime.datetime | None = None) -> email.message.EmailMessage:
     """The MIME message: multipart/alternative (text/plain + text/html, UTF-8), encoded-word
-    Subject and From name, Message-ID, Date and the notice's extra headers.
+    Subject and From name, Message-ID, Date and the notice's extra headers, which go out as the
+    plain ASCII they are (folded at spaces only, so a URL stays whole).
 
-    Raises ValueError for a header that would be unsafe or that the builder owns.
+    Raises ValueError for a header that would be unsafe, that is not printable ASCII when it must
+    be, or that the builder owns.
     """
     msg = email.message.EmailMessage(policy=POLICY)
     msg.set_raw("From", _folded_from(from_address, from_name))
@@ -204,7 +216,7 @@ def build_message(message: channels.EmailMessage, *, from_address: str, from_nam
             raise ValueError(f"header name {name!r} is not valid")
         if name.lower() in RESERVED_HEADERS:
             raise ValueError(f"header {name} is set by the builder, not by message.headers")
-        msg[name] = value
+        msg.set_raw(name, _folded_ascii(name, value))
     msg["MIME-Version"] = "1.0"
     # Parts are MIMEParts built up front: add_alternative() would give the HTML part its own
     # MIME-Version header, which belongs on the top level only.
@@ -222,6 +234,25 @@ def _folded_from(from_address: str, from_name: str) -> str:
     encoding a Chinese display name into an address header is a quarter of the build time."""
     header = POLICY.header_factory("From", email.headerregistry.Address(display_name=from_name, addr_spec=from_address))
     return header.fold(policy=POLICY).removeprefix("From: ").removesuffix(POLICY.linesep)
+
+
+def _folded_ascii(name: str, value: str) -> str:
+    """``value`` as the raw text of header ``name``: checked to be printable ASCII (no CR or LF, so
+    no header injection) and folded before a space wherever a line would pass 78 characters, never
+    inside a word. Unfolding gives ``value`` back exactly."""
+    if not ASCII_HEADER_VALUE.fullmatch(value):
+        raise ValueError(f"header {name} must be printable ASCII without line breaks, not {value!r}")
+    words = value.split(" ")
+    lines = [f"{name}: {words[0]}"]
+    for word in words[1:]:
+        # A line of nothing but the folding space would unfold ambiguously: keep empty words on.
+        if word and len(lines[-1]) + 1 + len(word) > FOLD_AT:
+            lines.append(f" {word}")
+        else:
+            lines[-1] += f" {word}"
+    if too_long := [line for line in lines if len(line) > MAX_LINE]:
+        raise ValueError(f"header {name} has a word too long for one line ({len(too_long[0])} > {MAX_LINE})")
+    return POLICY.linesep.join(lines).removeprefix(f"{name}: ")
 
 
 def envelope_recipient(msg: email.message.EmailMessage) -> str:

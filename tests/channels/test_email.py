@@ -8,6 +8,7 @@ import email.policy
 import logging
 import ssl
 
+import fast_mail_parser
 import pytest
 
 from connectors import email as smtp
@@ -123,8 +124,8 @@ async def test_delivered_message_is_utf8_alternative_with_encoded_chinese_header
     assert parsed["To"] == "caiwu@firm.example.cn"
     assert parsed["Message-ID"] == "<ntc_42@push.example.cn>"
     assert parsed["Date"].datetime is not None
-    # Long values are folded (legally, even right after the colon); unfolded they are the same.
-    assert parsed["List-Unsubscribe"].strip() == notice.headers["List-Unsubscribe"]
+    # Folded after the comma between the two URLs (RFC 2369); unfolded it is the value given.
+    assert parsed["List-Unsubscribe"] == notice.headers["List-Unsubscribe"]
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert parsed["X-Notice-Id"] == "ntc_42"
     assert parsed.get_content_type() == "multipart/alternative"
@@ -134,6 +135,23 @@ async def test_delivered_message_is_utf8_alternative_with_encoded_chinese_header
     assert plain.get_content().replace("\r\n", "\n") == notice.text
     assert html.get_content().rstrip("\r\n") == notice.html
     assert "MIME-Version" not in html  # only the top level carries it
+
+
+def test_extra_headers_stay_plain_ascii_and_fold_only_between_urls():
+    # An unsubscribe URL longer than a 78-character line: it must stay whole and unencoded, since
+    # clients read List-Unsubscribe literally (RFC 2369) and decode no RFC 2047 words there.
+    https = f"https://push.example.cn/unsubscribe/{'WyI5MTE0MDMwMk1BMEs0WEJYMkUiLCJlbWFpbCJd' * 2}.sig-_0"
+    mailto = "mailto:unsubscribe@push.example.cn?subject=ntc_9"
+    value = f"<{https}>, <{mailto}>"
+    notice = channels.EmailMessage(notice_id="ntc_9", to="caiwu@firm.example.cn", subject="免申即享", text="正文\n",
+                                   html="<p>正文</p>\n", headers={"List-Unsubscribe": value,
+                                                                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    _, raw = smtp.render(notice, from_address=FROM, from_name=FROM_NAME)
+    head = raw.partition(b"\r\n\r\n")[0] + b"\r\n"
+    assert f"\r\nList-Unsubscribe: <{https}>,\r\n <{mailto}>\r\n".encode() in head
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in head
+    assert email.message_from_bytes(raw, policy=email.policy.default)["List-Unsubscribe"] == value
+    assert fast_mail_parser.parse_email(raw).headers["List-Unsubscribe"] == [value]
 
 
 async def test_message_id_falls_back_to_one_derived_from_the_notice(smtp_server, open_sender, make_email):
@@ -155,6 +173,9 @@ async def test_message_id_falls_back_to_one_derived_from_the_notice(smtp_server,
     {"message_id": "<has brackets@x>"},
     {"notice_id": "", "message_id": ""},
     {"headers": {"X Notice": "1"}},
+    {"headers": {"X-Notice-Id": "ntc_1\nBcc: everyone@example.cn"}},
+    {"headers": {"List-Unsubscribe": "<https://政策.中国/unsubscribe/t>"}},
+    {"headers": {"List-Unsubscribe": f"<https://push.example.cn/u/{'a' * 1000}>"}},
 ])
 async def test_unbuildable_message_is_dead_without_touching_the_server(smtp_server, open_sender, make_email, overrides):
     server = await smtp_server()

@@ -7,11 +7,15 @@ verbatim text really carries it); the properties pin what normalise must never d
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.cli import rules as cli
 from engine.core.cjk_text import normalise
 from engine.judging.catalogue import loader
 
@@ -109,3 +113,39 @@ def test_a_space_between_latin_words_stays(before, left, right, after):
 @given(mixed)
 def test_only_whitespace_widths_and_periods_change(text):
     assert _letters(normalise(text)) == _letters(text)
+
+
+# -- the quotation check keeps reading the verbatim text ----------------------------------------
+
+MISSING = "rules/yunnan-2022/clauses.yaml: clauses[{index}].text: not found verbatim in yunnan-2022/source.txt (whitespace ignored)"
+
+
+def _lint(rules) -> object:
+    return CliRunner().invoke(cli.rules, ["--rules-dir", str(rules), "lint"])
+
+
+def test_lint_checks_quotations_against_the_verbatim_text(tmp_path, monkeypatch):
+    monkeypatch.delenv(loader.MEASURES_DIR_VAR, raising=False)
+    rules = tmp_path / "rules"
+    shutil.copytree(loader.REPO_ROOT / "rules" / "yunnan-2022", rules / "yunnan-2022")
+    clauses = rules / "yunnan-2022" / "clauses.yaml"
+    original = clauses.read_text(encoding="utf-8")
+    assert _lint(rules).exit_code == 0  # the verbatim quotation, artefacts and all, is found
+
+    # The quotation in its display form (2022 for ２０２２, 。 for .) is not what the document says.
+    catalogue = loader.load(rules, verify_texts=False)
+    clause = catalogue.by_id["yunnan-2022-2-1"]
+    data = yaml.safe_load(original)
+    [index] = [i for i, raw in enumerate(data["clauses"]) if raw["id"] == clause.id]
+    data["clauses"][index]["text"] = clause.display_text
+    clauses.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    result = _lint(rules)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [MISSING.format(index=index), "1 problem(s)"]
+
+    # A changed word of the verbatim quotation is caught as before.
+    clauses.write_text(original.replace("机关事\n      业单位", "机关事\n      业单元"), encoding="utf-8")
+    assert original != clauses.read_text(encoding="utf-8")
+    result = _lint(rules)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [MISSING.format(index=index), "1 problem(s)"]

@@ -37,7 +37,7 @@ async def _page(request: web.Request, clause: str, *, error: str | None = None, 
             done += f"另有 {query['stale']} 条已由他人处理，未再变更。"
     return view.render(request, "approvals.html", {
         "rows": rows, "clause": clause, "error": error, "reason": reason, "checked": checked, "done": done,
-        "titles": {c.id: c.title for c in catalogue.clauses} if catalogue is not None else {},
+        "titles": {c.id: c.display_title for c in catalogue.clauses} if catalogue is not None else {},
         "clauses": list(catalogue.clauses) if catalogue is not None else [],
         "may_resolve": auth.role_allows(security.current_operator(request).role, "operator"),
     }, status=status)

@@ -31,7 +31,7 @@ async def clause_list(request: web.Request) -> web.Response:
         clause = by_id.get(clause_id)
         if document and (clause is None or clause.slug != document):
             continue
-        if text and text not in clause_id and (clause is None or (text not in clause.title and text not in clause.cite)):
+        if text and text not in clause_id and (clause is None or not _mentions(clause, text)):
             continue
         rows.append({"id": clause_id, "clause": clause, "decisions": decisions.get(clause_id, {}),
                      "notices": sum(notices.get(clause_id, {}).values()), "gated": gates.get(clause_id, False)})
@@ -39,6 +39,11 @@ async def clause_list(request: web.Request) -> web.Response:
         "rows": rows, "document": document, "q": text,
         "documents": list(catalogue.documents) if catalogue is not None else [],
     })
+
+
+def _mentions(clause: Any, text: str) -> bool:
+    # The title as the page shows it (normalised), and as the rule file writes it.
+    return any(text in words for words in (clause.display_title, clause.title, clause.cite))
 
 
 def _document(catalogue: Any, slug: str) -> Any:

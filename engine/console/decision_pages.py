@@ -41,7 +41,7 @@ async def decision_list(request: web.Request) -> web.Response:
     filters, errors = _filters(request)
     catalogue = view.catalogue(request)
     page = await request.app[READ_MODEL].decision_page(filters.for_catalogue(catalogue), page_number(request.query))
-    titles = {c.id: c.title for c in catalogue.clauses} if catalogue is not None else {}
+    titles = {c.id: c.display_title for c in catalogue.clauses} if catalogue is not None else {}
     return view.render(request, "decisions.html", {
         "page": page, "filters": filters, "params": filters.as_query(), "errors": errors, "titles": titles, **_choices(request),
     })

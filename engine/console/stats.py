@@ -89,7 +89,7 @@ async def collect(reads: ConsoleReadModel, catalogue: Any) -> Stats:
     def clause_row(clause_id: str, cite: str | None = None) -> StatRow:
         if clause_id not in clauses:
             known = by_id.get(clause_id)
-            label = f"{known.cite} {known.title}" if known else (cite or clause_id)
+            label = f"{known.cite} {known.display_title}" if known else (cite or clause_id)
             clauses[clause_id] = StatRow(clause_id, label, known.cite if known else (cite or clause_id))
         return clauses[clause_id]
 
@@ -100,7 +100,7 @@ async def collect(reads: ConsoleReadModel, catalogue: Any) -> Stats:
     for clause_id, state, n in counts.notices_by_clause:
         clause_row(clause_id).add_notices(state, n)
 
-    titles = {d.slug: d.title for d in catalogue.documents} if catalogue is not None else {}
+    titles = {d.slug: d.display_title for d in catalogue.documents} if catalogue is not None else {}
     documents: dict[str, StatRow] = {}
     for row in clauses.values():
         slug = _document_of(row.key, catalogue)

@@ -43,8 +43,10 @@ class NoticeContent:
     cite: str
     #: The clause as a reader cites it: ``第1条``, ``（一）``, ``二（一）``.
     clause_ref: str
+    #: The clause's title, its words and its benefit as the reader sees them: normalised
+    #: (``Clause.display_*``), not with the PDF extraction's broken lines and full-width digits.
     clause_title: str
-    #: The clause quoted verbatim from the document.
+    #: The clause quoted from the document (normalised: the same words, as printed).
     clause_text: str
     document_title: str
     document_number: str | None
@@ -143,7 +145,7 @@ def build(
     application = None
     if clause.mode == "apply":
         # The catalogue gives every apply clause its application text; this only guards a gap.
-        application = clause.application or f"请联系{_lead(agencies, document.issuer)}了解申请方式"
+        application = clause.display_application or f"请联系{_lead(agencies, document.issuer)}了解申请方式"
     return NoticeContent(
         notice_id=notice_id,
         mode=clause.mode,
@@ -152,12 +154,12 @@ def build(
         clause_id=clause.id,
         cite=clause.cite,
         clause_ref=clause_ref(clause.cite),
-        clause_title=clause.title,
-        clause_text=clause.text,
-        document_title=document.title,
+        clause_title=clause.display_title,
+        clause_text=clause.display_text,
+        document_title=document.display_title,
         document_number=document.number,
         issuer=document.issuer,
-        benefit_description=clause.benefit.description if clause.benefit else clause.title,
+        benefit_description=clause.benefit.display_description if clause.benefit else clause.display_title,
         amount=amount,
         amount_text=None if amount is None else format_amount(amount, unit),
         agencies=agencies,

@@ -2,6 +2,12 @@
 
 These types are what :mod:`engine.catalogue.loader` builds from ``rules/<slug>/clauses.yaml`` (schema in
 ``rules/README.md``); both evaluators read only these, never the YAML.
+
+Words keep two forms. The fields (``Clause.text``, ``Clause.title`` …) are as written in the rule
+file: ``text`` is the verbatim extraction that ``rules lint`` checks against ``source.txt``. The
+``display_*`` properties are what firms and officers read: the same words with the extraction's
+artefacts removed (line-break spaces inside Chinese, full-width digits, "." for "。"; see
+:func:`engine.core.cjk_text.normalise`).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import datetime as dt
 import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, Union
+
+from engine.core import cjk_text
 
 #: Enumerations of rules/README.md.
 CATEGORIES = ("减免", "奖补", "权益", "资质", "服务", "机构职责")
@@ -75,6 +83,11 @@ class Benefit:
     inputs: frozenset[str] = frozenset()
     cap: Cap | None = None
 
+    @functools.cached_property
+    def display_description(self) -> str:
+        """The description as firms and officers read it (normalised)."""
+        return cjk_text.normalise(self.description)
+
 
 @dataclasses.dataclass(frozen=True)
 class Document:
@@ -89,6 +102,11 @@ class Document:
     valid_to: dt.date | None
     source: str  # the rule file, as shown in error messages (e.g. "rules/yunnan-2022/clauses.yaml")
 
+    @functools.cached_property
+    def display_title(self) -> str:
+        """The title as firms and officers read it (normalised)."""
+        return cjk_text.normalise(self.title)
+
 
 @dataclasses.dataclass(frozen=True)
 class Clause:
@@ -98,6 +116,8 @@ class Clause:
     cite: str
     slug: str
     title: str
+    #: The clause as extracted from the document, verbatim: what quotations are checked against.
+    #: Readers see :attr:`display_text`.
     text: str
     category: str
     firm_facing: bool
@@ -114,6 +134,21 @@ class Clause:
     rule_version: str
     #: Judged automatically: firm-facing, with conditions, needing no data outside the profile.
     executable: bool
+
+    @functools.cached_property
+    def display_title(self) -> str:
+        """The title as firms and officers read it (normalised)."""
+        return cjk_text.normalise(self.title)
+
+    @functools.cached_property
+    def display_text(self) -> str:
+        """The clause's words as firms and officers read them: :attr:`text` normalised."""
+        return cjk_text.normalise(self.text)
+
+    @functools.cached_property
+    def display_application(self) -> str | None:
+        """How to apply, as firms read it (normalised); None where the clause says nothing."""
+        return None if self.application is None else cjk_text.normalise(self.application)
 
     def leaves(self) -> Iterator[Leaf]:
         """Every leaf condition, in document order."""

@@ -173,7 +173,7 @@ def match(profile_path: Path, as_of: dt.date | None, risk_years: tuple[int, ...]
         matcher = package.default_matcher()
     except loader.CatalogueError as exc:
         raise click.ClickException(str(exc)) from None
-    titles = {c.id: c.title for c in matcher.catalogue.clauses}
+    titles = {c.id: c.display_title for c in matcher.catalogue.clauses}
     decisions = [
         d for d in matcher.match(profile, as_of, matching.MatchContext(risk_years=frozenset(risk_years)))
         if show_all or d.status != matching.Verdict.NOT_MET

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from pathlib import Path
 
@@ -19,12 +20,23 @@ from tests.web import calculator_firms as firms
 ON_SQLITE = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 
 
+@pytest.fixture(autouse=True)
+def root_logging_kept():
+    """`policy-push` installs its log handler on the root logger: take it away again, so later tests'
+    command output holds no log lines of ours."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 async def policy_push_match(database_url: str, profile_file: Path, *args: str) -> Result:
     """`policy-push match --profile FILE --json …` against the database at `database_url`, as an officer runs it.
 
     In a thread: the command runs its own event loop."""
     runner = CliRunner(env={"POLICY_PUSH_DATABASE_URL": database_url})
-    return await asyncio.to_thread(runner.invoke, main, ["match", "--profile", str(profile_file), "--json", "--all", *args])
+    return await asyncio.to_thread(runner.invoke, main, ["--log-level", "WARNING", "match", "--profile", str(profile_file), "--json", "--all", *args])
 
 
 def verdict(result: Result, clause_id: str) -> tuple[str, float | None]:
@@ -86,7 +98,7 @@ async def test_without_a_database_match_says_which_facts_it_did_not_read(make_cl
 async def test_match_prints_the_facts_it_judged_with(make_client, store, production_matcher, tmp_path):
     as_of, _, amount, profile_file = await stored_renter(make_client, store, production_matcher, tmp_path)
     runner = CliRunner(env={"POLICY_PUSH_DATABASE_URL": store.url})
-    result = await asyncio.to_thread(runner.invoke, main, ["match", "--profile", str(profile_file), "--as-of", as_of])
+    result = await asyncio.to_thread(runner.invoke, main, ["--log-level", "WARNING", "match", "--profile", str(profile_file), "--as-of", as_of])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[1].startswith("judged with: risk years 2022 (stored)")

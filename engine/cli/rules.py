@@ -6,6 +6,7 @@ Both are registered on the main ``policy-push`` group by engine/cli.py; they wor
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -14,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 
+from connectors import sql_storage
+from engine import settings
 from engine.cli import backfill as backfill_cli
 from engine.cli import options
 from engine.core import china_time, matching
 from engine.judging import catalogue as package
+from engine.judging import recording
 from engine.judging.catalogue import compiler, durable, loader, reference, scenarios
 
 _DIRS = "engine.catalogue.dirs"  # key in click's ctx.meta (shared with the parent group)
@@ -155,11 +160,22 @@ def diff(ctx: click.Context, as_of: dt.date | None, limit: int, workers: int | N
               help="A firm profile as JSON (docs/profile.md shape, or {\"profile\": {...}} as the API returns).")
 @click.option("--as-of", callback=options.parse_date, default=None, help="Decision date YYYY-MM-DD (default: today in China).")
 @click.option("--risk-year", "risk_years", type=int, multiple=True,
-              help="A year the firm's county had a medium/high risk area (repeatable).")
+              help="A year the firm's county had a medium/high risk area (repeatable); replaces the stored designations.")
+@click.option("--no-risk-years", is_flag=True, help="Judge as if the county never had a risk area, whatever is stored.")
 @click.option("--all", "show_all", is_flag=True, help="Also show clauses not met.")
 @click.option("--json", "as_json", is_flag=True, help="Print decisions as JSON.")
-def match(profile_path: Path, as_of: dt.date | None, risk_years: tuple[int, ...], show_all: bool, as_json: bool) -> None:
-    """Decisions for a firm profile, without storing anything (met and unknown; --all for every one)."""
+def match(profile_path: Path, as_of: dt.date | None, risk_years: tuple[int, ...], no_risk_years: bool,
+          show_all: bool, as_json: bool) -> None:
+    """Decisions for a firm profile, without storing anything (met and unknown; --all for every one).
+
+    The profile is judged as the pipeline would judge it, with the facts stored in the configured
+    database (POLICY_PUSH_DATABASE_URL, as for `serve`): the risk designations of the profile's county
+    (its region) and, when its uscc is a stored firm, that firm's stored decisions (the grants a yearly
+    cap counts). --risk-year or --no-risk-years replace the stored designations. Without a database the
+    profile is judged without stored facts, and a line on stderr says which were not read.
+    """
+    if risk_years and no_risk_years:
+        raise click.UsageError("--risk-year and --no-risk-years contradict each other")
     try:
         profile = json.loads(profile_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -173,15 +189,18 @@ def match(profile_path: Path, as_of: dt.date | None, risk_years: tuple[int, ...]
         matcher = package.default_matcher()
     except loader.CatalogueError as exc:
         raise click.ClickException(str(exc)) from None
+    override = frozenset(risk_years) if risk_years or no_risk_years else None
+    context, facts = asyncio.run(_context(profile, override))
     titles = {c.id: c.display_title for c in matcher.catalogue.clauses}
     decisions = [
-        d for d in matcher.match(profile, as_of, matching.MatchContext(risk_years=frozenset(risk_years)))
+        d for d in matcher.match(profile, as_of, context)
         if show_all or d.status != matching.Verdict.NOT_MET
     ]
     if as_json:
         click.echo(json.dumps([_decision_json(d, titles) for d in decisions], ensure_ascii=False, indent=2))
         return
     click.echo(f"as of {as_of.isoformat()}: {len(decisions)} decision(s)")
+    click.echo(f"judged with: {facts}")
     for d in decisions:
         line = f"{d.status.value:8} {d.cite}  {titles.get(d.clause_id, '')}"
         if d.amount is not None:
@@ -192,6 +211,65 @@ def match(profile_path: Path, as_of: dt.date | None, risk_years: tuple[int, ...]
         if d.explanation.get("needs") and d.status == matching.Verdict.UNKNOWN:
             line += f"  needs: {'; '.join(d.explanation['needs'])}"
         click.echo(line)
+
+
+async def _context(profile: dict[str, Any], override: frozenset[int] | None) -> tuple[matching.MatchContext, str]:
+    """The context to judge `profile` in, read from the configured database as the pipeline reads it,
+    and a line saying which facts it holds.
+
+    A database that does not exist (no SQLite file, no PostgreSQL database of that name, or one never
+    migrated) holds no facts: the profile is judged without them and one line on stderr says which
+    were not read. Any other failure to read it stops the command: a calculator quietly judging
+    without the county's designations would understate a benefit.
+    """
+    county, uscc = profile.get("region"), profile.get("uscc")
+    unread = []
+    if override is None:
+        unread.append(f"risk designations of county {county}" if isinstance(county, str) else "risk designations")
+    if isinstance(uscc, str):
+        unread.append(f"stored decisions of firm {uscc}")
+    if not unread:  # everything it would read was given: no database needed
+        return recording.context_of(override or frozenset(), []), _facts(override or frozenset(), "given", None)
+    try:
+        url = settings.Settings.from_env().database_url
+    except settings.SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    where = sa.engine.make_url(url).render_as_string(hide_password=True)
+    absent = f"no database at {where}"
+    store = None if _missing_sqlite_file(url) else sql_storage.SqlStorage(url)
+    if store is not None:
+        await store.open()
+        try:
+            if await store.schema_revision() is not None:
+                context = await recording.stored_context(store, profile, override)
+                return context, _facts(context.risk_years, "stored" if override is None else "given", len(context.grants))
+            absent = f"the database at {where} has no tables yet"
+        except sa.exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _NO_SUCH_DATABASE:
+                raise click.ClickException(f"cannot read the stored facts from {where}: {exc.orig}") from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot read the stored facts from {where}: {exc}") from None
+        finally:
+            await store.close()
+    click.echo(f"{absent}: judged without stored facts ({'; '.join(unread)} not read)", err=True)
+    risk = override or frozenset()
+    return recording.context_of(risk, []), _facts(risk, "not read: no database" if override is None else "given", None)
+
+
+#: PostgreSQL's SQLSTATE for a database that does not exist (invalid_catalog_name).
+_NO_SUCH_DATABASE = "3D000"
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """Whether `url` names a SQLite file that does not exist (opening it would create an empty one)."""
+    parsed = sa.engine.make_url(url)
+    return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists()
+
+
+def _facts(risk: frozenset[int], source: str, grants: int | None) -> str:
+    """One line for the officer: the county's risk years and where they came from, and the grants counted."""
+    line = f"risk years {', '.join(map(str, sorted(risk))) or 'none'} ({source})"
+    return line if grants is None else f"{line}; {grants} stored grant(s) of the firm counted"
 
 
 def _decision_json(decision: matching.Decision, titles: dict[str, str]) -> dict[str, Any]:

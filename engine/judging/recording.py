@@ -1,7 +1,9 @@
 """Which decisions a judgement changed: the rule that decides what is worth recording.
 
 Pure functions over what a store holds for a firm; the pipeline's fold (both stores), a region
-designation's re-judging and the backfill all record exactly what these return.
+designation's re-judging and the backfill all record exactly what these return. The policy
+calculator builds its context with the same functions (`stored_context`), so it judges a profile
+as the pipeline would.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine import audit
-from engine.core import matching, profile, records
+from engine.core import matching, profile, records, stores
 
 #: What folding passes a judge: profile (nested), as-of date and context → decisions.
 Judge = Callable[[Mapping[str, Any], datetime.date, matching.MatchContext], Sequence[matching.Decision]]
@@ -29,6 +31,23 @@ def context_of(risk: frozenset[int], known: Sequence[tuple[datetime.date, matchi
         previous={decision.clause_id: decision for _, decision in known},
         grants=tuple((as_of, decision) for as_of, decision in known if decision.status == matching.Verdict.MET),
     )
+
+
+async def stored_context(
+    store: stores.FirmReader, firm_profile: Mapping[str, Any], risk_years: frozenset[int] | None = None
+) -> matching.MatchContext:
+    """The context the pipeline would judge `firm_profile` in, read from `store`: the calculator's default.
+
+    Risk years: those stored for the profile's county (its `region`), unless `risk_years` is given
+    (an explicit override wins). When the profile's `uscc` names a stored firm, its stored decisions
+    give the previous verdicts and the grants already made (cumulative caps), as `match_context`
+    builds them for the pipeline; a profile without `uscc` is judged as a firm with no decisions.
+    """
+    county, uscc = firm_profile.get("region"), firm_profile.get("uscc")
+    if risk_years is None:
+        risk_years = await store.risk_years(county) if isinstance(county, str) else frozenset()
+    decisions = await store.decisions(uscc.strip().upper()) if isinstance(uscc, str) else []
+    return match_context(risk_years, decisions)
 
 
 def changed_decisions(

@@ -14,6 +14,7 @@ from engine import audit
 from engine.core import china_time, matching, pii, profile, records
 from engine.http import auth, responses
 from engine.ingest import validation
+from engine.judging import recording
 from engine.web import keys, openapi
 
 routes = web.RouteTableDef()
@@ -112,7 +113,12 @@ async def get_event(request: web.Request) -> web.Response:
 
 @routes.post("/api/match")
 async def post_match(request: web.Request) -> web.Response:
-    """The policy calculator: decisions for a profile (docs/profile.md shape), nothing stored."""
+    """The policy calculator: decisions for a profile (docs/profile.md shape), nothing stored.
+
+    It judges the profile in the context the pipeline would: the risk years stored for the profile's
+    county (its `region`) unless the body gives `risk_years`, and, when the profile's `uscc` is a stored
+    firm, that firm's stored decisions (the grants a cumulative cap counts).
+    """
     try:
         body = await request.json(loads=validation.parse_json)
     except ValueError:
@@ -126,21 +132,29 @@ async def post_match(request: web.Request) -> web.Response:
             as_of = datetime.date.fromisoformat(body["as_of"])
         except (TypeError, ValueError):
             problems.append({"path": "/as_of", "reason": "must be a date, YYYY-MM-DD"})
-    risk_years = body.get("risk_years", [])
-    if not isinstance(risk_years, list) or not all(isinstance(y, int) and not isinstance(y, bool) for y in risk_years):
+    risk_years = body.get("risk_years")  # absent: the store's designations for the profile's county
+    if "risk_years" in body and (
+        not isinstance(risk_years, list) or not all(isinstance(y, int) and not isinstance(y, bool) for y in risk_years)
+    ):
         problems.append({"path": "/risk_years", "reason": "must be a list of years"})
     show_all = body.get("all", False)
     if not isinstance(show_all, bool):
         problems.append({"path": "/all", "reason": "must be true or false"})
     if problems:
         raise responses.error(422, "invalid_request", "the request is not valid", problems=problems)
-    context = matching.MatchContext(risk_years=frozenset(risk_years))
+    override = None if risk_years is None else frozenset(risk_years)
+    context = await recording.stored_context(request.app[keys.STORAGE], body["profile"], override)
     try:
         decisions = request.app[keys.MATCHER].match(body["profile"], as_of, context)
     except ValueError as exc:  # the matcher refuses what it cannot judge (e.g. amounts summing past a double)
         raise responses.error(422, "invalid_request", "the profile cannot be judged", problems=[{"path": "/profile", "reason": str(exc)}]) from None
     shown = [d.as_dict() for d in decisions if show_all or d.status != matching.Verdict.NOT_MET]
-    return responses.json_response({"as_of": as_of.isoformat(), "decisions": shown})
+    used = {
+        "risk_years": sorted(context.risk_years),
+        "risk_years_from": "store" if override is None else "request",
+        "stored_grants": len(context.grants),
+    }
+    return responses.json_response({"as_of": as_of.isoformat(), "context": used, "decisions": shown})
 
 
 @routes.get("/api/openapi.json")

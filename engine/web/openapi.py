@@ -117,17 +117,38 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["profile"],
         "properties": {
-            "profile": {"type": "object", "description": "shaped as GET /api/firms/{uscc} returns under profile"},
+            "profile": {
+                "type": "object",
+                "description": "shaped as GET /api/firms/{uscc} returns under profile; its region selects the stored "
+                               "risk designations, its uscc (when a stored firm) the firm's stored decisions",
+            },
             "as_of": {"type": "string", "format": "date", "description": "default: today in China"},
-            "risk_years": {"type": "array", "items": {"type": "integer"}, "description": "years the county was a risk area"},
+            "risk_years": {
+                "type": "array", "items": {"type": "integer"},
+                "description": "years the firm's county had a medium/high risk area; overrides the designations "
+                               "stored for the profile's region (omit it to use them; [] judges as if none)",
+            },
             "all": {"type": "boolean", "description": "include not_met decisions"},
         },
     },
     "MatchResult": {
         "type": "object",
-        "required": ["as_of", "decisions"],
+        "required": ["as_of", "context", "decisions"],
         "properties": {
             "as_of": {"type": "string", "format": "date"},
+            "context": {
+                "type": "object",
+                "description": "the stored facts the profile was judged with, as the pipeline reads them",
+                "required": ["risk_years", "risk_years_from", "stored_grants"],
+                "properties": {
+                    "risk_years": {"type": "array", "items": {"type": "integer"}, "description": "risk years of the profile's county"},
+                    "risk_years_from": {"enum": ["store", "request"], "description": "stored designations, or the request's risk_years"},
+                    "stored_grants": {
+                        "type": "integer",
+                        "description": "the firm's stored met decisions counted against cumulative caps (0 when uscc names no stored firm)",
+                    },
+                },
+            },
             "decisions": {
                 "type": "array",
                 "items": {
@@ -254,6 +275,13 @@ def document() -> dict[str, Any]:
             "/api/match": {
                 "post": {
                     "summary": "Policy calculator: decisions for a profile, nothing stored",
+                    "description": (
+                        "Judges the profile as the pipeline would, reading the stored facts a decision uses: the "
+                        "medium/high risk designations of the profile's county (region), unless risk_years is given, "
+                        "and, when the profile's uscc is a stored firm, its stored decisions. So for a stored firm's "
+                        "profile and the as_of of a stored decision, status and amount agree with that decision; "
+                        "a clause with a yearly cap shows what is still due after the grants already stored."
+                    ),
                     "security": [{"bearer": []}],
                     "requestBody": {
                         "required": True,

@@ -27,8 +27,9 @@ PROFILE = {
 
 
 @pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
+def runner(tmp_path) -> CliRunner:
+    # `match` reads stored facts from the configured database: point it at one that does not exist.
+    return CliRunner(env={"POLICY_PUSH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'none.sqlite3'}"})
 
 
 def _scenario_count() -> int:
@@ -111,7 +112,7 @@ def profile_file(tmp_path) -> Path:
 def test_match_shows_met_and_unknown(runner, profile_file):
     result = runner.invoke(cli.match, ["--profile", str(profile_file), "--as-of", "2023-06-15"])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0].startswith("as of 2023-06-15:")
     assert any(line.startswith("met      yangquan-chengqu-2023#19") for line in lines)
     assert any(line.startswith("unknown  yangquan-chengqu-2023#16") and "needs:" in line for line in lines)
@@ -122,7 +123,7 @@ def test_match_shows_met_and_unknown(runner, profile_file):
 
 def test_match_json(runner, profile_file, catalogue):
     result = runner.invoke(cli.match, ["--profile", str(profile_file), "--as-of", "2023-06-15", "--json", "--all"])
-    decisions = json.loads(result.output)
+    decisions = json.loads(result.stdout)
     by_cite = {d["cite"]: d for d in decisions}
     assert sorted(by_cite) == sorted(c.cite for c in catalogue.firm_facing())  # every firm-facing clause, once
     met = by_cite["yangquan-chengqu-2023#19"]
@@ -147,5 +148,5 @@ def test_match_risk_years(runner, tmp_path):
     path.write_text(json.dumps(renter), encoding="utf-8")
     for extra, amount in (([], 24000.0), (["--risk-year", "2022"], 48000.0)):
         result = runner.invoke(cli.match, ["--profile", str(path), "--as-of", "2022-06-15", "--json", *extra])
-        (waiver,) = [d for d in json.loads(result.output) if d["cite"] == "yunnan-2022#二(一)"]
+        (waiver,) = [d for d in json.loads(result.stdout) if d["cite"] == "yunnan-2022#二(一)"]
         assert (waiver["status"], waiver["amount"]) == ("met", amount)

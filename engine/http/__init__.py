@@ -1,1 +1,1 @@
-"""HTTP plumbing shared by the feature packages' routes: JSON problem answers, token auth, app keys."""
+"""HTTP plumbing shared by the feature packages' routes: JSON problem answers and bearer-token auth."""

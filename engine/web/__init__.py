@@ -1,1 +1,2 @@
-"""The web entry point: the aiohttp app factory and the operators' JSON API."""
+"""The web entry point: the aiohttp app factory (wiring every feature to the store), the operators' JSON
+API and its OpenAPI document, and the real notice senders."""

@@ -68,7 +68,7 @@ class NoticeSettings:
             quiet_hours=quiet,
             sms_per_second=rate("POLICY_PUSH_SMS_PER_SECOND", constants.SMS_PER_SECOND),
             email_per_second=rate("POLICY_PUSH_EMAIL_PER_SECOND", constants.EMAIL_PER_SECOND),
-            public_url=(env.get("POLICY_PUSH_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
+            public_url=_public_url(env.get("POLICY_PUSH_PUBLIC_URL") or "http://127.0.0.1:8080"),
             secret_key=env.get("POLICY_PUSH_SECRET_KEY") or "",
             sms_report_token=env.get("POLICY_PUSH_SMS_REPORT_TOKEN") or None,
         )
@@ -77,6 +77,23 @@ class NoticeSettings:
     def signing_key(self) -> str:
         """The configured secret, or one generated once and kept beside the outbox."""
         return self.secret_key or _local_secret(self.outbox_dir.parent / "secret_key")
+
+
+def _public_url(raw: str) -> str:
+    """The service's public address, as links in notices and the `List-Unsubscribe` header carry it.
+
+    That header must be plain ASCII (RFC 2369/8058: mail clients read no URL in an encoded word),
+    so a host in Chinese characters is refused here, at start, rather than every email failing later.
+    """
+    url = raw.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+        raise NoticeSettingsError(f"POLICY_PUSH_PUBLIC_URL: {raw!r} is not an http(s) URL")
+    if not url.isascii() or any(c.isspace() for c in url):
+        raise NoticeSettingsError(
+            f"POLICY_PUSH_PUBLIC_URL: {raw!r} must be plain ASCII without spaces (write an internationalised "
+            "host in its xn-- form): it goes into the List-Unsubscribe header of every email"
+        )
+    return url
 
 
 def _local_secret(path: pathlib.Path) -> str:

@@ -34,9 +34,17 @@ def test_several_secrets_are_kept_for_rotation():
         ({"POLICY_PUSH_WEBHOOK_SECRETS": f"{factories.SECRET} whsec_c2hvcnQ="}, ["#2", "24 to 64"]),
         ({"POLICY_PUSH_MAX_BODY_BYTES": "lots"}, ["POLICY_PUSH_MAX_BODY_BYTES", "whole number"]),
         ({"POLICY_PUSH_MAX_BATCH_ITEMS": "0"}, ["POLICY_PUSH_MAX_BATCH_ITEMS", "positive"]),
+        ({"POLICY_PUSH_PUBLIC_URL": "https://政策.中国"}, ["POLICY_PUSH_PUBLIC_URL", "ASCII", "xn--"]),
+        ({"POLICY_PUSH_PUBLIC_URL": "https://policy.example.cn/ pp"}, ["POLICY_PUSH_PUBLIC_URL", "without spaces"]),
+        ({"POLICY_PUSH_PUBLIC_URL": "policy.example.cn"}, ["POLICY_PUSH_PUBLIC_URL", "not an http(s) URL"]),
     ],
 )
 def test_bad_values_name_the_variable_and_the_reason(env, words):
     with pytest.raises(settings.SettingsError) as caught:
         settings.Settings.from_env(env)
     assert all(word in str(caught.value) for word in words)
+
+
+def test_an_ascii_public_url_is_kept_without_its_trailing_slash():
+    config = settings.Settings.from_env({"POLICY_PUSH_PUBLIC_URL": "https://xn--zfr164b.xn--fiqs8s/ "})
+    assert config.notices.public_url == "https://xn--zfr164b.xn--fiqs8s"

@@ -28,7 +28,6 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from engine import constants
 from engine.core import industry_codes, regions
-from engine.ingest import mobile
 from engine.ingest.event_types import REGISTRY, Registry
 
 ENVELOPE_SCHEMA = pathlib.Path(__file__).with_name("envelope.schema.json")
@@ -228,11 +227,6 @@ def _integer(text: str) -> int:
     except OverflowError:
         raise ValueError(f"{text[:40]}… is too large for a number") from None
     return value
-
-
-def normalise_mobile(value: str) -> str:
-    """E.164 form of a CN mobile number (validated already), so one number has one spelling."""
-    return mobile.normalise(value)
 
 
 # Schemas ---------------------------------------------------------------------------------------

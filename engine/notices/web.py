@@ -17,7 +17,7 @@ from aiohttp import web
 
 from engine.core import notice_status
 from engine.http import auth, responses
-from engine.ingest import validation
+from engine.ingest import mobile, validation
 from engine.notices import config, outbox, unsubscribe, worker
 
 #: The store the receipt, unsubscribe and requeue routes read and write.
@@ -97,11 +97,11 @@ async def sms_reply(request: web.Request) -> web.Response:
         if word not in OPT_OUT_WORDS:
             continue
         try:
-            mobile = validation.normalise_mobile(item["phone_number"])
+            number = mobile.normalise(item["phone_number"])
         except Exception:  # a malformed number in a provider push: nothing to opt out
             log.warning("sms reply from an unparseable number %r", item["phone_number"])
             continue
-        for uscc in await store.firms_with_mobile(mobile):
+        for uscc in await store.firms_with_mobile(number):
             await store.opt_out(uscc, "sms", f"sms reply {word!r}", _now())
             log.info("firm %s opted out of sms by reply %r", uscc, word)
     return responses.json_response({"code": 0, "msg": "接收成功"})

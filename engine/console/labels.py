@@ -23,11 +23,13 @@ CHANNEL = {"sms": "短信", "email": "电子邮件"}
 NOTICE_STATUS = {
     "pending": "待发送", "deferred": "已推迟", "sending": "发送中", "failed": "发送失败", "sent": "已发送",
     "delivered": "已送达", "undelivered": "未送达", "dead": "已终止", "skipped": "未发送（按规则跳过）",
+    "waiting": "等待联系方式或授权", "held": "已暂缓（政策期限早已结束，待人工放行）",
 }
 
 ATTEMPT_KIND = {
     "send": "发送", "receipt": "回执", "skip": "跳过", "defer": "推迟", "recover": "中断恢复",
     "compose": "生成内容", "operator": "人工重发",
+    "contact": "联系方式到达", "release": "人工放行",
 }
 
 #: Event types: each type's own label (engine/ingest/event_types), so a new type is labelled where it is declared.

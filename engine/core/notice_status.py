@@ -24,8 +24,15 @@ class NoticeStatus(str, enum.Enum):
     UNDELIVERED = "undelivered"
     #: Given up: a permanent refusal, retries exhausted, or an SMS interrupted mid-send (never re-sent blindly).
     DEAD = "dead"
-    #: Never sent, by rule: no consent, opted out, or no address on file for the channel. The reason is kept.
+    #: Never sent, by rule: the firm opted out of the channel, or the benefit stopped applying before it
+    #: could be sent. The reason is kept; this is final.
     SKIPPED = "skipped"
+    #: Not sendable yet: no address or no consent on file for the channel. Sent when a later contact event
+    #: brings them, as long as the benefit is still current; never silently final.
+    WAITING = "waiting"
+    #: Recorded but not pushed: the benefit's window closed long before the decision was recorded (a bulk
+    #: import of old events). Sent only if an operator releases it.
+    HELD = "held"
 
 
 S = NoticeStatus
@@ -34,7 +41,7 @@ _ALLOWED: dict[NoticeStatus, frozenset[NoticeStatus]] = {
     S.PENDING: frozenset({S.SENDING, S.DEFERRED, S.SKIPPED}),
     S.DEFERRED: frozenset({S.SENDING, S.SKIPPED}),
     # PENDING: a claim released unsent (the worker is stopping before it tried this one).
-    S.SENDING: frozenset({S.SENT, S.FAILED, S.DEFERRED, S.DEAD, S.SKIPPED, S.PENDING}),
+    S.SENDING: frozenset({S.SENT, S.FAILED, S.DEFERRED, S.DEAD, S.SKIPPED, S.WAITING, S.PENDING}),
     S.FAILED: frozenset({S.SENDING, S.DEAD, S.SKIPPED}),
     S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED}),
     S.DELIVERED: frozenset(),
@@ -42,12 +49,18 @@ _ALLOWED: dict[NoticeStatus, frozenset[NoticeStatus]] = {
     S.DEAD: frozenset({S.PENDING, S.DELIVERED, S.UNDELIVERED}),
     S.UNDELIVERED: frozenset({S.PENDING}),
     S.SKIPPED: frozenset(),
+    # PENDING: the address or consent arrived; SKIPPED: the benefit stopped applying meanwhile.
+    S.WAITING: frozenset({S.PENDING, S.SKIPPED}),
+    # PENDING: an operator released it.
+    S.HELD: frozenset({S.PENDING}),
 }
 
 #: States a worker picks up when they fall due.
 DUE = frozenset({S.PENDING, S.DEFERRED, S.FAILED})
 #: States an operator may requeue (`policy-push notices retry`).
 RETRYABLE_BY_OPERATOR = frozenset({S.DEAD, S.UNDELIVERED})
+#: States an operator may release for sending (`policy-push notices release`).
+RELEASABLE_BY_OPERATOR = frozenset({S.HELD})
 
 
 class IllegalTransition(RuntimeError):

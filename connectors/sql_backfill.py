@@ -19,6 +19,7 @@ from connectors import sql_models as models
 from engine.backfill import store
 from engine.core import matching
 from engine.judging import firm_input
+from engine.notices import notice_rules
 
 _FIRM = models.Firm.__table__
 _DECISION = models.Decision.__table__
@@ -97,11 +98,11 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             if regions:
                 for row in await connection.execute(sa.select(_RISK.c.county, _RISK.c.year).where(_RISK.c.county.in_(sorted(regions)))):
                     risk.setdefault(row.county, set()).add(row.year)
-            notices = await connection.execute(
-                sa.select(_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period)
+            told = notice_rules.told_of(await connection.execute(
+                sa.select(_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
+                          sa.cast(_NOTICE.c.amount, sa.Float).label("amount"), _NOTICE.c.decision_id)
                 .where((_NOTICE.c.uscc > after) & (_NOTICE.c.uscc <= upto) & _NOTICE.c.clause_id.in_(clauses))
-            )
-            notice_keys = frozenset(tuple(row) for row in notices)
+            ))
             gated = frozenset(
                 (await connection.execute(sa.select(_SETTING.c.clause_id).where(_SETTING.c.needs_approval.is_(True)))).scalars()
             )
@@ -114,7 +115,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
                                 risk_years.get(region, _NO_YEARS))
                 for uscc, fields, version, region in firms
             ],
-            notice_keys=notice_keys,
+            told=told,
             gated=gated,
         )
 

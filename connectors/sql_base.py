@@ -63,8 +63,10 @@ class SqlBase(stores.Lifecycle):
 
     has_migrations = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, stale_after: datetime.timedelta | None = None) -> None:
         self.url = url
+        #: See NoticeStore.stale_after (the store union's notices are recorded with the decisions).
+        self.stale_after = stale_after
         self.is_sqlite = url.startswith("sqlite")
         self._reader: sa_asyncio.AsyncEngine | None = None
         self._writer: sa_asyncio.AsyncEngine | None = None

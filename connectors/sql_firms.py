@@ -64,6 +64,8 @@ class SqlFirms(sql_base.SqlBase, stores.FirmReader):
                     explanation=r.explanation,
                     facts=r.facts,
                     period=r.period,
+                    cumulative=r.cumulative,
+                    closes=r.closes,
                 ),
                 approval=r.approval,
             )

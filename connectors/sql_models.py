@@ -107,6 +107,10 @@ class Decision(SQLModel, table=True):
     created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
     #: The notice period a `met` entitles (engine.notices.outbox), kept for notices created on approval.
     period: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    #: A grant under a cumulative cap (matching.Decision.cumulative).
+    cumulative: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    #: The last day of the benefit's window (matching.Decision.closes), for holding stale notices.
+    closes: datetime.date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
     #: The 二次确认 gate: None (no gate), pending, approved or rejected.
     approval: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True, index=True))
     approval_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(100), nullable=True))
@@ -128,12 +132,13 @@ class ApiToken(SQLModel, table=True):
 
 
 class Notice(SQLModel, table=True):
-    """One notice to one firm on one channel about one benefit. The unique key makes a second notice
-    for the same benefit impossible, however often events are replayed or profiles rebuilt."""
+    """One notice to one firm on one channel about one benefit, or about one change of its amount. The
+    unique key makes a second notice for the same benefit and revision impossible, however often events
+    are replayed or profiles rebuilt."""
 
     __tablename__ = "notice"
     __table_args__ = (
-        sa.UniqueConstraint("uscc", "clause_id", "channel", "period", name="uq_notice_benefit"),
+        sa.UniqueConstraint("uscc", "clause_id", "channel", "period", "revision", name="uq_notice_benefit"),
         sa.Index("ix_notice_due", "status", "next_attempt_at"),
     )
 
@@ -153,6 +158,16 @@ class Notice(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
     updated_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+    #: new | addition | adjustment (engine.notices.outbox).
+    kind: str = Field(default="new", sa_column=sa.Column(sa.String(16), nullable=False, server_default="new"))
+    #: 0 for the benefit's first notice in its period, one more per change of its amount.
+    revision: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
+    #: The amount announced (an addition: the new grant).
+    amount: float | None = Field(default=None, sa_column=sa.Column(sa.Numeric(18, 2), nullable=True))
+    #: The amount told before (an addition: the period's total so far).
+    previous_amount: float | None = Field(default=None, sa_column=sa.Column(sa.Numeric(18, 2), nullable=True))
+    #: The decision the notice before announced.
+    previous_decision_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
 
 
 class NoticeAttempt(SQLModel, table=True):

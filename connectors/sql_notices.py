@@ -7,7 +7,6 @@ taking the same notice; on SQLite the single writer connection serialises claims
 from __future__ import annotations
 
 import datetime
-import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,21 +41,20 @@ def _record(row: Any) -> outbox.NoticeRecord:
         reason=row.reason,
         created_at=models.as_utc(row.created_at),
         updated_at=models.as_utc(row.updated_at),
+        kind=row.kind,
+        revision=row.revision,
+        amount=None if row.amount is None else float(row.amount),
+        previous_amount=None if row.previous_amount is None else float(row.previous_amount),
+        previous_decision_id=row.previous_decision_id,
     )
 
 
 #: The columns a new notice is inserted with (the others start empty).
 _INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
-             "created_at", "updated_at")
-
-
-class _Created(typing.NamedTuple):
-    notice_id: str
-    uscc: str
-    clause_id: str
-    channel: str
-    period: str
-    decision_id: int
+             "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id")
+#: What notice_rules.told_of reads of a firm's earlier notices.
+_TOLD = (_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
+         sa.cast(_NOTICE.c.amount, sa.Float).label("amount"), _NOTICE.c.decision_id)
 
 
 class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
@@ -80,48 +78,30 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
         connection: sa_asyncio.AsyncConnection,
         stored: Sequence[tuple[str, int, matching.Decision]],
         now: datetime.datetime,
-    ) -> list[_Created]:
-        """Insert the notices the stored decisions entitle, without their audit entries; return the ones
-        created (a benefit already announced gets none), in the order of `stored`."""
-        rows = [
-            {field: getattr(notice, field) for field in _INSERTED} | {"status": notice.status.value}
-            for uscc, decision_id, decision in stored
-            for notice in notice_rules.new_notices(uscc, decision_id, decision, now)
-        ]
-        if not rows:
+    ) -> list[outbox.NoticeRecord]:
+        """Insert the notices the stored decisions entitle (notice_rules.new_notices, given what the firms
+        were told before), without their audit entries; return them in the order of `stored`."""
+        if not any(notice_rules.notice_keys(decision) for _, _, decision in stored):
             return []
-        # The unique key (firm, clause, channel, period) turns a repeat into nothing at all.
-        insert = self.insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period"])
-        if self.is_sqlite:
-            # The single writer holds the database: what exists now is all that can conflict. Leaving
-            # those out spares INSERT … RETURNING, which runs one row per statement on SQLite.
-            rows = await self._not_yet_noticed(connection, rows)
-            if rows:
-                await connection.execute(insert, rows)
-        else:
-            result = await connection.execute(insert.returning(_NOTICE.c.notice_id), rows)
-            inserted = set(result.scalars())
-            rows = [row for row in rows if row["notice_id"] in inserted]  # RETURNING promises no order
-        return [_Created(**{k: row[k] for k in _Created._fields}) for row in rows]
-
-    async def _not_yet_noticed(self, connection: sa_asyncio.AsyncConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows whose (firm, clause, channel, period) has no notice yet (and no earlier row in `rows`)."""
-        existing = {
-            tuple(row)
-            for row in await connection.execute(
-                sa.select(_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period).where(
-                    _NOTICE.c.uscc.in_(sorted({r["uscc"] for r in rows}))
-                    & _NOTICE.c.clause_id.in_(sorted({r["clause_id"] for r in rows}))
-                )
+        told = notice_rules.told_of(await connection.execute(
+            sa.select(*_TOLD).where(
+                _NOTICE.c.uscc.in_(sorted({uscc for uscc, _, _ in stored}))
+                & _NOTICE.c.clause_id.in_(sorted({decision.clause_id for _, _, decision in stored}))
             )
-        }
-        fresh = []
-        for row in rows:
-            key = (row["uscc"], row["clause_id"], row["channel"], row["period"])
-            if key not in existing:
-                existing.add(key)
-                fresh.append(row)
-        return fresh
+        ))
+        created = notice_rules.new_notices(stored, told, now, self.hold_before(now))
+        if not created:
+            return []
+        rows = [{field: getattr(notice, field) for field in _INSERTED} | {"status": notice.status.value} for notice in created]
+        if self.is_sqlite:
+            # The single writer holds the database: what was told cannot have changed since we read it.
+            await connection.execute(sa.insert(_NOTICE), rows)
+            return created
+        # Another transaction (an approval, a backfill) may have told the same change meanwhile: the unique
+        # key (firm, clause, channel, period, revision) turns that repeat into nothing at all.
+        insert = self.insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period", "revision"])
+        inserted = set((await connection.execute(insert.returning(_NOTICE.c.notice_id), rows)).scalars())
+        return [notice for notice in created if notice.notice_id in inserted]
 
     async def claim_due_notices(
         self,

@@ -63,6 +63,11 @@ NOTICE_BACKOFF_CAP_SECONDS = 3600.0
 #: Attempts before a notice that keeps failing transiently is declared dead (an operator may requeue it).
 NOTICE_MAX_ATTEMPTS = 8
 
+#: Days after a benefit's window closed that its notices are still pushed when first recorded; beyond that
+#: they are held for an operator (a bulk import of old events must not announce long-gone benefits as
+#: current). A quarter: a late data feed of the last quarter still reaches firms.
+NOTICE_STALE_AFTER_DAYS = 90
+
 #: Wait when a provider defers (flow control) without saying how long.
 NOTICE_DEFER_SECONDS = 600.0
 

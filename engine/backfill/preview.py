@@ -77,7 +77,7 @@ class Tally:
         counted: list[tuple[str, str]] = []
         in_region: list[tuple[str, str]] = [(city, "firms")]
         channels: list[str] = []
-        existing, gated, changes = batch.notice_keys, batch.gated, 0
+        told, gated, changes = batch.told, batch.gated, 0
         for outcome in outcomes:
             clause_id, status, amount, in_scope, changed, prior = outcome
             if in_scope:
@@ -99,7 +99,11 @@ class Tally:
             if keys and clause_id in gated:
                 self.pending_approval += 1
             elif keys:
-                channels += [channel for channel, period in keys if (firm.uscc, clause_id, channel, period) not in existing]
+                cumulative = judged.by_id[clause_id].cap is not None
+                channels += [
+                    channel for channel, period in keys
+                    if notice_rules.announcement(amount, cumulative, told.get((firm.uscc, clause_id, channel, period))) is not None
+                ]
         if changes:
             in_region += [(city, "changed")] * changes
             self.firms_changed += 1

@@ -10,12 +10,10 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
 from engine.judging import firm_input
-
-#: (uscc, clause id, channel, period): the unique key of a notice.
-NoticeKey = tuple[str, str, str, str]
+from engine.notices import outbox
 
 
 
@@ -29,8 +27,9 @@ class Batch:
     """The firms with ``after < uscc <= upto`` and what a preview needs to know about them."""
 
     firms: list[firm_input.FirmInput]
-    #: Notices that already exist for these firms (a dry run counts only the ones it would add).
-    notice_keys: frozenset[NoticeKey]
+    #: What these firms were told already, per (firm, clause, channel, period) (notice_rules.told_of): a
+    #: dry run counts only the notices it would add.
+    told: Mapping[outbox.BenefitKey, outbox.Told]
     #: Clauses behind the 二次确认 gate: their new ``met`` decisions wait for approval.
     gated: frozenset[str]
 

@@ -80,7 +80,7 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     matcher = catalogue.default_matcher()
 
     async def _run() -> None:
-        store = sql_storage.SqlStorage(config.database_url)
+        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
         await store.open()
         delivery = worker.DeliveryWorker(store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices))
         task = asyncio.create_task(delivery.run_forever())
@@ -111,7 +111,7 @@ def notices_retry(notice_id: str) -> None:
     config = _settings()
 
     async def _retry() -> str:
-        store = sql_storage.SqlStorage(config.database_url)
+        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
         await store.open()
         try:
             notice = await worker.requeue(store, notice_id, f"cli ({getpass.getuser()})")
@@ -157,7 +157,7 @@ def tokens_create(role: str, label: str) -> None:
     token, digest = auth.new_token()
 
     async def _store() -> None:
-        store = sql_storage.SqlStorage(config.database_url)
+        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
         await store.open()
         try:
             await store.add_token(digest, role, label)

@@ -86,7 +86,7 @@ def backfill(clause_ids: tuple[str, ...], document: str | None, everything: bool
     config = _settings()
     migrate.upgrade(config.database_url)
     matcher = catalogue.default_matcher()
-    result = _run(config.database_url, matcher, (None, None), clause_ids, document, everything, changed, as_of,
+    result = _run(config, matcher, (None, None), clause_ids, document, everything, changed, as_of,
                   dry_run, workers, batch_size, list_changes=0)
     cites = {c.id: c.cite for c in matcher.catalogue.clauses}
     if as_json:
@@ -100,7 +100,7 @@ def backfill(clause_ids: tuple[str, ...], document: str | None, everything: bool
     click.echo(preview.render(tally, dry_run=dry_run, cites=cites))
 
 
-def _run(database_url: str, matcher: runner.Matcher, dirs: tuple[str | None, str | None], clause_ids: tuple[str, ...],
+def _run(config: settings.Settings, matcher: runner.Matcher, dirs: tuple[str | None, str | None], clause_ids: tuple[str, ...],
          document: str | None, everything: bool, changed: bool, as_of: dt.date | None, dry_run: bool,
          workers: int | None, batch_size: int, *, list_changes: int) -> tuple[runner.Result, dt.date]:
 
@@ -108,7 +108,7 @@ def _run(database_url: str, matcher: runner.Matcher, dirs: tuple[str | None, str
     workers = (os.cpu_count() or 1) if workers is None else workers
 
     async def _go() -> runner.Result:
-        target = sql_storage.SqlStorage(database_url)
+        target = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
         await target.open()
         try:
             stored = await target.stored_rule_versions() if changed else {}
@@ -116,7 +116,8 @@ def _run(database_url: str, matcher: runner.Matcher, dirs: tuple[str | None, str
             plan = runner.Plan(as_of=as_of, clause_ids=selection, dry_run=dry_run, batch_size=batch_size,
                                workers=workers, list_changes=list_changes)
             with _progress(await target.firm_count()) as advance:
-                return await runner.run(target, matcher, plan, open_store=functools.partial(sql_storage.SqlStorage, database_url),
+                return await runner.run(target, matcher, plan, open_store=functools.partial(
+                    sql_storage.SqlStorage, config.database_url, stale_after=config.notices.stale_after),
                                         catalogue_dirs=dirs, progress=advance)
         finally:
             await target.close()
@@ -182,7 +183,7 @@ def rules_diff(rules_dir: Any, measures_dir: Any, as_of: dt.date | None, limit: 
     if not changed:
         click.echo("every firm's latest decisions were made with the current rule files: nothing to apply")
         return
-    result, as_of = _run(config.database_url, matcher, (_str(rules_dir), _str(measures_dir)), tuple(changed), None, False,
+    result, as_of = _run(config, matcher, (_str(rules_dir), _str(measures_dir)), tuple(changed), None, False,
                          False, as_of, True, workers, runner.constants.BACKFILL_BATCH_SIZE, list_changes=limit)
     tally = result.tally
     # Clauses never judged for anyone are judged too (a new rule), but shown only if they change something.

@@ -171,6 +171,10 @@ class DecisionDetail:
     approval_by: str | None
     approval_at: datetime.datetime | None
     approval_reason: str | None
+    #: A grant under a cumulative cap (each one an entry of the period's ledger).
+    cumulative: bool = False
+    #: The last day of the clause's window, if it has one.
+    closes: datetime.date | None = None
 
 
 @dataclasses.dataclass(frozen=True)

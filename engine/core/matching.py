@@ -44,6 +44,12 @@ class Decision:
     #: When `met`, the notice period this decision entitles the firm to (period_for);
     #: None means the decision causes no notice.
     period: str | None = None
+    #: True when the amount is one grant under a cumulative cap (a clause's ``benefit.cap``): each `met`
+    #: with an amount is an entry of the period's ledger, so an equal amount after an earlier one is a
+    #: second grant, not a repeat, and a zero amount grants nothing new.
+    cumulative: bool = False
+    #: When `met`: the last day of the clause's window (its valid_to); None when the document sets no end.
+    closes: datetime.date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data (API, CLI, audit)."""
@@ -59,12 +65,26 @@ class Decision:
 
     def same_outcome(self, other: Decision | None) -> bool:
         """True when storing this decision after `other` would record nothing new."""
-        return (
-            other is not None
-            and other.status == self.status
-            and other.rule_version == self.rule_version
-            and money.rounded(other.amount) == money.rounded(self.amount)
+        return other is not None and same_outcome(
+            other.status, other.rule_version, other.amount, self.status, self.rule_version, self.amount, self.cumulative
         )
+
+
+def same_outcome(
+    status: Verdict, rule_version: str, amount: float | None,
+    new_status: Verdict, new_rule_version: str, new_amount: float | None, cumulative: bool,
+) -> bool:
+    """Whether a new outcome after a stored one records nothing new (the rule `Decision.same_outcome` and
+    the backfill's fast path share).
+
+    Under a cumulative cap a `met` amount is a grant: any positive one is new (two equal purchases are
+    two grants), and a zero after a `met` is nothing new (the cap, or the activity, is already paid).
+    """
+    if status != new_status or rule_version != new_rule_version:
+        return False
+    if cumulative and new_status == Verdict.MET:
+        return not money.rounded(new_amount)
+    return money.rounded(amount) == money.rounded(new_amount)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -127,7 +127,7 @@ class Judge:
             if status is MET and clause.benefit is not None and clause.benefit.formula:
                 amount = formula.evaluate(clause.benefit.formula, view).amount
             prior = priors.get(clause.id)
-            changed = not _same(prior, status, clause.rule_version, amount) and not (
+            changed = not _same(prior, status, clause.rule_version, amount, clause.cap is not None) and not (
                 prior is None and status is NOT_MET and not in_scope
             )
             results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
@@ -192,13 +192,12 @@ class _Scope(typing.NamedTuple):
     ids: frozenset[str]
 
 
-def _same(prior: firm_input.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None) -> bool:
+def _same(
+    prior: firm_input.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None, cumulative: bool = False
+) -> bool:
     """matching.Decision.same_outcome, on a stored Prior."""
-    return (
-        prior is not None
-        and prior.status == status
-        and prior.rule_version == rule_version
-        and money.rounded(prior.amount) == money.rounded(amount)
+    return prior is not None and matching.same_outcome(
+        prior.status, prior.rule_version, prior.amount, status, rule_version, amount, cumulative
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import pathlib
 import secrets
@@ -37,6 +38,9 @@ class NoticeSettings:
     secret_key: str = ""
     #: Shared token the SMS provider sends with receipts and replies (`?token=` on the push URL).
     sms_report_token: str | None = None
+    #: How long after a benefit's window closed its notices are still pushed when the decision is recorded
+    #: (POLICY_PUSH_STALE_AFTER_DAYS, `off` for never held); later ones wait for an operator to release them.
+    stale_after: datetime.timedelta | None = datetime.timedelta(days=constants.NOTICE_STALE_AFTER_DAYS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NoticeSettings:
@@ -71,12 +75,28 @@ class NoticeSettings:
             public_url=_public_url(env.get("POLICY_PUSH_PUBLIC_URL") or "http://127.0.0.1:8080"),
             secret_key=env.get("POLICY_PUSH_SECRET_KEY") or "",
             sms_report_token=env.get("POLICY_PUSH_SMS_REPORT_TOKEN") or None,
+            stale_after=_stale_after(env.get("POLICY_PUSH_STALE_AFTER_DAYS")),
         )
 
 
     def signing_key(self) -> str:
         """The configured secret, or one generated once and kept beside the outbox."""
         return self.secret_key or _local_secret(self.outbox_dir.parent / "secret_key")
+
+
+def _stale_after(raw: str | None) -> datetime.timedelta | None:
+    """Days as a whole number (0: held as soon as the window has closed), or `off`."""
+    if raw is None or not raw.strip():
+        return datetime.timedelta(days=constants.NOTICE_STALE_AFTER_DAYS)
+    if raw.strip().lower() == "off":
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        raise NoticeSettingsError(f"POLICY_PUSH_STALE_AFTER_DAYS: {raw!r} is not a whole number of days or 'off'") from None
+    if days < 0:
+        raise NoticeSettingsError(f"POLICY_PUSH_STALE_AFTER_DAYS: must not be negative, got {days}")
+    return datetime.timedelta(days=days)
 
 
 def _public_url(raw: str) -> str:

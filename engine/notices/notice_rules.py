@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine import audit
-from engine.core import matching, notice_status
+from engine.core import matching, money, notice_status
 from engine.notices import outbox
 
 
 def notice_keys(decision: matching.Decision) -> list[tuple[str, str]]:
-    """(channel, period) of the notices a stored decision creates: one per channel for a `met` with a period."""
+    """(channel, period) of the notices a stored decision may create: one per channel for a `met` with a period."""
     return notice_keys_of(decision.status, decision.amount, decision.period)
 
 
@@ -26,23 +26,93 @@ def notice_keys_of(status: matching.Verdict, amount: float | None, period: str |
     """:func:`notice_keys` from a decision's status, amount and period."""
     if status != matching.Verdict.MET or period is None:
         return []
-    if amount is not None and amount <= 0:
+    if amount is not None and money.rounded(amount) <= 0:
         return []  # a computed benefit of nothing (a yearly cap already used up) is not worth a message
     return [(channel, period) for channel in outbox.CHANNELS]
 
 
-def new_notices(uscc: str, decision_id: int, decision: matching.Decision, now: datetime.datetime) -> list[outbox.NoticeRecord]:
-    """The notices a newly stored decision entitles (before the unique key (firm, clause, channel,
-    period) drops those already announced), due now."""
-    return [
-        outbox.NoticeRecord(
-            notice_id=outbox.new_notice_id(), uscc=uscc, clause_id=decision.clause_id, channel=channel,
-            period=period, decision_id=decision_id, status=notice_status.NoticeStatus.PENDING, attempts=0,
-            next_attempt_at=now, lease_until=None, provider_id=None, message=None, reason=None,
-            created_at=now, updated_at=now,
-        )
-        for channel, period in notice_keys(decision)
-    ]
+@dataclasses.dataclass(frozen=True)
+class Announcement:
+    """What a decision tells a firm on one channel, given what it was told before (see :func:`announcement`)."""
+
+    kind: str
+    revision: int
+    amount: float | None
+    previous_amount: float | None
+    previous_decision_id: int | None
+
+
+def announcement(amount: float | None, cumulative: bool, told: outbox.Told | None) -> Announcement | None:
+    """What a `met` decision with a notice period (see :func:`notice_keys`) tells the firm on a channel.
+
+    - Nothing told yet in the period: the benefit is NEW.
+    - Under a cumulative cap every positive amount is a further grant: an ADDITION (追加) of that
+      amount to the total told so far, equal grants included.
+    - Otherwise an amount different from the one told (up or down) is an ADJUSTMENT (调整); the same
+      amount again (a verdict that went away and came back) is nothing new to tell.
+    """
+    if told is None:
+        return Announcement(outbox.NEW, 0, amount, None, None)
+    if cumulative:
+        return Announcement(outbox.ADDITION, told.revision + 1, amount, told.total, told.decision_id)
+    if money.rounded(amount) == money.rounded(told.amount):
+        return None
+    return Announcement(outbox.ADJUSTMENT, told.revision + 1, amount, told.amount, told.decision_id)
+
+
+def held(decision: matching.Decision, hold_before: datetime.date | None) -> bool:
+    """Whether a decision's notices are recorded but not pushed: its benefit's window closed before
+    `hold_before` (the recording date less the allowance, POLICY_PUSH_STALE_AFTER_DAYS), as when a
+    bulk import of old events finds benefits long gone. An operator may release them."""
+    return decision.closes is not None and hold_before is not None and decision.closes < hold_before
+
+
+def new_notices(
+    stored: Sequence[tuple[str, int, matching.Decision]],
+    told: Mapping[outbox.BenefitKey, outbox.Told],
+    now: datetime.datetime,
+    hold_before: datetime.date | None = None,
+) -> list[outbox.NoticeRecord]:
+    """The notices newly stored decisions ((firm, decision id, decision) each, in the order stored)
+    create, given what each firm was told before (`told`, per firm, clause, channel and period; see
+    :func:`told_of`): due now, or HELD when :func:`held`. Decisions of one firm and clause in one call
+    build on each other (two purchases folded together are two grants)."""
+    told = dict(told)
+    created = []
+    for uscc, decision_id, decision in stored:
+        for channel, period in notice_keys(decision):
+            key = (uscc, decision.clause_id, channel, period)
+            said = announcement(decision.amount, decision.cumulative, told.get(key))
+            if said is None:
+                continue
+            status = notice_status.NoticeStatus.HELD if held(decision, hold_before) else notice_status.NoticeStatus.PENDING
+            record = outbox.NoticeRecord(
+                notice_id=outbox.new_notice_id(), uscc=uscc, clause_id=decision.clause_id, channel=channel,
+                period=period, decision_id=decision_id, status=status, attempts=0,
+                next_attempt_at=now, lease_until=None, provider_id=None, message=None, reason=None,
+                created_at=now, updated_at=now, kind=said.kind, revision=said.revision, amount=said.amount,
+                previous_amount=said.previous_amount, previous_decision_id=said.previous_decision_id,
+            )
+            created.append(record)
+            told[key] = told_after(told.get(key), record)
+    return created
+
+
+def told_after(before: outbox.Told | None, notice: outbox.NoticeRecord | Any) -> outbox.Told:
+    """What the firm has been told of a benefit once `notice` (anything with its revision, amount and
+    decision_id) is added to `before`."""
+    total = (before.total if before is not None else 0.0) + float(notice.amount or 0)
+    return outbox.Told(notice.revision, notice.amount, total, notice.decision_id)
+
+
+def told_of(notices: Iterable[Any]) -> dict[outbox.BenefitKey, outbox.Told]:
+    """What firms were told, from their stored notices (anything with uscc, clause_id, channel, period,
+    revision, amount and decision_id), per (firm, clause, channel, period)."""
+    told: dict[outbox.BenefitKey, outbox.Told] = {}
+    for notice in sorted(notices, key=lambda n: n.revision):
+        key = (notice.uscc, notice.clause_id, notice.channel, notice.period)
+        told[key] = told_after(told.get(key), notice)
+    return told
 
 
 def notice_audit(notice_id: str, action: str, actor: str, payload: Mapping[str, Any]) -> audit.Draft:
@@ -55,7 +125,12 @@ def created_audit(notice: outbox.NoticeRecord | Any, actor: str) -> audit.Draft:
     and decision_id)."""
     return notice_audit(notice.notice_id, "notice.created", actor, {
         "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel,
-        "period": notice.period, "decision_id": notice.decision_id})
+        "period": notice.period, "decision_id": notice.decision_id, "kind": notice.kind, "revision": notice.revision,
+        "amount": notice.amount, "previous_amount": notice.previous_amount, "status": _value(notice.status)})
+
+
+def _value(status: Any) -> str:
+    return status.value if isinstance(status, notice_status.NoticeStatus) else str(status)
 
 
 def claimed(notice: outbox.NoticeRecord, now: datetime.datetime, lease: datetime.timedelta) -> outbox.NoticeRecord:

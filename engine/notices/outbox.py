@@ -1,8 +1,10 @@
 """The notice outbox: records, the storage interface for them, and the rules that create them.
 
 A notice row is written in the same transaction as the `met` decision that entitles it, keyed
-by (firm, clause, channel, period), so a benefit is announced once per period whatever happens
-to the events afterwards. *Period* is chosen by the matcher from the clause's mode (engine.core.matching.period_for).
+by (firm, clause, channel, period, revision), so a benefit is announced once per period whatever
+happens to the events afterwards, and each later change of its amount in the period once more
+(revision 1, 2, …: an addition under a cumulative cap, or an adjustment). *Period* is chosen by the
+matcher from the clause's mode (engine.core.matching.period_for).
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.core import notice_status, stores
+from engine.core import china_time, notice_status, stores
 
 CHANNELS = ("sms", "email")
+
+#: What a notice tells the firm: a benefit first announced in its period.
+NEW = "new"
+#: A further grant under a cumulative cap (追加): the amount is the new grant, `previous_amount` the total told before.
+ADDITION = "addition"
+#: A changed amount (调整): `amount` is the amount now, `previous_amount` the amount told before.
+ADJUSTMENT = "adjustment"
+KINDS = (NEW, ADDITION, ADJUSTMENT)
 
 
 def new_notice_id() -> str:
@@ -43,6 +53,33 @@ class NoticeRecord:
     reason: str | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    #: NEW, ADDITION or ADJUSTMENT.
+    kind: str = NEW
+    #: 0 for the first notice of the benefit in its period, then one more per change of its amount.
+    revision: int = 0
+    #: The amount this notice announces (for an addition: the new grant), as the decision computed it.
+    amount: float | None = None
+    #: For an addition or adjustment: the amount told before (for an addition: the period's total so far).
+    previous_amount: float | None = None
+    #: For an addition or adjustment: the decision the notice before announced (what changed since).
+    previous_decision_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Told:
+    """What a firm has been told on one channel of one benefit in one period (its latest notice)."""
+
+    revision: int
+    #: The amount the latest notice announced.
+    amount: float | None
+    #: Every amount announced in the period added up (a cumulative cap's ledger as told).
+    total: float
+    #: The decision the latest notice announced (its facts say what the amount was based on).
+    decision_id: int
+
+
+#: (firm, clause, channel, period): the notices of one benefit on one channel in one period.
+BenefitKey = tuple[str, str, str, str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +116,16 @@ class Transition:
 class NoticeStore(stores.FirmReader, abc.ABC):
     """What the notice worker, the receipt webhooks and operators need from storage (the worker reads
     the firm's contact and the decision a notice announces through FirmReader)."""
+
+    #: How long after a benefit's window closed a decision's notices are still pushed when it is recorded;
+    #: later ones are HELD for an operator (POLICY_PUSH_STALE_AFTER_DAYS). None: never held.
+    stale_after: datetime.timedelta | None = None
+
+    def hold_before(self, now: datetime.datetime) -> datetime.date | None:
+        """Benefits whose window closed before this date are held when recorded at `now` (China date)."""
+        if self.stale_after is None:
+            return None
+        return now.astimezone(china_time.CHINA_TZ).date() - self.stale_after
 
     @abc.abstractmethod
     async def claim_due_notices(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from engine.backfill import store
 from engine.core import matching
 from engine.judging import firm_input
+from engine.notices import notice_rules
 from engine.testing import memory_approvals
 
 
@@ -48,12 +49,8 @@ class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
                 )
                 risk = frozenset(self.risk.get(record.fields.get("region"), ()))
                 firms.append(firm_input.FirmInput(uscc, dict(record.fields), record.events_applied, priors, grants, risk))
-            keys = frozenset(
-                (n.uscc, n.clause_id, n.channel, n.period)
-                for n in self.notices.values()
-                if after < n.uscc <= upto and n.clause_id in wanted
-            )
-            return store.Batch(firms, keys, frozenset(c for c, on in self.gates.items() if on))
+            told = notice_rules.told_of(n for n in self.notices.values() if after < n.uscc <= upto and n.clause_id in wanted)
+            return store.Batch(firms, told, frozenset(c for c, on in self.gates.items() if on))
 
     async def record_backfill(self, changes: Sequence[firm_input.Change], as_of: dt.date, actor: str) -> store.Recorded:
         async with self._lock:

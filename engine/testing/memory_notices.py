@@ -16,18 +16,12 @@ class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
     def _create_notices(
         self, uscc: str, stored: Sequence[tuple[int, matching.Decision]], now: datetime.datetime, actor: str = "pipeline"
     ) -> int:
-        keys = {(n.uscc, n.clause_id, n.channel, n.period) for n in self.notices.values()}
-        created = 0
-        for decision_id, decision in stored:
-            for record in notice_rules.new_notices(uscc, decision_id, decision, now):
-                key = (record.uscc, record.clause_id, record.channel, record.period)
-                if key in keys:
-                    continue  # the unique key: a benefit already announced gets no second notice
-                self.notices[record.notice_id] = record
-                keys.add(key)
-                created += 1
-                self._audit([notice_rules.created_audit(record, actor)])
-        return created
+        told = notice_rules.told_of(n for n in self.notices.values() if n.uscc == uscc)
+        created = notice_rules.new_notices([(uscc, i, d) for i, d in stored], told, now, self.hold_before(now))
+        for record in created:
+            self.notices[record.notice_id] = record
+            self._audit([notice_rules.created_audit(record, actor)])
+        return len(created)
 
     async def claim_due_notices(
         self, now: datetime.datetime, limit: int, lease: datetime.timedelta, channels: Sequence[str] = outbox.CHANNELS

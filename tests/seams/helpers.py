@@ -25,6 +25,14 @@ async def notices(store, uscc: str, clause_id: str) -> list[tuple[str, str, floa
     return sorted((n.channel, n.period, amounts[n.decision_id]) for n in await store.firm_notices(uscc) if n.clause_id == clause_id)
 
 
+async def told(store, uscc: str, clause_id: str) -> list[tuple[str, str, int, str, float | None, float | None]]:
+    """The firm's notices for a clause as (channel, period, revision, kind, amount, amount told before), sorted."""
+    return sorted(
+        (n.channel, n.period, n.revision, n.kind, n.amount, n.previous_amount)
+        for n in await store.firm_notices(uscc) if n.clause_id == clause_id
+    )
+
+
 async def verdicts(store, uscc: str, clause_id: str) -> list[tuple[str, str, float | None]]:
     """The firm's stored decisions for a clause as (as-of date, verdict, amount), oldest first."""
     return [

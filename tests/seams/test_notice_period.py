@@ -1,8 +1,9 @@
 """The notice period rule through the real parts: production matcher, webhook, pipeline, SQL outbox.
 
-A benefit is announced once per channel and period. `apply` and `auto_grant` clauses are granted
-per calendar year, so a firm met again in a later year is told again; an `inform` clause tells a
-firm about a service once, however often its verdict comes and goes.
+A benefit is announced once per channel and period, and each later change of its amount in the
+period once more. `apply` and `auto_grant` clauses are granted per calendar year, so a firm met again
+in a later year is told again; an `inform` clause tells a firm about a service once, however often
+its verdict comes and goes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def vat_return(at: str, period: str, sales: int) -> dict:
     return factories.event("tax.vat_declared", firm=QINGHAI_FIRM, occurred_at=f"{at}T10:00:00+08:00", period=period, sales=sales)
 
 
-async def test_an_apply_clause_is_announced_once_per_channel_in_each_year_it_is_met(make_client, store, production_matcher):
+async def test_an_apply_clause_is_announced_in_each_year_it_is_met_and_each_further_grant_is_told(make_client, store, production_matcher):
     # lvliang-2022#18 (mode apply): "对交易中的买方，省中小企业发展促进局给予不超过交易金额的 20% 资金补助，
     # 对同一企业同一年度内的知识产权交易，最高补助不超过 200 万元。"
     client = await make_client(matcher=production_matcher)
@@ -45,10 +46,13 @@ async def test_an_apply_clause_is_announced_once_per_channel_in_each_year_it_is_
     assert [v for v in await helpers.verdicts(store, LVLIANG_FIRM, "lvliang-2022-18") if v[1] == "met"] == [
         ("2022-06-01", "met", 1_000_000.0), ("2022-09-01", "met", 200_000.0), ("2023-03-01", "met", 600_000.0),
     ]
-    # ... but one notice per channel and year: the second 2022 grant is not announced again.
-    assert await helpers.notices(store, LVLIANG_FIRM, "lvliang-2022-18") == [
-        ("email", "2022", 1_000_000.0), ("email", "2023", 600_000.0),
-        ("sms", "2022", 1_000_000.0), ("sms", "2023", 600_000.0),
+    # ... each one told: the first of a year as new, the second 2022 grant as an addition (追加) to the
+    # 1,000,000 told before, and 2023's as new again (the cap runs per year).
+    assert await helpers.told(store, LVLIANG_FIRM, "lvliang-2022-18") == [
+        ("email", "2022", 0, "new", 1_000_000.0, None), ("email", "2022", 1, "addition", 200_000.0, 1_000_000.0),
+        ("email", "2023", 0, "new", 600_000.0, None),
+        ("sms", "2022", 0, "new", 1_000_000.0, None), ("sms", "2022", 1, "addition", 200_000.0, 1_000_000.0),
+        ("sms", "2023", 0, "new", 600_000.0, None),
     ]
 
 

@@ -213,10 +213,12 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
             **({"error": result.error} if result.error else {}),
         }
     facts = {name: attributes[name] for name in clause.reads if name in attributes}
+    period = matching.period_for(clause.mode, as_of) if status == MET else None
     return matching.Decision(
         clause_id=clause.id, cite=clause.cite, rule_version=clause.rule_version, status=status,
         amount=amount, explanation=explanation, facts=facts, in_scope=place != NOT_MET and window == MET,
-        period=matching.period_for(clause.mode, as_of) if status == MET else None,
+        period=period, cumulative=clause.cap is not None,
+        closes=clause.valid_to if status == MET else None,
     )
 
 

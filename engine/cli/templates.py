@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from jinja2 import nodes
 from engine import constants
 from engine.core import matching
 from engine.judging.catalogue import loader, model
-from engine.notices import channels, render, unsubscribe
+from engine.notices import channels, outbox, render, unsubscribe
 from engine.notices import content as content_module
 
 SEGMENT_BUDGET_VAR = "POLICY_PUSH_SMS_SEGMENT_BUDGET"
@@ -53,31 +54,55 @@ class LintReport:
     longest: tuple[int, str] = (0, "")
 
 
-def sample_content(catalogue: model.Catalogue, clause: model.Clause, sign_name: str) -> content_module.NoticeContent:
-    """The notice a typical firm would get for ``clause`` (an amount where the clause computes one)."""
+def sample_content(
+    catalogue: model.Catalogue, clause: model.Clause, sign_name: str, *, closed: bool = False, kind: str = "new",
+) -> content_module.NoticeContent:
+    """The notice a typical firm would get for ``clause`` (an amount where the clause computes one):
+    written while its window is open, or after it closed (``closed``; the longer words); announcing
+    it, or a change of its amount (``kind`` addition or adjustment, with a reason the length of the
+    longest attribute name an SMS carries)."""
     computes = clause.benefit is not None and clause.benefit.formula is not None
     decision = matching.Decision(
-        clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=SAMPLE_AMOUNT if computes else None
+        clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=SAMPLE_AMOUNT if computes else None,
+        facts={"ip_buy_amount_year": 1.0},
     )
+    previous = dataclasses.replace(decision, facts={"ip_buy_amount_year": 2.0})
+    change = None if kind == outbox.NEW else content_module.Change(kind, SAMPLE_AMOUNT, previous)
+    today = clause.valid_from
+    if closed and clause.valid_to is not None:
+        today = clause.valid_to + dt.timedelta(days=1)
     token = unsubscribe.make_token("lint", SAMPLE_USCC, "email")
     return content_module.build(
         catalogue, decision, {"uscc": SAMPLE_USCC, "name": SAMPLE_FIRM},
         notice_id=SAMPLE_NOTICE_ID, sign_name=sign_name,
         unsubscribe_url=unsubscribe.unsubscribe_url(SAMPLE_BASE_URL, token),
+        period=matching.period_for(clause.mode, today), change=change, today=today,
     )
 
 
+def samples(catalogue: model.Catalogue, clause: model.Clause, sign_name: str) -> list[content_module.NoticeContent]:
+    """Every notice a clause can cause, as :func:`sample_content` writes them: announced while its window
+    is open and after it closed and, where the clause computes an amount, each change of it."""
+    found = [sample_content(catalogue, clause, sign_name)]
+    if clause.valid_to is not None:
+        found.append(sample_content(catalogue, clause, sign_name, closed=True))
+    if clause.benefit is not None and clause.benefit.formula is not None and clause.mode in render.CHANGE_NEED:
+        found += [sample_content(catalogue, clause, sign_name, closed=True, kind=kind) for kind in render.CHANGES]
+    return found
+
+
 def lint(catalogue: model.Catalogue, renderer: render.Renderer, *, budget: int, sign_name: str) -> LintReport:
-    """Render every template for every firm-facing clause; report failures, missing facts and over-long SMS."""
+    """Render every template for every firm-facing clause, in every variant :func:`samples` lists; report
+    failures, missing facts and over-long SMS."""
     report = LintReport()
     report.problems += sms_source_problems(catalogue, renderer)
     for clause in catalogue.firm_facing():
         report.clauses += 1
         if clause.id in renderer.clause_templates:
             report.overrides += 1
-        content = sample_content(catalogue, clause, sign_name)
-        report.problems += _lint_sms(renderer, content, budget, report)
-        report.problems += _lint_email(renderer, content)
+        for content in samples(catalogue, clause, sign_name):
+            report.problems += _lint_sms(renderer, content, budget, report)
+            report.problems += _lint_email(renderer, content)
     return report
 
 
@@ -86,6 +111,9 @@ def sms_source_problems(catalogue: model.Catalogue, renderer: render.Renderer) -
     problems = []
     specs = [(f"modes.{mode}", spec) for mode, spec in renderer.modes.items()]
     specs += [(f"clauses.{clause_id}", spec) for clause_id, spec in renderer.clauses.items()]
+    specs += [(f"changes.{kind}", spec) for kind, spec in renderer.changes.items()]
+    problems += [f"{render.SMS_CONFIG}: changes.{kind}: missing (a changed amount could not be told by SMS)"
+                 for kind in render.CHANGES if kind not in renderer.changes]
     unknown = set(renderer.clauses) - set(catalogue.by_id)
     problems += [f"{render.SMS_CONFIG}: clauses.{clause_id}: no such clause in the catalogue" for clause_id in sorted(unknown)]
     for where, spec in specs:
@@ -147,7 +175,7 @@ def _plain_problems(tree: nodes.Template) -> list[str]:
 def _lint_sms(
     renderer: render.Renderer, content: content_module.NoticeContent, budget: int, report: LintReport
 ) -> list[str]:
-    where = f"{content.clause_id}: {renderer.template_name(content.clause_id, content.mode, 'sms.txt')}"
+    where = f"{content.clause_id}: {renderer.sms_template_name(content.clause_id, content.mode, content.kind)}"
     try:
         message = renderer.render_sms(content, SAMPLE_PHONE)
     except (jinja2.TemplateError, render.TemplateConfigError, render.SmsParamError) as exc:
@@ -160,10 +188,10 @@ def _lint_sms(
         problems.append(f"{where}: {length} characters = {segments} SMS segments, over the budget of {budget}")
     window = (render.SMS_PARAMS["window"](content), content.deadline_text)
     facts = [content.firm_name, content.clause_title, content.lead_agency, SMS_OPT_OUT]
-    if content.amount_text:
-        facts.append(content.amount_text)
+    facts += [text for text in (content.amount_text, content.previous_amount_text, content.total_amount_text,
+                                content.reason_short) if text]
     problems += [f"{where}: does not show {fact!r}" for fact in facts if fact not in message.text]
-    if not any(text in message.text for text in window):
+    if content.kind == outbox.NEW and not any(text in message.text for text in window):
         problems.append(f"{where}: does not show the validity window or deadline")
     return problems
 
@@ -173,7 +201,8 @@ def _lint_email(renderer: render.Renderer, content: content_module.NoticeContent
     values = content.template_vars()
     facts = [content.firm_name, content.clause_title, content.document_title, content.clause_ref, content.cite,
              content.agency_text, content.window_text, content.application_need, content.unsubscribe_url]
-    facts += [text for text in (content.amount_text, content.application) if text]
+    facts += [text for text in (content.amount_text, content.application, content.previous_amount_text,
+                                content.total_amount_text, content.reason_text, content.period_text) if text]
     if content.needs_application:
         facts.append(content.deadline_text)
     for name in ("email_subject.txt", "email.txt", "email.html"):

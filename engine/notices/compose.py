@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +23,17 @@ class Composer:
     def unsubscribe_url(self, uscc: str, channel: str) -> str:
         return unsubscribe.unsubscribe_url(self.settings.public_url, unsubscribe.make_token(self._key, uscc, channel))
 
-    def __call__(self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decision: matching.Decision):
+    def __call__(
+        self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decision: matching.Decision,
+        previous: matching.Decision | None = None,
+    ):
+        """The message of `notice` announcing `decision` (for a changed amount, `previous` is the decision
+        the notice before announced: what changed is told from the two)."""
+        change = None
+        if notice.kind != outbox.NEW:
+            change = content.Change(notice.kind, notice.previous_amount, previous)
+            # The notice's own amount: an addition announces the new grant, not the decision's whole.
+            decision = dataclasses.replace(decision, amount=notice.amount)
         built = content.build(
             self.catalogue,
             decision,
@@ -30,6 +41,8 @@ class Composer:
             notice_id=notice.notice_id,
             sign_name=self.settings.sign_name,
             unsubscribe_url=self.unsubscribe_url(notice.uscc, "email"),
+            period=notice.period,
+            change=change,
         )
         contact = profile.get("contact", {})
         if notice.channel == "sms":

@@ -13,8 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from engine.core import matching
+from engine.core import china_time, matching
 from engine.judging.catalogue import model
+from engine.judging.derive import names
+from engine.notices import outbox
 
 #: Shown in emails as the sender's name for the service (the SMS signature is separate).
 DEFAULT_SERVICE_NAME = "惠企政策直达服务"
@@ -72,6 +74,19 @@ class NoticeContent:
     #: SMS signature without the brackets, e.g. ``政策直达``.
     sign_name: str
     service_name: str
+    #: new | addition | adjustment (engine.notices.outbox): a first announcement, or a change of its amount.
+    kind: str = "new"
+    #: For a change: the amount told before (an addition: the period's total so far), as ``amount_text``.
+    previous_amount_text: str | None = None
+    #: For an addition: the period's total with this grant.
+    total_amount_text: str | None = None
+    #: For a change: why the amount changed, in full (``本年度…由…变为…``) and short enough for an SMS.
+    reason_text: str | None = None
+    reason_short: str | None = None
+    #: ``2022年度`` for a benefit granted per year; None for a one-off service.
+    period_text: str | None = None
+    #: Whether the benefit's window had already closed on the day the notice was written.
+    window_closed: bool = False
 
     @property
     def document_ref(self) -> str:
@@ -111,6 +126,40 @@ class NoticeContent:
         return values
 
 
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """What a notice of a changed amount tells besides the amount (see outbox.ADDITION, outbox.ADJUSTMENT)."""
+
+    kind: str
+    #: The amount told before (an addition: the period's total so far).
+    previous_amount: float | None
+    #: The decision the notice before announced: its facts say what the amount was based on then.
+    previous: matching.Decision | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    """One input of the benefit's formula whose value changed."""
+
+    name: str
+    short: str
+    before: str
+    after: str
+
+
+def reasons(previous: matching.Decision | None, decision: matching.Decision) -> list[Reason]:
+    """The named inputs of the amount (derive.names) whose values differ between two decisions' facts."""
+    if previous is None:
+        return []
+    found = []
+    for key, named in names.attribute_names().items():
+        before, after = previous.facts.get(key), decision.facts.get(key)
+        if key in decision.facts or key in previous.facts:
+            if named.value_text(before) != named.value_text(after):
+                found.append(Reason(named.name, named.short, named.value_text(before), named.value_text(after)))
+    return found
+
+
 def build(
     catalogue: model.Catalogue,
     decision: matching.Decision,
@@ -120,8 +169,15 @@ def build(
     sign_name: str,
     unsubscribe_url: str,
     service_name: str = DEFAULT_SERVICE_NAME,
+    period: str | None = None,
+    change: Change | None = None,
+    today: dt.date | None = None,
 ) -> NoticeContent:
     """Derive a notice's content from the decision's clause, its document and the firm's profile.
+
+    `period` is the notice's period (``2022``; ``once``), `change` what a notice of a changed amount
+    adds, and `today` the day it is written (China time; default today): a window that closed before
+    it is said to have closed.
 
     Raises ValueError for a clause the catalogue lacks, a clause that is not firm-facing (agency
     duties are never announced to firms), a decision that is not ``met``, or a profile without
@@ -141,6 +197,11 @@ def build(
         raise ValueError("profile lacks the firm's name or USCC")
     unit = clause.benefit.unit if clause.benefit else "none"
     amount = None if decision.amount is None else float(decision.amount)
+    today = today or china_time.today_in_china()
+    closed = clause.valid_to is not None and clause.valid_to < today
+    told = reasons(change.previous, decision) if change is not None else []
+    previous_amount = change.previous_amount if change is not None else None
+    total = (previous_amount or 0.0) + (amount or 0.0) if change is not None and change.kind == outbox.ADDITION else None
     agencies = tuple(clause.agencies)
     application = None
     if clause.mode == "apply":
@@ -165,13 +226,21 @@ def build(
         agencies=agencies,
         valid_from=clause.valid_from,
         valid_to=clause.valid_to,
-        window_text=window_text(clause.valid_from, clause.valid_to),
-        deadline_text=deadline_text(clause.mode, clause.valid_to),
+        window_text=window_text(clause.valid_from, clause.valid_to, closed=closed),
+        deadline_text=deadline_text(clause.mode, clause.valid_to, closed=closed),
         application=application,
         needs_application=clause.mode == "apply",
         unsubscribe_url=unsubscribe_url,
         sign_name=sign_name,
         service_name=service_name,
+        kind=change.kind if change is not None else outbox.NEW,
+        previous_amount_text=None if previous_amount is None else format_amount(previous_amount, unit),
+        total_amount_text=None if total is None else format_amount(total, unit),
+        reason_text="；".join(f"{r.name}由{r.before}变为{r.after}" for r in told) or (
+            None if change is None else "主管部门数据更新后重新核定"),
+        reason_short="、".join(f"{r.short}变化" for r in told) or (None if change is None else "数据更新后重新核定"),
+        period_text=period_text(period),
+        window_closed=closed,
     )
 
 
@@ -190,22 +259,32 @@ def chinese_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def window_text(valid_from: dt.date, valid_to: dt.date | None) -> str:
-    """The validity window in words; an open end is stated as unstated, not as 长期."""
+def window_text(valid_from: dt.date, valid_to: dt.date | None, *, closed: bool = False) -> str:
+    """The validity window in words; an open end is stated as unstated, not as 长期; a window that has
+    closed says so."""
     if valid_to is None:
         return f"{chinese_date(valid_from)}起（文件未规定截止日期）"
-    return f"{chinese_date(valid_from)}至{chinese_date(valid_to)}"
+    return f"{chinese_date(valid_from)}至{chinese_date(valid_to)}" + ("（已结束）" if closed else "")
 
 
-def deadline_text(mode: str, valid_to: dt.date | None) -> str:
-    """What the window's end means for the firm, per mode."""
+def deadline_text(mode: str, valid_to: dt.date | None, *, closed: bool = False) -> str:
+    """What the window's end means for the firm, per mode; once it has passed, that it has."""
     if mode == "apply":
         if valid_to is None:
             return "文件未规定申请截止日期，请尽早申请"
+        if closed:
+            return f"原申请期限至{chinese_date(valid_to)}，现能否申请请咨询"
         return f"请于{chinese_date(valid_to)}前提出申请"
     if valid_to is None:
         return "文件未规定政策截止日期"
+    if closed:
+        return f"政策有效期已于{chinese_date(valid_to)}结束"
     return f"政策有效期至{chinese_date(valid_to)}"
+
+
+def period_text(period: str | None) -> str | None:
+    """A notice period in words: ``2022`` → ``2022年度``; a one-off (``once``) has none."""
+    return f"{period}年度" if period is not None and period.isdigit() else None
 
 
 def clause_ref(cite: str) -> str:

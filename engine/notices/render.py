@@ -36,6 +36,9 @@ SMS_CONFIG = "sms_templates.yaml"
 #: Template file names of one notice, in the order lint reports them.
 TEMPLATE_NAMES = ("sms.txt", "email_subject.txt", "email.txt", "email.html")
 MODES = ("auto_grant", "apply", "inform")
+#: Notices of a changed amount (engine.notices.outbox): their SMS is ``<kind>/sms.txt`` under ``changes``
+#: in sms_templates.yaml; their email is the mode's, which shows the change.
+CHANGES = ("addition", "adjustment")
 
 #: Aliyun accepts 1–35 characters per template variable; longer values are refused at send time.
 SMS_PARAM_MAX_CHARS = 35
@@ -68,8 +71,15 @@ def _basis(c: content_module.NoticeContent) -> str:
 
 
 def _window(c: content_module.NoticeContent) -> str:
-    return f"至{content_module.chinese_date(c.valid_to)}" if c.valid_to else "未规定截止日期"
+    if c.valid_to is None:
+        return "未规定截止日期"
+    if c.window_closed:
+        return f"已于{content_module.chinese_date(c.valid_to)}到期"
+    return f"至{content_module.chinese_date(c.valid_to)}"
 
+
+#: What a firm must do about a changed amount, per mode (a change is only ever told of an amount).
+CHANGE_NEED = {"auto_grant": "无需申请", "apply": "需主动申请"}
 
 #: Every parameter an SMS template may use, and how it is derived from the content.
 SMS_PARAMS: Mapping[str, Callable[[content_module.NoticeContent], str | None]] = {
@@ -80,6 +90,10 @@ SMS_PARAMS: Mapping[str, Callable[[content_module.NoticeContent], str | None]] =
     "agency": lambda c: c.lead_agency,
     "window": _window,
     "deadline": lambda c: c.deadline_text,
+    "previous": lambda c: c.previous_amount_text,
+    "total": lambda c: c.total_amount_text,
+    "reason": lambda c: c.reason_short,
+    "need": lambda c: CHANGE_NEED.get(c.mode),
 }
 
 
@@ -116,15 +130,24 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.modes, self.clauses = _load_sms_config(self.directory / SMS_CONFIG)
+        self.modes, self.clauses, self.changes = _load_sms_config(self.directory / SMS_CONFIG)
 
     def template_name(self, clause_id: str, mode: str, name: str) -> str:
         """The file used for ``name``: the clause's override if there is one, else the mode's."""
         folder = self.clause_templates.get(clause_id)
         return f"{CLAUSE_PREFIX}/{clause_id}/{name}" if folder and (folder / name).is_file() else f"{mode}/{name}"
 
-    def sms_spec(self, clause_id: str, mode: str) -> SmsSpec:
-        """The SMS template of a clause; a clause override needs its own entry (its own code)."""
+    def sms_template_name(self, clause_id: str, mode: str, kind: str = "new") -> str:
+        """The SMS template file of a notice: the change's for a changed amount, else as template_name."""
+        return f"{kind}/sms.txt" if kind in CHANGES else self.template_name(clause_id, mode, "sms.txt")
+
+    def sms_spec(self, clause_id: str, mode: str, kind: str = "new") -> SmsSpec:
+        """The SMS template of a clause (of a change of its amount, for `kind` addition or adjustment); a
+        clause override needs its own entry (its own code)."""
+        if kind in CHANGES:
+            if kind not in self.changes:
+                raise TemplateConfigError(f"{SMS_CONFIG}: no SMS template for changes.{kind}")
+            return self.changes[kind]
         name = self.template_name(clause_id, mode, "sms.txt")
         if name.startswith(f"{CLAUSE_PREFIX}/"):
             spec = self.clauses.get(clause_id)
@@ -157,7 +180,7 @@ class Renderer:
 
     def render_sms(self, content: content_module.NoticeContent, phone: str) -> channels.SmsMessage:
         """The SMS notice: template code + parameters for the provider, the rendered text for audit."""
-        spec = self.sms_spec(content.clause_id, content.mode)
+        spec = self.sms_spec(content.clause_id, content.mode, content.kind)
         used = self.sms_variables(spec.template)
         if used != frozenset(spec.params):
             raise TemplateConfigError(
@@ -232,7 +255,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _load_sms_config(path: Path) -> tuple[dict[str, SmsSpec], dict[str, SmsSpec]]:
+def _load_sms_config(path: Path) -> tuple[dict[str, SmsSpec], dict[str, SmsSpec], dict[str, SmsSpec]]:
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -247,7 +270,14 @@ def _load_sms_config(path: Path) -> tuple[dict[str, SmsSpec], dict[str, SmsSpec]
         clause_id: _spec(path, f"clauses.{clause_id}", f"{CLAUSE_PREFIX}/{clause_id}/sms.txt", entry)
         for clause_id, entry in (raw.get("clauses") or {}).items()
     }
-    return modes, clauses
+    unknown = set(raw.get("changes") or {}) - set(CHANGES)
+    if unknown:
+        raise TemplateConfigError(f"{path}: changes: {', '.join(sorted(unknown))} is not one of {', '.join(CHANGES)}")
+    changes = {
+        kind: _spec(path, f"changes.{kind}", f"{kind}/sms.txt", entry)
+        for kind, entry in (raw.get("changes") or {}).items()
+    }
+    return modes, clauses, changes
 
 
 def _spec(path: Path, where: str, template: str, entry: Any) -> SmsSpec:

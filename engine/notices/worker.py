@@ -28,8 +28,9 @@ from engine.telemetry import metrics, tasks
 log = logging.getLogger(__name__)
 
 Message = channels.EmailMessage | channels.SmsMessage
-#: Builds the message for a notice from the firm's profile and the decision (engine.notices.compose).
-Composer = Callable[[outbox.NoticeRecord, Mapping[str, Any], matching.Decision], Message]
+#: Builds the message for a notice from the firm's profile, the decision it announces and, for a changed
+#: amount, the decision the notice before announced (engine.notices.compose).
+Composer = Callable[[outbox.NoticeRecord, Mapping[str, Any], matching.Decision, matching.Decision | None], Message]
 Clock = Callable[[], datetime.datetime]
 
 S = notice_status.NoticeStatus
@@ -198,9 +199,10 @@ class DeliveryWorker:
         if notice.message is not None:
             message = message_from_json(notice.channel, notice.message)
         else:
-            decision = next(d.decision for d in await self.store.decisions(notice.uscc) if d.id == notice.decision_id)
+            stored = {d.id: d.decision for d in await self.store.decisions(notice.uscc)}
+            previous = stored.get(notice.previous_decision_id) if notice.previous_decision_id is not None else None
             try:
-                message = self.compose(notice, profile.nest(notice.uscc, firm.fields), decision)
+                message = self.compose(notice, profile.nest(notice.uscc, firm.fields), stored[notice.decision_id], previous)
             except ValueError as exc:  # the words cannot be made (e.g. a firm name too long for an SMS variable)
                 return await self._change(notice, outbox.Transition(S.DEAD, "compose", "unrenderable", reason=str(exc)))
         await channel.limiter.acquire()

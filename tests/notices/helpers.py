@@ -24,7 +24,7 @@ class GrantingMatcher:
         return [matching.Decision(CLAUSE, "qinghai-2022#(二)", "v1", verdict, None, {"why": "test"}, {}, period=str(as_of.year) if met else None)]
 
 
-def compose(notice, firm_profile, decision):
+def compose(notice, firm_profile, decision, previous=None):
     if notice.channel == "sms":
         return channels.SmsMessage(
             notice_id=notice.notice_id, phone=firm_profile["contact"]["mobile"], sign_name="政策直达",

@@ -23,9 +23,14 @@ def decide(catalogue, clause_id, amount=None, status=matching.Verdict.MET):
     return matching.Decision(clause.id, clause.cite, clause.rule_version, status, amount=amount)
 
 
+#: A day inside the 2022 windows: what a notice written while the benefit is current says.
+IN_WINDOW = dt.date(2022, 6, 1)
+
+
 def build(catalogue, clause_id, amount=None, **kwargs):
     return content.build(catalogue, decide(catalogue, clause_id, amount), kwargs.pop("profile", PROFILE),
-                         notice_id="ntc_1", sign_name="政策直达", unsubscribe_url="https://x.cn/unsubscribe/t", **kwargs)
+                         notice_id="ntc_1", sign_name="政策直达", unsubscribe_url="https://x.cn/unsubscribe/t",
+                         today=kwargs.pop("today", IN_WINDOW), **kwargs)
 
 
 def test_auto_grant_rent_waiver(catalogue):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dataclasses
 import re
 import shutil
@@ -27,11 +29,12 @@ def catalogue():
 
 @pytest.fixture
 def notice(catalogue):
-    def make(clause_id, amount=None, firm=FIRM):
+    def make(clause_id, amount=None, firm=FIRM, today=dt.date(2022, 6, 1)):
+        # Written on a day inside the 2022 windows, as the benefit is announced while current.
         clause = catalogue.by_id[clause_id]
         decision = matching.Decision(clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=amount)
         return content.build(catalogue, decision, {"uscc": "91140302MA0K4XBX2E", "name": firm},
-                             notice_id="ntc_0123", sign_name="政策直达", unsubscribe_url=UNSUBSCRIBE)
+                             notice_id="ntc_0123", sign_name="政策直达", unsubscribe_url=UNSUBSCRIBE, today=today)
     return make
 
 

@@ -7,6 +7,7 @@ import getpass
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 import click
 from aiohttp import web
@@ -23,7 +24,7 @@ from engine.cli import templates as templates_cli
 from engine.core import notice_status
 from engine.http import auth
 from engine.judging import catalogue
-from engine.notices import compose, worker
+from engine.notices import compose, outbox, worker
 from engine.telemetry import logs, metrics
 from engine.web import app as app_module
 from engine.web import senders
@@ -107,20 +108,30 @@ def notices() -> None:
 @click.argument("notice_id")
 def notices_retry(notice_id: str) -> None:
     """Requeue a dead or undelivered notice."""
+    _operator_action(notice_id, worker.requeue)
 
+
+@notices.command("release")
+@click.argument("notice_id")
+def notices_release(notice_id: str) -> None:
+    """Send a held notice (its benefit's window closed long before the decision was recorded)."""
+    _operator_action(notice_id, worker.release)
+
+
+def _operator_action(notice_id: str, action: Callable[[outbox.NoticeStore, str, str], Awaitable[outbox.NoticeRecord]]) -> None:
     config = _settings()
 
-    async def _retry() -> str:
+    async def _act() -> str:
         store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
         await store.open()
         try:
-            notice = await worker.requeue(store, notice_id, f"cli ({getpass.getuser()})")
+            notice = await action(store, notice_id, f"cli ({getpass.getuser()})")
             return notice.status.value
         finally:
             await store.close()
 
     try:
-        click.echo(f"{notice_id}: {asyncio.run(_retry())}")
+        click.echo(f"{notice_id}: {asyncio.run(_act())}")
     except KeyError:
         raise click.ClickException(f"no notice {notice_id}") from None
     except notice_status.IllegalTransition as exc:

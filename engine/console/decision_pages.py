@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,8 @@ from engine.notices import worker
 MESSAGES = {
     "requeued": "通知已重新排队，将尽快发送。",
     "not_retryable": "该通知当前状态不可重发（只有“已终止”或“未送达”的通知可以重发）。",
+    "released": "通知已放行，将尽快发送；通知中会写明政策期限已经结束。",
+    "not_releasable": "该通知当前状态不可放行（只有“已暂缓”的通知可以放行）。",
 }
 #: Explanation keys the detail page lays out itself; any other key is listed as it is.
 EXPLAINED = ("status", "conditions", "jurisdiction", "validity", "amount", "missing", "needs")
@@ -85,7 +88,8 @@ async def _notices(request: web.Request, decision_id: int, unmasked: bool) -> tu
             attempts.append({"at": attempt.at, "kind": attempt.kind, "outcome": attempt.outcome, "status": attempt.status_after.value,
                              "provider_id": attempt.provider_id, "reason": attempt.reason, "response": redact.show(attempt.response, unmasked)})
         notices.append({"notice": notice, "recipient": recipient, "attempts": attempts,
-                        "retryable": notice.status in notice_status.RETRYABLE_BY_OPERATOR})
+                        "retryable": notice.status in notice_status.RETRYABLE_BY_OPERATOR,
+                        "releasable": notice.status in notice_status.RELEASABLE_BY_OPERATOR})
     return notices, sorted(shown)
 
 
@@ -119,6 +123,18 @@ async def decision_detail(request: web.Request) -> web.Response:
 @security.require("operator")
 async def notice_retry(request: web.Request) -> web.Response:
     """POST /console/notices/{notice_id}/retry: requeue a dead or undelivered notice (audited)."""
+    return await _operator_action(request, worker.requeue, "notice.requeued", "requeued", "not_retryable")
+
+
+@security.require("operator")
+async def notice_release(request: web.Request) -> web.Response:
+    """POST /console/notices/{notice_id}/release: send a held notice (audited)."""
+    return await _operator_action(request, worker.release, "notice.released", "released", "not_releasable")
+
+
+async def _operator_action(
+    request: web.Request, action: Callable[[Any, str, str], Awaitable[Any]], audited: str, done: str, refused: str
+) -> web.Response:
     await security.form(request)
     store = request.app[keys.STORAGE]
     notice_id = request.match_info["notice_id"]
@@ -127,11 +143,11 @@ async def notice_retry(request: web.Request) -> web.Response:
         raise view.not_found("没有这条通知。")
     target = f"/console/decisions/{notice.decision_id}"
     try:
-        await worker.requeue(store, notice_id, view.actor(request))
+        await action(store, notice_id, view.actor(request))
     except notice_status.IllegalTransition:
-        raise web.HTTPSeeOther(f"{target}?error=not_retryable#notices") from None
-    await security.audit_action(request, "notice.requeued", "notice", notice_id,
+        raise web.HTTPSeeOther(f"{target}?error={refused}#notices") from None
+    await security.audit_action(request, audited, "notice", notice_id,
                                 {"decision_id": notice.decision_id, "uscc": notice.uscc, "from": notice.status.value})
     if worker.DELIVERY in request.app:
         request.app[worker.DELIVERY].wake()
-    raise web.HTTPSeeOther(f"{target}?done=requeued#notices")
+    raise web.HTTPSeeOther(f"{target}?done={done}#notices")

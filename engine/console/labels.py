@@ -26,6 +26,9 @@ NOTICE_STATUS = {
     "waiting": "等待联系方式或授权", "held": "已暂缓（政策期限早已结束，待人工放行）",
 }
 
+#: What a notice tells (engine.notices.outbox): a first announcement or a change of its amount.
+NOTICE_KIND = {"new": "首次通知", "addition": "追加通知", "adjustment": "金额调整通知"}
+
 ATTEMPT_KIND = {
     "send": "发送", "receipt": "回执", "skip": "跳过", "defer": "推迟", "recover": "中断恢复",
     "compose": "生成内容", "operator": "人工重发",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -150,9 +151,21 @@ async def unsubscribe_post(request: web.Request) -> web.Response:
 @routes.post("/api/notices/{notice_id}/retry")
 async def retry_notice(request: web.Request) -> web.Response:
     """Requeue a dead or undelivered notice (operator role)."""
+    return await _operator_action(request, worker.requeue)
+
+
+@routes.post("/api/notices/{notice_id}/release")
+async def release_notice(request: web.Request) -> web.Response:
+    """Release a held notice for sending (operator role): its benefit's window closed long before it was recorded."""
+    return await _operator_action(request, worker.release)
+
+
+async def _operator_action(
+    request: web.Request, action: Callable[[outbox.NoticeStore, str, str], Awaitable[outbox.NoticeRecord]]
+) -> web.Response:
     token = auth.require_role(request, "operator")
     try:
-        notice = await worker.requeue(request.app[NOTICES], request.match_info["notice_id"], f"token #{token.id} {token.label}".strip())
+        notice = await action(request.app[NOTICES], request.match_info["notice_id"], f"token #{token.id} {token.label}".strip())
     except KeyError:
         raise responses.error(404, "not_found", f"no notice {request.match_info['notice_id']!r}") from None
     except notice_status.IllegalTransition as exc:

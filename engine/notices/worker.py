@@ -269,18 +269,33 @@ class DeliveryWorker:
 
 async def requeue(store: outbox.NoticeStore, notice_id: str, operator: str) -> outbox.NoticeRecord:
     """An operator sends a dead or undelivered notice again (`policy-push notices retry`)."""
+    return await _by_operator(store, notice_id, operator, notice_status.RETRYABLE_BY_OPERATOR, "operator", "requeued",
+                              "only dead or undelivered notices can be retried")
+
+
+async def release(store: outbox.NoticeStore, notice_id: str, operator: str) -> outbox.NoticeRecord:
+    """An operator releases a held notice (its benefit's window closed long before it was recorded) for
+    sending (`policy-push notices release`): the words then say the window has closed."""
+    return await _by_operator(store, notice_id, operator, notice_status.RELEASABLE_BY_OPERATOR, "release", "released",
+                              "only held notices can be released")
+
+
+async def _by_operator(
+    store: outbox.NoticeStore, notice_id: str, operator: str, allowed: frozenset[notice_status.NoticeStatus],
+    kind: str, outcome: str, refusal: str,
+) -> outbox.NoticeRecord:
     notice = await store.get_notice(notice_id)
     if notice is None:
         raise KeyError(notice_id)
-    if notice.status not in notice_status.RETRYABLE_BY_OPERATOR:
-        raise notice_status.IllegalTransition(f"notice {notice_id} is {notice.status.value}; only dead or undelivered notices can be retried")
-    requeued = await store.transition_notice(
+    if notice.status not in allowed:
+        raise notice_status.IllegalTransition(f"notice {notice_id} is {notice.status.value}; {refusal}")
+    changed = await store.transition_notice(
         notice_id,
-        outbox.Transition(S.PENDING, "operator", "requeued", reason=f"requeued by {operator}", next_attempt_at=_utcnow()),
+        outbox.Transition(S.PENDING, kind, outcome, reason=f"{outcome} by {operator}", next_attempt_at=_utcnow()),
         expect=notice.status,
     )
-    metrics.notice_transition(notice.channel, requeued.status.value)
-    return requeued
+    metrics.notice_transition(notice.channel, changed.status.value)
+    return changed
 
 
 #: The delivery worker running in this process (absent when delivery runs elsewhere).

@@ -309,6 +309,20 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/notices/{notice_id}/release": {
+                "post": {
+                    "summary": "Send a held notice: its benefit's window closed long before it was recorded (operator role)",
+                    "security": [{"bearer": []}],
+                    "parameters": [{"name": "notice_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": _json("NoticeState", "released"),
+                        "401": _UNAUTHORIZED,
+                        "403": _json("Error", "the token's role is below operator"),
+                        "404": _json("Error", "unknown notice"),
+                        "409": _json("Error", "the notice is not held"),
+                    },
+                }
+            },
             "/webhooks/sms-report": {
                 "post": {
                     "summary": "SMS delivery receipts (Aliyun SmsReport JSON array); ?token= shared secret",

@@ -1,8 +1,7 @@
 """The zero-amount rule through the real parts: a `met` whose computed benefit is nothing is not announced.
 
-Notices are keyed (firm, clause, channel, period), so only the first `met` of a period can create
-one: the rule shows where that first grant computes to 0 yuan. A later positive grant in the same
-period is then the one announced.
+A first `met` of a period whose grant computes to 0 yuan creates no notice; a later positive grant in
+the same period is then the one announced (as new: nothing was told before).
 """
 
 from __future__ import annotations

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from engine import constants, settings
+from engine.web import app as app_module
+from engine.web import keys as web_keys
 from tests import factories
 
 
@@ -37,6 +41,8 @@ def test_several_secrets_are_kept_for_rotation():
         ({"POLICY_PUSH_PUBLIC_URL": "https://政策.中国"}, ["POLICY_PUSH_PUBLIC_URL", "ASCII", "xn--"]),
         ({"POLICY_PUSH_PUBLIC_URL": "https://policy.example.cn/ pp"}, ["POLICY_PUSH_PUBLIC_URL", "without spaces"]),
         ({"POLICY_PUSH_PUBLIC_URL": "policy.example.cn"}, ["POLICY_PUSH_PUBLIC_URL", "not an http(s) URL"]),
+        ({"POLICY_PUSH_STALE_AFTER_DAYS": "a quarter"}, ["POLICY_PUSH_STALE_AFTER_DAYS", "whole number of days or 'off'"]),
+        ({"POLICY_PUSH_STALE_AFTER_DAYS": "-1"}, ["POLICY_PUSH_STALE_AFTER_DAYS", "must not be negative"]),
     ],
 )
 def test_bad_values_name_the_variable_and_the_reason(env, words):
@@ -48,3 +54,16 @@ def test_bad_values_name_the_variable_and_the_reason(env, words):
 def test_an_ascii_public_url_is_kept_without_its_trailing_slash():
     config = settings.Settings.from_env({"POLICY_PUSH_PUBLIC_URL": "https://xn--zfr164b.xn--fiqs8s/ "})
     assert config.notices.public_url == "https://xn--zfr164b.xn--fiqs8s"
+
+
+@pytest.mark.parametrize("raw, days", [(None, constants.NOTICE_STALE_AFTER_DAYS), ("30", 30), ("0", 0), ("off", None)])
+def test_the_stale_allowance_is_days_or_off(raw, days):
+    config = settings.Settings.from_env({} if raw is None else {"POLICY_PUSH_STALE_AFTER_DAYS": raw})
+    assert config.notices.stale_after == (None if days is None else datetime.timedelta(days=days))
+
+
+def test_the_service_builds_its_store_with_the_configured_allowance(tmp_path):
+    config = settings.Settings.from_env({"POLICY_PUSH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+                                         "POLICY_PUSH_STALE_AFTER_DAYS": "45"})
+    app = app_module.create_app(config)
+    assert app[web_keys.STORAGE].stale_after == datetime.timedelta(days=45)

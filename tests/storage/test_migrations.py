@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import sqlalchemy as sa
 from alembic import autogenerate, migration
@@ -41,3 +43,43 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(migrated_database):
             assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar() == 2  # FULL
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("empty_database", conftest.SQL_BACKENDS, indirect=True)
+async def test_upgrading_notices_keeps_what_each_one_announced(empty_database):
+    # A database of the previous release holds a notice; after 0004 it is revision 0 of its benefit,
+    # announcing its decision's amount, so a later change of the amount is told against it.
+    await asyncio.to_thread(migrate.upgrade, empty_database, "0003")
+    engine = sql_base.create_engine(empty_database, writer=True)
+    now = "2022-06-01 09:00:00+00:00"
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO event (seq, event_id, type, uscc, occurred_at, received_at, body, body_sha256, headers, status) "
+                f"VALUES (1, 'e1', 'firm.registered', NULL, '{now}', '{now}', '{{}}', 'x', '{{}}', 'processed')"))
+            await connection.execute(sa.text(
+                "INSERT INTO firm (uscc, fields, stamps, events_applied, created_at, updated_at) "
+                f"VALUES ('91530102MA0000751N', '{{}}', '{{}}', 1, '{now}', '{now}')"))
+            await connection.execute(sa.text(
+                "INSERT INTO decision (id, uscc, clause_id, cite, rule_version, status, amount, explanation, facts, as_of, "
+                f"event_id, created_at, period) VALUES (1, '91530102MA0000751N', 'yunnan-2022-2-1', 'yunnan-2022#二(一)', 'v1', "
+                f"'met', 33900, '{{}}', '{{}}', '2022-06-01', 'e1', '{now}', '2022')"))
+            await connection.execute(sa.text(
+                "INSERT INTO notice (notice_id, uscc, clause_id, channel, period, decision_id, status, attempts, "
+                f"next_attempt_at, created_at, updated_at) VALUES ('ntc_1', '91530102MA0000751N', 'yunnan-2022-2-1', 'sms', "
+                f"'2022', 1, 'sent', 1, '{now}', '{now}', '{now}')"))
+        await asyncio.to_thread(migrate.upgrade, empty_database)
+        async with engine.connect() as connection:
+            row = (await connection.execute(sa.text("SELECT kind, revision, amount FROM notice"))).one()
+            cumulative = (await connection.execute(sa.text("SELECT cumulative FROM decision"))).scalar()
+            # The rebuilt tables are the models' (keys and references included).
+            differences = await connection.run_sync(
+                lambda sync: autogenerate.compare_metadata(
+                    migration.MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []
+    assert (row.kind, row.revision, float(row.amount)) == ("new", 0, 33900.0)
+    assert cumulative in (False, 0)

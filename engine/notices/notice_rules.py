@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine import audit
-from engine.core import matching, notice_status
+from engine.core import matching, notice_status, records
 from engine.notices import outbox
 
 
@@ -124,6 +124,8 @@ def transition(
 
 #: The profile fields a `contact.updated` event sets: where a firm may be told, and whether it agreed.
 CONTACT_PREFIX = "contact."
+#: Why a notice is skipped when the firm's latest decision on its clause is no longer `met`.
+NO_LONGER_APPLIES = "the benefit no longer applies to the firm"
 
 
 def contact_gap(channel: str, fields: Mapping[str, Any]) -> str | None:
@@ -152,18 +154,29 @@ def opt_out_reason(channel: str, stamps: Mapping[str, Any], opted_out: Mapping[s
     return f"the firm opted out of {channel} on {refused.isoformat()}"
 
 
+def still_applies(clause_id: str, decisions: Sequence[records.StoredDecision]) -> bool:
+    """Whether the firm's latest stored decision on the clause (`decisions` in the order stored) is still
+    `met`: the data may have changed since the notice was created, and a notice must not tell the firm
+    of a benefit it no longer has."""
+    latest = next((stored.decision for stored in reversed(decisions) if stored.decision.clause_id == clause_id), None)
+    return latest is None or latest.status == matching.Verdict.MET
+
+
 def not_now(
     notice: outbox.NoticeRecord,
     fields: Mapping[str, Any],
     stamps: Mapping[str, Any],
     opted_out: Mapping[str, datetime.datetime],
+    decisions: Sequence[records.StoredDecision],
 ) -> outbox.Transition | None:
     """Why a claimed notice is not sent now, as the change to make instead; None to send it.
 
-    SKIPPED, final, when the firm opted out of the channel; WAITING
+    SKIPPED, final, when the benefit no longer applies or the firm opted out of the channel; WAITING
     when the address or consent is missing, which a later contact event mends (see `woken`; the
     store then writes it with `waiting`, which looks at the contact once more).
     """
+    if not still_applies(notice.clause_id, decisions):
+        return outbox.Transition(notice_status.NoticeStatus.SKIPPED, "skip", "no_longer_met", reason=NO_LONGER_APPLIES)
     if (gap := contact_gap(notice.channel, fields)) is not None:
         return outbox.Transition(notice_status.NoticeStatus.WAITING, "wait", "waiting", reason=gap)
     if (refusal := opt_out_reason(notice.channel, stamps, opted_out)) is not None:
@@ -202,7 +215,8 @@ def contact_changed(changed_fields: Iterable[str]) -> bool:
 def woken(waiting_notices: Sequence[outbox.NoticeRecord], fields: Mapping[str, Any], now: datetime.datetime) -> list[Transitioned]:
     """The firm's waiting notices a change of its contact wakes, given its `fields` after the fold: each
     whose channel now has an address and consent goes back to PENDING, due now (timeline kind
-    "contact"). The worker judges it again before sending (the firm may have opted out); one whose channel still lacks either keeps waiting, untouched."""
+    "contact"). The worker judges it again before sending (the benefit may have ended, the firm may have
+    opted out); one whose channel still lacks either keeps waiting, untouched."""
     return [
         transition(notice, _contact_arrived(now), now, expect=notice_status.NoticeStatus.WAITING)
         for notice in waiting_notices

@@ -1,6 +1,7 @@
 """The delivery worker: claims due notices, checks consent and pacing, sends, records the outcome.
 
-A notice is not sent when the firm opted out of the channel (SKIPPED, final), nor while the firm's address or consent for the channel is missing (WAITING: the
+A notice is not sent when the benefit no longer applies or the firm opted out of the channel
+(SKIPPED, final), nor while the firm's address or consent for the channel is missing (WAITING: the
 fold of a later contact event wakes it, see notice_rules.woken).
 
 Delivery semantics when a process dies mid-send (the notice is left SENDING with a lease):
@@ -173,7 +174,9 @@ class DeliveryWorker:
         """Take one claimed (SENDING) notice to its next state."""
         firm = await self.store.get_firm(notice.uscc)
         assert firm is not None, f"notice {notice.notice_id} for unknown firm {notice.uscc}"
-        held = notice_rules.not_now(notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc))
+        # Read once: whether the benefit still applies, and the decision the message announces.
+        decisions = await self.store.decisions(notice.uscc)
+        held = notice_rules.not_now(notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc), decisions)
         if held is not None and held.new_status is S.WAITING:
             return await self._wait(notice)
         if held is not None:
@@ -185,7 +188,7 @@ class DeliveryWorker:
         if notice.message is not None:
             message = message_from_json(notice.channel, notice.message)
         else:
-            decision = next(d.decision for d in await self.store.decisions(notice.uscc) if d.id == notice.decision_id)
+            decision = next(d.decision for d in decisions if d.id == notice.decision_id)
             try:
                 message = self.compose(notice, profile.nest(notice.uscc, firm.fields), decision)
             except ValueError as exc:  # the words cannot be made (e.g. a firm name too long for an SMS variable)

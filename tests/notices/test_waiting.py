@@ -1,13 +1,13 @@
 """A notice that cannot go for want of an address or consent waits for them (issue 13, item 1), on
-memory, SQLite and PostgreSQL: the contact event that brings them sends it; an opt-out stays final;
-and the delivery worker is woken when that happens."""
+memory, SQLite and PostgreSQL: the contact event that brings them sends it, as long as the benefit
+still applies; an opt-out stays final; and the delivery worker is woken when that happens."""
 
 from __future__ import annotations
 
 import datetime
 import json
 
-from engine.core import notice_status
+from engine.core import matching, notice_status
 from engine.ingest import folding, pipeline, validation, webhooks
 from tests import factories
 from tests.notices import helpers
@@ -136,6 +136,38 @@ async def test_an_opt_out_stays_skipped_when_a_later_contact_event_renews_no_con
     assert notices["email"].status == S.SENT
 
 
+async def test_a_waiting_notice_whose_benefit_ended_is_skipped_when_the_contact_arrives(store):
+    firm = helpers.FIRM
+    matcher = SalesMatcher()
+    await feed(store, matcher, benefit_events(firm)[0], vat(firm, "2022-04", 150000))
+    clock = helpers.Clock(helpers.soon())
+    delivery, sms, email = helpers.make_worker(store, clock=clock)
+    await delivery.run_once()
+    assert set((await statuses(store, firm)).values()) == {S.WAITING}
+    # The data changed: the firm no longer qualifies. Then its contact arrives.
+    await feed(store, matcher, vat(firm, "2022-05", 900000))
+    assert [d.decision.status for d in await store.decisions(firm)][-1] == matching.Verdict.NOT_MET
+    await feed(store, matcher, contact(firm, "1", mobile="13800138000", email="cfo@example.cn", consent={"sms": True, "email": True}))
+    clock.at = helpers.soon()
+    await delivery.run_once()
+    assert sms.sent == [] and email.sent == []
+    reasons = {n.channel: (n.status, n.reason) for n in await store.firm_notices(firm)}
+    assert reasons == {channel: (S.SKIPPED, "the benefit no longer applies to the firm") for channel in ("sms", "email")}
+
+
+async def test_a_notice_is_not_sent_once_its_benefit_no_longer_applies(store):
+    firm = helpers.FIRM
+    matcher = SalesMatcher()
+    events = helpers.eligible_firm_events(firm)
+    await feed(store, matcher, events[0], events[1], vat(firm, "2022-04", 150000))
+    assert len(await store.firm_notices(firm)) == 2
+    await feed(store, matcher, vat(firm, "2022-05", 900000))  # before the worker got to the notices
+    delivery, sms, email = helpers.make_worker(store)
+    await delivery.run_once()
+    assert sms.sent == [] and email.sent == []
+    assert {n.status for n in await store.firm_notices(firm)} == {S.SKIPPED}
+
+
 async def test_a_contact_folded_while_the_worker_looked_at_the_firm_is_not_missed(store, monkeypatch):
     # The worker reads the firm (no contact yet); the contact is folded before the worker records the
     # notice as waiting, so the fold found nothing waiting to wake. The notice must still go.
@@ -201,9 +233,33 @@ async def test_a_wake_is_undone_with_the_fold_that_caused_it(store):
 # Helpers ----------------------------------------------------------------------------------------
 
 
+class SalesMatcher:
+    """Met (a benefit for the year) while the latest VAT sales are at most 150 000, not met above."""
+
+    def match(self, firm_profile, as_of, context):
+        vat_returns = firm_profile.get("tax", {}).get("vat", {})
+        if not vat_returns:
+            return [matching.Decision(helpers.CLAUSE, "qinghai-2022#(二)", "v1", matching.Verdict.UNKNOWN)]
+        if vat_returns[max(vat_returns)]["sales"] > 150000:
+            return [matching.Decision(helpers.CLAUSE, "qinghai-2022#(二)", "v1", matching.Verdict.NOT_MET)]
+        return [matching.Decision(helpers.CLAUSE, "qinghai-2022#(二)", "v1", matching.Verdict.MET, period=str(as_of.year))]
+
+
+def vat(firm: str, period: str, sales: int) -> tuple[dict, str]:
+    month = int(period[-2:]) + 1
+    body = factories.event("tax.vat_declared", firm=firm, occurred_at=f"2022-{month:02d}-01T09:00:00+08:00", period=period, sales=sales)
+    return body, f"{firm}-vat-{period}"
+
+
 async def store_events(store, *events: tuple[dict, str]) -> None:
     await store.add_events([
         webhooks._new_event(validation.validate(body, webhook_id=event_id), json.dumps(body, ensure_ascii=False), {})
         for body, event_id in events
     ])
+
+
+async def feed(store, matcher, *events: tuple[dict, str]) -> int:
+    """helpers.feed with another matcher."""
+    await store_events(store, *events)
+    return await pipeline.Pipeline(store, matcher).run_once()
 

@@ -64,7 +64,8 @@ async def test_an_opt_out_stops_the_channel_until_consent_is_given_again(store):
     assert sms.sent == [] and len(email.sent) == 1
     fields = (await store.get_firm(helpers.FIRM)).fields
     later = {"contact.consent.sms": ["2022-04-21T00:00:00+00:00", "e"]}
-    assert notice_rules.not_now(notice, fields, later, await store.opt_outs(helpers.FIRM)) is None
+    decisions = await store.decisions(helpers.FIRM)
+    assert notice_rules.not_now(notice, fields, later, await store.opt_outs(helpers.FIRM), decisions) is None
 
 
 async def test_sms_in_quiet_hours_is_deferred_to_the_morning_not_dropped(store):

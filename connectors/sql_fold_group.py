@@ -1,9 +1,10 @@
 """A group of events folded in one SQL transaction (SqlStorage.fold_group).
 
 The group reads once what its folds need: its firms' rows and what judging them reads of their
-decision logs, when it opens. Each event is then folded in memory, so the group's later events of
-a firm see the earlier ones' profile and decisions, and nothing is written until the group ends:
-then the profiles, provenance rows, decisions with their audit entries and notices, and the
+decision logs, when it opens (and a firm's waiting notices when a fold changes its contact). Each
+event is then folded in memory, so the group's later events of a firm see the earlier ones' profile
+and decisions, and nothing is written until the group ends: then the profiles, provenance rows,
+decisions with their audit entries and notices, the waiting notices the folds woke, and the
 events' new statuses go out in one multi-row statement per table, and one commit. A fold's cost
 was mostly per statement (SQLAlchemy, the aiosqlite thread hop) and per commit, not the
 database's own work. And a fold that raises has written nothing, so its event can be parked and
@@ -24,6 +25,7 @@ from connectors import sql_models as models
 from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store, firm_fold, validation
 from engine.judging import recording
+from engine.notices import notice_rules, outbox
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
@@ -67,6 +69,8 @@ class SqlFoldGroup(event_store.FoldGroup):
         self._provenance: list[dict[str, Any]] = []
         self._batches: list[DecisionBatch] = []
         self._statuses: list[tuple[str, event_status.EventStatus, str | None]] = []
+        self._waiting: dict[str, list[outbox.NoticeRecord]] = {}  # per firm, as the group's folds left them
+        self._woken: list[notice_rules.Transitioned] = []
 
     async def open(self, *, hold_back: bool) -> int | None:
         """Lock (PostgreSQL) and read the group's firms. With `hold_back`, first leave out the events an
@@ -147,6 +151,10 @@ class SqlFoldGroup(event_store.FoldGroup):
         if applied.changed:
             risk = await self.risk_years_in(applied.firm.fields.get("region"))
             decisions = recording.judge_firm(uscc, applied.firm.fields, as_of, risk, self._known.get(uscc, []), judge)
+        woken: list[notice_rules.Transitioned] = []
+        if notice_rules.contact_changed(applied.changed):
+            # An address or consent that arrives wakes the notices waiting for it, in this transaction.
+            woken = notice_rules.woken(await self.waiting_notices(uscc), applied.firm.fields, self._now)
         # Nothing below raises: an event joins the group's changes whole or not at all.
         self._handled.add(event.event_id)
         self._firms[uscc] = applied.firm
@@ -160,8 +168,14 @@ class SqlFoldGroup(event_store.FoldGroup):
             # The next fold of this firm judges against these, as it would once they were stored.
             self._known.setdefault(uscc, []).extend((as_of, d) for d in decisions)
             self._batches.append(DecisionBatch([(uscc, d) for d in decisions], as_of, event.event_id))
+        if woken:
+            awake = {change.notice.notice_id for change in woken}
+            self._waiting[uscc] = [n for n in self._waiting[uscc] if n.notice_id not in awake]
+            self._woken += woken
         self._statuses.append((event.event_id, event_status.EventStatus.PROCESSED, None))
-        return event_store.FoldOutcome(changed_fields=applied.changed, decisions=decisions, firms_judged=int(bool(applied.changed)))
+        return event_store.FoldOutcome(
+            changed_fields=applied.changed, decisions=decisions, firms_judged=int(bool(applied.changed)), notices_woken=len(woken)
+        )
 
     async def fold_region_event(
         self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
@@ -194,6 +208,13 @@ class SqlFoldGroup(event_store.FoldGroup):
             self._risk[county] = await self._store.risk_years_in(self._connection, county)
         return self._risk[county]
 
+    async def waiting_notices(self, uscc: str) -> list[outbox.NoticeRecord]:
+        """The firm's notices still waiting for its address or consent, as far as this group knows (read,
+        and locked on PostgreSQL, the first time one of its folds changes the firm's contact)."""
+        if uscc not in self._waiting:
+            self._waiting[uscc] = await self._store.waiting_notices(self._connection, uscc)
+        return self._waiting[uscc]
+
     async def flush(self) -> None:
         """Write everything the group's folds changed (called once, before the commit)."""
         connection, now = self._connection, datetime.datetime.now(datetime.UTC)
@@ -213,6 +234,7 @@ class SqlFoldGroup(event_store.FoldGroup):
             await connection.execute(sa.insert(_FIELD), self._provenance)
         if self._batches:
             await self._store.record_batches(connection, self._batches, "pipeline")
+        await self._store.write_transitions(connection, self._woken)
         if self._statuses:
             await connection.execute(
                 _SET_STATUS,

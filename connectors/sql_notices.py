@@ -171,6 +171,61 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
             )
         return new
 
+    async def wait_for_contact(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
+        now = datetime.datetime.now(datetime.UTC)
+        firm = sa.select(_FIRM.c.fields).where(_FIRM.c.uscc == notice.uscc)
+        query = sa.select(_NOTICE).where(_NOTICE.c.notice_id == notice.notice_id)
+        async with self._write() as connection:
+            if not self.is_sqlite:
+                # The firm's row first, shared: a fold of the firm holds it (FOR UPDATE) until it commits, so
+                # this reads what that fold wrote, or the fold starts after and sees this notice waiting.
+                # (Firm before notice, the order a fold takes them in.) SQLite's single writer serialises both.
+                firm, query = firm.with_for_update(read=True), query.with_for_update()
+            fields = (await connection.execute(firm)).scalar_one_or_none() or {}
+            current = _record((await connection.execute(query)).one())
+            done = notice_rules.waiting(current, fields, now, lease=notice.lease_until)
+            await self.write_transitions(connection, [done])
+        return done.notice
+
+    async def waiting_notices(self, connection: sa_asyncio.AsyncConnection, uscc: str) -> list[outbox.NoticeRecord]:
+        """The firm's notices waiting for its address or consent, in the caller's transaction (locked on
+        PostgreSQL until it ends: the caller is about to wake them). By firm, on its index."""
+        query = sa.select(_NOTICE).where(
+            (_NOTICE.c.uscc == uscc) & (_NOTICE.c.status == notice_status.NoticeStatus.WAITING.value)
+        ).order_by(_NOTICE.c.id)
+        if not self.is_sqlite:
+            query = query.with_for_update()
+        return [_record(row) for row in await connection.execute(query)]
+
+    async def write_transitions(self, connection: sa_asyncio.AsyncConnection, done: Sequence[notice_rules.Transitioned]) -> None:
+        """Save status changes notice_rules made, in the caller's transaction: the notices, their timeline
+        lines and audit entries (one statement per table however many)."""
+        if not done:
+            return
+        await connection.execute(
+            sa.update(_NOTICE).where(_NOTICE.c.notice_id == sa.bindparam("b_notice_id")).values(
+                status=sa.bindparam("b_status"), updated_at=sa.bindparam("b_updated_at"), reason=sa.bindparam("b_reason"),
+                lease_until=sa.bindparam("b_lease_until"), attempts=sa.bindparam("b_attempts"),
+                next_attempt_at=sa.bindparam("b_next_attempt_at"), provider_id=sa.bindparam("b_provider_id"),
+                message=sa.bindparam("b_message"),
+            ),
+            [
+                {"b_notice_id": n.notice_id, "b_status": n.status.value, "b_updated_at": n.updated_at, "b_reason": n.reason,
+                 "b_lease_until": n.lease_until, "b_attempts": n.attempts, "b_next_attempt_at": n.next_attempt_at,
+                 "b_provider_id": n.provider_id, "b_message": None if n.message is None else dict(n.message)}
+                for n in (change.notice for change in done)
+            ],
+        )
+        await connection.execute(
+            sa.insert(_ATTEMPT),
+            [
+                {"notice_id": a.notice_id, "kind": a.kind, "outcome": a.outcome, "status_after": a.status_after.value,
+                 "provider_id": a.provider_id, "response": a.response, "reason": a.reason, "at": a.at}
+                for a in (change.attempt for change in done)
+            ],
+        )
+        await self._audit(connection, [change.audit for change in done])
+
     async def get_notice(self, notice_id: str) -> outbox.NoticeRecord | None:
         async with self._read() as connection:
             row = (await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id == notice_id))).first()

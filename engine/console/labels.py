@@ -30,7 +30,7 @@ NOTICE_STATUS = {
 NOTICE_KIND = {"new": "首次通知", "addition": "追加通知", "adjustment": "金额调整通知"}
 
 ATTEMPT_KIND = {
-    "send": "发送", "receipt": "回执", "skip": "跳过", "defer": "推迟", "recover": "中断恢复",
+    "send": "发送", "receipt": "回执", "skip": "跳过", "wait": "等待联系方式", "defer": "推迟", "recover": "中断恢复",
     "compose": "生成内容", "operator": "人工重发",
     "contact": "联系方式到达", "release": "人工放行",
 }

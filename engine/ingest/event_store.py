@@ -25,6 +25,8 @@ class FoldOutcome:
     changed_fields: Sequence[str] = ()
     decisions: Sequence[matching.Decision] = ()
     firms_judged: int = 0
+    #: Notices that were waiting for the firm's address or consent and are due again (its contact changed).
+    notices_woken: int = 0
 
 
 class FoldGroup(abc.ABC):
@@ -114,8 +116,9 @@ class EventStore(stores.FirmReader, abc.ABC):
 
     async def fold_firm_event(self, event: records.StoredEvent, assignments: Mapping[str, Any], judge: recording.Judge) -> FoldOutcome:
         """In one transaction: record provenance, update the profile, judge it, store changed decisions
-        with the notices a new `met` entitles, and mark the event processed. An event already processed
-        is left alone."""
+        with the notices a new `met` entitles, wake the firm's notices waiting for an address or consent
+        the event brought (notices.notice_rules.woken), and mark the event processed. An event already
+        processed is left alone."""
         async with self.fold_group(event_id=event.event_id) as group:
             return await group.fold_firm_event(event, assignments, judge) if group.events else FoldOutcome()
 

@@ -68,7 +68,8 @@ class Pipeline:
         self._drained = 0
         self._progress = asyncio.Condition()
         self._stopping = False
-        #: Called after a round that stored decisions (the delivery worker's wake-up).
+        #: Called after a round that stored decisions or woke notices waiting for contact (the delivery
+        #: worker's wake-up), so what became due goes out now rather than at the worker's next poll.
         self.on_decisions: list[Callable[[], None]] = []
 
     def wake(self) -> None:
@@ -148,7 +149,8 @@ class Pipeline:
         return cause
 
     def _report(self, results: Sequence[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]]) -> None:
-        """Log and count a committed group's events; wake the delivery worker if decisions were stored."""
+        """Log and count a committed group's events; wake the delivery worker if decisions were stored or
+        waiting notices woken."""
         decided = False
         for event, result in results:
             ids = {"event_id": event.event_id, "uscc": event.uscc}
@@ -157,10 +159,10 @@ class Pipeline:
                 metrics.event_failed()
                 continue
             metrics.event_processed(decision.status.value for decision in result.decisions)
-            decided = decided or bool(result.decisions)
+            decided = decided or bool(result.decisions) or result.notices_woken > 0
             log.info(
-                "event %s folded: %d field(s) changed, %d decision(s) stored",
-                event.event_id, len(result.changed_fields), len(result.decisions), extra=ids,
+                "event %s folded: %d field(s) changed, %d decision(s) stored, %d waiting notice(s) woken",
+                event.event_id, len(result.changed_fields), len(result.decisions), result.notices_woken, extra=ids,
             )
         if decided:
             for listener in self.on_decisions:

@@ -1,5 +1,6 @@
 """The notice rules, written once: which notices a decision creates, claiming one, and every
-status change with its timeline entry and audit entry.
+status change with its timeline entry and audit entry; why a claimed notice is not sent now, and
+which waiting notices a contact change wakes.
 
 Pure functions over `outbox.NoticeRecord`s; the SQL store and the in-memory one only load the
 record, call these, and save what they return.
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine import audit
-from engine.core import matching, money, notice_status
+from engine.core import matching, money, notice_status, records
 from engine.notices import outbox
 
 
@@ -192,3 +193,107 @@ def transition(
     entry = notice_audit(notice.notice_id, f"notice.{change.new_status.value}", change.kind, {
         "from": notice.status.value, "outcome": change.outcome, "reason": change.reason, "provider_id": change.provider_id})
     return Transitioned(updated, attempt, entry)
+
+
+# Not sent now: waiting for contact, or skipped for good -----------------------------------------
+
+#: The profile fields a `contact.updated` event sets: where a firm may be told, and whether it agreed.
+CONTACT_PREFIX = "contact."
+#: Why a notice is skipped when the firm's latest decision on its clause is no longer `met`.
+NO_LONGER_APPLIES = "the benefit no longer applies to the firm"
+
+
+def contact_gap(channel: str, fields: Mapping[str, Any]) -> str | None:
+    """Why the firm cannot be told on `channel` yet: no address, or no consent on file (None if it can).
+
+    Both are mended by a later `contact.updated`, so a notice held up by either waits (WAITING) for
+    it rather than being skipped: a firm's contact often arrives after the events that qualify it.
+    """
+    address = fields.get("contact.mobile" if channel == "sms" else "contact.email")
+    if not address:
+        return f"no {'mobile number' if channel == 'sms' else 'email address'} on file"
+    if fields.get(f"contact.consent.{channel}") is not True:
+        return f"the firm has not consented to {channel} notices"
+    return None
+
+
+def opt_out_reason(channel: str, stamps: Mapping[str, Any], opted_out: Mapping[str, datetime.datetime]) -> str | None:
+    """Why the firm refuses `channel` (an SMS reply T, the unsubscribe link), or None. The refusal stands
+    until a `contact.updated` that occurred after it gives consent for the channel again."""
+    refused = opted_out.get(channel)
+    if refused is None:
+        return None
+    consent_stamp = stamps.get(f"contact.consent.{channel}")
+    if consent_stamp is not None and datetime.datetime.fromisoformat(consent_stamp[0]) > refused:
+        return None
+    return f"the firm opted out of {channel} on {refused.isoformat()}"
+
+
+def still_applies(clause_id: str, decisions: Sequence[records.StoredDecision]) -> bool:
+    """Whether the firm's latest stored decision on the clause (`decisions` in the order stored) is still
+    `met`: the data may have changed since the notice was created, and a notice must not tell the firm
+    of a benefit it no longer has."""
+    latest = next((stored.decision for stored in reversed(decisions) if stored.decision.clause_id == clause_id), None)
+    return latest is None or latest.status == matching.Verdict.MET
+
+
+def not_now(
+    notice: outbox.NoticeRecord,
+    fields: Mapping[str, Any],
+    stamps: Mapping[str, Any],
+    opted_out: Mapping[str, datetime.datetime],
+    decisions: Sequence[records.StoredDecision],
+) -> outbox.Transition | None:
+    """Why a claimed notice is not sent now, as the change to make instead; None to send it.
+
+    SKIPPED, final, when the benefit no longer applies or the firm opted out of the channel; WAITING
+    when the address or consent is missing, which a later contact event mends (see `woken`; the
+    store then writes it with `waiting`, which looks at the contact once more).
+    """
+    if not still_applies(notice.clause_id, decisions):
+        return outbox.Transition(notice_status.NoticeStatus.SKIPPED, "skip", "no_longer_met", reason=NO_LONGER_APPLIES)
+    if (gap := contact_gap(notice.channel, fields)) is not None:
+        return outbox.Transition(notice_status.NoticeStatus.WAITING, "wait", "waiting", reason=gap)
+    if (refusal := opt_out_reason(notice.channel, stamps, opted_out)) is not None:
+        return outbox.Transition(notice_status.NoticeStatus.SKIPPED, "skip", "skipped", reason=refusal)
+    return None
+
+
+def _contact_arrived(now: datetime.datetime) -> outbox.Transition:
+    return outbox.Transition(
+        notice_status.NoticeStatus.PENDING, "contact", "contact_arrived",
+        reason="the address and consent for the channel arrived", next_attempt_at=now,
+    )
+
+
+def waiting(notice: outbox.NoticeRecord, fields: Mapping[str, Any], now: datetime.datetime, *, lease: datetime.datetime | None) -> Transitioned:
+    """A claimed notice its worker found without an address or consent, judged again on the firm's
+    `fields` as read in the same transaction as this write: WAITING with the reason.
+
+    If the contact arrived meanwhile, PENDING and due now instead: the fold that brought it looked for
+    waiting notices before this one was waiting, so nothing else would ever wake it. (The store reads
+    the firm so that a fold of it in progress has either committed or not started.)
+    """
+    gap = contact_gap(notice.channel, fields)
+    change = (
+        _contact_arrived(now) if gap is None
+        else outbox.Transition(notice_status.NoticeStatus.WAITING, "wait", "waiting", reason=gap)
+    )
+    return transition(notice, change, now, expect=notice_status.NoticeStatus.SENDING, lease=lease)
+
+
+def contact_changed(changed_fields: Iterable[str]) -> bool:
+    """Whether a fold that changed these profile fields may wake waiting notices (see `woken`)."""
+    return any(field.startswith(CONTACT_PREFIX) for field in changed_fields)
+
+
+def woken(waiting_notices: Sequence[outbox.NoticeRecord], fields: Mapping[str, Any], now: datetime.datetime) -> list[Transitioned]:
+    """The firm's waiting notices a change of its contact wakes, given its `fields` after the fold: each
+    whose channel now has an address and consent goes back to PENDING, due now (timeline kind
+    "contact"). The worker judges it again before sending (the benefit may have ended, the firm may have
+    opted out); one whose channel still lacks either keeps waiting, untouched."""
+    return [
+        transition(notice, _contact_arrived(now), now, expect=notice_status.NoticeStatus.WAITING)
+        for notice in waiting_notices
+        if notice.status == notice_status.NoticeStatus.WAITING and contact_gap(notice.channel, fields) is None
+    ]

@@ -87,7 +87,7 @@ class AttemptRecord:
     """One line of a notice's delivery timeline: a send attempt, a receipt, or an operator action."""
 
     notice_id: str
-    kind: str  # send | receipt | recover | operator | skip
+    kind: str  # send | receipt | recover | operator | skip | wait | contact | defer | compose | release
     outcome: str
     status_after: notice_status.NoticeStatus
     provider_id: str | None
@@ -150,6 +150,14 @@ class NoticeStore(stores.FirmReader, abc.ABC):
         With `expect`, raise IllegalTransition unless the notice is in that state; with `lease`, also
         unless it still carries that lease (the fencing token of the worker that claimed it: a worker
         whose lease ran out and was recovered by another must not write over the new owner)."""
+
+    @abc.abstractmethod
+    async def wait_for_contact(self, notice: NoticeRecord) -> NoticeRecord:
+        """Set a claimed notice (still holding the lease `notice` carries) WAITING for want of an address
+        or consent, judged on the firm's contact as it is within this same transaction
+        (notice_rules.waiting): if it arrived since the worker read the firm, the notice is PENDING, due
+        now, instead. A fold of the firm in progress must have committed or not yet begun, so no contact
+        change goes unseen both by the fold (which wakes what is waiting) and by this write."""
 
     @abc.abstractmethod
     async def get_notice(self, notice_id: str) -> NoticeRecord | None:

@@ -1,5 +1,9 @@
 """The delivery worker: claims due notices, checks consent and pacing, sends, records the outcome.
 
+A notice is not sent when the benefit no longer applies or the firm opted out of the channel
+(SKIPPED, final), nor while the firm's address or consent for the channel is missing (WAITING: the
+fold of a later contact event wakes it, see notice_rules.woken).
+
 Delivery semantics when a process dies mid-send (the notice is left SENDING with a lease):
 - email: at-least-once. The notice is sent again with the same Message-ID, which mail systems and
   readers use to recognise a repeat; an email lost is worse than one shown twice.
@@ -22,7 +26,7 @@ from aiohttp import web
 
 from engine import constants
 from engine.core import matching, notice_status, profile
-from engine.notices import channels, outbox, pacing
+from engine.notices import channels, notice_rules, outbox, pacing
 from engine.telemetry import metrics, tasks
 
 log = logging.getLogger(__name__)
@@ -47,23 +51,6 @@ class Channel:
     sender: channels.EmailSender | channels.SmsSender
     limiter: pacing.RateLimiter
     quiet_hours: pacing.QuietHours | None = None
-
-
-def skip_reason(notice: outbox.NoticeRecord, fields: Mapping[str, Any], stamps: Mapping[str, Any], opted_out: Mapping[str, datetime.datetime]) -> str | None:
-    """Why this notice must not go out on its channel, or None. Consent comes from `contact.updated`;
-    an opt-out (SMS reply, unsubscribe link) stands until a later consent event says otherwise."""
-    channel = notice.channel
-    address = fields.get("contact.mobile" if channel == "sms" else "contact.email")
-    if not address:
-        return f"no {'mobile number' if channel == 'sms' else 'email address'} on file"
-    if fields.get(f"contact.consent.{channel}") is not True:
-        return f"the firm has not consented to {channel} notices"
-    refused = opted_out.get(channel)
-    if refused is not None:
-        consent_stamp = stamps.get(f"contact.consent.{channel}")
-        if consent_stamp is None or datetime.datetime.fromisoformat(consent_stamp[0]) <= refused:
-            return f"the firm opted out of {channel} on {refused.isoformat()}"
-    return None
 
 
 def message_from_json(channel: str, data: Mapping[str, Any]) -> Message:
@@ -188,10 +175,13 @@ class DeliveryWorker:
         """Take one claimed (SENDING) notice to its next state."""
         firm = await self.store.get_firm(notice.uscc)
         assert firm is not None, f"notice {notice.notice_id} for unknown firm {notice.uscc}"
-        reason = skip_reason(notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc))
-        if reason is not None:
-            log.info("notice %s skipped: %s", notice.notice_id, reason, extra={"notice_id": notice.notice_id, "channel": notice.channel})
-            return await self._change(notice, outbox.Transition(S.SKIPPED, "skip", "skipped", reason=reason))
+        # Read once: whether the benefit still applies, and the decision the message announces.
+        decisions = await self.store.decisions(notice.uscc)
+        held = notice_rules.not_now(notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc), decisions)
+        if held is not None and held.new_status is S.WAITING:
+            return await self._wait(notice)
+        if held is not None:
+            return await self._change(notice, held)
         channel = self.channels[notice.channel]
         now = self.clock()
         if channel.quiet_hours is not None and (until := channel.quiet_hours.next_allowed(now)) is not None:
@@ -199,7 +189,7 @@ class DeliveryWorker:
         if notice.message is not None:
             message = message_from_json(notice.channel, notice.message)
         else:
-            stored = {d.id: d.decision for d in await self.store.decisions(notice.uscc)}
+            stored = {d.id: d.decision for d in decisions}
             previous = stored.get(notice.previous_decision_id) if notice.previous_decision_id is not None else None
             try:
                 message = self.compose(notice, profile.nest(notice.uscc, firm.fields), stored[notice.decision_id], previous)
@@ -237,6 +227,18 @@ class DeliveryWorker:
         metrics.notice_transition(notice.channel, updated.status.value)
         log.info(
             "notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, change.reason or change.outcome,
+            extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
+        )
+        return updated
+
+    async def _wait(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
+        """Park a notice that lacks an address or consent until a contact event wakes it. The store looks
+        at the firm's contact again as it writes: one that arrived since the worker read the firm
+        finds the notice due again instead (its fold saw nothing waiting to wake)."""
+        updated = await self.store.wait_for_contact(notice)
+        metrics.notice_transition(notice.channel, updated.status.value)
+        log.info(
+            "notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, updated.reason,
             extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
         )
         return updated

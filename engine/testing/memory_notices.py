@@ -59,6 +59,26 @@ class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
             self.attempts.setdefault(notice_id, []).append(done.attempt)
             return done.notice
 
+    async def wait_for_contact(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
+        async with self._lock:  # a fold holds the lock too: it has either woken what waits or not begun
+            firm = self.firms.get(notice.uscc)
+            done = notice_rules.waiting(
+                self.notices[notice.notice_id], firm.fields if firm else {}, datetime.datetime.now(datetime.UTC), lease=notice.lease_until
+            )
+            self._save_transitions([done])
+            return done.notice
+
+    def _waiting_notices(self, uscc: str) -> list[outbox.NoticeRecord]:
+        """The firm's notices waiting for its address or consent."""
+        return [n for n in self.notices.values() if n.uscc == uscc and n.status == notice_status.NoticeStatus.WAITING]
+
+    def _save_transitions(self, done: Sequence[notice_rules.Transitioned]) -> None:
+        """Save status changes notice_rules made (the caller holds the lock): notice, timeline line, audit entry."""
+        for change in done:
+            self.notices[change.notice.notice_id] = change.notice
+            self._audit([change.audit])
+            self.attempts.setdefault(change.notice.notice_id, []).append(change.attempt)
+
     async def get_notice(self, notice_id: str) -> outbox.NoticeRecord | None:
         return self.notices.get(notice_id)
 

@@ -13,6 +13,7 @@ from engine import storage
 from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store, firm_fold
 from engine.judging import recording
+from engine.notices import notice_rules
 from engine.testing import memory_backfill, memory_base
 
 
@@ -135,6 +136,11 @@ class InMemoryStorage(memory_backfill.MemoryBackfill, storage.Storage):
         applied = firm_fold.apply_event(state, event, assignments, now)
         # Judge before writing anything, so a failing matcher leaves no partial fold behind.
         decisions = self._judge(uscc, applied.firm.fields, event, judge) if applied.changed else []
+        # An address or consent that arrives wakes the notices waiting for it, with the profile write.
+        woken = (
+            notice_rules.woken(self._waiting_notices(uscc), applied.firm.fields, now)
+            if notice_rules.contact_changed(applied.changed) else []
+        )
         self.firms[uscc] = records.FirmRecord(
             uscc=uscc,
             fields=applied.firm.fields,
@@ -145,8 +151,11 @@ class InMemoryStorage(memory_backfill.MemoryBackfill, storage.Storage):
         )
         self.history.setdefault(uscc, []).extend(applied.provenance)
         self._store_decisions(uscc, event, decisions)
+        self._save_transitions(woken)
         self.set_status(event.event_id, event_status.EventStatus.PROCESSED)
-        return event_store.FoldOutcome(changed_fields=applied.changed, decisions=decisions, firms_judged=int(bool(applied.changed)))
+        return event_store.FoldOutcome(
+            changed_fields=applied.changed, decisions=decisions, firms_judged=int(bool(applied.changed)), notices_woken=len(woken)
+        )
 
     def fold_region(
         self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge

@@ -202,6 +202,20 @@ async def test_firm_timeline_runs_newest_first_with_contact_data_masked_per_role
     assert viewed.payload["fields"] == ["contact.email", "contact.mobile"]
 
 
+async def test_firm_page_shows_a_notice_without_contact_as_waiting_not_skipped(console_client, login, store):
+    # Met before its contact details are known: the notices wait for them.
+    events = helpers.eligible_firm_events()
+    await helpers.feed(store, events[0], events[2])
+    delivery, _, _ = helpers.make_worker(store)
+    await delivery.run_once()
+    await login(console_client, "wang", "viewer")
+    html = await page(console_client, f"/console/firms/{helpers.FIRM}")
+    assert html.count("等待联系方式或授权") == 2 and "未发送（按规则跳过）" not in html
+    [notice, _] = await store.firm_notices(helpers.FIRM)
+    detail = await page(console_client, f"/console/decisions/{notice.decision_id}")
+    assert "等待联系方式或授权" in detail and "<td>等待联系方式</td>" in detail and "按规则跳过" not in detail
+
+
 async def test_only_admins_switch_a_clauses_approval_gate(console_client, login, store):
     path = "/console/clauses/qinghai-2022-2"
     await login(console_client, "li", "operator")

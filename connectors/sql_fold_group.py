@@ -154,7 +154,8 @@ class SqlFoldGroup(event_store.FoldGroup):
         woken: list[notice_rules.Transitioned] = []
         if notice_rules.contact_changed(applied.changed):
             # An address or consent that arrives wakes the notices waiting for it, in this transaction.
-            woken = notice_rules.woken(await self.waiting_notices(uscc), applied.firm.fields, self._now)
+            woken = notice_rules.woken(await self.waiting_notices(uscc), applied.firm.fields, self._now,
+                                       self._store.hold_before(self._now))
         # Nothing below raises: an event joins the group's changes whole or not at all.
         self._handled.add(event.event_id)
         self._firms[uscc] = applied.firm

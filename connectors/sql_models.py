@@ -168,6 +168,8 @@ class Notice(SQLModel, table=True):
     previous_amount: float | None = Field(default=None, sa_column=sa.Column(sa.Numeric(18, 2), nullable=True))
     #: The decision the notice before announced.
     previous_decision_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
+    #: The last day of the benefit's window (a notice waking long after it is held).
+    closes: datetime.date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
 
 
 class NoticeAttempt(SQLModel, table=True):

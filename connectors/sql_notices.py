@@ -46,12 +46,13 @@ def _record(row: Any) -> outbox.NoticeRecord:
         amount=None if row.amount is None else float(row.amount),
         previous_amount=None if row.previous_amount is None else float(row.previous_amount),
         previous_decision_id=row.previous_decision_id,
+        closes=row.closes,
     )
 
 
 #: The columns a new notice is inserted with (the others start empty).
 _INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
-             "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id")
+             "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id", "closes")
 #: What notice_rules.told_of reads of a firm's earlier notices.
 _TOLD = (_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
          sa.cast(_NOTICE.c.amount, sa.Float).label("amount"), _NOTICE.c.decision_id)

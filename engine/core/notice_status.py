@@ -50,7 +50,8 @@ _ALLOWED: dict[NoticeStatus, frozenset[NoticeStatus]] = {
     S.UNDELIVERED: frozenset({S.PENDING}),
     S.SKIPPED: frozenset(),
     # PENDING: the address or consent arrived; SKIPPED: the benefit stopped applying meanwhile.
-    S.WAITING: frozenset({S.PENDING, S.SKIPPED}),
+    # HELD: by then the benefit's window had long closed.
+    S.WAITING: frozenset({S.PENDING, S.SKIPPED, S.HELD}),
     # PENDING: an operator released it.
     S.HELD: frozenset({S.PENDING}),
 }

@@ -61,10 +61,11 @@ def announcement(amount: float | None, cumulative: bool, told: outbox.Told | Non
     return Announcement(outbox.ADJUSTMENT, told.revision + 1, amount, told.amount, told.decision_id)
 
 
-def held(decision: matching.Decision, hold_before: datetime.date | None) -> bool:
-    """Whether a decision's notices are recorded but not pushed: its benefit's window closed before
-    `hold_before` (the recording date less the allowance, POLICY_PUSH_STALE_AFTER_DAYS), as when a
-    bulk import of old events finds benefits long gone. An operator may release them."""
+def held(decision: matching.Decision | outbox.NoticeRecord, hold_before: datetime.date | None) -> bool:
+    """Whether a decision's notices are recorded but not pushed (or a notice waiting for a contact is not
+    pushed when the contact comes): its benefit's window closed before `hold_before` (today less the
+    allowance, POLICY_PUSH_STALE_AFTER_DAYS), as when a bulk import of old events finds benefits long
+    gone. An operator may release them."""
     return decision.closes is not None and hold_before is not None and decision.closes < hold_before
 
 
@@ -93,6 +94,7 @@ def new_notices(
                 next_attempt_at=now, lease_until=None, provider_id=None, message=None, reason=None,
                 created_at=now, updated_at=now, kind=said.kind, revision=said.revision, amount=said.amount,
                 previous_amount=said.previous_amount, previous_decision_id=said.previous_decision_id,
+                closes=decision.closes,
             )
             created.append(record)
             told[key] = told_after(told.get(key), record)
@@ -287,13 +289,26 @@ def contact_changed(changed_fields: Iterable[str]) -> bool:
     return any(field.startswith(CONTACT_PREFIX) for field in changed_fields)
 
 
-def woken(waiting_notices: Sequence[outbox.NoticeRecord], fields: Mapping[str, Any], now: datetime.datetime) -> list[Transitioned]:
+def woken(
+    waiting_notices: Sequence[outbox.NoticeRecord], fields: Mapping[str, Any], now: datetime.datetime,
+    hold_before: datetime.date | None = None,
+) -> list[Transitioned]:
     """The firm's waiting notices a change of its contact wakes, given its `fields` after the fold: each
     whose channel now has an address and consent goes back to PENDING, due now (timeline kind
-    "contact"). The worker judges it again before sending (the benefit may have ended, the firm may have
-    opted out); one whose channel still lacks either keeps waiting, untouched."""
+    "contact"), unless its benefit's window closed before `hold_before` (see `held`): that one is HELD
+    for an operator, as a stale notice is when recorded. The worker judges a woken one again before
+    sending (the benefit may have ended, the firm may have opted out); one whose channel still lacks
+    an address or consent keeps waiting, untouched."""
     return [
-        transition(notice, _contact_arrived(now), now, expect=notice_status.NoticeStatus.WAITING)
+        transition(notice, _held_on_waking(now) if held(notice, hold_before) else _contact_arrived(now), now,
+                   expect=notice_status.NoticeStatus.WAITING)
         for notice in waiting_notices
         if notice.status == notice_status.NoticeStatus.WAITING and contact_gap(notice.channel, fields) is None
     ]
+
+
+def _held_on_waking(now: datetime.datetime) -> outbox.Transition:
+    return outbox.Transition(
+        notice_status.NoticeStatus.HELD, "contact", "held",
+        reason="the address and consent arrived long after the benefit's window closed; an operator may release it",
+    )

@@ -63,6 +63,9 @@ class NoticeRecord:
     previous_amount: float | None = None
     #: For an addition or adjustment: the decision the notice before announced (what changed since).
     previous_decision_id: int | None = None
+    #: The last day of the benefit's window (the decision's `closes`): a notice still waiting for a
+    #: contact long after it is held when the contact comes, not pushed.
+    closes: datetime.date | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -138,7 +138,7 @@ class InMemoryStorage(memory_backfill.MemoryBackfill, storage.Storage):
         decisions = self._judge(uscc, applied.firm.fields, event, judge) if applied.changed else []
         # An address or consent that arrives wakes the notices waiting for it, with the profile write.
         woken = (
-            notice_rules.woken(self._waiting_notices(uscc), applied.firm.fields, now)
+            notice_rules.woken(self._waiting_notices(uscc), applied.firm.fields, now, self.hold_before(now))
             if notice_rules.contact_changed(applied.changed) else []
         )
         self.firms[uscc] = records.FirmRecord(

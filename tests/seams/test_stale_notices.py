@@ -116,3 +116,22 @@ async def test_within_the_allowance_it_is_pushed_and_says_the_window_has_closed(
     await delivery(store, settings, production_matcher).run_once()
     text = json.loads((settings.notices.outbox_dir / f"{rent['sms'].notice_id}.sms.json").read_text(encoding="utf-8"))["text"]
     assert "已于2022年12月31日到期" in text
+
+
+async def test_a_notice_waiting_for_a_contact_that_comes_long_after_the_window_is_held_not_pushed(
+    make_client, store, production_matcher, notice_settings
+):
+    # Recorded while pushing was still right (no allowance yet), but the firm had no contact on file ...
+    client = await make_client(matcher=production_matcher, settings_=notice_settings)
+    *renter, _designation = firms.renter_in_a_risk_county()
+    await helpers.deliver(client, *renter)
+    await delivery(store, notice_settings, production_matcher).run_once()
+    rent = [n for n in await store.firm_notices(firms.RENTER) if n.clause_id == RENT_CLAUSE]
+    assert {n.status.value for n in rent} == {"waiting"}
+    # ... and the contact comes years after the waiver's window closed: not pushed, held for an operator.
+    store.stale_after = ALLOWANCE
+    await helpers.deliver(client, (factories.event("contact.updated", firm=firms.RENTER), "late-contact"))
+    assert {(await store.get_notice(n.notice_id)).status.value for n in rent} == {"held"}
+    await delivery(store, notice_settings, production_matcher).run_once()
+    assert not any(name.startswith(n.notice_id) for n in rent for name in sent_files(notice_settings))
+    assert [a.kind for a in await store.notice_attempts(rent[0].notice_id)][-1] == "contact"

@@ -23,6 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=True))
         batch_op.add_column(sa.Column('previous_amount', sa.Numeric(precision=18, scale=2), nullable=True))
         batch_op.add_column(sa.Column('previous_decision_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('closes', sa.Date(), nullable=True))
         batch_op.drop_constraint('uq_notice_benefit', type_='unique')
         batch_op.create_unique_constraint('uq_notice_benefit', ['uscc', 'clause_id', 'channel', 'period', 'revision'])
     # What earlier notices announced is their decision's amount: later changes are told against it.
@@ -33,6 +34,7 @@ def downgrade() -> None:
     with op.batch_alter_table('notice', schema=None) as batch_op:
         batch_op.drop_constraint('uq_notice_benefit', type_='unique')
         batch_op.create_unique_constraint('uq_notice_benefit', ['uscc', 'clause_id', 'channel', 'period'])
+        batch_op.drop_column('closes')
         batch_op.drop_column('previous_decision_id')
         batch_op.drop_column('previous_amount')
         batch_op.drop_column('amount')

@@ -66,6 +66,7 @@ class SqlFirms(sql_base.SqlBase, stores.FirmReader):
                     period=r.period,
                     cumulative=r.cumulative,
                     closes=r.closes,
+                    by_sms=r.by_sms,
                 ),
                 approval=r.approval,
             )

@@ -138,7 +138,7 @@ class SqlFolding(sql_approvals.SqlApprovals):
                 "uscc": uscc, "clause_id": d.clause_id, "cite": d.cite, "rule_version": d.rule_version, "status": d.status.value,
                 "amount": d.amount, "explanation": dict(d.explanation), "facts": dict(d.facts), "as_of": batches[index].as_of,
                 "event_id": batches[index].event_id, "created_at": now, "period": d.period, "approval": approval,
-                "cumulative": d.cumulative, "closes": d.closes,
+                "cumulative": d.cumulative, "closes": d.closes, "by_sms": d.by_sms,
             }
             for index, uscc, d, approval in pending
         ]

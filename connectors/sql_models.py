@@ -111,6 +111,8 @@ class Decision(SQLModel, table=True):
     cumulative: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
     #: The last day of the benefit's window (matching.Decision.closes), for holding stale notices.
     closes: datetime.date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
+    #: Whether its notices go by SMS as well as email (matching.Decision.by_sms).
+    by_sms: bool = Field(default=True, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.true()))
     #: The 二次确认 gate: None (no gate), pending, approved or rejected.
     approval: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True, index=True))
     approval_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(100), nullable=True))

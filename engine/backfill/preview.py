@@ -95,7 +95,7 @@ class Tally:
                 counted.append((clause_id, "newly_met"))
             elif was_met and status is not MET:
                 counted.append((clause_id, "no_longer_met"))
-            keys = notice_keys(outcome, judged.periods)
+            keys = notice_keys(outcome, judged.periods, judged.by_id[clause_id].by_sms)
             if keys and clause_id in gated:
                 self.pending_approval += 1
             elif keys:
@@ -237,8 +237,8 @@ def _width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
 
-def notice_keys(outcome: judge.Outcome, periods: Mapping[str, str]) -> list[tuple[str, str]]:
+def notice_keys(outcome: judge.Outcome, periods: Mapping[str, str], by_sms: bool = True) -> list[tuple[str, str]]:
     """(channel, period) of the notices recording ``outcome`` would create (notice_rules.notice_keys)."""
     if outcome.status != matching.Verdict.MET:
         return []
-    return notice_rules.notice_keys_of(outcome.status, outcome.amount, periods[outcome.clause_id])
+    return notice_rules.notice_keys_of(outcome.status, outcome.amount, periods[outcome.clause_id], by_sms)

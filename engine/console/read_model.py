@@ -175,6 +175,8 @@ class DecisionDetail:
     cumulative: bool = False
     #: The last day of the clause's window, if it has one.
     closes: datetime.date | None = None
+    #: Whether its notices go by SMS as well as email.
+    by_sms: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

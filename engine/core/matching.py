@@ -50,6 +50,8 @@ class Decision:
     cumulative: bool = False
     #: When `met`: the last day of the clause's window (its valid_to); None when the document sets no end.
     closes: datetime.date | None = None
+    #: Whether its notices go by SMS as well as email (a concrete benefit: catalogue Clause.by_sms).
+    by_sms: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data (API, CLI, audit)."""

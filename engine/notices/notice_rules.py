@@ -19,17 +19,20 @@ from engine.notices import outbox
 
 
 def notice_keys(decision: matching.Decision) -> list[tuple[str, str]]:
-    """(channel, period) of the notices a stored decision may create: one per channel for a `met` with a period."""
-    return notice_keys_of(decision.status, decision.amount, decision.period)
+    """(channel, period) of the notices a stored decision may create: one per channel for a `met` with a
+    period, by email always and by SMS only for a concrete benefit (`Decision.by_sms`)."""
+    return notice_keys_of(decision.status, decision.amount, decision.period, decision.by_sms)
 
 
-def notice_keys_of(status: matching.Verdict, amount: float | None, period: str | None) -> list[tuple[str, str]]:
-    """:func:`notice_keys` from a decision's status, amount and period."""
+def notice_keys_of(
+    status: matching.Verdict, amount: float | None, period: str | None, by_sms: bool = True
+) -> list[tuple[str, str]]:
+    """:func:`notice_keys` from a decision's status, amount, period and whether it goes by SMS."""
     if status != matching.Verdict.MET or period is None:
         return []
     if amount is not None and money.rounded(amount) <= 0:
         return []  # a computed benefit of nothing (a yearly cap already used up) is not worth a message
-    return [(channel, period) for channel in outbox.CHANNELS]
+    return [(channel, period) for channel in outbox.CHANNELS if by_sms or channel != "sms"]
 
 
 @dataclasses.dataclass(frozen=True)

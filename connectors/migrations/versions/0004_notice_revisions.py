@@ -1,4 +1,5 @@
-"""notice revisions: a benefit's amount changes are told (addition, adjustment); stale notices are held
+"""notice revisions: a benefit's amount changes are told (addition, adjustment); stale notices are held;
+SMS only for concrete benefits
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +18,7 @@ def upgrade() -> None:
     with op.batch_alter_table('decision', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cumulative', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('closes', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('by_sms', sa.Boolean(), server_default=sa.true(), nullable=False))
     with op.batch_alter_table('notice', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', sa.String(length=16), server_default='new', nullable=False))
         batch_op.add_column(sa.Column('revision', sa.Integer(), server_default='0', nullable=False))
@@ -41,5 +43,6 @@ def downgrade() -> None:
         batch_op.drop_column('revision')
         batch_op.drop_column('kind')
     with op.batch_alter_table('decision', schema=None) as batch_op:
+        batch_op.drop_column('by_sms')
         batch_op.drop_column('closes')
         batch_op.drop_column('cumulative')

@@ -37,7 +37,7 @@ _CLAUSE_REQUIRED = {
     "id", "cite", "title", "text", "category", "firm_facing", "mode", "agencies",
     "jurisdiction", "valid_from", "valid_to",
 }
-_CLAUSE_OPTIONAL = {"conditions", "benefit", "needs", "application"}
+_CLAUSE_OPTIONAL = {"conditions", "benefit", "needs", "application", "sms"}
 _BENEFIT_REQUIRED = {"kind", "unit", "description"}
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _WS = re.compile(r"\s+")
@@ -254,12 +254,17 @@ class _File(checker.Checker):
         elif "application" in raw:
             self.fail(at("application"), f"only clauses of mode apply say how to apply (mode is {mode})")
         agencies = self.strings(raw["agencies"], at("agencies"))
+        sms = raw.get("sms")
+        if sms is not None and not isinstance(sms, bool):
+            self.fail(at("sms"), "must be true or false (whether firms are told of it by SMS too)")
+        elif sms is not None and not firm_facing:
+            self.fail(at("sms"), "a clause that is not firm-facing sends nothing")
         values = dict(
             id=clause_id, cite=cite, slug=self.slug, title=self.text(raw["title"], at("title")), text=text,
             category=self.enum(raw["category"], at("category"), model.CATEGORIES, "category"),
             firm_facing=firm_facing, mode=mode, agencies=agencies, jurisdiction=jurisdiction,
             valid_from=valid_from, valid_to=valid_to, conditions=tree, benefit=benefit,
-            needs=needs, application=application,
+            needs=needs, application=application, sms=sms,
         )
         if len(self.problems) > n:
             return None

@@ -134,6 +134,18 @@ class Clause:
     rule_version: str
     #: Judged automatically: firm-facing, with conditions, needing no data outside the profile.
     executable: bool
+    #: The clause's own say on SMS (``sms: true|false`` in its YAML); None: the default rule (:attr:`by_sms`).
+    sms: bool | None = None
+
+    @property
+    def by_sms(self) -> bool:
+        """Whether a firm is told of this clause by SMS as well as by email. An SMS is worth sending for a
+        concrete benefit only: an automatic grant (免申即享), or an application the firm can make
+        (快申快享) for a stated benefit. A service or right merely made known (``inform``) goes by email
+        and on the firm's page. The clause's ``sms`` key overrides this."""
+        if self.sms is not None:
+            return self.sms
+        return self.mode == "auto_grant" or (self.mode == "apply" and self.benefit is not None)
 
     @functools.cached_property
     def display_title(self) -> str:

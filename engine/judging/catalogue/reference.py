@@ -218,7 +218,7 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
         clause_id=clause.id, cite=clause.cite, rule_version=clause.rule_version, status=status,
         amount=amount, explanation=explanation, facts=facts, in_scope=place != NOT_MET and window == MET,
         period=period, cumulative=clause.cap is not None,
-        closes=clause.valid_to if status == MET else None,
+        closes=clause.valid_to if status == MET else None, by_sms=clause.by_sms,
     )
 
 

@@ -1,0 +1,165 @@
+"""Messages per firm: how many SMS and emails the demo set's firms receive, end to end.
+
+The real path: a fresh SQLite database, `policy-push synth` (the demo's synthetic firms and their
+events, as `make run` loads them), `policy-push serve --no-delivery` folding and judging them, then
+the delivery worker (real composer, file connectors, quiet hours off) sending everything due. What
+the firms receive is counted from the files written (one `.sms.json` or `.eml` per message sent).
+
+Printed, per channel: messages sent, firms reached, messages per firm (median, p95, max); the
+per-clause count of the same run (every met item sent by SMS and by email, one message each, which
+is how notices went out before SMS was kept for concrete benefits) and the ratio to it; and the
+delivery throughput. The events are dated 2022, so the staleness allowance is off here: every item
+counts as pushable, the most a firm could receive.
+
+    .venv/bin/python bench/messages.py [--firms 300] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import dataclasses
+import json
+import os
+import pathlib
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import _common  # noqa: E402  (bench/_common.py, beside this script)
+from connectors import sql_storage  # noqa: E402
+from engine import settings  # noqa: E402
+from engine.judging import catalogue  # noqa: E402
+from engine.notices import compose, worker  # noqa: E402
+from engine.web import senders  # noqa: E402
+
+#: How long the service may take to fold the demo set before the bench gives up.
+FOLD_LIMIT_SECONDS = 900
+
+
+def environment(workdir: pathlib.Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "POLICY_PUSH_DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite'}",
+        "POLICY_PUSH_OUTBOX_DIR": str(workdir / "outbox"),
+        "POLICY_PUSH_SECRET_KEY": "bench-messages-key-0123456789abcdef",
+        "POLICY_PUSH_SMS_QUIET_HOURS": "off",
+        "POLICY_PUSH_STALE_AFTER_DAYS": "off",
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "engine.cli", "--log-level", "WARNING", *args], env=env, check=True,
+                   cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def fold(env: dict[str, str], database: pathlib.Path) -> float:
+    """Serve without delivery until every stored event is processed; return the seconds it took."""
+    port = _common.free_port()
+    started = time.perf_counter()
+    process = _common.start([sys.executable, "-m", "engine.cli", "--log-level", "WARNING", "serve", "--no-delivery",
+                             "--port", str(port)], env)
+    try:
+        while time.perf_counter() - started < FOLD_LIMIT_SECONDS:
+            with sqlite3.connect(database) as connection:
+                left = connection.execute("SELECT count(*) FROM event WHERE status = 'received'").fetchone()[0]
+            if left == 0:
+                return time.perf_counter() - started
+            if process.poll() is not None:
+                raise SystemExit(f"the service stopped with code {process.returncode}")
+            time.sleep(0.5)
+        raise SystemExit("the service did not fold the demo set in time")
+    finally:
+        _common.stop(process)
+
+
+async def deliver(env: dict[str, str]) -> float:
+    """Send everything due through the real worker; return the seconds it took."""
+    config = settings.Settings.from_env(env)
+    store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+    await store.open()
+    try:
+        delivery = worker.DeliveryWorker(
+            store, compose.Composer(catalogue.default_matcher().catalogue, config.notices),
+            senders.build_channels(config.notices, {}),
+        )
+        started = time.perf_counter()
+        while await delivery.run_once():
+            pass
+        return time.perf_counter() - started
+    finally:
+        await store.close()
+
+
+@dataclasses.dataclass
+class Tally:
+    """Messages per channel and per firm, and the items behind them."""
+
+    per_firm: dict[str, collections.Counter[str]] = dataclasses.field(
+        default_factory=lambda: {"sms": collections.Counter(), "email": collections.Counter()})
+    items: int = 0
+
+
+def count(database: pathlib.Path, outbox: pathlib.Path) -> Tally:
+    tally = Tally()
+    with sqlite3.connect(database) as connection:
+        firm_of = dict(connection.execute("SELECT notice_id, uscc FROM notice"))
+        # An item: one benefit (or one change of its amount) a firm is told of, whatever the channels.
+        tally.items = connection.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT uscc, clause_id, period, revision FROM notice)").fetchone()[0]
+    for path in outbox.iterdir() if outbox.exists() else ():
+        message_id, _, suffix = path.name.partition(".")
+        channel = "sms" if suffix == "sms.json" else "email" if suffix == "eml" else None
+        if channel is not None:
+            tally.per_firm[channel][firm_of[message_id]] += 1
+    return tally
+
+
+def quantile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--firms", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-messages-") as tmp:
+        workdir = pathlib.Path(tmp)
+        env = environment(workdir)
+        cli(env, "db", "upgrade")
+        cli(env, "synth", "--firms", str(args.firms), "--seed", str(args.seed))
+        folded = fold(env, workdir / "bench.sqlite")
+        sent_seconds = asyncio.run(deliver(env))
+        tally = count(workdir / "bench.sqlite", workdir / "outbox")
+    total = {channel: sum(counter.values()) for channel, counter in tally.per_firm.items()}
+    per_clause = 2 * tally.items
+    report = {
+        "firms": args.firms, "seed": args.seed, "fold_seconds": round(folded, 1),
+        "items": tally.items,
+        "channels": {
+            channel: {
+                "messages": total[channel], "firms_reached": len(counter),
+                "per_firm_median": statistics.median(counter.values()) if counter else 0,
+                "per_firm_p95": quantile(list(counter.values()), 0.95), "per_firm_max": max(counter.values(), default=0),
+            }
+            for channel, counter in tally.per_firm.items()
+        },
+        "messages": sum(total.values()), "per_clause_messages": per_clause,
+        "fewer_than_per_clause": round(per_clause / max(1, sum(total.values())), 2),
+        "delivery_seconds": round(sent_seconds, 2),
+        "messages_per_second": round(sum(total.values()) / sent_seconds, 1) if sent_seconds else None,
+    }
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -164,3 +164,19 @@ async def test_a_second_loan_in_the_year_adjusts_the_interest_subsidy(make_clien
         ("email", "2022", 0, "new", one, None), ("email", "2022", 1, "adjustment", two, one),
         ("sms", "2022", 0, "new", one, None), ("sms", "2022", 1, "adjustment", two, one),
     ]
+
+
+async def test_a_lower_amount_is_told_too(make_client, store, production_matcher, notice_settings):
+    # yunnan-2022#二(一) "减免３个月租金": the lease's rent is corrected downwards after the waiver was told.
+    client = await make_client(matcher=production_matcher)
+    *before, _designation = firms.renter_in_a_risk_county()
+    await helpers.deliver(client, *before, contact(firms.RENTER, "2022-06-06"))
+    corrected = factories.event("lease.reported", firm=firms.RENTER, occurred_at="2022-07-01T09:00:00+08:00",
+                                landlord_type="state_owned_enterprise", monthly_rent=9_000)
+    await helpers.deliver(client, (corrected, "calc-lease-corrected"))
+    first, lower = firms.MONTHS * firms.MONTHLY_RENT, firms.MONTHS * 9_000
+    assert [n for n in await helpers.told(store, firms.RENTER, firms.RENT_CLAUSE) if n[0] == "sms"] == [
+        ("sms", "2022", 0, "new", first, None), ("sms", "2022", 1, "adjustment", lower, first)]
+    await send_all(store, notice_settings, production_matcher)
+    text = sms_text(notice_settings, (await newest(store, firms.RENTER, firms.RENT_CLAUSE, "sms")).notice_id)
+    assert "金额由33,900.00元调整为27,000.00元（原因：国有房屋月租金变化）" in text

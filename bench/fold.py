@@ -27,7 +27,7 @@ from _common import drop_database, fresh_database
 
 from connectors import sql_storage
 from engine import constants
-from engine.ingest import pipeline, validation, webhooks
+from engine.ingest import admission, pipeline, validation
 from engine.judging import catalogue
 from tests import factories
 
@@ -40,7 +40,7 @@ def events(count: int) -> list:
     for i in range(count):
         body = factories.event("tax.vat_declared", firm=firms[i % FIRMS], period=f"20{10 + i // FIRMS % 13}-{i % 12 + 1:02d}", sales=1000 + i)
         envelope = validation.validate(body, webhook_id=f"fold-{i}")
-        stored.append(webhooks._new_event(envelope, json.dumps(body, ensure_ascii=False), {"webhook-id": f"fold-{i}"}))
+        stored.append(admission.new_event(envelope, json.dumps(body, ensure_ascii=False), {"webhook-id": f"fold-{i}"}))
     return stored
 
 

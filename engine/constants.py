@@ -92,3 +92,14 @@ BACKFILL_BATCHES_PER_WORKER = 2
 #: Distinct string values (region and industry codes, levels) a durable-rules fact encoder keeps
 #: encoded; there are a few thousand, so the bound only guards against unexpected free text.
 FACT_STRINGS_CACHED = 65_536
+
+#: The broker events may also arrive through (`policy-push consume`): RabbitMQ on this machine by default.
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+#: The durable queue the consumer reads; invalid messages go to this name + AMQP_DEAD_SUFFIX with their reason.
+AMQP_QUEUE = "policy-push.events"
+AMQP_DEAD_SUFFIX = ".dead"
+#: Messages a consumer holds unacknowledged at once: each is acknowledged only after its commit, so this
+#: bounds what a broker redelivers after a crash (each is then recognised by its id and stored once).
+AMQP_PREFETCH = 50
+#: Wait before a message is handed back when the database cannot take it (it is redelivered, not lost).
+AMQP_RETRY_SECONDS = 1.0

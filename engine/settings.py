@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import sqlalchemy.engine
 import sqlalchemy.exc
+import yarl
 
 from engine import constants
 from engine.notices import config as notice_config
@@ -18,6 +19,8 @@ DATABASE_URL_VAR = "POLICY_PUSH_DATABASE_URL"
 WEBHOOK_SECRETS_VAR = "POLICY_PUSH_WEBHOOK_SECRETS"
 MAX_BODY_VAR = "POLICY_PUSH_MAX_BODY_BYTES"
 MAX_BATCH_VAR = "POLICY_PUSH_MAX_BATCH_ITEMS"
+AMQP_URL_VAR = "POLICY_PUSH_AMQP_URL"
+AMQP_QUEUE_VAR = "POLICY_PUSH_AMQP_QUEUE"
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -35,6 +38,9 @@ class Settings:
     max_body_bytes: int = constants.MAX_BODY_BYTES
     max_batch_items: int = constants.MAX_BATCH_ITEMS
     notices: notice_config.NoticeSettings = dataclasses.field(default_factory=notice_config.NoticeSettings)
+    #: The broker `policy-push consume` reads events from, and its queue.
+    amqp_url: str = constants.AMQP_URL
+    amqp_queue: str = constants.AMQP_QUEUE
 
     @property
     def is_sqlite(self) -> bool:
@@ -50,6 +56,8 @@ class Settings:
             max_body_bytes=_positive_int(env, MAX_BODY_VAR, constants.MAX_BODY_BYTES),
             max_batch_items=_positive_int(env, MAX_BATCH_VAR, constants.MAX_BATCH_ITEMS),
             notices=_notice_settings(env),
+            amqp_url=parse_amqp_url(env.get(AMQP_URL_VAR) or constants.AMQP_URL),
+            amqp_queue=_queue_name(env.get(AMQP_QUEUE_VAR) or constants.AMQP_QUEUE),
         )
 
 
@@ -71,6 +79,26 @@ def parse_database_url(raw: str) -> str:
     if url.drivername.startswith("sqlite") and not url.database:
         raise SettingsError(f"{DATABASE_URL_VAR}: a SQLite URL needs a file path (in-memory databases lose events)")
     return url.render_as_string(hide_password=False)
+
+
+def parse_amqp_url(raw: str) -> str:
+    """An `amqp://` or `amqps://` URL with a host."""
+    try:
+        url = yarl.URL(raw.strip())
+    except ValueError:
+        url = yarl.URL()
+    if url.scheme not in ("amqp", "amqps") or not url.host:
+        shown = str(url.with_password("***")) if url.password else raw
+        raise SettingsError(f"{AMQP_URL_VAR}: {shown!r} is not an amqp:// or amqps:// URL with a host")
+    return str(url)
+
+
+def _queue_name(raw: str) -> str:
+    """RabbitMQ queue names: up to 255 bytes; `amq.` is reserved for the broker."""
+    name = raw.strip()
+    if not name or len(name.encode()) > 255 or name.startswith("amq."):
+        raise SettingsError(f"{AMQP_QUEUE_VAR}: {raw!r} is not a usable queue name (1–255 bytes, not starting with 'amq.')")
+    return name
 
 
 def parse_webhook_secrets(raw: str) -> tuple[str, ...]:

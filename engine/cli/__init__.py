@@ -17,6 +17,7 @@ from connectors import sql_storage
 from engine import constants, settings
 from engine.cli import audit as audit_cli
 from engine.cli import backfill as backfill_cli
+from engine.cli import consume as consume_cli
 from engine.cli import operators as operators_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import synth as synth_cli
@@ -187,6 +188,7 @@ main.add_command(audit_cli.audit_group)
 main.add_command(operators_cli.operators)
 main.add_command(synth_cli.synth)
 main.add_command(backfill_cli.backfill)
+main.add_command(consume_cli.consume)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import standardwebhooks
 
-from engine.ingest import event_store, validation, webhooks
+from engine.ingest import admission, event_store, validation
 from engine.ingest.synth_draw import ID_PREFIX
 
 #: Events per stored transaction or webhook delivery unless told otherwise.
@@ -74,7 +74,7 @@ async def store_events(store: event_store.EventStore, events: Iterable[dict[str,
             except validation.Invalid as exc:
                 report.add("rejected", item.get("id"), [p.as_dict() for p in exc.problems])
                 continue
-            new.append(webhooks._new_event(envelope, item, {"user-agent": agent, "batch-index": str(position)}))
+            new.append(admission.new_event(envelope, item, {"user-agent": agent, "batch-index": str(position)}))
         for result in await store.add_events(new):
             if result.created:
                 report.add("accepted")

@@ -6,7 +6,6 @@ the whole check passes (for a batch: per item), and no 2xx leaves before the com
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -15,7 +14,7 @@ from aiohttp import web
 
 from engine.core import records
 from engine.http import responses
-from engine.ingest import event_store, pipeline, validation
+from engine.ingest import admission, event_store, pipeline, validation
 from engine.telemetry import metrics
 
 #: Where received events are stored.
@@ -61,20 +60,6 @@ def _verify(request: web.Request, text: str) -> None:
     raise responses.error(401, "invalid_signature", f"webhook verification failed: {reason}")
 
 
-def _new_event(envelope: validation.Envelope, item: Any, headers: dict[str, str]) -> records.NewEvent:
-    # A batch item is stored as its own canonical JSON; a single event's is the exact body received.
-    body = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-    return records.NewEvent(
-        event_id=envelope.id,
-        type=envelope.type,
-        uscc=envelope.uscc,
-        occurred_at=envelope.occurred_at,
-        body=body,
-        body_sha256=hashlib.sha256(body.encode()).hexdigest(),
-        headers=headers,
-    )
-
-
 async def receive_events(request: web.Request) -> web.Response:
     """Accept one event (JSON object) or a batch (JSON array) from a data-sharing platform."""
     try:
@@ -110,7 +95,7 @@ async def _receive_one(request: web.Request, payload: Any, text: str, headers: d
             422, "invalid_event", "the event is not valid; nothing was stored",
             problems=[p.as_dict() for p in exc.problems],
         ) from None
-    [result] = await request.app[EVENTS].add_events([_new_event(envelope, text, headers)])
+    [result] = await request.app[EVENTS].add_events([admission.new_event(envelope, text, headers)])
     metrics.event_received(envelope.type, "accepted" if result.created else "conflict" if result.body_differs else "duplicate")
     if result.created:
         request.app[PIPELINE].wake()
@@ -142,7 +127,7 @@ async def _receive_batch(request: web.Request, items: list[Any], headers: dict[s
                 "problems": [p.as_dict() for p in exc.problems],
             })
             continue
-        accepted.append((index, _new_event(envelope, item, {**headers, "batch-index": str(index)})))
+        accepted.append((index, admission.new_event(envelope, item, {**headers, "batch-index": str(index)})))
         results.append({"index": index, "event_id": envelope.id, "status": "pending"})
     stored = await request.app[EVENTS].add_events([event for _, event in accepted])
     for (index, _), result in zip(accepted, stored, strict=True):

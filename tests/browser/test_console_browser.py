@@ -20,7 +20,7 @@ from connectors import sql_accounts, sql_storage
 from connectors import sql_migrate as migrate
 from engine import console
 from engine.console import accounts
-from engine.ingest import pipeline, validation, webhooks
+from engine.ingest import admission, pipeline, validation
 from engine.web import app as app_module
 from tests import conftest, factories
 
@@ -60,7 +60,7 @@ async def seed(store, matcher) -> None:
         (factories.event("tax.vat_declared", firm=FIRM, occurred_at="2022-04-15T09:00:00+08:00", period="2022-03", sales=150000), "b-vat"),
     ]
     await store.add_events(
-        [webhooks._new_event(validation.validate(body, webhook_id=i), json.dumps(body, ensure_ascii=False), {}) for body, i in events]
+        [admission.new_event(validation.validate(body, webhook_id=i), json.dumps(body, ensure_ascii=False), {}) for body, i in events]
     )
     await pipeline.Pipeline(store, matcher).run_once()
     await accounts.create(sql_accounts.SqlAccounts(store), store, "zhangsan", PASSWORD, "operator", display_name="张三", actor="test")

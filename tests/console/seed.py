@@ -7,7 +7,7 @@ import json
 import re
 
 from engine.core import matching
-from engine.ingest import pipeline, validation, webhooks
+from engine.ingest import admission, pipeline, validation
 from tests import factories
 from tests.notices import helpers
 
@@ -35,7 +35,7 @@ def firm_events(firm: str, *, region: str, name: str, mobile: str = "13800138000
 async def feed_with(store, matcher: matching.Matcher, *events):
     """Store events (body, id) and fold them with `matcher` (helpers.feed does it with GrantingMatcher)."""
     await store.add_events([
-        webhooks._new_event(validation.validate(body, webhook_id=event_id), json.dumps(body, ensure_ascii=False), {})
+        admission.new_event(validation.validate(body, webhook_id=event_id), json.dumps(body, ensure_ascii=False), {})
         for body, event_id in events
     ])
     return await pipeline.Pipeline(store, matcher).run_once()

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.core import event_status, matching, profile, records
-from engine.ingest import pipeline, validation, webhooks
+from engine.ingest import admission, pipeline, validation, webhooks
 from engine.testing import memory_storage
 from tests import factories
 
@@ -41,7 +41,7 @@ class SmallMatcher:
 
 def envelope_event(body: dict, event_id: str) -> records.NewEvent:
     envelope = validation.validate(body, webhook_id=event_id)
-    return webhooks._new_event(envelope, json.dumps(body, ensure_ascii=False), {"webhook-id": event_id})
+    return admission.new_event(envelope, json.dumps(body, ensure_ascii=False), {"webhook-id": event_id})
 
 
 async def run(store, matcher, *bodies_and_ids):

@@ -6,7 +6,7 @@ import datetime
 import json
 
 from engine.core import china_time, matching
-from engine.ingest import pipeline, validation, webhooks
+from engine.ingest import admission, pipeline, validation
 from engine.notices import channels, pacing, worker
 from engine.testing import memory_channels
 from tests import factories
@@ -80,7 +80,7 @@ async def feed(store, *events):
     """Store events (body, id) and fold them with the granting matcher."""
     await store.add_events(
         [
-            webhooks._new_event(validation.validate(body, webhook_id=event_id), json.dumps(body, ensure_ascii=False), {})
+            admission.new_event(validation.validate(body, webhook_id=event_id), json.dumps(body, ensure_ascii=False), {})
             for body, event_id in events
         ]
     )

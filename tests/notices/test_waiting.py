@@ -8,7 +8,7 @@ import datetime
 import json
 
 from engine.core import matching, notice_status
-from engine.ingest import folding, pipeline, validation, webhooks
+from engine.ingest import admission, folding, pipeline, validation
 from tests import factories
 from tests.notices import helpers
 
@@ -253,7 +253,7 @@ def vat(firm: str, period: str, sales: int) -> tuple[dict, str]:
 
 async def store_events(store, *events: tuple[dict, str]) -> None:
     await store.add_events([
-        webhooks._new_event(validation.validate(body, webhook_id=event_id), json.dumps(body, ensure_ascii=False), {})
+        admission.new_event(validation.validate(body, webhook_id=event_id), json.dumps(body, ensure_ascii=False), {})
         for body, event_id in events
     ])
 

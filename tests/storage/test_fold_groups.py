@@ -14,7 +14,7 @@ import sqlalchemy.exc
 from connectors import sql_storage
 from engine import audit
 from engine.core import event_status, matching
-from engine.ingest import folding, pipeline, synth, validation, webhooks
+from engine.ingest import admission, folding, pipeline, synth, validation
 from engine.testing import memory_storage
 from tests import factories
 from tests.conftest import SQL_BACKENDS
@@ -80,7 +80,7 @@ class FailsOnce(SalesMatcher):
 
 def new_event(body: dict, event_id: str):
     envelope = validation.validate(body, webhook_id=event_id)
-    return webhooks._new_event(envelope, json.dumps(body, ensure_ascii=False), {"webhook-id": event_id})
+    return admission.new_event(envelope, json.dumps(body, ensure_ascii=False), {"webhook-id": event_id})
 
 
 def vat(firm: str, month: int, sales: int) -> dict:

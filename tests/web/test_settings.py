@@ -43,6 +43,9 @@ def test_several_secrets_are_kept_for_rotation():
         ({"POLICY_PUSH_PUBLIC_URL": "policy.example.cn"}, ["POLICY_PUSH_PUBLIC_URL", "not an http(s) URL"]),
         ({"POLICY_PUSH_STALE_AFTER_DAYS": "a quarter"}, ["POLICY_PUSH_STALE_AFTER_DAYS", "whole number of days or 'off'"]),
         ({"POLICY_PUSH_STALE_AFTER_DAYS": "-1"}, ["POLICY_PUSH_STALE_AFTER_DAYS", "must not be negative"]),
+        ({"POLICY_PUSH_AMQP_URL": "http://broker"}, ["POLICY_PUSH_AMQP_URL", "amqp://"]),
+        ({"POLICY_PUSH_AMQP_URL": "amqp://user:s3cret@"}, ["POLICY_PUSH_AMQP_URL", "***"]),
+        ({"POLICY_PUSH_AMQP_QUEUE": "amq.events"}, ["POLICY_PUSH_AMQP_QUEUE", "not starting with 'amq.'"]),
     ],
 )
 def test_bad_values_name_the_variable_and_the_reason(env, words):

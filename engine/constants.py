@@ -68,6 +68,14 @@ NOTICE_MAX_ATTEMPTS = 8
 #: current). A quarter: a late data feed of the last quarter still reaches firms.
 NOTICE_STALE_AFTER_DAYS = 90
 
+#: Longest a single send may take before it counts as unanswered (SMS: never re-sent blind; email: retried
+#: with the same Message-ID): a provider that stops answering must not hold its channel's lane for ever.
+NOTICE_SEND_TIMEOUT_SECONDS = 60.0
+
+#: How often a delivery worker looks for sends interrupted by a dead worker (expired leases), apart from
+#: its channels' lanes, so an interrupted email is retried soon even while a long SMS pass runs.
+NOTICE_RECOVERY_SECONDS = 30.0
+
 #: Wait when a provider defers (flow control) without saying how long.
 NOTICE_DEFER_SECONDS = 600.0
 

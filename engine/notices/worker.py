@@ -77,6 +77,7 @@ class DeliveryWorker:
         lease: datetime.timedelta = datetime.timedelta(seconds=constants.NOTICE_LEASE_SECONDS),
         batch_size: int = constants.NOTICE_BATCH_SIZE,
         poll_seconds: float = constants.NOTICE_POLL_SECONDS,
+        recovery_seconds: float = constants.NOTICE_RECOVERY_SECONDS,
         clock: Clock = _utcnow,
     ) -> None:
         self.store = store
@@ -86,13 +87,17 @@ class DeliveryWorker:
         self.lease = lease
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.recovery_seconds = recovery_seconds
         self.clock = clock
-        self._wakeup = asyncio.Event()
+        #: One wake-up per channel: each channel is its own lane (see `run_forever`).
+        self._wakeups = {name: asyncio.Event() for name in self.channels}
+        self._stopped = asyncio.Event()
         self._stopping = False
 
     def wake(self) -> None:
         """New notices may be due (the pipeline just committed some)."""
-        self._wakeup.set()
+        for wakeup in self._wakeups.values():
+            wakeup.set()
 
     async def recover(self) -> int:
         """Settle notices whose worker died mid-send (see the module docstring)."""
@@ -121,11 +126,16 @@ class DeliveryWorker:
         return recovered
 
     async def run_once(self) -> int:
-        """Recover, then send everything due now; return how many notices were handled."""
+        """Recover, then send everything due now on every channel, the channels side by side; return how
+        many notices were handled."""
         await self.recover()
+        return sum(await asyncio.gather(*(self._drain(name) for name in self.channels)))
+
+    async def _drain(self, name: str) -> int:
+        """Send everything due now on one channel."""
         handled = 0
         while not self._stopping:
-            claimed = await self._claim()
+            claimed = await self._claim(name)
             if not claimed:
                 break
             for index, notice in enumerate(claimed):
@@ -133,7 +143,7 @@ class DeliveryWorker:
                     await self._release(claimed[index:])
                     break
                 try:
-                    await self.deliver(notice)
+                    await self.deliver(notice, paced=name in ONE_AT_A_TIME)
                 except notice_status.IllegalTransition as exc:
                     log.warning("notice %s: %s", notice.notice_id, exc, extra={"notice_id": notice.notice_id})
                 except tasks.TRANSIENT:
@@ -143,20 +153,18 @@ class DeliveryWorker:
                 handled += 1
         return handled
 
-    async def _claim(self) -> list[outbox.NoticeRecord]:
-        """Due notices to send now: a batch of emails, and SMS one at a time.
+    async def _claim(self, name: str) -> list[outbox.NoticeRecord]:
+        """Due notices of one channel to send now: a batch of emails, or one SMS.
 
         A worker that dies holding a claimed SMS cannot know whether it left, so recovery declares
-        it dead rather than risk a second message. Claiming SMS singly keeps that to the one SMS
-        actually in flight; a batch would condemn up to a whole batch that was never tried.
+        it dead rather than risk a second message. So an SMS is claimed only when it can be sent at
+        once: singly (a batch would condemn a whole batch never tried), and only after its rate
+        limit let it through (a worker killed while waiting for the limiter holds no claim).
         """
-        now = self.clock()
-        bulk = tuple(c for c in self.channels if c not in ONE_AT_A_TIME)
-        claimed = await self.store.claim_due_notices(now, self.batch_size, self.lease, bulk) if bulk else []
-        for channel in ONE_AT_A_TIME:
-            if channel in self.channels:
-                claimed += await self.store.claim_due_notices(now, 1, self.lease, (channel,))
-        return claimed
+        if name in ONE_AT_A_TIME:
+            await self.channels[name].limiter.acquire()
+            return await self.store.claim_due_notices(self.clock(), 1, self.lease, (name,))
+        return await self.store.claim_due_notices(self.clock(), self.batch_size, self.lease, (name,))
 
     async def _release(self, notices: list[outbox.NoticeRecord]) -> None:
         """Hand back claims not yet tried, so a stopping worker leaves nothing to wait out a lease."""
@@ -171,8 +179,9 @@ class DeliveryWorker:
             except notice_status.IllegalTransition:
                 continue
 
-    async def deliver(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
-        """Take one claimed (SENDING) notice to its next state."""
+    async def deliver(self, notice: outbox.NoticeRecord, *, paced: bool = False) -> outbox.NoticeRecord:
+        """Take one claimed (SENDING) notice to its next state (`paced`: its rate limit was already
+        passed before the claim)."""
         firm = await self.store.get_firm(notice.uscc)
         assert firm is not None, f"notice {notice.notice_id} for unknown firm {notice.uscc}"
         # Read once: whether the benefit still applies, and the decision the message announces.
@@ -195,12 +204,20 @@ class DeliveryWorker:
                 message = self.compose(notice, profile.nest(notice.uscc, firm.fields), stored[notice.decision_id], previous)
             except ValueError as exc:  # the words cannot be made (e.g. a firm name too long for an SMS variable)
                 return await self._change(notice, outbox.Transition(S.DEAD, "compose", "unrenderable", reason=str(exc)))
-        await channel.limiter.acquire()
+        if not paced:
+            await channel.limiter.acquire()
         if notice.lease_until is not None and self.clock() >= notice.lease_until:
             # Too late: another worker may already have recovered this claim. Sending now could repeat it.
             raise notice_status.IllegalTransition(f"notice {notice.notice_id}: the lease ran out before sending; left for recovery")
         timer = metrics.SendTimer()
-        result = await channel.sender.send(message)
+        try:
+            # A provider that stops answering must not hold its lane (nor the lease) for ever.
+            result = await asyncio.wait_for(channel.sender.send(message), timeout=constants.NOTICE_SEND_TIMEOUT_SECONDS)
+        except TimeoutError:
+            result = channels.SendResult(
+                channels.Outcome.RETRY, reason=f"no answer from the provider within {constants.NOTICE_SEND_TIMEOUT_SECONDS:g} s",
+                ambiguous=True,
+            )
         timer.done(notice.channel, result.outcome.value)
         return await self._change(notice, self._after_send(notice, result, dataclasses.asdict(message)))
 
@@ -244,28 +261,47 @@ class DeliveryWorker:
         return updated
 
     async def run_forever(self) -> None:
-        """Work until stopped: send what is due, then wait for a wake-up or the poll interval."""
+        """Work until stopped. Each channel is a lane of its own (send what is due, then wait for a
+        wake-up or the poll interval), so a stalled or slow provider holds up only its own channel;
+        interrupted sends are recovered on a timer of their own, whatever the lanes are doing."""
         for channel in self.channels.values():
             await channel.sender.open()
         try:
-            while not self._stopping:
-                self._wakeup.clear()
-                try:
-                    await self.run_once()
-                except tasks.TRANSIENT as exc:
-                    log.error("delivery worker: storage unavailable (%s); retrying", exc)
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
-                except TimeoutError:
-                    pass
+            await asyncio.gather(self._recovering(), *(self._lane(name) for name in self.channels))
         finally:
             for channel in self.channels.values():
                 await channel.sender.close()
 
+    async def _lane(self, name: str) -> None:
+        wakeup = self._wakeups[name]
+        while not self._stopping:
+            wakeup.clear()
+            try:
+                await self._drain(name)
+            except tasks.TRANSIENT as exc:
+                log.error("delivery worker (%s): storage unavailable (%s); retrying", name, exc)
+            try:
+                await asyncio.wait_for(wakeup.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def _recovering(self) -> None:
+        while not self._stopping:
+            try:
+                if await self.recover():
+                    self.wake()  # a recovered email is due again at once
+            except tasks.TRANSIENT as exc:
+                log.error("delivery worker: storage unavailable for recovery (%s); retrying", exc)
+            try:
+                await asyncio.wait_for(self._stopped.wait(), timeout=self.recovery_seconds)
+            except TimeoutError:
+                pass
+
     async def stop(self, task: asyncio.Task[None], timeout: float) -> None:
-        """Finish the notice in hand, then end (a send is never cut off half-way)."""
+        """Finish the notice in hand on each channel, then end (a send is never cut off half-way)."""
         self._stopping = True
-        self._wakeup.set()
+        self._stopped.set()
+        self.wake()
         await tasks.finish(task, timeout)
 
 

@@ -141,7 +141,7 @@ async def test_a_worker_killed_mid_round_condemns_only_the_sms_in_flight(store):
     clock = helpers.Clock(helpers.soon())
     killed, _, _ = helpers.make_worker(store, clock=clock)
     # The worker claims its round, starts the SMS, and is killed with SIGKILL before recording anything.
-    claimed = await killed._claim()
+    claimed = await killed._claim("email") + await killed._claim("sms")
     assert sorted(n.channel for n in claimed) == ["email"] * 5 + ["sms"]
     clock.at += killed.lease + datetime.timedelta(seconds=1)
     restarted, sms, email = helpers.make_worker(store, clock=clock)
@@ -180,9 +180,9 @@ async def test_a_stopping_worker_hands_back_claims_it_has_not_tried(store):
     delivery, sms, email = helpers.make_worker(store)
     original = delivery.deliver
 
-    async def deliver_then_stop(notice):
+    async def deliver_then_stop(notice, **options):
         delivery._stopping = True  # SIGTERM arrives while the first notice is being sent
-        return await original(notice)
+        return await original(notice, **options)
 
     delivery.deliver = deliver_then_stop
     assert await delivery.run_once() == 1

@@ -148,11 +148,13 @@ class Reason:
 
 
 def reasons(previous: matching.Decision | None, decision: matching.Decision) -> list[Reason]:
-    """The named inputs of the amount (derive.names) whose values differ between two decisions' facts."""
+    """The named inputs of the amount (derive.names, those with a unit) whose values differ between two decisions' facts."""
     if previous is None:
         return []
     found = []
     for key, named in names.attribute_names().items():
+        if not named.told_in_notices:
+            continue  # not an input of any amount: named for the firm's page, never told as a change
         before, after = previous.facts.get(key), decision.facts.get(key)
         if key in decision.facts or key in previous.facts:
             if named.value_text(before) != named.value_text(after):

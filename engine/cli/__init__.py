@@ -83,7 +83,10 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     async def _run() -> None:
         store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
         await store.open()
-        delivery = worker.DeliveryWorker(store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices))
+        delivery = worker.DeliveryWorker(
+            store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices),
+            auto_grants=compose.auto_grant_clauses(matcher.catalogue),
+        )
         task = asyncio.create_task(delivery.run_forever())
         exporter = None if metrics_port is None else await metrics.serve_alone(store, metrics_host, metrics_port)
         stop = asyncio.Event()

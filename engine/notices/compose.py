@@ -11,6 +11,11 @@ from engine.judging.catalogue import model
 from engine.notices import config, content, outbox, render, unsubscribe
 
 
+def auto_grant_clauses(catalogue: model.Catalogue) -> frozenset[str]:
+    """The clauses granted without application: the only ones a firm that chose SMS for grants only is texted about."""
+    return frozenset(clause.id for clause in catalogue.clauses if clause.mode == "auto_grant")
+
+
 class Composer:
     """Builds SMS and email messages for notices (engine.notices.worker.Composer)."""
 

@@ -83,7 +83,9 @@ def create_service(config: settings.Settings, matcher: matching.Matcher, *, deli
     delivery = None
     if deliver:
         composer = compose.Composer(matcher.catalogue, config.notices)
-        delivery = worker.DeliveryWorker(store, composer, senders.build_channels(config.notices))
+        delivery = worker.DeliveryWorker(
+            store, composer, senders.build_channels(config.notices), auto_grants=compose.auto_grant_clauses(matcher.catalogue)
+        )
     return create_app(config, store=store, matcher=matcher, delivery=delivery)
 
 

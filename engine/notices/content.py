@@ -87,6 +87,9 @@ class NoticeContent:
     period_text: str | None = None
     #: Whether the benefit's window had already closed on the day the notice was written.
     window_closed: bool = False
+    #: The signed, expiring link to the firm's own page (我的政策; engine.notices.firm_links), for email;
+    #: None where the notice carries none.
+    firm_page_url: str | None = None
 
     @property
     def document_ref(self) -> str:
@@ -174,11 +177,12 @@ def build(
     period: str | None = None,
     change: Change | None = None,
     today: dt.date | None = None,
+    firm_page_url: str | None = None,
 ) -> NoticeContent:
     """Derive a notice's content from the decision's clause, its document and the firm's profile.
 
     `period` is the notice's period (``2022``; ``once``), `change` what a notice of a changed amount
-    adds, and `today` the day it is written (China time; default today): a window that closed before
+    adds, `firm_page_url` the link to the firm's own page, and `today` the day it is written (China time; default today): a window that closed before
     it is said to have closed.
 
     Raises ValueError for a clause the catalogue lacks, a clause that is not firm-facing (agency
@@ -243,6 +247,7 @@ def build(
         reason_short="、".join(f"{r.short}变化" for r in told) or (None if change is None else "数据更新后重新核定"),
         period_text=period_text(period),
         window_closed=closed,
+        firm_page_url=firm_page_url,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import getpass
 import logging
 import signal
@@ -139,6 +140,35 @@ def _operator_action(notice_id: str, action: Callable[[outbox.NoticeStore, str, 
         raise click.ClickException(f"no notice {notice_id}") from None
     except notice_status.IllegalTransition as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def firms() -> None:
+    """Firms: their own page (我的政策)."""
+
+
+@firms.command("revoke-links")
+@click.argument("uscc")
+def firms_revoke_links(uscc: str) -> None:
+    """Stop every link to the firm's page sent so far (a forwarded or leaked email); later notices bring new ones."""
+    config = _settings()
+    uscc = uscc.strip().upper()
+
+    async def _revoke() -> datetime.datetime:
+        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        await store.open()
+        try:
+            at = datetime.datetime.now(datetime.UTC)
+            await store.revoke_links(uscc, f"cli ({getpass.getuser()})", at)
+            return at
+        finally:
+            await store.close()
+
+    try:
+        at = asyncio.run(_revoke())
+    except KeyError:
+        raise click.ClickException(f"no firm {uscc}") from None
+    click.echo(f"{uscc}: links issued until {at.isoformat()} no longer open the firm's page")
 
 
 @main.group()

@@ -210,3 +210,16 @@ async def test_the_page_shows_and_changes_the_sms_choice(page_client, store):
     assert refused.status == 422 and "短信接收方式" in await refused.text()
     actions = [(a, p["sms"]) for a, _, p in await audit_actions(store)]
     assert actions == [("firm.sms_preference", "grants_only"), ("firm.sms_preference", "none")]
+
+
+async def test_a_grant_waiting_for_an_officers_check_is_never_told_as_done(make_client, store, production_matcher):
+    # The 二次确认 gate holds qinghai-2022#(二) for an officer: until approved the firm reads only that it is checked.
+    await store.set_clause_approval("qinghai-2022-2", True, "admin (setup)")
+    await seed.two_firms(store, production_matcher)
+    client = await make_client(store, matcher=production_matcher, run_pipeline=False)
+    item = _item(await (await client.get(seed.link(seed.OTHER))).text(), "qinghai-2022-2")
+    assert "正在核实" in item and "已为您办理" not in item
+    [pending] = await store.pending_approvals("qinghai-2022-2")
+    await store.resolve_approvals([pending.id], False, "admin (setup)", "数据有误")
+    page = await (await client.get(seed.link(seed.OTHER))).text()
+    assert 'id="item-qinghai-2022-2"' not in page  # rejected by the officer: not shown at all

@@ -27,6 +27,7 @@ from engine.http import auth
 from engine.judging import catalogue
 from engine.notices import compose, outbox, worker
 from engine.telemetry import logs, metrics
+from engine.web import access_log
 from engine.web import app as app_module
 from engine.web import senders
 
@@ -67,6 +68,7 @@ def serve(host: str, port: int, no_delivery: bool) -> None:
         host=host,
         port=port,
         print=lambda line: click.echo(line),
+        access_log_class=access_log.AccessLogger,
     )
 
 

@@ -88,6 +88,8 @@ async def test_a_firm_owner_answers_on_a_phone_and_a_viewer_sees_the_objection(s
     assert seed.RENTER_NAME in body and "已为您办理" in body and "可申请" in body and "需补充数据" in body
     assert f"金额：{seed.GRANT_AMOUNT}" in body
     await no_sideways_scroll(page)
+    console_browser.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(console_browser.SCREENSHOTS / "firm-page-00-first-screen.png"))  # what a phone shows first
     await console_browser.shot(page, "firm-page-01-opened")
 
     grant = page.locator(f"#item-{seed.GRANT}")

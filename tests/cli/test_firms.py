@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from click.testing import CliRunner
@@ -10,6 +11,17 @@ from click.testing import CliRunner
 from engine.cli import main
 from tests import conftest
 from tests.firm_page import seed
+
+
+@pytest.fixture(autouse=True)
+def root_logging_kept():
+    """`policy-push` installs its log handler on the root logger: take it away again, so later tests'
+    command output holds no log lines of ours."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.mark.parametrize("store", conftest.SQL_BACKENDS, indirect=True)
@@ -23,5 +35,5 @@ async def test_revoke_links_stops_the_firms_links_and_is_audited(store, producti
     assert await store.links_revoked_before(seed.OTHER) is None
     [entry] = [e async for e in store.audit_entries() if e.action == "firm.links_revoked"]
     assert entry.subject_id == seed.RENTER and entry.actor.startswith("cli (")
-    unknown = await asyncio.to_thread(runner.invoke, main, ["firms", "revoke-links", "91110000000000000X"])
+    unknown = await asyncio.to_thread(runner.invoke, main, ["--log-level", "WARNING", "firms", "revoke-links", "91110000000000000X"])
     assert unknown.exit_code != 0 and "no firm 91110000000000000X" in unknown.output

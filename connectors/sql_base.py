@@ -8,7 +8,7 @@ rows are locked with `FOR UPDATE` where a transaction reads before it writes.
 
 The SQL store is built in layers, each a class standing on the one below and calling only what
 it inherits: SqlBase → SqlFirms → SqlAudit → SqlNotices → SqlApprovals → SqlFolding →
-SqlBackfill → SqlStorage.
+SqlBackfill → SqlFirmPage → SqlStorage.
 """
 
 from __future__ import annotations

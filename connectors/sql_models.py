@@ -267,3 +267,34 @@ class ClauseSetting(SQLModel, table=True):
     needs_approval: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
     updated_by: str = Field(default="", sa_column=sa.Column(sa.String(100), nullable=False))
     updated_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class FirmResponse(SQLModel, table=True):
+    """A firm's answer on its own page (我的政策) to one decision: 确认 (confirm) or 有异议 (object, with a reason).
+
+    Append-only: a later answer to the same decision does not erase an earlier one; the page and the
+    console read the latest."""
+
+    __tablename__ = "firm_response"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uscc: str = Field(sa_column=sa.Column(sa.String(18), sa.ForeignKey("firm.uscc"), nullable=False, index=True))
+    clause_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    decision_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("decision.id"), nullable=False))
+    action: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+
+    __table_args__ = (sa.Index("ix_firm_response_action_at", "action", "at"),)
+
+
+class FirmPreference(SQLModel, table=True):
+    """What a firm chose on its page (SMS: all, grants_only or none) and when an operator revoked its links."""
+
+    __tablename__ = "firm_preference"
+
+    uscc: str = Field(sa_column=sa.Column(sa.String(18), sa.ForeignKey("firm.uscc"), primary_key=True))
+    sms: str = Field(default="all", sa_column=sa.Column(sa.String(16), nullable=False))
+    #: Links to the firm's page issued at or before this moment are refused (None: none revoked).
+    links_revoked_before: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+    updated_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))

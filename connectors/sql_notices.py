@@ -22,6 +22,7 @@ _NOTICE = models.Notice.__table__
 _ATTEMPT = models.NoticeAttempt.__table__
 _OPT_OUT = models.ChannelOptOut.__table__
 _FIRM = models.Firm.__table__
+_PREFERENCE = models.FirmPreference.__table__
 
 
 def _record(row: Any) -> outbox.NoticeRecord:
@@ -269,6 +270,27 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
         async with self._read() as connection:
             rows = await connection.execute(sa.select(_OPT_OUT.c.channel, _OPT_OUT.c.at).where(_OPT_OUT.c.uscc == uscc))
             return {row.channel: models.as_utc(row.at) for row in rows}
+
+    async def sms_preference(self, uscc: str) -> str:
+        async with self._read() as connection:
+            found = (await connection.execute(sa.select(_PREFERENCE.c.sms).where(_PREFERENCE.c.uscc == uscc))).scalar()
+        return found or outbox.SMS_ALL
+
+    async def set_sms_preference(self, uscc: str, preference: str, actor: str, at: datetime.datetime) -> None:
+        entry = notice_rules.preference_audit(uscc, preference, actor)
+        async with self._write() as connection:
+            await connection.execute(
+                self.insert(_PREFERENCE).values(uscc=uscc, sms=preference, updated_at=at)
+                .on_conflict_do_update(index_elements=["uscc"], set_={"sms": preference, "updated_at": at})
+            )
+            if preference == outbox.SMS_NONE:
+                await connection.execute(
+                    self.insert(_OPT_OUT).values(uscc=uscc, channel="sms", source=f"firm page ({actor})"[:200], at=at)
+                    .on_conflict_do_nothing(index_elements=["uscc", "channel"])
+                )
+            else:
+                await connection.execute(sa.delete(_OPT_OUT).where((_OPT_OUT.c.uscc == uscc) & (_OPT_OUT.c.channel == "sms")))
+            await self._audit(connection, [entry])
 
     async def firms_with_mobile(self, mobile_e164: str) -> list[str]:
         query = sa.select(_FIRM.c.uscc).where(_FIRM.c.fields["contact.mobile"].as_string() == mobile_e164).order_by(_FIRM.c.uscc)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_backfill
+from connectors import sql_firm_page
 from connectors import sql_models as models
 from engine import storage
 from engine.core import event_status, records
@@ -31,7 +31,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-class SqlStorage(sql_backfill.SqlBackfill, storage.Storage):
+class SqlStorage(sql_firm_page.SqlFirmPage, storage.Storage):
     """Storage on a relational database; see connectors.sql_base for the locking rules."""
 
     # Events -----------------------------------------------------------------------------------

@@ -67,6 +67,9 @@ NOTICE_MAX_ATTEMPTS = 8
 #: they are held for an operator (a bulk import of old events must not announce long-gone benefits as
 #: current). A quarter: a late data feed of the last quarter still reaches firms.
 NOTICE_STALE_AFTER_DAYS = 90
+#: How long a link to a firm's own page (我的政策) stays valid, in days (POLICY_PUSH_FIRM_LINK_DAYS): a month covers
+#: the time from a notice to a firm answering it; later notices bring fresh links.
+FIRM_LINK_DAYS = 30
 
 #: Longest a single send may take before it counts as unanswered (SMS: never re-sent blind; email: retried
 #: with the same Message-ID): a provider that stops answering must not hold its channel's lane for ever.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import getpass
 import logging
 import signal
@@ -27,6 +28,7 @@ from engine.http import auth
 from engine.judging import catalogue
 from engine.notices import compose, outbox, worker
 from engine.telemetry import logs, metrics
+from engine.web import access_log
 from engine.web import app as app_module
 from engine.web import senders
 
@@ -67,6 +69,7 @@ def serve(host: str, port: int, no_delivery: bool) -> None:
         host=host,
         port=port,
         print=lambda line: click.echo(line),
+        access_log_class=access_log.AccessLogger,
     )
 
 
@@ -84,7 +87,10 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     async def _run() -> None:
         store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
         await store.open()
-        delivery = worker.DeliveryWorker(store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices))
+        delivery = worker.DeliveryWorker(
+            store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices),
+            auto_grants=compose.auto_grant_clauses(matcher.catalogue),
+        )
         task = asyncio.create_task(delivery.run_forever())
         exporter = None if metrics_port is None else await metrics.serve_alone(store, metrics_host, metrics_port)
         stop = asyncio.Event()
@@ -137,6 +143,35 @@ def _operator_action(notice_id: str, action: Callable[[outbox.NoticeStore, str, 
         raise click.ClickException(f"no notice {notice_id}") from None
     except notice_status.IllegalTransition as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def firms() -> None:
+    """Firms: their own page (我的政策)."""
+
+
+@firms.command("revoke-links")
+@click.argument("uscc")
+def firms_revoke_links(uscc: str) -> None:
+    """Stop every link to the firm's page sent so far (a forwarded or leaked email); later notices bring new ones."""
+    config = _settings()
+    uscc = uscc.strip().upper()
+
+    async def _revoke() -> datetime.datetime:
+        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        await store.open()
+        try:
+            at = datetime.datetime.now(datetime.UTC)
+            await store.revoke_links(uscc, f"cli ({getpass.getuser()})", at)
+            return at
+        finally:
+            await store.close()
+
+    try:
+        at = asyncio.run(_revoke())
+    except KeyError:
+        raise click.ClickException(f"no firm {uscc}") from None
+    click.echo(f"{uscc}: links issued until {at.isoformat()} no longer open the firm's page")
 
 
 @main.group()

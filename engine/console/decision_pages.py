@@ -117,6 +117,7 @@ async def decision_detail(request: web.Request) -> web.Response:
         "explanation": explanation, "other": {k: v for k, v in explanation.items() if k not in EXPLAINED},
         "done": MESSAGES.get(request.query.get("done", "")), "error": MESSAGES.get(request.query.get("error", "")),
         "may_retry": auth.role_allows(security.current_operator(request).role, "operator"),
+        "responses": [r for r in await store.firm_responses(row.uscc) if r.decision_id == decision_id],
     })
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from engine.console import keys, security, view
 from engine.console.read_model import READ_MODEL, page_number
 from engine.core import pii
+from engine.http import auth
 
 #: Profile fields that hold personal data, and how each is masked (shared with the API).
 PII_FIELDS = pii.PII_FIELDS
@@ -95,4 +96,9 @@ async def firm_detail(request: web.Request) -> web.Response:
     return view.render(request, "firm.html", {
         "firm": firm, "name": firm.fields.get("name"), "region": await request.app[READ_MODEL].firm_region(uscc),
         "profile": profile, "entries": entries, "opt_outs": await store.opt_outs(uscc),
+        "responses": await store.firm_responses(uscc), "sms_preference": await store.sms_preference(uscc),
+        "links_revoked_before": await store.links_revoked_before(uscc),
+        "may_revoke": auth.role_allows(security.current_operator(request).role, "operator"),
+        "done": "已停用此前发给该企业的全部“我的政策”链接；之后的通知将带有新链接。"
+        if request.query.get("done") == "links_revoked" else None,
     })

@@ -7,12 +7,14 @@ from aiohttp import web
 
 from engine import audit
 from engine.core import matching
+from engine.firm_page import store as firm_page_store
 from engine.notices import approvals, outbox
 
 
-class ConsoleStore(outbox.NoticeStore, approvals.ApprovalStore, audit.AuditStore):
+class ConsoleStore(outbox.NoticeStore, approvals.ApprovalStore, audit.AuditStore, firm_page_store.FirmPageStore):
     """What the console's pages read and change through the store: firms and their decisions and
-    notices (FirmReader via NoticeStore), the 二次确认 gate, and the audit trail."""
+    notices (FirmReader via NoticeStore), the 二次确认 gate, the audit trail, and what firms said on their
+    own page (answers, objections, link revocation)."""
 
 
 STORAGE = web.AppKey("console_store", ConsoleStore)

@@ -44,6 +44,12 @@ OP = {"eq": "等于", "ne": "不等于", "lt": "小于", "le": "不大于", "gt"
 
 UNIT = {"yuan": "元", "percent": "%", "months": "个月", "none": ""}
 
+#: A firm's answer on its own page (engine.firm_page).
+FIRM_RESPONSE = {"confirm": "确认", "object": "有异议"}
+
+#: What SMS a firm chose on its own page (engine.notices.outbox.SMS_PREFERENCES).
+SMS_PREFERENCE = {"all": "全部短信", "grants_only": "仅免申即享短信", "none": "不接收短信"}
+
 #: Timeline entry kinds on the firm page.
 TIMELINE = {"event": "事件", "profile": "档案变更", "decision": "判定", "notice": "通知"}
 

@@ -17,6 +17,8 @@ GET  /console/approvals                     viewer    pending decisions (read-on
 POST /console/approvals                     operator  approve / reject pending decisions
 GET  /console/stats                         viewer    statistics with SVG charts
 GET  /console/audit                         viewer    audit log and chain verdict
+GET  /console/objections                    viewer    firms' objections from their own page
+POST /console/firms/{uscc}/revoke-links     operator  stop every page link sent to the firm so far
 ==========================================  ========  =====================================
 """
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.console import approval_pages, clause_pages, decision_pages, firm_pages, report_pages
+from engine.console import approval_pages, clause_pages, decision_pages, firm_page_pages, firm_pages, report_pages
 
 routes = web.RouteTableDef()
 
@@ -36,6 +38,8 @@ routes.post("/console/notices/{notice_id}/retry")(decision_pages.notice_retry)
 routes.post("/console/notices/{notice_id}/release")(decision_pages.notice_release)
 routes.get("/console/firms")(firm_pages.firm_list)
 routes.get("/console/firms/{uscc}")(firm_pages.firm_detail)
+routes.post("/console/firms/{uscc}/revoke-links")(firm_page_pages.revoke_links)
+routes.get("/console/objections")(firm_page_pages.objection_list)
 routes.get("/console/clauses")(clause_pages.clause_list)
 routes.get("/console/clauses/{clause_id}")(clause_pages.clause_detail)
 routes.post("/console/clauses/{clause_id}/approval")(clause_pages.clause_gate)

@@ -8,7 +8,12 @@ from typing import Any
 
 from engine.core import matching
 from engine.judging.catalogue import model
-from engine.notices import config, content, outbox, render, unsubscribe
+from engine.notices import config, content, firm_links, outbox, render, unsubscribe
+
+
+def auto_grant_clauses(catalogue: model.Catalogue) -> frozenset[str]:
+    """The clauses granted without application: the only ones a firm that chose SMS for grants only is texted about."""
+    return frozenset(clause.id for clause in catalogue.clauses if clause.mode == "auto_grant")
 
 
 class Composer:
@@ -22,6 +27,10 @@ class Composer:
 
     def unsubscribe_url(self, uscc: str, channel: str) -> str:
         return unsubscribe.unsubscribe_url(self.settings.public_url, unsubscribe.make_token(self._key, uscc, channel))
+
+    def firm_page_url(self, uscc: str) -> str:
+        """A fresh link to the firm's own page (我的政策), valid for the configured lifetime from now."""
+        return firm_links.page_url(self.settings.public_url, firm_links.make_token(self._key, uscc))
 
     def __call__(
         self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decision: matching.Decision,
@@ -43,6 +52,7 @@ class Composer:
             unsubscribe_url=self.unsubscribe_url(notice.uscc, "email"),
             period=notice.period,
             change=change,
+            firm_page_url=self.firm_page_url(notice.uscc) if notice.channel == "email" else None,
         )
         contact = profile.get("contact", {})
         if notice.channel == "sms":

@@ -41,6 +41,8 @@ class NoticeSettings:
     #: How long after a benefit's window closed its notices are still pushed when the decision is recorded
     #: (POLICY_PUSH_STALE_AFTER_DAYS, `off` for never held); later ones wait for an operator to release them.
     stale_after: datetime.timedelta | None = datetime.timedelta(days=constants.NOTICE_STALE_AFTER_DAYS)
+    #: How long a link to the firm's own page (我的政策, in every email) stays valid (POLICY_PUSH_FIRM_LINK_DAYS).
+    firm_link_lifetime: datetime.timedelta = datetime.timedelta(days=constants.FIRM_LINK_DAYS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NoticeSettings:
@@ -76,6 +78,7 @@ class NoticeSettings:
             secret_key=env.get("POLICY_PUSH_SECRET_KEY") or "",
             sms_report_token=env.get("POLICY_PUSH_SMS_REPORT_TOKEN") or None,
             stale_after=_stale_after(env.get("POLICY_PUSH_STALE_AFTER_DAYS")),
+            firm_link_lifetime=_firm_link_lifetime(env.get("POLICY_PUSH_FIRM_LINK_DAYS")),
         )
 
 
@@ -96,6 +99,19 @@ def _stale_after(raw: str | None) -> datetime.timedelta | None:
         raise NoticeSettingsError(f"POLICY_PUSH_STALE_AFTER_DAYS: {raw!r} is not a whole number of days or 'off'") from None
     if days < 0:
         raise NoticeSettingsError(f"POLICY_PUSH_STALE_AFTER_DAYS: must not be negative, got {days}")
+    return datetime.timedelta(days=days)
+
+
+def _firm_link_lifetime(raw: str | None) -> datetime.timedelta:
+    """Days as a positive whole number: a link that is dead on arrival would only confuse the firm."""
+    if raw is None or not raw.strip():
+        return datetime.timedelta(days=constants.FIRM_LINK_DAYS)
+    try:
+        days = int(raw)
+    except ValueError:
+        raise NoticeSettingsError(f"POLICY_PUSH_FIRM_LINK_DAYS: {raw!r} is not a whole number of days") from None
+    if days <= 0:
+        raise NoticeSettingsError(f"POLICY_PUSH_FIRM_LINK_DAYS: must be positive, got {days}")
     return datetime.timedelta(days=days)
 
 

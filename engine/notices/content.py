@@ -87,6 +87,9 @@ class NoticeContent:
     period_text: str | None = None
     #: Whether the benefit's window had already closed on the day the notice was written.
     window_closed: bool = False
+    #: The signed, expiring link to the firm's own page (我的政策; engine.notices.firm_links), for email;
+    #: None where the notice carries none.
+    firm_page_url: str | None = None
 
     @property
     def document_ref(self) -> str:
@@ -148,11 +151,13 @@ class Reason:
 
 
 def reasons(previous: matching.Decision | None, decision: matching.Decision) -> list[Reason]:
-    """The named inputs of the amount (derive.names) whose values differ between two decisions' facts."""
+    """The named inputs of the amount (derive.names, those with a unit) whose values differ between two decisions' facts."""
     if previous is None:
         return []
     found = []
     for key, named in names.attribute_names().items():
+        if not named.told_in_notices:
+            continue  # not an input of any amount: named for the firm's page, never told as a change
         before, after = previous.facts.get(key), decision.facts.get(key)
         if key in decision.facts or key in previous.facts:
             if named.value_text(before) != named.value_text(after):
@@ -172,11 +177,12 @@ def build(
     period: str | None = None,
     change: Change | None = None,
     today: dt.date | None = None,
+    firm_page_url: str | None = None,
 ) -> NoticeContent:
     """Derive a notice's content from the decision's clause, its document and the firm's profile.
 
     `period` is the notice's period (``2022``; ``once``), `change` what a notice of a changed amount
-    adds, and `today` the day it is written (China time; default today): a window that closed before
+    adds, `firm_page_url` the link to the firm's own page, and `today` the day it is written (China time; default today): a window that closed before
     it is said to have closed.
 
     Raises ValueError for a clause the catalogue lacks, a clause that is not firm-facing (agency
@@ -241,6 +247,7 @@ def build(
         reason_short="、".join(f"{r.short}变化" for r in told) or (None if change is None else "数据更新后重新核定"),
         period_text=period_text(period),
         window_closed=closed,
+        firm_page_url=firm_page_url,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from engine import audit
@@ -234,6 +234,35 @@ def opt_out_reason(channel: str, stamps: Mapping[str, Any], opted_out: Mapping[s
     return f"the firm opted out of {channel} on {refused.isoformat()}"
 
 
+#: Why an SMS notice of a benefit the firm must apply for (or is told of) is skipped for a firm that chose grants only.
+GRANTS_ONLY = "the firm chose SMS for automatic grants only (its page); this benefit is not one"
+
+
+def preference_refusal(channel: str, preference: str, clause_id: str, auto_grants: Collection[str]) -> str | None:
+    """Why the firm's choice on its page keeps this notice off `channel`, or None. Only SMS has a choice
+    besides the opt-out: with SMS_GRANTS_ONLY an SMS goes out only for a clause granted automatically
+    (`auto_grants`, the catalogue's auto_grant clause ids); email is never affected."""
+    if channel == "sms" and preference == outbox.SMS_GRANTS_ONLY and clause_id not in auto_grants:
+        return GRANTS_ONLY
+    return None
+
+
+def sms_choice(preference: str, refusal: str | None) -> str:
+    """The SMS choice in force, as the firm's page shows it: SMS_NONE while an SMS opt-out stands (a reply
+    T, or the page), whatever was chosen before; a SMS_NONE whose opt-out a later consent lifted is SMS_ALL."""
+    if refusal is not None:
+        return outbox.SMS_NONE
+    return outbox.SMS_ALL if preference == outbox.SMS_NONE else preference
+
+
+def preference_audit(uscc: str, preference: str, actor: str) -> audit.Draft:
+    """The audit entry for a firm's SMS choice."""
+    if preference not in outbox.SMS_PREFERENCES:
+        raise ValueError(f"unknown SMS preference {preference!r}; expected one of {outbox.SMS_PREFERENCES}")
+    return audit.Draft(actor=actor, action="firm.sms_preference", subject_type="firm", subject_id=uscc,
+                       payload={"sms": preference})
+
+
 def still_applies(clause_id: str, decisions: Sequence[records.StoredDecision]) -> bool:
     """Whether the firm's latest stored decision on the clause (`decisions` in the order stored) is still
     `met`: the data may have changed since the notice was created, and a notice must not tell the firm
@@ -248,10 +277,13 @@ def not_now(
     stamps: Mapping[str, Any],
     opted_out: Mapping[str, datetime.datetime],
     decisions: Sequence[records.StoredDecision],
+    sms_preference: str = outbox.SMS_ALL,
+    auto_grants: Collection[str] = frozenset(),
 ) -> outbox.Transition | None:
     """Why a claimed notice is not sent now, as the change to make instead; None to send it.
 
-    SKIPPED, final, when the benefit no longer applies or the firm opted out of the channel; WAITING
+    SKIPPED, final, when the benefit no longer applies, the firm opted out of the channel, or the firm
+    chose SMS for automatic grants only and this clause is not in `auto_grants` (preference_refusal); WAITING
     when the address or consent is missing, which a later contact event mends (see `woken`; the
     store then writes it with `waiting`, which looks at the contact once more).
     """
@@ -261,6 +293,8 @@ def not_now(
         return outbox.Transition(notice_status.NoticeStatus.WAITING, "wait", "waiting", reason=gap)
     if (refusal := opt_out_reason(notice.channel, stamps, opted_out)) is not None:
         return outbox.Transition(notice_status.NoticeStatus.SKIPPED, "skip", "skipped", reason=refusal)
+    if (refusal := preference_refusal(notice.channel, sms_preference, notice.clause_id, auto_grants)) is not None:
+        return outbox.Transition(notice_status.NoticeStatus.SKIPPED, "skip", "preference", reason=refusal)
     return None
 
 

@@ -20,6 +20,13 @@ from engine.core import china_time, notice_status, stores
 
 CHANNELS = ("sms", "email")
 
+#: What SMS a firm takes, as it chose on its page: every notice, notices of automatic grants only, or none
+#: (the same as replying T: an opt-out of the channel).
+SMS_ALL = "all"
+SMS_GRANTS_ONLY = "grants_only"
+SMS_NONE = "none"
+SMS_PREFERENCES = (SMS_ALL, SMS_GRANTS_ONLY, SMS_NONE)
+
 #: What a notice tells the firm: a benefit first announced in its period.
 NEW = "new"
 #: A further grant under a cumulative cap (追加): the amount is the new grant, `previous_amount` the total told before.
@@ -193,3 +200,14 @@ class NoticeStore(stores.FirmReader, abc.ABC):
     @abc.abstractmethod
     async def firms_with_mobile(self, mobile_e164: str) -> list[str]:
         """USCCs whose profile holds this mobile number."""
+
+    @abc.abstractmethod
+    async def sms_preference(self, uscc: str) -> str:
+        """What the firm last chose for SMS on its page (:data:`SMS_PREFERENCES`); SMS_ALL if it never chose.
+        Whether SMS_NONE still stands is the opt-out's business (see notice_rules.sms_choice)."""
+
+    @abc.abstractmethod
+    async def set_sms_preference(self, uscc: str, preference: str, actor: str, at: datetime.datetime) -> None:
+        """Keep the firm's choice and its audit entry (notice_rules.preference_audit) in one transaction.
+        SMS_NONE also opts the firm out of SMS (as a reply T does); SMS_ALL or SMS_GRANTS_ONLY lifts an
+        SMS opt-out: the firm asked for SMS again, on its own page."""

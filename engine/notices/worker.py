@@ -1,7 +1,7 @@
 """The delivery worker: claims due notices, checks consent and pacing, sends, records the outcome.
 
-A notice is not sent when the benefit no longer applies or the firm opted out of the channel
-(SKIPPED, final), nor while the firm's address or consent for the channel is missing (WAITING: the
+A notice is not sent when the benefit no longer applies, the firm opted out of the channel, or it
+chose SMS for automatic grants only and the notice is of another benefit (SKIPPED, final), nor while the firm's address or consent for the channel is missing (WAITING: the
 fold of a later contact event wakes it, see notice_rules.woken).
 
 Delivery semantics when a process dies mid-send (the notice is left SENDING with a lease):
@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import datetime
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -79,8 +79,12 @@ class DeliveryWorker:
         poll_seconds: float = constants.NOTICE_POLL_SECONDS,
         recovery_seconds: float = constants.NOTICE_RECOVERY_SECONDS,
         clock: Clock = _utcnow,
+        auto_grants: Collection[str] = frozenset(),
     ) -> None:
         self.store = store
+        #: The catalogue's auto_grant clause ids: a firm that chose SMS for grants only gets SMS of these alone
+        #: (notice_rules.preference_refusal; compose.auto_grant_clauses). Empty: no SMS for such a firm.
+        self.auto_grants = frozenset(auto_grants)
         self.compose = compose
         self.channels = dict(channel_map)
         self.backoff = backoff
@@ -186,7 +190,10 @@ class DeliveryWorker:
         assert firm is not None, f"notice {notice.notice_id} for unknown firm {notice.uscc}"
         # Read once: whether the benefit still applies, and the decision the message announces.
         decisions = await self.store.decisions(notice.uscc)
-        held = notice_rules.not_now(notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc), decisions)
+        preference = await self.store.sms_preference(notice.uscc) if notice.channel == "sms" else outbox.SMS_ALL
+        held = notice_rules.not_now(
+            notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc), decisions, preference, self.auto_grants
+        )
         if held is not None and held.new_status is S.WAITING:
             return await self._wait(notice)
         if held is not None:

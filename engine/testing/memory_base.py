@@ -2,7 +2,7 @@
 
 The in-memory store is built in layers like the SQL one, each class standing on the one below and
 using only what it inherits: MemoryBase → MemoryFirms → MemoryAudit → MemoryNotices → MemoryApprovals →
-MemoryBackfill → InMemoryStorage.
+MemoryBackfill → MemoryFirmPage → InMemoryStorage.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import datetime
 import itertools
+from typing import Any
 
 from engine import audit
 from engine.core import records
 from engine.notices import outbox
 
 #: What a fold group's rollback restores (the id counters only move on, as a database's sequences do).
-STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates")
+STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates",
+         "responses", "preferences")
 
 
 class MemoryBase:
@@ -39,3 +41,7 @@ class MemoryBase:
         self.opted_out: dict[tuple[str, str], tuple[str, datetime.datetime]] = {}
         self.audit_log: list[audit.Entry] = []
         self.gates: dict[str, bool] = {}
+        #: The firm page (engine.firm_page): firms' answers to decisions, oldest first.
+        self.responses: list[Any] = []
+        #: Per firm: "sms" (outbox.SMS_PREFERENCES) and "links_revoked_before".
+        self.preferences: dict[str, dict[str, Any]] = {}

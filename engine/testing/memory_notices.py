@@ -104,5 +104,18 @@ class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
     async def opt_outs(self, uscc: str) -> dict[str, datetime.datetime]:
         return {channel: at for (firm, channel), (_source, at) in self.opted_out.items() if firm == uscc}
 
+    async def sms_preference(self, uscc: str) -> str:
+        return self.preferences.get(uscc, {}).get("sms", outbox.SMS_ALL)
+
+    async def set_sms_preference(self, uscc: str, preference: str, actor: str, at: datetime.datetime) -> None:
+        entry = notice_rules.preference_audit(uscc, preference, actor)
+        async with self._lock:
+            self.preferences.setdefault(uscc, {})["sms"] = preference
+            if preference == outbox.SMS_NONE:
+                self.opted_out.setdefault((uscc, "sms"), (f"firm page ({actor})", at))
+            else:
+                self.opted_out.pop((uscc, "sms"), None)
+            self._audit([entry])
+
     async def firms_with_mobile(self, mobile_e164: str) -> list[str]:
         return sorted(u for u, f in self.firms.items() if f.fields.get("contact.mobile") == mobile_e164)

@@ -14,7 +14,7 @@ from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store, firm_fold
 from engine.judging import recording
 from engine.notices import notice_rules
-from engine.testing import memory_backfill, memory_base
+from engine.testing import memory_base, memory_firm_page
 
 
 def _now() -> datetime.datetime:
@@ -54,7 +54,7 @@ class _MemoryFoldGroup(event_store.FoldGroup):
         self._store.set_status(event_id, event_status.EventStatus.FAILED, error=reason)
 
 
-class InMemoryStorage(memory_backfill.MemoryBackfill, storage.Storage):
+class InMemoryStorage(memory_firm_page.MemoryFirmPage, storage.Storage):
     """Keeps everything in process memory; one lock makes each method a transaction."""
 
 

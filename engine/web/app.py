@@ -13,6 +13,7 @@ from connectors import sql_accounts, sql_console, sql_storage
 from engine import console, constants, settings, storage
 from engine.console import keys as console_keys
 from engine.core import matching
+from engine.firm_page import web as firm_page_web
 from engine.http import auth, responses
 from engine.ingest import pipeline, webhooks
 from engine.notices import compose, worker
@@ -60,6 +61,8 @@ def create_app(
     # The console reads the same store through its own interface (engine.console.keys).
     app[console_keys.STORAGE] = store
     app[console_keys.MATCHER] = app[keys.MATCHER]
+    app[firm_page_web.STORE] = store
+    app[firm_page_web.MATCHER] = app[keys.MATCHER]
     app.cleanup_ctx.append(_storage_ctx)
     if run_pipeline:
         app.cleanup_ctx.append(_pipeline_ctx)
@@ -70,6 +73,7 @@ def create_app(
     app.router.add_post("/webhooks/events", webhooks.receive_events)
     app.router.add_routes(api.routes)
     app.router.add_routes(notices_web.routes)
+    app.router.add_routes(firm_page_web.routes)
     metrics.setup(app, store)
     console.setup(app)
     return app
@@ -83,7 +87,9 @@ def create_service(config: settings.Settings, matcher: matching.Matcher, *, deli
     delivery = None
     if deliver:
         composer = compose.Composer(matcher.catalogue, config.notices)
-        delivery = worker.DeliveryWorker(store, composer, senders.build_channels(config.notices))
+        delivery = worker.DeliveryWorker(
+            store, composer, senders.build_channels(config.notices), auto_grants=compose.auto_grant_clauses(matcher.catalogue)
+        )
     return create_app(config, store=store, matcher=matcher, delivery=delivery)
 
 

@@ -202,6 +202,24 @@ _WEBHOOK_HEADERS = [
 
 _PUSH_TOKEN = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}, "description": "POLICY_PUSH_SMS_REPORT_TOKEN"}
 _UNSUBSCRIBE_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+#: The signed, expiring link to a firm's own page (docs/firm_page.md): the link is the key.
+_FIRM_LINK = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+_CLAUSE_ID = {"name": "clause_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_FIRM_PAGE_REFUSED = {
+    "403": {"description": "the form's token is missing or not this page's (nothing changed)"},
+    "404": {"description": "invalid link, or no such item for the firm (HTML page, no firm data)"},
+    "410": {"description": "expired or revoked link (HTML page, no firm data)"},
+}
+
+
+def _firm_form(summary: str, fields: dict[str, Any], required: list[str], extra: dict[str, Any]) -> dict[str, Any]:
+    """A form POST of the firm's page: HTML in, a 303 back to the page out."""
+    schema = {"type": "object", "properties": {"form_token": {"type": "string"}, **fields}, "required": ["form_token", *required]}
+    return {
+        "summary": summary,
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}},
+        "responses": {"303": {"description": "saved; back to the page"}, **_FIRM_PAGE_REFUSED, **extra},
+    }
 
 
 @functools.cache
@@ -362,6 +380,39 @@ def document() -> dict[str, Any]:
                     "parameters": [_UNSUBSCRIBE_TOKEN],
                     "responses": {"200": {"description": "unsubscribed"}, "404": {"description": "invalid link"}},
                 },
+            },
+            "/my/{token}": {
+                "get": {
+                    "summary": "The firm's own page (我的政策): its current decisions, answers and SMS choice (HTML)",
+                    "parameters": [_FIRM_LINK],
+                    "responses": {"200": {"description": "HTML page"}, **{k: v for k, v in _FIRM_PAGE_REFUSED.items() if k != "403"}},
+                }
+            },
+            "/my/{token}/items/{clause_id}/confirm": {
+                "post": {
+                    "parameters": [_FIRM_LINK, _CLAUSE_ID],
+                    **_firm_form("确认: the firm agrees with an item of its page (audited)",
+                                 {"decision_id": {"type": "string"}}, ["decision_id"],
+                                 {"409": {"description": "the decision changed since the page was loaded"}}),
+                }
+            },
+            "/my/{token}/items/{clause_id}/object": {
+                "post": {
+                    "parameters": [_FIRM_LINK, _CLAUSE_ID],
+                    **_firm_form("有异议: the firm objects to an item of its page, with a reason (audited; the console's queue)",
+                                 {"decision_id": {"type": "string"}, "reason": {"type": "string", "maxLength": 500}},
+                                 ["decision_id", "reason"],
+                                 {"409": {"description": "the decision changed since the page was loaded"},
+                                  "422": {"description": "no reason, or one too long: the page again, saying so"}}),
+                }
+            },
+            "/my/{token}/preferences": {
+                "post": {
+                    "parameters": [_FIRM_LINK],
+                    **_firm_form("The firm's SMS choice: all, automatic grants only, or none (audited)",
+                                 {"sms": {"type": "string", "enum": ["all", "grants_only", "none"]}}, ["sms"],
+                                 {"422": {"description": "no valid choice: the page again, saying so"}}),
+                }
             },
             "/api/openapi.json": {
                 "get": {"summary": "This document (public)", "responses": {"200": {"description": "OpenAPI 3.1"}}}

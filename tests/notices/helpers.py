@@ -61,7 +61,7 @@ class Clock:
         return self.at
 
 
-def make_worker(store, *, clock=None, quiet=None, limit=8):
+def make_worker(store, *, clock=None, quiet=None, limit=8, auto_grants=frozenset({CLAUSE})):
     sms, email = memory_channels.MemorySmsSender(), memory_channels.MemoryEmailSender()
     delivery = worker.DeliveryWorker(
         store,
@@ -72,6 +72,7 @@ def make_worker(store, *, clock=None, quiet=None, limit=8):
         },
         backoff=pacing.Backoff(30, 3600, limit),
         clock=clock or Clock(soon()),
+        auto_grants=auto_grants,
     )
     return delivery, sms, email
 

@@ -144,7 +144,9 @@ def _item(page: str, clause_id: str) -> str:
 # Answers ----------------------------------------------------------------------------------------
 
 async def _post(client, path: str, **data):
-    page = await (await client.get(seed.link())).text()
+    # The form token is bound to the link the page was opened with: open the one the form posts to (a
+    # link made a second later carries another timestamp, so another token).
+    page = await (await client.get(path.split("/items/")[0])).text()
     return await client.post(path, data={"form_token": seed.form_token(page), **data}, allow_redirects=False)
 
 

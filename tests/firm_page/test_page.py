@@ -146,7 +146,8 @@ def _item(page: str, clause_id: str) -> str:
 async def _post(client, path: str, **data):
     # The form token is bound to the link the page was opened with: open the one the form posts to (a
     # link made a second later carries another timestamp, so another token).
-    page = await (await client.get(path.split("/items/")[0])).text()
+    link = path.split("/items/")[0].removesuffix("/preferences")
+    page = await (await client.get(link)).text()
     return await client.post(path, data={"form_token": seed.form_token(page), **data}, allow_redirects=False)
 
 

@@ -35,6 +35,12 @@ PIPELINE_RETRY_SECONDS = 2.0
 #: On shutdown the pipeline may finish the event in hand for this long before it is cancelled.
 SHUTDOWN_GRACE_SECONDS = 10.0
 
+#: How often a running service checks its SQLite file for damaged pages (PRAGMA quick_check) for
+#: /readyz and the webhook. quick_check reads every page: about a second per few hundred MB on a
+#: local disk, so every 5 minutes costs well under 1% of the disk's time while bounding how long
+#: a damaged file goes unnoticed (and keeps acknowledging events) to 5 minutes.
+DATABASE_CHECK_SECONDS = 300.0
+
 #: SQLite waits this long for a lock held by another process (e.g. the CLI) before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 

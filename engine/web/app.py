@@ -18,7 +18,7 @@ from engine.ingest import pipeline, webhooks
 from engine.notices import compose, worker
 from engine.notices import web as notices_web
 from engine.telemetry import metrics
-from engine.web import api, keys, senders
+from engine.web import api, health, keys, senders
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,10 @@ def create_app(
         middlewares=[
             responses.json_errors_middleware(),
             auth.bearer_middleware(prefix="/api", public={"/api/openapi.json"}),
+            health.refuse_writes_when_damaged,
         ],
     )
+    app[health.HEALTH] = health.Health()
     app[keys.SETTINGS] = config
     app[keys.STORAGE] = store
     if isinstance(store, sql_storage.SqlStorage):  # the console is SQL-only
@@ -61,6 +63,7 @@ def create_app(
     app[console_keys.STORAGE] = store
     app[console_keys.MATCHER] = app[keys.MATCHER]
     app.cleanup_ctx.append(_storage_ctx)
+    app.cleanup_ctx.append(health.integrity_ctx)
     if run_pipeline:
         app.cleanup_ctx.append(_pipeline_ctx)
     if delivery is not None:

@@ -53,7 +53,8 @@ def main(log_level: str, log_format: str) -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-delivery", is_flag=True, help="Do not send notices here (separate `policy-push worker` processes do).")
 def serve(host: str, port: int, no_delivery: bool) -> None:
-    """Check the database (refusing a missing or damaged one), apply migrations, then serve the webhook and the API; the pipeline and the notice worker run in-process."""
+    """Check the database (refusing a missing or damaged one), apply migrations, then serve the webhook and
+    the API; the pipeline and the notice worker run in-process."""
     config = _settings()
     database.prepare(config.database_url)
     if not config.webhook_secrets:

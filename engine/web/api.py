@@ -179,7 +179,7 @@ async def readyz(request: web.Request) -> web.Response:
         await store.ping()
         checks["database"] = "ok"
         if health.HEALTH in request.app:
-            checks["integrity"] = f"damaged: {request.app[health.HEALTH].damage}" if request.app[health.HEALTH].damage else "ok"
+            checks["integrity"] = request.app[health.HEALTH].damage or "ok"  # the damage, named in one line
         if store.has_migrations:
             revision, head = await store.schema_revision(), migrate.head_revision()
             checks["migrations"] = (

@@ -32,8 +32,6 @@ class Health:
     """The last integrity check's finding: None while the database is whole."""
 
     damage: str | None = None
-    #: Set once the first check has finished (tests wait for it).
-    checked: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
     async def check(self, store: stores.Lifecycle) -> str | None:
         """Run the store's integrity check now and keep its finding (logged when it changes)."""
@@ -48,7 +46,6 @@ class Health:
             else:
                 log.info("database integrity check passes again")
         self.damage = damage
-        self.checked.set()
         return damage
 
 

@@ -149,7 +149,7 @@ def test_db_upgrade_refuses_a_damaged_file_rather_than_migrate_it(tmp_path):
 @pytest.mark.parametrize("store", ["memory"], indirect=True)  # make_client's own store is unused here
 async def test_readyz_turns_503_and_events_are_refused_when_damage_appears_while_running(tmp_path, make_client, monkeypatch):
     path = await asyncio.to_thread(_filled, tmp_path / "running.sqlite3")
-    monkeypatch.setattr(constants, "DATABASE_CHECK_SECONDS", CHECK_SECONDS)
+    monkeypatch.setattr(constants, "DATABASE_CHECK_SECONDS", CHECK_SECONDS, raising=False)
     store = sql_storage.SqlStorage(_url(path))
     client = await make_client(store, run_pipeline=False)
     ready = await client.get("/readyz")

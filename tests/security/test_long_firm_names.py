@@ -53,7 +53,7 @@ def test_a_long_name_gets_an_sms_within_the_budget_and_the_email_keeps_it_whole(
         firm = sms.params["firm"]
         assert 1 <= len(firm) <= render.SMS_PARAM_MAX_CHARS
         assert firm in sms.text and firm != name
-        assert channels.sms_segments(sms.text) <= constants.SMS_SEGMENT_BUDGET, (notice.clause_id, sms.text)
+        assert channels.sms_segments(sms.text) <= templates_cli.DEFAULT_SEGMENT_BUDGET, (notice.clause_id, sms.text)
         email = render.render_email(notice, "finance@example.cn")
         assert name in email.text and name in email.html and name in email.subject
 
@@ -68,7 +68,7 @@ def test_the_short_form_keeps_the_distinctive_front_of_the_name(catalogue):
 
 def test_templates_lint_checks_the_longest_name_accepted(catalogue):
     renderer = render.Renderer()
-    report = templates_cli.lint(catalogue, renderer, budget=constants.SMS_SEGMENT_BUDGET, sign_name=constants.SMS_SIGN_NAME)
+    report = templates_cli.lint(catalogue, renderer, budget=templates_cli.DEFAULT_SEGMENT_BUDGET, sign_name=constants.SMS_SIGN_NAME)
     assert report.problems == []
     firms = {sample.firm_name for clause in catalogue.firm_facing()
              for sample in templates_cli.samples(catalogue, clause, constants.SMS_SIGN_NAME)}

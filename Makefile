@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# `db upgrade` is the one command that creates the SQLite file: serve and every other command refuse
+# a missing one (a mistyped path must not start a new, empty database), so `run` depends on this.
 db: $(STAMP)
 	mkdir -p var
 	$(BIN)/policy-push db upgrade

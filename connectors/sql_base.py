@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext import asyncio as sa_asyncio
 
+from connectors import sql_health
 from connectors import sql_models as models
 from engine import constants
 from engine.core import event_status, records, stores
@@ -76,6 +77,10 @@ class SqlBase(stores.Lifecycle):
         self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
+        """Create the engines. Raises sql_health.MissingDatabase for a SQLite file that does not exist:
+        connecting would create an empty database there (only `policy-push db upgrade` does)."""
+        if self._writer is None:
+            sql_health.refuse_missing(self.url)
         self._users += 1
         if self._writer is None:
             self._writer = create_engine(self.url, writer=True)
@@ -125,6 +130,17 @@ class SqlBase(stores.Lifecycle):
                 return (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
             except sa.exc.DBAPIError:
                 return None
+
+    async def check_integrity(self) -> str | None:
+        """SQLite: PRAGMA quick_check on a connection of its own (sql_health.check). PostgreSQL keeps its
+        own pages whole; whether it answers is `ping`'s question."""
+        if not self.is_sqlite:
+            return None
+        try:
+            await sql_health.check(self.url)
+        except sql_health.DatabaseUnusable as exc:
+            return str(exc)
+        return None
 
     def writer_wanted(self) -> bool:
         """Whether received events wait to be stored: on SQLite they wait for the single writer."""

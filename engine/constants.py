@@ -35,6 +35,12 @@ PIPELINE_RETRY_SECONDS = 2.0
 #: On shutdown the pipeline may finish the event in hand for this long before it is cancelled.
 SHUTDOWN_GRACE_SECONDS = 10.0
 
+#: How often a running service checks its SQLite file for damaged pages (PRAGMA quick_check) for
+#: /readyz and the webhook. quick_check reads every page: about a second per few hundred MB on a
+#: local disk, so every 5 minutes costs well under 1% of the disk's time while bounding how long
+#: a damaged file goes unnoticed (and keeps acknowledging events) to 5 minutes.
+DATABASE_CHECK_SECONDS = 300.0
+
 #: SQLite waits this long for a lock held by another process (e.g. the CLI) before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -84,6 +90,18 @@ NOTICE_DEFER_SECONDS = 600.0
 
 #: Sending hours norm for non-urgent SMS in China (operators' practice, configurable).
 SMS_QUIET_HOURS = "21:00-08:00"
+
+#: Aliyun accepts 1–35 characters per SMS template variable; longer values are refused at send time.
+SMS_PARAM_MAX_CHARS = 35
+
+#: SMS segments a notice should cost at most (`policy-push templates lint` checks the templates against
+#: it with a long name and a large amount): every segment is billed per firm, and two carry any notice.
+SMS_SEGMENT_BUDGET = 2
+
+#: A firm's short form in an SMS is shortened further, down to this, to keep the message within
+#: SMS_SEGMENT_BUDGET; 12 characters still name the firm (云南滇池示例商贸有限公司 is 12) and leave
+#: room for the longest template's facts (the closed rent waiver: 122 characters besides the name).
+SMS_FIRM_MIN_CHARS = 12
 
 #: Default provider rate limits, sends per second (providers publish per-account limits; set yours).
 SMS_PER_SECOND = 10.0

@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from connectors import sql_migrate as migrate
 from tests import factories
 
 pytestmark = pytest.mark.process
@@ -74,6 +75,8 @@ async def test_kill_9_after_acknowledgement_loses_nothing(tmp_path):
     ]
     singles = [(factories.event(firm=firm), f"s-{n}") for n, firm in enumerate(firms)]
 
+    # `make run` runs `policy-push db upgrade` before serve (which refuses a missing file).
+    await asyncio.to_thread(migrate.upgrade, f"sqlite+aiosqlite:///{database}")
     service = start_service(database, port, log)
     acknowledged: list[str] = []
     try:

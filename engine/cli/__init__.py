@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable
 import click
 from aiohttp import web
 
-from connectors import sql_migrate as migrate
 from connectors import sql_storage
 from engine import constants, settings
 from engine.cli import audit as audit_cli
 from engine.cli import backfill as backfill_cli
 from engine.cli import consume as consume_cli
+from engine.cli import database
 from engine.cli import operators as operators_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import synth as synth_cli
@@ -56,13 +56,14 @@ def main(log_level: str, log_format: str) -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-delivery", is_flag=True, help="Do not send notices here (separate `policy-push worker` processes do).")
 def serve(host: str, port: int, no_delivery: bool) -> None:
-    """Apply migrations, then serve the webhook and the API; the pipeline and the notice worker run in-process."""
+    """Check the database (refusing a missing or damaged one), apply migrations, then serve the webhook and
+    the API; the pipeline and the notice worker run in-process."""
     config = _settings()
+    database.prepare(config.database_url)
     if not config.webhook_secrets:
         logging.getLogger(__name__).warning(
             "no %s set: /webhooks/events will answer 503 until one is configured", settings.WEBHOOK_SECRETS_VAR
         )
-    migrate.upgrade(config.database_url)
     matcher = catalogue.default_matcher()
     web.run_app(
         app_module.create_service(config, matcher, deliver=not no_delivery),
@@ -81,7 +82,7 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     """Run a notice delivery worker only (several may share one PostgreSQL database)."""
 
     config = _settings()
-    migrate.upgrade(config.database_url)
+    database.prepare(config.database_url)
     matcher = catalogue.default_matcher()
 
     async def _run() -> None:
@@ -127,6 +128,7 @@ def notices_release(notice_id: str) -> None:
 
 def _operator_action(notice_id: str, action: Callable[[outbox.NoticeStore, str, str], Awaitable[outbox.NoticeRecord]]) -> None:
     config = _settings()
+    database.prepare(config.database_url, upgrade=False)
 
     async def _act() -> str:
         store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
@@ -182,9 +184,10 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (creates the SQLite file and its folder if needed)."""
+    """Apply migrations up to REVISION: the one command that creates a missing SQLite file (and its folder);
+    an existing database is checked first and refused if damaged."""
     config = _settings()
-    migrate.upgrade(config.database_url, revision)
+    database.create_or_upgrade(config.database_url, revision)
     click.echo(f"database at {revision}")
 
 
@@ -200,7 +203,7 @@ def tokens_create(role: str, label: str) -> None:
     """Create a token and print it once; only its hash is stored."""
 
     config = _settings()
-    migrate.upgrade(config.database_url)
+    database.prepare(config.database_url)
     token, digest = auth.new_token()
 
     async def _store() -> None:

@@ -8,15 +8,24 @@ import json
 import pathlib
 
 import click
+import sqlalchemy as sa
 
-from connectors import sql_storage
+from connectors import sql_health, sql_storage
 from engine import audit, settings
+from engine.cli import database
 from engine.core import china_time
 
 
 def _store(config: settings.Settings):
 
     return sql_storage.SqlStorage(config.database_url)
+
+
+def _settings() -> settings.Settings:
+    try:
+        return settings.Settings.from_env()
+    except settings.SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.datetime | None:
@@ -38,8 +47,16 @@ def audit_group() -> None:
 
 @audit_group.command()
 def verify() -> None:
-    """Walk the whole chain; name the first entry that was edited, deleted or reordered (exit 1)."""
-    config = settings.Settings.from_env()
+    """Walk the whole chain; name the first entry that was edited, deleted or reordered (exit 1). A database
+    that is damaged (PRAGMA quick_check) or whose audit table cannot be read is reported DAMAGED (exit 1)."""
+    config = _settings()
+    try:
+        asyncio.run(sql_health.check(config.database_url))
+    except sql_health.MissingDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+    except sql_health.DatabaseUnusable as exc:
+        click.echo(f"DAMAGED: {exc}", err=True)
+        raise SystemExit(1) from None
 
     async def _walk() -> audit.Verdict:
         store = _store(config)
@@ -49,7 +66,13 @@ def verify() -> None:
         finally:
             await store.close()
 
-    verdict = asyncio.run(_walk())
+    try:
+        verdict = asyncio.run(_walk())
+    except sa.exc.DBAPIError as exc:  # damage quick_check does not see, or that appeared since
+        reason = (str(exc.orig).strip().splitlines() or [""])[0]
+        click.echo(f"DAMAGED: the audit table at {sql_health.where(config.database_url)} cannot be read ({reason}); "
+                   "restore the database from a backup", err=True)
+        raise SystemExit(1) from None
     if verdict.ok:
         click.echo(f"ok: {verdict.entries} entries, chain intact")
         return
@@ -64,7 +87,8 @@ def verify() -> None:
 def export(since: datetime.datetime | None, until: datetime.datetime | None, output: pathlib.Path) -> None:
     """Write entries as JSON Lines; an auditor checks them with the algorithm in docs/audit.md.
     A window starting after entry 1 is checked from its first entry's prev_hash."""
-    config = settings.Settings.from_env()
+    config = _settings()
+    database.prepare(config.database_url, upgrade=False)
 
     async def _export() -> int:
         store = _store(config)

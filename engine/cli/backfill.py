@@ -16,11 +16,10 @@ from typing import Any
 
 import click
 
-from connectors import sql_migrate as migrate
 from connectors import sql_storage
 from engine import settings
 from engine.backfill import preview, runner
-from engine.cli import options
+from engine.cli import database, options
 from engine.core import china_time
 from engine.judging import catalogue
 
@@ -84,7 +83,7 @@ def backfill(clause_ids: tuple[str, ...], document: str | None, everything: bool
     exactly once as always; run with --dry-run first to see what it would do.
     """
     config = _settings()
-    migrate.upgrade(config.database_url)
+    database.prepare(config.database_url)
     matcher = catalogue.default_matcher()
     result = _run(config, matcher, (None, None), clause_ids, document, everything, changed, as_of,
                   dry_run, workers, batch_size, list_changes=0)
@@ -166,7 +165,7 @@ def rules_diff(rules_dir: Any, measures_dir: Any, as_of: dt.date | None, limit: 
     """
 
     config = _settings()
-    migrate.upgrade(config.database_url)
+    database.prepare(config.database_url)
     matcher = catalogue.default_matcher(rules_dir, measures=measures_dir)
 
     async def _stored() -> dict[str, set[str]]:

@@ -12,8 +12,8 @@ import signal
 import click
 
 from connectors import amqp, sql_storage
-from connectors import sql_migrate as migrate
 from engine import constants, settings
+from engine.cli import database
 
 
 @click.command("consume")
@@ -26,7 +26,7 @@ def consume(prefetch: int) -> None:
         config = settings.Settings.from_env()
     except settings.SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    migrate.upgrade(config.database_url)
+    database.prepare(config.database_url)
 
     async def _run() -> None:
         store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)

@@ -18,8 +18,8 @@ from typing import TypeVar
 import click
 
 from connectors import sql_accounts, sql_storage
-from connectors import sql_migrate as migrate
 from engine import audit, settings
+from engine.cli import database
 from engine.console import accounts
 from engine.console.accounts_store import AccountStore
 
@@ -36,7 +36,7 @@ def _run(action: Callable[[AccountStore, audit.AuditStore], Awaitable[T]]) -> T:
         config = settings.Settings.from_env()
     except settings.SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    migrate.upgrade(config.database_url)
+    database.prepare(config.database_url)
 
     async def _go() -> T:
         store = sql_storage.SqlStorage(config.database_url)

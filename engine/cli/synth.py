@@ -23,9 +23,9 @@ import sqlalchemy as sa
 import sqlalchemy.engine
 
 from connectors import sms, sql_storage
-from connectors import sql_migrate as migrate
 from connectors import sql_models as models
 from engine import settings
+from engine.cli import database
 from engine.ingest import synth as synthetic
 
 
@@ -154,7 +154,7 @@ def synth(firms: int, seed: int, url: str | None, secret: str | None, if_empty: 
                 click.echo(f"synth: skipped ({reason}); use --allow-live-channels to load anyway")
                 return
             raise click.UsageError(f"{reason}; use --allow-live-channels to load anyway")
-        migrate.upgrade(config.database_url)
+        database.prepare(config.database_url)
         report = asyncio.run(_load_local(config.database_url, firms, seed, batch, if_empty, tally))
         target = sqlalchemy.engine.make_url(config.database_url).render_as_string(hide_password=True)
         if report is None:

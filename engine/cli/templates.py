@@ -19,7 +19,7 @@ import markupsafe
 from jinja2 import nodes
 
 from engine import constants
-from engine.core import matching
+from engine.core import firm_names, matching
 from engine.judging.catalogue import loader, model
 from engine.notices import channels, outbox, render, unsubscribe
 from engine.notices import content as content_module
@@ -27,11 +27,14 @@ from engine.notices import content as content_module
 SEGMENT_BUDGET_VAR = "POLICY_PUSH_SMS_SEGMENT_BUDGET"
 SIGN_NAME_VAR = "POLICY_PUSH_SMS_SIGN_NAME"
 #: Most notices should cost two SMS at most; raise it only knowing what it costs per firm.
-DEFAULT_SEGMENT_BUDGET = 2
+DEFAULT_SEGMENT_BUDGET = constants.SMS_SEGMENT_BUDGET
 
 #: Sample data of typical size: a 12-character registered name, a seven-digit amount (above most
 #: grants here, so the budget holds for them), a real-length notice id and unsubscribe link.
 SAMPLE_FIRM = "云南滇池示例商贸有限公司"
+#: The worst case: the longest name the event schemas accept (200 characters), with no organisational
+#: form or parenthetical to leave out, so its SMS short form is cut short with "…".
+SAMPLE_LONG_FIRM = ("云南滇池示例国际供应链管理集团昆明经济技术开发区分公司" * 8)[:200]
 SAMPLE_USCC = "91530100MA6K00000X"
 SAMPLE_AMOUNT = 1_234_567.89
 SAMPLE_NOTICE_ID = "ntc_" + "0" * 24
@@ -56,11 +59,12 @@ class LintReport:
 
 def sample_content(
     catalogue: model.Catalogue, clause: model.Clause, sign_name: str, *, closed: bool = False, kind: str = "new",
+    firm: str = SAMPLE_FIRM,
 ) -> content_module.NoticeContent:
     """The notice a typical firm would get for ``clause`` (an amount where the clause computes one):
     written while its window is open, or after it closed (``closed``; the longer words); announcing
     it, or a change of its amount (``kind`` addition or adjustment, with a reason the length of the
-    longest attribute name an SMS carries)."""
+    longest attribute name an SMS carries); for the firm ``firm``."""
     computes = clause.benefit is not None and clause.benefit.formula is not None
     decision = matching.Decision(
         clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=SAMPLE_AMOUNT if computes else None,
@@ -73,7 +77,7 @@ def sample_content(
         today = clause.valid_to + dt.timedelta(days=1)
     token = unsubscribe.make_token("lint", SAMPLE_USCC, "email")
     return content_module.build(
-        catalogue, decision, {"uscc": SAMPLE_USCC, "name": SAMPLE_FIRM},
+        catalogue, decision, {"uscc": SAMPLE_USCC, "name": firm},
         notice_id=SAMPLE_NOTICE_ID, sign_name=sign_name,
         unsubscribe_url=unsubscribe.unsubscribe_url(SAMPLE_BASE_URL, token),
         period=matching.period_for(clause.mode, today), change=change, today=today,
@@ -82,12 +86,16 @@ def sample_content(
 
 def samples(catalogue: model.Catalogue, clause: model.Clause, sign_name: str) -> list[content_module.NoticeContent]:
     """Every notice a clause can cause, as :func:`sample_content` writes them: announced while its window
-    is open and after it closed and, where the clause computes an amount, each change of it."""
-    found = [sample_content(catalogue, clause, sign_name)]
-    if clause.valid_to is not None:
-        found.append(sample_content(catalogue, clause, sign_name, closed=True))
-    if clause.benefit is not None and clause.benefit.formula is not None and clause.mode in render.CHANGE_NEED:
-        found += [sample_content(catalogue, clause, sign_name, closed=True, kind=kind) for kind in render.CHANGES]
+    is open and after it closed and, where the clause computes an amount, each change of it; each for a
+    firm of a typical name and for one of the longest name accepted (:data:`SAMPLE_LONG_FIRM`)."""
+    found = []
+    for firm in (SAMPLE_FIRM, SAMPLE_LONG_FIRM):
+        found.append(sample_content(catalogue, clause, sign_name, firm=firm))
+        if clause.valid_to is not None:
+            found.append(sample_content(catalogue, clause, sign_name, closed=True, firm=firm))
+        if clause.benefit is not None and clause.benefit.formula is not None and clause.mode in render.CHANGE_NEED:
+            found += [sample_content(catalogue, clause, sign_name, closed=True, kind=kind, firm=firm)
+                      for kind in render.CHANGES]
     return found
 
 
@@ -187,7 +195,11 @@ def _lint_sms(
     if segments > budget:
         problems.append(f"{where}: {length} characters = {segments} SMS segments, over the budget of {budget}")
     window = (render.SMS_PARAMS["window"](content), content.deadline_text)
-    facts = [content.firm_name, content.clause_title, content.lead_agency, SMS_OPT_OUT]
+    # The SMS addresses the firm by a short form (the name itself where it fits); the email in full.
+    firm = message.params.get("firm", content.firm_short_name)
+    if not firm or firm != firm_names.short_name(content.firm_name, len(firm)):
+        problems.append(f"{where}: addresses the firm as {firm!r}, not a short form of {content.firm_name!r}")
+    facts = [firm, content.clause_title, content.lead_agency, SMS_OPT_OUT]
     facts += [text for text in (content.amount_text, content.previous_amount_text, content.total_amount_text,
                                 content.reason_short) if text]
     problems += [f"{where}: does not show {fact!r}" for fact in facts if fact not in message.text]

@@ -34,6 +34,11 @@ class Lifecycle(abc.ABC):
     async def schema_revision(self) -> str | None:
         """The applied migration revision (None where the store has no migrations)."""
 
+    async def check_integrity(self) -> str | None:
+        """Why the stored data cannot be trusted (damaged pages), in one line; None when it can. Run at
+        start-up and on a schedule (`/readyz`); a store with nothing on disk has nothing to check."""
+        return None
+
 
 class FirmReader(abc.ABC):
     """A firm's current profile, its provenance and its decisions."""

@@ -27,7 +27,7 @@ from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import uscc as stdnum_uscc
 
 from engine import constants
-from engine.core import industry_codes, regions
+from engine.core import firm_names, industry_codes, regions
 from engine.ingest.event_types import REGISTRY, Registry
 
 ENVELOPE_SCHEMA = pathlib.Path(__file__).with_name("envelope.schema.json")
@@ -89,6 +89,14 @@ def _check_uscc(value: object) -> bool:
         if value != value.strip().upper():
             raise ValueError("must be written in upper case without spaces")
         stdnum_uscc.validate(value)
+    return True
+
+
+@_formats.checks("firm-name", raises=ValueError)
+def _check_firm_name(value: object) -> bool:
+    # Stored trimmed (the types' folds); a name of spaces alone would reach no firm by SMS or email.
+    if isinstance(value, str) and value and not firm_names.trim(value):  # empty: minLength says so
+        raise ValueError("must contain a visible character (it is blank once spaces are trimmed)")
     return True
 
 

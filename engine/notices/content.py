@@ -13,7 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from engine.core import china_time, matching
+from engine import constants
+from engine.core import china_time, firm_names, matching
 from engine.judging.catalogue import model
 from engine.judging.derive import names
 from engine.notices import outbox
@@ -90,6 +91,16 @@ class NoticeContent:
     #: The signed, expiring link to the firm's own page (我的政策; engine.notices.firm_links), for email;
     #: None where the notice carries none.
     firm_page_url: str | None = None
+    #: The name as an SMS addresses the firm: at most the provider's 35 characters per parameter
+    #: (engine.core.firm_names.short_name); derived from ``firm_name`` when not given. Emails and the
+    #: firm's page show ``firm_name`` in full.
+    firm_short_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.firm_short_name:
+            object.__setattr__(
+                self, "firm_short_name", firm_names.short_name(self.firm_name, constants.SMS_PARAM_MAX_CHARS)
+            )
 
     @property
     def document_ref(self) -> str:
@@ -197,7 +208,7 @@ def build(
     if decision.status is not matching.Verdict.MET:
         raise ValueError(f"{clause.id}: decision is {decision.status.value}; only met decisions are announced")
     document = _document(catalogue, clause)
-    firm_name = str(profile.get("name") or "").strip()
+    firm_name = firm_names.trim(str(profile.get("name") or ""))
     uscc = str(profile.get("uscc") or "").strip()
     if not firm_name or not uscc:
         raise ValueError("profile lacks the firm's name or USCC")

@@ -23,6 +23,8 @@ import jinja2
 import jinja2.meta
 import yaml
 
+from engine import constants
+from engine.core import firm_names
 from engine.notices import channels
 from engine.notices import content as content_module
 
@@ -41,7 +43,7 @@ MODES = ("auto_grant", "apply", "inform")
 CHANGES = ("addition", "adjustment")
 
 #: Aliyun accepts 1–35 characters per template variable; longer values are refused at send time.
-SMS_PARAM_MAX_CHARS = 35
+SMS_PARAM_MAX_CHARS = constants.SMS_PARAM_MAX_CHARS
 #: Suffix of the stable Message-ID, so a resent notice is recognisable downstream.
 MESSAGE_ID_DOMAIN = "policy-push"
 
@@ -83,7 +85,8 @@ CHANGE_NEED = {"auto_grant": "无需申请", "apply": "需主动申请"}
 
 #: Every parameter an SMS template may use, and how it is derived from the content.
 SMS_PARAMS: Mapping[str, Callable[[content_module.NoticeContent], str | None]] = {
-    "firm": lambda c: c.firm_name,
+    # The short form (content.firm_short_name): a registered name may be 200 characters.
+    "firm": lambda c: c.firm_short_name,
     "basis": _basis,
     "benefit": lambda c: c.clause_title,
     "amount": lambda c: c.amount_text,
@@ -187,16 +190,31 @@ class Renderer:
                 f"{spec.template}: uses {sorted(used)} but {SMS_CONFIG} declares {list(spec.params)}"
             )
         params = self.sms_params(content, spec)
-        body = self.env.get_template(spec.template).render(params).strip()
+        text = self._sms_text(content, spec, params)
+        # A long name costs the firm a further segment for words that say no more than a shorter form:
+        # the name is shortened (never below SMS_FIRM_MIN_CHARS) until the message fits the budget.
+        while (
+            "firm" in params
+            and channels.sms_segments(text) > constants.SMS_SEGMENT_BUDGET
+            and len(params["firm"]) > constants.SMS_FIRM_MIN_CHARS
+        ):
+            over = _units(text) - constants.SMS_SEGMENT_BUDGET * channels.SMS_PART_CHARS
+            limit = max(constants.SMS_FIRM_MIN_CHARS, len(params["firm"]) - max(over, 1))
+            params["firm"] = firm_names.short_name(content.firm_name, limit)
+            text = self._sms_text(content, spec, params)
         return channels.SmsMessage(
             notice_id=content.notice_id,
             phone=phone,
             sign_name=content.sign_name,
             template_code=spec.template_code,
             params=params,
-            text=f"【{content.sign_name}】{body}",
+            text=text,
             out_id=content.notice_id,
         )
+
+    def _sms_text(self, content: content_module.NoticeContent, spec: SmsSpec, params: Mapping[str, str]) -> str:
+        """The SMS as the firm reads it: signature and the template with its parameters substituted."""
+        return f"【{content.sign_name}】{self.env.get_template(spec.template).render(params).strip()}"
 
     def render_email(self, content: content_module.NoticeContent, to: str) -> channels.EmailMessage:
         """The email notice: subject, text and HTML bodies, one-click unsubscribe headers."""
@@ -249,6 +267,11 @@ def render_sms(
 def _variables(env: jinja2.Environment, template: str) -> frozenset[str]:
     source, _, _ = env.loader.get_source(env, template)  # type: ignore[union-attr]
     return frozenset(jinja2.meta.find_undeclared_variables(env.parse(source)))
+
+
+def _units(text: str) -> int:
+    """UTF-16 code units, as SMS segments are counted (channels.sms_segments)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _one_line(text: str) -> str:

@@ -15,7 +15,7 @@ from engine.core import china_time, matching, pii, profile, records
 from engine.http import auth, responses
 from engine.ingest import validation
 from engine.judging import recording
-from engine.web import keys, openapi
+from engine.web import health, keys, openapi
 
 routes = web.RouteTableDef()
 
@@ -171,12 +171,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: the database answers and its schema is at this code's migration head."""
+    """Readiness: the database answers, the last integrity check (every DATABASE_CHECK_SECONDS) found
+    no damage, and its schema is at this code's migration head."""
     store = request.app[keys.STORAGE]
     checks: dict[str, str] = {}
     try:
         await store.ping()
         checks["database"] = "ok"
+        if health.HEALTH in request.app:
+            checks["integrity"] = request.app[health.HEALTH].damage or "ok"  # the damage, named in one line
         if store.has_migrations:
             revision, head = await store.schema_revision(), migrate.head_revision()
             checks["migrations"] = (

@@ -19,7 +19,7 @@ from engine.ingest import pipeline, webhooks
 from engine.notices import compose, worker
 from engine.notices import web as notices_web
 from engine.telemetry import metrics
-from engine.web import api, keys, senders
+from engine.web import api, health, keys, senders
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,10 @@ def create_app(
         middlewares=[
             responses.json_errors_middleware(),
             auth.bearer_middleware(prefix="/api", public={"/api/openapi.json"}),
+            health.refuse_writes_when_damaged,
         ],
     )
+    app[health.HEALTH] = health.Health()
     app[keys.SETTINGS] = config
     app[keys.STORAGE] = store
     if isinstance(store, sql_storage.SqlStorage):  # the console is SQL-only
@@ -64,6 +66,7 @@ def create_app(
     app[firm_page_web.STORE] = store
     app[firm_page_web.MATCHER] = app[keys.MATCHER]
     app.cleanup_ctx.append(_storage_ctx)
+    app.cleanup_ctx.append(health.integrity_ctx)
     if run_pipeline:
         app.cleanup_ctx.append(_pipeline_ctx)
     if delivery is not None:

@@ -261,7 +261,7 @@ def document() -> dict[str, Any]:
                             "description": "invalid event (problems listed), or a batch whose every item was rejected",
                             "content": {"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/BatchResult"}]}}},
                         },
-                        "503": _json("Error", "no webhook secret configured"),
+                        "503": _json("Error", "no webhook secret configured, or the database needs repair (send again later)"),
                     },
                 }
             },
@@ -431,7 +431,7 @@ def document() -> dict[str, Any]:
             },
             "/readyz": {
                 "get": {
-                    "summary": "Readiness: database reachable, migrations current",
+                    "summary": "Readiness: database reachable, whole (last integrity check) and at the migration head",
                     "responses": {"200": _json("Ready", "ready"), "503": _json("Ready", "not ready, with reasons")},
                 }
             },

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from connectors import sql_accounts, sql_storage
+from connectors import sql_migrate as migrate
 from engine import settings
 from engine.cli import operators as operators_cli
 from engine.console import accounts
@@ -107,6 +108,7 @@ async def test_disable_and_reset_password_are_audited(store, operators):
 def cli(tmp_path):
     """Run `policy-push operators …` against a fresh SQLite file; returns (invoke, url)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    migrate.upgrade(url)  # `policy-push db upgrade`, as an administrator runs it first
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None):

@@ -87,8 +87,14 @@ async def test_health_and_readiness(client, store):
 
 @pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
 async def test_readiness_fails_on_an_unmigrated_database(make_client, empty_database):
+    import sqlite3
+
     from connectors import sql_storage
 
+    # A SQLite database without this service's tables (a missing file is refused before it is opened).
+    connection = sqlite3.connect(empty_database.split("///", 1)[1])
+    connection.execute("CREATE TABLE other (x)")
+    connection.close()
     client = await make_client(sql_storage.SqlStorage(empty_database), run_pipeline=False)
     response = await client.get("/readyz")
     body = await response.json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core import firm_names
 from engine.ingest import synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -16,8 +17,9 @@ NAME = "firm.registered"
 
 
 def fold(data: dict[str, Any]) -> Assignments:
-    """The registry's facts; a (re-)registration clears an earlier deregistration."""
+    """The registry's facts, the name trimmed; a (re-)registration clears an earlier deregistration."""
     fields = {key: data[key] for key in ("name", "region", "industry", "legal_form", "registered_on")}
+    fields["name"] = firm_names.trim(fields["name"])
     fields["deregistered_on"] = None
     return fields
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import firm_names
 from engine.ingest import synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -17,8 +18,11 @@ NAME = "firm.updated"
 
 
 def fold(data: dict[str, Any]) -> Assignments:
-    """Each field given, as given."""
-    return dict(data)
+    """Each field given, as given (the name trimmed)."""
+    fields = dict(data)
+    if "name" in fields:
+        fields["name"] = firm_names.trim(fields["name"])
+    return fields
 
 
 def draw(ctx: synth_draw.FirmDraw) -> None:

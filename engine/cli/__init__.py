@@ -66,6 +66,7 @@ def serve(host: str, port: int, no_delivery: bool) -> None:
         host=host,
         port=port,
         print=lambda line: click.echo(line),
+        **app_module.SERVER_OPTIONS,
     )
 
 

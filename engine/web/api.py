@@ -149,6 +149,8 @@ async def post_match(request: web.Request) -> web.Response:
     """
     try:
         body = await request.json(loads=validation.parse_json)
+    except validation.DuplicateKey as exc:
+        raise responses.error(422, "duplicate_key", f"the body is ambiguous: {exc}", problems=[exc.problem()]) from None
     except ValueError:
         raise responses.error(400, "invalid_json", "the body is not JSON") from None
     problems = []

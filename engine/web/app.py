@@ -13,7 +13,7 @@ from connectors import sql_accounts, sql_console, sql_storage
 from engine import console, constants, settings, storage
 from engine.console import keys as console_keys
 from engine.core import matching
-from engine.http import auth, responses
+from engine.http import auth, bodies, responses
 from engine.ingest import pipeline, webhooks
 from engine.notices import compose, worker
 from engine.notices import web as notices_web
@@ -21,6 +21,12 @@ from engine.telemetry import metrics
 from engine.web import api, keys, senders
 
 log = logging.getLogger(__name__)
+
+#: How `policy-push serve` runs the app (keyword arguments of web.run_app and web.AppRunner): the
+#: keep-alive timer closes a connection that has not delivered a request's headers in time
+#: (engine.http.bodies times bodies); a handler runs to its end when its client goes away (an event
+#: being stored is stored), as aiohttp's default is, stated here because its test server differs.
+SERVER_OPTIONS = {"keepalive_timeout": constants.HEADER_READ_TIMEOUT_SECONDS, "handler_cancellation": False}
 
 
 def create_app(
@@ -41,6 +47,7 @@ def create_app(
         middlewares=[
             responses.json_errors_middleware(),
             auth.bearer_middleware(prefix="/api", public={"/api/openapi.json"}),
+            bodies.body_middleware(config.max_body_bytes),
         ],
     )
     app[keys.SETTINGS] = config

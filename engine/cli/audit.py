@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import json
 import pathlib
+import re
 
 import click
 
@@ -36,22 +37,32 @@ def audit_group() -> None:
     """The tamper-evident audit trail (docs/audit.md)."""
 
 
+def _hash(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value.strip()):
+        raise click.BadParameter("give an entry's hash: 64 hexadecimal characters, as `audit verify` prints it")
+    return value
+
+
 @audit_group.command()
-def verify() -> None:
-    """Walk the whole chain; name the first entry that was edited, deleted or reordered (exit 1)."""
+@click.option("--head", "kept_head", callback=_hash, default=None,
+              help="A head hash kept elsewhere earlier (printed by a previous verify): it must still be in the chain.")
+def verify(kept_head: str | None) -> None:
+    """Walk the whole chain; name the first entry that was edited, deleted or reordered (exit 1).
+    Prints the head (the last entry's hash) to keep outside the database: with --head, deleting
+    the newest entries, which the chain alone cannot show, is found too."""
     config = settings.Settings.from_env()
 
     async def _walk() -> audit.Verdict:
         store = _store(config)
         await store.open()
         try:
-            return audit.verify([entry.as_json() async for entry in store.audit_entries()])
+            return audit.verify([entry.as_json() async for entry in store.audit_entries()], kept_head=kept_head)
         finally:
             await store.close()
 
     verdict = asyncio.run(_walk())
     if verdict.ok:
-        click.echo(f"ok: {verdict.entries} entries, chain intact")
+        click.echo(f"ok: {verdict.entries} entries, chain intact, head {verdict.head}")
         return
     click.echo(f"TAMPERED at entry {verdict.first_bad_seq}: {verdict.reason}", err=True)
     raise SystemExit(1)

@@ -175,7 +175,7 @@ def _login_page(request: web.Request, next_: str | None, *, message: str = "", u
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
     context = {"csrf_token": token, "message": message, "username": username, "next": safe_next(next_)}
     response = aiohttp_jinja2.render_template("login.html", request, context, status=status)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, path=security.LOGIN_PATH, httponly=True, samesite="Lax", secure=request.secure)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, path=security.LOGIN_PATH, httponly=True, samesite="Lax", secure=sessions.secure(request))
     return response
 
 

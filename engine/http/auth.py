@@ -26,6 +26,9 @@ class TokenStore(abc.ABC):
         """The unrevoked token with this hash, or None."""
 
 
+#: The challenge a 401 from /api carries (RFC 6750).
+CHALLENGE = 'Bearer realm="policy-push"'
+
 #: The token store the bearer middleware checks tokens against.
 TOKENS = web.AppKey("tokens", TokenStore)
 #: The bearer token that authenticated a request to /api.
@@ -70,11 +73,13 @@ def bearer_middleware(
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise responses.error(
-                401, "unauthorized", "send Authorization: Bearer <token> (create one with `policy-push tokens create`)"
+                401, "unauthorized", "send Authorization: Bearer <token> (create one with `policy-push tokens create`)",
+                headers={"WWW-Authenticate": CHALLENGE},
             )
         token = await request.app[TOKENS].find_token(hash_token(credential.strip()))
         if token is None:
-            raise responses.error(401, "unauthorized", "unknown or revoked token")
+            raise responses.error(401, "unauthorized", "unknown, revoked or expired token",
+                                  headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'})
         request[API_TOKEN] = token
         return await handler(request)
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from connectors import sql_accounts, sql_console, sql_storage
 from engine import console, constants, settings, storage
 from engine.console import keys as console_keys
+from engine.console import sessions as console_sessions
 from engine.core import matching
 from engine.http import auth, bodies, responses
 from engine.ingest import pipeline, webhooks
@@ -67,6 +68,7 @@ def create_app(
     # The console reads the same store through its own interface (engine.console.keys).
     app[console_keys.STORAGE] = store
     app[console_keys.MATCHER] = app[keys.MATCHER]
+    app[console_sessions.COOKIE_SECURE] = config.cookie_secure
     app.cleanup_ctx.append(_storage_ctx)
     if run_pipeline:
         app.cleanup_ctx.append(_pipeline_ctx)
@@ -79,6 +81,8 @@ def create_app(
     app.router.add_routes(notices_web.routes)
     metrics.setup(app, store)
     console.setup(app)
+    # After the console's own (fuller) headers, so these only fill in what a response lacks.
+    app.on_response_prepare.append(responses.add_baseline_headers)
     return app
 
 

@@ -59,6 +59,10 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Bytes of entropy in an API token; 32 bytes makes guessing infeasible, so a plain SHA-256 hash suffices.
 TOKEN_BYTES = 32
 
+#: A token's last use is written at most this often (not on every request): enough to tell a token in use
+#: from a forgotten one, without a write per API call.
+TOKEN_TOUCH_SECONDS = 60
+
 #: Prefix that makes leaked tokens easy to recognise in logs and secret scanners.
 TOKEN_PREFIX = "pp_"
 

@@ -109,6 +109,9 @@ ANONYMOUS = "anonymous"
 SUMMARY_TOP = 20
 #: Characters of a typed username kept in a summary.
 SUMMARY_NAME_CHARS = 32
+#: Distinct usernames (and addresses) counted by name per window; refusals for further ones are counted
+#: among the others, so a flood of made-up names cannot grow the process's memory.
+SUMMARY_TRACKED = 1000
 
 
 @dataclasses.dataclass
@@ -129,23 +132,26 @@ class RefusalLog:
         """Count one refusal (the caller has taken `due` for a closed window first)."""
         self.window = self.window_of(at)
         self.reasons[reason] += 1
-        self.usernames[typed[:SUMMARY_NAME_CHARS] or "(empty)"] += 1
-        self.addresses[client_ip] += 1
+        for counter, key in ((self.usernames, typed[:SUMMARY_NAME_CHARS] or "(empty)"), (self.addresses, client_ip)):
+            if key in counter or len(counter) < SUMMARY_TRACKED:
+                counter[key] += 1
 
     def due(self, at: datetime.datetime | None) -> audit.Draft | None:
         """The summary of the counted window if it has closed by `at` (None: closing anyway), and reset."""
         if self.window is None or (at is not None and self.window_of(at) == self.window):
             return None
         start = datetime.datetime.fromtimestamp(self.window * THROTTLE_WINDOW.total_seconds(), datetime.UTC)
+        refused = sum(self.reasons.values())
+        usernames, addresses = dict(self.usernames.most_common(SUMMARY_TOP)), dict(self.addresses.most_common(SUMMARY_TOP))
         payload = {
             "window_start": start.isoformat(),
             "window_end": (start + THROTTLE_WINDOW).isoformat(),
-            "refused": sum(self.reasons.values()),
+            "refused": refused,
             "reasons": dict(sorted(self.reasons.items())),
-            "usernames": dict(self.usernames.most_common(SUMMARY_TOP)),
-            "other_usernames": max(0, len(self.usernames) - SUMMARY_TOP),
-            "addresses": dict(self.addresses.most_common(SUMMARY_TOP)),
-            "other_addresses": max(0, len(self.addresses) - SUMMARY_TOP),
+            "usernames": usernames,
+            "refused_for_other_usernames": refused - sum(usernames.values()),
+            "addresses": addresses,
+            "refused_from_other_addresses": refused - sum(addresses.values()),
         }
         self.window = None
         self.reasons, self.usernames, self.addresses = collections.Counter(), collections.Counter(), collections.Counter()

@@ -104,3 +104,15 @@ async def test_refusals_are_counted_in_one_summary_with_a_fixed_actor(console_cl
     assert all(e.actor != typed and not e.actor.startswith("<script>") for e in entries)
     assert audit.verify([e.as_json() for e in entries]).ok
 
+
+
+def test_a_flood_of_made_up_usernames_is_counted_in_bounded_memory(store):  # store: the module runs per SQL backend
+    log = login_module.RefusalLog()
+    at = login_module.sessions.utcnow()
+    for i in range(3 * login_module.SUMMARY_TRACKED):
+        log.count(at, "unknown_user", f"user{i}", f"10.0.{i // 250}.{i % 250}")
+    assert len(log.usernames) == len(log.addresses) == login_module.SUMMARY_TRACKED
+    summary = log.due(None)
+    assert summary.payload["refused"] == 3 * login_module.SUMMARY_TRACKED
+    assert len(summary.payload["usernames"]) == login_module.SUMMARY_TOP
+    assert summary.payload["refused_for_other_usernames"] == 3 * login_module.SUMMARY_TRACKED - login_module.SUMMARY_TOP

@@ -19,12 +19,17 @@ from engine.console.accounts_store import (
     Attempt,
     DuplicateUsername,
     OperatorRecord,
+    Refusal,
+    Reservation,
     Session,
 )
 
 _OPERATOR = models.Operator.__table__
 _SESSION = models.ConsoleSession.__table__
 _ATTEMPT = models.LoginAttempt.__table__
+
+#: The PostgreSQL advisory lock key that serialises login reservations ("pp-login" as a number).
+_LOGIN_LOCK = int.from_bytes(b"pp-login", "big") >> 1
 
 
 def _account(row: Any) -> Account:
@@ -140,13 +145,43 @@ class SqlAccounts(AccountStore):
 
     # Login attempts ---------------------------------------------------------------------------
 
-    async def record_attempt(self, username: str, client_ip: str, success: bool, at: datetime.datetime) -> None:
+    async def reserve_attempt(
+        self, username: str, client_ip: str, at: datetime.datetime, since: datetime.datetime, refuse: Refusal
+    ) -> Reservation:
         async with self._store.write() as connection:
-            await connection.execute(sa.insert(_ATTEMPT).values(username=username, client_ip=client_ip, success=success, at=at))
+            if not self._store.is_sqlite:
+                # One transaction-scoped lock serialises reservations, as SQLite's single writer does:
+                # counting and inserting are then one step for concurrent logins (they take milliseconds).
+                await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOGIN_LOCK)))
+            recent = _ATTEMPT.c.at > since
+            last_success = (await connection.execute(
+                sa.select(sa.func.max(_ATTEMPT.c.id)).where((_ATTEMPT.c.username == username) & _ATTEMPT.c.success.is_(True) & recent)
+            )).scalar() or 0
+            account = (await connection.execute(
+                sa.select(_ATTEMPT.c.at)
+                .where((_ATTEMPT.c.username == username) & _ATTEMPT.c.success.is_(False) & recent & (_ATTEMPT.c.id > last_success))
+                .order_by(_ATTEMPT.c.at, _ATTEMPT.c.id)
+            )).scalars().all()
+            address = (await connection.execute(
+                sa.select(_ATTEMPT.c.at)
+                .where((_ATTEMPT.c.client_ip == client_ip) & _ATTEMPT.c.success.is_(False) & recent)
+                .order_by(_ATTEMPT.c.at, _ATTEMPT.c.id)
+            )).scalars().all()
+            retry_at = refuse([models.as_utc(a) for a in account], [models.as_utc(a) for a in address])
+            if retry_at is not None:
+                return Reservation(None, retry_at)
+            attempt_id = (await connection.execute(
+                sa.insert(_ATTEMPT).values(username=username, client_ip=client_ip, success=False, at=at).returning(_ATTEMPT.c.id)
+            )).scalar_one()
+        return Reservation(attempt_id)
+
+    async def succeed_attempt(self, attempt_id: int) -> None:
+        async with self._store.write() as connection:
+            await connection.execute(sa.update(_ATTEMPT).where(_ATTEMPT.c.id == attempt_id).values(success=True))
 
     async def account_attempts(self, username: str, since: datetime.datetime) -> list[Attempt]:
         query = (sa.select(_ATTEMPT.c.at, _ATTEMPT.c.success)
-                 .where((_ATTEMPT.c.username == username) & (_ATTEMPT.c.at > since)).order_by(_ATTEMPT.c.at.desc()))
+                 .where((_ATTEMPT.c.username == username) & (_ATTEMPT.c.at > since)).order_by(_ATTEMPT.c.at.desc(), _ATTEMPT.c.id.desc()))
         return [Attempt(models.as_utc(row.at), row.success) for row in await self._rows(query)]
 
     async def address_failures(self, client_ip: str, since: datetime.datetime) -> list[datetime.datetime]:

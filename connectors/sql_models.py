@@ -131,6 +131,8 @@ class ApiToken(SQLModel, table=True):
     label: str = Field(default="", sa_column=sa.Column(sa.String(200), nullable=False))
     created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
     revoked_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+    expires_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+    last_used_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
 
 
 class Notice(SQLModel, table=True):

@@ -158,18 +158,39 @@ class SqlStorage(sql_firm_page.SqlFirmPage, storage.Storage):
 
     @staticmethod
     def _token(row: Any) -> records.TokenRecord:
-        return records.TokenRecord(row.id, row.role, row.label, models.as_utc(row.created_at), models.as_utc(row.revoked_at))
+        return records.TokenRecord(
+            row.id, row.role, row.label, models.as_utc(row.created_at), models.as_utc(row.revoked_at),
+            models.as_utc(row.expires_at), models.as_utc(row.last_used_at),
+        )
 
-    async def add_token(self, token_sha256: str, role: str, label: str) -> records.TokenRecord:
+    async def add_token(
+        self, token_sha256: str, role: str, label: str, expires_at: datetime.datetime | None = None
+    ) -> records.TokenRecord:
         async with self._write() as connection:
             row = (
                 await connection.execute(
                     sa.insert(_TOKEN)
-                    .values(token_sha256=token_sha256, role=role, label=label, created_at=_now())
+                    .values(token_sha256=token_sha256, role=role, label=label, created_at=_now(), expires_at=expires_at)
                     .returning(_TOKEN)
                 )
             ).one()
         return self._token(row)
+
+    async def list_tokens(self) -> list[records.TokenRecord]:
+        async with self._read() as connection:
+            return [self._token(row) for row in await connection.execute(sa.select(_TOKEN).order_by(_TOKEN.c.id))]
+
+    async def revoke_token(self, token_id: int, at: datetime.datetime) -> records.TokenRecord | None:
+        async with self._write() as connection:
+            await connection.execute(
+                sa.update(_TOKEN).where((_TOKEN.c.id == token_id) & _TOKEN.c.revoked_at.is_(None)).values(revoked_at=at)
+            )
+            row = (await connection.execute(sa.select(_TOKEN).where(_TOKEN.c.id == token_id))).first()
+        return self._token(row) if row else None
+
+    async def touch_token(self, token_id: int, at: datetime.datetime) -> None:
+        async with self._write() as connection:
+            await connection.execute(sa.update(_TOKEN).where(_TOKEN.c.id == token_id).values(last_used_at=at))
 
     async def find_token(self, token_sha256: str) -> records.TokenRecord | None:
         query = sa.select(_TOKEN).where(_TOKEN.c.token_sha256 == token_sha256, _TOKEN.c.revoked_at.is_(None))

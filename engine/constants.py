@@ -6,6 +6,24 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/policy-push.sqlite3"
 #: Largest request body the webhook accepts. Bulk pushes of a few thousand events fit well under it.
 MAX_BODY_BYTES = 1024 * 1024
 
+#: A request body must arrive within this long, or the request is refused with 408: a 1 MiB body takes
+#: well under a second on any working link, and a client trickling bytes must not hold a connection
+#: (and a handler) open without end (1,000 slow uploads were once held past 130 s).
+BODY_READ_TIMEOUT_SECONDS = 30.0
+
+#: A connection must deliver a request's headers within this long of opening (or of the last answer on
+#: a kept-alive connection), or it is closed: aiohttp's keep-alive timer, which also closes idle
+#: connections. Shorter than aiohttp's 75 s default: clients here are servers and browsers on fast links.
+HEADER_READ_TIMEOUT_SECONDS = 15.0
+
+#: Highest ?page= a list accepts; deeper pages are refused (400) before the database sees an offset its
+#: integers cannot hold. 10^6 pages of 50 rows is far beyond any list this service keeps.
+MAX_PAGE = 1_000_000
+
+#: Largest id a path or form may name: the id columns are SQL INTEGER (32 bits on PostgreSQL). A larger
+#: number names no row (404), and the database would refuse to compare it (500).
+MAX_ID = 2**31 - 1
+
 #: Largest batch (JSON array) one webhook delivery may carry; larger ones must be split by the sender.
 MAX_BATCH_ITEMS = 1000
 
@@ -47,8 +65,17 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Bytes of entropy in an API token; 32 bytes makes guessing infeasible, so a plain SHA-256 hash suffices.
 TOKEN_BYTES = 32
 
+#: A token's last use is written at most this often (not on every request): enough to tell a token in use
+#: from a forgotten one, without a write per API call.
+TOKEN_TOUCH_SECONDS = 60
+
 #: Prefix that makes leaked tokens easy to recognise in logs and secret scanners.
 TOKEN_PREFIX = "pp_"
+
+#: Console passwords hashed at once (argon2id: 64 MiB and ~0.2 s each). More only adds memory (a burst of
+#: 40 logins took the process from 420 to 804 MiB) and cannot answer faster than the cores allow; the
+#: rest wait their turn, and attempts over the throttle's limits are refused before they would hash.
+LOGIN_HASH_CONCURRENCY = 2
 
 #: Roles a token may carry, least privileged first.
 ROLES = ("viewer", "operator", "admin")

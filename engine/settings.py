@@ -21,6 +21,13 @@ MAX_BODY_VAR = "POLICY_PUSH_MAX_BODY_BYTES"
 MAX_BATCH_VAR = "POLICY_PUSH_MAX_BATCH_ITEMS"
 AMQP_URL_VAR = "POLICY_PUSH_AMQP_URL"
 AMQP_QUEUE_VAR = "POLICY_PUSH_AMQP_QUEUE"
+COOKIE_SECURE_VAR = "POLICY_PUSH_COOKIE_SECURE"
+
+#: When console cookies are marked Secure: `auto` when aiohttp itself serves TLS; `always` (behind a
+#: TLS-terminating proxy, so the browser never sends them over plain http); `forwarded` when the
+#: request is TLS or the proxy says so in X-Forwarded-Proto (trusted only with this value: a client
+#: reaching the service directly could send that header too).
+COOKIE_SECURE_MODES = ("auto", "always", "forwarded")
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -37,6 +44,7 @@ class Settings:
     webhook_secrets: tuple[str, ...] = ()
     max_body_bytes: int = constants.MAX_BODY_BYTES
     max_batch_items: int = constants.MAX_BATCH_ITEMS
+    cookie_secure: str = "auto"
     notices: notice_config.NoticeSettings = dataclasses.field(default_factory=notice_config.NoticeSettings)
     #: The broker `policy-push consume` reads events from, and its queue.
     amqp_url: str = constants.AMQP_URL
@@ -55,6 +63,7 @@ class Settings:
             webhook_secrets=parse_webhook_secrets(env.get(WEBHOOK_SECRETS_VAR, "")),
             max_body_bytes=_positive_int(env, MAX_BODY_VAR, constants.MAX_BODY_BYTES),
             max_batch_items=_positive_int(env, MAX_BATCH_VAR, constants.MAX_BATCH_ITEMS),
+            cookie_secure=_choice(env, COOKIE_SECURE_VAR, COOKIE_SECURE_MODES),
             notices=_notice_settings(env),
             amqp_url=parse_amqp_url(env.get(AMQP_URL_VAR) or constants.AMQP_URL),
             amqp_queue=_queue_name(env.get(AMQP_QUEUE_VAR) or constants.AMQP_QUEUE),
@@ -117,6 +126,14 @@ def parse_webhook_secrets(raw: str) -> tuple[str, ...]:
                 "Standard Webhooks asks for 24 to 64"
             )
     return secrets
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset)."""
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise SettingsError(f"{name}: use one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -97,12 +97,18 @@ class Verdict:
     entries: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    #: The last entry's hash (what to keep elsewhere, to check the next walk against).
+    head: str = GENESIS
 
 
-def verify(records: Iterable[Mapping[str, Any]], *, partial: bool = False) -> Verdict:
+def verify(records: Iterable[Mapping[str, Any]], *, partial: bool = False, kept_head: str | None = None) -> Verdict:
     """Walk export-form records (as_json) in stored order; name the first one that was edited,
     deleted or reordered. With `partial`, the records may start anywhere in the chain (an export
-    window): the first one's prev_hash and seq are taken as given."""
+    window): the first one's prev_hash and seq are taken as given. With `kept_head`, a head hash
+    kept elsewhere earlier: it must be the hash of an entry in the chain, or entries were deleted
+    from the end since (which the chain alone cannot show) or the chain was rewritten."""
+    kept_head = kept_head.strip().lower() if kept_head is not None else None
+    seen_kept = kept_head in (None, GENESIS)
     prev, expected_seq, count = GENESIS, 1, 0
     for record in records:
         count += 1
@@ -118,7 +124,10 @@ def verify(records: Iterable[Mapping[str, Any]], *, partial: bool = False) -> Ve
         if digest != record.get("hash"):
             return Verdict(False, count, seq, "the entry's content does not match its hash: it was edited")
         prev, expected_seq = record["hash"], expected_seq + 1
-    return Verdict(True, count)
+        seen_kept = seen_kept or prev == kept_head
+    if not seen_kept:
+        return Verdict(False, count, expected_seq, f"the kept head {kept_head} is not in the chain: entries after it were deleted, or the chain was rewritten", prev)
+    return Verdict(True, count, head=prev)
 
 
 class AuditStore(abc.ABC):

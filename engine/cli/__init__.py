@@ -23,8 +23,8 @@ from engine.cli import operators as operators_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import synth as synth_cli
 from engine.cli import templates as templates_cli
+from engine.cli import tokens as tokens_cli
 from engine.core import notice_status
-from engine.http import auth
 from engine.judging import catalogue
 from engine.notices import compose, outbox, worker
 from engine.telemetry import logs, metrics
@@ -71,6 +71,7 @@ def serve(host: str, port: int, no_delivery: bool) -> None:
         port=port,
         print=lambda line: click.echo(line),
         access_log_class=access_log.AccessLogger,
+        **app_module.SERVER_OPTIONS,
     )
 
 
@@ -191,34 +192,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
-@main.group()
-def tokens() -> None:
-    """API bearer tokens."""
-
-
-@tokens.command("create")
-@click.option("--role", type=click.Choice(constants.ROLES), required=True)
-@click.option("--label", default="", help="Who or what the token is for.")
-def tokens_create(role: str, label: str) -> None:
-    """Create a token and print it once; only its hash is stored."""
-
-    config = _settings()
-    database.prepare(config.database_url)
-    token, digest = auth.new_token()
-
-    async def _store() -> None:
-        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
-        await store.open()
-        try:
-            await store.add_token(digest, role, label)
-        finally:
-            await store.close()
-
-    asyncio.run(_store())
-    click.echo(token)
-    click.echo(f"role {role}; shown once, store it now", err=True)
-
-
+main.add_command(tokens_cli.tokens)
 main.add_command(catalogue_cli.rules)
 main.add_command(catalogue_cli.match)
 main.add_command(templates_cli.templates)

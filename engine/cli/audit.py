@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import json
 import pathlib
+import re
 
 import click
 import sqlalchemy as sa
@@ -45,10 +46,20 @@ def audit_group() -> None:
     """The tamper-evident audit trail (docs/audit.md)."""
 
 
+def _hash(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value.strip()):
+        raise click.BadParameter("give an entry's hash: 64 hexadecimal characters, as `audit verify` prints it")
+    return value
+
+
 @audit_group.command()
-def verify() -> None:
-    """Walk the whole chain; name the first entry that was edited, deleted or reordered (exit 1). A database
-    that is damaged (PRAGMA quick_check) or whose audit table cannot be read is reported DAMAGED (exit 1)."""
+@click.option("--head", "kept_head", callback=_hash, default=None,
+              help="A head hash kept elsewhere earlier (printed by a previous verify): it must still be in the chain.")
+def verify(kept_head: str | None) -> None:
+    """Walk the whole chain; name the first entry that was edited, deleted or reordered (exit 1).
+    Prints the head (the last entry's hash) to keep outside the database: with --head, deleting
+    the newest entries, which the chain alone cannot show, is found too. A database that is damaged
+    (PRAGMA quick_check) or whose audit table cannot be read is reported DAMAGED (exit 1)."""
     config = _settings()
     try:
         asyncio.run(sql_health.check(config.database_url))
@@ -62,7 +73,7 @@ def verify() -> None:
         store = _store(config)
         await store.open()
         try:
-            return audit.verify([entry.as_json() async for entry in store.audit_entries()])
+            return audit.verify([entry.as_json() async for entry in store.audit_entries()], kept_head=kept_head)
         finally:
             await store.close()
 
@@ -74,7 +85,7 @@ def verify() -> None:
                    "restore the database from a backup", err=True)
         raise SystemExit(1) from None
     if verdict.ok:
-        click.echo(f"ok: {verdict.entries} entries, chain intact")
+        click.echo(f"ok: {verdict.entries} entries, chain intact, head {verdict.head}")
         return
     click.echo(f"TAMPERED at entry {verdict.first_bad_seq}: {verdict.reason}", err=True)
     raise SystemExit(1)

@@ -67,5 +67,5 @@ def setup(app: web.Application, *, clock: Callable[[], datetime.datetime] | None
     env.globals["ROLE_LABELS"] = security.ROLE_LABELS
     app.middlewares.append(security.middleware)
     app.on_response_prepare.append(security.add_security_headers)
-    app.router.add_routes(login.routes)
+    login.setup(app)
     app.router.add_routes(pages.routes)

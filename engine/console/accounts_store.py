@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -61,6 +62,19 @@ class Attempt:
 
     at: datetime.datetime
     success: bool
+
+
+#: Given the account's failures (since its newest success) and the address's failures, both oldest
+#: first: when the attempt may be made again if it is refused now, or None to let it through.
+Refusal = Callable[[list[datetime.datetime], list[datetime.datetime]], datetime.datetime | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Reservation:
+    """The outcome of `reserve_attempt`: the recorded attempt's id, or when to try again if refused."""
+
+    attempt_id: int | None
+    retry_at: datetime.datetime | None = None
 
 
 class AccountStore(abc.ABC):
@@ -122,8 +136,19 @@ class AccountStore(abc.ABC):
     # Login attempts ---------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def record_attempt(self, username: str, client_ip: str, success: bool, at: datetime.datetime) -> None:
-        """Remember one login attempt."""
+    async def reserve_attempt(
+        self, username: str, client_ip: str, at: datetime.datetime, since: datetime.datetime, refuse: Refusal
+    ) -> Reservation:
+        """Atomically decide and record one login attempt before its password is checked: read the
+        account's failures after `since` (only those after its newest success) and the address's
+        failures after `since`, both oldest first, ask `refuse` whether to refuse; if it does not,
+        record the attempt as a failure (`succeed_attempt` turns it into a success). Concurrent
+        calls are serialised (the SQLite writer; an advisory lock on PostgreSQL), so a burst cannot
+        get past the limits `refuse` applies."""
+
+    @abc.abstractmethod
+    async def succeed_attempt(self, attempt_id: int) -> None:
+        """Mark a reserved attempt as a success (the password was right)."""
 
     @abc.abstractmethod
     async def account_attempts(self, username: str, since: datetime.datetime) -> list[Attempt]:

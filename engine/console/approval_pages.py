@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from engine import constants
 from engine.console import keys, security, view
 from engine.console.read_model import READ_MODEL
 from engine.http import auth
@@ -50,7 +51,8 @@ async def approval_list(request: web.Request) -> web.Response:
 
 
 def _ids(values: list[str]) -> list[int]:
-    return sorted({int(v) for v in values if v.strip().isdigit()})
+    # An id beyond the database's integers names no decision: left out like any other nonsense.
+    return sorted({int(v) for v in values if v.strip().isdigit() and int(v) <= constants.MAX_ID})
 
 
 @security.require("operator")

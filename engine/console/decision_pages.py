@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from engine import constants
 from engine.console import csv_export, keys, labels, read_model, redact, security, view
 from engine.console.read_model import READ_MODEL, DecisionFilters, page_number
 from engine.core import notice_status
@@ -64,9 +65,12 @@ async def decision_csv(request: web.Request) -> web.StreamResponse:
 
 def _decision_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["id"])
+        decision_id = int(request.match_info["id"])
     except ValueError:
         raise view.not_found("没有这条判定记录。") from None
+    if not 0 < decision_id <= constants.MAX_ID:  # no row has such an id; the database could not even compare it
+        raise view.not_found("没有这条判定记录。")
+    return decision_id
 
 
 async def _notices(request: web.Request, decision_id: int, unmasked: bool) -> tuple[list[dict[str, Any]], list[str]]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine import audit
+from engine import audit, constants
 from engine.core import matching
 
 PAGE_SIZE = 50
@@ -57,11 +57,15 @@ class Page:
 
 
 def page_number(query: Mapping[str, str]) -> int:
-    """The ?page= parameter, 1 when absent or nonsense."""
+    """The ?page= parameter, 1 when absent or nonsense; past constants.MAX_PAGE a 400 (an offset that
+    large would overflow the database's integers)."""
     try:
-        return max(1, int(query.get("page", "1")))
+        number = max(1, int(query.get("page", "1")))
     except ValueError:
         return 1
+    if number > constants.MAX_PAGE:
+        raise web.HTTPBadRequest(text=f"页码超出范围（最大为 {constants.MAX_PAGE}）。")
+    return number
 
 
 def _date(text: str, label: str, errors: list[str]) -> datetime.date | None:

@@ -8,24 +8,14 @@ the same rule as profile fields (engine.console.security.mask).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from engine.console import security
+from engine.core import pii
 
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-
-
-def has_pii(text: str) -> bool:
-    """Whether `text` holds a mobile number or an email address."""
-    return bool(_MOBILE.search(text) or _EMAIL.search(text))
-
-
-def mask_text(text: str) -> str:
-    """`text` with every mobile number and email address masked."""
-    text = _EMAIL.sub(lambda m: security.mask(m.group(0), "email"), text)
-    return _MOBILE.sub(lambda m: security.mask(m.group(0), "mobile"), text)
+#: Whether `text` holds a mobile number or an email address (the rule is engine.core.pii's).
+has_pii = pii.has_pii
+#: `text` with every mobile number and email address masked.
+mask_text = pii.mask_text
 
 
 def show(value: Any, unmasked: bool) -> str:

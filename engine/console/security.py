@@ -58,7 +58,9 @@ ERROR_MESSAGES = {
 #: personal data (the back button after logout must not show them), no leaking URLs to other sites.
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    # No scripts at all (the console has none: an injected one cannot run); styles are inline.
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
@@ -220,7 +222,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     except web.HTTPException as exc:
         if exc.status < 400 or _started(request):
             raise
-        return error_page(request, exc.status, _message(exc))
+        page = error_page(request, exc.status, _message(exc))
+        if "Allow" in exc.headers:  # a 405 says which methods the route takes
+            page.headers["Allow"] = exc.headers["Allow"]
+        return page
     except Exception:
         if _started(request):
             raise

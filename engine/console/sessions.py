@@ -44,6 +44,9 @@ COOKIE_PATH = "/console"
 #: 32 random bytes: unguessable, so a fast hash (SHA-256) of it is safe to store.
 TOKEN_BYTES = 32
 
+#: When cookies are marked Secure (engine.settings.COOKIE_SECURE_MODES); the app factory sets it.
+COOKIE_SECURE = web.AppKey("console_cookie_secure", str)
+
 #: The clock sessions and login throttling use; tests replace it (engine.console.setup(app, clock=…)).
 CLOCK = web.AppKey("console_clock", Callable[[], datetime.datetime])
 
@@ -98,11 +101,20 @@ async def revoke(operators: AccountStore, session_id: str, at: datetime.datetime
     await operators.revoke_session(session_id, at)
 
 
+def secure(request: web.Request) -> bool:
+    """Whether the console's cookies are marked Secure for this request: over TLS; always, when so
+    configured (behind a TLS proxy); or when the proxy says https and it is configured to be trusted."""
+    mode = request.config_dict.get(COOKIE_SECURE, "auto")
+    if mode == "always" or request.secure:
+        return True
+    return mode == "forwarded" and request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
+
+
 def set_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
     """HttpOnly (no script can read it), SameSite=Lax (not sent on cross-site POSTs), Secure
-    when the console is served over https; it lives no longer than the session can."""
+    when the console is served over https (`secure`); it lives no longer than the session can."""
     response.set_cookie(
-        COOKIE_NAME, token, path=COOKIE_PATH, httponly=True, samesite="Lax", secure=request.secure,
+        COOKIE_NAME, token, path=COOKIE_PATH, httponly=True, samesite="Lax", secure=secure(request),
         max_age=int(ABSOLUTE_LIFETIME.total_seconds()),
     )
 

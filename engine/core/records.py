@@ -108,3 +108,11 @@ class TokenRecord:
     label: str
     created_at: datetime.datetime
     revoked_at: datetime.datetime | None
+    #: After this moment the token is refused (None: it does not expire).
+    expires_at: datetime.datetime | None = None
+    #: When it last authenticated a request (to within constants.TOKEN_TOUCH_SECONDS), or None.
+    last_used_at: datetime.datetime | None = None
+
+    def usable(self, at: datetime.datetime) -> bool:
+        """Neither revoked nor expired at `at`."""
+        return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import datetime
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Collection
@@ -18,13 +19,30 @@ class TokenStore(abc.ABC):
     """What token authentication needs from storage."""
 
     @abc.abstractmethod
-    async def add_token(self, token_sha256: str, role: str, label: str) -> records.TokenRecord:
-        """Store a new token's hash."""
+    async def add_token(
+        self, token_sha256: str, role: str, label: str, expires_at: datetime.datetime | None = None
+    ) -> records.TokenRecord:
+        """Store a new token's hash (expiring at `expires_at`, if given)."""
 
     @abc.abstractmethod
     async def find_token(self, token_sha256: str) -> records.TokenRecord | None:
-        """The unrevoked token with this hash, or None."""
+        """The unrevoked token with this hash, or None (whether it has expired is the caller's rule)."""
 
+    @abc.abstractmethod
+    async def list_tokens(self) -> list[records.TokenRecord]:
+        """Every token, revoked and expired ones too, oldest first."""
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_id: int, at: datetime.datetime) -> records.TokenRecord | None:
+        """Mark a token revoked at `at` (no change if it already is); the token, or None if unknown."""
+
+    @abc.abstractmethod
+    async def touch_token(self, token_id: int, at: datetime.datetime) -> None:
+        """Record that the token authenticated a request at `at`."""
+
+
+#: The challenge a 401 from /api carries (RFC 6750).
+CHALLENGE = 'Bearer realm="policy-push"'
 
 #: The token store the bearer middleware checks tokens against.
 TOKENS = web.AppKey("tokens", TokenStore)
@@ -70,11 +88,17 @@ def bearer_middleware(
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise responses.error(
-                401, "unauthorized", "send Authorization: Bearer <token> (create one with `policy-push tokens create`)"
+                401, "unauthorized", "send Authorization: Bearer <token> (create one with `policy-push tokens create`)",
+                headers={"WWW-Authenticate": CHALLENGE},
             )
-        token = await request.app[TOKENS].find_token(hash_token(credential.strip()))
-        if token is None:
-            raise responses.error(401, "unauthorized", "unknown or revoked token")
+        tokens = request.app[TOKENS]
+        token = await tokens.find_token(hash_token(credential.strip()))
+        now = datetime.datetime.now(datetime.UTC)
+        if token is None or not token.usable(now):
+            raise responses.error(401, "unauthorized", "unknown, revoked or expired token",
+                                  headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'})
+        if token.last_used_at is None or now - token.last_used_at >= datetime.timedelta(seconds=constants.TOKEN_TOUCH_SECONDS):
+            await tokens.touch_token(token.id, now)
         request[API_TOKEN] = token
         return await handler(request)
 

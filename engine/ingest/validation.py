@@ -176,15 +176,41 @@ def _check_email(value: object) -> bool:
     return True
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice (json.loads would keep the last silently)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {key!r} appears twice in one object")
+        self.key = key
+
+    def problem(self) -> dict[str, str]:
+        """The entry for an error answer's `problems` list."""
+        return {"path": "", "key": self.key, "reason": f"duplicate key {self.key!r}: each key may appear once in an object"}
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two values for one key are ambiguous: parsers disagree on which wins, so a signature checker
+    # and this service could read different events from the same bytes. Refuse rather than guess.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return value
+
+
 def parse_json(text: str | bytes) -> Any:
     """A request body's JSON, strictly (RFC 8259): NaN, Infinity and numbers no double can hold
     are refused, since json.loads takes them and nothing downstream can judge them; so are
     strings holding U+0000 or a lone surrogate (\\ud800), which PostgreSQL text cannot store and
-    UTF-8 cannot encode; and nesting too deep to parse (a RecursionError otherwise). Raises ValueError."""
+    UTF-8 cannot encode; objects naming a key twice (DuplicateKey); and nesting too deep to parse
+    (a RecursionError otherwise). Raises ValueError."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")  # a UnicodeDecodeError is a ValueError too
     try:
-        value = json.loads(text, parse_constant=_not_a_number, parse_float=_double, parse_int=_integer)
+        value = json.loads(text, parse_constant=_not_a_number, parse_float=_double, parse_int=_integer, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None
     if _UNSTORABLE_SOURCE.search(text):  # cheap: the walk is needed only where an escape (or the character) is

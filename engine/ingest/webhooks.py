@@ -78,6 +78,8 @@ async def _receive(request: web.Request) -> web.Response:
     _verify(request, text)
     try:
         payload = validation.parse_json(text)
+    except validation.DuplicateKey as exc:
+        raise responses.error(422, "duplicate_key", f"the body is ambiguous: {exc}; nothing was stored", problems=[exc.problem()]) from None
     except ValueError as exc:  # not JSON, NaN or too large a number, nested too deeply
         raise responses.error(400, "invalid_json", f"the body is not JSON: {exc}") from None
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}

@@ -45,6 +45,8 @@ def _check_push_token(request: web.Request) -> None:
 async def _json_array(request: web.Request) -> list[Any]:
     try:
         body = await request.json(loads=validation.parse_json)
+    except validation.DuplicateKey as exc:
+        raise responses.error(422, "duplicate_key", f"the body is ambiguous: {exc}", problems=[exc.problem()]) from None
     except ValueError:
         raise responses.error(400, "invalid_json", "the body is not JSON") from None
     if not isinstance(body, list):

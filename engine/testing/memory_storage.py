@@ -187,12 +187,30 @@ class InMemoryStorage(memory_firm_page.MemoryFirmPage, storage.Storage):
         self._record_decisions(uscc, decisions, china_time.as_of_date(event.occurred_at), event.event_id, "pipeline")
 
 
-    async def add_token(self, token_sha256: str, role: str, label: str) -> records.TokenRecord:
+    async def add_token(
+        self, token_sha256: str, role: str, label: str, expires_at: datetime.datetime | None = None
+    ) -> records.TokenRecord:
         async with self._lock:
-            record = records.TokenRecord(next(self._ids), role, label, _now(), None)
+            record = records.TokenRecord(next(self._ids), role, label, _now(), None, expires_at)
             self.tokens[token_sha256] = (token_sha256, record)
             return record
 
     async def find_token(self, token_sha256: str) -> records.TokenRecord | None:
         found = self.tokens.get(token_sha256)
         return found[1] if found and found[1].revoked_at is None else None
+
+    async def list_tokens(self) -> list[records.TokenRecord]:
+        return sorted((record for _, record in self.tokens.values()), key=lambda record: record.id)
+
+    async def revoke_token(self, token_id: int, at: datetime.datetime) -> records.TokenRecord | None:
+        return self._change_token(token_id, lambda record: record if record.revoked_at else dataclasses.replace(record, revoked_at=at))
+
+    async def touch_token(self, token_id: int, at: datetime.datetime) -> None:
+        self._change_token(token_id, lambda record: dataclasses.replace(record, last_used_at=at))
+
+    def _change_token(self, token_id: int, change) -> records.TokenRecord | None:
+        for digest, (_, record) in self.tokens.items():
+            if record.id == token_id:
+                self.tokens[digest] = (digest, change(record))
+                return self.tokens[digest][1]
+        return None

@@ -13,7 +13,7 @@ from connectors import sql_migrate as migrate
 from engine import audit
 from engine.core import china_time, matching, pii, profile, records
 from engine.http import auth, responses
-from engine.ingest import validation
+from engine.ingest import event_types, validation
 from engine.judging import recording
 from engine.web import health, keys, openapi
 
@@ -62,7 +62,7 @@ async def get_firm(request: web.Request) -> web.Response:
             for entry in history.get(path, []):
                 entry["value"] = pii.mask(entry["value"], pii.PII_FIELDS[path]) if isinstance(entry["value"], str) else entry["value"]
     elif revealed := pii.present(firm.fields):
-        await store.append_audit([audit.Draft(f"api token #{token.id} {token.label} ({token.role})".replace("  ", " "), "pii.viewed", "firm", uscc, {"fields": revealed, "via": "GET /api/firms"})])
+        await store.append_audit([audit.Draft(_actor(token), "pii.viewed", "firm", uscc, {"fields": revealed, "via": "GET /api/firms"})])
     provenance = {
         path: {
             "value": fields[path],
@@ -88,12 +88,40 @@ async def get_firm(request: web.Request) -> web.Response:
     )
 
 
+def _pii_keys(event_type: str) -> dict[str, str]:
+    """The data keys masked by name in an event of this type: those of the personal fields its
+    fold sets; for a type this service does not know, all of them (fail closed)."""
+    try:
+        sets = event_types.REGISTRY.get(event_type).sets
+    except KeyError:
+        return dict(pii.PII_KEYS)
+    return dict(pii.PII_KEYS) if any(path in pii.PII_FIELDS for path in sets) else {}
+
+
+def _actor(token: records.TokenRecord) -> str:
+    return f"api token #{token.id} {token.label} ({token.role})".replace("  ", " ")
+
+
 @routes.get("/api/events/{event_id}")
 async def get_event(request: web.Request) -> web.Response:
-    """One received event as stored: body, kept headers, and where it is in the pipeline."""
-    event = await request.app[keys.STORAGE].get_event(request.match_info["event_id"])
+    """One received event as stored: body, kept headers, and where it is in the pipeline. A viewer
+    token gets the contact data in it masked; any other token's view of it in clear is audited."""
+    store = request.app[keys.STORAGE]
+    event = await store.get_event(request.match_info["event_id"])
     if event is None:
         raise responses.error(404, "not_found", f"no event with id {request.match_info['event_id']!r}")
+    shown = {
+        "body": json.loads(event.body),
+        "headers": dict(event.headers),
+        "error": event.error,
+    }
+    masked, found = pii.mask_data(shown, _pii_keys(event.type))
+    token = request[auth.API_TOKEN]
+    if token.role == "viewer":
+        shown = masked
+    elif found:
+        draft = audit.Draft(_actor(token), "pii.viewed", "event", event.event_id, {"fields": sorted(found), "via": "GET /api/events"})
+        await store.append_audit([draft])
     return responses.json_response(
         {
             "event_id": event.event_id,
@@ -104,9 +132,9 @@ async def get_event(request: web.Request) -> web.Response:
             "received_at": event.received_at.isoformat(),
             "status": event.status.value,
             "processed_at": _iso(event.processed_at),
-            "error": event.error,
-            "headers": dict(event.headers),
-            "body": json.loads(event.body),
+            "error": shown["error"],
+            "headers": shown["headers"],
+            "body": shown["body"],
         }
     )
 
@@ -121,6 +149,8 @@ async def post_match(request: web.Request) -> web.Response:
     """
     try:
         body = await request.json(loads=validation.parse_json)
+    except validation.DuplicateKey as exc:
+        raise responses.error(422, "duplicate_key", f"the body is ambiguous: {exc}", problems=[exc.problem()]) from None
     except ValueError:
         raise responses.error(400, "invalid_json", "the body is not JSON") from None
     problems = []

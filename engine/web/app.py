@@ -12,9 +12,10 @@ from aiohttp import web
 from connectors import sql_accounts, sql_console, sql_storage
 from engine import console, constants, settings, storage
 from engine.console import keys as console_keys
+from engine.console import sessions as console_sessions
 from engine.core import matching
 from engine.firm_page import web as firm_page_web
-from engine.http import auth, responses
+from engine.http import auth, bodies, responses
 from engine.ingest import pipeline, webhooks
 from engine.notices import compose, worker
 from engine.notices import web as notices_web
@@ -22,6 +23,12 @@ from engine.telemetry import metrics
 from engine.web import api, health, keys, senders
 
 log = logging.getLogger(__name__)
+
+#: How `policy-push serve` runs the app (keyword arguments of web.run_app and web.AppRunner): the
+#: keep-alive timer closes a connection that has not delivered a request's headers in time
+#: (engine.http.bodies times bodies); a handler runs to its end when its client goes away (an event
+#: being stored is stored), as aiohttp's default is, stated here because its test server differs.
+SERVER_OPTIONS = {"keepalive_timeout": constants.HEADER_READ_TIMEOUT_SECONDS, "handler_cancellation": False}
 
 
 def create_app(
@@ -43,6 +50,7 @@ def create_app(
             responses.json_errors_middleware(),
             auth.bearer_middleware(prefix="/api", public={"/api/openapi.json"}),
             health.refuse_writes_when_damaged,
+            bodies.body_middleware(config.max_body_bytes),
         ],
     )
     app[health.HEALTH] = health.Health()
@@ -65,6 +73,7 @@ def create_app(
     app[console_keys.MATCHER] = app[keys.MATCHER]
     app[firm_page_web.STORE] = store
     app[firm_page_web.MATCHER] = app[keys.MATCHER]
+    app[console_sessions.COOKIE_SECURE] = config.cookie_secure
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(health.integrity_ctx)
     if run_pipeline:
@@ -79,6 +88,8 @@ def create_app(
     app.router.add_routes(firm_page_web.routes)
     metrics.setup(app, store)
     console.setup(app)
+    # After the console's own (fuller) headers, so these only fill in what a response lacks.
+    app.on_response_prepare.append(responses.add_baseline_headers)
     return app
 
 

@@ -281,6 +281,11 @@ def document() -> dict[str, Any]:
             "/api/events/{event_id}": {
                 "get": {
                     "summary": "One received event",
+                    "description": (
+                        "The body, kept headers and error as stored. For a viewer token, contact data in them "
+                        "(mobile numbers, email addresses, names) is masked as in /api/firms; an operator's or "
+                        "admin's view of it in clear is audited (pii.viewed)."
+                    ),
                     "security": [{"bearer": []}],
                     "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                     "responses": {

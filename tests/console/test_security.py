@@ -12,7 +12,7 @@ from aiohttp import test_utils, web
 
 from engine import console
 from engine.console import security, sessions
-from engine.http import auth
+from engine.http import auth, responses
 from tests import conftest
 from tests.console import conftest as console_conftest
 
@@ -228,7 +228,9 @@ async def test_console_responses_carry_security_headers(app_client):
     response = await app_client.get("/console/login")
     for name, value in security.SECURITY_HEADERS.items():
         assert response.headers[name] == value
-    assert "X-Frame-Options" not in (await app_client.get("/healthz")).headers
+    # Other responses get the baseline (no framing, no scripts), not the console's policy.
+    other = (await app_client.get("/healthz")).headers
+    assert other["Content-Security-Policy"] == responses.BASELINE_HEADERS["Content-Security-Policy"]
 
 
 def test_setup_twice_only_replaces_the_clock():

@@ -84,27 +84,33 @@ async def check(url: str) -> None:
 
 async def head(url: str, expected: str) -> None:
     """Raise DatabaseUnusable unless the database's schema is at migration `expected`."""
+    current = await revision(url)
+    if current != expected:
+        raise DatabaseUnusable(
+            f"the database at {where(url)} is at migration {current or 'none'}, this code expects {expected}: "
+            "run `policy-push db upgrade`"
+        )
+
+
+async def revision(url: str) -> str | None:
+    """The migration the database's schema is at (None before the first); DatabaseUnusable if it cannot be read."""
     if is_sqlite(url):
         refuse_missing(url)
     engine = sa_asyncio.create_async_engine(url)
     try:
         async with engine.connect() as connection:
-            revision = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
+            found = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
     except sa.exc.ProgrammingError:
-        revision = None  # PostgreSQL: no alembic_version table yet
+        found = None  # PostgreSQL: no alembic_version table yet
     except sa.exc.OperationalError as exc:
         if "no such table" not in str(exc.orig):
             raise DatabaseUnusable(f"cannot use the database at {where(url)}: {_reason(exc)}") from None
-        revision = None
+        found = None
     except (OSError, sa.exc.SQLAlchemyError) as exc:
         raise DatabaseUnusable(f"cannot use the database at {where(url)}: {_reason(exc)}") from None
     finally:
         await engine.dispose()
-    if revision != expected:
-        raise DatabaseUnusable(
-            f"the database at {where(url)} is at migration {revision or 'none'}, this code expects {expected}: "
-            "run `policy-push db upgrade`"
-        )
+    return found
 
 
 def _quick_check(path: pathlib.Path) -> None:

@@ -26,6 +26,18 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def downgrade(database_url: str, revision: str) -> None:
+    """Take the database's schema back to `revision` (data in dropped columns and tables is lost).
+    Blocking, like `upgrade`."""
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def revisions() -> list[str]:
+    """Every migration shipped with this code, oldest first."""
+    scripts = script.ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
+
+
 def head_revision() -> str:
     """The newest migration shipped with this code."""
     heads = script.ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()

@@ -6,6 +6,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import secrets as secrets_module
 from collections.abc import Mapping
 
 import sqlalchemy.engine
@@ -108,6 +109,11 @@ def _queue_name(raw: str) -> str:
     if not name or len(name.encode()) > 255 or name.startswith("amq."):
         raise SettingsError(f"{AMQP_QUEUE_VAR}: {raw!r} is not a usable queue name (1–255 bytes, not starting with 'amq.')")
     return name
+
+
+def new_webhook_secret() -> str:
+    """A fresh Standard Webhooks secret: `whsec_` and 32 random bytes in base64 (the spec asks 24 to 64)."""
+    return "whsec_" + base64.b64encode(secrets_module.token_bytes(32)).decode()
 
 
 def parse_webhook_secrets(raw: str) -> tuple[str, ...]:

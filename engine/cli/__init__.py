@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import click
 from aiohttp import web
 
+from connectors import sql_migrate as migrate_revisions
 from connectors import sql_storage
 from engine import constants, settings
 from engine.cli import audit as audit_cli
@@ -41,6 +42,7 @@ def _settings() -> settings.Settings:
 
 
 @click.group()
+@click.version_option(package_name="policy-push", prog_name="policy-push")
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
 @click.option(
     "--log-format", type=click.Choice(logs.FORMATS), default="text", show_default=True,
@@ -190,6 +192,37 @@ def db_upgrade(revision: str) -> None:
     config = _settings()
     database.create_or_upgrade(config.database_url, revision)
     click.echo(f"database at {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the migration the database is at, and whether it is this code's newest."""
+    config = _settings()
+    found, head = database.current(config.database_url), migrate_revisions.head_revision()
+    click.echo(f"{found or 'none'} ({'head' if found == head else f'this code expects {head}: run `policy-push db upgrade`'})")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.option("--yes", is_flag=True, help="Do not ask: columns and tables the later migrations added are dropped, with their data.")
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Take the schema back to REVISION (to run an older release: back up first, `db backup` or pg_dump)."""
+    config = _settings()
+    if not yes:
+        click.confirm(f"Take the database back to migration {revision}? Data in what later migrations added is lost", abort=True)
+    database.downgrade(config.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def secrets() -> None:
+    """Secrets the service is configured with."""
+
+
+@secrets.command("new")
+def secrets_new() -> None:
+    """Print a fresh webhook signing secret (whsec_…) for POLICY_PUSH_WEBHOOK_SECRETS and the sender."""
+    click.echo(settings.new_webhook_secret())
 
 
 main.add_command(tokens_cli.tokens)

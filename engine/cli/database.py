@@ -29,6 +29,34 @@ def prepare(url: str, *, upgrade: bool = True) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def current(url: str) -> str | None:
+    """The migration the database at `url` is at (None before the first); ClickException if it is missing
+    or cannot be read."""
+    try:
+        asyncio.run(sql_health.check(url))
+        return asyncio.run(sql_health.revision(url))
+    except sql_health.DatabaseUnusable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def downgrade(url: str, revision: str) -> None:
+    """`policy-push db downgrade`: check the database, then take its schema back to `revision`."""
+    if revision not in migrate.revisions():
+        raise click.BadParameter(f"{revision!r} is not one of this code's migrations ({', '.join(migrate.revisions())})",
+                                 param_hint="REVISION")
+    try:
+        asyncio.run(sql_health.check(url))
+        migrate.downgrade(url, revision)
+    except sql_health.DatabaseUnusable as exc:
+        raise click.ClickException(str(exc)) from None
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        inner = getattr(exc, "orig", None) or exc
+        first = (str(inner).strip().splitlines() or [""])[0]
+        raise click.ClickException(
+            f"cannot take the database at {sql_health.where(url)} back to {revision}: {type(inner).__name__}: {first}"
+        ) from None
+
+
 def create_or_upgrade(url: str, revision: str) -> None:
     """`policy-push db upgrade`: create a missing SQLite file, or check an existing database before migrating it."""
     try:

@@ -1,5 +1,4 @@
-"""notice revisions: a benefit's amount changes are told (addition, adjustment); stale notices are held;
-SMS only for concrete benefits
+"""notice revisions (additions, adjustments), held stale notices, SMS only for concrete benefits
 
 Revision ID: 0004
 Revises: 0003

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import NoReturn
 
 import asyncpg
@@ -60,6 +61,17 @@ def require_postgres(*, available: bool | None = None, environ: Mapping[str, str
     """Go on only where PostgreSQL is reachable (`available` defaults to the probe at start-up); see :func:`missing`."""
     if not (PG_AVAILABLE if available is None else available):
         missing(f"no PostgreSQL reachable at {PG_ADMIN_DSN}", environ=environ)
+
+
+@pytest.fixture(autouse=True)
+def root_logging_kept() -> Iterator[None]:
+    """Every `policy-push` command a test runs installs its log handler on the root logger (logs.configure):
+    take it away again after each test, so later tests' command output holds no log lines of ours."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

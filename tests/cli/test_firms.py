@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import pytest
 from click.testing import CliRunner
@@ -11,17 +10,6 @@ from click.testing import CliRunner
 from engine.cli import main
 from tests import conftest
 from tests.firm_page import seed
-
-
-@pytest.fixture(autouse=True)
-def root_logging_kept():
-    """`policy-push` installs its log handler on the root logger: take it away again, so later tests'
-    command output holds no log lines of ours."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.mark.parametrize("store", conftest.SQL_BACKENDS, indirect=True)

@@ -1,6 +1,7 @@
 """Alembic environment: runs migrations over the service's async engine (SQLite or PostgreSQL)."""
 
 import asyncio
+import logging
 
 from alembic import context
 from sqlmodel import SQLModel
@@ -9,6 +10,15 @@ from connectors import sql_base
 from connectors import sql_models as models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
+log = logging.getLogger("connectors.migrations")
+
+
+def _applied(*, ctx, step, heads, run_args) -> None:
+    """One line per migration applied (Alembic's own chatter is kept at WARNING: engine/telemetry/logs.py),
+    so a command says what it changed and says nothing when there was nothing to do."""
+    before, after = step.source_revision_ids, step.destination_revision_ids
+    log.info("database schema %s %s -> %s", "upgraded" if step.is_upgrade else "downgraded",
+             ",".join(before) or "none", ",".join(after) or "none")
 
 
 def _run(connection) -> None:
@@ -17,6 +27,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things in place
         compare_type=True,
+        on_version_apply=_applied,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -105,5 +105,8 @@ def configure(level: str = "INFO", fmt: str = "text", *, stream: IO[str] | None 
         root.removeHandler(_installed)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic announces its context on every command, migrations or not; the migrations applied are
+    # logged one line each by connectors/migrations/env.py instead.
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
     _installed = handler
     return handler

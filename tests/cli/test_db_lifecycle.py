@@ -74,3 +74,15 @@ def test_a_new_secret_is_one_the_service_accepts():
 def test_version():
     result = CliRunner().invoke(cli.main, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("policy-push, version ")
+
+
+@pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
+def test_migrations_say_what_they_applied_and_nothing_when_there_was_nothing(empty_database):
+    code, output = run(empty_database, "db", "upgrade")
+    revisions = migrate.revisions()
+    assert code == 0
+    applied = [line.split("connectors.migrations ", 1)[1] for line in output.splitlines() if "connectors.migrations" in line]
+    assert applied == [f"database schema upgraded {a} -> {b}" for a, b in zip(["none", *revisions], revisions, strict=False)]
+    assert "alembic" not in output  # no context lines from Alembic itself
+    code, output = run(empty_database, "db", "upgrade")
+    assert code == 0 and output == "database at head\n"

@@ -83,7 +83,7 @@ def fold(env: dict[str, str], database: pathlib.Path) -> float:
 async def deliver(env: dict[str, str]) -> float:
     """Send everything due through the real worker; return the seconds it took."""
     config = settings.Settings.from_env(env)
-    store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+    store = sql_storage.SqlStorage.configured(config)
     await store.open()
     try:
         delivery = worker.DeliveryWorker(

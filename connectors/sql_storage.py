@@ -16,7 +16,7 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_firm_page
 from connectors import sql_models as models
-from engine import storage
+from engine import settings, storage
 from engine.core import event_status, records
 
 _EVENT = models.Event.__table__
@@ -33,6 +33,12 @@ def _now() -> datetime.datetime:
 
 class SqlStorage(sql_firm_page.SqlFirmPage, storage.Storage):
     """Storage on a relational database; see connectors.sql_base for the locking rules."""
+
+    @classmethod
+    def configured(cls, config: settings.Settings) -> SqlStorage:
+        """The store the service and its commands use: the configured database, with the configured
+        allowance for holding stale notices."""
+        return cls(config.database_url, stale_after=config.notices.stale_after)
 
     # Events -----------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from engine import constants, settings
 from engine.cli import audit as audit_cli
 from engine.cli import backfill as backfill_cli
 from engine.cli import consume as consume_cli
-from engine.cli import database
+from engine.cli import database, options
 from engine.cli import operators as operators_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import synth as synth_cli
@@ -35,10 +35,7 @@ from engine.web import senders
 
 
 def _settings() -> settings.Settings:
-    try:
-        return settings.Settings.from_env()
-    except settings.SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    return options.load_settings()
 
 
 @click.group()
@@ -89,7 +86,7 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     matcher = catalogue.default_matcher()
 
     async def _run() -> None:
-        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        store = sql_storage.SqlStorage.configured(config)
         await store.open()
         delivery = worker.DeliveryWorker(
             store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices),
@@ -134,7 +131,7 @@ def _operator_action(notice_id: str, action: Callable[[outbox.NoticeStore, str, 
     database.prepare(config.database_url, upgrade=False)
 
     async def _act() -> str:
-        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        store = sql_storage.SqlStorage.configured(config)
         await store.open()
         try:
             notice = await action(store, notice_id, f"cli ({getpass.getuser()})")
@@ -163,7 +160,7 @@ def firms_revoke_links(uscc: str) -> None:
     uscc = uscc.strip().upper()
 
     async def _revoke() -> datetime.datetime:
-        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        store = sql_storage.SqlStorage.configured(config)
         await store.open()
         try:
             at = datetime.datetime.now(datetime.UTC)

@@ -13,20 +13,17 @@ import sqlalchemy as sa
 
 from connectors import sql_health, sql_storage
 from engine import audit, settings
-from engine.cli import database
+from engine.cli import database, options
 from engine.core import china_time
 
 
 def _store(config: settings.Settings):
 
-    return sql_storage.SqlStorage(config.database_url)
+    return sql_storage.SqlStorage.configured(config)
 
 
 def _settings() -> settings.Settings:
-    try:
-        return settings.Settings.from_env()
-    except settings.SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    return options.load_settings()
 
 
 def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.datetime | None:

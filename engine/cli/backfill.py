@@ -30,10 +30,7 @@ PROGRESS_LOG_SECONDS = 10.0
 
 
 def _settings() -> settings.Settings:
-    try:
-        return settings.Settings.from_env()
-    except settings.SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    return options.load_settings()
 
 
 def _select(matcher: runner.Matcher, clause_ids: tuple[str, ...], document: str | None, everything: bool,
@@ -107,7 +104,7 @@ def _run(config: settings.Settings, matcher: runner.Matcher, dirs: tuple[str | N
     workers = (os.cpu_count() or 1) if workers is None else workers
 
     async def _go() -> runner.Result:
-        target = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        target = sql_storage.SqlStorage.configured(config)
         await target.open()
         try:
             stored = await target.stored_rule_versions() if changed else {}
@@ -169,7 +166,7 @@ def rules_diff(rules_dir: Any, measures_dir: Any, as_of: dt.date | None, limit: 
     matcher = catalogue.default_matcher(rules_dir, measures=measures_dir)
 
     async def _stored() -> dict[str, set[str]]:
-        target = sql_storage.SqlStorage(config.database_url)
+        target = sql_storage.SqlStorage.configured(config)
         await target.open()
         try:
             return await target.stored_rule_versions()

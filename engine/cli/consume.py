@@ -12,8 +12,8 @@ import signal
 import click
 
 from connectors import amqp, sql_storage
-from engine import constants, settings
-from engine.cli import database
+from engine import constants
+from engine.cli import database, options
 
 
 @click.command("consume")
@@ -22,14 +22,11 @@ from engine.cli import database
 def consume(prefetch: int) -> None:
     """Consume events from RabbitMQ ($POLICY_PUSH_AMQP_URL, queue $POLICY_PUSH_AMQP_QUEUE) until stopped;
     invalid messages go to the queue's `.dead` queue with their reason."""
-    try:
-        config = settings.Settings.from_env()
-    except settings.SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    config = options.load_settings()
     database.prepare(config.database_url)
 
     async def _run() -> None:
-        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        store = sql_storage.SqlStorage.configured(config)
         await store.open()
         try:
             stop = asyncio.Event()

@@ -18,8 +18,8 @@ from typing import TypeVar
 import click
 
 from connectors import sql_accounts, sql_storage
-from engine import audit, settings
-from engine.cli import database
+from engine import audit
+from engine.cli import database, options
 from engine.console import accounts
 from engine.console.accounts_store import AccountStore
 
@@ -32,14 +32,11 @@ def _actor() -> str:
 
 def _run(action: Callable[[AccountStore, audit.AuditStore], Awaitable[T]]) -> T:
     """Migrate, open the store, run `action(accounts, audit trail)`, close; AccountError becomes a CLI error."""
-    try:
-        config = settings.Settings.from_env()
-    except settings.SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    config = options.load_settings()
     database.prepare(config.database_url)
 
     async def _go() -> T:
-        store = sql_storage.SqlStorage(config.database_url)
+        store = sql_storage.SqlStorage.configured(config)
         await store.open()
         try:
             return await action(sql_accounts.SqlAccounts(store), store)

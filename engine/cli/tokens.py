@@ -17,8 +17,8 @@ from typing import TypeVar
 import click
 
 from connectors import sql_storage
-from engine import audit, constants, settings
-from engine.cli import database
+from engine import audit, constants
+from engine.cli import database, options
 from engine.core import china_time, records
 from engine.http import auth
 
@@ -32,14 +32,11 @@ def _actor() -> str:
 def _run(action: Callable[[sql_storage.SqlStorage], Awaitable[T]]) -> T:
     """Check and migrate the database (never creating one: engine/cli/database.py), open the store, run
     `action(store)`, close."""
-    try:
-        config = settings.Settings.from_env()
-    except settings.SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    config = options.load_settings()
     database.prepare(config.database_url)
 
     async def _go() -> T:
-        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        store = sql_storage.SqlStorage.configured(config)
         await store.open()
         try:
             return await action(store)

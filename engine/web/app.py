@@ -43,7 +43,7 @@ def create_app(
     worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand), and
     so does `delivery` (the notice worker) when one is given."""
     if store is None:
-        store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+        store = sql_storage.SqlStorage.configured(config)
     app = web.Application(
         client_max_size=config.max_body_bytes,
         middlewares=[
@@ -97,7 +97,7 @@ def create_service(config: settings.Settings, matcher: matching.Matcher, *, deli
     """The app `policy-push serve` runs: SQL storage, the pipeline, and (unless `deliver` is False,
     when separate `policy-push worker` processes send) the notice delivery worker."""
 
-    store = sql_storage.SqlStorage(config.database_url, stale_after=config.notices.stale_after)
+    store = sql_storage.SqlStorage.configured(config)
     delivery = None
     if deliver:
         composer = compose.Composer(matcher.catalogue, config.notices)

@@ -27,6 +27,7 @@ from connectors import sql_health
 from connectors import sql_models as models
 from engine import constants
 from engine.core import event_status, records, stores
+from engine.notices import outbox
 
 
 def _now() -> datetime.datetime:
@@ -64,10 +65,13 @@ class SqlBase(stores.Lifecycle):
 
     has_migrations = True
 
-    def __init__(self, url: str, *, stale_after: datetime.timedelta | None = None) -> None:
+    def __init__(
+        self, url: str, *, stale_after: datetime.timedelta | None = None, digest_window: outbox.DigestWindow | None = None
+    ) -> None:
         self.url = url
-        #: See NoticeStore.stale_after (the store union's notices are recorded with the decisions).
+        #: See NoticeStore.stale_after and digest_window (the store union's notices are recorded with the decisions).
         self.stale_after = stale_after
+        self.digest_window = digest_window
         self.is_sqlite = url.startswith("sqlite")
         self._reader: sa_asyncio.AsyncEngine | None = None
         self._writer: sa_asyncio.AsyncEngine | None = None

@@ -144,6 +144,8 @@ class Notice(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("uscc", "clause_id", "channel", "period", "revision", name="uq_notice_benefit"),
         sa.Index("ix_notice_due", "status", "next_attempt_at"),
+        sa.Index("ix_notice_digest", "digest_id"),
+        sa.Index("ix_notice_firm_channel_status", "uscc", "channel", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -174,6 +176,9 @@ class Notice(SQLModel, table=True):
     previous_decision_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
     #: The last day of the benefit's window (a notice waking long after it is held).
     closes: datetime.date | None = Field(default=None, sa_column=sa.Column(sa.Date, nullable=True))
+    #: The digest (one message to the firm on the channel) this notice went out in: the notice_id of the
+    #: digest's first notice, which keeps the message. Set when claimed, kept once handed to the provider.
+    digest_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(40), nullable=True))
 
 
 class NoticeAttempt(SQLModel, table=True):

@@ -23,6 +23,8 @@ _ATTEMPT = models.NoticeAttempt.__table__
 _OPT_OUT = models.ChannelOptOut.__table__
 _FIRM = models.Firm.__table__
 _PREFERENCE = models.FirmPreference.__table__
+_PENDING = notice_status.NoticeStatus.PENDING.value
+_DUE = sorted(s.value for s in notice_status.DUE)
 
 
 def _record(row: Any) -> outbox.NoticeRecord:
@@ -48,6 +50,7 @@ def _record(row: Any) -> outbox.NoticeRecord:
         previous_amount=None if row.previous_amount is None else float(row.previous_amount),
         previous_decision_id=row.previous_decision_id,
         closes=row.closes,
+        digest_id=row.digest_id,
     )
 
 
@@ -91,9 +94,12 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                 & _NOTICE.c.clause_id.in_(sorted({decision.clause_id for _, _, decision in stored}))
             )
         ))
-        created = notice_rules.new_notices(stored, told, now, self.hold_before(now))
+        firms = sorted({uscc for uscc, _, _ in stored})
+        due = await self._digest_schedule(connection, firms, stored, now)
+        created = notice_rules.new_notices(stored, told, now, self.hold_before(now), due)
         if not created:
             return []
+        await self._extend_digest_windows(connection, created, due)
         rows = [{field: getattr(notice, field) for field in _INSERTED} | {"status": notice.status.value} for notice in created]
         if self.is_sqlite:
             # The single writer holds the database: what was told cannot have changed since we read it.
@@ -105,36 +111,117 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
         inserted = set((await connection.execute(insert.returning(_NOTICE.c.notice_id), rows)).scalars())
         return [notice for notice in created if notice.notice_id in inserted]
 
-    async def claim_due_notices(
+    async def _digest_schedule(
+        self,
+        connection: sa_asyncio.AsyncConnection,
+        firms: Sequence[str],
+        stored: Sequence[tuple[str, int, matching.Decision]],
+        now: datetime.datetime,
+    ) -> dict[tuple[str, str], datetime.datetime]:
+        """When the new notices of these firms fall due (notice_rules.digest_schedule), given how long their
+        undigested pending notices have waited."""
+        if self.digest_window is None:
+            return {}
+        oldest = await connection.execute(
+            sa.select(_NOTICE.c.uscc, _NOTICE.c.channel, sa.func.min(_NOTICE.c.created_at))
+            .where(_NOTICE.c.uscc.in_(firms) & (_NOTICE.c.status == _PENDING) & _NOTICE.c.digest_id.is_(None))
+            .group_by(_NOTICE.c.uscc, _NOTICE.c.channel)
+        )
+        keys = [(uscc, channel) for uscc, _, decision in stored for channel, _ in notice_rules.notice_keys(decision)]
+        return notice_rules.digest_schedule(
+            {(row[0], row[1]): models.as_utc(row[2]) for row in oldest}, keys, now, self.digest_window
+        )
+
+    async def _extend_digest_windows(
+        self,
+        connection: sa_asyncio.AsyncConnection,
+        created: Sequence[outbox.NoticeRecord],
+        due: dict[tuple[str, str], datetime.datetime],
+    ) -> None:
+        """Something new for a firm: its notices waiting on the same channel wait with the new ones."""
+        keys = sorted({(n.uscc, n.channel) for n in created if n.status is notice_status.NoticeStatus.PENDING} & set(due))
+        if not keys:
+            return
+        await connection.execute(
+            sa.update(_NOTICE)
+            .where(
+                (_NOTICE.c.uscc == sa.bindparam("b_uscc")) & (_NOTICE.c.channel == sa.bindparam("b_channel"))
+                & (_NOTICE.c.status == _PENDING) & _NOTICE.c.digest_id.is_(None)
+            )
+            .values(next_attempt_at=sa.bindparam("b_due")),
+            [{"b_uscc": uscc, "b_channel": channel, "b_due": due[(uscc, channel)]} for uscc, channel in keys],
+        )
+
+    async def claim_due_digests(
         self,
         now: datetime.datetime,
         limit: int,
         lease: datetime.timedelta,
         channels: Sequence[str] = outbox.CHANNELS,
-    ) -> list[outbox.NoticeRecord]:
-        query = (
-            sa.select(_NOTICE.c.notice_id)
+    ) -> list[outbox.Digest]:
+        due_now = (
+            sa.select(_NOTICE.c.uscc, _NOTICE.c.channel, _NOTICE.c.digest_id)
             .where(
-                _NOTICE.c.status.in_([s.value for s in notice_status.DUE]),
+                _NOTICE.c.status.in_(_DUE),
                 _NOTICE.c.next_attempt_at <= now,
                 _NOTICE.c.channel.in_(list(channels)),
             )
             .order_by(_NOTICE.c.next_attempt_at, _NOTICE.c.id)
-            .limit(limit)
         )
-        if not self.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
+        claimed: list[outbox.Digest] = []
         async with self._write() as connection:
-            ids = list((await connection.execute(query)).scalars())
-            if not ids:
-                return []
-            await connection.execute(
-                sa.update(_NOTICE)
-                .where(_NOTICE.c.notice_id.in_(ids))
-                .values(status=notice_status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now)
-            )
-            await self._audit(connection, [notice_rules.claim_audit(i, now + lease) for i in ids])
-            rows = await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.notice_id.in_(ids)).order_by(_NOTICE.c.next_attempt_at, _NOTICE.c.id))
+            # Candidates first, then each one's whole digest: a digest is claimed by one worker whole.
+            seen: set[tuple[str, str, str | None]] = set()
+            for uscc, channel, digest_id in (await connection.execute(due_now.limit(limit * 4))).all():
+                if len(claimed) >= limit:
+                    break
+                if (uscc, channel, digest_id) in seen:
+                    continue
+                seen.add((uscc, channel, digest_id))
+                if not self.is_sqlite and not (await connection.execute(
+                    sa.select(sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(f"digest:{uscc}:{channel}", 0)))
+                )).scalar():
+                    continue  # another worker is claiming this firm's digest on this channel right now
+                members = sa.select(_NOTICE).where(
+                    (_NOTICE.c.uscc == uscc) & (_NOTICE.c.channel == channel) & _NOTICE.c.status.in_(_DUE)
+                    & (_NOTICE.c.digest_id == digest_id if digest_id is not None else _NOTICE.c.digest_id.is_(None))
+                ).order_by(_NOTICE.c.id)
+                if not self.is_sqlite:
+                    members = members.with_for_update(skip_locked=True)
+                pool = [_record(row) for row in await connection.execute(members)]
+                if not pool or not any(n.next_attempt_at <= now for n in pool):
+                    continue  # claimed by another worker since the candidates were read
+                digest = notice_rules.claimed_digest(pool, now, lease)
+                await connection.execute(
+                    sa.update(_NOTICE)
+                    .where(_NOTICE.c.notice_id.in_([n.notice_id for n in digest]))
+                    .values(status=notice_status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now,
+                            digest_id=digest[0].digest_id)
+                )
+                await self._audit(connection, [notice_rules.claim_audit(n.notice_id, now + lease) for n in digest])
+                claimed.append(digest)
+        return claimed
+
+    async def transition_digest(
+        self,
+        digest: Sequence[outbox.NoticeRecord],
+        change: outbox.Transition,
+        *,
+        expect: notice_status.NoticeStatus | None = None,
+        lease: datetime.datetime | None = None,
+    ) -> list[outbox.NoticeRecord]:
+        now = datetime.datetime.now(datetime.UTC)
+        ids = [n.notice_id for n in digest]
+        async with self._write() as connection:
+            query = sa.select(_NOTICE).where(_NOTICE.c.notice_id.in_(ids)).order_by(_NOTICE.c.id)
+            current = [_record(row) for row in await connection.execute(query if self.is_sqlite else query.with_for_update())]
+            done = notice_rules.digest_transitions(current, change, now, expect=expect, lease=lease)
+            await self.write_transitions(connection, done)
+        return [d.notice for d in done]
+
+    async def digest_notices(self, digest_id: str) -> list[outbox.NoticeRecord]:
+        async with self._read() as connection:
+            rows = await connection.execute(sa.select(_NOTICE).where(_NOTICE.c.digest_id == digest_id).order_by(_NOTICE.c.id))
             return [_record(row) for row in rows]
 
     async def expired_leases(self, now: datetime.datetime) -> list[outbox.NoticeRecord]:
@@ -160,7 +247,7 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                 sa.update(_NOTICE).where(_NOTICE.c.notice_id == notice_id).values(
                     status=new.status.value, updated_at=new.updated_at, reason=new.reason, lease_until=new.lease_until,
                     attempts=new.attempts, next_attempt_at=new.next_attempt_at, provider_id=new.provider_id,
-                    message=None if new.message is None else dict(new.message),
+                    message=None if new.message is None else dict(new.message), digest_id=new.digest_id,
                 )
             )
             await self._audit(connection, [done.audit])
@@ -209,12 +296,13 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                 status=sa.bindparam("b_status"), updated_at=sa.bindparam("b_updated_at"), reason=sa.bindparam("b_reason"),
                 lease_until=sa.bindparam("b_lease_until"), attempts=sa.bindparam("b_attempts"),
                 next_attempt_at=sa.bindparam("b_next_attempt_at"), provider_id=sa.bindparam("b_provider_id"),
-                message=sa.bindparam("b_message"),
+                message=sa.bindparam("b_message"), digest_id=sa.bindparam("b_digest_id"),
             ),
             [
                 {"b_notice_id": n.notice_id, "b_status": n.status.value, "b_updated_at": n.updated_at, "b_reason": n.reason,
                  "b_lease_until": n.lease_until, "b_attempts": n.attempts, "b_next_attempt_at": n.next_attempt_at,
-                 "b_provider_id": n.provider_id, "b_message": None if n.message is None else dict(n.message)}
+                 "b_provider_id": n.provider_id, "b_message": None if n.message is None else dict(n.message),
+                 "b_digest_id": n.digest_id}
                 for n in (change.notice for change in done)
             ],
         )

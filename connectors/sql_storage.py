@@ -38,7 +38,7 @@ class SqlStorage(sql_firm_page.SqlFirmPage, storage.Storage):
     def configured(cls, config: settings.Settings) -> SqlStorage:
         """The store the service and its commands use: the configured database, with the configured
         allowance for holding stale notices."""
-        return cls(config.database_url, stale_after=config.notices.stale_after)
+        return cls(config.database_url, stale_after=config.notices.stale_after, digest_window=config.notices.digest_window)
 
     # Events -----------------------------------------------------------------------------------
 

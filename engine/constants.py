@@ -100,6 +100,13 @@ NOTICE_MAX_ATTEMPTS = 8
 #: they are held for an operator (a bulk import of old events must not announce long-gone benefits as
 #: current). A quarter: a late data feed of the last quarter still reaches firms.
 NOTICE_STALE_AFTER_DAYS = 90
+#: A firm's new notices on a channel wait this many minutes for more before going out as one message (a
+#: digest; POLICY_PUSH_DIGEST_QUIET_MINUTES, `off` for at once): a backfill or a burst of events about one
+#: firm ends well within it, so the firm gets one SMS and one email, not one per clause.
+DIGEST_QUIET_MINUTES = 10
+#: ...but no longer than this many hours after the first of them (POLICY_PUSH_DIGEST_LONGEST_HOURS): a firm
+#: whose data keep changing still hears within a day.
+DIGEST_LONGEST_HOURS = 24
 #: How long a link to a firm's own page (我的政策) stays valid, in days (POLICY_PUSH_FIRM_LINK_DAYS): a month covers
 #: the time from a notice to a firm answering it; later notices bring fresh links.
 FIRM_LINK_DAYS = 30

@@ -113,7 +113,8 @@ def _run(config: settings.Settings, matcher: runner.Matcher, dirs: tuple[str | N
                                workers=workers, list_changes=list_changes)
             with _progress(await target.firm_count()) as advance:
                 return await runner.run(target, matcher, plan, open_store=functools.partial(
-                    sql_storage.SqlStorage, config.database_url, stale_after=config.notices.stale_after),
+                    sql_storage.SqlStorage, config.database_url, stale_after=config.notices.stale_after,
+                    digest_window=config.notices.digest_window),
                                         catalogue_dirs=dirs, progress=advance)
         finally:
             await target.close()

@@ -21,7 +21,7 @@ from jinja2 import nodes
 from engine import constants
 from engine.core import firm_names, matching
 from engine.judging.catalogue import loader, model
-from engine.notices import channels, outbox, render, unsubscribe
+from engine.notices import channels, digest, firm_links, outbox, render, unsubscribe
 from engine.notices import content as content_module
 
 SEGMENT_BUDGET_VAR = "POLICY_PUSH_SMS_SEGMENT_BUDGET"
@@ -35,6 +35,9 @@ SAMPLE_FIRM = "云南滇池示例商贸有限公司"
 #: The worst case: the longest name the event schemas accept (200 characters), with no organisational
 #: form or parenthetical to leave out, so its SMS short form is cut short with "…".
 SAMPLE_LONG_FIRM = ("云南滇池示例国际供应链管理集团昆明经济技术开发区分公司" * 8)[:200]
+#: A name of 40 characters: a digest's SMS must fit the budget for any name up to this long without cutting it
+#: below what the provider takes (35), nor below what the renderer may shorten it to.
+SAMPLE_40_FIRM = ("云南滇池示例国际供应链管理集团昆明经济技术开发区分公司" * 2)[:36] + "有限公司"
 SAMPLE_USCC = "91530100MA6K00000X"
 SAMPLE_AMOUNT = 1_234_567.89
 SAMPLE_NOTICE_ID = "ntc_" + "0" * 24
@@ -111,7 +114,63 @@ def lint(catalogue: model.Catalogue, renderer: render.Renderer, *, budget: int, 
         for content in samples(catalogue, clause, sign_name):
             report.problems += _lint_sms(renderer, content, budget, report)
             report.problems += _lint_email(renderer, content)
+    for sample in digest_samples(catalogue, sign_name):
+        report.problems += _lint_digest(renderer, sample, budget, report)
     return report
+
+
+def digest_samples(catalogue: model.Catalogue, sign_name: str) -> list[digest.DigestContent]:
+    """A digest of each SMS variant (automatic grants with amounts, with one whose agency sets the amount,
+    with benefits to apply for, with services made known), for a typical name, a 40-character one and the
+    longest accepted."""
+    firm_facing = catalogue.firm_facing()
+    by_mode = {mode: [c for c in firm_facing if c.mode == mode] for mode in ("auto_grant", "apply", "inform")}
+    computing = [c for c in by_mode["auto_grant"] if c.benefit is not None and c.benefit.formula is not None]
+    fixed = [c for c in by_mode["auto_grant"] if c.benefit is None or c.benefit.formula is None]
+    mixes = {
+        digest.GRANTS: computing[:3] + fixed[:1],
+        digest.GRANTS_AND_APPLICATIONS: computing[:2] + by_mode["apply"][:12],
+        digest.APPLICATIONS: by_mode["apply"][:3],
+        digest.NEWS: by_mode["inform"][:3],
+    }
+    found = []
+    for firm in (SAMPLE_FIRM, SAMPLE_40_FIRM, SAMPLE_LONG_FIRM):
+        for variant, clauses in mixes.items():
+            if len(clauses) < 2:
+                continue  # a catalogue without two such clauses never makes this digest
+            items = [sample_content(catalogue, clause, sign_name, firm=firm) for clause in clauses]
+            found.append(digest.build(
+                SAMPLE_NOTICE_ID, items, short_link=firm_links.make_short_token("lint", SAMPLE_USCC), site=SAMPLE_BASE_URL,
+                firm_page_url=firm_links.page_url(SAMPLE_BASE_URL, firm_links.make_token("lint", SAMPLE_USCC)),
+                unsubscribe_url=items[0].unsubscribe_url,
+            ))
+    return found
+
+
+def _lint_digest(renderer: render.Renderer, sample: digest.DigestContent, budget: int, report: LintReport) -> list[str]:
+    where = f"digest/{sample.variant}/sms.txt ({len(sample.first.firm_name)}-character name)"
+    try:
+        sms = renderer.render_digest_sms(sample, SAMPLE_PHONE)
+        email = renderer.render_digest_email(sample, SAMPLE_EMAIL)
+    except (jinja2.TemplateError, render.TemplateConfigError, render.SmsParamError) as exc:
+        return [f"{where}: {type(exc).__name__}: {exc}"]
+    problems = []
+    segments = channels.sms_segments(sms.text)
+    report.segments[segments] += 1
+    if segments > budget:
+        problems.append(f"{where}: {len(sms.text)} characters = {segments} SMS segments, over the budget of {budget}")
+    link = f"{sample.site}/m/{sample.short_link}"
+    facts = [link, SMS_OPT_OUT] + ([sample.granted_total_text] if sample.granted else [])
+    problems += [f"{where}: does not show {fact!r}" for fact in facts if fact not in sms.text]
+    firm = sms.params["firm"]
+    if len(firm) < min(constants.SMS_FIRM_MIN_CHARS, len(sample.first.firm_name)) or firm != firm_names.short_name(sample.first.firm_name, len(firm)):
+        problems.append(f"{where}: addresses the firm as {firm!r}, not a short form of {sample.first.firm_name!r}")
+    for item in sample.items:
+        needed = [item.clause_title, item.cite, item.agency_text, item.window_text] + ([item.amount_text] if item.amount_text else [])
+        needed += [item.application, item.deadline_text] if item.application else []
+        problems += [f"digest/email.txt: does not show {fact!r}" for fact in needed if fact not in email.text]
+        problems += [f"digest/email.html: does not show {fact!r}" for fact in needed if str(markupsafe.escape(fact)) not in email.html]
+    return problems
 
 
 def sms_source_problems(catalogue: model.Catalogue, renderer: render.Renderer) -> list[str]:
@@ -120,8 +179,11 @@ def sms_source_problems(catalogue: model.Catalogue, renderer: render.Renderer) -
     specs = [(f"modes.{mode}", spec) for mode, spec in renderer.modes.items()]
     specs += [(f"clauses.{clause_id}", spec) for clause_id, spec in renderer.clauses.items()]
     specs += [(f"changes.{kind}", spec) for kind, spec in renderer.changes.items()]
+    specs += [(f"digest.{variant}", spec) for variant, spec in renderer.digests.items()]
     problems += [f"{render.SMS_CONFIG}: changes.{kind}: missing (a changed amount could not be told by SMS)"
                  for kind in render.CHANGES if kind not in renderer.changes]
+    problems += [f"{render.SMS_CONFIG}: digest.{variant}: missing (such a digest could not be told by SMS)"
+                 for variant in digest.VARIANTS if variant not in renderer.digests]
     unknown = set(renderer.clauses) - set(catalogue.by_id)
     problems += [f"{render.SMS_CONFIG}: clauses.{clause_id}: no such clause in the catalogue" for clause_id in sorted(unknown)]
     for where, spec in specs:
@@ -132,7 +194,7 @@ def sms_source_problems(catalogue: model.Catalogue, renderer: render.Renderer) -
             problems.append(f"{spec.template}: {type(exc).__name__}: {exc}")
             continue
         problems += [f"{spec.template}: {message}" for message in _plain_problems(tree)]
-        used = renderer.sms_variables(spec.template)
+        used = renderer.sms_variables(spec.template) - (render.DIGEST_FIXED if where.startswith("digest.") else set())
         if used != set(spec.params):
             problems.append(f"{spec.template}: uses {sorted(used)} but {render.SMS_CONFIG} {where} declares "
                             f"{list(spec.params)}")
@@ -288,6 +350,7 @@ def lint_command(ctx: click.Context, budget: int, sign_name: str) -> None:
 def sms_command(ctx: click.Context) -> None:
     """List the SMS templates as filed with the provider: code, parameters, text with ${name}."""
     _, renderer = _open(ctx)
-    entries = list(renderer.modes.items()) + list(renderer.clauses.items())
+    entries = list(renderer.modes.items()) + list(renderer.clauses.items()) + list(renderer.changes.items())
+    entries += [(f"digest.{variant}", spec) for variant, spec in renderer.digests.items()]
     for key, spec in entries:
         click.echo(f"{spec.template_code}\t{key}\t{','.join(spec.params)}\t{provider_text(renderer, spec.template)}")

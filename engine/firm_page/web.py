@@ -150,6 +150,22 @@ async def _page(
     }, status=status)
 
 
+@routes.get("/m/{token}")
+async def short_link(request: web.Request) -> web.Response:
+    """The short link an SMS carries: to the firm's page, under a long link of the same issue time (so it
+    expires and is revoked just as the short one would)."""
+    settings: config.NoticeSettings = request.app[notices_web.CONFIG]
+    try:
+        uscc, issued = firm_links.read_short_token(settings.signing_key(), request.match_info["token"], _now(), settings.firm_link_lifetime)
+    except firm_links.ExpiredLink:
+        return refusal(410, _EXPIRED)
+    except firm_links.InvalidLink:
+        return refusal(404, _BAD)
+    if firm_links.revoked(issued, await request.app[STORE].links_revoked_before(uscc)):
+        return refusal(410, _REVOKED)
+    raise web.HTTPSeeOther(f"/my/{firm_links.make_token(settings.signing_key(), uscc, issued)}", headers=_headers())
+
+
 @routes.get("/my/{token}")
 async def firm_page(request: web.Request) -> web.Response:
     """The firm's current decisions, its answers and its SMS choice."""

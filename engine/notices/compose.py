@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.core import matching
 from engine.judging.catalogue import model
-from engine.notices import config, content, firm_links, outbox, render, unsubscribe
+from engine.notices import config, content, digest, firm_links, outbox, render, unsubscribe
 
 
 def auto_grant_clauses(catalogue: model.Catalogue) -> frozenset[str]:
@@ -32,29 +32,55 @@ class Composer:
         """A fresh link to the firm's own page (我的政策), valid for the configured lifetime from now."""
         return firm_links.page_url(self.settings.public_url, firm_links.make_token(self._key, uscc))
 
-    def __call__(
-        self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decision: matching.Decision,
-        previous: matching.Decision | None = None,
-    ):
-        """The message of `notice` announcing `decision` (for a changed amount, `previous` is the decision
-        the notice before announced: what changed is told from the two)."""
+    def short_link(self, uscc: str) -> str:
+        """A fresh short link token to the firm's page, for an SMS (firm_links.make_short_token)."""
+        return firm_links.make_short_token(self._key, uscc)
+
+    def content(
+        self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decisions: Mapping[int, matching.Decision]
+    ) -> content.NoticeContent:
+        """What one notice tells: the decision it announces (for a changed amount, with the one told before)."""
+        decision = decisions[notice.decision_id]
         change = None
         if notice.kind != outbox.NEW:
+            previous = decisions.get(notice.previous_decision_id) if notice.previous_decision_id is not None else None
             change = content.Change(notice.kind, notice.previous_amount, previous)
-            # The notice's own amount: an addition announces the new grant, not the decision's whole.
+        if notice.kind != outbox.NEW or notice.amount is not None:
+            # The notice's own amount: an addition announces the new grant, not the decision's whole (and a
+            # benefit told once for several grants, digest.collapsed, their sum).
             decision = dataclasses.replace(decision, amount=notice.amount)
-        built = content.build(
+        return content.build(
             self.catalogue,
             decision,
             profile,
-            notice_id=notice.notice_id,
+            notice_id=notice.digest_id or notice.notice_id,
             sign_name=self.settings.sign_name,
             unsubscribe_url=self.unsubscribe_url(notice.uscc, "email"),
             period=notice.period,
             change=change,
             firm_page_url=self.firm_page_url(notice.uscc) if notice.channel == "email" else None,
         )
+
+    def __call__(
+        self, notices: Sequence[outbox.NoticeRecord], profile: Mapping[str, Any], decisions: Mapping[int, matching.Decision]
+    ):
+        """The one message of a digest (engine.notices.worker.Composer): a single notice in its own words,
+        several as a digest (every item in the email; counts and the page's link in the SMS). Notices of one
+        benefit going out together are one item (digest.collapsed). Its id (the email's Message-ID, the SMS's
+        OutId) is the digest's."""
+        items = [self.content(notice, profile, decisions) for notice in digest.collapsed(notices)]
         contact = profile.get("contact", {})
-        if notice.channel == "sms":
-            return self.renderer.render_sms(built, contact["mobile"])
-        return self.renderer.render_email(built, contact["email"])
+        channel = notices[0].channel
+        if len(items) == 1:
+            if channel == "sms":
+                return self.renderer.render_sms(items[0], contact["mobile"])
+            return self.renderer.render_email(items[0], contact["email"])
+        uscc = notices[0].uscc
+        built = digest.build(
+            notices[0].digest_id or notices[0].notice_id, items,
+            short_link=self.short_link(uscc), site=self.settings.public_url,
+            firm_page_url=self.firm_page_url(uscc), unsubscribe_url=self.unsubscribe_url(uscc, "email"),
+        )
+        if channel == "sms":
+            return self.renderer.render_digest_sms(built, contact["mobile"])
+        return self.renderer.render_digest_email(built, contact["email"])

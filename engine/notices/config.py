@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Mapping
 
 from engine import constants
-from engine.notices import pacing
+from engine.notices import outbox, pacing
 
 
 class NoticeSettingsError(ValueError):
@@ -43,6 +43,11 @@ class NoticeSettings:
     stale_after: datetime.timedelta | None = datetime.timedelta(days=constants.NOTICE_STALE_AFTER_DAYS)
     #: How long a link to the firm's own page (我的政策, in every email) stays valid (POLICY_PUSH_FIRM_LINK_DAYS).
     firm_link_lifetime: datetime.timedelta = datetime.timedelta(days=constants.FIRM_LINK_DAYS)
+    #: How long new notices of a firm wait for more before going out as one message (POLICY_PUSH_DIGEST_QUIET_MINUTES,
+    #: POLICY_PUSH_DIGEST_LONGEST_HOURS); None: at once.
+    digest_window: outbox.DigestWindow | None = outbox.DigestWindow(
+        datetime.timedelta(minutes=constants.DIGEST_QUIET_MINUTES), datetime.timedelta(hours=constants.DIGEST_LONGEST_HOURS)
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NoticeSettings:
@@ -79,6 +84,7 @@ class NoticeSettings:
             sms_report_token=env.get("POLICY_PUSH_SMS_REPORT_TOKEN") or None,
             stale_after=_stale_after(env.get("POLICY_PUSH_STALE_AFTER_DAYS")),
             firm_link_lifetime=_firm_link_lifetime(env.get("POLICY_PUSH_FIRM_LINK_DAYS")),
+            digest_window=_digest_window(env.get("POLICY_PUSH_DIGEST_QUIET_MINUTES"), env.get("POLICY_PUSH_DIGEST_LONGEST_HOURS")),
         )
 
 
@@ -100,6 +106,32 @@ def _stale_after(raw: str | None) -> datetime.timedelta | None:
     if days < 0:
         raise NoticeSettingsError(f"POLICY_PUSH_STALE_AFTER_DAYS: must not be negative, got {days}")
     return datetime.timedelta(days=days)
+
+
+def _digest_window(quiet: str | None, longest: str | None) -> outbox.DigestWindow | None:
+    """Minutes of quiet (a positive whole number, or `off` for no waiting) and the longest wait in hours (a
+    positive whole number, at least the quiet time)."""
+    if quiet is not None and quiet.strip().lower() == "off":
+        return None
+    minutes = _whole("POLICY_PUSH_DIGEST_QUIET_MINUTES", quiet, constants.DIGEST_QUIET_MINUTES, "a whole number of minutes or 'off'")
+    hours = _whole("POLICY_PUSH_DIGEST_LONGEST_HOURS", longest, constants.DIGEST_LONGEST_HOURS, "a whole number of hours")
+    if hours * 60 < minutes:
+        raise NoticeSettingsError(
+            f"POLICY_PUSH_DIGEST_LONGEST_HOURS: {hours} h is shorter than the quiet time of {minutes} min (POLICY_PUSH_DIGEST_QUIET_MINUTES)"
+        )
+    return outbox.DigestWindow(datetime.timedelta(minutes=minutes), datetime.timedelta(hours=hours))
+
+
+def _whole(name: str, raw: str | None, default: int, what: str) -> int:
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise NoticeSettingsError(f"{name}: {raw!r} is not {what}") from None
+    if value <= 0:
+        raise NoticeSettingsError(f"{name}: must be positive, got {value}")
+    return value
 
 
 def _firm_link_lifetime(raw: str | None) -> datetime.timedelta:

@@ -8,7 +8,11 @@ of token is ever accepted as the other. It is refused once older than the config
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import hmac
+import re
 
 import itsdangerous
 
@@ -18,6 +22,14 @@ from engine.notices import unsubscribe
 SALT = "policy-push.firm-page.v1"
 #: Separates the page's form tokens (CSRF) from the links themselves.
 FORM_SALT = "policy-push.firm-page-form.v1"
+#: Separates the short links an SMS carries.
+SHORT_SALT = b"policy-push.firm-page-short.v1"
+#: Characters of the short link's signature (base32: 5 bits each, 50 bits): a guess needs ~10^15 tries.
+SHORT_MAC_CHARS = 10
+#: Characters of the short link's issue time (minutes since 1970 in base 36; 5 digits last until 2083).
+SHORT_TIME_CHARS = 5
+_SHORT = re.compile(rf"^([0-9A-Z]{{18}})([0-9a-z]{{{SHORT_TIME_CHARS}}})([A-Z2-7]{{{SHORT_MAC_CHARS}}})$")
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class InvalidLink(ValueError):
@@ -93,6 +105,54 @@ def form_token_valid(secret: unsubscribe.Secret, token: str, given: object, max_
     except itsdangerous.BadData:
         return False
     return bound == token
+
+
+def _short_mac(secret: unsubscribe.Secret, body: str) -> str:
+    key = secret if isinstance(secret, (str, bytes)) else list(secret)[0]
+    raw = key.encode() if isinstance(key, str) else key
+    digest = hmac.new(raw, SHORT_SALT + b"|" + body.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode()[:SHORT_MAC_CHARS]
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while number:
+        number, rest = divmod(number, 36)
+        digits = _BASE36[rest] + digits
+    return digits.rjust(SHORT_TIME_CHARS, "0")
+
+
+def make_short_token(secret: unsubscribe.Secret, uscc: str, at: datetime.datetime | None = None) -> str:
+    """A short token for an SMS (33 characters: the USCC, the minute of issue, a signature), opening the same
+    page as :func:`make_token`. It expires and is revoked like the long one, counted from the minute issued."""
+    if not uscc or not re.fullmatch(r"[0-9A-Z]{18}", uscc):
+        raise ValueError("a short link needs an 18-character USCC")
+    minutes = int((at or datetime.datetime.now(datetime.UTC)).timestamp() // 60)
+    body = uscc + _base36(minutes)
+    return body + _short_mac(secret, body)
+
+
+def read_short_token(
+    secret: unsubscribe.Secret, token: str, now: datetime.datetime, lifetime: datetime.timedelta
+) -> tuple[str, datetime.datetime]:
+    """``(uscc, issued_at)`` of a short token made by us (with any of the secrets, the newest first) and not
+    older than `lifetime`; raises like :func:`read_token`."""
+    found = _SHORT.match(token)
+    if found is None:
+        raise InvalidLink("the link is invalid or has been altered")
+    uscc, stamp, mac = found.groups()
+    keys = [secret] if isinstance(secret, (str, bytes)) else list(secret)
+    if not any(hmac.compare_digest(_short_mac(key, uscc + stamp), mac) for key in keys):
+        raise InvalidLink("the link is invalid or has been altered")
+    issued = datetime.datetime.fromtimestamp(int(stamp, 36) * 60, datetime.UTC)
+    if now - issued > lifetime:
+        raise ExpiredLink(f"the link was issued on {issued.isoformat()} and has expired")
+    return uscc, issued
+
+
+def short_url(base_url: str, token: str) -> str:
+    """``{base_url}/m/{token}``: the link an SMS carries (it forwards to the page)."""
+    return f"{base_url.rstrip('/')}/m/{token}"
 
 
 def page_url(base_url: str, token: str) -> str:

@@ -77,12 +77,15 @@ def new_notices(
     told: Mapping[outbox.BenefitKey, outbox.Told],
     now: datetime.datetime,
     hold_before: datetime.date | None = None,
+    due: Mapping[tuple[str, str], datetime.datetime] | None = None,
 ) -> list[outbox.NoticeRecord]:
     """The notices newly stored decisions ((firm, decision id, decision) each, in the order stored)
     create, given what each firm was told before (`told`, per firm, clause, channel and period; see
     :func:`told_of`): due now, or HELD when :func:`held`. Decisions of one firm and clause in one call
-    build on each other (two purchases folded together are two grants)."""
+    build on each other (two purchases folded together are two grants). `due` gives, per (firm, channel),
+    when the new notices fall due (their digest window, see :func:`digest_due`); absent, at once."""
     told = dict(told)
+    due = due or {}
     created = []
     for uscc, decision_id, decision in stored:
         for channel, period in notice_keys(decision):
@@ -94,7 +97,7 @@ def new_notices(
             record = outbox.NoticeRecord(
                 notice_id=outbox.new_notice_id(), uscc=uscc, clause_id=decision.clause_id, channel=channel,
                 period=period, decision_id=decision_id, status=status, attempts=0,
-                next_attempt_at=now, lease_until=None, provider_id=None, message=None, reason=None,
+                next_attempt_at=due.get((uscc, channel), now), lease_until=None, provider_id=None, message=None, reason=None,
                 created_at=now, updated_at=now, kind=said.kind, revision=said.revision, amount=said.amount,
                 previous_amount=said.previous_amount, previous_decision_id=said.previous_decision_id,
                 closes=decision.closes,
@@ -139,12 +142,83 @@ def _value(status: Any) -> str:
     return status.value if isinstance(status, notice_status.NoticeStatus) else str(status)
 
 
-def claimed(notice: outbox.NoticeRecord, now: datetime.datetime, lease: datetime.timedelta) -> outbox.NoticeRecord:
-    """A due notice claimed by a worker: SENDING until the lease runs out."""
+def claimed(
+    notice: outbox.NoticeRecord, now: datetime.datetime, lease: datetime.timedelta, digest_id: str | None = None
+) -> outbox.NoticeRecord:
+    """A due notice claimed by a worker: SENDING until the lease runs out, in digest `digest_id`."""
     return dataclasses.replace(
         notice, status=notice_status.check_transition(notice.status, notice_status.NoticeStatus.SENDING),
-        lease_until=now + lease, updated_at=now,
+        lease_until=now + lease, updated_at=now, digest_id=digest_id or notice.digest_id,
     )
+
+
+# Digests: one message per firm and channel for everything due together ------------------------------
+
+def digest_due(first_created: datetime.datetime, now: datetime.datetime, window: outbox.DigestWindow | None) -> datetime.datetime:
+    """When a firm's undigested notices on a channel fall due, the newest created `now` and the oldest at
+    `first_created`: once `window.quiet` passes with nothing new, but no later than `window.longest`
+    after the first (a firm newly eligible for many clauses hears once, and soon). At once without a window."""
+    if window is None:
+        return now
+    return max(now, min(now + window.quiet, first_created + window.longest))
+
+
+def digest_schedule(
+    waiting_since: Mapping[tuple[str, str], datetime.datetime],
+    created: Iterable[tuple[str, str]],
+    now: datetime.datetime,
+    window: outbox.DigestWindow | None,
+) -> dict[tuple[str, str], datetime.datetime]:
+    """Per (firm, channel) getting new notices now (`created`), when all its undigested pending notices fall
+    due, given since when the oldest of those already stored has waited (`waiting_since`)."""
+    return {key: digest_due(waiting_since.get(key, now), now, window) for key in set(created)}
+
+
+def digest_members(due: outbox.NoticeRecord, pool: Iterable[outbox.NoticeRecord]) -> outbox.Digest:
+    """The notices that go out with `due` (a notice falling due), from `pool` (the firm's notices on the
+    channel in a state a worker picks up): a digest already handed to the provider goes again as it was
+    (the same notices, the same words, the same Message-ID); otherwise every notice of the firm on the
+    channel not yet in a digest goes with it, due or not yet (sooner is no more messages). In `pool`'s
+    order, so the first (the digest's id) is the same whoever claims it."""
+    return [
+        n for n in pool
+        if n.status in notice_status.DUE and n.uscc == due.uscc and n.channel == due.channel and n.digest_id == due.digest_id
+    ]
+
+
+def claimed_digest(members: Sequence[outbox.NoticeRecord], now: datetime.datetime, lease: datetime.timedelta) -> outbox.Digest:
+    """A digest's notices claimed together under one lease; the digest's id is its first notice's."""
+    digest_id = members[0].digest_id or members[0].notice_id
+    return [claimed(n, now, lease, digest_id) for n in members]
+
+
+def digest_transitions(
+    digest: Sequence[outbox.NoticeRecord],
+    change: outbox.Transition,
+    now: datetime.datetime,
+    *,
+    expect: notice_status.NoticeStatus | None = None,
+    lease: datetime.datetime | None = None,
+) -> list[Transitioned]:
+    """One change for every notice of a digest (see :func:`transition`); the message sent is kept on the
+    first notice only (a retry finds it there), not once per notice."""
+    return [
+        transition(notice, change if index == 0 else dataclasses.replace(change, message=None), now, expect=expect, lease=lease)
+        for index, notice in enumerate(digest)
+    ]
+
+
+def handed_over(notice: outbox.NoticeRecord) -> bool:
+    """Whether a notice was (or may have been) handed to its provider: attempted, or recovered after an
+    interrupted send."""
+    return notice.attempts > 0 or notice.message is not None or notice.status is notice_status.NoticeStatus.FAILED
+
+
+#: Kinds of status change after which a notice stays in its digest: it was (or may have been) handed to the
+#: provider, so a retry, a receipt or an operator's requeue concern the same message. After any other (skipped,
+#: waiting, deferred for quiet hours, released unsent, unrenderable) it was never sent: it leaves its digest
+#: and goes out with the next one.
+KEEPS_DIGEST = frozenset({"send", "recover", "receipt", "operator"})  # and any change of a notice handed_over
 
 
 def claim_audit(notice_id: str, lease_until: datetime.datetime) -> audit.Draft:
@@ -189,9 +263,12 @@ def transition(
         attempts=notice.attempts + int(change.counts_attempt),
         next_attempt_at=change.next_attempt_at or notice.next_attempt_at,
         provider_id=change.provider_id or notice.provider_id,
-        # The words first sent are the words every retry sends.
+        # The words first sent are the words every retry sends (a digest's are kept on its first notice).
         message=notice.message if notice.message is not None else change.message,
     )
+    if change.kind not in KEEPS_DIGEST and not handed_over(notice):
+        # Never handed over: it leaves its digest and goes out with the next one.
+        updated = dataclasses.replace(updated, digest_id=None)
     attempt = outbox.AttemptRecord(
         notice.notice_id, change.kind, change.outcome, change.new_status, change.provider_id, change.response, change.reason, now
     )

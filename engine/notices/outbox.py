@@ -73,6 +73,23 @@ class NoticeRecord:
     #: The last day of the benefit's window (the decision's `closes`): a notice still waiting for a
     #: contact long after it is held when the contact comes, not pushed.
     closes: datetime.date | None = None
+    #: The digest this notice goes out in (one message to the firm on the channel for everything due
+    #: together), named after its first notice when claimed; the message's Message-ID and OutId. None until
+    #: claimed, and again if it leaves the digest unsent (see notice_rules.KEEPS_DIGEST).
+    digest_id: str | None = None
+
+
+#: The notices of one digest (one message to one firm on one channel), in the order they were created.
+Digest = list[NoticeRecord]
+
+
+@dataclasses.dataclass(frozen=True)
+class DigestWindow:
+    """How long a firm's new notices on a channel wait for more before they go out as one message: until
+    `quiet` passes with nothing new for the firm, but no longer than `longest` after the first."""
+
+    quiet: datetime.timedelta
+    longest: datetime.timedelta
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +147,10 @@ class NoticeStore(stores.FirmReader, abc.ABC):
     #: How long after a benefit's window closed a decision's notices are still pushed when it is recorded;
     #: later ones are HELD for an operator (POLICY_PUSH_STALE_AFTER_DAYS). None: never held.
     stale_after: datetime.timedelta | None = None
+    #: How long new notices wait for more of the same firm before going out together
+    #: (POLICY_PUSH_DIGEST_QUIET_MINUTES / _LONGEST_HOURS). None: due at once (everything due for a firm at
+    #: that moment still goes out as one message).
+    digest_window: DigestWindow | None = None
 
     def hold_before(self, now: datetime.datetime) -> datetime.date | None:
         """Benefits whose window closed before this date are held when recorded at `now` (China date)."""
@@ -138,10 +159,27 @@ class NoticeStore(stores.FirmReader, abc.ABC):
         return now.astimezone(china_time.CHINA_TZ).date() - self.stale_after
 
     @abc.abstractmethod
-    async def claim_due_notices(
+    async def claim_due_digests(
         self, now: datetime.datetime, limit: int, lease: datetime.timedelta, channels: Sequence[str] = CHANNELS
+    ) -> list[Digest]:
+        """Claim up to `limit` digests that fall due: mark their notices SENDING with one lease and return each
+        digest's notices (notice_rules.digest_members). Two workers never get the same notice, nor two digests
+        of one firm and channel at once."""
+
+    @abc.abstractmethod
+    async def transition_digest(
+        self,
+        digest: Sequence[NoticeRecord],
+        change: Transition,
+        *,
+        expect: notice_status.NoticeStatus | None = None,
+        lease: datetime.datetime | None = None,
     ) -> list[NoticeRecord]:
-        """Mark up to `limit` due notices SENDING with a lease and return them; two workers never get the same one."""
+        """:meth:`transition_notice` for every notice of a digest, in one transaction (all or none)."""
+
+    @abc.abstractmethod
+    async def digest_notices(self, digest_id: str) -> list[NoticeRecord]:
+        """The notices of a digest, its first first."""
 
     @abc.abstractmethod
     async def expired_leases(self, now: datetime.datetime) -> list[NoticeRecord]:
@@ -175,7 +213,7 @@ class NoticeStore(stores.FirmReader, abc.ABC):
 
     @abc.abstractmethod
     async def find_notice_by_provider_id(self, provider_id: str) -> NoticeRecord | None:
-        """The notice a provider's id (SMS BizId) belongs to, or None."""
+        """A notice a provider's id (SMS BizId) belongs to (any of its digest's), or None."""
 
     @abc.abstractmethod
     async def firm_notices(self, uscc: str) -> list[NoticeRecord]:

@@ -27,6 +27,7 @@ from engine import constants
 from engine.core import firm_names
 from engine.notices import channels
 from engine.notices import content as content_module
+from engine.notices import digest as digest_module
 
 TEMPLATES_DIR_VAR = "POLICY_PUSH_TEMPLATES_DIR"
 #: Where the document folders are (the catalogue loader reads the same variable and default).
@@ -100,6 +101,20 @@ SMS_PARAMS: Mapping[str, Callable[[content_module.NoticeContent], str | None]] =
 }
 
 
+#: Every parameter a digest's SMS template may use (sms_templates.yaml `digest`), from the digest's content.
+DIGEST_PARAMS: Mapping[str, Callable[[digest_module.DigestContent], str]] = {
+    "firm": lambda d: d.first.firm_short_name,
+    "granted": lambda d: str(len(d.granted)),
+    "applicable": lambda d: str(len(d.applicable)),
+    "count": lambda d: str(len(d.items)),
+    "total": lambda d: d.granted_total_text,
+    # The short link's token; the site before it is part of the filed template (the bureau's own domain).
+    "link": lambda d: d.short_link,
+}
+#: Fixed parts of a digest's SMS template that are not parameters: the service's address, as filed.
+DIGEST_FIXED = frozenset({"site"})
+
+
 def templates_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The templates directory: ``path``, else $POLICY_PUSH_TEMPLATES_DIR, else the repository's templates/."""
     return Path(path or os.environ.get(TEMPLATES_DIR_VAR) or REPO_ROOT / "templates")
@@ -133,7 +148,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.modes, self.clauses, self.changes = _load_sms_config(self.directory / SMS_CONFIG)
+        self.modes, self.clauses, self.changes, self.digests = _load_sms_config(self.directory / SMS_CONFIG)
 
     def template_name(self, clause_id: str, mode: str, name: str) -> str:
         """The file used for ``name``: the clause's override if there is one, else the mode's."""
@@ -190,18 +205,7 @@ class Renderer:
                 f"{spec.template}: uses {sorted(used)} but {SMS_CONFIG} declares {list(spec.params)}"
             )
         params = self.sms_params(content, spec)
-        text = self._sms_text(content, spec, params)
-        # A long name costs the firm a further segment for words that say no more than a shorter form:
-        # the name is shortened (never below SMS_FIRM_MIN_CHARS) until the message fits the budget.
-        while (
-            "firm" in params
-            and channels.sms_segments(text) > constants.SMS_SEGMENT_BUDGET
-            and len(params["firm"]) > constants.SMS_FIRM_MIN_CHARS
-        ):
-            over = _units(text) - constants.SMS_SEGMENT_BUDGET * channels.SMS_PART_CHARS
-            limit = max(constants.SMS_FIRM_MIN_CHARS, len(params["firm"]) - max(over, 1))
-            params["firm"] = firm_names.short_name(content.firm_name, limit)
-            text = self._sms_text(content, spec, params)
+        text = _fitted(params, content.firm_name, lambda p: self._sms_text(content.sign_name, spec, p))
         return channels.SmsMessage(
             notice_id=content.notice_id,
             phone=phone,
@@ -212,9 +216,50 @@ class Renderer:
             out_id=content.notice_id,
         )
 
-    def _sms_text(self, content: content_module.NoticeContent, spec: SmsSpec, params: Mapping[str, str]) -> str:
+    def _sms_text(self, sign_name: str, spec: SmsSpec, params: Mapping[str, str], fixed: Mapping[str, str] | None = None) -> str:
         """The SMS as the firm reads it: signature and the template with its parameters substituted."""
-        return f"【{content.sign_name}】{self.env.get_template(spec.template).render(params).strip()}"
+        return f"【{sign_name}】{self.env.get_template(spec.template).render({**(fixed or {}), **params}).strip()}"
+
+    def digest_spec(self, variant: str) -> SmsSpec:
+        """The SMS template of a digest of this variant (digest.VARIANTS)."""
+        if variant not in self.digests:
+            raise TemplateConfigError(f"{SMS_CONFIG}: no SMS template for digest.{variant}")
+        return self.digests[variant]
+
+    def render_digest_sms(self, digest: digest_module.DigestContent, phone: str) -> channels.SmsMessage:
+        """One SMS for several notices: how many were done and how many may be applied for, with the link."""
+        spec = self.digest_spec(digest.variant)
+        used = self.sms_variables(spec.template)
+        if used != frozenset(spec.params) | DIGEST_FIXED:
+            raise TemplateConfigError(
+                f"{spec.template}: uses {sorted(used)} but {SMS_CONFIG} declares {list(spec.params)} and the fixed {sorted(DIGEST_FIXED)}"
+            )
+        params = {name: _one_line(DIGEST_PARAMS[name](digest)) for name in spec.params}
+        for name, value in params.items():
+            if not 1 <= len(value) <= SMS_PARAM_MAX_CHARS:
+                raise SmsParamError(f"{spec.template_code} {name}={value!r}: {len(value)} characters, the provider accepts 1–{SMS_PARAM_MAX_CHARS}")
+        fixed = {"site": digest.site}
+        text = _fitted(params, digest.first.firm_name, lambda p: self._sms_text(digest.first.sign_name, spec, p, fixed))
+        return channels.SmsMessage(
+            notice_id=digest.digest_id, phone=phone, sign_name=digest.first.sign_name, template_code=spec.template_code,
+            params=params, text=text, out_id=digest.digest_id,
+        )
+
+    def render_digest_email(self, digest: digest_module.DigestContent, to: str) -> channels.EmailMessage:
+        """One email listing every item of a digest in full."""
+        values = digest.template_vars()
+        subject, text, html = (
+            self.env.get_template(f"digest/{name}").render(values) for name in ("email_subject.txt", "email.txt", "email.html")
+        )
+        return channels.EmailMessage(
+            notice_id=digest.digest_id, to=to, subject=_one_line(subject), text=text.strip() + "\n", html=html.strip() + "\n",
+            headers={
+                "List-Unsubscribe": f"<{digest.unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "X-Notice-Id": digest.digest_id,
+            },
+            message_id=f"{digest.digest_id}@{MESSAGE_ID_DOMAIN}",
+        )
 
     def render_email(self, content: content_module.NoticeContent, to: str) -> channels.EmailMessage:
         """The email notice: subject, text and HTML bodies, one-click unsubscribe headers."""
@@ -269,6 +314,23 @@ def _variables(env: jinja2.Environment, template: str) -> frozenset[str]:
     return frozenset(jinja2.meta.find_undeclared_variables(env.parse(source)))
 
 
+def _fitted(params: dict[str, str], firm_name: str, text_of: Callable[[Mapping[str, str]], str]) -> str:
+    """The SMS text of `params`, its firm's name shortened if need be. A long name costs the firm a further
+    segment for words that say no more than a shorter form: the name is shortened (never below
+    SMS_FIRM_MIN_CHARS) until the message fits the budget. Changes params["firm"] in place."""
+    text = text_of(params)
+    while (
+        "firm" in params
+        and channels.sms_segments(text) > constants.SMS_SEGMENT_BUDGET
+        and len(params["firm"]) > constants.SMS_FIRM_MIN_CHARS
+    ):
+        over = _units(text) - constants.SMS_SEGMENT_BUDGET * channels.SMS_PART_CHARS
+        limit = max(constants.SMS_FIRM_MIN_CHARS, len(params["firm"]) - max(over, 1))
+        params["firm"] = firm_names.short_name(firm_name, limit)
+        text = text_of(params)
+    return text
+
+
 def _units(text: str) -> int:
     """UTF-16 code units, as SMS segments are counted (channels.sms_segments)."""
     return len(text.encode("utf-16-le")) // 2
@@ -278,7 +340,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _load_sms_config(path: Path) -> tuple[dict[str, SmsSpec], dict[str, SmsSpec], dict[str, SmsSpec]]:
+def _load_sms_config(path: Path) -> tuple[dict[str, SmsSpec], dict[str, SmsSpec], dict[str, SmsSpec], dict[str, SmsSpec]]:
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -300,15 +362,22 @@ def _load_sms_config(path: Path) -> tuple[dict[str, SmsSpec], dict[str, SmsSpec]
         kind: _spec(path, f"changes.{kind}", f"{kind}/sms.txt", entry)
         for kind, entry in (raw.get("changes") or {}).items()
     }
-    return modes, clauses, changes
+    unknown = set(raw.get("digest") or {}) - set(digest_module.VARIANTS)
+    if unknown:
+        raise TemplateConfigError(f"{path}: digest: {', '.join(sorted(unknown))} is not one of {', '.join(digest_module.VARIANTS)}")
+    digests = {
+        variant: _spec(path, f"digest.{variant}", f"digest/{variant}/sms.txt", entry, DIGEST_PARAMS)
+        for variant, entry in (raw.get("digest") or {}).items()
+    }
+    return modes, clauses, changes, digests
 
 
-def _spec(path: Path, where: str, template: str, entry: Any) -> SmsSpec:
+def _spec(path: Path, where: str, template: str, entry: Any, vocabulary: Mapping[str, Any] = SMS_PARAMS) -> SmsSpec:
     if not isinstance(entry, dict) or not isinstance(entry.get("template_code"), str):
         raise TemplateConfigError(f"{path}: {where}: needs a template_code")
     params = entry.get("params")
-    if not isinstance(params, list) or not params or any(p not in SMS_PARAMS for p in params):
-        raise TemplateConfigError(f"{path}: {where}.params: a list drawn from {sorted(SMS_PARAMS)}")
+    if not isinstance(params, list) or not params or any(p not in vocabulary for p in params):
+        raise TemplateConfigError(f"{path}: {where}.params: a list drawn from {sorted(vocabulary)}")
     if len(set(params)) != len(params):
         raise TemplateConfigError(f"{path}: {where}.params: a parameter may appear once")
     fallback = entry.get("amount_fallback")

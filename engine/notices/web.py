@@ -54,6 +54,24 @@ async def _json_array(request: web.Request) -> list[Any]:
     return body
 
 
+async def _receipt_digest(store: outbox.NoticeStore, item: dict[str, Any]) -> list[outbox.NoticeRecord]:
+    """The notices a receipt settles: the digest its OutId names (a notice id for a message sent alone before
+    digests), else the one its BizId was given to."""
+    out_id, biz_id = item.get("out_id"), item.get("biz_id")
+    if isinstance(out_id, str) and out_id:
+        digest = await store.digest_notices(out_id)
+        if digest:
+            return digest
+        notice = await store.get_notice(out_id)
+        if notice is not None:
+            return [notice]
+    if isinstance(biz_id, str) and biz_id:
+        notice = await store.find_notice_by_provider_id(biz_id)
+        if notice is not None:
+            return await store.digest_notices(notice.digest_id) if notice.digest_id else [notice]
+    return []
+
+
 @routes.post("/webhooks/sms-report")
 async def sms_report(request: web.Request) -> web.Response:
     """Aliyun SmsReport receipts: move notices to delivered / undelivered. Unknown ids are logged, not errors
@@ -63,28 +81,27 @@ async def sms_report(request: web.Request) -> web.Response:
     for item in await _json_array(request):
         if not isinstance(item, dict):
             continue
-        notice = None
-        if isinstance(item.get("out_id"), str) and item["out_id"]:
-            notice = await store.get_notice(item["out_id"])
-        if notice is None and isinstance(item.get("biz_id"), str):
-            notice = await store.find_notice_by_provider_id(item["biz_id"])
-        if notice is None or notice.channel != "sms":
+        digest = await _receipt_digest(store, item)
+        if not digest or digest[0].channel != "sms":
             log.warning("sms receipt for no known notice: out_id=%r biz_id=%r", item.get("out_id"), item.get("biz_id"))
             continue
         delivered = item.get("success") is True or item.get("err_code") == "DELIVERED"
         new = notice_status.NoticeStatus.DELIVERED if delivered else notice_status.NoticeStatus.UNDELIVERED
-        if notice.status not in (notice_status.NoticeStatus.SENT, notice_status.NoticeStatus.DEAD):
-            continue  # already settled (the provider retries pushes): nothing to do
-        await store.transition_notice(
-            notice.notice_id,
-            outbox.Transition(
-                new, "receipt", item.get("err_code") or ("DELIVERED" if delivered else "FAILED"),
-                reason=None if delivered else f"{item.get('err_code')}: {item.get('err_msg')}",
-                provider_id=item.get("biz_id") if isinstance(item.get("biz_id"), str) else None,
-                response=item,
-            ),
-            expect=notice.status,
-        )
+        for status in (notice_status.NoticeStatus.SENT, notice_status.NoticeStatus.DEAD):
+            # Only notices not yet settled (the provider retries pushes): a repeated receipt changes nothing.
+            unsettled = [n for n in digest if n.status is status]
+            if not unsettled:
+                continue
+            await store.transition_digest(
+                unsettled,
+                outbox.Transition(
+                    new, "receipt", item.get("err_code") or ("DELIVERED" if delivered else "FAILED"),
+                    reason=None if delivered else f"{item.get('err_code')}: {item.get('err_msg')}",
+                    provider_id=item.get("biz_id") if isinstance(item.get("biz_id"), str) else None,
+                    response=item,
+                ),
+                expect=status,
+            )
     return responses.json_response({"code": 0, "msg": "接收成功"})
 
 

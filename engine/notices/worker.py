@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import datetime
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -32,9 +32,9 @@ from engine.telemetry import metrics, tasks
 log = logging.getLogger(__name__)
 
 Message = channels.EmailMessage | channels.SmsMessage
-#: Builds the message for a notice from the firm's profile, the decision it announces and, for a changed
-#: amount, the decision the notice before announced (engine.notices.compose).
-Composer = Callable[[outbox.NoticeRecord, Mapping[str, Any], matching.Decision, matching.Decision | None], Message]
+#: Builds the one message of a digest (its notices, first first) from the firm's profile and its stored decisions
+#: by id (each notice's decision, and for a changed amount the decision told before) (engine.notices.compose).
+Composer = Callable[[Sequence[outbox.NoticeRecord], Mapping[str, Any], Mapping[int, matching.Decision]], Message]
 Clock = Callable[[], datetime.datetime]
 
 S = notice_status.NoticeStatus
@@ -104,10 +104,14 @@ class DeliveryWorker:
             wakeup.set()
 
     async def recover(self) -> int:
-        """Settle notices whose worker died mid-send (see the module docstring)."""
+        """Settle digests whose worker died mid-send (see the module docstring); return how many notices."""
         recovered = 0
+        digests: dict[str, list[outbox.NoticeRecord]] = {}
         for notice in await self.store.expired_leases(self.clock()):
-            if notice.channel == "sms":
+            digests.setdefault(notice.digest_id or notice.notice_id, []).append(notice)
+        for digest_id, digest in digests.items():
+            first = digest[0]
+            if first.channel == "sms":
                 change = outbox.Transition(
                     S.DEAD, "recover", "interrupted",
                     reason="interrupted while sending; not re-sent to avoid a duplicate SMS (a receipt will settle it)",
@@ -118,15 +122,15 @@ class DeliveryWorker:
                     reason="interrupted while sending; will be sent again with the same Message-ID",
                 )
             try:
-                await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING)
+                await self.store.transition_digest(digest, change, expect=S.SENDING)
             except notice_status.IllegalTransition:
                 continue  # another worker settled it first
-            metrics.notice_transition(notice.channel, change.new_status.value)
+            metrics.notice_transition(first.channel, change.new_status.value, len(digest))
             log.warning(
-                "notice %s (%s) recovered after an interrupted send: %s", notice.notice_id, notice.channel, change.new_status.value,
-                extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
+                "digest %s (%s, %d notices) recovered after an interrupted send: %s", digest_id, first.channel, len(digest),
+                change.new_status.value, extra={"notice_id": digest_id, "uscc": first.uscc, "channel": first.channel},
             )
-            recovered += 1
+            recovered += len(digest)
         return recovered
 
     async def run_once(self) -> int:
@@ -136,86 +140,103 @@ class DeliveryWorker:
         return sum(await asyncio.gather(*(self._drain(name) for name in self.channels)))
 
     async def _drain(self, name: str) -> int:
-        """Send everything due now on one channel."""
+        """Send everything due now on one channel, a digest (one message to one firm) at a time."""
         handled = 0
         while not self._stopping:
             claimed = await self._claim(name)
             if not claimed:
                 break
-            for index, notice in enumerate(claimed):
+            for index, digest in enumerate(claimed):
                 if self._stopping:
                     await self._release(claimed[index:])
                     break
                 try:
-                    await self.deliver(notice, paced=name in ONE_AT_A_TIME)
+                    await self.deliver(digest, paced=name in ONE_AT_A_TIME)
                 except notice_status.IllegalTransition as exc:
-                    log.warning("notice %s: %s", notice.notice_id, exc, extra={"notice_id": notice.notice_id})
+                    log.warning("digest %s: %s", digest[0].digest_id, exc, extra={"notice_id": digest[0].digest_id})
                 except tasks.TRANSIENT:
                     raise
-                except Exception:  # one notice's defect must not stop the worker; its lease will expire
-                    log.exception("notice %s could not be delivered", notice.notice_id, extra={"notice_id": notice.notice_id})
-                handled += 1
+                except Exception:  # one digest's defect must not stop the worker; its lease will expire
+                    log.exception("digest %s could not be delivered", digest[0].digest_id, extra={"notice_id": digest[0].digest_id})
+                handled += len(digest)
         return handled
 
-    async def _claim(self, name: str) -> list[outbox.NoticeRecord]:
-        """Due notices of one channel to send now: a batch of emails, or one SMS.
+    async def _claim(self, name: str) -> list[outbox.Digest]:
+        """Due digests of one channel to send now: a batch of emails, or one SMS.
 
         A worker that dies holding a claimed SMS cannot know whether it left, so recovery declares
         it dead rather than risk a second message. So an SMS is claimed only when it can be sent at
-        once: singly (a batch would condemn a whole batch never tried), and only after its rate
-        limit let it through (a worker killed while waiting for the limiter holds no claim).
+        once: one digest at a time (a batch would condemn a whole batch never tried), and only after its
+        rate limit let it through (a worker killed while waiting for the limiter holds no claim).
         """
         if name in ONE_AT_A_TIME:
             await self.channels[name].limiter.acquire()
-            return await self.store.claim_due_notices(self.clock(), 1, self.lease, (name,))
-        return await self.store.claim_due_notices(self.clock(), self.batch_size, self.lease, (name,))
+            return await self.store.claim_due_digests(self.clock(), 1, self.lease, (name,))
+        return await self.store.claim_due_digests(self.clock(), self.batch_size, self.lease, (name,))
 
-    async def _release(self, notices: list[outbox.NoticeRecord]) -> None:
+    async def _release(self, digests: list[outbox.Digest]) -> None:
         """Hand back claims not yet tried, so a stopping worker leaves nothing to wait out a lease."""
-        for notice in notices:
+        for digest in digests:
             try:
-                await self.store.transition_notice(
-                    notice.notice_id,
+                await self.store.transition_digest(
+                    digest,
                     outbox.Transition(S.PENDING, "release", "released", reason="worker stopping", next_attempt_at=self.clock()),
                     expect=S.SENDING,
-                    lease=notice.lease_until,
+                    lease=digest[0].lease_until,
                 )
             except notice_status.IllegalTransition:
                 continue
 
-    async def deliver(self, notice: outbox.NoticeRecord, *, paced: bool = False) -> outbox.NoticeRecord:
-        """Take one claimed (SENDING) notice to its next state (`paced`: its rate limit was already
-        passed before the claim)."""
-        firm = await self.store.get_firm(notice.uscc)
-        assert firm is not None, f"notice {notice.notice_id} for unknown firm {notice.uscc}"
-        # Read once: whether the benefit still applies, and the decision the message announces.
-        decisions = await self.store.decisions(notice.uscc)
-        preference = await self.store.sms_preference(notice.uscc) if notice.channel == "sms" else outbox.SMS_ALL
-        held = notice_rules.not_now(
-            notice, firm.fields, firm.stamps, await self.store.opt_outs(notice.uscc), decisions, preference, self.auto_grants
-        )
-        if held is not None and held.new_status is S.WAITING:
-            return await self._wait(notice)
-        if held is not None:
-            return await self._change(notice, held)
-        channel = self.channels[notice.channel]
+    async def deliver(self, digest: outbox.Digest | outbox.NoticeRecord, *, paced: bool = False) -> list[outbox.NoticeRecord]:
+        """Take one claimed (SENDING) digest to its next state (`paced`: its rate limit was already passed
+        before the claim); return its notices as they now are.
+
+        Each notice is judged first (notice_rules.not_now): one whose benefit ended, or that the firm's
+        choices keep off the channel, is skipped, one without an address or consent waits, and the rest go
+        out as one message. A digest handed to the provider before (a retry) goes again in the words first
+        sent (under the same id), or, if some of its notices may no longer be told, in new words for the rest.
+        """
+        digest = [digest] if isinstance(digest, outbox.NoticeRecord) else list(digest)
+        first = digest[0]
+        firm = await self.store.get_firm(first.uscc)
+        assert firm is not None, f"digest {first.digest_id} for unknown firm {first.uscc}"
+        # Read once for the whole digest: whether each benefit still applies, and the decisions the message announces.
+        decisions = await self.store.decisions(first.uscc)
+        preference = await self.store.sms_preference(first.uscc) if first.channel == "sms" else outbox.SMS_ALL
+        opted_out = await self.store.opt_outs(first.uscc)
+        settled: list[outbox.NoticeRecord] = []
+        sendable: list[outbox.NoticeRecord] = []
+        for notice in digest:
+            held = notice_rules.not_now(notice, firm.fields, firm.stamps, opted_out, decisions, preference, self.auto_grants)
+            if held is None:
+                sendable.append(notice)
+            elif held.new_status is S.WAITING:
+                settled.append(await self._wait(notice))
+            else:
+                settled += await self._change([notice], held)
+        if not sendable:
+            return settled
+        # A retry sends the words first sent, unless one of the notices they told of may no longer be told.
+        stored_message = next((n.message for n in digest if n.message is not None), None) if len(sendable) == len(digest) else None
+        channel = self.channels[first.channel]
         now = self.clock()
         if channel.quiet_hours is not None and (until := channel.quiet_hours.next_allowed(now)) is not None:
-            return await self._change(notice, outbox.Transition(S.DEFERRED, "defer", "quiet_hours", reason="SMS quiet hours", next_attempt_at=until))
-        if notice.message is not None:
-            message = message_from_json(notice.channel, notice.message)
+            return settled + await self._change(
+                sendable, outbox.Transition(S.DEFERRED, "defer", "quiet_hours", reason="SMS quiet hours", next_attempt_at=until)
+            )
+        if stored_message is not None:
+            message = message_from_json(first.channel, stored_message)
         else:
             stored = {d.id: d.decision for d in decisions}
-            previous = stored.get(notice.previous_decision_id) if notice.previous_decision_id is not None else None
             try:
-                message = self.compose(notice, profile.nest(notice.uscc, firm.fields), stored[notice.decision_id], previous)
+                message = self.compose(sendable, profile.nest(first.uscc, firm.fields), stored)
             except ValueError as exc:  # the words cannot be made (e.g. a firm name too long for an SMS variable)
-                return await self._change(notice, outbox.Transition(S.DEAD, "compose", "unrenderable", reason=str(exc)))
+                return settled + await self._change(sendable, outbox.Transition(S.DEAD, "compose", "unrenderable", reason=str(exc)))
         if not paced:
             await channel.limiter.acquire()
-        if notice.lease_until is not None and self.clock() >= notice.lease_until:
+        if first.lease_until is not None and self.clock() >= first.lease_until:
             # Too late: another worker may already have recovered this claim. Sending now could repeat it.
-            raise notice_status.IllegalTransition(f"notice {notice.notice_id}: the lease ran out before sending; left for recovery")
+            raise notice_status.IllegalTransition(f"digest {first.digest_id}: the lease ran out before sending; left for recovery")
         timer = metrics.SendTimer()
         try:
             # A provider that stops answering must not hold its lane (nor the lease) for ever.
@@ -225,10 +246,11 @@ class DeliveryWorker:
                 channels.Outcome.RETRY, reason=f"no answer from the provider within {constants.NOTICE_SEND_TIMEOUT_SECONDS:g} s",
                 ambiguous=True,
             )
-        timer.done(notice.channel, result.outcome.value)
-        return await self._change(notice, self._after_send(notice, result, dataclasses.asdict(message)))
+        timer.done(first.channel, result.outcome.value)
+        return settled + await self._change(sendable, self._after_send(sendable, result, dataclasses.asdict(message)))
 
-    def _after_send(self, notice: outbox.NoticeRecord, result: channels.SendResult, message: dict[str, Any]) -> outbox.Transition:
+    def _after_send(self, digest: outbox.Digest, result: channels.SendResult, message: dict[str, Any]) -> outbox.Transition:
+        notice = digest[0]
         common = {"kind": "send", "outcome": result.outcome.value, "provider_id": result.provider_id,
                   "response": result.response, "message": message, "counts_attempt": True}
         if result.outcome is channels.Outcome.SENT:
@@ -242,17 +264,22 @@ class DeliveryWorker:
         if result.outcome is channels.Outcome.DEFERRED:
             wait = datetime.timedelta(seconds=result.retry_after or constants.NOTICE_DEFER_SECONDS)
             return outbox.Transition(S.DEFERRED, reason=result.reason, next_attempt_at=now + wait, **{**common, "counts_attempt": False})
-        if notice.attempts + 1 >= self.backoff.limit:
-            return outbox.Transition(S.DEAD, reason=f"gave up after {notice.attempts + 1} attempts: {result.reason}", **common)
-        return outbox.Transition(S.FAILED, reason=result.reason, next_attempt_at=now + self.backoff.delay(notice.attempts + 1), **common)
+        attempts = max(n.attempts for n in digest)
+        if attempts + 1 >= self.backoff.limit:
+            return outbox.Transition(S.DEAD, reason=f"gave up after {attempts + 1} attempts: {result.reason}", **common)
+        return outbox.Transition(S.FAILED, reason=result.reason, next_attempt_at=now + self.backoff.delay(attempts + 1), **common)
 
-    async def _change(self, notice: outbox.NoticeRecord, change: outbox.Transition) -> outbox.NoticeRecord:
-        updated = await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING, lease=notice.lease_until)
-        metrics.notice_transition(notice.channel, updated.status.value)
-        log.info(
-            "notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, change.reason or change.outcome,
-            extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
-        )
+    async def _change(self, digest: Sequence[outbox.NoticeRecord], change: outbox.Transition) -> list[outbox.NoticeRecord]:
+        first = digest[0]
+        updated = await self.store.transition_digest(digest, change, expect=S.SENDING, lease=first.lease_until)
+        metrics.notice_transition(first.channel, change.new_status.value, len(updated))
+        for notice in updated:
+            log.debug(
+                "notice %s %s -> %s in digest %s (%s)", notice.notice_id, notice.channel, notice.status.value,
+                first.digest_id, change.reason or change.outcome,
+                extra={"notice_id": notice.notice_id, "digest_id": first.digest_id, "uscc": notice.uscc,
+                       "clause_id": notice.clause_id, "channel": notice.channel},
+            )
         return updated
 
     async def _wait(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
@@ -261,7 +288,7 @@ class DeliveryWorker:
         finds the notice due again instead (its fold saw nothing waiting to wake)."""
         updated = await self.store.wait_for_contact(notice)
         metrics.notice_transition(notice.channel, updated.status.value)
-        log.info(
+        log.debug(
             "notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, updated.reason,
             extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
         )
@@ -329,18 +356,22 @@ async def _by_operator(
     store: outbox.NoticeStore, notice_id: str, operator: str, allowed: frozenset[notice_status.NoticeStatus],
     kind: str, outcome: str, refusal: str,
 ) -> outbox.NoticeRecord:
+    """Requeue a notice, and with it the rest of its digest in the same state (the message goes again whole)."""
     notice = await store.get_notice(notice_id)
     if notice is None:
         raise KeyError(notice_id)
     if notice.status not in allowed:
         raise notice_status.IllegalTransition(f"notice {notice_id} is {notice.status.value}; {refusal}")
-    changed = await store.transition_notice(
-        notice_id,
+    digest = [notice]
+    if notice.digest_id is not None:
+        digest = [n for n in await store.digest_notices(notice.digest_id) if n.status == notice.status] or digest
+    changed = await store.transition_digest(
+        digest,
         outbox.Transition(S.PENDING, kind, outcome, reason=f"{outcome} by {operator}", next_attempt_at=_utcnow()),
         expect=notice.status,
     )
-    metrics.notice_transition(notice.channel, changed.status.value)
-    return changed
+    metrics.notice_transition(notice.channel, S.PENDING.value, len(changed))
+    return next(n for n in changed if n.notice_id == notice_id)
 
 
 #: The delivery worker running in this process (absent when delivery runs elsewhere).

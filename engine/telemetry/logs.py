@@ -23,7 +23,7 @@ from typing import IO, Any
 from pythonjsonlogger import json as json_logger
 
 #: The ids worth following a piece of work by, in the order the text format shows them.
-CONTEXT_FIELDS = ("event_id", "uscc", "clause_id", "notice_id", "channel")
+CONTEXT_FIELDS = ("event_id", "uscc", "clause_id", "notice_id", "digest_id", "channel")
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

@@ -117,9 +117,9 @@ def event_failed() -> None:
     EVENTS_PROCESSED.labels("failed").inc()
 
 
-def notice_transition(channel: str, new_status: str) -> None:
-    """Count one notice state change."""
-    NOTICE_TRANSITIONS.labels(channel, new_status).inc()
+def notice_transition(channel: str, new_status: str, count: int = 1) -> None:
+    """Count notice state changes (`count` notices, e.g. a digest's, moved together)."""
+    NOTICE_TRANSITIONS.labels(channel, new_status).inc(count)
 
 
 def observe_send(channel: str, outcome: str, seconds: float) -> None:

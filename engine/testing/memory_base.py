@@ -24,9 +24,10 @@ STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "no
 class MemoryBase:
     """The state, and the one lock that makes each method a transaction."""
 
-    def __init__(self, *, stale_after: datetime.timedelta | None = None) -> None:
-        #: See NoticeStore.stale_after.
+    def __init__(self, *, stale_after: datetime.timedelta | None = None, digest_window: outbox.DigestWindow | None = None) -> None:
+        #: See NoticeStore.stale_after and digest_window.
         self.stale_after = stale_after
+        self.digest_window = digest_window
         self._lock = asyncio.Lock()
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)

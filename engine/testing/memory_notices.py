@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Sequence
 
@@ -17,24 +18,61 @@ class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
         self, uscc: str, stored: Sequence[tuple[int, matching.Decision]], now: datetime.datetime, actor: str = "pipeline"
     ) -> int:
         told = notice_rules.told_of(n for n in self.notices.values() if n.uscc == uscc)
-        created = notice_rules.new_notices([(uscc, i, d) for i, d in stored], told, now, self.hold_before(now))
+        waiting_since: dict[tuple[str, str], datetime.datetime] = {}
+        for n in self.notices.values():
+            if n.uscc == uscc and n.status is notice_status.NoticeStatus.PENDING and n.digest_id is None:
+                key = (n.uscc, n.channel)
+                waiting_since[key] = min(waiting_since.get(key, n.created_at), n.created_at)
+        keys = [(uscc, channel) for _, d in stored for channel, _ in notice_rules.notice_keys(d)]
+        due = notice_rules.digest_schedule(waiting_since, keys, now, self.digest_window) if self.digest_window else {}
+        created = notice_rules.new_notices([(uscc, i, d) for i, d in stored], told, now, self.hold_before(now), due)
+        extended = {(n.uscc, n.channel) for n in created if n.status is notice_status.NoticeStatus.PENDING} & set(due)
+        for n in list(self.notices.values()):
+            if (n.uscc, n.channel) in extended and n.status is notice_status.NoticeStatus.PENDING and n.digest_id is None:
+                self.notices[n.notice_id] = dataclasses.replace(n, next_attempt_at=due[(n.uscc, n.channel)])
         for record in created:
             self.notices[record.notice_id] = record
             self._audit([notice_rules.created_audit(record, actor)])
         return len(created)
 
-    async def claim_due_notices(
+    async def claim_due_digests(
         self, now: datetime.datetime, limit: int, lease: datetime.timedelta, channels: Sequence[str] = outbox.CHANNELS
-    ) -> list[outbox.NoticeRecord]:
+    ) -> list[outbox.Digest]:
         async with self._lock:
+            order = {notice_id: index for index, notice_id in enumerate(self.notices)}  # insertion order: the SQL id
             due = sorted(
                 (n for n in self.notices.values() if n.status in notice_status.DUE and n.next_attempt_at <= now and n.channel in channels),
-                key=lambda n: n.next_attempt_at,
-            )[:limit]
-            claimed = [notice_rules.claimed(n, now, lease) for n in due]
-            self.notices.update({n.notice_id: n for n in claimed})
-            self._audit([notice_rules.claim_audit(n.notice_id, n.lease_until) for n in claimed])
+                key=lambda n: (n.next_attempt_at, order[n.notice_id]),
+            )
+            claimed: list[outbox.Digest] = []
+            for notice in due:
+                if len(claimed) >= limit:
+                    break
+                current = self.notices[notice.notice_id]
+                if current.status not in notice_status.DUE:
+                    continue  # already in a digest claimed in this call
+                digest = notice_rules.claimed_digest(notice_rules.digest_members(current, self.notices.values()), now, lease)
+                self.notices.update({n.notice_id: n for n in digest})
+                self._audit([notice_rules.claim_audit(n.notice_id, n.lease_until) for n in digest])
+                claimed.append(digest)
             return claimed
+
+    async def transition_digest(
+        self,
+        digest: Sequence[outbox.NoticeRecord],
+        change: outbox.Transition,
+        *,
+        expect: notice_status.NoticeStatus | None = None,
+        lease: datetime.datetime | None = None,
+    ) -> list[outbox.NoticeRecord]:
+        async with self._lock:
+            now = datetime.datetime.now(datetime.UTC)
+            done = notice_rules.digest_transitions([self.notices[n.notice_id] for n in digest], change, now, expect=expect, lease=lease)
+            self._save_transitions(done)
+            return [d.notice for d in done]
+
+    async def digest_notices(self, digest_id: str) -> list[outbox.NoticeRecord]:
+        return [n for n in self.notices.values() if n.digest_id == digest_id]
 
     async def expired_leases(self, now: datetime.datetime) -> list[outbox.NoticeRecord]:
         return [

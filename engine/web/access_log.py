@@ -1,6 +1,6 @@
 """The access log `serve` writes, without the keys some URLs carry.
 
-A link to a firm's page (`/my/{token}`) is the key to it, and an unsubscribe link (`/unsubscribe/{token}`)
+A link to a firm's page (`/my/{token}`, and the short `/m/{token}` an SMS carries) is the key to it, and an unsubscribe link (`/unsubscribe/{token}`)
 acts for the firm: written in full to a log, anyone who reads the log could use them. The access log
 keeps the route and replaces the token with `…`.
 """
@@ -11,7 +11,7 @@ import re
 
 from aiohttp import abc, web
 
-_KEYED = re.compile(r"^/(my|unsubscribe)/[^/?#]+")
+_KEYED = re.compile(r"^/(my|m|unsubscribe)/[^/?#]+")
 #: The fields aiohttp's default format shows, the path redacted.
 FORMAT = '%s "%s %s HTTP/%d.%d" %d %s %.6fs'
 

@@ -386,6 +386,13 @@ def document() -> dict[str, Any]:
                     "responses": {"200": {"description": "unsubscribed"}, "404": {"description": "invalid link"}},
                 },
             },
+            "/m/{token}": {
+                "get": {
+                    "summary": "The short link an SMS carries: forwards (303) to the firm's own page under a link of the same issue time",
+                    "parameters": [{**_FIRM_LINK, "description": "the short token (USCC, minute issued, signature)"}],
+                    "responses": {"303": {"description": "to /my/{token}"}, **{k: v for k, v in _FIRM_PAGE_REFUSED.items() if k != "403"}},
+                }
+            },
             "/my/{token}": {
                 "get": {
                     "summary": "The firm's own page (我的政策): its current decisions, answers and SMS choice (HTML)",

@@ -18,7 +18,7 @@ async def _messages(store, config, production_matcher):
     firm = await store.get_firm(seed.RENTER)
     nested = profile.nest(seed.RENTER, firm.fields)
     notices = [n for n in await store.firm_notices(seed.RENTER) if n.clause_id == seed.GRANT and n.kind == outbox.NEW]
-    return {n.channel: composer(n, nested, stored[n.decision_id]) for n in notices}
+    return {n.channel: composer([n], nested, stored) for n in notices}
 
 
 async def test_the_email_links_to_the_firms_own_page_and_the_sms_does_not(make_client, store, config, production_matcher):

@@ -24,16 +24,18 @@ class GrantingMatcher:
         return [matching.Decision(CLAUSE, "qinghai-2022#(二)", "v1", verdict, None, {"why": "test"}, {}, period=str(as_of.year) if met else None)]
 
 
-def compose(notice, firm_profile, decision, previous=None):
-    if notice.channel == "sms":
+def compose(notices, firm_profile, decisions):
+    """One message per digest, named after it (as the real composer's Message-ID and OutId are)."""
+    digest_id = notices[0].digest_id or notices[0].notice_id
+    if notices[0].channel == "sms":
         return channels.SmsMessage(
-            notice_id=notice.notice_id, phone=firm_profile["contact"]["mobile"], sign_name="政策直达",
-            template_code="SMS_TEST", params={"firm": firm_profile["name"]}, text=f"【政策直达】{firm_profile['name']}…回T退订",
-            out_id=notice.notice_id,
+            notice_id=digest_id, phone=firm_profile["contact"]["mobile"], sign_name="政策直达",
+            template_code="SMS_TEST", params={"firm": firm_profile["name"], "count": str(len(notices))},
+            text=f"【政策直达】{firm_profile['name']}…回T退订", out_id=digest_id,
         )
     return channels.EmailMessage(
-        notice_id=notice.notice_id, to=firm_profile["contact"]["email"], subject="免申即享", text="正文", html="<p>正文</p>",
-        headers={"X-Notice-Id": notice.notice_id}, message_id=f"{notice.notice_id}@policy-push",
+        notice_id=digest_id, to=firm_profile["contact"]["email"], subject="免申即享", text="正文", html="<p>正文</p>",
+        headers={"X-Notice-Id": digest_id}, message_id=f"{digest_id}@policy-push",
     )
 
 

@@ -43,7 +43,19 @@ def test_lint_passes_on_the_real_catalogue(runner, monkeypatch):
     result = runner.invoke(templates_cli.templates, ["lint"])
     assert result.exit_code == 0, result.output
     assert f"ok: {firm_facing} firm-facing clauses × 4 templates ({overrides} with clause overrides)" in result.output
-    assert f"SMS segments (budget 2): {variants}×2" in result.output
+    # And a digest of each SMS variant, for a typical name, one of 40 characters and the longest.
+    digests = len(templates_cli.digest_samples(catalogue, "政策直达"))
+    assert digests == 12
+    assert f"SMS segments (budget 2): {variants + digests}×2" in result.output
+
+
+def test_lint_fails_on_a_digest_sms_over_the_budget(runner, templates):
+    path = templates / "digest" / "grants_and_applications" / "sms.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("详见", "请登录贵单位的政策页面查看每一项的详细内容："), encoding="utf-8")
+    result = runner.invoke(templates_cli.templates, ["--templates-dir", str(templates), "lint"])
+    assert result.exit_code == 1
+    over = [line for line in result.output.splitlines() if "over the budget" in line]
+    assert over and all(line.startswith("digest/grants_and_applications/sms.txt") for line in over)
 
 
 def test_lint_fails_on_an_over_long_sms(runner, templates):
@@ -109,7 +121,10 @@ def test_sms_lists_the_provider_templates(runner):
     assert result.exit_code == 0, result.output
     rows = [line.split("\t") for line in result.output.splitlines()]
     assert [row[0] for row in rows] == ["SMS_POLICY_AUTO_GRANT", "SMS_POLICY_APPLY", "SMS_POLICY_INFORM",
-                                        "SMS_POLICY_RENT_WAIVER"]
+                                        "SMS_POLICY_RENT_WAIVER", "SMS_POLICY_ADDITION", "SMS_POLICY_ADJUSTMENT",
+                                        "SMS_POLICY_DIGEST_GRANTS", "SMS_POLICY_DIGEST_MIXED", "SMS_POLICY_DIGEST_APPLY",
+                                        "SMS_POLICY_DIGEST_NEWS"]
+    assert rows[7][3] == "${firm}：已为您办理${granted}项惠企政策（${total}），另有${applicable}项可申请。详见${site}/m/${link} 回T退订"
     inform = rows[2]
     assert inform[2] == "firm,basis,benefit,agency,window"
     assert inform[3] == "${firm}：${basis}“${benefit}”适用于贵单位，无需申请。责任单位：${agency}，有效期：${window}。回T退订"

@@ -123,7 +123,7 @@ async def test_a_send_interrupted_by_a_crash_email_again_sms_never_twice(store):
     await helpers.feed(store, *helpers.eligible_firm_events())
     clock = helpers.Clock(helpers.soon())
     crashed, _, _ = helpers.make_worker(store, clock=clock)
-    claimed = await store.claim_due_notices(clock(), 10, crashed.lease)  # ...and the process dies here
+    claimed = [n for digest in await store.claim_due_digests(clock(), 10, crashed.lease) for n in digest]  # ...and the process dies here
     assert {n.status for n in claimed} == {S.SENDING}
     clock.at += crashed.lease + datetime.timedelta(seconds=1)
     restarted, sms, email = helpers.make_worker(store, clock=clock)
@@ -142,7 +142,7 @@ async def test_a_worker_killed_mid_round_condemns_only_the_sms_in_flight(store):
     killed, _, _ = helpers.make_worker(store, clock=clock)
     # The worker claims its round, starts the SMS, and is killed with SIGKILL before recording anything.
     claimed = await killed._claim("email") + await killed._claim("sms")
-    assert sorted(n.channel for n in claimed) == ["email"] * 5 + ["sms"]
+    assert sorted(digest[0].channel for digest in claimed) == ["email"] * 5 + ["sms"]
     clock.at += killed.lease + datetime.timedelta(seconds=1)
     restarted, sms, email = helpers.make_worker(store, clock=clock)
     await restarted.run_once()
@@ -156,8 +156,8 @@ async def test_claims_never_hand_the_same_notice_to_two_workers(store):
     for n in range(5):
         await helpers.feed(store, *helpers.eligible_firm_events(factories.uscc(300 + n)))
     now = helpers.soon()
-    first = await store.claim_due_notices(now, 6, datetime.timedelta(minutes=5))
-    second = await store.claim_due_notices(now, 6, datetime.timedelta(minutes=5))
+    first = [n for digest in await store.claim_due_digests(now, 6, datetime.timedelta(minutes=5)) for n in digest]
+    second = [n for digest in await store.claim_due_digests(now, 6, datetime.timedelta(minutes=5)) for n in digest]
     assert len(first) == 6 and len(second) == 4
     assert not {n.notice_id for n in first} & {n.notice_id for n in second}
 
@@ -194,7 +194,7 @@ async def test_a_worker_whose_lease_was_recovered_cannot_overwrite_the_new_owner
     await helpers.feed(store, *helpers.eligible_firm_events())
     clock = helpers.Clock(helpers.soon())
     slow, slow_sms, slow_email = helpers.make_worker(store, clock=clock)
-    [first, *_] = await store.claim_due_notices(clock(), 10, slow.lease)
+    [[first, *_], *_] = await store.claim_due_digests(clock(), 10, slow.lease)
     clock.at += slow.lease + datetime.timedelta(seconds=1)  # the first worker stalls past its lease
     other, sms, email = helpers.make_worker(store, clock=clock)
     await other.run_once()  # recovers, re-claims and sends

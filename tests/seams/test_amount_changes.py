@@ -80,8 +80,9 @@ async def test_two_equal_purchases_are_two_grants_each_told_and_the_cap_holds_ag
         (factories.event(firm=BUYER, region="141102", occurred_at="2022-05-01T09:00:00+08:00"), "reg"),
         contact(BUYER, "2022-05-02"),
         purchase("2022-06-01", 1_000_000, "IP-1"),
-        purchase("2022-07-01", 1_000_000, "IP-2"),  # the same amount again: a second grant, not a repeat
     )
+    await send_all(store, notice_settings, production_matcher)  # the first grant is told
+    await helpers.deliver(client, purchase("2022-07-01", 1_000_000, "IP-2"))  # the same amount again: a second grant
     grant = IP_RATE * 1_000_000
     assert [v for v in await helpers.verdicts(store, BUYER, IP_CLAUSE) if v[1] == "met"] == [
         ("2022-06-01", "met", grant), ("2022-07-01", "met", grant)]
@@ -171,6 +172,7 @@ async def test_a_lower_amount_is_told_too(make_client, store, production_matcher
     client = await make_client(matcher=production_matcher)
     *before, _designation = firms.renter_in_a_risk_county()
     await helpers.deliver(client, *before, contact(firms.RENTER, "2022-06-06"))
+    await send_all(store, notice_settings, production_matcher)  # the waiver is told
     corrected = factories.event("lease.reported", firm=firms.RENTER, occurred_at="2022-07-01T09:00:00+08:00",
                                 landlord_type="state_owned_enterprise", monthly_rent=9_000)
     await helpers.deliver(client, (corrected, "calc-lease-corrected"))
@@ -180,3 +182,24 @@ async def test_a_lower_amount_is_told_too(make_client, store, production_matcher
     await send_all(store, notice_settings, production_matcher)
     text = sms_text(notice_settings, (await newest(store, firms.RENTER, firms.RENT_CLAUSE, "sms")).notice_id)
     assert "金额由33,900.00元调整为27,000.00元（原因：国有房屋月租金变化）" in text
+
+
+async def test_a_benefit_changed_before_it_was_told_is_told_once_at_its_amount_now(
+    make_client, store, production_matcher, notice_settings
+):
+    # yunnan-2022#二(一) "减免３个月租金": the rent is corrected before the first message went out. The firm never
+    # heard of the first amount, so it hears of the waiver once, at 3 × 9,000, with no "adjustment" of it.
+    client = await make_client(matcher=production_matcher)
+    *before, _designation = firms.renter_in_a_risk_county()
+    corrected = factories.event("lease.reported", firm=firms.RENTER, occurred_at="2022-07-01T09:00:00+08:00",
+                                landlord_type="state_owned_enterprise", monthly_rent=9_000)
+    await helpers.deliver(client, *before, contact(firms.RENTER, "2022-06-06"), (corrected, "calc-lease-corrected"))
+    first, lower = firms.MONTHS * firms.MONTHLY_RENT, firms.MONTHS * 9_000
+    assert [n for n in await helpers.told(store, firms.RENTER, firms.RENT_CLAUSE) if n[0] == "email"] == [
+        ("email", "2022", 0, "new", first, None), ("email", "2022", 1, "adjustment", lower, first)]
+    await send_all(store, notice_settings, production_matcher)
+    notices = [n for n in await store.firm_notices(firms.RENTER) if n.channel == "email"]
+    assert {n.status.value for n in notices} == {"sent"} and len({n.digest_id for n in notices}) == 1
+    subject, body = email_text(notice_settings, notices[0].digest_id)
+    assert body.count("“加力房租减免”") == 1 and "金额：27,000.00元" in body  # its basis line, once
+    assert "33,900.00元" not in body and "调整" not in body

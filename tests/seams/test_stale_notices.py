@@ -114,8 +114,13 @@ async def test_within_the_allowance_it_is_pushed_and_says_the_window_has_closed(
     rent = {n.channel: n for n in await store.firm_notices(firms.RENTER) if n.clause_id == RENT_CLAUSE}
     assert {n.status.value for n in rent.values()} == {"pending"}
     await delivery(store, settings, production_matcher).run_once()
-    text = json.loads((settings.notices.outbox_dir / f"{rent['sms'].notice_id}.sms.json").read_text(encoding="utf-8"))["text"]
-    assert "已于2022年12月31日到期" in text
+    # It goes out with the firm's other notices, as one email that lists it and says its window has closed.
+    sent = await store.get_notice(rent["email"].notice_id)
+    assert sent.status.value == "sent"
+    message = email.message_from_bytes((settings.notices.outbox_dir / f"{sent.digest_id}.eml").read_bytes(), policy=email.policy.default)
+    body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "加力房租减免" in body and "有效期：2022年5月31日至2022年12月31日（已结束）" in body
+    assert (await store.get_notice(rent["sms"].notice_id)).status.value == "sent"
 
 
 async def test_a_notice_waiting_for_a_contact_that_comes_long_after_the_window_is_held_not_pushed(

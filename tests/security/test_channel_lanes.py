@@ -108,7 +108,7 @@ async def test_an_interrupted_email_is_recovered_while_a_long_sms_pass_runs(stor
         await helpers.feed(store, *helpers.eligible_firm_events(factories.uscc(n)))
     clock = helpers.Clock(helpers.soon())
     # A worker claimed one email and died with it (SIGKILL); its lease has five minutes to run.
-    [interrupted] = await store.claim_due_notices(clock(), 1, worker.datetime.timedelta(minutes=5), ("email",))
+    [[interrupted]] = await store.claim_due_digests(clock(), 1, worker.datetime.timedelta(minutes=5), ("email",))
     limiter = _Observed(0.001)
     limiter.tokens = 0.0  # the SMS lane waits a quarter of an hour for its next token
     email = memory_channels.MemoryEmailSender()

@@ -24,7 +24,7 @@ CLEAR = re.compile(r"1381234\s*8000|finance\.lead@", re.IGNORECASE)
 #: firm's own page, which the firm's signed link opens and which shows the firm its own contact
 #: details unmasked, by design (tests/firm_page/test_page.py checks no other firm's data shows there).
 NOT_FOR_VIEWERS = {
-    ("GET", "/my/{token}"), ("POST", "/my/{token}/items/{clause_id}/confirm"),
+    ("GET", "/my/{token}"), ("GET", "/m/{token}"), ("POST", "/my/{token}/items/{clause_id}/confirm"),
     ("POST", "/my/{token}/items/{clause_id}/object"), ("POST", "/my/{token}/preferences"),
     ("POST", "/webhooks/events"), ("POST", "/webhooks/sms-report"), ("POST", "/webhooks/sms-reply"),
     ("GET", "/unsubscribe/{token}"), ("POST", "/unsubscribe/{token}"),

@@ -15,6 +15,7 @@ from engine.web import app as app_module
 
 def test_keyed_paths_lose_their_token_and_others_are_kept():
     assert access_log.redact("/my/WyI5MSJd.abc.def/items/x-1/confirm") == "/my/…/items/x-1/confirm"
+    assert access_log.redact("/m/91530102MA0000751N0bcdeABCDEFGHIJ") == "/m/…"  # the short link an SMS carries
     assert access_log.redact("/unsubscribe/abc.def") == "/unsubscribe/…"
     assert access_log.redact("/console/firms/91530102MA0000751N") == "/console/firms/91530102MA0000751N"
 

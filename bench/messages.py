@@ -14,6 +14,14 @@ and the delivery throughput (messages and notices per second). The events are da
 counts as pushable, the most a firm could receive.
 
     .venv/bin/python bench/messages.py [--firms 300] [--seed 1]
+
+With ``--backfill N`` it measures a first real backfill of N synthetic firms instead (the database
+bench/backfill.py builds and caches, ``policy-push backfill --all`` as a process, the digest window as
+configured by default): every digest the delivery worker's claim forms (``claim_due_digests``, the
+real grouping, its clock a day ahead) is one message; composing and sending them is what the demo
+run above times, so here the messages are counted at the claim, not written.
+
+    .venv/bin/python bench/messages.py --backfill 100000 [--as-of 2022-07-15]
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import dataclasses
 import datetime
 import json
 import os
+import shutil
 import pathlib
 import sqlite3
 import statistics
@@ -37,6 +46,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import _common  # noqa: E402  (bench/_common.py, beside this script)
+import backfill as backfill_bench  # noqa: E402  (bench/backfill.py: the cached synthetic databases)
 from connectors import sql_storage  # noqa: E402
 from engine import constants, settings  # noqa: E402
 from engine.judging import catalogue  # noqa: E402
@@ -133,6 +143,56 @@ def count(database: pathlib.Path, outbox: pathlib.Path) -> Tally:
     return tally
 
 
+async def claim_all(env: dict[str, str]) -> tuple[Tally, float]:
+    """Claim every due digest, as the worker would a day after the backfill; count them per firm and channel."""
+    config = settings.Settings.from_env(env)
+    store = sql_storage.SqlStorage.configured(config)
+    await store.open()
+    tally = Tally()
+    at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=constants.DIGEST_LONGEST_HOURS, minutes=1)
+    started = time.perf_counter()
+    try:
+        for channel in ("sms", "email"):
+            while digests := await store.claim_due_digests(at, 500, datetime.timedelta(hours=1), (channel,)):
+                for digest in digests:
+                    tally.per_firm[channel][digest[0].uscc] += 1
+                    tally.notices += len(digest)
+    finally:
+        await store.close()
+    return tally, time.perf_counter() - started
+
+
+def run_backfill(firms: int, as_of: str) -> dict:
+    pristine = backfill_bench.build(firms)
+    with tempfile.TemporaryDirectory(prefix="bench-messages-") as tmp:
+        work = pathlib.Path(tmp) / "work.sqlite3"
+        shutil.copyfile(pristine, work)
+        env = environment(pathlib.Path(tmp))
+        env["POLICY_PUSH_DATABASE_URL"] = f"sqlite:///{work}"
+        for name in ("POLICY_PUSH_DIGEST_QUIET_MINUTES", "POLICY_PUSH_DIGEST_LONGEST_HOURS"):
+            env.pop(name, None)  # the window as configured by default
+        cli(env, "db", "upgrade")
+        # bench/backfill.py runs the command in this process's environment: the same allowances as the demo run.
+        os.environ["POLICY_PUSH_STALE_AFTER_DAYS"] = "off"
+        figures = backfill_bench.backfill(work, as_of, None, dry_run=False)
+        tally, claim_seconds = asyncio.run(claim_all(env))
+        with sqlite3.connect(work) as connection:
+            tally.items = connection.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT uscc, clause_id, period, revision FROM notice)").fetchone()[0]
+            notices = connection.execute("SELECT count(*) FROM notice").fetchone()[0]
+    return {"firms": firms, "as_of": as_of, "backfill_seconds": round(figures["wall"], 1), "notices": notices,
+            "digested_notices": tally.notices, "tally": tally, "claim_seconds": round(claim_seconds, 1)}
+
+
+def per_firm(counter: collections.Counter[str]) -> dict:
+    """Messages on a channel, firms reached, and messages per firm reached (median, p95, max)."""
+    return {
+        "messages": sum(counter.values()), "firms_reached": len(counter),
+        "per_firm_median": statistics.median(counter.values()) if counter else 0,
+        "per_firm_p95": quantile(list(counter.values()), 0.95), "per_firm_max": max(counter.values(), default=0),
+    }
+
+
 def quantile(values: list[int], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0
@@ -142,7 +202,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--firms", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--backfill", type=int, default=None, metavar="FIRMS", help="measure a first backfill of FIRMS firms")
+    parser.add_argument("--as-of", default="2022-07-15", help="the backfill's date (inside most measures' windows)")
     args = parser.parse_args()
+    if args.backfill is not None:
+        found = run_backfill(args.backfill, args.as_of)
+        tally = found.pop("tally")
+        total = {channel: sum(counter.values()) for channel, counter in tally.per_firm.items()}
+        print(json.dumps({
+            **found, "items": tally.items,
+            "channels": {channel: per_firm(counter) for channel, counter in tally.per_firm.items()},
+            "messages": sum(total.values()),
+            "fewer_than_one_message_per_notice": round(found["notices"] / max(1, sum(total.values())), 2),
+            "per_clause_messages": 2 * tally.items,
+            "fewer_than_per_clause": round(2 * tally.items / max(1, sum(total.values())), 2),
+        }, ensure_ascii=False, indent=2))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-messages-") as tmp:
         workdir = pathlib.Path(tmp)
         env = environment(workdir)
@@ -156,14 +231,7 @@ def main() -> None:
     report = {
         "firms": args.firms, "seed": args.seed, "fold_seconds": round(folded, 1),
         "items": tally.items,
-        "channels": {
-            channel: {
-                "messages": total[channel], "firms_reached": len(counter),
-                "per_firm_median": statistics.median(counter.values()) if counter else 0,
-                "per_firm_p95": quantile(list(counter.values()), 0.95), "per_firm_max": max(counter.values(), default=0),
-            }
-            for channel, counter in tally.per_firm.items()
-        },
+        "channels": {channel: per_firm(counter) for channel, counter in tally.per_firm.items()},
         "messages": sum(total.values()),
         "notices": tally.notices,
         "fewer_than_one_message_per_notice": round(tally.notices / max(1, sum(total.values())), 2),

@@ -321,6 +321,9 @@ async def test_kill_9_service_and_worker_at_random_moments_loses_and_repeats_not
         "POLICY_PUSH_OUTBOX_DIR": str(tmp_path / "outbox"),  # where SMS files go (no Aliyun credentials)
         "POLICY_PUSH_SMS_QUIET_HOURS": "off",  # whatever the hour, notices go out now
         "POLICY_PUSH_EMAIL_PER_SECOND": "1000", "POLICY_PUSH_SMS_PER_SECOND": "1000",  # pacing is not under test
+        # Due at once rather than after ten quiet minutes, so the run drains in time; what is due together for a
+        # firm still goes out as one digest, which is what is under test.
+        "POLICY_PUSH_DIGEST_QUIET_MINUTES": "off",
     }
     sink = fleet = None
     engine = sa_asyncio.create_async_engine(url)
@@ -368,14 +371,23 @@ async def test_kill_9_service_and_worker_at_random_moments_loses_and_repeats_not
     copies: dict[str, list[dict]] = collections.defaultdict(list)
     for record in sorted(records, key=lambda r: r["at"]):
         copies[record["notice_id"]].append(record)
-    duplicated = {notice_id: ordered for notice_id, ordered in copies.items() if len(ordered) > 1}
-    sms_dead = [n.notice_id for n in sms if n.status == "dead"]
+    duplicated = {digest_id: ordered for digest_id, ordered in copies.items() if len(ordered) > 1}
+    # What goes out is a digest (the sink's notice id is the X-Notice-Id header: the digest's id); its notices
+    # share the digest's fate, and a recovery of the digest is recorded on each of them.
+    members: dict[str, list] = collections.defaultdict(list)
+    for notice in notices:
+        if notice.digest_id is not None:
+            members[notice.digest_id].append(notice)
+    recovered = {digest_id: max(state["recoveries"][n.notice_id] for n in group) for digest_id, group in members.items()}
+    sms_dead = sorted({n.digest_id for n in sms if n.status == "dead"})
     print(json.dumps({  # the figures first, so a failing run reports them too
         "seed": seed, "seconds": {**phases, "total": round(time.monotonic() - started, 1)}, "deliveries": len(deliveries),
         "events_acknowledged": len(loader.acknowledged), "acknowledged_as_duplicate": len(loader.answered_duplicate),
         "unanswered_posts": loader.unanswered_posts, "kills": kills,
         "email": dict(collections.Counter(n.status for n in email)), "messages_at_sink": len(records),
         "duplicate_emails": len(duplicated), "sms": dict(collections.Counter(n.status for n in sms)),
+        "digests": {channel: len({n.digest_id for n in notices if n.channel == channel and n.digest_id}) for channel in ("sms", "email")},
+        "largest_digest": max((len(group) for group in members.values()), default=0),
         "sms_dead_never_written": sum(not (tmp_path / "outbox" / f"{i}.sms.json").exists() for i in sms_dead),
     }, ensure_ascii=False))
 
@@ -390,30 +402,35 @@ async def test_kill_9_service_and_worker_at_random_moments_loses_and_repeats_not
     fields_per_event = {event["id"]: len(folding.assignments(validation.validate(event))) for event in firm_events}
     assert state["provenance"] == {event_id: n for event_id, n in fields_per_event.items() if n}
 
-    # 2. Every email notice marked sent is at the SMTP server, under its own Message-ID, and nothing else is
-    # (the synthetic events are dated 2022: benefits whose window closed then are held, not pushed).
+    # 2. Every email notice marked sent went out in exactly one digest, which is at the SMTP server under its own
+    # Message-ID, and nothing else is (the synthetic events are dated 2022: benefits whose window closed then are
+    # held, not pushed).
     assert {n.status for n in email} <= {"sent", "waiting", "skipped", "held"}, collections.Counter(n.status for n in email)
-    sent = {n.notice_id: n.provider_id for n in email if n.status == "sent"}
+    assert all(n.digest_id is not None for n in email if n.status == "sent"), "an email notice sent outside a digest"
+    sent = {n.digest_id: n.provider_id for n in email if n.status == "sent"}
     assert sent, "no email notice was sent: the load did not exercise delivery"
-    assert set(copies) == set(sent), "an email notice marked sent is missing at the server, or vice versa"
+    assert all(len({n.provider_id for n in members[d]}) == 1 for d in sent), "a digest's notices disagree on the message"
+    assert set(copies) == set(sent), "an email digest marked sent is missing at the server, or vice versa"
     assert all(r["message_id"] == sent[r["notice_id"]] for r in records), "a resend changed its Message-ID"
 
-    # 3. A second copy only of a send in flight when its worker was SIGKILLed: the notice was recovered
+    # 3. A second copy only of a send in flight when its worker was SIGKILLed: the digest was recovered
     # as interrupted, every earlier copy came from a killed incarnation, and as a worker sends one
-    # notice at a time, each killed incarnation accounts for at most one extra copy.
+    # digest at a time, each killed incarnation accounts for at most one extra copy.
     killed_workers = {kill["worker"] for kill in kills if kill["worker"]}
     extra_copies_per_worker = collections.Counter()
-    for notice_id, ordered in duplicated.items():
-        assert state["recoveries"][notice_id] >= len(ordered) - 1, f"{notice_id} sent {len(ordered)} times without a recovery"
+    for digest_id, ordered in duplicated.items():
+        assert recovered[digest_id] >= len(ordered) - 1, f"{digest_id} sent {len(ordered)} times without a recovery"
         for earlier in ordered[:-1]:
-            assert earlier["helo"] in killed_workers, f"{notice_id}: an extra copy from {earlier['helo']}, which was never killed"
+            assert earlier["helo"] in killed_workers, f"{digest_id}: an extra copy from {earlier['helo']}, which was never killed"
             extra_copies_per_worker[earlier["helo"]] += 1
     assert all(n == 1 for n in extra_copies_per_worker.values()), f"more than one extra copy per killed worker: {extra_copies_per_worker}"
 
     # 4. The audit chain, appended to by processes killed mid-transaction, is whole.
     assert audit.returncode == 0 and "chain intact" in audit.stdout, audit.stdout + audit.stderr
 
-    # SMS is at-most-once: one is dead only because a kill interrupted its claim (never re-sent blindly).
-    assert all(state["recoveries"][notice_id] == 1 for notice_id in sms_dead), "an SMS is dead for another reason than a kill"
-    # ... and a worker holds one SMS claim at a time, so each kill condemns at most the one in flight.
+    # SMS is at-most-once: a digest is dead only because a kill interrupted its claim (never re-sent blindly),
+    # with every notice in it.
+    assert all(recovered[digest_id] == 1 for digest_id in sms_dead), "an SMS is dead for another reason than a kill"
+    assert all({n.status for n in members[digest_id]} == {"dead"} for digest_id in sms_dead), "a digest settled in part"
+    # ... and a worker holds one SMS digest claim at a time, so each kill condemns at most the one in flight.
     assert len(sms_dead) <= sum(1 for kill in kills if kill["worker"]), f"{len(sms_dead)} SMS dead after {kills}"

@@ -89,7 +89,7 @@ def swap_in(backup_file: pathlib.Path, database: pathlib.Path, at: datetime.date
     aside = None
     try:
         if database.exists():
-            aside = database.with_name(f"{database.name}.before-restore-{at.astimezone(datetime.UTC):%Y%m%dT%H%M%SZ}")
+            aside = _free(database.with_name(f"{database.name}.before-restore-{at.astimezone(datetime.UTC):%Y%m%dT%H%M%SZ}"))
             os.replace(database, aside)
             for suffix in ("-wal", "-shm"):
                 # A WAL left beside the new file would be read as its own: it goes with the file it belongs to.
@@ -102,6 +102,15 @@ def swap_in(backup_file: pathlib.Path, database: pathlib.Path, at: datetime.date
         with contextlib.suppress(FileNotFoundError):
             incoming.unlink()
     return aside
+
+
+def _free(path: pathlib.Path) -> pathlib.Path:
+    """`path`, or `path-2`, `path-3`, … if taken: a kept file is never replaced (two restores in one second)."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
 
 
 def _connect(path: pathlib.Path, *, busy_ms: int = constants.SQLITE_BUSY_TIMEOUT_MS) -> sqlite3.Connection:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import sqlite3
 import threading
 
 import pytest
 
-from connectors import sql_copy, sql_storage
+from connectors import sql_backup, sql_copy, sql_storage
 from connectors import sql_migrate as migrate
 from engine import audit
 from tests.cli import installation
@@ -206,3 +207,15 @@ def _at_revision(path, revision: str) -> None:
         connection.commit()
     finally:
         connection.close()
+
+
+def test_two_restores_in_the_same_second_keep_both_replaced_files(tmp_path):
+    database, copy = tmp_path / "pp.sqlite3", tmp_path / "backup.sqlite3"
+    migrate.upgrade(_url(copy))
+    database.write_bytes(copy.read_bytes())
+    at = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    first = sql_backup.swap_in(copy, database, at)
+    second = sql_backup.swap_in(copy, database, at)
+    assert first == tmp_path / "pp.sqlite3.before-restore-20260102T030405Z"
+    assert second == tmp_path / "pp.sqlite3.before-restore-20260102T030405Z-2"
+    assert first.exists() and second.exists() and database.exists()

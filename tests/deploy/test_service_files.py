@@ -157,3 +157,10 @@ def test_every_variable_the_deploy_files_name_is_one_the_code_reads():
     named = {v for p in DEPLOY.rglob("*") if p.is_file() for v in VARIABLE.findall(p.read_text(encoding="utf-8"))}
     assert named and named <= read, f"not read by the code: {sorted(named - read)}"
     assert "POLICY_PUSH_DATABASE_URL" in named and "POLICY_PUSH_SECRET_KEY" in named
+
+
+def test_without_systemd_analyze_the_check_is_skipped_even_on_ci(tmp_path, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match="systemd-analyze is not installed"):
+        verify(tmp_path, {})

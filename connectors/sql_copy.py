@@ -72,7 +72,12 @@ async def copy_rows(source_url: str, target_url: str, *, batch: int) -> dict[str
                 query = sa.select(table).order_by(*table.primary_key.columns)
                 result = await reader.stream(query)
                 async for part in result.mappings().partitions(batch):
-                    await writer.execute(table.insert(), [_portable(table, row) for row in part])
+                    try:
+                        await writer.execute(table.insert(), [_portable(table, row) for row in part])
+                    except sa.exc.DBAPIError as exc:
+                        # Say which table: a value SQLite kept may be one PostgreSQL refuses (a string too long).
+                        first = (str(exc.orig).strip().splitlines() or [""])[0]
+                        raise CopyFailed(f"table {table.name}, rows after {copied[table.name]}: {first}") from None
                     copied[table.name] += len(part)
             if target.dialect.name == "postgresql":
                 await _reset_sequences(writer)

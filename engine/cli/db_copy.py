@@ -50,7 +50,9 @@ def db_copy(target: str, batch: int) -> None:
     _prepare_target(target, head)
     try:
         copied = asyncio.run(sql_copy.copy_rows(source, target, batch=batch))
-    except (sql_copy.CopyFailed, sa.exc.SQLAlchemyError, OSError) as exc:
+    except sql_copy.CopyFailed as exc:
+        raise click.ClickException(f"nothing copied, the target was left empty: {exc}") from None
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
         raise click.ClickException(f"nothing copied, the target was left empty: {_reason(exc)}") from None
     click.echo(f"copied {sql_health.where(source)} → {sql_health.where(target)} (migration {head})")
     counts = asyncio.run(sql_copy.row_counts(target))

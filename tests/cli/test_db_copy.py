@@ -128,3 +128,33 @@ def test_a_source_behind_the_code_is_sent_to_db_upgrade_first(tmp_path):
     migrate.upgrade(source, migrate.revisions()[-2])
     code, output = installation.run(source, "db", "copy", "--to", "postgresql://u@127.0.0.1:1/never")
     assert code == 1 and "run `policy-push db upgrade`" in output
+
+
+@pytest.mark.postgres
+async def test_a_copy_that_fails_keeps_nothing_and_can_be_run_again(tmp_path, target):
+    source = f"sqlite+aiosqlite:///{tmp_path / 'pp.sqlite3'}"
+    await asyncio.to_thread(installation.create, source, 1)
+    firm = sql_copy.models.Firm.__table__
+    engine = sa.ext.asyncio.create_async_engine(source)
+    async with engine.begin() as connection:  # SQLite does not enforce VARCHAR(18); PostgreSQL does
+        await connection.execute(sa.insert(firm).values(uscc="9" * 19, fields={}, stamps={}, events_applied=0,
+                                                        created_at=installation.AT, updated_at=installation.AT))
+    code, output = await asyncio.to_thread(installation.run, source, "db", "copy", "--to", target, "--batch", "2")
+    assert code == 1 and ("nothing copied, the target was left empty: table firm, rows after 0: "
+                          "value too long for type character varying(18)") in output
+    assert set((await sql_copy.row_counts(target)).values()) == {0}
+
+    async with engine.begin() as connection:
+        await connection.execute(sa.delete(firm).where(firm.c.uscc == "9" * 19))
+    await engine.dispose()
+    code, output = await asyncio.to_thread(installation.run, source, "db", "copy", "--to", target)
+    assert code == 0, output
+    assert await sql_copy.row_counts(target) == await sql_copy.row_counts(source)
+
+
+def test_an_unreachable_target_is_named_with_its_password_hidden(tmp_path):
+    source = f"sqlite+aiosqlite:///{tmp_path / 'pp.sqlite3'}"
+    assert installation.run(source, "db", "upgrade")[0] == 0
+    code, output = installation.run(source, "db", "copy", "--to", "postgresql://pp:secret@127.0.0.1:1/pp")
+    assert code == 1 and "cannot use the database at postgresql+asyncpg://pp:***@127.0.0.1:1/pp" in output
+    assert "secret" not in output

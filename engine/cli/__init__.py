@@ -19,7 +19,7 @@ from engine import constants, settings
 from engine.cli import audit as audit_cli
 from engine.cli import backfill as backfill_cli
 from engine.cli import consume as consume_cli
-from engine.cli import database, options
+from engine.cli import database, db_copy, db_files, options
 from engine.cli import operators as operators_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import synth as synth_cli
@@ -178,7 +178,7 @@ def firms_revoke_links(uscc: str) -> None:
 
 @main.group()
 def db() -> None:
-    """Database schema."""
+    """Database schema, backups, and moving an installation to PostgreSQL."""
 
 
 @db.command("upgrade")
@@ -209,6 +209,11 @@ def db_downgrade(revision: str, yes: bool) -> None:
         click.confirm(f"Take the database back to migration {revision}? Data in what later migrations added is lost", abort=True)
     database.downgrade(config.database_url, revision)
     click.echo(f"database at {revision}")
+
+
+db.add_command(db_files.db_backup)
+db.add_command(db_files.db_restore)
+db.add_command(db_copy.db_copy)
 
 
 @main.group()

@@ -19,7 +19,7 @@ from engine import constants, settings
 from engine.cli import audit as audit_cli
 from engine.cli import backfill as backfill_cli
 from engine.cli import consume as consume_cli
-from engine.cli import database, options
+from engine.cli import config_command, config_file, database, options
 from engine.cli import operators as operators_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import synth as synth_cli
@@ -45,9 +45,15 @@ def _settings() -> settings.Settings:
     "--log-format", type=click.Choice(logs.FORMATS), default="text", show_default=True,
     help="text for a terminal; json for one JSON object per line (with event_id, notice_id, … fields).",
 )
-def main(log_level: str, log_format: str) -> None:
+@click.option(
+    "--config", "config_path", envvar=config_file.CONFIG_VAR, default=None, metavar="FILE",
+    help=f"TOML configuration file (${config_file.CONFIG_VAR}); POLICY_PUSH_* variables override its keys.",
+)
+@click.pass_context
+def main(ctx: click.Context, log_level: str, log_format: str, config_path: str | None) -> None:
     """policy-push: 免申即享 — signed events in, firm profiles kept, measures matched, notices pushed."""
     logs.configure(log_level, log_format)
+    options.use_config_file(ctx, config_path)
 
 
 @main.command()
@@ -231,6 +237,7 @@ main.add_command(operators_cli.operators)
 main.add_command(synth_cli.synth)
 main.add_command(backfill_cli.backfill)
 main.add_command(consume_cli.consume)
+main.add_command(config_command.config_group)
 
 
 if __name__ == "__main__":

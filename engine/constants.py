@@ -159,3 +159,7 @@ AMQP_DEAD_SUFFIX = ".dead"
 AMQP_PREFETCH = 50
 #: Wait before a message is handed back when the database cannot take it (it is redelivered, not lost).
 AMQP_RETRY_SECONDS = 1.0
+
+#: How often a running service logs its one-line summary (events folded, decisions, notices by outcome)
+#: at INFO: each minute, so the default log says what the service did without a line per event.
+LOG_SUMMARY_SECONDS = 60.0

@@ -28,7 +28,7 @@ from engine.cli import tokens as tokens_cli
 from engine.core import notice_status
 from engine.judging import catalogue
 from engine.notices import compose, outbox, worker
-from engine.telemetry import logs, metrics
+from engine.telemetry import logs, metrics, summary
 from engine.web import access_log
 from engine.web import app as app_module
 from engine.web import senders
@@ -104,7 +104,8 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+        async with summary.periodic():
+            await stop.wait()
         await delivery.stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
         if exporter is not None:
             await exporter.cleanup()

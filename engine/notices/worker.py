@@ -249,7 +249,7 @@ class DeliveryWorker:
     async def _change(self, notice: outbox.NoticeRecord, change: outbox.Transition) -> outbox.NoticeRecord:
         updated = await self.store.transition_notice(notice.notice_id, change, expect=S.SENDING, lease=notice.lease_until)
         metrics.notice_transition(notice.channel, updated.status.value)
-        log.info(
+        log.debug(
             "notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, change.reason or change.outcome,
             extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
         )
@@ -261,7 +261,7 @@ class DeliveryWorker:
         finds the notice due again instead (its fold saw nothing waiting to wake)."""
         updated = await self.store.wait_for_contact(notice)
         metrics.notice_transition(notice.channel, updated.status.value)
-        log.info(
+        log.debug(
             "notice %s %s -> %s (%s)", notice.notice_id, notice.channel, updated.status.value, updated.reason,
             extra={"notice_id": notice.notice_id, "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel},
         )

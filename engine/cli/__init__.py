@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import errno
 import getpass
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -19,7 +21,7 @@ from engine import constants, settings
 from engine.cli import audit as audit_cli
 from engine.cli import backfill as backfill_cli
 from engine.cli import consume as consume_cli
-from engine.cli import config_command, config_file, database, options
+from engine.cli import banner, config_command, config_file, database, options
 from engine.cli import operators as operators_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import synth as synth_cli
@@ -60,24 +62,77 @@ def main(ctx: click.Context, log_level: str, log_format: str, config_path: str |
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-delivery", is_flag=True, help="Do not send notices here (separate `policy-push worker` processes do).")
-def serve(host: str, port: int, no_delivery: bool) -> None:
+@click.option("--demo", is_flag=True, help="Show the webhook secrets in full in the start banner (`make run`'s own demo secret).")
+def serve(host: str, port: int, no_delivery: bool, demo: bool) -> None:
     """Check the database (refusing a missing or damaged one), apply migrations, then serve the webhook and
     the API; the pipeline and the notice worker run in-process."""
     config = _settings()
+    _check_port(host, port)
     database.prepare(config.database_url)
     if not config.webhook_secrets:
         logging.getLogger(__name__).warning(
             "no %s set: /webhooks/events will answer 503 until one is configured", settings.WEBHOOK_SECRETS_VAR
         )
     matcher = catalogue.default_matcher()
-    web.run_app(
-        app_module.create_service(config, matcher, deliver=not no_delivery),
-        host=host,
-        port=port,
-        print=lambda line: click.echo(line),
-        access_log_class=access_log.AccessLogger,
-        **app_module.SERVER_OPTIONS,
-    )
+    url = _base_url(host, port)
+    loaded = options.current_config_file()
+
+    def announce(_aiohttp_text: str) -> None:
+        # Called once the socket listens; replaces aiohttp's "Running on …" with what a newcomer needs next.
+        now = datetime.datetime.now(datetime.UTC)
+        program = sys.argv[0] if sys.argv[0].endswith("policy-push") else "policy-push"
+        click.echo("\n".join(banner.lines(config, url, now, demo=demo, loaded=loaded, program=program)))
+
+    try:
+        web.run_app(
+            app_module.create_service(config, matcher, deliver=not no_delivery),
+            host=host,
+            port=port,
+            print=announce,
+            access_log_class=access_log.AccessLogger,
+            **app_module.SERVER_OPTIONS,
+        )
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        raise click.ClickException(_listen_error(host, port, exc)) from None
+
+
+#: Errors binding the listening socket that a person fixes by choosing another address or port.
+LISTEN_ERRORS = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse at once, in one line, an address the service cannot listen on (another service has the port,
+    or it needs privileges), before migrations run or workers start."""
+    if port == 0:
+        return  # any free port: nothing to check
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})") from None
+    for family, _type, _proto, _name, address in addresses:
+        try:
+            socket.create_server(address, family=family).close()
+        except OSError as exc:
+            if exc.errno not in LISTEN_ERRORS:
+                raise
+            raise click.ClickException(_listen_error(host, port, exc)) from None
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> str:
+    reason = {
+        errno.EADDRINUSE: "the port is already in use (another policy-push serve? choose another with --port)",
+        errno.EACCES: "not allowed (ports below 1024 need privileges; choose another with --port)",
+        errno.EADDRNOTAVAIL: "no such address on this machine (check --host)",
+    }[exc.errno]
+    return f"cannot listen on {host}:{port}: {reason}"
+
+
+def _base_url(host: str, port: int) -> str:
+    """The address a browser on this machine reaches the service at."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 @main.command("worker")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 from collections.abc import Iterator
 
 import click
@@ -11,7 +12,7 @@ import yarl
 
 from connectors import sms
 from engine import settings
-from engine.cli import config_file, options
+from engine.cli import banner, config_file, options
 from engine.judging.catalogue import loader
 from engine.notices import render
 
@@ -48,6 +49,17 @@ def config_show() -> None:
         click.echo(f"{short} = {_toml(value)}  # {_source(key, loaded)}")
     if aliyun is None:
         click.echo(f"# no Aliyun SMS credentials: SMS are written as files to {config.notices.outbox_dir}")
+
+
+@config_group.command("demo")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=pathlib.Path))
+def config_demo(path: pathlib.Path) -> None:
+    """Write the demo configuration `make run` uses at PATH (the database and outbox beside it, and a fresh
+    webhook secret), unless a file is there already: its secret then stays what it was."""
+    if banner.write_demo_config(path):
+        click.echo(f"wrote {path} (a new demo webhook secret; `policy-push serve --demo` shows it)")
+    else:
+        click.echo(f"{path} exists: kept as it is")
 
 
 def effective(config: settings.Settings, aliyun: sms.AliyunSmsSettings | None) -> Iterator[tuple[str, object]]:

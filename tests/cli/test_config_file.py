@@ -174,3 +174,12 @@ def test_an_absolute_sqlite_path_and_a_server_url_are_kept_as_written(tmp_path):
     conf = config_file.load(write(tmp_path, 'database_url = "postgresql://u@h/pp"\n'))
     assert conf.values[settings.DATABASE_URL_VAR] == "postgresql://u@h/pp"
     assert os.environ.get(settings.DATABASE_URL_VAR) is None  # loading alone exports nothing
+
+
+def test_the_deployment_guide_lists_every_key_with_its_variable():
+    guide = (pathlib.Path(__file__).parents[2] / "docs" / "deployment.md").read_text(encoding="utf-8")
+    section = guide.split("## Configuration file\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    for key in config_file.KEYS:
+        table, _, name = key.name.rpartition(".")
+        assert any(f"`{name}`" in row and f"`{key.var}`" in row and (not table or f"`[{table}]`" in row) for row in rows), key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import errno
 import getpass
@@ -10,7 +11,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import click
 from aiohttp import web
@@ -28,6 +29,7 @@ from engine.cli import synth as synth_cli
 from engine.cli import templates as templates_cli
 from engine.cli import tokens as tokens_cli
 from engine.core import notice_status
+from engine.ingest import webhooks
 from engine.judging import catalogue
 from engine.notices import compose, outbox, worker
 from engine.telemetry import logs, metrics, summary
@@ -74,21 +76,29 @@ def serve(host: str, port: int, no_delivery: bool, demo: bool) -> None:
             "no %s set: /webhooks/events will answer 503 until one is configured", settings.WEBHOOK_SECRETS_VAR
         )
     matcher = catalogue.default_matcher()
-    url = _base_url(host, port)
-    loaded = options.current_config_file()
+    url, loaded = _base_url(host, port), options.current_config_file()
+    program = sys.argv[0] if sys.argv[0].endswith("policy-push") else "policy-push"
+    app = app_module.create_service(config, matcher, deliver=not no_delivery)
+    listening = asyncio.Event()
 
-    def announce(_aiohttp_text: str) -> None:
-        # Called once the socket listens; replaces aiohttp's "Running on …" with what a newcomer needs next.
+    def emit() -> None:
         now = datetime.datetime.now(datetime.UTC)
-        program = sys.argv[0] if sys.argv[0].endswith("policy-push") else "policy-push"
         click.echo("\n".join(banner.lines(config, url, now, demo=demo, loaded=loaded, program=program)))
 
+    async def banner_ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(banner.announce_when_ready(listening, app[webhooks.PIPELINE].drained, emit))
+        yield
+        task.cancel()  # stopped before the backlog was folded: no banner
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(banner_ctx)
     try:
         web.run_app(
-            app_module.create_service(config, matcher, deliver=not no_delivery),
+            app,
             host=host,
             port=port,
-            print=announce,
+            print=lambda _running_on: listening.set(),  # aiohttp's "Running on …", once the socket listens
             access_log_class=access_log.AccessLogger,
             **app_module.SERVER_OPTIONS,
         )

@@ -7,9 +7,11 @@ Also `policy-push config demo FILE`: the configuration `make run` starts the ser
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 import pathlib
+from collections.abc import Awaitable, Callable
 
 from connectors import sms
 from engine import settings
@@ -42,6 +44,14 @@ def lines(
         out.append(f"    signed with any of {len(config.webhook_secrets)} configured secret(s)")
     out.extend(sms_lines(config, now, aliyun=aliyun))
     return out
+
+
+async def announce_when_ready(listening: asyncio.Event, drained: Callable[[], Awaitable[None]], emit: Callable[[], None]) -> None:
+    """Call `emit` once the socket listens and the pipeline has folded what was waiting at start (`make run`'s
+    demo events), so the banner comes after the start-up's log lines instead of scrolling away above them."""
+    await listening.wait()
+    await drained()
+    emit()
 
 
 def sms_lines(config: settings.Settings, now: datetime.datetime, *, aliyun: bool | None = None) -> list[str]:

@@ -4,6 +4,7 @@ a busy port or an unusable database is one line, not a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import os
@@ -14,7 +15,6 @@ import subprocess
 import sys
 
 import pytest
-from aiohttp import web
 from click.testing import CliRunner
 
 from connectors import sql_migrate as migrate
@@ -88,25 +88,19 @@ def test_the_demo_configuration_is_written_once_and_keeps_its_secret(tmp_path):
     assert secret.startswith("whsec_")
 
 
-def test_serve_prints_the_banner_once_it_listens(tmp_path, monkeypatch):
-    path = tmp_path / "demo.toml"
-    assert CliRunner().invoke(cli.main, ["config", "demo", str(path)]).exit_code == 0
-    assert CliRunner().invoke(cli.main, ["--config", str(path), "db", "upgrade"]).exit_code == 0
-    listened = []
+async def test_the_banner_waits_for_the_socket_and_then_for_the_backlog_at_start():
+    listening, order = asyncio.Event(), []
 
-    def run_app(app, *, host, port, print, **options):  # aiohttp calls `print` once its sites listen
-        listened.append((host, port))
-        print("======== Running on … ========")
+    async def drained():
+        assert listening.is_set()
+        order.append("drained")
 
-    monkeypatch.setattr(web, "run_app", run_app)
-    result = CliRunner().invoke(cli.main, ["--config", str(path), "serve", "--demo", "--port", "18081"])
-    assert result.exit_code == 0, result.output
-    assert listened == [("127.0.0.1", 18081)]
-    [secret] = config_file.load(path).values[settings.WEBHOOK_SECRETS_VAR].split()
-    assert f"demo signing secret (from {path}): {secret}" in result.output
-    assert f"policy-push --config {path} operators add USERNAME --role admin" in result.output
-    assert "console:         http://127.0.0.1:18081/console/" in result.output
-    assert "Running on" not in result.output
+    task = asyncio.create_task(banner.announce_when_ready(listening, drained, lambda: order.append("banner")))
+    await asyncio.sleep(0)  # one turn of the loop: the task now waits for the socket
+    assert not task.done() and order == []
+    listening.set()
+    await task
+    assert order == ["drained", "banner"]
 
 
 def test_serve_on_a_busy_port_is_one_line_and_a_failure(tmp_path):
@@ -133,17 +127,18 @@ def test_serve_on_a_file_that_is_no_database_is_one_line(tmp_path):
 
 
 @pytest.mark.process
-def test_the_real_service_prints_the_banner_and_stops_on_ctrl_c(tmp_path):
+def test_the_real_service_folds_what_waits_then_prints_the_banner_and_stops_on_ctrl_c(tmp_path):
     path = tmp_path / "demo.toml"
     assert CliRunner().invoke(cli.main, ["config", "demo", str(path)]).exit_code == 0
     assert CliRunner().invoke(cli.main, ["--config", str(path), "db", "upgrade"]).exit_code == 0
+    assert CliRunner().invoke(cli.main, ["--config", str(path), "synth", "--firms", "3", "--seed", "1"]).exit_code == 0
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, config_file.CONFIG_VAR: str(path), "POLICY_PUSH_SMS_QUIET_HOURS": "off"}  # one SMS line
     lines = []
     with subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--demo", "--port", str(port)], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
         try:
             for line in process.stdout:  # ends when the process does; the banner's last line is about SMS
                 lines.append(line)
@@ -153,6 +148,10 @@ def test_the_real_service_prints_the_banner_and_stops_on_ctrl_c(tmp_path):
             process.send_signal(signal.SIGINT)
             process.wait(timeout=60)
     shown = "".join(lines)
-    assert shown.startswith(f"policy-push is listening on http://127.0.0.1:{port}")
-    assert "demo signing secret" in shown and "no quiet hours" in shown
+    start = shown.index(f"policy-push is listening on http://127.0.0.1:{port}")
+    assert "INFO engine.ingest.pipeline pipeline: group of " in shown[:start]  # the synthetic events, folded first
+    [secret] = config_file.load(path).values[settings.WEBHOOK_SECRETS_VAR].split()
+    assert f"demo signing secret (from {path}): {secret}" in shown[start:]
+    assert f"policy-push --config {path} operators add USERNAME --role admin" in shown[start:]
+    assert f"console:         http://127.0.0.1:{port}/console/" in shown[start:] and "no quiet hours" in shown[start:]
     assert process.returncode == 0

@@ -8,12 +8,16 @@ import logging
 import math
 
 import pytest
+from aiohttp import test_utils
 
+from connectors import sms
 from engine import constants
 from engine.ingest import admission, pipeline, validation
+from engine.notices import channels
 from engine.telemetry import summary
 from engine.testing import memory_storage
 from tests import factories
+from tests.channels import fake_aliyun, test_sms
 from tests.notices import helpers
 
 GROUP = 8
@@ -99,3 +103,23 @@ def test_the_summary_line_names_failures_and_channels():
     )
     assert summary.line(tally.take(), 60) is None
 
+
+
+async def test_the_aliyun_sender_logs_each_sms_only_at_debug(caplog):
+    fake = fake_aliyun.FakeAliyunSms()
+    server = test_utils.TestServer(fake.app)
+    await server.start_server()
+    sender = sms.AliyunSmsSender(sms.AliyunSmsSettings(
+        access_key_id=fake_aliyun.KEY_ID, access_key_secret=fake_aliyun.KEY_SECRET, endpoint=str(server.make_url("/")), timeout=5.0,
+    ))
+    await sender.open()
+    caplog.set_level(logging.DEBUG, logger="connectors.sms")
+    try:
+        result = await sender.send(test_sms.notice())
+    finally:
+        await sender.close()
+        fake.release()
+        await server.close()
+    assert result.outcome is channels.Outcome.SENT
+    mine = [r for r in caplog.records if r.name == "connectors.sms"]
+    assert [r.levelno for r in mine] == [logging.DEBUG] and mine[0].getMessage().startswith("sms notice-0001: sent")

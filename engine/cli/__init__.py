@@ -112,7 +112,7 @@ def serve(host: str, port: int, no_delivery: bool, demo: bool) -> None:
 LISTEN_ERRORS = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
 
 
-def _check_port(host: str, port: int) -> None:
+def _check_port(host: str, port: int, option: str = "--port") -> None:
     """Refuse at once, in one line, an address the service cannot listen on (another service has the port,
     or it needs privileges), before migrations run or workers start."""
     if port == 0:
@@ -127,13 +127,13 @@ def _check_port(host: str, port: int) -> None:
         except OSError as exc:
             if exc.errno not in LISTEN_ERRORS:
                 raise
-            raise click.ClickException(_listen_error(host, port, exc)) from None
+            raise click.ClickException(_listen_error(host, port, exc, option)) from None
 
 
-def _listen_error(host: str, port: int, exc: OSError) -> str:
+def _listen_error(host: str, port: int, exc: OSError, option: str = "--port") -> str:
     reason = {
-        errno.EADDRINUSE: "the port is already in use (another policy-push serve? choose another with --port)",
-        errno.EACCES: "not allowed (ports below 1024 need privileges; choose another with --port)",
+        errno.EADDRINUSE: f"the port is already in use (another policy-push process? choose another with {option})",
+        errno.EACCES: f"not allowed (ports below 1024 need privileges; choose another with {option})",
         errno.EADDRNOTAVAIL: "no such address on this machine (check --host)",
     }[exc.errno]
     return f"cannot listen on {host}:{port}: {reason}"
@@ -153,6 +153,8 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     """Run a notice delivery worker only (several may share one PostgreSQL database)."""
 
     config = _settings()
+    if metrics_port is not None:
+        _check_port(metrics_host, metrics_port, option="--metrics-port")
     database.prepare(config.database_url)
     matcher = catalogue.default_matcher()
 

@@ -28,7 +28,7 @@ def config_group() -> None:
 @config_group.command("show")
 def config_show() -> None:
     """Print the effective settings (file, then environment, then defaults), each with where it came from;
-    webhook secrets, keys, tokens and passwords in URLs are masked."""
+    webhook secrets, keys, tokens and passwords in URLs are masked (the Aliyun key id but for its first 4 characters)."""
     config = options.load_settings()
     loaded = options.current_config_file()
     try:
@@ -90,7 +90,7 @@ def effective(config: settings.Settings, aliyun: sms.AliyunSmsSettings | None) -
     yield "notices.stale_after_days", "off" if notices.stale_after is None else notices.stale_after.days
     yield "notices.firm_link_days", notices.firm_link_lifetime.days
     if aliyun is not None:
-        yield "aliyun_sms.access_key_id", aliyun.access_key_id
+        yield "aliyun_sms.access_key_id", aliyun.access_key_id[:4] + MASK  # enough to tell keys apart
         yield "aliyun_sms.access_key_secret", MASK
         yield "aliyun_sms.endpoint", aliyun.endpoint
         yield "aliyun_sms.sign_name", aliyun.sign_name

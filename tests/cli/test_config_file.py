@@ -150,6 +150,7 @@ timeout = 2.5
     assert rows["notices.stale_after_days"][0] == '"off"'
     assert rows["notices.email_per_second"][0] == "4.5"
     assert rows["aliyun_sms.endpoint"][0] == '"https://dysmsapi.example.com/"'
+    assert rows["aliyun_sms.access_key_id"][0] == '"LTAI***"' and "LTAIexample" not in output
 
 
 def test_without_a_file_show_prints_the_environment_and_defaults():

@@ -113,8 +113,20 @@ def test_serve_on_a_busy_port_is_one_line_and_a_failure(tmp_path):
         result = CliRunner(env={settings.DATABASE_URL_VAR: url}).invoke(cli.main, ["serve", "--port", str(port)])
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: cannot listen on 127.0.0.1:{port}: the port is already in use (another policy-push serve? choose another with --port)\n"
+        f"Error: cannot listen on 127.0.0.1:{port}: the port is already in use (another policy-push process? choose another with --port)\n"
     )
+
+
+def test_a_worker_whose_metrics_port_is_taken_is_one_line(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pp.sqlite3'}"
+    migrate.upgrade(url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner(env={settings.DATABASE_URL_VAR: url}).invoke(cli.main, ["worker", "--metrics-port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}: the port is already in use (another policy-push process? choose another with --metrics-port)") and result.output.count("\n") == 1
 
 
 def test_serve_on_a_file_that_is_no_database_is_one_line(tmp_path):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import click
 
+from connectors import sms
 from engine import settings
 from engine.cli import config_file
 
@@ -38,7 +40,10 @@ def load_settings() -> settings.Settings:
     """The service's settings: the configuration file's values under the environment's; a bad value ends
     the command naming the variable (and the file and key when it came from the file)."""
     try:
-        return settings.Settings.from_env()
+        loaded = settings.Settings.from_env()
+        if os.environ.get(sms.ACCESS_KEY_ID_VAR) or os.environ.get(sms.ALIYUN_KEY_ID_VAR):
+            sms.AliyunSmsSettings.from_env()  # checked here, with the rest, not when the first SMS is due
+        return loaded
     except settings.SettingsError as exc:
         raise click.UsageError(config_file.explain(exc, current_config_file())) from None
 

@@ -17,7 +17,14 @@ SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="  # 32 bytes, 
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    result = CliRunner(env=env).invoke(cli.main, list(args))
+    """Invoke the command line as its own process would be: what a configuration file exported to the
+    environment is gone again afterwards."""
+    saved = dict(os.environ)
+    try:
+        result = CliRunner(env=env).invoke(cli.main, list(args))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return result.exit_code, result.output
 
 
@@ -184,3 +191,13 @@ def test_the_deployment_guide_lists_every_key_with_its_variable():
     for key in config_file.KEYS:
         table, _, name = key.name.rpartition(".")
         assert any(f"`{name}`" in row and f"`{key.var}`" in row and (not table or f"`[{table}]`" in row) for row in rows), key
+
+
+def test_aliyun_settings_are_checked_with_the_rest_by_every_command(tmp_path):
+    conf = write(tmp_path, '[aliyun_sms]\naccess_key_id = "LTAIexample"\naccess_key_secret = "s"\ntimeout = -1\n')
+    code, output = run("--config", str(conf), "db", "current")
+    assert code == 2
+    assert f"{conf}: key 'aliyun_sms.timeout' (POLICY_PUSH_ALIYUN_SMS_TIMEOUT): must be a positive number of seconds" in output
+    conf = write(tmp_path, '[aliyun_sms]\naccess_key_id = "LTAIexample"\n')
+    code, output = run("--config", str(conf), "db", "current")
+    assert code == 2 and "POLICY_PUSH_ALIYUN_SMS_ACCESS_KEY_SECRET: required to send SMS through Aliyun" in output

@@ -100,10 +100,6 @@ class ConfigFile:
     path: pathlib.Path
     values: Mapping[str, str]
 
-    def key_for(self, var: str) -> str | None:
-        """The file's key standing for `var`, if the file sets it."""
-        return BY_VAR[var].name if var in self.values else None
-
 
 def load(path: str | os.PathLike[str]) -> ConfigFile:
     """Read and check the file at `path`; raise ConfigError naming the file and the key."""

@@ -40,6 +40,7 @@ def lines(
         where = f" (from {loaded.path})" if loaded is not None and settings.WEBHOOK_SECRETS_VAR in loaded.values else ""
         for secret in config.webhook_secrets:
             out.append(f"    demo signing secret{where}: {secret}")
+        out.append(f"    send it signed events: {command} synth --firms 5 --seed 2 --url {url}")
     else:
         out.append(f"    signed with any of {len(config.webhook_secrets)} configured secret(s)")
     out.extend(sms_lines(config, now, aliyun=aliyun))

@@ -165,5 +165,6 @@ def test_the_real_service_folds_what_waits_then_prints_the_banner_and_stops_on_c
     [secret] = config_file.load(path).values[settings.WEBHOOK_SECRETS_VAR].split()
     assert f"demo signing secret (from {path}): {secret}" in shown[start:]
     assert f"policy-push --config {path} operators add USERNAME --role admin" in shown[start:]
+    assert f"send it signed events: policy-push --config {path} synth --firms 5 --seed 2 --url http://127.0.0.1:{port}" in shown
     assert f"console:         http://127.0.0.1:{port}/console/" in shown[start:] and "no quiet hours" in shown[start:]
     assert process.returncode == 0

@@ -44,7 +44,18 @@ def lines(
     else:
         out.append(f"    signed with any of {len(config.webhook_secrets)} configured secret(s)")
     out.extend(sms_lines(config, now, aliyun=aliyun))
+    out.extend(digest_lines(config))
     return out
+
+
+def digest_lines(config: settings.Settings) -> list[str]:
+    """How long a firm's new notices wait for more before going out as one message."""
+    window = config.notices.digest_window
+    if window is None:
+        return ["  digests:         notices go out at once (one message per firm for what is due together)"]
+    quiet, longest = int(window.quiet.total_seconds() // 60), int(window.longest.total_seconds() // 3600)
+    return [f"  digests:         a firm's new notices wait {quiet} min for more (at most {longest} h), then go out as "
+            "one SMS and one email (POLICY_PUSH_DIGEST_QUIET_MINUTES=off sends at once)"]
 
 
 async def announce_when_ready(listening: asyncio.Event, drained: Callable[[], Awaitable[None]], emit: Callable[[], None]) -> None:

@@ -168,3 +168,9 @@ def test_the_real_service_folds_what_waits_then_prints_the_banner_and_stops_on_c
     assert f"send it signed events: policy-push --config {path} synth --firms 5 --seed 2 --url http://127.0.0.1:{port}" in shown
     assert f"console:         http://127.0.0.1:{port}/console/" in shown[start:] and "no quiet hours" in shown[start:]
     assert process.returncode == 0
+
+
+def test_the_banner_says_how_long_new_notices_wait_to_go_out_as_one_message():
+    assert ("digests:         a firm's new notices wait 10 min for more (at most 24 h), then go out as one SMS and one email"
+            in text(config(), "12:00"))
+    assert "notices go out at once" in text(config(digest_window=None), "12:00")

@@ -11,7 +11,7 @@ import click
 import yarl
 
 from connectors import sms
-from engine import settings
+from engine import constants, settings
 from engine.cli import banner, config_file, options
 from engine.judging.catalogue import loader
 from engine.notices import render
@@ -89,6 +89,9 @@ def effective(config: settings.Settings, aliyun: sms.AliyunSmsSettings | None) -
     yield "notices.sms_report_token", MASK if notices.sms_report_token else ""
     yield "notices.stale_after_days", "off" if notices.stale_after is None else notices.stale_after.days
     yield "notices.firm_link_days", notices.firm_link_lifetime.days
+    window = notices.digest_window
+    yield "notices.digest_quiet_minutes", "off" if window is None else int(window.quiet.total_seconds() // 60)
+    yield "notices.digest_longest_hours", constants.DIGEST_LONGEST_HOURS if window is None else int(window.longest.total_seconds() // 3600)
     if aliyun is not None:
         yield "aliyun_sms.access_key_id", aliyun.access_key_id[:4] + MASK  # enough to tell keys apart
         yield "aliyun_sms.access_key_secret", MASK

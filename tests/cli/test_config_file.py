@@ -133,6 +133,8 @@ secret_key = "secret-key-4"
 sms_report_token = "report-token-5"
 stale_after_days = "off"
 firm_link_days = 14
+digest_quiet_minutes = 5
+digest_longest_hours = 6
 [aliyun_sms]
 access_key_id = "LTAIexample"
 access_key_secret = "aliyun-secret-6"

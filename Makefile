@@ -2,31 +2,46 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: `run` needs the runtime dependencies only; `test` adds the test extras. Each is redone when
+# pyproject.toml changes, and the test stamp after the runtime one (so `make run` after `make test` installs nothing).
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# `make run`'s configuration: written once (a fresh webhook secret, then kept), the database and outbox
+# beside it in var/. POLICY_PUSH_* variables still override its keys.
+DEMO_CONFIG ?= var/demo.toml
+PP := $(BIN)/policy-push --config $(DEMO_CONFIG)
 
 .PHONY: run test test-long venv db bench clean browser
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
 
-venv: $(STAMP)
+$(TEST_STAMP): $(RUNTIME_STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
+
+venv: $(RUNTIME_STAMP)
+
+$(DEMO_CONFIG): | $(RUNTIME_STAMP)
+	$(BIN)/policy-push config demo $(DEMO_CONFIG)
 
 # `db upgrade` is the one command that creates the SQLite file: serve and every other command refuse
 # a missing one (a mistyped path must not start a new, empty database), so `run` depends on this.
-db: $(STAMP)
-	mkdir -p var
-	$(BIN)/policy-push db upgrade
+db: $(RUNTIME_STAMP) $(DEMO_CONFIG)
+	$(PP) db upgrade
 
 # On an empty database, a few hundred synthetic firms across the five jurisdictions (loaded the way
 # received events are stored), so a first start shows real matches, notices and console pages.
+# `serve --demo` ends with the console's address, how to create the first operator, the demo webhook
+# secret, and whether SMS are held by quiet hours now (and until when).
 run: db
-	$(BIN)/policy-push synth --firms 300 --seed 1 --if-empty
-	$(BIN)/policy-push serve --host $(HOST) --port $(PORT)
+	$(PP) synth --firms 300 --seed 1 --if-empty
+	$(PP) serve --demo --host $(HOST) --port $(PORT)
 
 # The console's browser test drives Debian's chromium (never a downloaded browser build), with a
 # CJK font so the Chinese console renders in its screenshots.
@@ -40,13 +55,13 @@ browser:
 
 # `make test` runs everything but the long scale/crash tests (marker `long`); `make test-long` runs
 # only those. CI runs both. A `-m` in PYTEST_ARGS replaces the one given here (pytest keeps the last).
-test: $(STAMP) browser
+test: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest -m "not long" $(PYTEST_ARGS)
 
-test-long: $(STAMP) browser
+test-long: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py --database sqlite --database postgres
 	$(BIN)/python bench/sustained.py
 	$(BIN)/python bench/backfill.py --firms 10000 100000

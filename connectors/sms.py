@@ -225,5 +225,5 @@ class AliyunSmsSender:
         except aiohttp.ClientError as exc:
             reason = f"{type(exc).__name__}: {exc}; the provider may have accepted the message"
             result = channels.SendResult(channels.Outcome.RETRY, reason=reason, ambiguous=True)
-        log.info("sms %s: %s %s", message.notice_id, result.outcome.value, result.provider_id or result.reason or "")
+        log.debug("sms %s: %s %s", message.notice_id, result.outcome.value, result.provider_id or result.reason or "")
         return result

@@ -166,3 +166,11 @@ AMQP_DEAD_SUFFIX = ".dead"
 AMQP_PREFETCH = 50
 #: Wait before a message is handed back when the database cannot take it (it is redelivered, not lost).
 AMQP_RETRY_SECONDS = 1.0
+
+#: Rows per INSERT when `policy-push db copy` moves an installation to PostgreSQL: large enough that
+#: round trips do not dominate, small enough that one batch of wide rows (events, notices) stays a few MB.
+DB_COPY_BATCH_ROWS = 1000
+
+#: How often a running service logs its one-line summary (events folded, decisions, notices by outcome)
+#: at INFO: each minute, so the default log says what the service did without a line per event.
+LOG_SUMMARY_SECONDS = 60.0

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import errno
 import getpass
 import logging
 import signal
+import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import click
 from aiohttp import web
@@ -19,16 +22,17 @@ from engine import constants, settings
 from engine.cli import audit as audit_cli
 from engine.cli import backfill as backfill_cli
 from engine.cli import consume as consume_cli
-from engine.cli import database, options
+from engine.cli import banner, config_command, config_file, database, db_copy, db_files, options
 from engine.cli import operators as operators_cli
 from engine.cli import rules as catalogue_cli
 from engine.cli import synth as synth_cli
 from engine.cli import templates as templates_cli
 from engine.cli import tokens as tokens_cli
 from engine.core import notice_status
+from engine.ingest import webhooks
 from engine.judging import catalogue
 from engine.notices import compose, outbox, worker
-from engine.telemetry import logs, metrics
+from engine.telemetry import logs, metrics, summary
 from engine.web import access_log
 from engine.web import app as app_module
 from engine.web import senders
@@ -45,33 +49,100 @@ def _settings() -> settings.Settings:
     "--log-format", type=click.Choice(logs.FORMATS), default="text", show_default=True,
     help="text for a terminal; json for one JSON object per line (with event_id, notice_id, … fields).",
 )
-def main(log_level: str, log_format: str) -> None:
+@click.option(
+    "--config", "config_path", envvar=config_file.CONFIG_VAR, default=None, metavar="FILE",
+    help=f"TOML configuration file (${config_file.CONFIG_VAR}); POLICY_PUSH_* variables override its keys.",
+)
+@click.pass_context
+def main(ctx: click.Context, log_level: str, log_format: str, config_path: str | None) -> None:
     """policy-push: 免申即享 — signed events in, firm profiles kept, measures matched, notices pushed."""
     logs.configure(log_level, log_format)
+    options.use_config_file(ctx, config_path)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-delivery", is_flag=True, help="Do not send notices here (separate `policy-push worker` processes do).")
-def serve(host: str, port: int, no_delivery: bool) -> None:
+@click.option("--demo", is_flag=True, help="Show the webhook secrets in full in the start banner (`make run`'s own demo secret).")
+def serve(host: str, port: int, no_delivery: bool, demo: bool) -> None:
     """Check the database (refusing a missing or damaged one), apply migrations, then serve the webhook and
     the API; the pipeline and the notice worker run in-process."""
     config = _settings()
+    _check_port(host, port)
     database.prepare(config.database_url)
     if not config.webhook_secrets:
         logging.getLogger(__name__).warning(
             "no %s set: /webhooks/events will answer 503 until one is configured", settings.WEBHOOK_SECRETS_VAR
         )
     matcher = catalogue.default_matcher()
-    web.run_app(
-        app_module.create_service(config, matcher, deliver=not no_delivery),
-        host=host,
-        port=port,
-        print=lambda line: click.echo(line),
-        access_log_class=access_log.AccessLogger,
-        **app_module.SERVER_OPTIONS,
-    )
+    url, loaded = _base_url(host, port), options.current_config_file()
+    program = sys.argv[0] if sys.argv[0].endswith("policy-push") else "policy-push"
+    app = app_module.create_service(config, matcher, deliver=not no_delivery)
+    listening = asyncio.Event()
+
+    def emit() -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        click.echo("\n".join(banner.lines(config, url, now, demo=demo, loaded=loaded, program=program)))
+
+    async def banner_ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(banner.announce_when_ready(listening, app[webhooks.PIPELINE].drained, emit))
+        yield
+        task.cancel()  # stopped before the backlog was folded: no banner
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(banner_ctx)
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            print=lambda _running_on: listening.set(),  # aiohttp's "Running on …", once the socket listens
+            access_log_class=access_log.AccessLogger,
+            **app_module.SERVER_OPTIONS,
+        )
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        raise click.ClickException(_listen_error(host, port, exc)) from None
+
+
+#: Errors binding the listening socket that a person fixes by choosing another address or port.
+LISTEN_ERRORS = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
+
+
+def _check_port(host: str, port: int, option: str = "--port") -> None:
+    """Refuse at once, in one line, an address the service cannot listen on (another service has the port,
+    or it needs privileges), before migrations run or workers start."""
+    if port == 0:
+        return  # any free port: nothing to check
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})") from None
+    for family, _type, _proto, _name, address in addresses:
+        try:
+            socket.create_server(address, family=family).close()
+        except OSError as exc:
+            if exc.errno not in LISTEN_ERRORS:
+                raise
+            raise click.ClickException(_listen_error(host, port, exc, option)) from None
+
+
+def _listen_error(host: str, port: int, exc: OSError, option: str = "--port") -> str:
+    reason = {
+        errno.EADDRINUSE: f"the port is already in use (another policy-push process? choose another with {option})",
+        errno.EACCES: f"not allowed (ports below 1024 need privileges; choose another with {option})",
+        errno.EADDRNOTAVAIL: "no such address on this machine (check --host)",
+    }[exc.errno]
+    return f"cannot listen on {host}:{port}: {reason}"
+
+
+def _base_url(host: str, port: int) -> str:
+    """The address a browser on this machine reaches the service at."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 @main.command("worker")
@@ -82,6 +153,8 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     """Run a notice delivery worker only (several may share one PostgreSQL database)."""
 
     config = _settings()
+    if metrics_port is not None:
+        _check_port(metrics_host, metrics_port, option="--metrics-port")
     database.prepare(config.database_url)
     matcher = catalogue.default_matcher()
 
@@ -98,7 +171,8 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+        async with summary.periodic():
+            await stop.wait()
         await delivery.stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
         if exporter is not None:
             await exporter.cleanup()
@@ -178,7 +252,7 @@ def firms_revoke_links(uscc: str) -> None:
 
 @main.group()
 def db() -> None:
-    """Database schema."""
+    """Database schema, backups, and moving an installation to PostgreSQL."""
 
 
 @db.command("upgrade")
@@ -211,6 +285,11 @@ def db_downgrade(revision: str, yes: bool) -> None:
     click.echo(f"database at {revision}")
 
 
+db.add_command(db_files.db_backup)
+db.add_command(db_files.db_restore)
+db.add_command(db_copy.db_copy)
+
+
 @main.group()
 def secrets() -> None:
     """Secrets the service is configured with."""
@@ -231,6 +310,7 @@ main.add_command(operators_cli.operators)
 main.add_command(synth_cli.synth)
 main.add_command(backfill_cli.backfill)
 main.add_command(consume_cli.consume)
+main.add_command(config_command.config_group)
 
 
 if __name__ == "__main__":

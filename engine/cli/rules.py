@@ -18,7 +18,6 @@ import click
 import sqlalchemy as sa
 
 from connectors import sql_storage
-from engine import settings
 from engine.cli import backfill as backfill_cli
 from engine.cli import options
 from engine.core import china_time, matching
@@ -230,10 +229,7 @@ async def _context(profile: dict[str, Any], override: frozenset[int] | None) -> 
         unread.append(f"stored decisions of firm {uscc}")
     if not unread:  # everything it would read was given: no database needed
         return recording.context_of(override or frozenset(), []), _facts(override or frozenset(), "given", None)
-    try:
-        url = settings.Settings.from_env().database_url
-    except settings.SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    url = options.load_settings().database_url
     where = sa.engine.make_url(url).render_as_string(hide_password=True)
     absent = f"no database at {where}"
     store = None if _missing_sqlite_file(url) else sql_storage.SqlStorage(url)

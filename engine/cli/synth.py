@@ -25,7 +25,7 @@ import sqlalchemy.engine
 from connectors import sms, sql_storage
 from connectors import sql_models as models
 from engine import settings
-from engine.cli import database
+from engine.cli import database, options
 from engine.ingest import synth as synthetic
 
 
@@ -60,10 +60,7 @@ def _progress(firms: int) -> contextlib.AbstractContextManager[Any]:
 
 
 def _settings() -> settings.Settings:
-    try:
-        return settings.Settings.from_env()
-    except settings.SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    return options.load_settings()
 
 
 def _live_channels(config: settings.Settings) -> list[str]:

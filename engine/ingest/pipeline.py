@@ -149,21 +149,28 @@ class Pipeline:
         return cause
 
     def _report(self, results: Sequence[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]]) -> None:
-        """Log and count a committed group's events; wake the delivery worker if decisions were stored or
-        waiting notices woken."""
+        """Log and count a committed group's events (one INFO line for the group, one DEBUG line per event);
+        wake the delivery worker if decisions were stored or waiting notices woken."""
         decided = False
+        failed = decisions = woken = 0
         for event, result in results:
             ids = {"event_id": event.event_id, "uscc": event.uscc}
             if isinstance(result, Exception):
                 log.error("event %s failed", event.event_id, exc_info=result, extra=ids)
                 metrics.event_failed()
+                failed += 1
                 continue
             metrics.event_processed(decision.status.value for decision in result.decisions)
             decided = decided or bool(result.decisions) or result.notices_woken > 0
-            log.info(
+            decisions, woken = decisions + len(result.decisions), woken + result.notices_woken
+            log.debug(
                 "event %s folded: %d field(s) changed, %d decision(s) stored, %d waiting notice(s) woken",
                 event.event_id, len(result.changed_fields), len(result.decisions), result.notices_woken, extra=ids,
             )
+        log.info(
+            "pipeline: group of %d event(s) committed: %d folded, %d failed, %d decision(s) stored, %d waiting notice(s) woken",
+            len(results), len(results) - failed, failed, decisions, woken,
+        )
         if decided:
             for listener in self.on_decisions:
                 listener()

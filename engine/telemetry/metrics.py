@@ -28,6 +28,7 @@ from aiohttp import web
 from prometheus_client import metrics_core, registry
 
 from engine.core import notice_status
+from engine.telemetry import summary
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +109,22 @@ def webhook_refused(reason: str) -> None:
 def event_processed(decision_statuses: Iterable[str]) -> None:
     """Count one folded event and the statuses of the decisions it stored."""
     EVENTS_PROCESSED.labels("processed").inc()
-    for value in decision_statuses:
+    statuses = list(decision_statuses)
+    for value in statuses:
         DECISIONS.labels(value).inc()
+    summary.TALLY.event(statuses)
 
 
 def event_failed() -> None:
     """Count one event the pipeline parked as failed."""
     EVENTS_PROCESSED.labels("failed").inc()
+    summary.TALLY.event_failed()
 
 
 def notice_transition(channel: str, new_status: str, count: int = 1) -> None:
     """Count notice state changes (`count` notices, e.g. a digest's, moved together)."""
     NOTICE_TRANSITIONS.labels(channel, new_status).inc(count)
+    summary.TALLY.notice(channel, new_status, count)
 
 
 def observe_send(channel: str, outcome: str, seconds: float) -> None:

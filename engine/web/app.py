@@ -19,7 +19,7 @@ from engine.http import auth, bodies, responses
 from engine.ingest import pipeline, webhooks
 from engine.notices import compose, worker
 from engine.notices import web as notices_web
-from engine.telemetry import metrics
+from engine.telemetry import metrics, summary
 from engine.web import api, health, keys, senders
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,14 @@ def create_service(config: settings.Settings, matcher: matching.Matcher, *, deli
         delivery = worker.DeliveryWorker(
             store, composer, senders.build_channels(config.notices), auto_grants=compose.auto_grant_clauses(matcher.catalogue)
         )
-    return create_app(config, store=store, matcher=matcher, delivery=delivery)
+    app = create_app(config, store=store, matcher=matcher, delivery=delivery)
+    app.cleanup_ctx.append(_summary_ctx)
+    return app
+
+
+async def _summary_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with summary.periodic():
+        yield
 
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -93,7 +93,7 @@ async def test_bound_ids_reach_every_record_of_their_own_task_only_and_extra_win
 @pytest.mark.parametrize("store", ["memory"], indirect=True)
 async def test_the_pipeline_and_the_worker_log_event_and_notice_ids(make_client, store):
     stream = io.StringIO()
-    logs.configure("debug", "json", stream=stream)  # the lines per event and per notice are DEBUG
+    logs.configure("debug", "json", stream=stream)  # a line per event and per notice is at DEBUG (INFO: per group)
     client = await make_client(matcher=helpers.GrantingMatcher())
     for body, event_id in helpers.eligible_firm_events():
         data, headers = factories.signed(body, msg_id=event_id)

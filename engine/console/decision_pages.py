@@ -80,7 +80,9 @@ async def _notices(request: web.Request, decision_id: int, unmasked: bool) -> tu
     notices = []
     for notice_id in await request.app[READ_MODEL].decision_notice_ids(decision_id):
         notice = await store.get_notice(notice_id)
-        message = notice.message or {}
+        # A notice that went out in a digest shares its message, kept on the digest's first notice.
+        digest = await store.digest_notices(notice.digest_id) if notice.digest_id is not None else [notice]
+        message = notice.message or next((n.message for n in digest if n.message is not None), None) or {}
         recipient = message.get("phone" if notice.channel == "sms" else "to")
         if recipient:
             shown.add("contact.mobile" if notice.channel == "sms" else "contact.email")
@@ -91,7 +93,7 @@ async def _notices(request: web.Request, decision_id: int, unmasked: bool) -> tu
                 shown.add("provider.response")
             attempts.append({"at": attempt.at, "kind": attempt.kind, "outcome": attempt.outcome, "status": attempt.status_after.value,
                              "provider_id": attempt.provider_id, "reason": attempt.reason, "response": redact.show(attempt.response, unmasked)})
-        notices.append({"notice": notice, "recipient": recipient, "attempts": attempts,
+        notices.append({"notice": notice, "recipient": recipient, "attempts": attempts, "digest_size": len(digest),
                         "retryable": notice.status in notice_status.RETRYABLE_BY_OPERATOR,
                         "releasable": notice.status in notice_status.RELEASABLE_BY_OPERATOR})
     return notices, sorted(shown)

@@ -13,6 +13,7 @@ from engine.judging.catalogue import loader, model
 from tests.catalogue import numbering
 
 TEXT = "（一）加力房租减免。2022年对省内承租国有房屋的服务业小微企业减免3个月租金。（省国资委牵头）"
+DATE = "云南省人民政府办公厅2022年5月31日印发"
 OTHER = "（二）加力税收优惠政策。全面落实各类税收优惠政策。"
 
 
@@ -29,22 +30,35 @@ def _clause(n: int = 1, **changes) -> dict:
         "jurisdiction": "530000",
         "valid_from": "2022-05-31",
         "valid_to": "2022-12-31",
+        "basis": {"mode": {"quote": "服务业小微企业减免3个月租金", "reason": "ordered_waiver"},
+                  "valid_to": {"quote": "2022年对省内承租国有房屋"}},
         "conditions": {"all": [
             {"attr": "tertiary", "op": "eq", "value": True},
             {"attr": "state_owned_lease", "op": "eq", "value": True},
         ]},
         "benefit": {"kind": "rent_waiver", "unit": "yuan", "description": "减免3个月租金",
-                    "formula": "state_owned_monthly_rent * 3"},
+                    "formula": "state_owned_monthly_rent * months",
+                    "params": {"months": {"value": 3, "quote": "减免3个月"}}},
         "needs": [],
     }
     clause.update(changes)
+    # The default's mode basis and formula quote the default text: another mode or text states its own.
+    if clause["mode"] != "auto_grant" and "basis" not in changes:
+        clause["basis"] = {"valid_to": clause["basis"]["valid_to"]}
+    if "text" in changes and "benefit" not in changes:
+        clause["benefit"] = {"kind": "rent_waiver", "unit": "none", "description": "减免租金"}
+        if "basis" not in changes:
+            clause["basis"] = {"valid_to": clause["basis"]["valid_to"]}
+        if "mode" not in changes:
+            clause["mode"] = "inform"  # nothing in the other text makes it automatic
     return clause
 
 
 def _document(*clauses: dict, slug: str = "yunnan-2022") -> dict:
     return {
         "document": {"slug": slug, "title": "云南省工作方案", "number": None, "issuer": "云南省人民政府办公厅",
-                     "jurisdiction": "530000", "valid_from": "2022-05-31", "valid_to": None},
+                     "jurisdiction": "530000", "valid_from": "2022-05-31", "valid_to": None,
+                     "basis": {"valid_from": {"quote": "2022年5月31日印发"}, "valid_to": "unstated"}},
         "clauses": list(clauses) or [_clause()],
     }
 
@@ -54,7 +68,7 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     """A rules directory with the folder yunnan-2022/ holding its source text (no override of texts)."""
     rules = tmp_path / "rules"
     (rules / "yunnan-2022").mkdir(parents=True)
-    (rules / "yunnan-2022" / "source.txt").write_text(f"标题\n{TEXT}\n{OTHER}\n", encoding="utf-8")
+    (rules / "yunnan-2022" / "source.txt").write_text(f"标题\n{TEXT}\n{OTHER}\n{DATE}\n", encoding="utf-8")
     return rules, None
 
 
@@ -97,7 +111,7 @@ def test_rule_version_follows_the_content(dirs):
 
 def test_executable_needs_conditions_and_no_needs(dirs):
     rules, measures = dirs
-    _write(rules, _document(_clause(needs=["企业被拖欠账款的情况"]), _clause(2, text=OTHER, firm_facing=False,
+    _write(rules, _document(_clause(needs=["企业被拖欠账款的情况"], mode="inform"), _clause(2, text=OTHER, firm_facing=False,
                                                                     conditions=None, category="机构职责")))
     first, second = loader.load(rules, measures=measures).clauses
     assert not first.executable and first.needs == ("企业被拖欠账款的情况",)
@@ -199,7 +213,7 @@ def test_a_cap_becomes_a_condition_and_caps_the_formula(dirs):
     _write(rules, _document(_set("benefit.cap", cap)(_clause())))
     (clause,) = loader.load(rules).clauses
     assert clause.cap == model.Cap(20000, "year", "减免3个月 租金")
-    assert clause.benefit.formula == "max(0, min(state_owned_monthly_rent * 3, 20000) - granted_year)"
+    assert clause.benefit.formula == "max(0, min(state_owned_monthly_rent * 3, 20000) - granted_year)"  # params written in
     assert clause.benefit.inputs == {"state_owned_monthly_rent", model.GRANTED}
     assert list(clause.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 20000, "benefit.cap")
     assert clause.accumulators() == {model.GRANTED} and clause.executable
@@ -263,7 +277,7 @@ def test_directories_come_from_the_environment(dirs, tmp_path, monkeypatch):
     monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(override))  # no texts there yet
     with pytest.raises(loader.CatalogueError, match="no source text .*texts/yunnan-2022.txt"):
         loader.load()
-    (override / "yunnan-2022.txt").write_text(TEXT, encoding="utf-8")
+    (override / "yunnan-2022.txt").write_text(TEXT + DATE, encoding="utf-8")
     assert loader.load().clauses
     monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(tmp_path / "absent"))
     assert loader.load(measures=override).clauses  # the parameter wins over the environment
@@ -290,13 +304,16 @@ def test_full_catalogue_holds_every_numbered_clause_of_every_text_once(catalogue
     assert sorted(expected) == [d.slug for d in catalogue.documents]
     for slug, cites in expected.items():
         assert cites, f"no clause numbers found in {slug}/source.txt"
-        assert [c.cite for c in catalogue.clauses if c.slug == slug] == cites  # in document order
-    assert len(catalogue.clauses) == sum(map(len, expected.values()))
+        # in document order; a clause of several parts is one entry per part, side by side
+        assert list(dict.fromkeys(c.cite for c in catalogue.clauses if c.slug == slug)) == cites
+    assert len({c.cite for c in catalogue.clauses}) == sum(map(len, expected.values()))
 
 
 def test_all_cites_are_valid_and_unique(catalogue):
     cites = [c.cite for c in catalogue.clauses]
-    assert len(set(cites)) == len(cites)
+    parts = [(c.cite, c.part) for c in catalogue.clauses]
+    assert len(set(parts)) == len(parts)  # entries sharing a cite are its parts, each named
+    assert all(c.part for c in catalogue.clauses if cites.count(c.cite) > 1)
     for clause in catalogue.clauses:
         slug, _, number = clause.cite.partition("#")
         assert slug == clause.slug and number and not re.search(r"\s", number)

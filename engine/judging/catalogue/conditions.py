@@ -1,6 +1,7 @@
 """Condition trees of rule files: ``all:`` / ``any:`` groups of ``{attr, op, value}`` leaves.
 
-Checked against rules/README.md: known attributes (``engine.derive.ATTRIBUTE_TYPES``), operators,
+A leaf may carry ``quote``, the clause's words it implements (checked by the loader against the
+clause's text). Checked against rules/README.md: known attributes (``engine.derive.ATTRIBUTE_TYPES``), operators,
 values of the attribute's type, nesting at most :data:`MAX_DEPTH`, ``in`` lists of at most
 :data:`MAX_IN` values, numbers below :data:`MAX_ABS`.
 """
@@ -47,9 +48,12 @@ def condition(check: checker.Checker, raw: Any, where: str, depth: int) -> model
     """One condition (a group or a leaf) at key path ``where``, or None if invalid."""
     if isinstance(raw, Mapping) and any(k in raw for k in model.GROUP_KINDS):
         return group(check, raw, where, depth)
-    if not check.keys(raw, where, {"attr", "op", "value"}, set()):
+    if not check.keys(raw, where, {"attr", "op", "value"}, {"quote"}):
         return None
     attr, op, value = raw["attr"], raw["op"], raw["value"]
+    quote = check.text(raw["quote"], f"{where}.quote") if "quote" in raw else None
+    if "quote" in raw and quote is None:
+        return None
     kind = derive.ATTRIBUTE_TYPES.get(attr) if isinstance(attr, str) else None
     if kind is None:
         check.fail(f"{where}.attr", f"unknown attribute {attr!r}")
@@ -60,7 +64,7 @@ def condition(check: checker.Checker, raw: Any, where: str, depth: int) -> model
         check.fail(f"{where}.value", problem)
         return None
     path = where.partition(".conditions.")[2]
-    return model.Leaf(attr, op, tuple(value) if op == "in" else value, path)
+    return model.Leaf(attr, op, tuple(value) if op == "in" else value, path, quote)
 
 
 def value_problem(kind: type, op: str, value: Any) -> str | None:

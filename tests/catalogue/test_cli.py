@@ -52,7 +52,7 @@ def test_lint_reports_every_problem_and_fails(runner, tmp_path):
     shutil.copytree(REPO_RULES / "yunnan-2022", rules / "yunnan-2022")
     source = yaml.safe_load((rules / "yunnan-2022" / "clauses.yaml").read_text(encoding="utf-8"))
     source["clauses"][0]["category"] = "补贴"
-    source["clauses"][1]["conditions"] = {"all": [{"attr": "foo", "op": "eq", "value": True}]}
+    source["clauses"][1]["conditions"] = {"all": [{"attr": "foo", "op": "eq", "value": True, "quote": "小微企业"}]}
     (rules / "yunnan-2022" / "clauses.yaml").write_text(yaml.safe_dump(source, allow_unicode=True), encoding="utf-8")
     result = runner.invoke(cli.rules, ["--rules-dir", str(rules), "lint"])
     assert result.exit_code == 1

@@ -33,8 +33,8 @@ def _clause(n: int = 1, **changes) -> dict:
         "basis": {"mode": {"quote": "服务业小微企业减免3个月租金", "reason": "ordered_waiver"},
                   "valid_to": {"quote": "2022年对省内承租国有房屋"}},
         "conditions": {"all": [
-            {"attr": "tertiary", "op": "eq", "value": True},
-            {"attr": "state_owned_lease", "op": "eq", "value": True},
+            {"attr": "tertiary", "op": "eq", "value": True, "quote": "服务业小微企业"},
+            {"attr": "state_owned_lease", "op": "eq", "value": True, "quote": "承租国有房屋"},
         ]},
         "benefit": {"kind": "rent_waiver", "unit": "yuan", "description": "减免3个月租金",
                     "formula": "state_owned_monthly_rent * months",
@@ -92,7 +92,8 @@ def test_a_valid_file_loads(dirs):
     first, second = catalogue.clauses
     assert first.valid_from.isoformat() == "2022-05-31" and first.executable
     assert first.conditions == model.Group("all", (
-        model.Leaf("tertiary", "eq", True, "all[0]"), model.Leaf("state_owned_lease", "eq", True, "all[1]"),
+        model.Leaf("tertiary", "eq", True, "all[0]", "服务业小微企业"),
+        model.Leaf("state_owned_lease", "eq", True, "all[1]", "承租国有房屋"),
     ), "")
     assert first.benefit.inputs == {"state_owned_monthly_rent"}
     assert re.fullmatch(r"[0-9a-f]{12}", first.rule_version)
@@ -154,23 +155,23 @@ F = "rules/yunnan-2022/clauses.yaml: "
         (_set("clauses[0].conditions.all[1].attr", "foo"), "clauses[0].conditions.all[1].attr: unknown attribute 'foo'"),
         (_set("clauses[0].conditions.all[0].value", "yes"),
          "clauses[0].conditions.all[0].value: value 'yes' does not match the attribute type bool"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "employees", "op": "le", "value": "300"}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "employees", "op": "le", "value": "300", "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: value '300' does not match the attribute type float"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "insured_headcount", "op": "ge", "value": 2.5}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "insured_headcount", "op": "ge", "value": 2.5, "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: 2.5 is not a whole number"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "industry", "op": "lt", "value": 3}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "industry", "op": "lt", "value": 3, "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: lt needs a numeric attribute"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "industry_division", "op": "in", "value": [52, "62"]}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "industry_division", "op": "in", "value": [52, "62"], "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: value 52 does not match the attribute type str"),
         (_set("clauses[0].conditions.all[1]", {"attr": "industry_division", "op": "in",
-                                               "value": [f"{n:02d}" for n in range(51)]}),
+                                               "value": [f"{n:02d}" for n in range(51)], "quote": "服务业"}),
          "clauses[0].conditions.all[1].value: in list has 51 values (at most 50)"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "revenue", "op": "gt", "value": 1e16}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "revenue", "op": "gt", "value": 1e16, "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: 1e+16 is out of range"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "tertiary", "op": "eq"}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "tertiary", "op": "eq", "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: missing required key"),
         (_set("clauses[0].conditions", {"all": [{"any": [{"all": [{"any": [{"all": [
-            {"attr": "sme", "op": "eq", "value": True}]}]}]}]}]}),
+            {"attr": "sme", "op": "eq", "value": True, "quote": "小微企业"}]}]}]}]}]}),
          "clauses[0].conditions.all[0].any[0].all[0].any[0]: conditions nested deeper than 4"),
         (_set("clauses[0].conditions", {"all": []}), "clauses[0].conditions.all: must be a non-empty list"),
         (_set("clauses[0].conditions", {"all": [], "any": []}), "clauses[0].conditions: must be a group"),
@@ -215,7 +216,7 @@ def test_a_cap_becomes_a_condition_and_caps_the_formula(dirs):
     assert clause.cap == model.Cap(20000, "year", "减免3个月 租金")
     assert clause.benefit.formula == "max(0, min(state_owned_monthly_rent * 3, 20000) - granted_year)"  # params written in
     assert clause.benefit.inputs == {"state_owned_monthly_rent", model.GRANTED}
-    assert list(clause.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 20000, "benefit.cap")
+    assert list(clause.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 20000, "benefit.cap", "减免3个月 租金")
     assert clause.accumulators() == {model.GRANTED} and clause.executable
 
 
@@ -327,7 +328,7 @@ def test_catalogue_facts(catalogue):
     # The cap declared in the clause becomes its condition and the formula the evaluators run.
     assert ip.cap == model.Cap(2000000, "year", "对同一企业同一年度内的知识产权交易，最高补助不超过 200 万元")
     assert ip.benefit.formula == "max(0, min(0.2 * ip_buy_amount_year, 2000000) - granted_year)"
-    assert list(ip.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 2000000, "benefit.cap")
+    assert list(ip.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 2000000, "benefit.cap", ip.cap.quote)
     assert ip.accumulators() == {model.GRANTED}
     assert [c.id for c in catalogue.clauses if c.accumulators()] == ["lvliang-2022-18"]
     assert by_id["yunnan-2022-2-1"].valid_to.isoformat() == "2022-12-31"

@@ -63,7 +63,7 @@ def test_example_profile():
         "hires_poverty_alleviated": 0, "layoffs_year": 0, "layoff_rate": 0.0,
         **NO_CERTS,
         "cert_specialized_sme": True, "cert_specialized_sme_level": "province",
-        "cert_specialized_sme_year": 2021,
+        "cert_specialized_sme_year": 2021, "cert_specialized_sme_date": 20211102,
         "state_owned_lease": True, "state_owned_monthly_rent": 8000.0, "state_owned_lease_full_months": 12,
         "agri_loan_new_year": 2_000_000.0, "agri_loan_max_rate": 4.35,
         "agri_loan_interest_year": pytest.approx(87_000.0), "guarantee_loan_new_year": 0.0,
@@ -189,6 +189,7 @@ def test_certification_on_as_of(record, held):
     assert ("cert_high_tech_level" in attrs) is bool(held)
     if held:
         assert attrs["cert_high_tech_year"] == int(record["granted_on"][:4])
+        assert attrs["cert_high_tech_date"] == int(record["granted_on"].replace("-", ""))
         assert attrs["cert_high_tech_level"] == "national"
 
 

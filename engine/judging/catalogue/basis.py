@@ -97,11 +97,16 @@ def date_basis(
     return model.DateBasis(source="quote", quote=quote, note=note)
 
 
-def leaf_quotes(check: checker.Checker, tree: model.Condition | None, where: str, clause_text: str | None) -> None:
-    """Every condition's ``quote`` is the clause's own words."""
+def leaf_quotes(
+    check: checker.Checker, tree: model.Condition | None, where: str, clause_text: str | None, document_text: str | None
+) -> None:
+    """Every condition's ``quote`` is the clause's own words, or, for a condition the whole document
+    sets (its scope: 中小企业 in its title or preamble), the document's words."""
     for leaf in model.iter_leaves(tree) if tree is not None else ():
-        if leaf.quote is not None and not quoted(leaf.quote, clause_text):
-            check.fail(f"{where}.{leaf.path}.quote", "not found in the clause's text (whitespace ignored)")
+        if leaf.quote is not None and not quoted(leaf.quote, clause_text) \
+                and (clause_text is None or not quoted(leaf.quote, document_text)):
+            check.fail(f"{where}.{leaf.path}.quote", "not found in the clause's text (whitespace ignored), "
+                                                      "nor in the document's")
 
 
 def params(check: checker.Checker, raw: Any, where: str, clause_text: str | None) -> tuple[model.Param, ...] | None:

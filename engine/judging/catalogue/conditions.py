@@ -1,7 +1,7 @@
 """Condition trees of rule files: ``all:`` / ``any:`` groups of ``{attr, op, value}`` leaves.
 
-A leaf may carry ``quote``, the clause's words it implements (checked by the loader against the
-clause's text). Checked against rules/README.md: known attributes (``engine.derive.ATTRIBUTE_TYPES``), operators,
+Every leaf carries ``quote``, the clause's words it implements (checked by the loader against the
+clause's text, or the document's for a condition of its whole scope). Checked against rules/README.md: known attributes (``engine.derive.ATTRIBUTE_TYPES``), operators,
 values of the attribute's type, nesting at most :data:`MAX_DEPTH`, ``in`` lists of at most
 :data:`MAX_IN` values, numbers below :data:`MAX_ABS`.
 """
@@ -48,11 +48,11 @@ def condition(check: checker.Checker, raw: Any, where: str, depth: int) -> model
     """One condition (a group or a leaf) at key path ``where``, or None if invalid."""
     if isinstance(raw, Mapping) and any(k in raw for k in model.GROUP_KINDS):
         return group(check, raw, where, depth)
-    if not check.keys(raw, where, {"attr", "op", "value"}, {"quote"}):
+    if not check.keys(raw, where, {"attr", "op", "value", "quote"}, set()):
         return None
     attr, op, value = raw["attr"], raw["op"], raw["value"]
-    quote = check.text(raw["quote"], f"{where}.quote") if "quote" in raw else None
-    if "quote" in raw and quote is None:
+    quote = check.text(raw["quote"], f"{where}.quote")
+    if quote is None:
         return None
     kind = derive.ATTRIBUTE_TYPES.get(attr) if isinstance(attr, str) else None
     if kind is None:

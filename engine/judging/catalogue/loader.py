@@ -298,7 +298,7 @@ class _File(checker.Checker):
             if firm_facing is False:
                 self.fail(at("conditions"), "conditions on a clause that is not firm-facing (never judged)")
             tree = conditions.group(self, raw["conditions"], at("conditions"))
-        basis.leaf_quotes(self, tree, at("conditions"), words)
+        basis.leaf_quotes(self, tree, at("conditions"), words, self._source_text())
         benefit = self.benefit(raw["benefit"], at("benefit"), words) if "benefit" in raw else None
         if benefit is not None and benefit.cap is not None and tree is not None:
             tree = _capped(tree, benefit.cap)
@@ -401,7 +401,7 @@ class _File(checker.Checker):
 
 def _capped(tree: model.Condition, cap: model.Cap) -> model.Condition:
     """The clause's conditions and one more: what it already granted in the period is below the cap."""
-    below = model.Leaf(model.GRANTED, "lt", cap.amount, "benefit.cap")
+    below = model.Leaf(model.GRANTED, "lt", cap.amount, "benefit.cap", cap.quote)
     if isinstance(tree, model.Group) and tree.kind == "all":
         return dataclasses.replace(tree, children=(*tree.children, below))
     return model.Group("all", (tree, below), "")

@@ -65,7 +65,7 @@ def social_insurance(section: Any, as_of: dt.date) -> dict[str, Any]:
 
 
 def certifications(section: Any, as_of: dt.date) -> dict[str, Any]:
-    """``cert_<kind>`` for every kind, with ``_level`` and ``_year`` for those held on ``as_of``.
+    """``cert_<kind>`` for every kind, with ``_level``, ``_year`` and ``_date`` for those held on ``as_of``.
 
     Certifications are granted by registries (工信部门、科技部门…) whose published lists are
     authoritative, and every grant reaches the profile as an event, so a kind with no record —
@@ -91,6 +91,9 @@ def certifications(section: Any, as_of: dt.date) -> dict[str, Any]:
         else:
             out[f"cert_{kind}"] = True
             out[f"cert_{kind}_year"] = granted.year
+            # The grant date as the number YYYYMMDD: conditions compare numbers (qinghai-2022#(十二)
+            # rewards certifications first granted once its measures took effect, 2022-02-27).
+            out[f"cert_{kind}_date"] = granted.year * 10000 + granted.month * 100 + granted.day
             if rec.get("level") in CERT_LEVELS:
                 out[f"cert_{kind}_level"] = rec["level"]
     return out

@@ -19,7 +19,8 @@ from engine.judging.derive.small_low_profit import is_small_low_profit
 
 _CERT_TYPES: dict[str, type] = {}
 for _kind in activity.CERT_KINDS:
-    _CERT_TYPES.update({f"cert_{_kind}": bool, f"cert_{_kind}_level": str, f"cert_{_kind}_year": int})
+    _CERT_TYPES.update({f"cert_{_kind}": bool, f"cert_{_kind}_level": str, f"cert_{_kind}_year": int,
+                        f"cert_{_kind}_date": int})
 
 #: Every attribute of docs/profile.md and its Python type; amounts, rates and 从业人员 (a
 #: quarterly average in the CIT filing, so possibly fractional) are float, counts and years int.

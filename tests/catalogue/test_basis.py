@@ -200,3 +200,27 @@ def test_lint_prints_the_figures_of_every_document(catalogue):
     total = {key: sum(r[key] for r in rows) for key in ("clauses", "executable", "conditions")}
     assert total["clauses"] == len(catalogue.clauses) and total["executable"] == len(catalogue.executable())
     assert total["conditions"] == sum(1 for c in catalogue.clauses for _ in c.leaves())
+
+
+def test_the_readme_shows_todays_figures(catalogue):
+    readme = (loader.REPO_ROOT / "rules" / "README.md").read_text(encoding="utf-8")
+    for row in basis.figures(catalogue):
+        assert (f"| `{row['slug']}` | {row['cites']} ({row['clauses']}) | {row['firm_facing']} | {row['executable']} | "
+                f"{row['auto_grant_with_basis']} of {row['auto_grant']} | "
+                f"{row['conditions_with_basis']} of {row['conditions']} |") in readme, row["slug"]
+
+
+def test_a_deadline_to_apply_is_the_texts_and_only_of_apply(dirs):
+    deadline = {"date": "2022-06-30", "quote": "减免3个月租金"}
+    problems = _problems(dirs, _document(_clause(application_deadline=deadline)))
+    assert F + "clauses[0].application_deadline: only a clause of mode apply has a deadline to apply (mode is auto_grant)" \
+        in problems
+    made_up = _clause(mode="apply", application="向出租方申请", application_deadline={**deadline, "quote": "6月30日前申请"})
+    assert F + "clauses[0].application_deadline.quote: not found in the clause's text (whitespace ignored)" \
+        in _problems(dirs, _document(made_up))
+    rules, measures = dirs
+    test_loader._write(rules, _document(_clause(mode="apply", application="向出租方申请", application_deadline=deadline)))
+    (clause,) = loader.load(rules, measures=measures).clauses
+    assert clause.application_deadline == dt.date(2022, 6, 30) and clause.valid_to == dt.date(2022, 12, 31)
+    # yunnan-2022#一(一) states no deadline to apply: its window (2022 loans) is not one.
+    assert loader.load().by_id["yunnan-2022-1-1"].application_deadline is None

@@ -97,6 +97,47 @@ def date_basis(
     return model.DateBasis(source="quote", quote=quote, note=note)
 
 
+#: The dates a basis is given for.
+DATE_KEYS = ("valid_from", "valid_to")
+
+
+def date_bases(
+    check: checker.Checker, raw: Any, where: str, values: Mapping[str, Any], document: model.Document | None, *,
+    required: bool, source_text: str | None,
+) -> tuple[model.DateBasis | None, model.DateBasis | None]:
+    """The basis of ``valid_from`` and ``valid_to``: a document (``document`` None) states both; a clause,
+    those differing from its document's, the others being the document's own (inherited)."""
+    keys = set(DATE_KEYS) | ({"mode"} if document is not None else set())
+    if raw is not None and not check.keys(raw, where, set(), keys):
+        return None, None
+    raw = raw or {}
+    found: list[model.DateBasis | None] = []
+    for key in DATE_KEYS:
+        value = values[key]
+        inherited = getattr(document, key) if document is not None else False
+        if key not in raw:
+            if required or value != inherited:
+                check.fail(f"{where}.{key}", f"{value or 'null'}: say where this date comes from "
+                                             "(quote, document or unstated)")
+            found.append(None if document is None else getattr(document, "from_basis" if key == "valid_from"
+                                                                   else "to_basis"))
+            continue
+        found.append(date_basis(check, raw[key], f"{where}.{key}", value, document=inherited, source_text=source_text))
+    return found[0], found[1]
+
+
+def deadline(check: checker.Checker, raw: Any, where: str, mode: str | None, words: str | None) -> Any:
+    """``application_deadline: {date, quote}``: only of an apply clause, its words found in the clause."""
+    if mode != "apply":
+        check.fail(where, f"only a clause of mode apply has a deadline to apply (mode is {mode})")
+    if not check.keys(raw, where, {"date", "quote"}, set()):
+        return None
+    quote = check.text(raw["quote"], f"{where}.quote")
+    if quote is not None and not quoted(quote, words):
+        check.fail(f"{where}.quote", "not found in the clause's text (whitespace ignored)")
+    return check.date(raw["date"], f"{where}.date")
+
+
 def leaf_quotes(
     check: checker.Checker, tree: model.Condition | None, where: str, clause_text: str | None, document_text: str | None
 ) -> None:

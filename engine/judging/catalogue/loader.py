@@ -38,8 +38,8 @@ _CLAUSE_REQUIRED = {
     "id", "cite", "title", "text", "category", "firm_facing", "mode", "agencies",
     "jurisdiction", "valid_from", "valid_to",
 }
-_CLAUSE_OPTIONAL = {"conditions", "benefit", "needs", "application", "sms", "part", "basis", "notes"}
-_DATE_KEYS = ("valid_from", "valid_to")
+_CLAUSE_OPTIONAL = {"conditions", "benefit", "needs", "application", "sms", "part", "basis", "notes",
+                    "application_deadline"}
 _BENEFIT_REQUIRED = {"kind", "unit", "description"}
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _WS = re.compile(r"\s+")
@@ -236,26 +236,8 @@ class _File(checker.Checker):
     def dates(
         self, raw: Any, where: str, values: Mapping[str, Any], document: model.Document | None, *, required: bool
     ) -> tuple[model.DateBasis | None, model.DateBasis | None]:
-        """The basis of ``valid_from`` and ``valid_to`` (a document states both; a clause, those
-        differing from its document's, the others being the document's own)."""
-        keys = set(_DATE_KEYS) | ({"mode"} if document is not None else set())
-        if raw is not None and not self.keys(raw, where, set(), keys):
-            return None, None
-        raw = raw or {}
-        found: list[model.DateBasis | None] = []
-        for key in _DATE_KEYS:
-            value = values[key]
-            inherited = getattr(document, key) if document is not None else False
-            if key not in raw:
-                if required or value != inherited:
-                    self.fail(f"{where}.{key}", f"{value or 'null'}: say where this date comes from "
-                                                "(quote, document or unstated)")
-                found.append(None if document is None else getattr(document, "from_basis" if key == "valid_from"
-                                                                       else "to_basis"))
-                continue
-            found.append(basis.date_basis(self, raw[key], f"{where}.{key}", value, document=inherited,
-                                          source_text=self._source_text()))
-        return found[0], found[1]
+        """The basis of ``valid_from`` and ``valid_to`` (see :func:`basis.date_bases`)."""
+        return basis.date_bases(self, raw, where, values, document, required=required, source_text=self._source_text())
 
     def window(self, start: Any, end: Any, where: str) -> None:
         if start and end and end < start:
@@ -308,6 +290,8 @@ class _File(checker.Checker):
             application = self.text(raw.get("application"), at("application"))
         elif "application" in raw:
             self.fail(at("application"), f"only clauses of mode apply say how to apply (mode is {mode})")
+        deadline = basis.deadline(self, raw["application_deadline"], at("application_deadline"), mode, words) \
+            if "application_deadline" in raw else None
         agencies = self.strings(raw["agencies"], at("agencies"))
         sms = raw.get("sms")
         if sms is not None and not isinstance(sms, bool):
@@ -324,7 +308,7 @@ class _File(checker.Checker):
         mode_basis = basis.mode_basis(self, grounds.get("mode") if isinstance(grounds, Mapping) else None,
                                       at("basis.mode"), mode, words, decided)
         values = dict(
-            part=part, mode_basis=mode_basis, from_basis=dates[0], to_basis=dates[1],
+            part=part, mode_basis=mode_basis, from_basis=dates[0], to_basis=dates[1], application_deadline=deadline,
             notes=basis.notes(self, raw["notes"], at("notes"), words) if "notes" in raw else (),
             id=clause_id, cite=cite, slug=self.slug, title=self.text(raw["title"], at("title")), text=text,
             category=self.enum(raw["category"], at("category"), model.CATEGORIES, "category"),

@@ -207,6 +207,9 @@ class Clause:
     to_basis: DateBasis | None = None
     #: Readings of the text answered in the rule file, each with its quotation.
     notes: tuple[Note, ...] = ()
+    #: The last day to apply, where the text states one (``application_deadline: {date, quote}``); None
+    #: where it states none. Not ``valid_to``: a window for what qualifies (2022 loans) is no deadline to apply.
+    application_deadline: dt.date | None = None
 
     @property
     def by_sms(self) -> bool:

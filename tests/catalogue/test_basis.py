@@ -224,3 +224,31 @@ def test_a_deadline_to_apply_is_the_texts_and_only_of_apply(dirs):
     assert clause.application_deadline == dt.date(2022, 6, 30) and clause.valid_to == dt.date(2022, 12, 31)
     # yunnan-2022#一(一) states no deadline to apply: its window (2022 loans) is not one.
     assert loader.load().by_id["yunnan-2022-1-1"].application_deadline is None
+
+
+def test_a_threshold_is_a_named_parameter_with_its_words(dirs):
+    lease = {"attr": "state_owned_monthly_rent", "op": "ge", "value": {"param": "floor"}, "quote": "减免3个月租金"}
+    named = _set("clauses[0].params", {"floor": {"value": 3, "quote": "减免3个月"}})(
+        _set("clauses[0].conditions.all[1]", lease)(_document()))
+    rules, measures = dirs
+    test_loader._write(rules, named)
+    (clause,) = loader.load(rules, measures=measures).clauses
+    leaf = list(clause.leaves())[1]
+    assert (leaf.value, leaf.param) == (3, "floor") and clause.params == (model.Param("floor", 3, "减免3个月"),)
+    literal = _set("clauses[0].conditions.all[1]", {**lease, "value": 3})(_document())
+    assert F + ("clauses[0].conditions.all[1].value: 3 written in the condition: name it in the clause's params "
+                "with the words that state it, and write {param: NAME}") in _problems(dirs, literal)
+    unknown = _set("clauses[0].conditions.all[1]", {**lease, "value": {"param": "ceiling"}})(named)
+    assert F + "clauses[0].conditions.all[1].value: {'param': 'ceiling'} names no parameter of the clause's params" \
+        in _problems(dirs, unknown)
+    unused = _set("clauses[0].params.spare", {"value": 6, "quote": "减免3个月"})(named)
+    assert F + "clauses[0].params: not used by the conditions: spare" in _problems(dirs, unused)
+
+
+def test_explanations_name_the_parameter_beside_the_verdict(ref):
+    attributes = {"region": "630102", "taxpayer_type": "small_scale", "vat_monthly_sales": 150000.0}
+    (decision,) = ref.evaluate(attributes, dt.date(2022, 4, 30), clause_ids={"qinghai-2022-2"})
+    leaf = decision.explanation["conditions"][1]
+    assert leaf == {"path": "all[1]", "attr": "vat_monthly_sales", "op": "le", "required": 150000, "seen": 150000.0,
+                    "verdict": "met", "quote": "月销售额15万元(含)以下", "param": "sales_limit"}
+    assert ref.catalogue.by_id["qinghai-2022-12"].params == (model.Param("in_force", 20220227, "本通知自2022年2月27日起施行"),)

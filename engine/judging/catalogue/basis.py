@@ -150,8 +150,12 @@ def leaf_quotes(
                                                       "nor in the document's")
 
 
-def params(check: checker.Checker, raw: Any, where: str, clause_text: str | None) -> tuple[model.Param, ...] | None:
-    """``benefit.params``: name → ``{value, quote}``, each quote found in the clause."""
+def params(
+    check: checker.Checker, raw: Any, where: str, clause_text: str | None, document_text: str | None = ""
+) -> tuple[model.Param, ...] | None:
+    """``params`` / ``benefit.params``: name → ``{value, quote}``, each quote found in the clause (for the
+    clause's own params, or in the document where the number is the document's, e.g. its effective date).
+    ``document_text`` "" (the default): the clause's words only; None: the document's text is not read."""
     if not isinstance(raw, Mapping) or not raw:
         check.fail(where, "must be a mapping of parameter names to {value, quote}")
         return None
@@ -170,7 +174,7 @@ def params(check: checker.Checker, raw: Any, where: str, clause_text: str | None
         if problem:
             check.fail(f"{at}.value", problem)
             ok = False
-        if quote is not None and not quoted(quote, clause_text):
+        if quote is not None and not quoted(quote, clause_text) and not quoted(quote, document_text):
             check.fail(f"{at}.quote", "not found in the clause's text (whitespace ignored)")
             ok = False
         if quote is None:

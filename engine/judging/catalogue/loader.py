@@ -39,7 +39,7 @@ _CLAUSE_REQUIRED = {
     "jurisdiction", "valid_from", "valid_to",
 }
 _CLAUSE_OPTIONAL = {"conditions", "benefit", "needs", "application", "sms", "part", "basis", "notes",
-                    "application_deadline"}
+                    "application_deadline", "params"}
 _BENEFIT_REQUIRED = {"kind", "unit", "description"}
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _WS = re.compile(r"\s+")
@@ -276,10 +276,16 @@ class _File(checker.Checker):
         valid_to = self.date(raw["valid_to"], at("valid_to"), nullable=True)
         self.window(valid_from, valid_to, where)
         tree = None
+        params = basis.params(self, raw["params"], at("params"), words, self._source_text()) if "params" in raw else ()
+        named = {p.name: p for p in params or ()}
         if raw.get("conditions") is not None:
             if firm_facing is False:
                 self.fail(at("conditions"), "conditions on a clause that is not firm-facing (never judged)")
-            tree = conditions.group(self, raw["conditions"], at("conditions"))
+            tree = conditions.group(self, raw["conditions"], at("conditions"), params=named)
+        if params and tree is not None:
+            unused = set(named) - {leaf.param for leaf in model.iter_leaves(tree)}
+            if unused:
+                self.fail(at("params"), f"not used by the conditions: {', '.join(sorted(unused))}")
         basis.leaf_quotes(self, tree, at("conditions"), words, self._source_text())
         benefit = self.benefit(raw["benefit"], at("benefit"), words) if "benefit" in raw else None
         if benefit is not None and benefit.cap is not None and tree is not None:
@@ -308,7 +314,7 @@ class _File(checker.Checker):
         mode_basis = basis.mode_basis(self, grounds.get("mode") if isinstance(grounds, Mapping) else None,
                                       at("basis.mode"), mode, words, decided)
         values = dict(
-            part=part, mode_basis=mode_basis, from_basis=dates[0], to_basis=dates[1], application_deadline=deadline,
+            part=part, mode_basis=mode_basis, params=params or (), from_basis=dates[0], to_basis=dates[1], application_deadline=deadline,
             notes=basis.notes(self, raw["notes"], at("notes"), words) if "notes" in raw else (),
             id=clause_id, cite=cite, slug=self.slug, title=self.text(raw["title"], at("title")), text=text,
             category=self.enum(raw["category"], at("category"), model.CATEGORIES, "category"),

@@ -60,6 +60,8 @@ class Leaf:
     path: str
     #: The clause's own words this condition implements (``quote`` in the YAML), shown beside its verdict.
     quote: str | None = None
+    #: The clause parameter (``params``) the value is, where it is a number the text states.
+    param: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +88,8 @@ class Cap:
 
 @dataclasses.dataclass(frozen=True)
 class Param:
-    """A number of a benefit formula (``benefit.params``), named, with the clause's words that state it."""
+    """A number the text states, named, with its words: of a condition (the clause's ``params``) or of a
+    benefit formula (``benefit.params``)."""
 
     name: str
     value: float
@@ -210,6 +213,8 @@ class Clause:
     #: The last day to apply, where the text states one (``application_deadline: {date, quote}``); None
     #: where it states none. Not ``valid_to``: a window for what qualifies (2022 loans) is no deadline to apply.
     application_deadline: dt.date | None = None
+    #: The numbers its conditions compare with (thresholds, dates), named, with their words.
+    params: tuple[Param, ...] = ()
 
     @property
     def by_sms(self) -> bool:

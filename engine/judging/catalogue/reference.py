@@ -283,6 +283,8 @@ def _condition(
                  "required": required, "seen": seen, "verdict": _VALUE[verdict]}
         if node.quote is not None:
             entry["quote"] = node.quote  # the clause's words this condition implements, beside its verdict
+        if node.param is not None:
+            entry["param"] = node.param  # the named number the value is (its words: the clause's params)
         leaves.append(entry)
         return verdict, ({node.attr} if verdict == UNKNOWN else set())
     results = [_condition(child, attributes, leaves) for child in node.children]

@@ -7,8 +7,12 @@ Checked by the loader (rules/README.md, "Basis"), each problem with its key path
 * ``basis.valid_from`` / ``basis.valid_to`` — where a date comes from: words of the document,
   the document's own date (``document``), or ``unstated`` (the text states no end: the date is null).
   A document states both; a clause only where its date differs from the document's;
-* a condition's ``quote`` — the clause's words it implements;
-* ``benefit.params`` — every number of a formula, named, with the clause's words that state it.
+* a condition's ``quote`` (required) — the clause's words it implements (the document's for its scope);
+* ``params`` / ``benefit.params`` — every number of a condition (but 0) or of a formula, named, with
+  the words that state it;
+* ``notes`` — readings answered in the file, each with its quotation; ``application_deadline`` —
+  a deadline to apply only where the text states one;
+* :func:`figures` — what ``rules lint`` prints per document.
 
 Quotations are compared with all whitespace removed (the extraction broke lines mid-word).
 """

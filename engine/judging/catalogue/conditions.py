@@ -1,9 +1,10 @@
 """Condition trees of rule files: ``all:`` / ``any:`` groups of ``{attr, op, value}`` leaves.
 
 Every leaf carries ``quote``, the clause's words it implements (checked by the loader against the
-clause's text, or the document's for a condition of its whole scope). Checked against rules/README.md: known attributes (``engine.derive.ATTRIBUTE_TYPES``), operators,
-values of the attribute's type, nesting at most :data:`MAX_DEPTH`, ``in`` lists of at most
-:data:`MAX_IN` values, numbers below :data:`MAX_ABS`.
+clause's text, or the document's for a condition of its whole scope); a number other than 0 is
+one of the clause's named ``params``. Checked against rules/README.md: known attributes
+(``engine.derive.ATTRIBUTE_TYPES``), operators, values of the attribute's type, nesting at most
+:data:`MAX_DEPTH`, ``in`` lists of at most :data:`MAX_IN` values, numbers below :data:`MAX_ABS`.
 """
 
 from __future__ import annotations

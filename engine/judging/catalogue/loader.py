@@ -314,7 +314,8 @@ class _File(checker.Checker):
         mode_basis = basis.mode_basis(self, grounds.get("mode") if isinstance(grounds, Mapping) else None,
                                       at("basis.mode"), mode, words, decided)
         values = dict(
-            part=part, mode_basis=mode_basis, params=params or (), from_basis=dates[0], to_basis=dates[1], application_deadline=deadline,
+            part=part, mode_basis=mode_basis, params=params or (), from_basis=dates[0], to_basis=dates[1],
+            application_deadline=deadline,
             notes=basis.notes(self, raw["notes"], at("notes"), words) if "notes" in raw else (),
             id=clause_id, cite=cite, slug=self.slug, title=self.text(raw["title"], at("title")), text=text,
             category=self.enum(raw["category"], at("category"), model.CATEGORIES, "category"),

@@ -23,7 +23,7 @@ from engine.cli import options
 from engine.core import china_time, matching
 from engine.judging import catalogue as package
 from engine.judging import recording
-from engine.judging.catalogue import compiler, durable, loader, reference, scenarios
+from engine.judging.catalogue import basis, compiler, durable, loader, reference, scenarios
 
 _DIRS = "engine.catalogue.dirs"  # key in click's ctx.meta (shared with the parent group)
 
@@ -79,21 +79,24 @@ def lint(ctx: click.Context) -> None:
     if problems:
         click.echo(f"{len(problems)} problem(s)", err=True)
         sys.exit(1)
+    for row in basis.figures(catalogue):
+        click.echo(basis.figure_line(row))
     click.echo(
-        f"ok: {len(catalogue.clauses)} clauses in {len(catalogue.documents)} documents "
-        f"({len(catalogue.executable())} executable), {len(found)} scenarios"
+        f"ok: {len({c.cite for c in catalogue.clauses})} clauses in {len(catalogue.documents)} documents "
+        f"({len(catalogue.clauses)} rules, {len(catalogue.executable())} executable), {len(found)} scenarios"
     )
 
 
 _LIST_FIELDS = ("id", "cite", "title", "category", "firm_facing", "mode", "jurisdiction",
-                "valid_from", "valid_to", "executable")
+                "valid_from", "valid_to", "executable", "part")
 
 
 @rules.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """List the clauses (id, cite, title, category, mode, jurisdiction, window, executable)."""
+    """List the clauses (id, cite, title, category, mode, jurisdiction, window, executable, and the part
+    of its clause an entry judges where a clause is split into parts)."""
     rows = []
     for clause in _load(ctx).clauses:
         row = {field: getattr(clause, field) for field in _LIST_FIELDS}

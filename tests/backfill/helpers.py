@@ -14,9 +14,9 @@ from tests import factories
 
 #: The clause whose rule the tests "correct": qinghai-2022#(二), 月销售额15万元(含)以下 (inclusive).
 CLAUSE = "qinghai-2022-2"
-CORRECT_LEAF = "- {attr: vat_monthly_sales, op: le, value: 150000}"
+CORRECT_LEAF = "- {attr: vat_monthly_sales, op: le, value: {param: sales_limit}, quote: 月销售额15万元(含)以下}"
 #: The same leaf mis-encoded as exclusive, as a first draft of the rule file might have had it.
-WRONG_LEAF = "- {attr: vat_monthly_sales, op: lt, value: 150000}"
+WRONG_LEAF = "- {attr: vat_monthly_sales, op: lt, value: {param: sales_limit}, quote: 月销售额15万元(含)以下}"
 
 AT_THRESHOLD = factories.uscc(301, region="630102")
 BELOW = factories.uscc(302, region="630102")

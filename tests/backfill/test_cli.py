@@ -46,7 +46,7 @@ async def test_rules_diff_then_backfill_changed_applies_the_correction(database)
     diff = policy_push(database, "rules", "diff", "--as-of", "2022-04-15", "--workers", "0")
     assert diff.returncode == 0, diff.stderr
     assert "qinghai-2022#(二)" in diff.stdout
-    assert f"{helpers.AT_THRESHOLD}  qinghai-2022#(二): unknown" in diff.stdout
+    assert f"{helpers.AT_THRESHOLD}  qinghai-2022#(二): not_met" in diff.stdout
     assert "→ met" in diff.stdout.split(helpers.AT_THRESHOLD)[1].splitlines()[0]
     assert "apply with: policy-push backfill --changed --as-of 2022-04-15" in diff.stdout
 

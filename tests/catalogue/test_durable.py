@@ -52,11 +52,17 @@ def test_compiled_rule_shape(catalogue):
     rule = compiler.rule(catalogue.by_id["qinghai-2022-2"])
     assert compiler.dumps(rule) == (
         '{"all":[{"m":{"$and":[{"kind":"firm"},{"$mt":{"region":"63[0-9][0-9][0-9][0-9]"}},'
-        '{"$gte":{"as_of":20220227}},{"$or":[{"$and":[{"taxpayer_type":"small_scale"},'
-        '{"$lte":{"vat_monthly_sales":150000}}]},{"small_low_profit":true},'
-        '{"$and":[{"manufacturing":true},{"sme":true}]}]}]}}]}'
+        '{"$gte":{"as_of":20220227}},{"$and":[{"taxpayer_type":"small_scale"},'
+        '{"$lte":{"vat_monthly_sales":150000}}]}]}}]}'
     )
-    assert compiler.branches(catalogue.by_id["qinghai-2022-2"].conditions) == 3
+    assert compiler.branches(catalogue.by_id["qinghai-2022-2"].conditions) == 1
+    six = compiler.rule(catalogue.by_id["yangquan-chengqu-2023-4-six"])
+    assert compiler.dumps(six) == (
+        '{"all":[{"m":{"$and":[{"kind":"firm"},{"region":"140302"},{"$gte":{"as_of":20230210}},'
+        '{"$lte":{"as_of":20251231}},{"$or":[{"taxpayer_type":"small_scale"},{"small_low_profit":true},'
+        '{"legal_form":"individual_business"}]}]}}]}'
+    )
+    assert compiler.branches(catalogue.by_id["yangquan-chengqu-2023-4-six"].conditions) == 3
     assert compiler.jurisdiction_condition("140302") == {"region": "140302"}
     assert compiler.jurisdiction_condition("141100") == {"$mt": {"region": "1411[0-9][0-9]"}}
     assert compiler.jurisdiction_condition("100000") == {"$mt": {"region": "[0-9]" * 6}}

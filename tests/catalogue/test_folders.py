@@ -19,23 +19,29 @@ REPO_RULES = loader.REPO_ROOT / "rules"
 #: A tiny sixth document: its text, one clause quoting it, two scenarios of that clause.
 SOURCE = """关于支持小微企业发展的若干措施
 
-1. 房租补贴。对本区承租经营场所的小微企业，每月给予租金10%的补贴。
+1. 房租补贴。对本区承租经营场所的小微企业，每月给予租金10%的补贴，免申即享。
 
 2. 加强组织领导。各部门按职责抓好落实。
+
+本措施自2024年1月1日起施行，有效期至2024年12月31日。
 """
 DOCUMENT = {
     "document": {"slug": "test-2024", "title": "关于支持小微企业发展的若干措施", "number": None,
                  "issuer": "示例区人民政府办公室", "jurisdiction": "530102",
-                 "valid_from": "2024-01-01", "valid_to": "2024-12-31"},
+                 "valid_from": "2024-01-01", "valid_to": "2024-12-31",
+                 "basis": {"valid_from": {"quote": "本措施自2024年1月1日起施行"},
+                           "valid_to": {"quote": "有效期至2024年12月31日"}}},
     "clauses": [
         {"id": "test-2024-1", "cite": "test-2024#1", "title": "房租补贴",
-         "text": "1. 房租补贴。对本区承租经营场所的小微企业，每月给予租金10%的补贴。",
+         "text": "1. 房租补贴。对本区承租经营场所的小微企业，每月给予租金10%的补贴，免申即享。",
          "category": "奖补", "firm_facing": True, "mode": "auto_grant", "agencies": [],
+         "basis": {"mode": {"quote": "免申即享", "reason": "no_application"}},
          "jurisdiction": "530102", "valid_from": "2024-01-01", "valid_to": "2024-12-31",
-         "conditions": {"all": [{"attr": "small_micro", "op": "eq", "value": True},
-                                {"attr": "state_owned_lease", "op": "eq", "value": True}]},
+         "conditions": {"all": [{"attr": "small_micro", "op": "eq", "value": True, "quote": "小微企业"},
+                                {"attr": "state_owned_lease", "op": "eq", "value": True, "quote": "承租经营场所"}]},
          "benefit": {"kind": "rent_subsidy", "unit": "yuan", "description": "每月租金10%的补贴",
-                     "formula": "0.1 * state_owned_monthly_rent"}},
+                     "formula": "rate * state_owned_monthly_rent",
+                     "params": {"rate": {"value": 0.1, "quote": "每月给予租金10%的补贴"}}}},
         {"id": "test-2024-2", "cite": "test-2024#2", "title": "加强组织领导",
          "text": "2. 加强组织领导。各部门按职责抓好落实。",
          "category": "机构职责", "firm_facing": False, "mode": "inform", "agencies": [],
@@ -70,7 +76,8 @@ def test_lint_works_with_nothing_beside_the_rules(lone_rules, catalogue, monkeyp
     assert not (lone_rules.parent.parent / "shared").exists()
     result = CliRunner().invoke(cli.rules, ["--rules-dir", str(lone_rules), "lint"])
     assert result.exit_code == 0, result.output
-    assert f"ok: {len(catalogue.clauses)} clauses in {len(catalogue.documents)} documents" in result.output
+    assert (f"ok: {len({c.cite for c in catalogue.clauses})} clauses in {len(catalogue.documents)} documents "
+            f"({len(catalogue.clauses)} rules") in result.output
     # The quotations really are checked against the copied texts: damage one and lint fails.
     source = lone_rules / "lvliang-2022" / "source.txt"
     source.write_text(source.read_text(encoding="utf-8").replace("最高补助不超过 200 万元", "最高补助不超过 300 万元"),
@@ -91,8 +98,10 @@ def test_adding_a_document_is_adding_a_folder(lone_rules, catalogue, monkeypatch
 
     lint = runner.invoke(cli.rules, ["--rules-dir", str(lone_rules), "lint"])
     assert lint.exit_code == 0, lint.output
-    assert (f"ok: {len(catalogue.clauses) + 2} clauses in {len(catalogue.documents) + 1} documents "
-            f"({len(catalogue.executable()) + 1} executable)") in lint.output
+    assert (f"ok: {len({c.cite for c in catalogue.clauses}) + 2} clauses in {len(catalogue.documents) + 1} documents "
+            f"({len(catalogue.clauses) + 2} rules, {len(catalogue.executable()) + 1} executable)") in lint.output
+    assert ("test-2024: 2 clauses (2 rules, a clause of several parts one rule each), 1 firm-facing, 1 executable, "
+            "auto_grant 1/1 with basis, conditions 2/2 with basis") in lint.output
     listed = runner.invoke(cli.rules, ["--rules-dir", str(lone_rules), "list"]).output.splitlines()
     assert [line.split("\t")[1] for line in listed if line.startswith("test-2024-")] == ["test-2024#1", "test-2024#2"]
 

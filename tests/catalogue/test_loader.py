@@ -13,6 +13,7 @@ from engine.judging.catalogue import loader, model
 from tests.catalogue import numbering
 
 TEXT = "（一）加力房租减免。2022年对省内承租国有房屋的服务业小微企业减免3个月租金。（省国资委牵头）"
+DATE = "云南省人民政府办公厅2022年5月31日印发"
 OTHER = "（二）加力税收优惠政策。全面落实各类税收优惠政策。"
 
 
@@ -29,22 +30,35 @@ def _clause(n: int = 1, **changes) -> dict:
         "jurisdiction": "530000",
         "valid_from": "2022-05-31",
         "valid_to": "2022-12-31",
+        "basis": {"mode": {"quote": "服务业小微企业减免3个月租金", "reason": "ordered_waiver"},
+                  "valid_to": {"quote": "2022年对省内承租国有房屋"}},
         "conditions": {"all": [
-            {"attr": "tertiary", "op": "eq", "value": True},
-            {"attr": "state_owned_lease", "op": "eq", "value": True},
+            {"attr": "tertiary", "op": "eq", "value": True, "quote": "服务业小微企业"},
+            {"attr": "state_owned_lease", "op": "eq", "value": True, "quote": "承租国有房屋"},
         ]},
         "benefit": {"kind": "rent_waiver", "unit": "yuan", "description": "减免3个月租金",
-                    "formula": "state_owned_monthly_rent * 3"},
+                    "formula": "state_owned_monthly_rent * months",
+                    "params": {"months": {"value": 3, "quote": "减免3个月"}}},
         "needs": [],
     }
     clause.update(changes)
+    # The default's mode basis and formula quote the default text: another mode or text states its own.
+    if clause["mode"] != "auto_grant" and "basis" not in changes:
+        clause["basis"] = {"valid_to": clause["basis"]["valid_to"]}
+    if "text" in changes and "benefit" not in changes:
+        clause["benefit"] = {"kind": "rent_waiver", "unit": "none", "description": "减免租金"}
+        if "basis" not in changes:
+            clause["basis"] = {"valid_to": clause["basis"]["valid_to"]}
+        if "mode" not in changes:
+            clause["mode"] = "inform"  # nothing in the other text makes it automatic
     return clause
 
 
 def _document(*clauses: dict, slug: str = "yunnan-2022") -> dict:
     return {
         "document": {"slug": slug, "title": "云南省工作方案", "number": None, "issuer": "云南省人民政府办公厅",
-                     "jurisdiction": "530000", "valid_from": "2022-05-31", "valid_to": None},
+                     "jurisdiction": "530000", "valid_from": "2022-05-31", "valid_to": None,
+                     "basis": {"valid_from": {"quote": "2022年5月31日印发"}, "valid_to": "unstated"}},
         "clauses": list(clauses) or [_clause()],
     }
 
@@ -54,7 +68,7 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     """A rules directory with the folder yunnan-2022/ holding its source text (no override of texts)."""
     rules = tmp_path / "rules"
     (rules / "yunnan-2022").mkdir(parents=True)
-    (rules / "yunnan-2022" / "source.txt").write_text(f"标题\n{TEXT}\n{OTHER}\n", encoding="utf-8")
+    (rules / "yunnan-2022" / "source.txt").write_text(f"标题\n{TEXT}\n{OTHER}\n{DATE}\n", encoding="utf-8")
     return rules, None
 
 
@@ -78,7 +92,8 @@ def test_a_valid_file_loads(dirs):
     first, second = catalogue.clauses
     assert first.valid_from.isoformat() == "2022-05-31" and first.executable
     assert first.conditions == model.Group("all", (
-        model.Leaf("tertiary", "eq", True, "all[0]"), model.Leaf("state_owned_lease", "eq", True, "all[1]"),
+        model.Leaf("tertiary", "eq", True, "all[0]", "服务业小微企业"),
+        model.Leaf("state_owned_lease", "eq", True, "all[1]", "承租国有房屋"),
     ), "")
     assert first.benefit.inputs == {"state_owned_monthly_rent"}
     assert re.fullmatch(r"[0-9a-f]{12}", first.rule_version)
@@ -97,7 +112,7 @@ def test_rule_version_follows_the_content(dirs):
 
 def test_executable_needs_conditions_and_no_needs(dirs):
     rules, measures = dirs
-    _write(rules, _document(_clause(needs=["企业被拖欠账款的情况"]), _clause(2, text=OTHER, firm_facing=False,
+    _write(rules, _document(_clause(needs=["企业被拖欠账款的情况"], mode="inform"), _clause(2, text=OTHER, firm_facing=False,
                                                                     conditions=None, category="机构职责")))
     first, second = loader.load(rules, measures=measures).clauses
     assert not first.executable and first.needs == ("企业被拖欠账款的情况",)
@@ -140,23 +155,23 @@ F = "rules/yunnan-2022/clauses.yaml: "
         (_set("clauses[0].conditions.all[1].attr", "foo"), "clauses[0].conditions.all[1].attr: unknown attribute 'foo'"),
         (_set("clauses[0].conditions.all[0].value", "yes"),
          "clauses[0].conditions.all[0].value: value 'yes' does not match the attribute type bool"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "employees", "op": "le", "value": "300"}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "employees", "op": "le", "value": "300", "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: value '300' does not match the attribute type float"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "insured_headcount", "op": "ge", "value": 2.5}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "insured_headcount", "op": "ge", "value": 2.5, "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: 2.5 is not a whole number"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "industry", "op": "lt", "value": 3}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "industry", "op": "lt", "value": 3, "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: lt needs a numeric attribute"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "industry_division", "op": "in", "value": [52, "62"]}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "industry_division", "op": "in", "value": [52, "62"], "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: value 52 does not match the attribute type str"),
         (_set("clauses[0].conditions.all[1]", {"attr": "industry_division", "op": "in",
-                                               "value": [f"{n:02d}" for n in range(51)]}),
+                                               "value": [f"{n:02d}" for n in range(51)], "quote": "服务业"}),
          "clauses[0].conditions.all[1].value: in list has 51 values (at most 50)"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "revenue", "op": "gt", "value": 1e16}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "revenue", "op": "gt", "value": 1e16, "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: 1e+16 is out of range"),
-        (_set("clauses[0].conditions.all[1]", {"attr": "tertiary", "op": "eq"}),
+        (_set("clauses[0].conditions.all[1]", {"attr": "tertiary", "op": "eq", "quote": "小微企业"}),
          "clauses[0].conditions.all[1].value: missing required key"),
         (_set("clauses[0].conditions", {"all": [{"any": [{"all": [{"any": [{"all": [
-            {"attr": "sme", "op": "eq", "value": True}]}]}]}]}]}),
+            {"attr": "sme", "op": "eq", "value": True, "quote": "小微企业"}]}]}]}]}]}),
          "clauses[0].conditions.all[0].any[0].all[0].any[0]: conditions nested deeper than 4"),
         (_set("clauses[0].conditions", {"all": []}), "clauses[0].conditions.all: must be a non-empty list"),
         (_set("clauses[0].conditions", {"all": [], "any": []}), "clauses[0].conditions: must be a group"),
@@ -199,9 +214,9 @@ def test_a_cap_becomes_a_condition_and_caps_the_formula(dirs):
     _write(rules, _document(_set("benefit.cap", cap)(_clause())))
     (clause,) = loader.load(rules).clauses
     assert clause.cap == model.Cap(20000, "year", "减免3个月 租金")
-    assert clause.benefit.formula == "max(0, min(state_owned_monthly_rent * 3, 20000) - granted_year)"
+    assert clause.benefit.formula == "max(0, min(state_owned_monthly_rent * 3, 20000) - granted_year)"  # params written in
     assert clause.benefit.inputs == {"state_owned_monthly_rent", model.GRANTED}
-    assert list(clause.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 20000, "benefit.cap")
+    assert list(clause.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 20000, "benefit.cap", "减免3个月 租金")
     assert clause.accumulators() == {model.GRANTED} and clause.executable
 
 
@@ -263,7 +278,7 @@ def test_directories_come_from_the_environment(dirs, tmp_path, monkeypatch):
     monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(override))  # no texts there yet
     with pytest.raises(loader.CatalogueError, match="no source text .*texts/yunnan-2022.txt"):
         loader.load()
-    (override / "yunnan-2022.txt").write_text(TEXT, encoding="utf-8")
+    (override / "yunnan-2022.txt").write_text(TEXT + DATE, encoding="utf-8")
     assert loader.load().clauses
     monkeypatch.setenv(loader.MEASURES_DIR_VAR, str(tmp_path / "absent"))
     assert loader.load(measures=override).clauses  # the parameter wins over the environment
@@ -290,13 +305,16 @@ def test_full_catalogue_holds_every_numbered_clause_of_every_text_once(catalogue
     assert sorted(expected) == [d.slug for d in catalogue.documents]
     for slug, cites in expected.items():
         assert cites, f"no clause numbers found in {slug}/source.txt"
-        assert [c.cite for c in catalogue.clauses if c.slug == slug] == cites  # in document order
-    assert len(catalogue.clauses) == sum(map(len, expected.values()))
+        # in document order; a clause of several parts is one entry per part, side by side
+        assert list(dict.fromkeys(c.cite for c in catalogue.clauses if c.slug == slug)) == cites
+    assert len({c.cite for c in catalogue.clauses}) == sum(map(len, expected.values()))
 
 
 def test_all_cites_are_valid_and_unique(catalogue):
     cites = [c.cite for c in catalogue.clauses]
-    assert len(set(cites)) == len(cites)
+    parts = [(c.cite, c.part) for c in catalogue.clauses]
+    assert len(set(parts)) == len(parts)  # entries sharing a cite are its parts, each named
+    assert all(c.part for c in catalogue.clauses if cites.count(c.cite) > 1)
     for clause in catalogue.clauses:
         slug, _, number = clause.cite.partition("#")
         assert slug == clause.slug and number and not re.search(r"\s", number)
@@ -310,7 +328,7 @@ def test_catalogue_facts(catalogue):
     # The cap declared in the clause becomes its condition and the formula the evaluators run.
     assert ip.cap == model.Cap(2000000, "year", "对同一企业同一年度内的知识产权交易，最高补助不超过 200 万元")
     assert ip.benefit.formula == "max(0, min(0.2 * ip_buy_amount_year, 2000000) - granted_year)"
-    assert list(ip.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 2000000, "benefit.cap")
+    assert list(ip.leaves())[-1] == model.Leaf(model.GRANTED, "lt", 2000000, "benefit.cap", ip.cap.quote)
     assert ip.accumulators() == {model.GRANTED}
     assert [c.id for c in catalogue.clauses if c.accumulators()] == ["lvliang-2022-18"]
     assert by_id["yunnan-2022-2-1"].valid_to.isoformat() == "2022-12-31"

@@ -41,26 +41,28 @@ def test_truth_tables(verdicts, all_, any_):
         assert reference.combine_any(order) == any_
 
 
-# qinghai-2022#(二): any[all[small_scale, vat ≤ 150000], small_low_profit, all[manufacturing, sme]]
+# datong-2022#15: any[all[small_micro, any[hires_… > 0 ×4]], all[sme, unemployment_insurance_paid]]
+BUNDLE = "datong-2022-15"
+# qinghai-2022#(二), its VAT part: all[small_scale, vat_monthly_sales ≤ 150000]
 VAT = "qinghai-2022-2"
+DATONG = {"region": "140213", "city": "140200", "province": "140000"}
 
 
 @pytest.mark.parametrize(
     ("attributes", "status", "missing"),
     [
-        ({"taxpayer_type": "small_scale", "vat_monthly_sales": 150000.0}, MET, []),
-        ({"small_low_profit": True}, MET, []),  # any: one met branch settles it, the rest unknown
-        ({"taxpayer_type": "small_scale", "vat_monthly_sales": 150001.0, "small_low_profit": False,
-          "manufacturing": False}, NOT_MET, []),
+        ({"small_micro": True, "hires_college_graduates": 2}, MET, []),
+        ({"sme": True, "unemployment_insurance_paid": True}, MET, []),  # any: one met branch settles it
+        ({"small_micro": False, "sme": True, "unemployment_insurance_paid": False}, NOT_MET, []),
         # any: nothing met, something unknown -> unknown, naming only what leaves it open
-        ({"small_low_profit": False, "manufacturing": False}, UNKNOWN, ["taxpayer_type", "vat_monthly_sales"]),
-        # all inside any: a failing leaf settles its branch even when its sibling is missing
-        ({"taxpayer_type": "general", "small_low_profit": False, "manufacturing": True}, UNKNOWN, ["sme"]),
-        ({"taxpayer_type": "general", "small_low_profit": False, "manufacturing": False}, NOT_MET, []),
+        ({"small_micro": False, "sme": True}, UNKNOWN, ["unemployment_insurance_paid"]),
+        # all inside any: a failing leaf settles its branch even when its siblings are missing
+        ({"small_micro": False, "unemployment_insurance_paid": True}, UNKNOWN, ["sme"]),
+        ({"small_micro": False, "sme": False}, NOT_MET, []),
     ],
 )
 def test_three_valued_conditions(matcher, attributes, status, missing):
-    decision = one(matcher, VAT, {**QINGHAI, **attributes}, D(2022, 6, 1))
+    decision = one(matcher, BUNDLE, {**DATONG, **attributes}, D(2022, 6, 1))
     assert decision.status == status
     assert decision.explanation["missing"] == missing
 
@@ -131,7 +133,7 @@ def test_county_and_city_jurisdictions(matcher):
 )
 def test_validity_window(matcher, as_of, status, verdict):
     attributes = {**YUNNAN, "tertiary": True, "small_micro": True, "state_owned_lease": True,
-                  "state_owned_monthly_rent": 1000.0, "county_risk_2022": False}
+                  "state_owned_lease_full_months": 12, "state_owned_monthly_rent": 1000.0, "county_risk_2022": False}
     decision = one(matcher, "yunnan-2022-2-1", attributes, as_of)
     assert decision.status == status
     assert decision.explanation["validity"] == {
@@ -144,23 +146,30 @@ def test_validity_window(matcher, as_of, status, verdict):
 
 def test_explanation_and_facts(matcher):
     attributes = {**YUNNAN, "legal_form": "individual_business", "tertiary": True, "state_owned_lease": True,
-                  "state_owned_monthly_rent": 5000.0, "county_risk_2022": False, "employees": 3.0}
+                  "state_owned_lease_full_months": 12, "state_owned_monthly_rent": 5000.0, "county_risk_2022": False,
+                  "employees": 3.0}
     decision = one(matcher, "yunnan-2022-2-1", attributes, D(2022, 11, 30))
     assert decision.status == MET and decision.amount == 15000.0
     assert decision.cite == "yunnan-2022#二(一)" and len(decision.rule_version) == 12
     leaves = decision.explanation["conditions"]
+    # Each condition shows the clause's words it implements beside its verdict.
     assert leaves[0] == {"path": "all[0]", "attr": "tertiary", "op": "eq", "required": True, "seen": True,
-                         "verdict": "met"}
+                         "verdict": "met", "quote": "服务业小微企业和个体工商户"}
     assert leaves[1] == {"path": "all[1].any[0]", "attr": "small_micro", "op": "eq", "required": True,
-                         "seen": None, "verdict": "unknown"}
+                         "seen": None, "verdict": "unknown", "quote": "服务业小微企业"}
     assert leaves[2]["attr"] == "legal_form" and leaves[2]["verdict"] == "met"
+    # The formula's numbers are named, each with the clause's words that state it.
     assert decision.explanation["amount"] == {
-        "formula": "state_owned_monthly_rent * (6 if county_risk_2022 else 3)", "unit": "yuan",
-        "inputs": {"state_owned_monthly_rent": 5000.0, "county_risk_2022": False}, "amount": 15000.0,
+        "formula": "state_owned_monthly_rent * min(state_owned_lease_full_months, 6 if county_risk_2022 else 3)",
+        "unit": "yuan", "amount": 15000.0,
+        "inputs": {"state_owned_monthly_rent": 5000.0, "state_owned_lease_full_months": 12, "county_risk_2022": False},
+        "params": {"months": {"value": 3, "quote": "减免３个月租金"}, "severe": {"value": 6, "quote": "减免６个月租金"}},
     }
+    assert decision.explanation["basis"]["mode"] == "auto_grant"
     # facts: the attributes the clause reads that the firm has (employees is not read)
     assert decision.facts == {"county_risk_2022": False, "legal_form": "individual_business", "region": "530102",
-                              "state_owned_lease": True, "state_owned_monthly_rent": 5000.0, "tertiary": True}
+                              "state_owned_lease": True, "state_owned_lease_full_months": 12,
+                              "state_owned_monthly_rent": 5000.0, "tertiary": True}
 
 
 def test_in_and_explanation_of_lists(matcher):
@@ -170,11 +179,11 @@ def test_in_and_explanation_of_lists(matcher):
 
 
 def test_needs_make_a_clause_unknown_at_best(matcher):
-    # yunnan-2022#一(六): conditions met, but it needs data about arrears no event carries.
-    decision = one(matcher, "yunnan-2022-1-6", {**YUNNAN, "sme": True}, D(2022, 7, 1))
+    # yunnan-2022#一(九): conditions met, but who is a 重点中小微企业 is data no event carries.
+    decision = one(matcher, "yunnan-2022-1-9", {**YUNNAN, "sme": True}, D(2022, 7, 1))
     assert decision.status == UNKNOWN
-    assert decision.explanation["needs"] == ["企业被拖欠账款的情况（欠款单位、金额、是否存在分歧）"]
-    assert one(matcher, "yunnan-2022-1-6", {**YUNNAN, "sme": False}, D(2022, 7, 1)).status == NOT_MET
+    assert decision.explanation["needs"] == ["是否被列为重点中小微企业（派驻联络员对象）"]
+    assert one(matcher, "yunnan-2022-1-9", {**YUNNAN, "sme": False}, D(2022, 7, 1)).status == NOT_MET
 
 
 def test_only_firm_facing_clauses_are_judged(matcher, catalogue):

@@ -54,7 +54,7 @@ def test_an_inform_decision_creates_an_email_notice_only(catalogue):
 def test_a_clause_overrides_the_rule_in_its_yaml(dirs):
     rules, measures = dirs
     told = test_loader._clause(mode="inform", sms=True)
-    quiet = test_loader._clause(2, text=test_loader.OTHER, title="税收", sms=False)
+    quiet = test_loader._clause(2, title="税收", sms=False)
     test_loader._write(rules, test_loader._document(told, quiet))
     loud, silent = loader.load(rules, measures=measures).clauses
     assert (loud.mode, loud.by_sms) == ("inform", True)

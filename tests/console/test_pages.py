@@ -51,7 +51,7 @@ async def test_every_page_renders_for_a_viewer(console_client, login, store, pro
         f"/console/decisions/{met.id}": "逐项条件",
         "/console/firms": seed.OTHER_NAME,
         f"/console/firms/{helpers.FIRM}": "时间线",
-        "/console/clauses": "全面落实惠企税费政策",
+        "/console/clauses": "小规模纳税人免征增值税",
         "/console/clauses/qinghai-2022-2": "二次确认",
         "/console/approvals": "待审批",
         "/console/stats": "按条款",

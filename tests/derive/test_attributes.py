@@ -63,10 +63,12 @@ def test_example_profile():
         "hires_poverty_alleviated": 0, "layoffs_year": 0, "layoff_rate": 0.0,
         **NO_CERTS,
         "cert_specialized_sme": True, "cert_specialized_sme_level": "province",
-        "cert_specialized_sme_year": 2021,
-        "state_owned_lease": True, "state_owned_monthly_rent": 8000.0,
+        "cert_specialized_sme_year": 2021, "cert_specialized_sme_date": 20211102,
+        "state_owned_lease": True, "state_owned_monthly_rent": 8000.0, "state_owned_lease_full_months": 12,
         "agri_loan_new_year": 2_000_000.0, "agri_loan_max_rate": 4.35,
         "agri_loan_interest_year": pytest.approx(87_000.0), "guarantee_loan_new_year": 0.0,
+        # 2,000,000 × 4.35% × 306/365: issued 1 March, it bears interest for 306 days of 2022.
+        "loan_new_year": 2_000_000.0, "loan_interest_rest_of_year": pytest.approx(72_936.99, abs=0.01),
         "ip_buy_amount_year": 500_000.0, "ip_sell_amount_year": 0.0,
         "county_risk_2022": False,
     }
@@ -187,6 +189,7 @@ def test_certification_on_as_of(record, held):
     assert ("cert_high_tech_level" in attrs) is bool(held)
     if held:
         assert attrs["cert_high_tech_year"] == int(record["granted_on"][:4])
+        assert attrs["cert_high_tech_date"] == int(record["granted_on"].replace("-", ""))
         assert attrs["cert_high_tech_level"] == "national"
 
 
@@ -215,6 +218,24 @@ def test_leases(leases, expected):
     assert (attrs.get("state_owned_lease"), attrs.get("state_owned_monthly_rent")) == expected
 
 
+@pytest.mark.parametrize("start,end,months", [
+    ("2021-07-01", "2024-06-30", 12),
+    ("2022-11-01", None, 2),            # from 1 November: November and December
+    ("2022-11-15", "2023-06-30", 1),    # half of November is not a whole month
+    ("2021-01-01", "2022-02-28", 2),    # ends with February
+    ("2022-12-31", None, 0),            # one day of the year
+])
+def test_lease_full_months_cap_what_a_months_waiver_can_be(start, end, months):
+    # yunnan-2022#二(一) waives "3 months' rent" of 2022: never more months than the lease had in 2022.
+    attrs = attributes({"leases": {"a": {**LEASE, "start": start, "end": end}}}, AS_OF)
+    assert attrs["state_owned_lease_full_months"] == months
+
+
+def test_lease_full_months_take_the_shortest_lease():
+    leases = {"a": LEASE, "b": {**LEASE, "landlord_type": "government_agency", "start": "2022-10-01"}}
+    assert attributes({"leases": leases}, AS_OF)["state_owned_lease_full_months"] == 3
+
+
 def test_no_lease_section_is_unknown():
     attrs = attributes({"name": "x"}, AS_OF)
     assert "state_owned_lease" not in attrs and "state_owned_monthly_rent" not in attrs
@@ -236,6 +257,17 @@ def test_loans():
     # Interest at min(rate, 5%): 1,000,000 × 5% + 500,000 × 4%.
     assert attrs["agri_loan_interest_year"] == pytest.approx(70_000.0)
     assert attrs["guarantee_loan_new_year"] == 300_000.0
+    # Every loan of the year counts for yunnan-2022#一(一), whatever its kind, up to as_of (c is later).
+    assert attrs["loan_new_year"] == 1_000_000 + 500_000 + 300_000 + 1
+
+
+def test_new_loans_bear_interest_from_issue_to_year_end():
+    # yunnan-2022#一(一): a 2022 loan issued on 1 November bears 61 days of 2022 interest, not a year's.
+    loans = {"n": {"kind": "other", "principal": 1_200_000, "annual_rate": 6.0, "issued_on": "2022-11-01"}}
+    attrs = attributes({"loans": loans}, dt.date(2022, 11, 15))
+    assert attrs["loan_new_year"] == 1_200_000.0
+    assert attrs["loan_interest_rest_of_year"] == pytest.approx(1_200_000 * 0.05 * 61 / 365)  # at most 5%
+    assert attrs["agri_loan_new_year"] == 0.0  # not a 涉农 loan, yet it counts above
 
 
 def test_loans_empty_and_absent():

@@ -50,20 +50,20 @@ def test_auto_grant(notice):
     n = notice("yangquan-chengqu-2023-4", 5000.0)
     sms = render.render_sms(n, PHONE)
     assert sms.text == (
-        "【政策直达】阳泉市城区示例商贸有限公司：依据城政办发〔2023〕3号第4条“全力落实组合式税费支持政策”，"
+        "【政策直达】阳泉市城区示例商贸有限公司：依据城政办发〔2023〕3号第4条“增值税小规模纳税人阶段性免征增值税”，"
         "已为您办理，无需申请，金额：5,000.00元。责任单位：国家税务总局阳泉市城区税务局等，"
         "有效期：至2025年12月31日。回T退订"
     )
     assert (sms.phone, sms.sign_name, sms.template_code, sms.out_id) == (PHONE, "政策直达", "SMS_POLICY_AUTO_GRANT", "ntc_0123")
     email = render.render_email(n, "finance@example.cn")
     assert email.to == "finance@example.cn"
-    assert email.subject == "已为阳泉市城区示例商贸有限公司办理“全力落实组合式税费支持政策”（5,000.00元），无需申请"
+    assert email.subject == "已为阳泉市城区示例商贸有限公司办理“增值税小规模纳税人阶段性免征增值税”（5,000.00元），无需申请"
     for body in (email.text, email.html):
         assert FIRM in body
         assert "已为您办理" in body and "无需申请（已为您办理）" in body
-        assert "组合式税费支持：制造业中小微企业缓税" in body  # the benefit, in full
+        assert "增值税小规模纳税人阶段性免征增值税，申报时享受" in body  # the benefit, in full
         assert "5,000.00元" in body
-        assert "《阳泉市城区加大纾困帮扶力度支持中小企业平稳健康发展若干措施》（城政办发〔2023〕3号）第4条“全力落实组合式税费支持政策”" in body
+        assert "《阳泉市城区加大纾困帮扶力度支持中小企业平稳健康发展若干措施》（城政办发〔2023〕3号）第4条“增值税小规模纳税人阶段性免征增值税”" in body
         assert "yangquan-chengqu-2023#4" in body
         assert "国家税务总局阳泉市城区税务局、区财政局" in body
         assert "2023年2月10日至2025年12月31日" in body

@@ -51,7 +51,7 @@ STOP_TIMEOUT_SECONDS = 30
 #: Rows per INSERT statement when seeding (asyncpg executemany, one round trip per batch).
 SEED_BATCH = 1_000
 
-CLAUSE_ID = "qinghai-2022-2"  # auto_grant, firm-facing: 全面落实惠企税费政策
+CLAUSE_ID = "qinghai-2022-2"  # auto_grant, firm-facing: 小规模纳税人免征增值税 (qinghai-2022#(二), its VAT part)
 CITE = "qinghai-2022#(二)"
 PERIOD = "2022"
 REGION = "630102"  # 西宁市城东区

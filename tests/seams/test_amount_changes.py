@@ -159,8 +159,11 @@ async def test_a_second_loan_in_the_year_adjusts_the_interest_subsidy(make_clien
         agricultural_loan("2022-06-10", "LN-1"),
         agricultural_loan("2022-08-10", "LN-2"),
     )
-    # "按照不高于５％的利率给予５０％贴息": half of one year's 4% interest on each 1,000,000 loan.
-    one, two = 0.5 * 0.04 * 1_000_000, 0.5 * 0.04 * 2_000_000
+    # "对重点农业企业２０２２年新增贷款,按照不高于５％的利率给予５０％贴息": half of the 4% interest each
+    # 1,000,000 loan bears in 2022, from the day it was issued (205 and 144 days of 365), not a year's.
+    first, second = 0.04 * 1_000_000 * 205 / 365, 0.04 * 1_000_000 * 144 / 365
+    one, two = round(0.5 * first, 2), round(0.5 * (first + second), 2)
+    assert (one, two) == (11232.88, 19123.29)
     assert await helpers.told(store, FARM, LOAN_CLAUSE) == [
         ("email", "2022", 0, "new", one, None), ("email", "2022", 1, "adjustment", two, one),
         ("sms", "2022", 0, "new", one, None), ("sms", "2022", 1, "adjustment", two, one),

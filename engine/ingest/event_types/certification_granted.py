@@ -17,7 +17,7 @@ from engine.ingest.event_types.record import (
 NAME = "certification.granted"
 
 #: The attributes a certification of `<kind>` feeds (docs/profile.md).
-CERT_ATTRIBUTES = ("cert_<kind>", "cert_<kind>_level", "cert_<kind>_year")
+CERT_ATTRIBUTES = ("cert_<kind>", "cert_<kind>_level", "cert_<kind>_year", "cert_<kind>_date")
 
 
 def fold(data: dict[str, Any]) -> Assignments:

@@ -58,7 +58,7 @@ EVENT_TYPE = EventType(
              "start": "2021-07-01", "end": "2024-06-30"},
     sets=("leases.<lease_id>.landlord_type", "leases.<lease_id>.monthly_rent", "leases.<lease_id>.start",
           "leases.<lease_id>.end"),
-    feeds=("state_owned_lease", "state_owned_monthly_rent"),
+    feeds=("state_owned_lease", "state_owned_monthly_rent", "state_owned_lease_full_months"),
     fold=fold,
     check=check,
     synth=SynthHook(stage="once", order=20, draw=draw),

@@ -53,7 +53,8 @@ EVENT_TYPE = EventType(
              "issued_on": "2022-03-01", "guarantor": "省农业融资担保公司"},
     sets=("loans.<loan_id>.kind", "loans.<loan_id>.principal", "loans.<loan_id>.annual_rate",
           "loans.<loan_id>.issued_on", "loans.<loan_id>.guarantor"),
-    feeds=("agri_loan_new_year", "agri_loan_max_rate", "agri_loan_interest_year", "guarantee_loan_new_year"),
+    feeds=("agri_loan_new_year", "agri_loan_max_rate", "agri_loan_interest_year", "guarantee_loan_new_year",
+           "loan_new_year", "loan_interest_rest_of_year"),
     fold=fold,
     synth=SynthHook(stage="once", order=30, draw=draw),
 )

@@ -1,8 +1,9 @@
 """The rules catalogue: the document folders rules/<slug>/ loaded strictly, matched by durable-rules, explained in Python.
 
 Modules: :mod:`~engine.catalogue.loader` (YAML → :mod:`~engine.catalogue.model`, with
-:mod:`~engine.catalogue.checker`, :mod:`~engine.catalogue.conditions` and
-:mod:`~engine.catalogue.yamlio`), :mod:`~engine.catalogue.formula` (benefit amounts),
+:mod:`~engine.catalogue.checker`, :mod:`~engine.catalogue.conditions`, :mod:`~engine.catalogue.basis`
+(the words behind modes, dates, conditions and numbers) and :mod:`~engine.catalogue.yamlio`),
+:mod:`~engine.catalogue.formula` (benefit amounts),
 :mod:`~engine.catalogue.inputs` (what both evaluators are fed), :mod:`~engine.catalogue.reference`
 (the three-valued reference evaluator), :mod:`~engine.catalogue.compiler` and
 :mod:`~engine.catalogue.durable` (the durable-rules matcher), :mod:`~engine.catalogue.scenarios`

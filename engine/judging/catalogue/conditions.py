@@ -1,8 +1,10 @@
 """Condition trees of rule files: ``all:`` / ``any:`` groups of ``{attr, op, value}`` leaves.
 
-Checked against rules/README.md: known attributes (``engine.derive.ATTRIBUTE_TYPES``), operators,
-values of the attribute's type, nesting at most :data:`MAX_DEPTH`, ``in`` lists of at most
-:data:`MAX_IN` values, numbers below :data:`MAX_ABS`.
+Every leaf carries ``quote``, the clause's words it implements (checked by the loader against the
+clause's text, or the document's for a condition of its whole scope); a number other than 0 is
+one of the clause's named ``params``. Checked against rules/README.md: known attributes
+(``engine.derive.ATTRIBUTE_TYPES``), operators, values of the attribute's type, nesting at most
+:data:`MAX_DEPTH`, ``in`` lists of at most :data:`MAX_IN` values, numbers below :data:`MAX_ABS`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ MAX_IN = 50
 MAX_ABS = 1e15
 
 
-def group(check: checker.Checker, raw: Any, where: str, depth: int = 1) -> model.Group | None:
-    """The group at key path ``where`` (depth 1 = the clause's ``conditions``), or None if invalid."""
+def group(
+    check: checker.Checker, raw: Any, where: str, depth: int = 1, params: Mapping[str, model.Param] | None = None
+) -> model.Group | None:
+    """The group at key path ``where`` (depth 1 = the clause's ``conditions``), or None if invalid.
+    A leaf's number other than 0 is one of ``params`` (the clause's), written ``value: {param: NAME}``."""
     kinds = [k for k in model.GROUP_KINDS if isinstance(raw, Mapping) and k in raw]
     if len(kinds) != 1:
         check.fail(where, "must be a group with exactly one of all: / any:")
@@ -37,19 +42,31 @@ def group(check: checker.Checker, raw: Any, where: str, depth: int = 1) -> model
     if not isinstance(items, list) or not items:
         check.fail(f"{where}.{kind}", "must be a non-empty list")
         return None
-    children = [condition(check, item, f"{where}.{kind}[{i}]", depth + 1) for i, item in enumerate(items)]
+    children = [condition(check, item, f"{where}.{kind}[{i}]", depth + 1, params) for i, item in enumerate(items)]
     if any(c is None for c in children):
         return None
     return model.Group(kind, tuple(children), where.partition(".conditions")[2].lstrip("."))
 
 
-def condition(check: checker.Checker, raw: Any, where: str, depth: int) -> model.Condition | None:
+def condition(
+    check: checker.Checker, raw: Any, where: str, depth: int, params: Mapping[str, model.Param] | None = None
+) -> model.Condition | None:
     """One condition (a group or a leaf) at key path ``where``, or None if invalid."""
     if isinstance(raw, Mapping) and any(k in raw for k in model.GROUP_KINDS):
-        return group(check, raw, where, depth)
-    if not check.keys(raw, where, {"attr", "op", "value"}, set()):
+        return group(check, raw, where, depth, params)
+    if not check.keys(raw, where, {"attr", "op", "value", "quote"}, set()):
         return None
     attr, op, value = raw["attr"], raw["op"], raw["value"]
+    quote = check.text(raw["quote"], f"{where}.quote")
+    if quote is None:
+        return None
+    param = None
+    if isinstance(value, Mapping):
+        name = value.get("param") if set(value) == {"param"} else None
+        if not isinstance(name, str) or name not in (params or {}):
+            check.fail(f"{where}.value", f"{dict(value)!r} names no parameter of the clause's params")
+            return None
+        param, value = name, params[name].value
     kind = derive.ATTRIBUTE_TYPES.get(attr) if isinstance(attr, str) else None
     if kind is None:
         check.fail(f"{where}.attr", f"unknown attribute {attr!r}")
@@ -59,8 +76,12 @@ def condition(check: checker.Checker, raw: Any, where: str, depth: int) -> model
     if problem:
         check.fail(f"{where}.value", problem)
         return None
+    if param is None and kind in (int, float) and value != 0:
+        check.fail(f"{where}.value", f"{value!r} written in the condition: name it in the clause's params "
+                                     "with the words that state it, and write {param: NAME}")
+        return None
     path = where.partition(".conditions.")[2]
-    return model.Leaf(attr, op, tuple(value) if op == "in" else value, path)
+    return model.Leaf(attr, op, tuple(value) if op == "in" else value, path, quote, param)
 
 
 def value_problem(kind: type, op: str, value: Any) -> str | None:

@@ -23,7 +23,7 @@ import yaml
 
 from engine.core import regions
 from engine.judging import derive
-from engine.judging.catalogue import checker, conditions, formula, model, yamlio
+from engine.judging.catalogue import basis, checker, conditions, formula, model, yamlio
 
 RULES_DIR_VAR = "POLICY_PUSH_RULES_DIR"
 MEASURES_DIR_VAR = "POLICY_PUSH_MEASURES_DIR"
@@ -32,12 +32,14 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 CLAUSES_FILE = "clauses.yaml"
 SOURCE_FILE = "source.txt"
 
-_DOC_KEYS = {"slug", "title", "number", "issuer", "jurisdiction", "valid_from", "valid_to"}
+_DOC_KEYS = {"slug", "title", "number", "issuer", "jurisdiction", "valid_from", "valid_to", "basis"}
+_DOC_OPTIONAL = {"notes"}
 _CLAUSE_REQUIRED = {
     "id", "cite", "title", "text", "category", "firm_facing", "mode", "agencies",
     "jurisdiction", "valid_from", "valid_to",
 }
-_CLAUSE_OPTIONAL = {"conditions", "benefit", "needs", "application", "sms"}
+_CLAUSE_OPTIONAL = {"conditions", "benefit", "needs", "application", "sms", "part", "basis", "notes",
+                    "application_deadline", "params"}
 _BENEFIT_REQUIRED = {"kind", "unit", "description"}
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _WS = re.compile(r"\s+")
@@ -119,11 +121,28 @@ def check(
         seen: dict[str, str] = {}
         for clause in clauses:
             value = getattr(clause, key)
+            if key == "cite" and clause.part is not None:
+                value = (value, clause.part)  # the parts of one clause share its cite
             if value in seen:
                 problems.append(f"{clause.slug}: {key} {value!r} duplicated (also in {seen[value]})")
             else:
                 seen[value] = clause.slug
+    problems += _parts_problems(clauses)
     return model.Catalogue(tuple(documents), tuple(clauses)), problems
+
+
+def _parts_problems(clauses: Sequence[model.Clause]) -> list[str]:
+    """Entries sharing a cite are the parts of one clause: each names its part, and they are adjacent."""
+    problems, previous, done = [], None, set()
+    for clause in clauses:
+        if clause.cite != previous and clause.cite in done:
+            problems.append(f"{clause.slug}: the parts of {clause.cite} are not next to each other")
+        same = [c for c in clauses if c.cite == clause.cite]
+        if len(same) > 1 and clause.part is None:
+            problems.append(f"{clause.slug}: {clause.id}: {clause.cite} has several entries; each needs its part")
+        done.add(clause.cite)
+        previous = clause.cite
+    return problems
 
 
 def rule_version(raw: Mapping[str, Any]) -> str:
@@ -146,6 +165,10 @@ class _Measures:
     def label(self, slug: str) -> str:
         """The text's name in a problem message, relative to its folder."""
         return f"{slug}.txt" if self.override else f"{slug}/{SOURCE_FILE}"
+
+    def raw(self, slug: str) -> str | None:
+        """The text of ``slug`` (whitespace removed, as :meth:`get`): what a date's quote is found in."""
+        return self.get(slug)
 
     def get(self, slug: str) -> str | None:
         if slug not in self._texts:
@@ -186,7 +209,7 @@ class _File(checker.Checker):
     # -- document and clauses ---------------------------------------------------------------
 
     def document(self, raw: Any) -> model.Document | None:
-        if not self.keys(raw, "document", _DOC_KEYS, set()):
+        if not self.keys(raw, "document", _DOC_KEYS, _DOC_OPTIONAL):
             return None
         n = len(self.problems)
         slug = self.text(raw["slug"], "document.slug")
@@ -201,9 +224,20 @@ class _File(checker.Checker):
             "valid_to": self.date(raw["valid_to"], "document.valid_to", nullable=True),
         }
         self.window(values["valid_from"], values["valid_to"], "document")
+        dates = self.dates(raw.get("basis"), "document.basis", values, None, required=True)
+        notes = basis.notes(self, raw["notes"], "document.notes", self._source_text()) if "notes" in raw else ()
         if len(self.problems) > n:
             return None
-        return model.Document(**values, source=self.source)
+        return model.Document(**values, source=self.source, from_basis=dates[0], to_basis=dates[1], notes=notes)
+
+    def _source_text(self) -> str | None:
+        return self.measures.raw(self.slug) if self.measures else None
+
+    def dates(
+        self, raw: Any, where: str, values: Mapping[str, Any], document: model.Document | None, *, required: bool
+    ) -> tuple[model.DateBasis | None, model.DateBasis | None]:
+        """The basis of ``valid_from`` and ``valid_to`` (see :func:`basis.date_bases`)."""
+        return basis.date_bases(self, raw, where, values, document, required=required, source_text=self._source_text())
 
     def window(self, start: Any, end: Any, where: str) -> None:
         if start and end and end < start:
@@ -226,8 +260,10 @@ class _File(checker.Checker):
                 self.fail(at("cite"), f"{cite!r}: slug {slug!r} does not match the folder {self.slug!r}")
         text = self.text(raw["text"], at("text"))
         source = self.measures.get(self.slug) if self.measures is not None else None
+        words = text  # what the clause's quotations are found in
         if text is not None and source is not None and _WS.sub("", text) not in source:
             self.fail(at("text"), f"not found verbatim in {self.measures.label(self.slug)} (whitespace ignored)")
+            words = None  # reported once: its quotations are not checked against words that are wrong
         firm_facing = raw["firm_facing"]
         if not isinstance(firm_facing, bool):
             self.fail(at("firm_facing"), "must be true or false")
@@ -240,11 +276,18 @@ class _File(checker.Checker):
         valid_to = self.date(raw["valid_to"], at("valid_to"), nullable=True)
         self.window(valid_from, valid_to, where)
         tree = None
+        params = basis.params(self, raw["params"], at("params"), words, self._source_text()) if "params" in raw else ()
+        named = {p.name: p for p in params or ()}
         if raw.get("conditions") is not None:
             if firm_facing is False:
                 self.fail(at("conditions"), "conditions on a clause that is not firm-facing (never judged)")
-            tree = conditions.group(self, raw["conditions"], at("conditions"))
-        benefit = self.benefit(raw["benefit"], at("benefit"), text) if "benefit" in raw else None
+            tree = conditions.group(self, raw["conditions"], at("conditions"), params=named)
+        if params and tree is not None:
+            unused = set(named) - {leaf.param for leaf in model.iter_leaves(tree)}
+            if unused:
+                self.fail(at("params"), f"not used by the conditions: {', '.join(sorted(unused))}")
+        basis.leaf_quotes(self, tree, at("conditions"), words, self._source_text())
+        benefit = self.benefit(raw["benefit"], at("benefit"), words) if "benefit" in raw else None
         if benefit is not None and benefit.cap is not None and tree is not None:
             tree = _capped(tree, benefit.cap)
         needs = self.strings(raw.get("needs", []), at("needs"))
@@ -253,13 +296,27 @@ class _File(checker.Checker):
             application = self.text(raw.get("application"), at("application"))
         elif "application" in raw:
             self.fail(at("application"), f"only clauses of mode apply say how to apply (mode is {mode})")
+        deadline = basis.deadline(self, raw["application_deadline"], at("application_deadline"), mode, words) \
+            if "application_deadline" in raw else None
         agencies = self.strings(raw["agencies"], at("agencies"))
         sms = raw.get("sms")
         if sms is not None and not isinstance(sms, bool):
             self.fail(at("sms"), "must be true or false (whether firms are told of it by SMS too)")
         elif sms is not None and not firm_facing:
             self.fail(at("sms"), "a clause that is not firm-facing sends nothing")
+        part = self.text(raw["part"], at("part")) if "part" in raw else None
+        executable = bool(firm_facing is True and tree is not None and not needs)
+        # Conditions already reported as invalid: whether the clause is decided by data is not known yet.
+        decided = None if raw.get("conditions") is not None and tree is None else executable
+        grounds = raw.get("basis") or {}
+        dates = self.dates(raw.get("basis"), at("basis"), {"valid_from": valid_from, "valid_to": valid_to},
+                           document, required=False)
+        mode_basis = basis.mode_basis(self, grounds.get("mode") if isinstance(grounds, Mapping) else None,
+                                      at("basis.mode"), mode, words, decided)
         values = dict(
+            part=part, mode_basis=mode_basis, params=params or (), from_basis=dates[0], to_basis=dates[1],
+            application_deadline=deadline,
+            notes=basis.notes(self, raw["notes"], at("notes"), words) if "notes" in raw else (),
             id=clause_id, cite=cite, slug=self.slug, title=self.text(raw["title"], at("title")), text=text,
             category=self.enum(raw["category"], at("category"), model.CATEGORIES, "category"),
             firm_facing=firm_facing, mode=mode, agencies=agencies, jurisdiction=jurisdiction,
@@ -268,13 +325,10 @@ class _File(checker.Checker):
         )
         if len(self.problems) > n:
             return None
-        return model.Clause(
-            **values, rule_version=rule_version(raw),
-            executable=bool(firm_facing and tree is not None and not needs),
-        )
+        return model.Clause(**values, rule_version=rule_version(raw), executable=executable)
 
     def benefit(self, raw: Any, where: str, clause_text: str | None) -> model.Benefit | None:
-        if not self.keys(raw, where, _BENEFIT_REQUIRED, {"formula", "cap"}):
+        if not self.keys(raw, where, _BENEFIT_REQUIRED, {"formula", "cap", "params", "at_most"}):
             return None
         n = len(self.problems)
         kind = self.text(raw["kind"], f"{where}.kind")
@@ -283,14 +337,28 @@ class _File(checker.Checker):
         unit = self.enum(raw["unit"], f"{where}.unit", model.UNITS, "unit")
         description = self.text(raw["description"], f"{where}.description")
         text, inputs = raw.get("formula"), frozenset()
-        if text is not None:
+        params = basis.params(self, raw["params"], f"{where}.params", clause_text) if "params" in raw else ()
+        if text is not None and params is not None:
             try:
+                numbers = basis.literals(text)
+                if numbers:
+                    self.fail(f"{where}.formula", f"numbers {numbers} written in the formula: name each in params "
+                                                  "with the clause's words that state it")
+                unused = {p.name for p in params} - formula.names(text)
+                if unused:
+                    self.fail(f"{where}.params", f"not used by the formula: {', '.join(sorted(unused))}")
+                text = basis.substitute(text, params)
                 formula.validate(text, derive.ATTRIBUTE_TYPES)
                 inputs = formula.names(text)
             except formula.FormulaError as exc:
                 self.fail(f"{where}.formula", f"bad formula {text!r}: {exc}")
             if unit == "none":
                 self.fail(f"{where}.unit", "a formula computes an amount: unit cannot be none")
+        at_most = self.text(raw["at_most"], f"{where}.at_most") if "at_most" in raw else None
+        if at_most is not None and not basis.quoted(at_most, clause_text):
+            self.fail(f"{where}.at_most", "not found in the clause's text (whitespace ignored)")
+        if at_most is not None and text is None:
+            self.fail(f"{where}.at_most", "says the formula's amount is a maximum: add a formula")
         cap = None
         if "cap" in raw:
             cap = self.cap(raw["cap"], f"{where}.cap", clause_text)
@@ -303,7 +371,8 @@ class _File(checker.Checker):
         if cap is not None:
             text = f"max(0, min({text}, {cap.amount}) - {model.GRANTED})"
             inputs = formula.names(text)
-        return model.Benefit(kind=kind, unit=unit, description=description, formula=text, inputs=inputs, cap=cap)
+        return model.Benefit(kind=kind, unit=unit, description=description, formula=text, inputs=inputs, cap=cap,
+                             params=params or (), at_most=at_most)
 
     def cap(self, raw: Any, where: str, clause_text: str | None) -> model.Cap | None:
         if not self.keys(raw, where, {"amount", "per", "quote"}, set()):
@@ -323,7 +392,7 @@ class _File(checker.Checker):
 
 def _capped(tree: model.Condition, cap: model.Cap) -> model.Condition:
     """The clause's conditions and one more: what it already granted in the period is below the cap."""
-    below = model.Leaf(model.GRANTED, "lt", cap.amount, "benefit.cap")
+    below = model.Leaf(model.GRANTED, "lt", cap.amount, "benefit.cap", cap.quote)
     if isinstance(tree, model.Group) and tree.kind == "all":
         return dataclasses.replace(tree, children=(*tree.children, below))
     return model.Group("all", (tree, below), "")

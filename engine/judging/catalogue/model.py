@@ -34,6 +34,21 @@ CAP_PERIODS = ("year",)
 #: loader writes it into the clause's condition and formula from the ``cap`` declaration.
 GRANTED = "granted_year"
 
+#: Why a clause may be ``auto_grant`` (``basis.mode.reason``), each with the words one of which its
+#: quotation must contain: the clause itself makes the benefit automatic (免申即享, 直接享受, 自动…),
+#: or it is a tax reduction a firm takes when it files (免征, 减征 …), or a waiver the clause orders of
+#: a state payee, with no application.
+MODE_REASONS: dict[str, tuple[str, ...]] = {
+    "no_application": ("免申即享", "免申", "直接享受", "自动", "无需申请", "直达"),
+    "at_filing": ("免征", "减征", "减免", "减半", "加计扣除", "加速折旧"),
+    # The clause itself orders a waiver of what the firm owes a state body (rent of state-owned
+    # premises), for a class the data decides, and names no application: the payee applies it.
+    "ordered_waiver": ("减免", "免收"),
+}
+#: Where a date comes from (``basis.valid_from`` / ``basis.valid_to``): words of the text, the
+#: document's own date (clauses only), or a note that the text states none (``valid_to`` null).
+DATE_SOURCES = ("quote", "document", "unstated")
+
 
 @dataclasses.dataclass(frozen=True)
 class Leaf:
@@ -43,6 +58,10 @@ class Leaf:
     op: str
     value: Any
     path: str
+    #: The clause's own words this condition implements (``quote`` in the YAML), shown beside its verdict.
+    quote: str | None = None
+    #: The clause parameter (``params``) the value is, where it is a number the text states.
+    param: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +87,41 @@ class Cap:
 
 
 @dataclasses.dataclass(frozen=True)
+class Param:
+    """A number the text states, named, with its words: of a condition (the clause's ``params``) or of a
+    benefit formula (``benefit.params``)."""
+
+    name: str
+    value: float
+    quote: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ModeBasis:
+    """Why a clause is ``auto_grant``: the clause's own words (``quote``) and the kind of reason."""
+
+    quote: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DateBasis:
+    """Where a ``valid_from`` / ``valid_to`` comes from: one of :data:`DATE_SOURCES`, its words, a note."""
+
+    source: str
+    quote: str | None = None
+    note: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """A reading of the text answered in the rule file: the words it rests on and what follows from them."""
+
+    quote: str
+    note: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Benefit:
     """What a clause grants; ``formula`` (if any) computes the amount in ``unit``.
 
@@ -82,6 +136,11 @@ class Benefit:
     #: Attribute names the formula reads.
     inputs: frozenset[str] = frozenset()
     cap: Cap | None = None
+    #: The formula's numbers, named (the formula above has their values written in).
+    params: tuple[Param, ...] = ()
+    #: The clause's words making the amount a maximum (不超过, 最高 …): the formula computes the most the
+    #: firm may get, not what it gets. None where the clause fixes the amount.
+    at_most: str | None = None
 
     @functools.cached_property
     def display_description(self) -> str:
@@ -101,6 +160,11 @@ class Document:
     valid_from: dt.date
     valid_to: dt.date | None
     source: str  # the rule file, as shown in error messages (e.g. "rules/yunnan-2022/clauses.yaml")
+    #: Where ``valid_from`` and ``valid_to`` come from (``basis.valid_from`` / ``basis.valid_to``).
+    from_basis: DateBasis | None = None
+    to_basis: DateBasis | None = None
+    #: Readings of the text answered in the rule file, each with its quotation.
+    notes: tuple[Note, ...] = ()
 
     @functools.cached_property
     def display_title(self) -> str:
@@ -136,6 +200,21 @@ class Clause:
     executable: bool
     #: The clause's own say on SMS (``sms: true|false`` in its YAML); None: the default rule (:attr:`by_sms`).
     sms: bool | None = None
+    #: The part of the clause this entry judges, where the clause mixes parts of different modes
+    #: (several entries then share the cite); None for a whole clause.
+    part: str | None = None
+    #: Why the clause is ``auto_grant`` (required of every auto_grant clause); None otherwise.
+    mode_basis: ModeBasis | None = None
+    #: Where ``valid_from`` and ``valid_to`` come from (``basis.valid_from`` / ``basis.valid_to``).
+    from_basis: DateBasis | None = None
+    to_basis: DateBasis | None = None
+    #: Readings of the text answered in the rule file, each with its quotation.
+    notes: tuple[Note, ...] = ()
+    #: The last day to apply, where the text states one (``application_deadline: {date, quote}``); None
+    #: where it states none. Not ``valid_to``: a window for what qualifies (2022 loans) is no deadline to apply.
+    application_deadline: dt.date | None = None
+    #: The numbers its conditions compare with (thresholds, dates), named, with their words.
+    params: tuple[Param, ...] = ()
 
     @property
     def by_sms(self) -> bool:

@@ -202,6 +202,8 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
     }
     if clause.needs:
         explanation["needs"] = list(clause.needs)
+    if clause.mode_basis is not None:
+        explanation["basis"] = {"mode": clause.mode, "quote": clause.mode_basis.quote, "reason": clause.mode_basis.reason}
     amount = None
     if status == MET and clause.benefit is not None and clause.benefit.formula:
         result = formula.evaluate(clause.benefit.formula, attributes)
@@ -209,6 +211,9 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
         explanation["amount"] = {
             "formula": clause.benefit.formula, "unit": clause.benefit.unit,
             "inputs": dict(result.inputs), "amount": result.amount,
+            **({"params": {p.name: {"value": p.value, "quote": p.quote} for p in clause.benefit.params}}
+               if clause.benefit.params else {}),
+            **({"at_most": clause.benefit.at_most} if clause.benefit.at_most else {}),
             **({"missing": list(result.missing)} if result.missing else {}),
             **({"error": result.error} if result.error else {}),
         }
@@ -274,8 +279,13 @@ def _condition(
         else:
             verdict = MET if _COMPARE[node.op](seen, node.value) else NOT_MET
         required = list(node.value) if isinstance(node.value, tuple) else node.value
-        leaves.append({"path": node.path, "attr": node.attr, "op": node.op,
-                       "required": required, "seen": seen, "verdict": _VALUE[verdict]})
+        entry = {"path": node.path, "attr": node.attr, "op": node.op,
+                 "required": required, "seen": seen, "verdict": _VALUE[verdict]}
+        if node.quote is not None:
+            entry["quote"] = node.quote  # the clause's words this condition implements, beside its verdict
+        if node.param is not None:
+            entry["param"] = node.param  # the named number the value is (its words: the clause's params)
+        leaves.append(entry)
         return verdict, ({node.attr} if verdict == UNKNOWN else set())
     results = [_condition(child, attributes, leaves) for child in node.children]
     verdicts = [v for v, _ in results]

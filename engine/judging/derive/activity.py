@@ -65,7 +65,7 @@ def social_insurance(section: Any, as_of: dt.date) -> dict[str, Any]:
 
 
 def certifications(section: Any, as_of: dt.date) -> dict[str, Any]:
-    """``cert_<kind>`` for every kind, with ``_level`` and ``_year`` for those held on ``as_of``.
+    """``cert_<kind>`` for every kind, with ``_level``, ``_year`` and ``_date`` for those held on ``as_of``.
 
     Certifications are granted by registries (工信部门、科技部门…) whose published lists are
     authoritative, and every grant reaches the profile as an event, so a kind with no record —
@@ -91,18 +91,25 @@ def certifications(section: Any, as_of: dt.date) -> dict[str, Any]:
         else:
             out[f"cert_{kind}"] = True
             out[f"cert_{kind}_year"] = granted.year
+            # The grant date as the number YYYYMMDD: conditions compare numbers (qinghai-2022#(十二)
+            # rewards certifications first granted once its measures took effect, 2022-02-27).
+            out[f"cert_{kind}_date"] = granted.year * 10000 + granted.month * 100 + granted.day
             if rec.get("level") in CERT_LEVELS:
                 out[f"cert_{kind}_level"] = rec["level"]
     return out
 
 
 def leases(section: Any, as_of: dt.date) -> dict[str, Any]:
-    """``state_owned_lease`` / ``state_owned_monthly_rent`` from the leases in force in the year.
+    """``state_owned_lease`` / ``state_owned_monthly_rent`` / ``state_owned_lease_full_months``
+    from the leases in force in the year.
 
     A lease counts if its term overlaps ``as_of``'s year (a missing start or end leaves that
     side open). State-owned = landlord a 国有企业 or 行政事业单位 (government_agency).
     No leases section = unknown (absent); a section without such leases = False and rent 0.
     A lease of unknown landlord type makes a False answer unknown.
+    ``state_owned_lease_full_months`` is the fewest whole calendar months of the year that any of
+    those leases covers: a waiver of "3 months' rent" cannot exceed the months rented, and with
+    several leases the shortest keeps the amount from being overstated.
     """
     if not isinstance(section, Mapping):
         return {}
@@ -120,10 +127,24 @@ def leases(section: Any, as_of: dt.date) -> dict[str, Any]:
     if not state:
         return {} if unsure else {"state_owned_lease": False, "state_owned_monthly_rent": 0.0}
     out: dict[str, Any] = {"state_owned_lease": True}
+    out["state_owned_lease_full_months"] = min(
+        full_months(as_date(lease.get("start")), as_date(lease.get("end")), as_of.year) for lease in state
+    )
     rents = [as_number(lease.get("monthly_rent")) for lease in state]
     if None not in rents:
         out["state_owned_monthly_rent"] = sum(rents)
     return out
+
+
+def full_months(start: dt.date | None, end: dt.date | None, year: int) -> int:
+    """Calendar months of ``year`` a term [start, end] covers on every day (None: open on that side)."""
+    count = 0
+    for month in range(1, 13):
+        first = dt.date(year, month, 1)
+        last = (dt.date(year + 1, 1, 1) if month == 12 else dt.date(year, month + 1, 1)) - dt.timedelta(days=1)
+        if (start is None or start <= first) and (end is None or end >= last):
+            count += 1
+    return count
 
 
 def _in_year(records: list[Mapping[str, Any]], field: str, as_of: dt.date) -> list | None:
@@ -149,6 +170,10 @@ def loans(section: Any, as_of: dt.date) -> dict[str, Any]:
     ``agri_loan_interest_year`` is one year's interest on each agricultural loan at
     min(annual rate, 5%). No loans section = unknown; a section without such loans = 0
     (``agri_loan_max_rate`` is then absent: there is no rate to report).
+    ``loan_new_year`` is the principal of every loan of the year, whatever its kind, and
+    ``loan_interest_rest_of_year`` the interest those loans bear in the year, from the day each was
+    issued to 31 December, at min(annual rate, 5%) (yunnan-2022#一(一) subsidises the 2022 new loans
+    of key agricultural firms at a rate of at most 5%: a loan issued in November bears two months).
     """
     if not isinstance(section, Mapping):
         return {}
@@ -170,7 +195,21 @@ def loans(section: Any, as_of: dt.date) -> dict[str, Any]:
         ))
     if (total := _total(guarantee, "principal")) is not None:
         out["guarantee_loan_new_year"] = total
+    if (total := _total(year, "principal")) is not None:
+        out["loan_new_year"] = total
+    every_rate = [as_number(r.get("annual_rate")) for r in year]
+    if "loan_new_year" in out and None not in every_rate:
+        out["loan_interest_rest_of_year"] = float(sum(
+            as_number(r["principal"]) * min(rate, AGRI_RATE_CAP) / 100.0 * _rest_of_year(as_date(r["issued_on"]))
+            for r, rate in zip(year, every_rate)
+        ))
     return out
+
+
+def _rest_of_year(issued: dt.date) -> float:
+    """The share of its year from ``issued`` to 31 December, both included."""
+    days = (dt.date(issued.year, 12, 31) - issued).days + 1
+    return days / (dt.date(issued.year + 1, 1, 1) - dt.date(issued.year, 1, 1)).days
 
 
 def ip_transactions(section: Any, as_of: dt.date) -> dict[str, Any]:

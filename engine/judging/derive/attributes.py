@@ -19,7 +19,8 @@ from engine.judging.derive.small_low_profit import is_small_low_profit
 
 _CERT_TYPES: dict[str, type] = {}
 for _kind in activity.CERT_KINDS:
-    _CERT_TYPES.update({f"cert_{_kind}": bool, f"cert_{_kind}_level": str, f"cert_{_kind}_year": int})
+    _CERT_TYPES.update({f"cert_{_kind}": bool, f"cert_{_kind}_level": str, f"cert_{_kind}_year": int,
+                        f"cert_{_kind}_date": int})
 
 #: Every attribute of docs/profile.md and its Python type; amounts, rates and 从业人员 (a
 #: quarterly average in the CIT filing, so possibly fractional) are float, counts and years int.
@@ -34,10 +35,10 @@ ATTRIBUTE_TYPES: dict[str, type] = {
     **{f"hires_{kind}": int for kind in activity.HIRE_KINDS},
     "unemployment_insurance_paid": bool, "layoffs_year": int, "layoff_rate": float,
     **_CERT_TYPES,
-    "state_owned_lease": bool, "state_owned_monthly_rent": float,
+    "state_owned_lease": bool, "state_owned_monthly_rent": float, "state_owned_lease_full_months": int,
     "county_risk_2022": bool,
     "agri_loan_new_year": float, "agri_loan_max_rate": float, "agri_loan_interest_year": float,
-    "guarantee_loan_new_year": float,
+    "guarantee_loan_new_year": float, "loan_new_year": float, "loan_interest_rest_of_year": float,
     "ip_buy_amount_year": float, "ip_sell_amount_year": float,
     "registered_year": int, "firm_age_years": int,
 }

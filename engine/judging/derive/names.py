@@ -19,7 +19,7 @@ from engine.judging.derive.attributes import ATTRIBUTE_TYPES
 
 NAMES_FILE = Path(__file__).with_name("data") / "attribute_names.yaml"
 #: How a value of each unit reads.
-UNITS = ("yuan", "yes_no")
+UNITS = ("yuan", "yes_no", "months")
 #: Longest `short` name: it goes into an SMS parameter (35 characters at most) with a few words around it.
 SHORT_MAX_CHARS = 20
 #: Every entry names the attribute and the agency holding it; `short` and `unit` come together.
@@ -54,6 +54,8 @@ class AttributeName:
             return "未知"
         if self.unit == "yes_no":
             return "是" if value else "否"
+        if self.unit == "months":
+            return f"{int(value)}个月"
         fen = decimal.Decimal(str(value)).quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_UP)
         return f"{fen:,}元"
 

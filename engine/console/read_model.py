@@ -23,6 +23,7 @@ from aiohttp import web
 
 from engine import audit, constants
 from engine.core import matching
+from engine.core.scopes import Scope
 
 PAGE_SIZE = 50
 #: Rows per database round trip when streaming the CSV export.
@@ -227,37 +228,47 @@ class AuditFilters:
 
 
 class ConsoleReadModel(abc.ABC):
-    """Every read the console makes. Implementations only read; times come back in UTC."""
+    """Every read the console makes. Implementations only read; times come back in UTC.
+
+    Every read of firms, decisions or notices takes the operator's `scope` (engine.core.scopes) and
+    sees only firms whose region it covers — in rows, counts and sums alike. It is a required
+    keyword, so no call can forget it."""
 
     # The match log and decisions ---------------------------------------------------------------
 
     @abc.abstractmethod
-    async def decision_page(self, filters: DecisionFilters, number: int, size: int = PAGE_SIZE) -> Page:
+    async def decision_page(self, filters: DecisionFilters, number: int, size: int = PAGE_SIZE, *, scope: Scope) -> Page:
         """Page `number` (from 1) of the filtered match log, newest first, as DecisionRows."""
 
     @abc.abstractmethod
-    def decision_batches(self, filters: DecisionFilters, batch: int = CSV_BATCH) -> AsyncGenerator[list[DecisionRow], None]:
+    def decision_batches(
+        self, filters: DecisionFilters, batch: int = CSV_BATCH, *, scope: Scope
+    ) -> AsyncGenerator[list[DecisionRow], None]:
         """The whole filtered match log, newest first, with the firms' mobile and email, in batches
         of `batch` read one at a time (keyset on id): an export of any size holds one batch in
         memory and no read transaction stays open between batches."""
 
     @abc.abstractmethod
-    async def decision_detail(self, decision_id: int) -> DecisionDetail | None:
-        """One decision with its firm's name and region, or None if there is no such decision."""
+    async def decision_detail(self, decision_id: int, *, scope: Scope) -> DecisionDetail | None:
+        """One decision with its firm's name and region, or None if there is no such decision in scope."""
 
     @abc.abstractmethod
     async def decision_notice_ids(self, decision_id: int) -> list[str]:
         """The notices a decision caused, oldest first."""
 
     @abc.abstractmethod
-    async def pending_rows(self, clause_id: str | None = None) -> list[DecisionRow]:
+    async def pending_rows(self, clause_id: str | None = None, *, scope: Scope) -> list[DecisionRow]:
         """Decisions waiting for 二次确认 (of one clause, or all), oldest first: the order they
         should be worked through."""
+
+    @abc.abstractmethod
+    async def in_scope(self, decision_ids: Sequence[int], *, scope: Scope) -> set[int]:
+        """Those of `decision_ids` that exist and whose firm is in scope."""
 
     # Firms ------------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def search_firms(self, text: str, number: int, size: int = PAGE_SIZE) -> Page:
+    async def search_firms(self, text: str, number: int, size: int = PAGE_SIZE, *, scope: Scope) -> Page:
         """Firms (FirmRows) whose USCC or name contains `text` (all firms when empty), most recently
         updated first."""
 
@@ -268,21 +279,21 @@ class ConsoleReadModel(abc.ABC):
     # Clauses ----------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def clause_decision_counts(self, clause_id: str | None = None) -> dict[str, dict[str, int]]:
+    async def clause_decision_counts(self, clause_id: str | None = None, *, scope: Scope) -> dict[str, dict[str, int]]:
         """Clause id → decision status → how many decisions (of one clause, or all)."""
 
     @abc.abstractmethod
-    async def clause_notice_counts(self, clause_id: str | None = None) -> dict[str, dict[str, int]]:
+    async def clause_notice_counts(self, clause_id: str | None = None, *, scope: Scope) -> dict[str, dict[str, int]]:
         """Clause id → notice status → how many notices (of one clause, or all)."""
 
     @abc.abstractmethod
-    async def recent_decisions(self, clause_id: str, limit: int = 20) -> list[DecisionRow]:
+    async def recent_decisions(self, clause_id: str, limit: int = 20, *, scope: Scope) -> list[DecisionRow]:
         """The clause's latest `limit` decisions of any status, newest first."""
 
     # Statistics -------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def stat_counts(self) -> StatCounts:
+    async def stat_counts(self, *, scope: Scope) -> StatCounts:
         """The aggregates behind the statistics page (engine.console.stats rolls them up)."""
 
     # The audit trail --------------------------------------------------------------------------

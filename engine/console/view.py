@@ -13,6 +13,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from engine.console import keys, labels, security
+from engine.console.read_model import READ_MODEL
+from engine.core.scopes import Scope
 
 
 def catalogue(request: web.Request) -> Any:
@@ -58,3 +60,21 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], *, s
 def not_found(message: str) -> web.HTTPNotFound:
     """A 404 whose text the console's error page shows."""
     return web.HTTPNotFound(text=message)
+
+
+def scope(request: web.Request) -> Scope:
+    """The regions the logged-in operator may see (engine.core.scopes)."""
+    return security.current_operator(request).scope
+
+
+def firm_missing(uscc: str) -> web.HTTPNotFound:
+    """The 404 for a firm that does not exist, or is outside the operator's regions: the same page,
+    so that an operator cannot tell the two apart (nor learn that a firm exists elsewhere)."""
+    return not_found(f"没有统一社会信用代码为 {uscc} 的企业档案。")
+
+
+async def require_firm_in_scope(request: web.Request, uscc: str) -> None:
+    """404 (`firm_missing`) unless the firm's region is in the operator's scope."""
+    own = scope(request)
+    if not own.is_all and not own.covers(await request.app[READ_MODEL].firm_region(uscc)):
+        raise firm_missing(uscc)

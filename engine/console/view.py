@@ -34,12 +34,20 @@ def actor(request: web.Request) -> str:
     return security.actor(security.current_operator(request))
 
 
+#: Numbers from this size up are written with thousands separators (150,000); smaller ones — years,
+#: months, rates, counts — are written as they are (2022, not 2,022).
+GROUPED_FROM = 10_000
+
+
 def fmt(value: Any) -> str:
-    """A fact or condition value for display: 是/否 for booleans, JSON for structures, — for nothing."""
+    """A fact or condition value for display: 是/否 for booleans, JSON for structures, — for nothing,
+    large numbers with thousands separators."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, (int, float, Decimal)) and abs(value) >= GROUPED_FROM:
+        return f"{value:,}"
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return str(value)

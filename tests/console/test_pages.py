@@ -130,7 +130,8 @@ async def test_decision_detail_explains_and_shows_the_delivery_timeline(console_
     html = await page(console_client, f"/console/decisions/{met.id}")
     for condition in met.decision.explanation["conditions"]:
         assert f"<code>{condition['attr']}</code>" in html
-    assert "vat_monthly_sales" in html and "不大于 150000" in html and "适用地区" in html and "630000" in html
+    assert "vat_monthly_sales" in html and "不大于 150,000" in html and "适用地区" in html and "630000" in html
+    assert "青海省" in html  # the jurisdiction by name, its code in small type
     assert met.decision.rule_version in html and "qinghai-2022-2" in html
     assert f"#event-{seed.REAL}-vat" in html and "增值税申报" in html and f"{seed.REAL}-reg" in html
     notices = await store.firm_notices(seed.REAL)

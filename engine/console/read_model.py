@@ -15,6 +15,7 @@ import abc
 import dataclasses
 import datetime
 import math
+import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -57,15 +58,23 @@ class Page:
         return self.number < self.pages
 
 
+_PAGE = re.compile(r"[0-9]{1,20}")
+
+
 def page_number(query: Mapping[str, str]) -> int:
-    """The ?page= parameter, 1 when absent or nonsense; past constants.MAX_PAGE a 400 (an offset that
-    large would overflow the database's integers)."""
-    try:
-        number = max(1, int(query.get("page", "1")))
-    except ValueError:
+    """The ?page= parameter (1 when absent or empty). Anything but a whole number from 1 to
+    constants.MAX_PAGE is a 400 naming the value: a link that says "page -1" or "page x" is broken,
+    and showing page 1 instead would hide that; an offset past MAX_PAGE would overflow the database's
+    integers."""
+    text = query.get("page", "").strip()
+    if not text:
         return 1
+    shown = text if len(text) <= 30 else text[:30] + "…"
+    if not _PAGE.fullmatch(text) or int(text) < 1:
+        raise web.HTTPBadRequest(text=f"页码应为 1 到 {constants.MAX_PAGE} 之间的整数，而不是“{shown}”。")
+    number = int(text)
     if number > constants.MAX_PAGE:
-        raise web.HTTPBadRequest(text=f"页码超出范围（最大为 {constants.MAX_PAGE}）。")
+        raise web.HTTPBadRequest(text=f"页码超出范围（最大为 {constants.MAX_PAGE}）：{shown}。")
     return number
 
 

@@ -68,27 +68,10 @@ REGION_FIELDS = frozenset({"region", "county", "city", "province"})
 #: Profile fields and facts holding a GB/T 4754 code, shown by the industry's name.
 INDUSTRY_FIELDS = frozenset({"industry", "industry_section"})
 
-#: GB/T 2260 entries that group counties without being a place of their own (not shown as a parent).
-_GROUPINGS = frozenset({"市辖区", "县", "省直辖县级行政单位", "自治区直辖县级行政单位", "省直辖县级行政区划", "自治区直辖县级行政区划"})
-
-
 def region_name(code: object) -> str:
-    """The name of a region code or prefix as operators say it: "63" → 青海省, "6301" or "630100" →
-    西宁市, "630104" → 西宁市城西区, "110101" → 北京市东城区; "" when the code is not one in use."""
-    text = str(code or "").strip()
-    if not text.isdigit() or len(text) not in (2, 4, 6):
-        return ""
-    padded = text.ljust(6, "0")
-    name = regions.region_name(padded)
-    if not name or name in _GROUPINGS:
-        return ""
-    if padded.endswith("00"):
-        return name
-    for parent in (padded[:4] + "00", padded[:2] + "0000"):  # the city, else (直辖市, 省直辖县) the province
-        above = regions.region_name(parent)
-        if above and above not in _GROUPINGS:
-            return above + name
-    return name
+    """The name of a region code or prefix as operators say it (engine.core.regions.display_name):
+    "63" → 青海省, "6301" → 西宁市, "630104" → 西宁市城西区; "" when the code is not one in use."""
+    return regions.display_name(str(code or "").strip())
 
 
 def industry_name(code: object) -> str:

@@ -101,5 +101,6 @@ def load(stored: str | None) -> Scope:
 
 
 def label(prefix: str) -> str:
-    """A prefix's region name ("5301" → 昆明市), or the prefix itself if the table has no name."""
-    return regions.region_name(prefix.ljust(6, "0")) or prefix
+    """A prefix's region name ("5301" → 昆明市, "530102" → 昆明市五华区), or the prefix itself if the
+    table has no name."""
+    return regions.display_name(prefix) or prefix

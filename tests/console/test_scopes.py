@@ -63,7 +63,7 @@ def test_stored_form_round_trips_and_names_the_regions():
     assert scope.stored() == "530102 63"
     assert scopes.load(scope.stored()) == scope
     assert scopes.load(None) is scopes.ALL and scopes.ALL.stored() is None
-    assert scope.describe() == "五华区（530102）、青海省（63）"
+    assert scope.describe() == "昆明市五华区（530102）、青海省（63）"
     assert scopes.ALL.describe() == "全部地区"
     with pytest.raises(scopes.ScopeError, match="stored scope"):
         scopes.load("53 x")

@@ -11,7 +11,8 @@ import re
 import pytest
 
 import engine.notices
-from engine.console import reasons
+import engine.notices.channels
+from engine.console import labels, reasons
 from tests.console import conftest as console_conftest
 from tests.notices import helpers
 
@@ -143,3 +144,29 @@ async def test_the_decision_and_firm_pages_show_reasons_in_chinese(console_clien
     for path in (f"/console/decisions/{waiting.decision_id}", f"/console/firms/{helpers.FIRM}"):
         html = await (await console_client.get(path)).text()
         assert "档案中没有手机号码" in html and "no mobile number" not in html, path
+
+
+def outcomes_in_notices() -> set[str]:
+    """Every attempt outcome engine/notices writes: the third argument or `outcome=` of a Transition,
+    `outcome` arguments of the operator actions, the literals a receipt falls back to, the channels' outcomes."""
+    found = {outcome.value for outcome in engine.notices.channels.Outcome}
+    for path in sorted(NOTICES.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = ast.unparse(node.func)
+            values = [k.value for k in node.keywords if k.arg == "outcome"]
+            if name.endswith("Transition") and len(node.args) >= 3:
+                values.append(node.args[2])
+            if name == "_by_operator" and len(node.args) >= 6:
+                values.append(node.args[5])
+            for value in values:  # string literals, but not a call's arguments (item.get("err_code") is the provider's code)
+                arguments = {id(a) for call in ast.walk(value) if isinstance(call, ast.Call) for a in call.args}
+                found |= {c.value for c in ast.walk(value) if isinstance(c, ast.Constant) and isinstance(c.value, str) and id(c) not in arguments}
+    return found
+
+
+def test_every_attempt_outcome_has_a_chinese_label():
+    found = outcomes_in_notices()
+    assert {"quiet_hours", "requeued", "released", "sent", "dead", "DELIVERED"} <= found
+    assert sorted(found - set(labels.OUTCOME)) == []

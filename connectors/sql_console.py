@@ -273,8 +273,7 @@ class SqlConsoleReadModel(read_model.ConsoleReadModel):
     async def audit_actions(self) -> list[str]:
         return [row.action for row in await self._rows(sa.select(AUDIT.c.action).distinct().order_by(AUDIT.c.action))]
 
-    async def audit_batches(self, batch: int = read_model.VERIFY_BATCH) -> AsyncGenerator[list[audit.Entry], None]:
-        after = 0
+    async def audit_batches(self, batch: int = read_model.VERIFY_BATCH, *, after: int = 0) -> AsyncGenerator[list[audit.Entry], None]:
         while True:
             rows = await self._rows(sa.select(AUDIT).where(AUDIT.c.seq > after).order_by(AUDIT.c.seq).limit(batch))
             if rows:
@@ -282,3 +281,13 @@ class SqlConsoleReadModel(read_model.ConsoleReadModel):
             if len(rows) < batch:
                 return
             after = rows[-1].seq
+
+    async def audit_entry(self, seq: int) -> audit.Entry | None:
+        rows = await self._rows(sa.select(AUDIT).where(AUDIT.c.seq == seq))
+        return _entry(rows[0]) if rows else None
+
+    async def latest_audit_entry(self, action: str) -> audit.Entry | None:
+        # Newest first along the primary key: a checkpoint is written every AUDIT_CHECKPOINT_EVERY
+        # entries, so the walk back to the latest one is about that long, whatever the chain's length.
+        rows = await self._rows(sa.select(AUDIT).where(AUDIT.c.action == action).order_by(AUDIT.c.seq.desc()).limit(1))
+        return _entry(rows[0]) if rows else None

@@ -316,8 +316,17 @@ class ConsoleReadModel(abc.ABC):
         """The distinct actions recorded, sorted (the filter's choices)."""
 
     @abc.abstractmethod
-    def audit_batches(self, batch: int = VERIFY_BATCH) -> AsyncGenerator[list[audit.Entry], None]:
-        """The whole chain in order, `batch` entries at a time, read one batch at a time."""
+    def audit_batches(self, batch: int = VERIFY_BATCH, *, after: int = 0) -> AsyncGenerator[list[audit.Entry], None]:
+        """The chain in order from the entry after seq `after` (all of it by default), `batch`
+        entries at a time, read one batch at a time."""
+
+    @abc.abstractmethod
+    async def audit_entry(self, seq: int) -> audit.Entry | None:
+        """The entry with this sequence number, or None."""
+
+    @abc.abstractmethod
+    async def latest_audit_entry(self, action: str) -> audit.Entry | None:
+        """The newest entry with this action (the latest checkpoint), or None."""
 
 
 #: The read model the console's pages use; the app factory sets it.

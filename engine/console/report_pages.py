@@ -59,7 +59,10 @@ async def audit_page(request: web.Request) -> web.Response:
     reads = request.app[READ_MODEL]
     filters = AuditFilters.parse(request.query)
     page = await audit_view.entries_page(reads, filters, page_number(request.query))
+    check = await audit_view.verify_chain(reads)
+    if (due := audit_view.checkpoint_due(check)) is not None:
+        await security.audit_action(request, due.action, due.subject_type, due.subject_id, dict(due.payload))
     return view.render(request, "audit.html", {
         "page": page, "filters": filters, "params": filters.as_query(),
-        "verdict": await audit_view.verify_chain(reads), "actions": await reads.audit_actions(),
+        "verdict": check.verdict, "check": check, "actions": await reads.audit_actions(),
     })

@@ -263,17 +263,17 @@ async def test_audit_page_filters_and_shows_the_chains_verdict(console_client, l
         await connection.execute(sa.update(models.AuditEntry.__table__).where(models.AuditEntry.__table__.c.seq == victim.seq)
                                  .values(actor="someone else"))
     html = await page(console_client, "/console/audit")
-    assert "哈希链校验失败" in html and f"第 {victim.seq} 号记录" in html and "edited" in html
+    assert "哈希链校验失败" in html and f"第 {victim.seq} 号记录" in html and "记录内容与其哈希不符：记录被修改过" in html
 
 
 async def test_audit_chain_verdict_spans_batches(store):
     await seed.two_firms(store)
     reads = sql_console.SqlConsoleReadModel(store)
     count = len(await audit_log(store))
-    in_threes = await audit_view.verify_chain(reads, batch=3)
-    assert in_threes == await audit_view.verify_chain(reads) and in_threes.ok and in_threes.entries == count
+    in_threes = (await audit_view.verify_chain(reads, batch=3)).verdict
+    assert in_threes == (await audit_view.verify_chain(reads)).verdict and in_threes.ok and in_threes.entries == count
     last = (await audit_log(store))[-1]
     async with store.write() as connection:
         await connection.execute(sa.delete(models.AuditEntry.__table__).where(models.AuditEntry.__table__.c.seq == 4))
-    verdict = await audit_view.verify_chain(reads, batch=3)
+    verdict = (await audit_view.verify_chain(reads, batch=3)).verdict
     assert not verdict.ok and verdict.first_bad_seq == 5 and last.seq > 5

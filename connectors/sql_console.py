@@ -266,7 +266,10 @@ class SqlConsoleReadModel(read_model.ConsoleReadModel):
 
     async def audit_page(self, filters: AuditFilters, number: int, size: int = read_model.PAGE_SIZE) -> Page:
         conditions = audit_conditions(filters)
-        count = sa.select(sa.func.count()).select_from(AUDIT).where(*conditions)
+        # Unfiltered, the chain's seqs run 1..N without gaps (a gap is what the verdict above the list
+        # reports), so the newest seq is the count: one index lookup instead of a scan of the chain.
+        count = (sa.select(sa.func.count()).select_from(AUDIT).where(*conditions) if conditions
+                 else sa.select(sa.func.coalesce(sa.func.max(AUDIT.c.seq), 0)))
         total, rows = await self._page(count, sa.select(AUDIT).where(*conditions).order_by(AUDIT.c.seq.desc()), number, size)
         return Page([_entry(r) for r in rows], number, size, total)
 

@@ -59,6 +59,9 @@ async def test_the_page_reads_about_a_checkpoints_worth_whatever_the_chain_lengt
     kept = await checkpoints(store)
     assert len(kept) == 3 and all(c.actor == "wang (viewer)" for c in kept)
     assert [c.payload["seq"] for c in kept] == [after for after, _ in calls[1::2]]
+    now = len([e async for e in store.audit_entries()])
+    assert f"共 {now} 条" in await audit_page(console_client)  # the unfiltered count is the newest seq
+    assert "共 3 条" in (await (await console_client.get("/console/audit?action=audit.checkpoint")).text())
 
 
 async def test_edits_after_the_checkpoint_or_of_it_are_found_before_it_left_to_the_cli(console_client, login, store, monkeypatch):

@@ -145,7 +145,10 @@ async def _operator_action(
     notice_id = request.match_info["notice_id"]
     notice = await store.get_notice(notice_id)
     # A notice of a firm outside the operator's regions is as absent as one that does not exist.
-    if notice is None or not view.scope(request).covers(await request.app[READ_MODEL].firm_region(notice.uscc)):
+    if notice is None:
+        raise view.not_found("没有这条通知。")
+    own = view.scope(request)
+    if not own.is_all and not own.covers(await request.app[READ_MODEL].firm_region(notice.uscc)):
         raise view.not_found("没有这条通知。")
     target = f"/console/decisions/{notice.decision_id}"
     try:

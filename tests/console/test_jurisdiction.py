@@ -214,3 +214,25 @@ async def test_a_firm_without_a_region_is_seen_by_all_region_accounts_only(conso
     assert SOUTH not in (await get(client, path))[1]
     await console_conftest.log_in(client, "everyone", "viewer")
     assert SOUTH in (await get(client, path))[1]
+
+
+#: Every console route, and where this file shows it keeps to the account's regions (or why it has no firm data).
+ROUTES = {
+    ("GET", "/console"): "a redirect", ("GET", "/console/"): "a redirect",
+    ("GET", "/console/login"): "no firm data", ("POST", "/console/login"): "no firm data", ("POST", "/console/logout"): "no firm data",
+    ("GET", "/console/decisions"): "every_route", ("GET", "/console/decisions.csv"): "every_route",
+    ("GET", "/console/decisions/{id}"): "every_route", ("GET", "/console/firms"): "every_route",
+    ("GET", "/console/firms/{uscc}"): "every_route", ("GET", "/console/clauses"): "every_route",
+    ("GET", "/console/clauses/{clause_id}"): "every_route", ("GET", "/console/approvals"): "every_route",
+    ("GET", "/console/objections"): "every_route", ("GET", "/console/stats"): "every_route",
+    ("GET", "/console/audit"): "every_route (all-region accounts only)", ("GET", "/console/account"): "every_route",
+    ("POST", "/console/approvals"): "actions", ("POST", "/console/notices/{notice_id}/retry"): "actions",
+    ("POST", "/console/notices/{notice_id}/release"): "actions", ("POST", "/console/firms/{uscc}/revoke-links"): "actions",
+    ("POST", "/console/clauses/{clause_id}/approval"): "no firm data (a clause's 二次确认 switch)",
+}
+
+
+async def test_the_matrix_covers_every_console_route(console_client):
+    routes = {(route.method, route.resource.canonical) for route in console_client.app.router.routes()
+              if route.resource is not None and route.resource.canonical.startswith("/console") and route.method in ("GET", "POST")}
+    assert routes == set(ROUTES)

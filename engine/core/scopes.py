@@ -5,8 +5,9 @@ prefixes: "53" (a province, 云南省), "5301" (a city, 昆明市) or "530102" (
 is in a restricted scope when its 6-digit county code starts with one of them; a firm without a
 region is in no restricted scope (nobody can say which office it belongs to).
 
-These are the only rules about scopes; the console's read model turns `prefixes` into SQL
-(`region LIKE '53%' OR …`) and everything else asks `covers`.
+These are the only rules about scopes: the SQL store turns `prefixes` into a condition
+(connectors.sql_base.region_in: `region LIKE '53%' OR …`, the same rule), and everything else asks
+`covers`.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from engine.console.accounts_store import (
     Reservation,
     Session,
 )
+from engine.core import scopes
 
 _OPERATOR = models.Operator.__table__
 _SESSION = models.ConsoleSession.__table__
@@ -34,7 +35,7 @@ _LOGIN_LOCK = int.from_bytes(b"pp-login", "big") >> 1
 
 def _account(row: Any) -> Account:
     return Account(
-        OperatorRecord(row.id, row.username, row.display_name, row.role),
+        OperatorRecord(row.id, row.username, row.display_name, row.role, scopes.load(row.regions)),
         row.password_hash,
         models.as_utc(row.created_at),
         models.as_utc(row.disabled_at),
@@ -67,10 +68,12 @@ class SqlAccounts(AccountStore):
         return [_account(row) for row in await self._rows(sa.select(_OPERATOR).order_by(_OPERATOR.c.username))]
 
     async def create_account(
-        self, username: str, display_name: str, role: str, password_hash: str, created_at: datetime.datetime
+        self, username: str, display_name: str, role: str, password_hash: str, created_at: datetime.datetime,
+        scope: scopes.Scope = scopes.ALL,
     ) -> OperatorRecord:
         insert = (sa.insert(_OPERATOR)
-                  .values(username=username, display_name=display_name, role=role, password_hash=password_hash, created_at=created_at)
+                  .values(username=username, display_name=display_name, role=role, password_hash=password_hash, created_at=created_at,
+                          regions=scope.stored())
                   .returning(_OPERATOR.c.id))
         try:
             async with self._store.write() as connection:
@@ -78,7 +81,7 @@ class SqlAccounts(AccountStore):
         except sa.exc.IntegrityError:
             # The only constraint an insert of valid values can break is the unique username.
             raise DuplicateUsername(username) from None
-        return OperatorRecord(operator_id, username, display_name, role)
+        return OperatorRecord(operator_id, username, display_name, role, scope)
 
     async def update_account(
         self,
@@ -87,8 +90,12 @@ class SqlAccounts(AccountStore):
         password_hash: str | None = None,
         disabled_at: datetime.datetime | None = None,
         revoke_sessions_at: datetime.datetime | None = None,
+        scope: scopes.Scope | None = None,
     ) -> int:
-        values = {name: value for name, value in (("password_hash", password_hash), ("disabled_at", disabled_at)) if value is not None}
+        values: dict[str, Any] = {
+            name: value for name, value in (("password_hash", password_hash), ("disabled_at", disabled_at)) if value is not None}
+        if scope is not None:
+            values["regions"] = scope.stored()
         revoked = 0
         async with self._store.write() as connection:
             if values:
@@ -120,7 +127,7 @@ class SqlAccounts(AccountStore):
 
     async def load_session(self, session_id: str) -> Session | None:
         query = (
-            sa.select(_SESSION, _OPERATOR.c.username, _OPERATOR.c.display_name, _OPERATOR.c.role)
+            sa.select(_SESSION, _OPERATOR.c.username, _OPERATOR.c.display_name, _OPERATOR.c.role, _OPERATOR.c.regions)
             .join(_OPERATOR, _OPERATOR.c.id == _SESSION.c.operator_id)
             .where((_SESSION.c.id == session_id) & _SESSION.c.revoked_at.is_(None) & _OPERATOR.c.disabled_at.is_(None))
         )
@@ -128,7 +135,8 @@ class SqlAccounts(AccountStore):
         if not rows:
             return None
         row = rows[0]
-        operator = OperatorRecord(row.operator_id, row.username, row.display_name, row.role)
+        # The scope is read with every request, so a change to it applies at the operator's next page.
+        operator = OperatorRecord(row.operator_id, row.username, row.display_name, row.role, scopes.load(row.regions))
         return Session(row.id, operator, row.csrf_token, models.as_utc(row.created_at), models.as_utc(row.expires_at))
 
     async def extend_session(self, session_id: str, expires_at: datetime.datetime) -> None:

@@ -27,7 +27,17 @@ from connectors import sql_health
 from connectors import sql_models as models
 from engine import constants
 from engine.core import event_status, records, stores
+from engine.core.scopes import Scope
 from engine.notices import outbox
+
+
+def region_in(scope: Scope, region: sa.ColumnElement[str]) -> list[sa.ColumnElement[bool]]:
+    """An operator's scope (engine.core.scopes) as a condition on a firm's `region` column: none for
+    every region, else one prefix match per region. A firm without a region (NULL) is in no
+    restricted scope: LIKE on NULL is never true."""
+    if scope.prefixes is None:
+        return []
+    return [sa.or_(*(region.startswith(prefix, autoescape=True) for prefix in scope.prefixes))]
 
 
 def _now() -> datetime.datetime:

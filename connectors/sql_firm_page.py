@@ -8,13 +8,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors import sql_backfill
+from connectors import sql_backfill, sql_base
 from connectors import sql_models as models
+from engine.core.scopes import Scope
 from engine.firm_page import rules, store
 
 _RESPONSE = models.FirmResponse.__table__
 _PREFERENCE = models.FirmPreference.__table__
 _DECISION = models.Decision.__table__
+_FIRM = models.Firm.__table__
 
 
 def _response(row: Any) -> store.FirmResponse:
@@ -44,8 +46,10 @@ class SqlFirmPage(sql_backfill.SqlBackfill, store.FirmPageStore):
         async with self._read() as connection:
             return [_response(row) for row in await connection.execute(query)]
 
-    async def objections(self, limit: int = 200) -> list[store.FirmResponse]:
-        query = sa.select(_RESPONSE).where(_RESPONSE.c.action == store.OBJECT).order_by(_RESPONSE.c.id.desc()).limit(limit)
+    async def objections(self, limit: int = 200, *, scope: Scope) -> list[store.FirmResponse]:
+        query = (sa.select(_RESPONSE).select_from(_RESPONSE.join(_FIRM, _FIRM.c.uscc == _RESPONSE.c.uscc))
+                 .where(_RESPONSE.c.action == store.OBJECT, *sql_base.region_in(scope, _FIRM.c.region))
+                 .order_by(_RESPONSE.c.id.desc()).limit(limit))
         async with self._read() as connection:
             return [_response(row) for row in await connection.execute(query)]
 

@@ -220,6 +220,8 @@ class Operator(SQLModel, table=True):
     password_hash: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     created_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
     disabled_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+    #: The region prefixes the account may see, space-separated (engine.core.scopes); NULL: all regions.
+    regions: str | None = Field(default=None, sa_column=sa.Column(sa.String(400), nullable=True))
 
 
 class ConsoleSession(SQLModel, table=True):

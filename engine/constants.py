@@ -20,6 +20,11 @@ HEADER_READ_TIMEOUT_SECONDS = 15.0
 #: integers cannot hold. 10^6 pages of 50 rows is far beyond any list this service keeps.
 MAX_PAGE = 1_000_000
 
+#: The console's audit page verifies the chain from its latest checkpoint (an `audit.checkpoint` entry,
+#: engine.console.audit_view) and records a new one once this many entries past it verified intact: the
+#: page then checks at most about this many entries, however long the chain grows (the CLI checks all).
+AUDIT_CHECKPOINT_EVERY = 1000
+
 #: Largest id a path or form may name: the id columns are SQL INTEGER (32 bits on PostgreSQL). A larger
 #: number names no row (404), and the database would refuse to compare it (500).
 MAX_ID = 2**31 - 1

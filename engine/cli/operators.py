@@ -1,4 +1,4 @@
-"""`policy-push operators add|disable|reset-password|list`: console accounts, managed by whoever
+"""`policy-push operators add|create|set-regions|disable|reset-password|list`: console accounts, managed by whoever
 runs the service (the first admin cannot be created from a console nobody can log in to yet).
 
 Each command applies pending migrations first, then acts on POLICY_PUSH_DATABASE_URL; changes
@@ -22,6 +22,7 @@ from engine import audit
 from engine.cli import database, options
 from engine.console import accounts
 from engine.console.accounts_store import AccountStore
+from engine.core import scopes
 
 T = TypeVar("T")
 
@@ -61,6 +62,18 @@ def _password(from_stdin: bool) -> str:
     return password
 
 
+def _scope(values: tuple[str, ...]) -> scopes.Scope:
+    try:
+        return scopes.parse(values)
+    except scopes.ScopeError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--region'") from None
+
+
+_region_option = click.option(
+    "--region", "regions", multiple=True, metavar="CODE",
+    help="A region the operator may see (repeatable): a county code (530102), a city (5301 or 530100), "
+    "a province (53 or 530000), or 'all'. Default: all regions.")
+
 _stdin_option = click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 
 
@@ -73,16 +86,34 @@ def operators() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(accounts.ROLES), required=True, help="What the operator may do.")
 @click.option("--display-name", default="", help="Name shown in the console, e.g. 张三 (defaults to USERNAME).")
+@_region_option
 @_stdin_option
-def add(username: str, role: str, display_name: str, password_stdin: bool) -> None:
-    """Create an operator account."""
+def add(username: str, role: str, display_name: str, regions: tuple[str, ...], password_stdin: bool) -> None:
+    """Create an operator account (also called `create`)."""
     try:
         accounts.check_username(username)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
+    scope = _scope(regions)
     password = _password(password_stdin)
-    record = _run(lambda operators, trail: accounts.create(operators, trail, username, password, role, display_name=display_name, actor=_actor()))
-    click.echo(f"operator {record.username} created, role {record.role}")
+    record = _run(lambda operators, trail: accounts.create(
+        operators, trail, username, password, role, display_name=display_name, actor=_actor(), scope=scope))
+    click.echo(f"operator {record.username} created, role {record.role}, regions {record.scope}")
+
+
+operators.add_command(add, "create")
+
+
+@operators.command("set-regions")
+@click.argument("username")
+@_region_option
+def set_regions(username: str, regions: tuple[str, ...]) -> None:
+    """Change the regions an operator may see (--region all: every region); applies at its next page."""
+    if not regions:
+        raise click.BadParameter("give at least one region, or 'all'", param_hint="'--region'")
+    scope = _scope(regions)
+    account = _run(lambda operators, trail: accounts.set_scope(operators, trail, username, scope, actor=_actor()))
+    click.echo(f"operator {account.operator.username} now sees regions {account.operator.scope}")
 
 
 @operators.command("disable")
@@ -105,7 +136,8 @@ def reset_password(username: str, password_stdin: bool) -> None:
 
 @operators.command("list")
 def list_operators() -> None:
-    """Operators, one per line: username, role, display name, state."""
+    """Operators, one per line: username, role, display name, state, regions."""
     for account in _run(lambda operators, _trail: accounts.all_accounts(operators)):
         state = f"disabled {account.disabled_at:%Y-%m-%d}" if account.disabled else "active"
-        click.echo(f"{account.operator.username}\t{account.operator.role}\t{account.operator.display_name}\t{state}")
+        operator = account.operator
+        click.echo(f"{operator.username}\t{operator.role}\t{operator.display_name}\t{state}\t{operator.scope}")

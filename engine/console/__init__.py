@@ -1,7 +1,7 @@
 """The operators' console: server-rendered pages under /console (aiohttp + jinja2 via aiohttp-jinja2).
 
 `setup(app)` wires it into the service's app: the templates in engine/console/templates (with
-autoescaping and the `pii` and `china_time` filters), the session middleware
+autoescaping and the `pii`, `china_time` and `reason` filters), the session middleware
 (engine.console.security), the login routes (engine.console.login) and the pages
 (engine.console.pages). docs/console.md says who may do what.
 
@@ -20,7 +20,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from engine.console import accounts_store, login, pages, read_model, security, sessions
+from engine.console import accounts_store, login, pages, read_model, reasons, security, sessions
 from engine.core.china_time import CHINA_TZ
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
@@ -62,7 +62,7 @@ def setup(app: web.Application, *, clock: Callable[[], datetime.datetime] | None
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        filters={"pii": security.pii_filter, "china_time": china_time},
+        filters={"pii": security.pii_filter, "china_time": china_time, "reason": reasons.chinese},
     )
     env.globals["ROLE_LABELS"] = security.ROLE_LABELS
     app.middlewares.append(security.middleware)

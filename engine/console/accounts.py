@@ -18,6 +18,7 @@ import argon2
 from engine import audit, constants
 from engine.console import accounts_store
 from engine.console.accounts_store import Account, AccountStore, OperatorRecord
+from engine.core import scopes
 
 #: Roles, least privileged first (shared with the API's bearer tokens).
 ROLES = constants.ROLES
@@ -110,18 +111,21 @@ async def all_accounts(operators: AccountStore) -> list[Account]:
 
 
 async def create(
-    operators: AccountStore, trail: audit.AuditStore, username: str, password: str, role: str, *, display_name: str = "", actor: str
+    operators: AccountStore, trail: audit.AuditStore, username: str, password: str, role: str, *, display_name: str = "", actor: str,
+    scope: scopes.Scope = scopes.ALL,
 ) -> OperatorRecord:
-    """Add an operator (audited in `trail`); AccountError if the name is taken or anything is malformed."""
+    """Add an operator seeing the firms of `scope` (audited in `trail`); AccountError if the name is
+    taken or anything is malformed."""
     username, role = check_username(username), check_role(role)
     check_password(password)
     encoded = await asyncio.to_thread(hash_password, password)
     display_name = display_name.strip() or username
     try:
-        record = await operators.create_account(username, display_name, role, encoded, _now())
+        record = await operators.create_account(username, display_name, role, encoded, _now(), scope)
     except accounts_store.DuplicateUsername:
         raise AccountError(f"an operator called {username!r} already exists") from None
-    await trail.append_audit([audit.Draft(actor, "operator.created", "operator", username, {"role": role, "display_name": display_name})])
+    await trail.append_audit([audit.Draft(actor, "operator.created", "operator", username,
+                                        {"role": role, "display_name": display_name, "regions": str(scope)})])
     return record
 
 
@@ -152,6 +156,18 @@ async def reset_password(operators: AccountStore, trail: audit.AuditStore, usern
     check_password(password)
     encoded = await asyncio.to_thread(hash_password, password)
     return await _change(operators, trail, username, "operator.password_reset", actor, password_hash=encoded)
+
+
+async def set_scope(operators: AccountStore, trail: audit.AuditStore, username: str, scope: scopes.Scope, *, actor: str) -> Account:
+    """Change the regions an operator may see (audited as operator.scope_changed, old and new). Its
+    sessions stay open: the scope is read afresh with every request, so the next page obeys it."""
+    account = await find(operators, username)
+    if account is None:
+        raise AccountError(f"no operator called {normalize_username(username)!r}")
+    await operators.update_account(account.operator.id, scope=scope)
+    await trail.append_audit([audit.Draft(actor, "operator.scope_changed", "operator", account.operator.username,
+                                          {"from": str(account.operator.scope), "to": str(scope)})])
+    return await find(operators, username)  # type: ignore[return-value]
 
 
 async def authenticate(operators: AccountStore, username: str, password: str) -> tuple[Account | None, bool]:

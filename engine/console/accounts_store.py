@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from engine.core import scopes
+
 
 class DuplicateUsername(Exception):
     """An account with that username already exists."""
@@ -29,6 +31,8 @@ class OperatorRecord:
     username: str
     display_name: str
     role: str
+    #: The regions whose firms the operator may see (engine.core.scopes); accounts from before scopes see all.
+    scope: scopes.Scope = scopes.ALL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,9 +101,10 @@ class AccountStore(abc.ABC):
 
     @abc.abstractmethod
     async def create_account(
-        self, username: str, display_name: str, role: str, password_hash: str, created_at: datetime.datetime
+        self, username: str, display_name: str, role: str, password_hash: str, created_at: datetime.datetime,
+        scope: scopes.Scope = scopes.ALL,
     ) -> OperatorRecord:
-        """Add an account; DuplicateUsername if the username is taken."""
+        """Add an account seeing `scope`; DuplicateUsername if the username is taken."""
 
     @abc.abstractmethod
     async def update_account(
@@ -109,8 +114,10 @@ class AccountStore(abc.ABC):
         password_hash: str | None = None,
         disabled_at: datetime.datetime | None = None,
         revoke_sessions_at: datetime.datetime | None = None,
+        scope: scopes.Scope | None = None,
     ) -> int:
-        """Set the given (non-None) fields of an account and, with `revoke_sessions_at`, revoke its
+        """Set the given (non-None) fields of an account (`scope` to scopes.ALL widens it to every
+        region) and, with `revoke_sessions_at`, revoke its
         open sessions as of then, in one transaction. Returns how many sessions were revoked."""
 
     # Sessions ---------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ ERRORS = {
 async def _page(request: web.Request, clause: str, *, error: str | None = None, reason: str = "", checked: frozenset[int] = frozenset(),
                 status: int = 200) -> web.Response:
     catalogue = view.catalogue(request)
-    rows = await request.app[READ_MODEL].pending_rows(clause or None)
+    rows = await request.app[READ_MODEL].pending_rows(clause or None, scope=view.scope(request))
     query = request.query
     done = None
     if query.get("done") in ("approved", "rejected") and query.get("n", "").isdigit():
@@ -69,7 +69,11 @@ async def approval_resolve(request: web.Request) -> web.Response:
     if problem is not None:
         return await _page(request, clause, error=ERRORS[problem], reason=reason, checked=checked, status=400)
     approve = action == "approve"
-    resolved = await request.app[keys.STORAGE].resolve_approvals(ids, approve, view.actor(request), None if approve else reason)
+    # Decisions of firms outside the operator's regions are left alone and counted like ones that are
+    # gone, so the answer does not tell them apart from ids that do not exist.
+    allowed = sorted(await request.app[READ_MODEL].in_scope(ids, scope=view.scope(request)))
+    resolved = (await request.app[keys.STORAGE].resolve_approvals(allowed, approve, view.actor(request), None if approve else reason)
+                if allowed else [])
     params: dict[str, Any] = {"clause": clause, "done": "approved" if approve else "rejected", "n": len(resolved),
                               "stale": len(ids) - len(resolved) or None}
     if approve and worker.DELIVERY in request.app:

@@ -21,7 +21,8 @@ async def clause_list(request: web.Request) -> web.Response:
     catalogue = view.catalogue(request)
     document = request.query.get("document", "").strip()
     text = request.query.get("q", "").strip()
-    decisions, notices = await reads.clause_decision_counts(), await reads.clause_notice_counts()
+    scope = view.scope(request)
+    decisions, notices = await reads.clause_decision_counts(scope=scope), await reads.clause_notice_counts(scope=scope)
     gates = await store.clause_settings()
     known = list(catalogue.clauses) if catalogue is not None else []
     ids = [c.id for c in known] + sorted(set(decisions) - {c.id for c in known})
@@ -57,15 +58,16 @@ async def clause_detail(request: web.Request) -> web.Response:
     clause_id = request.match_info["clause_id"]
     catalogue = view.catalogue(request)
     clause = catalogue.by_id.get(clause_id) if catalogue is not None else None
-    decisions = (await reads.clause_decision_counts(clause_id)).get(clause_id, {})
+    scope = view.scope(request)
+    decisions = (await reads.clause_decision_counts(clause_id, scope=scope)).get(clause_id, {})
     if clause is None and not decisions:
         raise view.not_found(f"规则目录中没有条款 {clause_id}。")
-    notices = (await reads.clause_notice_counts(clause_id)).get(clause_id, {})
+    notices = (await reads.clause_notice_counts(clause_id, scope=scope)).get(clause_id, {})
     return view.render(request, "clause.html", {
         "clause_id": clause_id, "clause": clause, "document": _document(catalogue, clause.slug) if clause else None,
-        "decisions": decisions, "notices": notices, "recent": await reads.recent_decisions(clause_id),
+        "decisions": decisions, "notices": notices, "recent": await reads.recent_decisions(clause_id, scope=scope),
         "gated": (await store.clause_settings()).get(clause_id, False),
-        "pending": len(await reads.pending_rows(clause_id)),
+        "pending": len(await reads.pending_rows(clause_id, scope=scope)),
         "is_admin": auth.role_allows(security.current_operator(request).role, "admin"),
         "done": MESSAGES.get(request.query.get("done", "")),
         "verdicts": labels.VERDICT,

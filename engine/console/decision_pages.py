@@ -44,7 +44,7 @@ async def decision_list(request: web.Request) -> web.Response:
     """GET /console/decisions: the filtered, paginated match log, newest first."""
     filters, errors = _filters(request)
     catalogue = view.catalogue(request)
-    page = await request.app[READ_MODEL].decision_page(filters.for_catalogue(catalogue), page_number(request.query))
+    page = await request.app[READ_MODEL].decision_page(filters.for_catalogue(catalogue), page_number(request.query), scope=view.scope(request))
     titles = {c.id: c.display_title for c in catalogue.clauses} if catalogue is not None else {}
     return view.render(request, "decisions.html", {
         "page": page, "filters": filters, "params": filters.as_query(), "errors": errors, "titles": titles, **_choices(request),
@@ -59,7 +59,7 @@ async def decision_csv(request: web.Request) -> web.StreamResponse:
     unmasked = security.can_see_pii(request)
     if unmasked:
         await security.record_unmasked_view(request, "export", "decisions.csv", ["contact.mobile", "contact.email"])
-    batches = request.app[READ_MODEL].decision_batches(filters.for_catalogue(catalogue), read_model.CSV_BATCH)
+    batches = request.app[READ_MODEL].decision_batches(filters.for_catalogue(catalogue), read_model.CSV_BATCH, scope=view.scope(request))
     return await csv_export.stream(request, batches, catalogue, unmasked=unmasked)
 
 
@@ -104,7 +104,7 @@ async def decision_detail(request: web.Request) -> web.Response:
     """GET /console/decisions/{id}: facts, rule, explanation, amount, the events behind it, its notices."""
     store = request.app[keys.STORAGE]
     decision_id = _decision_id(request)
-    row = await request.app[READ_MODEL].decision_detail(decision_id)
+    row = await request.app[READ_MODEL].decision_detail(decision_id, scope=view.scope(request))
     if row is None:
         raise view.not_found("没有这条判定记录。")
     catalogue = view.catalogue(request)
@@ -146,7 +146,11 @@ async def _operator_action(
     store = request.app[keys.STORAGE]
     notice_id = request.match_info["notice_id"]
     notice = await store.get_notice(notice_id)
+    # A notice of a firm outside the operator's regions is as absent as one that does not exist.
     if notice is None:
+        raise view.not_found("没有这条通知。")
+    own = view.scope(request)
+    if not own.is_all and not own.covers(await request.app[READ_MODEL].firm_region(notice.uscc)):
         raise view.not_found("没有这条通知。")
     target = f"/console/decisions/{notice.decision_id}"
     try:

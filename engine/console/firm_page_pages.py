@@ -21,7 +21,7 @@ async def objection_list(request: web.Request) -> web.Response:
     clauses = catalogue.by_id if catalogue is not None else {}
     names: dict[str, str] = {}
     rows = []
-    for objection in await store.objections(QUEUE_SIZE):
+    for objection in await store.objections(QUEUE_SIZE, scope=view.scope(request)):
         if objection.uscc not in names:
             firm = await store.get_firm(objection.uscc)
             names[objection.uscc] = str(firm.fields.get("name") or "") if firm is not None else ""
@@ -42,6 +42,7 @@ async def revoke_links(request: web.Request) -> web.Response:
     uscc = request.match_info["uscc"].upper()
     store = request.app[keys.STORAGE]
     if await store.get_firm(uscc) is None:
-        raise view.not_found(f"没有统一社会信用代码为 {uscc} 的企业档案。")
+        raise view.firm_missing(uscc)
+    await view.require_firm_in_scope(request, uscc)
     await store.revoke_links(uscc, view.actor(request), datetime.datetime.now(datetime.UTC))
     raise web.HTTPSeeOther(f"/console/firms/{uscc}?done=links_revoked#firm-page")

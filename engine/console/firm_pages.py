@@ -45,7 +45,7 @@ class Entry:
 async def firm_list(request: web.Request) -> web.Response:
     """GET /console/firms?q=: firms by USCC or name."""
     text = request.query.get("q", "").strip()
-    page = await request.app[READ_MODEL].search_firms(text, page_number(request.query))
+    page = await request.app[READ_MODEL].search_firms(text, page_number(request.query), scope=view.scope(request))
     return view.render(request, "firms.html", {"page": page, "q": text, "params": {"q": text} if text else {}})
 
 
@@ -86,7 +86,8 @@ async def firm_detail(request: web.Request) -> web.Response:
     uscc = request.match_info["uscc"].upper()
     firm = await store.get_firm(uscc)
     if firm is None:
-        raise view.not_found(f"没有统一社会信用代码为 {uscc} 的企业档案。")
+        raise view.firm_missing(uscc)
+    await view.require_firm_in_scope(request, uscc)
     entries = await timeline(store, uscc)
     shown = {name for name in PII_FIELDS if firm.fields.get(name)}
     shown |= {field for e in entries if e.kind == "profile" for field, value, kind in e.detail if kind and value}

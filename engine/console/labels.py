@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from engine.core import industry_codes, regions
 from engine.ingest import event_types
 
 VERDICT = {"met": "符合", "not_met": "不符合", "unknown": "待补充数据"}
@@ -35,6 +36,16 @@ ATTEMPT_KIND = {
     "contact": "联系方式到达", "release": "人工放行",
 }
 
+#: What an attempt on a notice came to (the outbox's `outcome`; a receipt's is the provider's own code,
+#: shown as it is). tests/console/test_reasons.py holds this to engine/notices.
+OUTCOME = {
+    "sent": "服务商已受理", "retry": "暂时失败，稍后重试", "deferred": "服务商要求稍后再发", "dead": "已放弃",
+    "no_longer_met": "不再符合，未发送", "waiting": "等待联系方式或授权", "skipped": "企业已退订，未发送",
+    "preference": "按企业选择未发短信", "contact_arrived": "联系方式已到达", "held": "已暂缓，待人工放行",
+    "interrupted": "发送中断", "released": "已放行", "requeued": "已重新排队", "quiet_hours": "免打扰时段，已推迟",
+    "unrenderable": "无法生成通知内容", "DELIVERED": "回执：已送达", "FAILED": "回执：未送达",
+}
+
 #: Event types: each type's own label (engine/ingest/event_types), so a new type is labelled where it is declared.
 EVENT_TYPE = event_types.REGISTRY.labels()
 
@@ -60,3 +71,19 @@ def label(table: Mapping, code: object) -> str:
         return table.get(code, "" if code is None else str(code))
     except TypeError:  # unhashable values (a list in a condition) are shown as they are
         return str(code)
+
+
+#: Profile fields and facts holding a GB/T 2260 code, shown by the region's name.
+REGION_FIELDS = frozenset({"region", "county", "city", "province"})
+#: Profile fields and facts holding a GB/T 4754 code, shown by the industry's name.
+INDUSTRY_FIELDS = frozenset({"industry", "industry_section"})
+
+def region_name(code: object) -> str:
+    """The name of a region code or prefix as operators say it (engine.core.regions.display_name):
+    "63" → 青海省, "6301" → 西宁市, "630104" → 西宁市城西区; "" when the code is not one in use."""
+    return regions.display_name(str(code or "").strip())
+
+
+def industry_name(code: object) -> str:
+    """The Chinese name of a GB/T 4754-2017 industry code (F5211 → 百货零售), "" when unknown."""
+    return (industry_codes.name(code) or "") if isinstance(code, str) else ""

@@ -191,7 +191,9 @@ def _redirect(location: str) -> web.Response:
 
 
 @routes.get("/console")
+@routes.get("/console/")
 async def console_home(request: web.Request) -> web.Response:
+    """/console and /console/ both lead to the match log (which sends an anonymous visitor to log in)."""
     raise web.HTTPFound(HOME)
 
 

@@ -16,7 +16,8 @@ POST /console/clauses/{id}/approval         admin     turn 二次确认 on or of
 GET  /console/approvals                     viewer    pending decisions (read-only)
 POST /console/approvals                     operator  approve / reject pending decisions
 GET  /console/stats                         viewer    statistics with SVG charts
-GET  /console/audit                         viewer    audit log and chain verdict
+GET  /console/audit                         viewer    audit log and chain verdict (all-region accounts)
+GET  /console/account                       viewer    the operator's own account and regions
 GET  /console/objections                    viewer    firms' objections from their own page
 POST /console/firms/{uscc}/revoke-links     operator  stop every page link sent to the firm so far
 ==========================================  ========  =====================================
@@ -47,3 +48,4 @@ routes.get("/console/approvals")(approval_pages.approval_list)
 routes.post("/console/approvals")(approval_pages.approval_resolve)
 routes.get("/console/stats")(report_pages.stats_page)
 routes.get("/console/audit")(report_pages.audit_page)
+routes.get("/console/account")(report_pages.account_page)

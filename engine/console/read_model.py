@@ -15,6 +15,7 @@ import abc
 import dataclasses
 import datetime
 import math
+import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from engine import audit, constants
 from engine.core import matching
+from engine.core.scopes import Scope
 
 PAGE_SIZE = 50
 #: Rows per database round trip when streaming the CSV export.
@@ -56,15 +58,23 @@ class Page:
         return self.number < self.pages
 
 
+_PAGE = re.compile(r"[0-9]{1,20}")
+
+
 def page_number(query: Mapping[str, str]) -> int:
-    """The ?page= parameter, 1 when absent or nonsense; past constants.MAX_PAGE a 400 (an offset that
-    large would overflow the database's integers)."""
-    try:
-        number = max(1, int(query.get("page", "1")))
-    except ValueError:
+    """The ?page= parameter (1 when absent or empty). Anything but a whole number from 1 to
+    constants.MAX_PAGE is a 400 naming the value: a link that says "page -1" or "page x" is broken,
+    and showing page 1 instead would hide that; an offset past MAX_PAGE would overflow the database's
+    integers."""
+    text = query.get("page", "").strip()
+    if not text:
         return 1
+    shown = text if len(text) <= 30 else text[:30] + "…"
+    if not _PAGE.fullmatch(text) or int(text) < 1:
+        raise web.HTTPBadRequest(text=f"页码应为 1 到 {constants.MAX_PAGE} 之间的整数，而不是“{shown}”。")
+    number = int(text)
     if number > constants.MAX_PAGE:
-        raise web.HTTPBadRequest(text=f"页码超出范围（最大为 {constants.MAX_PAGE}）。")
+        raise web.HTTPBadRequest(text=f"页码超出范围（最大为 {constants.MAX_PAGE}）：{shown}。")
     return number
 
 
@@ -227,37 +237,47 @@ class AuditFilters:
 
 
 class ConsoleReadModel(abc.ABC):
-    """Every read the console makes. Implementations only read; times come back in UTC."""
+    """Every read the console makes. Implementations only read; times come back in UTC.
+
+    Every read of firms, decisions or notices takes the operator's `scope` (engine.core.scopes) and
+    sees only firms whose region it covers — in rows, counts and sums alike. It is a required
+    keyword, so no call can forget it."""
 
     # The match log and decisions ---------------------------------------------------------------
 
     @abc.abstractmethod
-    async def decision_page(self, filters: DecisionFilters, number: int, size: int = PAGE_SIZE) -> Page:
+    async def decision_page(self, filters: DecisionFilters, number: int, size: int = PAGE_SIZE, *, scope: Scope) -> Page:
         """Page `number` (from 1) of the filtered match log, newest first, as DecisionRows."""
 
     @abc.abstractmethod
-    def decision_batches(self, filters: DecisionFilters, batch: int = CSV_BATCH) -> AsyncGenerator[list[DecisionRow], None]:
+    def decision_batches(
+        self, filters: DecisionFilters, batch: int = CSV_BATCH, *, scope: Scope
+    ) -> AsyncGenerator[list[DecisionRow], None]:
         """The whole filtered match log, newest first, with the firms' mobile and email, in batches
         of `batch` read one at a time (keyset on id): an export of any size holds one batch in
         memory and no read transaction stays open between batches."""
 
     @abc.abstractmethod
-    async def decision_detail(self, decision_id: int) -> DecisionDetail | None:
-        """One decision with its firm's name and region, or None if there is no such decision."""
+    async def decision_detail(self, decision_id: int, *, scope: Scope) -> DecisionDetail | None:
+        """One decision with its firm's name and region, or None if there is no such decision in scope."""
 
     @abc.abstractmethod
     async def decision_notice_ids(self, decision_id: int) -> list[str]:
         """The notices a decision caused, oldest first."""
 
     @abc.abstractmethod
-    async def pending_rows(self, clause_id: str | None = None) -> list[DecisionRow]:
+    async def pending_rows(self, clause_id: str | None = None, *, scope: Scope) -> list[DecisionRow]:
         """Decisions waiting for 二次确认 (of one clause, or all), oldest first: the order they
         should be worked through."""
+
+    @abc.abstractmethod
+    async def in_scope(self, decision_ids: Sequence[int], *, scope: Scope) -> set[int]:
+        """Those of `decision_ids` that exist and whose firm is in scope."""
 
     # Firms ------------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def search_firms(self, text: str, number: int, size: int = PAGE_SIZE) -> Page:
+    async def search_firms(self, text: str, number: int, size: int = PAGE_SIZE, *, scope: Scope) -> Page:
         """Firms (FirmRows) whose USCC or name contains `text` (all firms when empty), most recently
         updated first."""
 
@@ -268,21 +288,21 @@ class ConsoleReadModel(abc.ABC):
     # Clauses ----------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def clause_decision_counts(self, clause_id: str | None = None) -> dict[str, dict[str, int]]:
+    async def clause_decision_counts(self, clause_id: str | None = None, *, scope: Scope) -> dict[str, dict[str, int]]:
         """Clause id → decision status → how many decisions (of one clause, or all)."""
 
     @abc.abstractmethod
-    async def clause_notice_counts(self, clause_id: str | None = None) -> dict[str, dict[str, int]]:
+    async def clause_notice_counts(self, clause_id: str | None = None, *, scope: Scope) -> dict[str, dict[str, int]]:
         """Clause id → notice status → how many notices (of one clause, or all)."""
 
     @abc.abstractmethod
-    async def recent_decisions(self, clause_id: str, limit: int = 20) -> list[DecisionRow]:
+    async def recent_decisions(self, clause_id: str, limit: int = 20, *, scope: Scope) -> list[DecisionRow]:
         """The clause's latest `limit` decisions of any status, newest first."""
 
     # Statistics -------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def stat_counts(self) -> StatCounts:
+    async def stat_counts(self, *, scope: Scope) -> StatCounts:
         """The aggregates behind the statistics page (engine.console.stats rolls them up)."""
 
     # The audit trail --------------------------------------------------------------------------
@@ -296,8 +316,17 @@ class ConsoleReadModel(abc.ABC):
         """The distinct actions recorded, sorted (the filter's choices)."""
 
     @abc.abstractmethod
-    def audit_batches(self, batch: int = VERIFY_BATCH) -> AsyncGenerator[list[audit.Entry], None]:
-        """The whole chain in order, `batch` entries at a time, read one batch at a time."""
+    def audit_batches(self, batch: int = VERIFY_BATCH, *, after: int = 0) -> AsyncGenerator[list[audit.Entry], None]:
+        """The chain in order from the entry after seq `after` (all of it by default), `batch`
+        entries at a time, read one batch at a time."""
+
+    @abc.abstractmethod
+    async def audit_entry(self, seq: int) -> audit.Entry | None:
+        """The entry with this sequence number, or None."""
+
+    @abc.abstractmethod
+    async def latest_audit_entry(self, action: str) -> audit.Entry | None:
+        """The newest entry with this action (the latest checkpoint), or None."""
 
 
 #: The read model the console's pages use; the app factory sets it.

@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from engine.console import labels
 from engine.console.read_model import ConsoleReadModel
+from engine.core.scopes import Scope
 
 #: Notice status → the columns it counts in.
 BUCKETS = {
@@ -79,9 +81,15 @@ def _region_key(prefix: str | None) -> str:
     return f"{prefix}00" if prefix else ""
 
 
-async def collect(reads: ConsoleReadModel, catalogue: Any) -> Stats:
-    """Read the aggregates and roll clauses up into documents."""
-    counts = await reads.stat_counts()
+def _region_row(key: str) -> StatRow:
+    """A city's line: its name and code (the chart shows the name alone)."""
+    name = labels.region_name(key)
+    return StatRow(key, f"{name}（{key}）" if name else key or UNKNOWN_REGION, name or key or UNKNOWN_REGION)
+
+
+async def collect(reads: ConsoleReadModel, catalogue: Any, scope: Scope) -> Stats:
+    """Read the aggregates of the firms in `scope` and roll clauses up into documents."""
+    counts = await reads.stat_counts(scope=scope)
 
     by_id = catalogue.by_id if catalogue is not None else {}
     clauses: dict[str, StatRow] = {}
@@ -109,12 +117,12 @@ async def collect(reads: ConsoleReadModel, catalogue: Any) -> Stats:
     regions: dict[str, StatRow] = {}
     for prefix, n, amount in counts.granted_by_city:
         key = _region_key(prefix)
-        row = regions.setdefault(key, StatRow(key, key or UNKNOWN_REGION))
+        row = regions.setdefault(key, _region_row(key))
         row.matches += n
         row.amount += _amount(amount)
     for prefix, state, n in counts.notices_by_city:
         key = _region_key(prefix)
-        regions.setdefault(key, StatRow(key, key or UNKNOWN_REGION)).add_notices(state, n)
+        regions.setdefault(key, _region_row(key)).add_notices(state, n)
 
     total = StatRow("", "合计")
     for row in clauses.values():

@@ -13,6 +13,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from engine.console import keys, labels, security
+from engine.console.read_model import READ_MODEL
+from engine.core.scopes import Scope
 
 
 def catalogue(request: web.Request) -> Any:
@@ -32,12 +34,20 @@ def actor(request: web.Request) -> str:
     return security.actor(security.current_operator(request))
 
 
+#: Numbers from this size up are written with thousands separators (150,000); smaller ones — years,
+#: months, rates, counts — are written as they are (2022, not 2,022).
+GROUPED_FROM = 10_000
+
+
 def fmt(value: Any) -> str:
-    """A fact or condition value for display: 是/否 for booleans, JSON for structures, — for nothing."""
+    """A fact or condition value for display: 是/否 for booleans, JSON for structures, — for nothing,
+    large numbers with thousands separators."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, (int, float, Decimal)) and abs(value) >= GROUPED_FROM:
+        return f"{value:,}"
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return str(value)
@@ -58,3 +68,21 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], *, s
 def not_found(message: str) -> web.HTTPNotFound:
     """A 404 whose text the console's error page shows."""
     return web.HTTPNotFound(text=message)
+
+
+def scope(request: web.Request) -> Scope:
+    """The regions the logged-in operator may see (engine.core.scopes)."""
+    return security.current_operator(request).scope
+
+
+def firm_missing(uscc: str) -> web.HTTPNotFound:
+    """The 404 for a firm that does not exist, or is outside the operator's regions: the same page,
+    so that an operator cannot tell the two apart (nor learn that a firm exists elsewhere)."""
+    return not_found(f"没有统一社会信用代码为 {uscc} 的企业档案。")
+
+
+async def require_firm_in_scope(request: web.Request, uscc: str) -> None:
+    """404 (`firm_missing`) unless the firm's region is in the operator's scope."""
+    own = scope(request)
+    if not own.is_all and not own.covers(await request.app[READ_MODEL].firm_region(uscc)):
+        raise firm_missing(uscc)

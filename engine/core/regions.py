@@ -60,6 +60,29 @@ def region_name(code: str) -> str | None:
     return _current(_names(code)[1])
 
 
+#: GB/T 2260 entries that group counties without being a place of their own (not shown as a parent).
+_GROUPINGS = frozenset({"市辖区", "县", "省直辖县级行政单位", "自治区直辖县级行政单位", "省直辖县级行政区划", "自治区直辖县级行政区划"})
+
+
+def display_name(code: str) -> str:
+    """The name of a region code or prefix as operators say it: "63" → 青海省, "6301" or "630100" →
+    西宁市, "630104" → 西宁市城西区, "110101" → 北京市东城区; "" when the code is not one in use."""
+    text = code if isinstance(code, str) else ""
+    if not text.isdigit() or len(text) not in (2, 4, 6):
+        return ""
+    padded = text.ljust(6, "0")
+    name = region_name(padded)
+    if not name or name in _GROUPINGS:
+        return ""
+    if padded.endswith("00"):
+        return name
+    for parent in (padded[:4] + "00", padded[:2] + "0000"):  # the city, else (直辖市, 省直辖县) the province
+        above = region_name(parent)
+        if above and above not in _GROUPINGS:
+            return above + name
+    return name
+
+
 def is_known_region(code: str) -> bool:
     """True if ``code`` is a GB/T 2260 code currently in use (per stdnum's cn/loc table).
 

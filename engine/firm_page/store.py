@@ -7,6 +7,8 @@ import abc
 import dataclasses
 import datetime
 
+from engine.core.scopes import Scope
+
 #: 确认: the firm agrees with what its page says of a decision.
 CONFIRM = "confirm"
 #: 有异议: the firm disputes it, with a reason an operator reads.
@@ -42,8 +44,9 @@ class FirmPageStore(abc.ABC):
         """Every answer of the firm, oldest first."""
 
     @abc.abstractmethod
-    async def objections(self, limit: int = 200) -> list[FirmResponse]:
-        """The latest `limit` objections of every firm, newest first (the console's queue)."""
+    async def objections(self, limit: int = 200, *, scope: Scope) -> list[FirmResponse]:
+        """The latest `limit` objections of the firms whose region `scope` covers, newest first (the
+        console's queue); `scope` is required so that no caller forgets an operator's regions."""
 
     @abc.abstractmethod
     async def links_revoked_before(self, uscc: str) -> datetime.datetime | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from engine.core.scopes import Scope
 from engine.firm_page import rules, store
 from engine.testing import memory_backfill
 
@@ -26,8 +27,12 @@ class MemoryFirmPage(memory_backfill.MemoryBackfill, store.FirmPageStore):
     async def firm_responses(self, uscc: str) -> list[store.FirmResponse]:
         return [r for r in self.responses if r.uscc == uscc]
 
-    async def objections(self, limit: int = 200) -> list[store.FirmResponse]:
-        return [r for r in reversed(self.responses) if r.action == store.OBJECT][:limit]
+    async def objections(self, limit: int = 200, *, scope: Scope) -> list[store.FirmResponse]:
+        def region(uscc: str) -> str | None:
+            firm = self.firms.get(uscc)
+            return firm.fields.get("region") if firm is not None else None
+
+        return [r for r in reversed(self.responses) if r.action == store.OBJECT and scope.covers(region(r.uscc))][:limit]
 
     async def links_revoked_before(self, uscc: str) -> datetime.datetime | None:
         return self.preferences.get(uscc, {}).get("links_revoked_before")

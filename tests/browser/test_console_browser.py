@@ -20,6 +20,7 @@ from connectors import sql_accounts, sql_storage
 from connectors import sql_migrate as migrate
 from engine import console
 from engine.console import accounts
+from engine.core import scopes
 from engine.ingest import admission, pipeline, validation
 from engine.web import app as app_module
 from tests import conftest, factories
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.process
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[2] / "var" / "screenshots"
 FIRM = factories.uscc(812, region="630102")
+#: A firm of the neighbouring county (城西区), registered only: a county-scoped officer of 城东区 must not see it.
+WEST = factories.uscc(813, region="630104")
 PASSWORD = "correct horse battery staple"
 
 try:
@@ -58,12 +61,15 @@ async def seed(store, matcher) -> None:
         (factories.event(firm=FIRM, region="630102", name="西宁市城东区示例商贸有限公司", occurred_at="2022-03-01T09:00:00+08:00"), "b-reg"),
         (factories.event("contact.updated", firm=FIRM, occurred_at="2022-03-02T09:00:00+08:00"), "b-contact"),
         (factories.event("tax.vat_declared", firm=FIRM, occurred_at="2022-04-15T09:00:00+08:00", period="2022-03", sales=150000), "b-vat"),
+        (factories.event(firm=WEST, region="630104", name="西宁市城西区邻县商贸有限公司", occurred_at="2022-03-01T09:00:00+08:00"), "w-reg"),
     ]
     await store.add_events(
         [admission.new_event(validation.validate(body, webhook_id=i), json.dumps(body, ensure_ascii=False), {}) for body, i in events]
     )
     await pipeline.Pipeline(store, matcher).run_once()
     await accounts.create(sql_accounts.SqlAccounts(store), store, "zhangsan", PASSWORD, "operator", display_name="张三", actor="test")
+    await accounts.create(sql_accounts.SqlAccounts(store), store, "chengdong", PASSWORD, "viewer", display_name="城东区办事员", actor="test",
+                          scope=scopes.parse(["630102"]))
 
 
 @pytest.fixture
@@ -159,3 +165,23 @@ async def test_operator_walks_the_console(console_url, page, tmp_path):
     await download.save_as(str(saved))
     rows = list(csv.reader(saved.read_text(encoding="utf-8-sig").splitlines()))
     assert len(rows) >= 2 and any(FIRM in cell for row in rows[1:] for cell in row)
+
+
+async def test_a_county_officer_sees_only_the_countys_firms(console_url, page):
+    await page.goto(f"{console_url}/console/login")
+    await page.fill("input[name=username]", "chengdong")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button:has-text('登录')")
+    await page.wait_for_url("**/console/decisions**")
+    await page.goto(f"{console_url}/console/firms")
+    listed = await page.inner_text("main")
+    assert FIRM in listed and "西宁市城东区" in listed
+    assert WEST not in listed and "城西区邻县" not in listed and "共 1 条" in listed
+    assert "西宁市城东区（630102）" in await page.inner_text("header")  # the account's regions, on every page
+    await shot(page, "09-county-firms")
+    response = await page.goto(f"{console_url}/console/firms/{WEST}")
+    assert response.status == 404 and "没有统一社会信用代码" in await page.inner_text("main")
+    response = await page.goto(f"{console_url}/console/firms/{FIRM}")
+    assert response.status == 200
+    await page.goto(f"{console_url}/console/account")
+    assert "630102" in await page.inner_text("main")

@@ -14,6 +14,7 @@ from connectors import sql_migrate as migrate
 from engine import settings
 from engine.cli import operators as operators_cli
 from engine.console import accounts
+from engine.core import scopes
 from tests import conftest
 from tests.console.conftest import PASSWORD, PRODUCTION_HASHER
 
@@ -53,7 +54,7 @@ async def test_a_weaker_hash_is_upgraded_at_the_next_login(store, operators, mon
 @SQL
 async def test_create_find_and_authenticate(store, operators):
     record = await accounts.create(operators, store, " Wang.Wu ", PASSWORD, "operator", display_name="王五", actor="cli (root)")
-    assert record == accounts.OperatorRecord(record.id, "wang.wu", "王五", "operator")
+    assert record == accounts.OperatorRecord(record.id, "wang.wu", "王五", "operator", scopes.ALL)
     found = await accounts.find(operators, "WANG.WU")
     assert found.operator == record and not found.disabled
     assert (await accounts.get(operators, record.id)).operator == record
@@ -62,7 +63,7 @@ async def test_create_find_and_authenticate(store, operators):
     assert await accounts.authenticate(operators, "nobody", PASSWORD) == (None, False)
     [entry] = await audit_log(store)
     assert (entry.actor, entry.action, entry.subject_id) == ("cli (root)", "operator.created", "wang.wu")
-    assert entry.payload == {"role": "operator", "display_name": "王五"}
+    assert entry.payload == {"role": "operator", "display_name": "王五", "regions": "all"}
 
 
 @SQL
@@ -177,9 +178,47 @@ def test_cli_disable_reset_password_and_list(cli):
     assert disabled.exit_code == 0 and "operator wang disabled" in disabled.output
     assert read(url, lambda operators, _: accounts.find(operators, "wang")).disabled
     listing = invoke("list").output.splitlines()
-    assert listing[0] == "li\tviewer\tli\tactive"
+    assert listing[0] == "li\tviewer\tli\tactive\tall"
     assert listing[1].startswith("wang\toperator\t王五\tdisabled ")
     missing = invoke("disable", "nobody")
     assert missing.exit_code == 1 and "no operator called 'nobody'" in missing.output
     actions = [e.action for e in read(url, lambda _, store: audit_log(store))]
     assert actions == ["operator.created", "operator.created", "operator.password_reset", "operator.disabled"]
+
+
+def test_cli_create_with_regions_and_set_regions_later(cli):
+    invoke, url = cli
+    created = invoke("create", "kunming", "--role", "viewer", "--region", "530102", "--region", "5301", "--password-stdin",
+                     input=f"{PASSWORD}\n")
+    assert created.exit_code == 0, created.output
+    assert "regions 5301" in created.output  # 530102 lies in 5301 and is dropped
+    assert read(url, lambda operators, _: accounts.find(operators, "kunming")).operator.scope == scopes.Scope(("5301",))
+    assert invoke("add", "old", "--role", "viewer", "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
+    assert read(url, lambda operators, _: accounts.find(operators, "old")).operator.scope == scopes.ALL
+    narrowed = invoke("set-regions", "OLD", "--region", "530102", "--region", "630104")
+    assert narrowed.exit_code == 0 and "operator old now sees regions 530102,630104" in narrowed.output
+    widened = invoke("set-regions", "kunming", "--region", "all")
+    assert widened.exit_code == 0 and "regions all" in widened.output
+    listing = invoke("list").output.splitlines()
+    assert listing == ["kunming\tviewer\tkunming\tactive\tall", "old\tviewer\told\tactive\t530102,630104"]
+    entries = read(url, lambda _, store: audit_log(store))
+    assert [(e.action, e.subject_id, e.payload.get("regions"), e.payload.get("from"), e.payload.get("to")) for e in entries] == [
+        ("operator.created", "kunming", "5301", None, None), ("operator.created", "old", "all", None, None),
+        ("operator.scope_changed", "old", None, "all", "530102,630104"), ("operator.scope_changed", "kunming", None, "5301", "all"),
+    ]
+
+
+def test_cli_refuses_bad_regions_and_changes_nothing(cli):
+    invoke, url = cli
+    bad = invoke("create", "li", "--role", "viewer", "--region", "5399", "--password-stdin", input=f"{PASSWORD}\n")
+    assert bad.exit_code == 2 and "--region" in bad.output and "539900 is not a region code in use" in bad.output
+    assert read(url, lambda operators, _: accounts.find(operators, "li")) is None
+    assert invoke("add", "li", "--role", "viewer", "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
+    for args, reason in ((["--region", "53x"], "expected a GB/T 2260 code"), (["--region", "all", "--region", "53"], "cannot be combined"),
+                         ([], "give at least one region")):
+        refused = invoke("set-regions", "li", *args)
+        assert refused.exit_code == 2 and reason in refused.output, refused.output
+    missing = invoke("set-regions", "nobody", "--region", "53")
+    assert missing.exit_code == 1 and "no operator called 'nobody'" in missing.output
+    assert read(url, lambda operators, _: accounts.find(operators, "li")).operator.scope == scopes.ALL
+    assert [e.action for e in read(url, lambda _, store: audit_log(store))] == ["operator.created"]

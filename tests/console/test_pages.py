@@ -130,7 +130,8 @@ async def test_decision_detail_explains_and_shows_the_delivery_timeline(console_
     html = await page(console_client, f"/console/decisions/{met.id}")
     for condition in met.decision.explanation["conditions"]:
         assert f"<code>{condition['attr']}</code>" in html
-    assert "vat_monthly_sales" in html and "不大于 150000" in html and "适用地区" in html and "630000" in html
+    assert "vat_monthly_sales" in html and "不大于 150,000" in html and "适用地区" in html and "630000" in html
+    assert "青海省" in html  # the jurisdiction by name, its code in small type
     assert met.decision.rule_version in html and "qinghai-2022-2" in html
     assert f"#event-{seed.REAL}-vat" in html and "增值税申报" in html and f"{seed.REAL}-reg" in html
     notices = await store.firm_notices(seed.REAL)
@@ -262,17 +263,17 @@ async def test_audit_page_filters_and_shows_the_chains_verdict(console_client, l
         await connection.execute(sa.update(models.AuditEntry.__table__).where(models.AuditEntry.__table__.c.seq == victim.seq)
                                  .values(actor="someone else"))
     html = await page(console_client, "/console/audit")
-    assert "哈希链校验失败" in html and f"第 {victim.seq} 号记录" in html and "edited" in html
+    assert "哈希链校验失败" in html and f"第 {victim.seq} 号记录" in html and "记录内容与其哈希不符：记录被修改过" in html
 
 
 async def test_audit_chain_verdict_spans_batches(store):
     await seed.two_firms(store)
     reads = sql_console.SqlConsoleReadModel(store)
     count = len(await audit_log(store))
-    in_threes = await audit_view.verify_chain(reads, batch=3)
-    assert in_threes == await audit_view.verify_chain(reads) and in_threes.ok and in_threes.entries == count
+    in_threes = (await audit_view.verify_chain(reads, batch=3)).verdict
+    assert in_threes == (await audit_view.verify_chain(reads)).verdict and in_threes.ok and in_threes.entries == count
     last = (await audit_log(store))[-1]
     async with store.write() as connection:
         await connection.execute(sa.delete(models.AuditEntry.__table__).where(models.AuditEntry.__table__.c.seq == 4))
-    verdict = await audit_view.verify_chain(reads, batch=3)
+    verdict = (await audit_view.verify_chain(reads, batch=3)).verdict
     assert not verdict.ok and verdict.first_bad_seq == 5 and last.seq > 5

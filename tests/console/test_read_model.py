@@ -11,6 +11,7 @@ import pytest
 import engine.console
 from connectors import sql_console
 from engine.console import read_model
+from engine.core import scopes
 from tests.console import conftest as console_conftest
 
 CONSOLE = pathlib.Path(engine.console.__file__).parent
@@ -61,5 +62,5 @@ async def test_the_sql_read_model_refuses_an_unresolved_mode_filter(store):
     reads = sql_console.SqlConsoleReadModel(store)
     filters, _ = read_model.DecisionFilters.parse({"mode": "inform"})
     with pytest.raises(ValueError, match="for_catalogue"):
-        await reads.decision_page(filters, 1)
-    assert (await reads.decision_page(filters.for_catalogue(Catalogue()), 1)).total == 0
+        await reads.decision_page(filters, 1, scope=scopes.ALL)
+    assert (await reads.decision_page(filters.for_catalogue(Catalogue()), 1, scope=scopes.ALL)).total == 0

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from engine.core import scopes
 from engine.notices import config as notice_config
 from engine.notices import outbox
 from tests.firm_page import seed
@@ -176,7 +177,7 @@ async def test_an_objection_needs_a_reason_and_is_kept_shown_back_and_audited(pa
     assert response.status == 303
     shown = _item(await (await page_client.get(seed.link())).text(), seed.APPLY)
     assert "提出异议" in shown and reason in shown
-    [answer] = await store.objections()
+    [answer] = await store.objections(scope=scopes.ALL)
     assert (answer.uscc, answer.clause_id, answer.reason) == (seed.RENTER, seed.APPLY, reason)
     assert [(a, p["reason"]) for a, _, p in await audit_actions(store)] == [("firm.objected", reason)]
 

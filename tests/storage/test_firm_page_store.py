@@ -7,8 +7,10 @@ import datetime
 
 import pytest
 
+from engine.core import scopes
 from engine.firm_page import store as firm_page_store
 from engine.notices import notice_rules, outbox
+from tests import factories
 from tests.notices import helpers
 
 NOW = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.UTC)
@@ -31,7 +33,7 @@ async def test_answers_are_kept_with_their_audit_entries_and_objections_queue_ne
     assert confirmed.action == "confirm" and objected.reason == "我们的销售额已超过标准"
     assert [r.id for r in await store.firm_responses(helpers.FIRM)] == [confirmed.id, objected.id]
     assert (await store.firm_responses(helpers.FIRM))[1].at == NOW + datetime.timedelta(minutes=1)
-    assert [r.id for r in await store.objections()] == [objected.id]
+    assert [r.id for r in await store.objections(scope=scopes.ALL)] == [objected.id]
     assert await _actions(store) == [
         ("firm.confirmed", str(decision_id), {"uscc": helpers.FIRM, "clause_id": helpers.CLAUSE, "reason": None}),
         ("firm.objected", str(decision_id), {"uscc": helpers.FIRM, "clause_id": helpers.CLAUSE, "reason": "我们的销售额已超过标准"}),
@@ -49,7 +51,7 @@ async def test_an_objection_without_a_reason_is_never_stored(store):
     decision_id = await _firm_with_a_decision(store)
     with pytest.raises(ValueError, match="reason"):
         await store.record_response(helpers.FIRM, helpers.CLAUSE, decision_id, firm_page_store.OBJECT, " ", NOW)
-    assert await store.objections() == []
+    assert await store.objections(scope=scopes.ALL) == []
 
 
 async def test_sms_choice_none_opts_out_and_choosing_sms_again_lifts_it(store):
@@ -84,3 +86,16 @@ async def test_revoking_links_is_kept_and_audited(store):
     assert [a for a, _, _ in await _actions(store)] == ["firm.links_revoked", "firm.links_revoked"]
     with pytest.raises(KeyError):
         await store.revoke_links("91110000000000000X", "zhangsan (operator)", NOW)
+
+
+async def test_the_objection_queue_holds_only_the_firms_of_the_scope(store):
+    decision_id = await _firm_with_a_decision(store)  # helpers.FIRM, in 630102 (西宁市城东区)
+    other = factories.uscc(77, region="530102")
+    await helpers.feed(store, (factories.event(firm=other, region="530102"), f"{other}-reg"), *helpers.eligible_firm_events(other)[1:])
+    other_decision = (await store.decisions(other))[-1].id
+    ours = await store.record_response(helpers.FIRM, helpers.CLAUSE, decision_id, "object", "理由一", NOW)
+    theirs = await store.record_response(other, helpers.CLAUSE, other_decision, "object", "理由二", NOW)
+    assert [r.id for r in await store.objections(scope=scopes.ALL)] == [theirs.id, ours.id]
+    assert [r.id for r in await store.objections(scope=scopes.parse(["6301"]))] == [ours.id]
+    assert [r.id for r in await store.objections(scope=scopes.parse(["530102", "63"]))] == [theirs.id, ours.id]
+    assert await store.objections(scope=scopes.parse(["630104", "5301"])) == [theirs]

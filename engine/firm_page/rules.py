@@ -167,7 +167,6 @@ def items(
         document = documents[clause.slug]
         closed = clause.valid_to is not None and clause.valid_to < today
         agency_text = "、".join(clause.agencies) or document.issuer
-        unit = clause.benefit.unit if clause.benefit else "none"
         amount = stored.decision.amount
         title = f"《{document.display_title}》"
         shown.append(Item(
@@ -179,9 +178,9 @@ def items(
             clause_text=clause.display_text,
             document_ref=f"{title}（{document.number}）" if document.number else title,
             benefit_description=clause.benefit.display_description if clause.benefit else clause.display_title,
-            amount_text=content.format_amount(float(amount), unit) if kind == GRANTED and amount is not None else None,
+            amount_text=content.amount_text(clause, float(amount)) if kind == GRANTED and amount is not None else None,
             application=(clause.display_application or f"请联系{agency_text}了解申请方式") if kind == APPLY else None,
-            deadline_text=content.deadline_text(clause.mode, clause.valid_to, closed=closed),
+            deadline_text=content.clause_deadline_text(clause, today),
             window_text=content.window_text(clause.valid_from, clause.valid_to, closed=closed),
             agency_text=agency_text,
             missing=_missing(stored.decision, agency_text) if kind == MISSING else (),

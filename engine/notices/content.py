@@ -239,20 +239,20 @@ def build(
         issuer=document.issuer,
         benefit_description=clause.benefit.display_description if clause.benefit else clause.display_title,
         amount=amount,
-        amount_text=None if amount is None else format_amount(amount, unit),
+        amount_text=None if amount is None else amount_text(clause, amount),
         agencies=agencies,
         valid_from=clause.valid_from,
         valid_to=clause.valid_to,
         window_text=window_text(clause.valid_from, clause.valid_to, closed=closed),
-        deadline_text=deadline_text(clause.mode, clause.valid_to, closed=closed),
+        deadline_text=clause_deadline_text(clause, today),
         application=application,
         needs_application=clause.mode == "apply",
         unsubscribe_url=unsubscribe_url,
         sign_name=sign_name,
         service_name=service_name,
         kind=change.kind if change is not None else outbox.NEW,
-        previous_amount_text=None if previous_amount is None else format_amount(previous_amount, unit),
-        total_amount_text=None if total is None else format_amount(total, unit),
+        previous_amount_text=None if previous_amount is None else amount_text(clause, previous_amount),
+        total_amount_text=None if total is None else amount_text(clause, total),
         reason_text="；".join(f"{r.name}由{r.before}变为{r.after}" for r in told) or (
             None if change is None else "主管部门数据更新后重新核定"),
         reason_short="、".join(f"{r.short}变化" for r in told) or (None if change is None else "数据更新后重新核定"),
@@ -285,19 +285,44 @@ def window_text(valid_from: dt.date, valid_to: dt.date | None, *, closed: bool =
     return f"{chinese_date(valid_from)}至{chinese_date(valid_to)}" + ("（已结束）" if closed else "")
 
 
-def deadline_text(mode: str, valid_to: dt.date | None, *, closed: bool = False) -> str:
-    """What the window's end means for the firm, per mode; once it has passed, that it has."""
+def deadline_text(
+    mode: str, valid_to: dt.date | None, *, closed: bool = False,
+    application_deadline: dt.date | None = None, deadline_passed: bool = False,
+) -> str:
+    """What the window's end means for the firm, per mode; once it has passed, that it has. An application
+    deadline is told only where the text states one (`application_deadline`); otherwise the firm is told the
+    text sets none, and until when the measure runs."""
     if mode == "apply":
+        if application_deadline is not None:
+            if deadline_passed:
+                return f"原申请期限至{chinese_date(application_deadline)}，现能否申请请咨询"
+            return f"请于{chinese_date(application_deadline)}前提出申请"
         if valid_to is None:
             return "文件未规定申请截止日期，请尽早申请"
         if closed:
-            return f"原申请期限至{chinese_date(valid_to)}，现能否申请请咨询"
-        return f"请于{chinese_date(valid_to)}前提出申请"
+            return f"政策有效期已于{chinese_date(valid_to)}结束，现能否申请请咨询"
+        return f"文件未规定申请截止日期，政策有效期至{chinese_date(valid_to)}"
     if valid_to is None:
         return "文件未规定政策截止日期"
     if closed:
         return f"政策有效期已于{chinese_date(valid_to)}结束"
     return f"政策有效期至{chinese_date(valid_to)}"
+
+
+def clause_deadline_text(clause: model.Clause, today: dt.date) -> str:
+    """:func:`deadline_text` of a clause as of `today` (China time)."""
+    closed = clause.valid_to is not None and clause.valid_to < today
+    deadline = clause.application_deadline
+    return deadline_text(clause.mode, clause.valid_to, closed=closed, application_deadline=deadline,
+                         deadline_passed=deadline is not None and deadline < today)
+
+
+def amount_text(clause: model.Clause, amount: float) -> str:
+    """A computed amount in words: exact (``48,000.00元``), or, where the text makes it a maximum
+    (``benefit.at_most``, e.g. 给予不超过交易金额的 20% 资金补助), ``不超过…``: the agency sets the grant."""
+    unit = clause.benefit.unit if clause.benefit else "none"
+    text = format_amount(amount, unit)
+    return f"不超过{text}" if clause.benefit is not None and clause.benefit.at_most else text
 
 
 def period_text(period: str | None) -> str | None:

@@ -69,7 +69,9 @@ class DigestContent:
         """The money granted, as the SMS can say it truthfully: every granted item's amount in 元 added up
         (合计…元); where some have none (an amount the agency sets), only those that have one (其中…项合计…元);
         where none has, that the agency sets it."""
-        counted = [item.amount for item in self.granted if item.amount is not None and item.amount_text and item.amount_text.endswith("元")]
+        # Only exact amounts in 元 add up (not months, nor a maximum the agency sets: 不超过…).
+        counted = [item.amount for item in self.granted
+                   if item.amount is not None and item.amount_text == content_module.format_amount(item.amount)]
         if not counted:
             return "金额以主管部门核定为准"
         total = content_module.format_amount(float(sum(decimal.Decimal(str(a)) for a in counted)))

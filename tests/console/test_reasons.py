@@ -25,7 +25,7 @@ SAMPLES = {
     "refused.isoformat()": ["2026-11-30T08:00:00+00:00"],
     "constants.NOTICE_SEND_TIMEOUT_SECONDS": ["30"],
     "result.reason": ["timeout: read timed out", "isv.BUSINESS_LIMIT_CONTROL: 触发小时级流控", "HTTP 503, answer is not JSON"],
-    "notice.attempts + 1": ["5"],
+    "attempts + 1": ["5"],
     "outcome": ["requeued", "released"],
     "operator": ["wang (operator)"],
     "item.get('err_code')": ["UNDELIV", "None"],

@@ -54,12 +54,27 @@ def test_auto_grant_rent_waiver(catalogue):
     assert notice.sign_name == "政策直达" and notice.service_name == content.DEFAULT_SERVICE_NAME
 
 
-def test_apply_carries_how_and_where_and_the_deadline(catalogue):
+def test_apply_carries_how_and_where_and_no_invented_deadline(catalogue):
     notice = build(catalogue, "yunnan-2022-1-1", 12345.675)
     assert notice.mode == "apply" and notice.needs_application
     assert notice.application == "向省财政厅提出贴息申请（省农业农村厅等按照职责分工负责）。"
     assert notice.amount_text == "12,345.68元"  # half up, to the fen
-    assert notice.deadline_text == "请于2022年12月31日前提出申请"
+    # "对重点农业企业２０２２年新增贷款,按照不高于５％的利率给予５０％贴息": the text sets no date to apply by,
+    # only the measure's end; the firm is told that, not "请于…前提出申请".
+    assert notice.deadline_text == "文件未规定申请截止日期，政策有效期至2022年12月31日"
+
+
+def test_an_application_deadline_is_told_only_where_the_text_states_one():
+    end, stated = dt.date(2022, 12, 31), dt.date(2022, 9, 30)
+    assert content.deadline_text("apply", end, application_deadline=stated) == "请于2022年9月30日前提出申请"
+    assert (content.deadline_text("apply", end, application_deadline=stated, deadline_passed=True)
+            == "原申请期限至2022年9月30日，现能否申请请咨询")
+    assert content.deadline_text("apply", end, closed=True) == "政策有效期已于2022年12月31日结束，现能否申请请咨询"
+
+
+def test_a_maximum_in_the_text_is_told_as_one(catalogue):
+    # lvliang-2022#18: "给予不超过交易金额的 20% 资金补助": the agency sets the grant, up to 20%.
+    assert build(catalogue, "lvliang-2022-18", 200_000).amount_text == "不超过200,000.00元"
 
 
 def test_inform_with_document_number_and_no_end_date(catalogue):

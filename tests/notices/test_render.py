@@ -77,14 +77,14 @@ def test_apply(notice):
     assert sms.template_code == "SMS_POLICY_APPLY"
     assert sms.text == (
         "【政策直达】阳泉市城区示例商贸有限公司：依据《云南省进一步帮扶中小微企业纾困发展工作方案》一（一）“财政惠企专项行动”，"
-        "您可申请，金额：3,000.00元。需主动申请，请联系省财政厅等办理，请于2022年12月31日前提出申请。回T退订"
+        "您可申请，金额：3,000.00元。需主动申请，请联系省财政厅等办理，文件未规定申请截止日期，政策有效期至2022年12月31日。回T退订"
     )
     email = render.render_email(n, "finance@example.cn")
-    assert email.subject == "阳泉市城区示例商贸有限公司可申请“财政惠企专项行动”（3,000.00元），请于2022年12月31日前提出申请"
+    assert email.subject == "阳泉市城区示例商贸有限公司可申请“财政惠企专项行动”（3,000.00元），文件未规定申请截止日期，政策有效期至2022年12月31日"
     assert "您可申请享受" in email.text
     assert "是否需要申请：需要申请（请按下述方式提出）" in email.text
     assert "申请方式：向省财政厅提出贴息申请（省农业农村厅等按照职责分工负责）。" in email.text
-    assert "申请时限：请于2022年12月31日前提出申请" in email.text
+    assert "申请时限：文件未规定申请截止日期，政策有效期至2022年12月31日" in email.text
     assert "金额：3,000.00元" in email.text
     assert "<th align=\"left\" valign=\"top\">申请方式</th><td>向省财政厅提出贴息申请" in email.html
 

@@ -93,10 +93,11 @@ async def test_two_equal_purchases_are_two_grants_each_told_and_the_cap_holds_ag
     await send_all(store, notice_settings, production_matcher)
     addition = await newest(store, BUYER, IP_CLAUSE, "sms")
     text = sms_text(notice_settings, addition.notice_id)
-    assert "本年度新增200,000.00元，累计400,000.00元" in text and "知识产权交易金额变化" in text and "需主动申请" in text
+    # "给予不超过交易金额的 20% 资金补助": a maximum the agency sets, told as one.
+    assert "本年度新增不超过200,000.00元，累计不超过400,000.00元" in text and "知识产权交易金额变化" in text and "需主动申请" in text
     subject, body = email_text(notice_settings, (await newest(store, BUYER, IP_CLAUSE, "email")).notice_id)
-    assert subject == "阳泉市城区示例商贸有限公司“推动科技成果转化和技术创新”新增200,000.00元（累计400,000.00元）"
-    assert "此前已告知：200,000.00元\n本次新增：200,000.00元\n累计：400,000.00元" in body
+    assert subject == "阳泉市城区示例商贸有限公司“推动科技成果转化和技术创新”新增不超过200,000.00元（累计不超过400,000.00元）"
+    assert "此前已告知：不超过200,000.00元\n本次新增：不超过200,000.00元\n累计：不超过400,000.00元" in body
     assert "变化原因：本年度买入知识产权的交易金额由1,000,000.00元变为2,000,000.00元" in body
     assert "所属年度：2022年度" in body
 

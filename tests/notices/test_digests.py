@@ -12,7 +12,8 @@ import datetime
 import re
 
 from engine.core import matching, notice_status
-from engine.notices import channels, compose, config, firm_links, notice_rules, outbox, pacing, worker
+from engine.cli import templates as templates_cli
+from engine.notices import channels, compose, config, digest, firm_links, notice_rules, outbox, pacing, worker
 from engine.testing import memory_channels
 from tests.console import seed as console_seed
 from tests.firm_page import seed
@@ -67,8 +68,9 @@ async def test_everything_new_for_a_firm_goes_out_as_one_sms_and_one_email(store
     granted = [n for n in by_channel["sms"] if catalogue.by_id[n.clause_id].mode == "auto_grant"]
     applicable = [n for n in by_channel["sms"] if catalogue.by_id[n.clause_id].mode == "apply"]
     with_amount = [n for n in granted if n.amount is not None]
-    assert [n.clause_id for n in with_amount] == [seed.GRANT]  # the rent waiver; the other grant's amount is the agency's
-    assert f"已为您办理{len(granted)}项惠企政策（其中1项合计{seed.GRANT_AMOUNT}）" in text
+    assert [n.clause_id for n in with_amount] == [seed.GRANT]  # the rent waiver; any other grant's amount is the agency's
+    total = f"合计{seed.GRANT_AMOUNT}" if len(granted) == 1 else f"其中1项合计{seed.GRANT_AMOUNT}"
+    assert f"已为您办理{len(granted)}项惠企政策（{total}）" in text
     assert f"另有{len(applicable)}项可申请" in text and text.endswith("回T退订")
     assert channels.sms_segments(text) <= 2
     token = _SHORT_LINK.search(text).group(1)
@@ -207,3 +209,20 @@ async def test_new_notices_wait_for_more_of_the_same_firm_within_the_window(stor
     await delivery.run_once()
     assert len(sms.sent) == 1 and len(email.sent) == 1
     assert {n.status for n in await store.firm_notices(seed.RENTER)} == {S.SENT}
+
+
+def test_the_sms_adds_up_only_exact_amounts_in_yuan_and_says_so(production_matcher):
+    catalogue = production_matcher.catalogue
+    computing = [c for c in catalogue.firm_facing() if c.mode == "auto_grant" and c.benefit and c.benefit.formula
+                 and c.benefit.unit == "yuan" and not c.benefit.at_most][:1] * 2  # two grants of the same kind
+    fixed = [c for c in catalogue.firm_facing() if c.mode == "auto_grant" and (c.benefit is None or c.benefit.formula is None)][:1]
+    assert len(computing) == 2 and len(fixed) == 1
+
+    def total(clauses):
+        items = [templates_cli.sample_content(catalogue, clause, "政策直达") for clause in clauses]
+        return digest.build("ntc_x", items, short_link="t", site=SITE, firm_page_url="u", unsubscribe_url="u").granted_total_text
+
+    # sample_content computes 1,234,567.89 元 for each computing clause.
+    assert total(computing) == "合计2,469,135.78元"
+    assert total(computing + fixed) == "其中2项合计2,469,135.78元"
+    assert total(fixed + fixed) == "金额以主管部门核定为准"

@@ -156,6 +156,10 @@ BACKFILL_BATCHES_PER_WORKER = 2
 #: encoded; there are a few thousand, so the bound only guards against unexpected free text.
 FACT_STRINGS_CACHED = 65_536
 
+#: Judges (one per as-of date) the pipeline's ChangesMatcher keeps before starting afresh: a judge of a
+#: new date is a few lookups (the compiled catalogue is shared), so the bound only limits memory.
+JUDGES_KEPT = 512
+
 #: The broker events may also arrive through (`policy-push consume`): RabbitMQ on this machine by default.
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 #: The durable queue the consumer reads; invalid messages go to this name + AMQP_DEAD_SUFFIX with their reason.

@@ -18,11 +18,13 @@ synthetic firms.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import typing
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from engine import constants
 from engine.core import matching, money, profile
 from engine.judging import firm_input
 from engine.judging.catalogue import durable, formula, inputs, model, reference
@@ -39,8 +41,54 @@ class Outcome(typing.NamedTuple):
     in_scope: bool
     #: True when it differs from what is stored, so a real run records it.
     changed: bool
-    #: The firm's latest stored decision on the clause, if any.
-    prior: firm_input.Prior | None
+    #: The firm's latest stored decision on the clause, if any (a Prior when read by a backfill).
+    prior: firm_input.Prior | matching.Decision | None
+
+
+class Compiled:
+    """What judging needs of a catalogue's clauses (or some of them) whatever the date, built once.
+
+    The condition trees compiled, and per *span* of dates (the days between two consecutive window
+    boundaries, where the same clauses are in force) those clauses and, per region, the ones that may
+    reach it. Dates are keyed by the span they fall in, not by themselves: a historical load whose
+    events carry hundreds of different dates shares the few spans the catalogue's windows make.
+    """
+
+    def __init__(self, catalogue: model.Catalogue, clause_ids: Collection[str] | None = None) -> None:
+        wanted = None if clause_ids is None else frozenset(clause_ids)
+        self.clauses = tuple(c for c in catalogue.firm_facing() if wanted is None or c.id in wanted)
+        self.clause_ids = frozenset(c.id for c in self.clauses)
+        self.by_id = {c.id: c for c in self.clauses}
+        # Condition trees compiled once: a backfill evaluates each of them millions of times.
+        self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
+        # in_window(d) changes only where d reaches a valid_from or passes a valid_to: the number of
+        # these boundaries on or before d names the set of clauses in force on d.
+        bounds = {c.valid_from for c in self.clauses}
+        bounds |= {c.valid_to + dt.timedelta(days=1) for c in self.clauses if c.valid_to is not None and c.valid_to < dt.date.max}
+        self.bounds = sorted(bounds)
+        self._spans: dict[int, _Span] = {}  # at most len(bounds) + 1
+        self._periods: dict[int, dict[str, str]] = {}
+
+    def span(self, as_of: dt.date) -> _Span:
+        """The clauses in force on ``as_of`` and the region scopes of its span (built on first use)."""
+        index = bisect.bisect_right(self.bounds, as_of)
+        found = self._spans.get(index)
+        if found is None:
+            found = self._spans[index] = _Span(tuple(c for c in self.clauses if c.in_window(as_of)), {})
+        return found
+
+    def periods(self, as_of: dt.date) -> Mapping[str, str]:
+        """Clause id → its notice period for decisions on ``as_of`` (periods depend on the year only)."""
+        found = self._periods.get(as_of.year)
+        if found is None:
+            found = self._periods[as_of.year] = {c.id: matching.period_for(c.mode, as_of) for c in self.clauses}
+        return found
+
+
+class _Span(typing.NamedTuple):
+    in_force: tuple[model.Clause, ...]
+    #: Region → the in-force clauses that may reach it; bounded by the number of counties (~3,000).
+    scopes: dict[Any, _Scope]
 
 
 class Judge:
@@ -51,21 +99,24 @@ class Judge:
         matcher: durable.DurableMatcher | reference.ReferenceMatcher,
         as_of: dt.date,
         clause_ids: Collection[str] | None = None,
+        *,
+        compiled: Compiled | None = None,
     ) -> None:
+        """``compiled``: shared by judges of other dates (the pipeline's); built here when not given."""
         self.matcher = matcher
         self.catalogue: model.Catalogue = matcher.catalogue
         self.as_of = as_of
-        wanted = None if clause_ids is None else frozenset(clause_ids)
-        self.clauses = tuple(c for c in self.catalogue.firm_facing() if wanted is None or c.id in wanted)
-        self.clause_ids = frozenset(c.id for c in self.clauses)
+        if compiled is None:
+            compiled = Compiled(self.catalogue, clause_ids)
+        elif clause_ids is not None and frozenset(clause_ids) != compiled.clause_ids:
+            raise ValueError("clause_ids differ from the clauses the shared Compiled was built for")
+        self.clauses, self.clause_ids, self.by_id = compiled.clauses, compiled.clause_ids, compiled.by_id
+        self.conditions = compiled.conditions
         self.engine = matcher if isinstance(matcher, durable.DurableMatcher) else None
-        self.by_id = {c.id: c for c in self.clauses}
-        # Condition trees compiled once: a backfill evaluates each of them millions of times.
-        self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
-        self.in_force = tuple(c for c in self.clauses if c.in_window(as_of))
-        self.periods = {c.id: matching.period_for(c.mode, as_of) for c in self.clauses}
-        # Region → clauses that may reach it; bounded by the number of counties (~3,000).
-        self._scopes: dict[Any, _Scope] = {}
+        span = compiled.span(as_of)
+        self.in_force = span.in_force
+        self.periods = compiled.periods(as_of)
+        self._scopes = span.scopes
 
     def attributes(self, firm: firm_input.FirmInput) -> tuple[dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The checked attributes and per-clause accumulator overrides the pipeline's matcher would see."""
@@ -82,11 +133,8 @@ class Judge:
         What the pipeline stores after an event: only the decisions that change, explained.
         """
         attributes, overrides = inputs.prepare(self.catalogue, nested, self.as_of, context)
-        priors = {
-            clause_id: firm_input.Prior(0, d.status, d.rule_version, d.amount)
-            for clause_id, d in context.previous.items()
-        }
-        changed = [o for o in self._outcomes(attributes, overrides, priors) if o.changed]
+        # A stored Decision has the three fields a comparison reads: no Prior built per clause.
+        changed = [o for o in self._outcomes(attributes, overrides, context.previous) if o.changed]
         return self.explain(attributes, overrides, [o.clause_id for o in changed]) if changed else []
 
     def outcomes(self, firm: firm_input.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
@@ -96,7 +144,7 @@ class Judge:
         return self._outcomes(attributes, overrides, firm.priors), attributes, overrides
 
     def _outcomes(
-        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, firm_input.Prior]
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, _Stored]
     ) -> list[Outcome]:
         met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
         region = attributes.get("region")
@@ -192,10 +240,14 @@ class _Scope(typing.NamedTuple):
     ids: frozenset[str]
 
 
+#: What an outcome is compared with: a backfill's Prior or the pipeline's stored Decision.
+_Stored = firm_input.Prior | matching.Decision
+
+
 def _same(
-    prior: firm_input.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None, cumulative: bool = False
+    prior: _Stored | None, status: matching.Verdict, rule_version: str, amount: float | None, cumulative: bool = False
 ) -> bool:
-    """matching.Decision.same_outcome, on a stored Prior."""
+    """matching.Decision.same_outcome, on a stored Prior or Decision."""
     return prior is not None and matching.same_outcome(
         prior.status, prior.rule_version, prior.amount, status, rule_version, amount, cumulative
     )
@@ -212,7 +264,9 @@ class ChangesMatcher:
     def __init__(self, matcher: durable.DurableMatcher | reference.ReferenceMatcher) -> None:
         self.matcher = matcher
         self.catalogue = matcher.catalogue
-        # Events of a day share a judge (its per-region scopes); a few hundred days are a few MB.
+        # Compiled once for every date: a judge per date is then a few lookups, so events with varied
+        # dates (a historical load) cost what events of one day cost.
+        self.compiled = Compiled(self.catalogue)
         self._judges: dict[dt.date, Judge] = {}
 
     def match(
@@ -220,11 +274,7 @@ class ChangesMatcher:
     ) -> list[matching.Decision]:
         judge = self._judges.get(as_of)
         if judge is None:
-            if len(self._judges) >= _JUDGES_KEPT:
+            if len(self._judges) >= constants.JUDGES_KEPT:
                 self._judges.clear()
-            judge = self._judges[as_of] = Judge(self.matcher, as_of)
+            judge = self._judges[as_of] = Judge(self.matcher, as_of, compiled=self.compiled)
         return judge.changed_decisions(nested, context)
-
-
-#: Judges (one per as-of date) a ChangesMatcher keeps before starting afresh.
-_JUDGES_KEPT = 512

@@ -59,6 +59,8 @@ class Compiled:
         self.clauses = tuple(c for c in catalogue.firm_facing() if wanted is None or c.id in wanted)
         self.clause_ids = frozenset(c.id for c in self.clauses)
         self.by_id = {c.id: c for c in self.clauses}
+        #: Clause id → its place in the catalogue: the order the matcher's ``match`` returns decisions in.
+        self.position = {c.id: n for n, c in enumerate(self.clauses)}
         # Condition trees compiled once: a backfill evaluates each of them millions of times.
         self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
         # in_window(d) changes only where d reaches a valid_from or passes a valid_to: the number of
@@ -111,6 +113,7 @@ class Judge:
         elif clause_ids is not None and frozenset(clause_ids) != compiled.clause_ids:
             raise ValueError("clause_ids differ from the clauses the shared Compiled was built for")
         self.clauses, self.clause_ids, self.by_id = compiled.clauses, compiled.clause_ids, compiled.by_id
+        self.position = compiled.position
         self.conditions = compiled.conditions
         self.engine = matcher if isinstance(matcher, durable.DurableMatcher) else None
         span = compiled.span(as_of)
@@ -133,9 +136,22 @@ class Judge:
         What the pipeline stores after an event: only the decisions that change, explained.
         """
         attributes, overrides = inputs.prepare(self.catalogue, nested, self.as_of, context)
+        return self.changed_from(attributes, overrides, context.previous)
+
+    def changed_from(
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]],
+        previous: Mapping[str, matching.Decision],
+    ) -> list[matching.Decision]:
+        """:meth:`changed_decisions` from attributes already prepared (``inputs.prepare``, checked by
+        ``inputs.normalise``): verdicts for every clause, explanations only for those that change."""
         # A stored Decision has the three fields a comparison reads: no Prior built per clause.
-        changed = [o for o in self._outcomes(attributes, overrides, context.previous) if o.changed]
-        return self.explain(attributes, overrides, [o.clause_id for o in changed]) if changed else []
+        changed = [o for o in self._outcomes(attributes, overrides, previous) if o.changed]
+        return self.explain(attributes, overrides, self._in_order(changed)) if changed else []
+
+    def _in_order(self, changed: Sequence[Outcome]) -> list[str]:
+        """The changed clause ids in catalogue order, as the eager path records them: outcomes list the
+        clauses reaching the firm first, then any stored decision on a clause that no longer does."""
+        return sorted((o.clause_id for o in changed), key=self.position.__getitem__)
 
     def outcomes(self, firm: firm_input.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The outcomes for ``firm`` of every selected clause that reaches it, and of any other selected
@@ -146,17 +162,20 @@ class Judge:
     def _outcomes(
         self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, _Stored]
     ) -> list[Outcome]:
-        met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
+        engine = self.engine is not None
+        met = self._engine_met(attributes, overrides) if engine else frozenset()
         region = attributes.get("region")
         scope = self._scope(region)
-        verdicts = []
+        results: list[Outcome] = []
+        prior_of = priors.get
+        # One pass over the clauses that reach the firm (~20 of ~100): this loop runs per event.
         for clause_id, clause, conditions, capped in scope.entries:
             override = overrides.get(clause_id) if overrides else None
             view = {**attributes, **override} if override else attributes
             status = conditions(view)
             if status is MET and capped:
                 status = UNKNOWN  # reference.settle: place unknown, or data no event carries
-            verdicts.append((clause, status, True, view))
+            results.append(self._outcome(clause, status, True, view, clause_id in met, engine, prior_of(clause_id)))
         if not met <= scope.ids:
             # durable-rules fired for a clause that cannot reach the firm: judge that one in full too,
             # so the disagreement is handled exactly as the pipeline's matcher handles it.
@@ -165,20 +184,8 @@ class Judge:
                 if clause_id in self.by_id:
                     clause = self.by_id[clause_id]
                     view = {**attributes, **((overrides or {}).get(clause_id) or {})}
-                    verdicts.append((clause, *run.status(clause, view, self.conditions[clause_id]), view))
-        results = []
-        engine = self.engine is not None
-        for clause, status, in_scope, view in verdicts:
-            if engine and (clause.id in met) != (status is MET):
-                status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
-            amount = None
-            if status is MET and clause.benefit is not None and clause.benefit.formula:
-                amount = formula.evaluate(clause.benefit.formula, view).amount
-            prior = priors.get(clause.id)
-            changed = not _same(prior, status, clause.rule_version, amount, clause.cap is not None) and not (
-                prior is None and status is NOT_MET and not in_scope
-            )
-            results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
+                    status, in_scope = run.status(clause, view, self.conditions[clause_id])
+                    results.append(self._outcome(clause, status, in_scope, view, True, engine, prior_of(clause_id)))
         if priors:
             judged = {outcome.clause_id for outcome in results}
             for clause_id, prior in priors.items():
@@ -187,6 +194,25 @@ class Judge:
                         and not _same(prior, NOT_MET, self.by_id[clause_id].rule_version, None):
                     results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
         return results
+
+    @staticmethod
+    def _outcome(
+        clause: model.Clause, status: matching.Verdict, in_scope: bool, view: Mapping[str, Any],
+        engine_met: bool, engine: bool, prior: _Stored | None,
+    ) -> Outcome:
+        if engine and engine_met != (status is MET):
+            status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
+        amount = None
+        if status is MET and clause.benefit is not None and clause.benefit.formula:
+            amount = formula.evaluate(clause.benefit.formula, view).amount
+        # _same, with its two cheap cases first: no prior, or another status or rule version.
+        if prior is None:
+            changed = not (status is NOT_MET and not in_scope)
+        elif prior.status != status or prior.rule_version != clause.rule_version:
+            changed = True
+        else:
+            changed = not _same(prior, status, clause.rule_version, amount, clause.cap is not None)
+        return Outcome(clause.id, status, amount, in_scope, changed, prior)
 
     def _scope(self, region: Any) -> _Scope:
         """The selected clauses in force on the date whose jurisdiction may hold ``region`` (cached per region)."""
@@ -206,7 +232,7 @@ class Judge:
     def changes(self, firm: firm_input.FirmInput) -> tuple[list[Outcome], list[firm_input.Change]]:
         """The outcomes and, for those that changed, the full decisions to record."""
         results, attributes, overrides = self.outcomes(firm)
-        changed = [o for o in results if o.changed]
+        changed = sorted((o for o in results if o.changed), key=lambda o: self.position[o.clause_id])
         if not changed:
             return results, []
         decisions = self.explain(attributes, overrides, [o.clause_id for o in changed])

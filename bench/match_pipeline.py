@@ -113,7 +113,9 @@ def stages(matcher: durable.DurableMatcher, batch: Sequence[Event], rounds: int)
     contexts = [recording.context_of(risk, known) for *_, risk, known in batch]
     prepared = [inputs.prepare(matcher.catalogue, p, e[2], c) for p, e, c in zip(nested, batch, contexts, strict=True)]
     fact_json = [matcher.facts.encode(a, e[2], o) for (a, o), e in zip(prepared, batch, strict=True)]
-    judges = [changes._judges.get(e[2]) or changes._judges.setdefault(e[2], judge.Judge(matcher, e[2], compiled=changes.compiled))
+    # The pipeline's judges: one per date, sharing the matcher's compiled catalogue and region scopes.
+    by_day: dict[dt.date, judge.Judge] = {}
+    judges = [by_day.get(e[2]) or by_day.setdefault(e[2], judge.Judge(matcher, e[2], compiled=changes.compiled))
               for e in batch]
     evaluator = matcher.evaluator()
     outcomes = []

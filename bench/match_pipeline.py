@@ -65,7 +65,8 @@ def facts(matcher: durable.DurableMatcher, batch: Sequence[Event]) -> list[str]:
     """The fact JSON the pipeline's judge asserts for each event (the raw baseline's input)."""
     out = []
     for uscc, flat, day, risk, known in batch:
-        attributes, overrides = inputs.prepare(matcher.catalogue, profile.nest(uscc, flat), day, recording.context_of(risk, known))
+        context = recording.context_of(risk, known)
+        attributes, overrides = inputs.prepare(matcher.catalogue, profile.nest(uscc, flat), day, context)
         out.append(matcher.facts.encode(attributes, day, overrides))
     return out
 
@@ -139,9 +140,9 @@ def stages(matcher: durable.DurableMatcher, batch: Sequence[Event], rounds: int)
     spent = {label: best(n, run, rounds) for label, run in timed.items()}
     for label, seconds in spent.items():
         print(f"  {label:<50} {seconds * 1e6:>8.1f}")
-    engine = spent["durable-rules: assert, drain, retract"]
-    print(f"  {'  of which verdicts etc. without the engine':<50} "
-          f"{(spent['verdicts + amounts + comparison (incl. engine)'] - engine - spent['fact JSON (FactEncoder.encode)']) * 1e6:>8.1f}")
+    rest = spent["verdicts + amounts + comparison (incl. engine)"] - spent["durable-rules: assert, drain, retract"] \
+        - spent["fact JSON (FactEncoder.encode)"]
+    print(f"  {'  of which verdicts etc. without the engine':<50} {rest * 1e6:>8.1f}")
     print(f"  {'the whole judge_firm call':<50} {total * 1e6:>8.1f}")
 
 

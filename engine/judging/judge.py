@@ -283,8 +283,9 @@ class ChangesMatcher:
     """The pipeline's judge: what ``recording.changed_decisions(matcher.match(...), previous)`` would keep,
     computed with the two tiers, so an event costs explanations only for the decisions it changes.
 
-    Implements :class:`engine.matching.Matcher`, but returns only the changed decisions; the
-    pipeline's storage filters with ``changed_decisions`` again, which keeps all of them.
+    Implements :class:`engine.matching.Matcher`, but returns only the changed decisions, in catalogue
+    order, each exactly as the eager path explains it; the pipeline's storage filters with
+    ``changed_decisions`` again, which keeps all of them (tests/backfill/test_pipeline_judge.py).
     """
 
     def __init__(self, matcher: durable.DurableMatcher | reference.ReferenceMatcher) -> None:

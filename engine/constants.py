@@ -159,6 +159,9 @@ FACT_STRINGS_CACHED = 65_536
 #: Judges (one per as-of date) the pipeline's ChangesMatcher keeps before starting afresh: a judge of a
 #: new date is a few lookups (the compiled catalogue is shared), so the bound only limits memory.
 JUDGES_KEPT = 512
+#: Regions whose in-scope clauses a span of dates keeps (judge.Compiled): there are ~3,000 counties,
+#: so the bound only guards against unexpected region values; past it the cache starts afresh.
+SCOPES_KEPT = 8192
 
 #: The broker events may also arrive through (`policy-push consume`): RabbitMQ on this machine by default.
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"

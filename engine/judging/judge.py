@@ -226,6 +226,8 @@ class Judge:
                     # Whether a met condition tree still leaves the clause open (computed once per region).
                     capped = reference.settle(place, MET, bool(clause.needs)) is not MET
                     entries.append((clause.id, clause, self.conditions[clause.id], capped))
+            if len(self._scopes) >= constants.SCOPES_KEPT:
+                self._scopes.clear()  # shared by every date of the span: bounded, whatever regions arrive
             cached = self._scopes[region] = _Scope(tuple(entries), frozenset(entry[0] for entry in entries))
         return cached
 

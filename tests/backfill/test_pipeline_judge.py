@@ -135,3 +135,17 @@ def test_a_stored_decision_on_a_clause_that_no_longer_reaches_the_firm_is_record
     assert faraway.id in [d.clause_id for d in got] and len(got) > 1
     assert [d.clause_id for d in got] == [d.clause_id for d in eager]
     assert got == eager
+
+
+def test_the_region_scopes_a_span_keeps_are_bounded(production_matcher, monkeypatch):
+    monkeypatch.setattr(judge.constants, "SCOPES_KEPT", 4)
+    shared = judge.Compiled(production_matcher.catalogue)
+    as_of = dt.date(2022, 7, 15)
+    regions = ["530102", "530302", "140202", "630102", "141102", "110101", "620102", "999999"]
+    for n, region in enumerate(regions):
+        # Judges of different dates in one span share the scopes; each region's scope is still right.
+        judged = judge.Judge(production_matcher, as_of + dt.timedelta(days=n % 2), compiled=shared)
+        entries = judged._scope(region).entries
+        assert {e[0] for e in entries} == {
+            c.id for c in judged.in_force if reference.in_jurisdiction(region, c.jurisdiction)}, region
+        assert all(len(span.scopes) <= 4 for span in shared._spans.values())

@@ -119,9 +119,10 @@ def stages(matcher: durable.DurableMatcher, batch: Sequence[Event], rounds: int)
     judges = [by_day.get(e[2]) or by_day.setdefault(e[2], judge.Judge(matcher, e[2], compiled=changes.compiled))
               for e in batch]
     evaluator = matcher.evaluator()
+    mets = [j._met(a, o) for j, (a, o) in zip(judges, prepared, strict=True)]
     outcomes = []
-    for j, (a, o), c in zip(judges, prepared, contexts, strict=True):
-        outcomes.append([r.clause_id for r in j._outcomes(a, o, c.previous) if r.changed])
+    for j, (a, o), c, met in zip(judges, prepared, contexts, mets, strict=True):
+        outcomes.append([r.clause_id for r in j._outcomes(a, o, c.previous, met) if r.changed])
     timed = {
         "nest the flat fields (profile.nest)": lambda: [profile.nest(e[0], e[1]) for e in batch],
         "stored decisions -> context (context_of)": lambda: [recording.context_of(e[3], e[4]) for e in batch],
@@ -131,9 +132,9 @@ def stages(matcher: durable.DurableMatcher, batch: Sequence[Event], rounds: int)
             matcher.facts.encode(a, e[2], o) for (a, o), e in zip(prepared, batch, strict=True)],
         "durable-rules: assert, drain, retract": lambda: [evaluator.fired(f) for f in fact_json],
         "verdicts + amounts + comparison (incl. engine)": lambda: [
-            j._outcomes(a, o, c.previous) for j, (a, o), c in zip(judges, prepared, contexts, strict=True)],
+            j._outcomes(a, o, c.previous, j._met(a, o)) for j, (a, o), c in zip(judges, prepared, contexts, strict=True)],
         "explain the changed clauses only": lambda: [
-            j.explain(a, o, ids) for j, (a, o), ids in zip(judges, prepared, outcomes, strict=True) if ids],
+            j.explain(a, o, ids, met=met) for j, (a, o), ids, met in zip(judges, prepared, outcomes, mets, strict=True) if ids],
     }
     total = best(n, _judging(batch, changes.match), rounds)
     print("\nstages of one steady event with varied dates (each timed alone), µs per event:")

@@ -144,9 +144,10 @@ class Judge:
     ) -> list[matching.Decision]:
         """:meth:`changed_decisions` from attributes already prepared (``inputs.prepare``, checked by
         ``inputs.normalise``): verdicts for every clause, explanations only for those that change."""
+        met = self._met(attributes, overrides)
         # A stored Decision has the three fields a comparison reads: no Prior built per clause.
-        changed = [o for o in self._outcomes(attributes, overrides, previous) if o.changed]
-        return self.explain(attributes, overrides, self._in_order(changed)) if changed else []
+        changed = [o for o in self._outcomes(attributes, overrides, previous, met) if o.changed]
+        return self.explain(attributes, overrides, self._in_order(changed), met=met) if changed else []
 
     def _in_order(self, changed: Sequence[Outcome]) -> list[str]:
         """The changed clause ids in catalogue order, as the eager path records them: outcomes list the
@@ -157,13 +158,13 @@ class Judge:
         """The outcomes for ``firm`` of every selected clause that reaches it, and of any other selected
         clause whose stored decision it changes (plus the attributes, for :meth:`explain`)."""
         attributes, overrides = self.attributes(firm)
-        return self._outcomes(attributes, overrides, firm.priors), attributes, overrides
+        return self._outcomes(attributes, overrides, firm.priors, self._met(attributes, overrides)), attributes, overrides
 
     def _outcomes(
-        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, _Stored]
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, _Stored],
+        met: frozenset[str],
     ) -> list[Outcome]:
         engine = self.engine is not None
-        met = self._engine_met(attributes, overrides) if engine else frozenset()
         region = attributes.get("region")
         scope = self._scope(region)
         results: list[Outcome] = []
@@ -233,11 +234,13 @@ class Judge:
 
     def changes(self, firm: firm_input.FirmInput) -> tuple[list[Outcome], list[firm_input.Change]]:
         """The outcomes and, for those that changed, the full decisions to record."""
-        results, attributes, overrides = self.outcomes(firm)
+        attributes, overrides = self.attributes(firm)
+        met = self._met(attributes, overrides)
+        results = self._outcomes(attributes, overrides, firm.priors, met)
         changed = sorted((o for o in results if o.changed), key=lambda o: self.position[o.clause_id])
         if not changed:
             return results, []
-        decisions = self.explain(attributes, overrides, [o.clause_id for o in changed])
+        decisions = self.explain(attributes, overrides, [o.clause_id for o in changed], met=met)
         records = []
         for result, decision in zip(changed, decisions, strict=True):
             if decision.status != result.status or money.rounded(decision.amount) != money.rounded(result.amount):
@@ -250,16 +253,29 @@ class Judge:
         return results, records
 
     def explain(
-        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], clause_ids: Sequence[str]
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], clause_ids: Sequence[str],
+        *, met: frozenset[str] | None = None,
     ) -> list[matching.Decision]:
-        """Full decisions (explanation, facts, period) for ``clause_ids``, in that order."""
-        decisions = self.matcher.evaluate(attributes, self.as_of, overrides=overrides, clause_ids=frozenset(clause_ids))
+        """Full decisions (explanation, facts, period) for ``clause_ids``, in that order.
+
+        ``met``: what durable-rules found met on these attributes (:meth:`_met`), so the engine is not
+        asked again and the fact is built once per firm; without it the matcher judges from scratch.
+        """
+        wanted = frozenset(clause_ids)
+        if met is not None and self.engine is not None:
+            decisions = self.engine.decisions(attributes, self.as_of, met, overrides=overrides, clause_ids=wanted)
+        else:
+            decisions = self.matcher.evaluate(attributes, self.as_of, overrides=overrides, clause_ids=wanted)
         by_id = {d.clause_id: d for d in decisions}
         return [by_id[clause_id] for clause_id in clause_ids]
 
     def _engine_met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
         assert self.engine is not None
         return frozenset(self.engine.evaluator().fired(self.engine.facts.encode(attributes, self.as_of, overrides)))
+
+    def _met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
+        """The clauses durable-rules finds met (none asked without the engine: the reference decides alone)."""
+        return self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
 
 
 class _Scope(typing.NamedTuple):

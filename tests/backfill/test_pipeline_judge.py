@@ -5,7 +5,8 @@ of those must be exactly the decision the eager path (`changed_decisions(matcher
 every clause explained) stores, explanation included, on the catalogue's scenario firms and on
 synthetic firms. Dates: judges of different dates share the clauses in force per span of dates
 between window boundaries; events with varied dates, judged in any order by one matcher, get what
-each gets judged alone, and the spans built stay bounded by the catalogue's windows.
+each gets judged alone, and the spans built stay bounded by the catalogue's windows. Facts: an
+event builds the firm's fact and asks durable-rules once, explanations included.
 """
 
 from __future__ import annotations
@@ -149,3 +150,21 @@ def test_the_region_scopes_a_span_keeps_are_bounded(production_matcher, monkeypa
         assert {e[0] for e in entries} == {
             c.id for c in judged.in_force if reference.in_jurisdiction(region, c.jurisdiction)}, region
         assert all(len(span.scopes) <= 4 for span in shared._spans.values())
+
+
+def test_an_event_builds_the_firms_fact_once_even_when_decisions_are_explained(production_matcher, monkeypatch):
+    # A first event explains every clause that reaches the firm; the explanations reuse the met set
+    # durable-rules gave, rather than building the fact and asserting it a second time.
+    encoded = []
+    encode = production_matcher.facts.encode
+    monkeypatch.setattr(production_matcher.facts, "encode", lambda *args, **kwargs: encoded.append(1) or encode(*args, **kwargs))
+    nested = {"uscc": helpers.BELOW, "region": "630102", "industry": "F5211", "legal_form": "enterprise",
+              "tax": {"taxpayer_type": "small_scale", "vat": {"2022-06": {"sales": 90000.0, "months": 1}}}}
+    as_of = dt.date(2022, 7, 15)
+    context = recording.context_of(frozenset(), [])
+    got = judge.ChangesMatcher(production_matcher).match(nested, as_of, context)
+    assert len(encoded) == 1
+    assert any(d.status is MET for d in got) and len(got) > 1
+    encoded.clear()
+    assert got == recording.changed_decisions(production_matcher.match(nested, as_of, context), {})
+    assert len(encoded) == 1  # the eager path asks the engine once too

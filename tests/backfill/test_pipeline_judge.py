@@ -168,3 +168,11 @@ def test_an_event_builds_the_firms_fact_once_even_when_decisions_are_explained(p
     encoded.clear()
     assert got == recording.changed_decisions(production_matcher.match(nested, as_of, context), {})
     assert len(encoded) == 1  # the eager path asks the engine once too
+
+
+def test_a_judge_refuses_a_shared_compilation_of_other_clauses(production_matcher):
+    shared = judge.Compiled(production_matcher.catalogue, {"qinghai-2022-2"})
+    judged = judge.Judge(production_matcher, dt.date(2022, 7, 15), {"qinghai-2022-2"}, compiled=shared)
+    assert judged.clause_ids == {"qinghai-2022-2"}
+    with pytest.raises(ValueError, match="clause_ids differ"):
+        judge.Judge(production_matcher, dt.date(2022, 7, 15), {"yunnan-2022-2-1"}, compiled=shared)

@@ -7,24 +7,34 @@ jurisdictions) and reports, on one core:
   explain every firm-facing clause with the reference (what the pipeline calls per event);
 * the raw rate of the same compiled rulesets driven directly: assert, drain, retract only, on
   pre-built fact JSON (the engine's ceiling in this design);
-* the reference evaluator's ``match()``; plus a per-stage breakdown and the ratios.
+* the reference evaluator's ``match()``; plus a per-stage breakdown and the ratios;
+* the pipeline's per-event judging (``recording.judge_firm`` with ``judge.ChangesMatcher``) against
+  raw durable-rules on the same facts, with its stages (bench/match_pipeline.py).
 
-Usage: ``.venv/bin/python bench/match.py [--firms 2000] [--seed 1] [--rounds 3]``
+Usage: ``.venv/bin/python bench/match.py [--firms 2000] [--seed 1] [--rounds 3] [--pipeline] [--profile]``
+(``--pipeline``: only the pipeline's figures; ``--profile``: add a cProfile of its steady path)
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import pathlib
 import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.core import matching
-from engine.judging.catalogue import compiler, durable, inputs, loader, reference
+# Measure the tree this script is in, not whichever checkout the interpreter has installed.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import match_pipeline  # noqa: E402
+from engine.core import matching  # noqa: E402
+from engine.judging.catalogue import compiler, durable, inputs, loader, reference  # noqa: E402
 
 # Regions inside the five measures' jurisdictions (weighted) and a few outside all of them.
 REGIONS = ["140202", "140212", "140213", "140302", "140302", "141102", "141181", "630102", "630202",
@@ -112,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--firms", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pipeline", action="store_true", help="only the pipeline's per-event judging figures")
+    parser.add_argument("--profile", action="store_true", help="add a cProfile of the pipeline's steady path")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -141,7 +153,12 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"{len(catalogue.executable())} compiled into {len(branches)} rulesets (branches {branches})")
     print(f"firms: {n}, as-of dates 2022-2023; per firm: {statistics.mean(met_counts):.1f} met, "
           f"{statistics.mean(unknown_counts):.1f} unknown of {len(ref.clauses)}; both matchers agree on all")
-    print(f"python {platform.python_version()} on {platform.machine()}, one core, best of {args.rounds} rounds\n")
+    print(f"python {platform.python_version()} on {platform.machine()}, one core, best of {args.rounds} rounds; "
+          f"load average before: {os.getloadavg()[0]:.2f}\n")
+    if args.pipeline:
+        match_pipeline.report(engine_matcher, cases, args.rounds, eager=True, profiled=args.profile)
+        print(f"\nwall time {time.perf_counter() - started:.1f} s")
+        return
 
     print("end to end (profile -> decisions with explanations):")
     full = rate("durable-rules Matcher.match()", n, each(engine_matcher.match, cases), args.rounds)
@@ -159,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("ratios:")
     print(f"  durable Matcher / reference Matcher   {full / slow:6.2f}x")
     print(f"  raw engine / durable Matcher          {raw / full:6.1f}x")
-    print(f"  raw engine / reference Matcher        {raw / slow:6.1f}x")
+    print(f"  raw engine / reference Matcher        {raw / slow:6.1f}x\n")
+    match_pipeline.report(engine_matcher, cases, args.rounds, eager=True, profiled=args.profile)
     print(f"\nwall time {time.perf_counter() - started:.1f} s")
 
 

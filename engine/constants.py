@@ -161,6 +161,13 @@ BACKFILL_BATCHES_PER_WORKER = 2
 #: encoded; there are a few thousand, so the bound only guards against unexpected free text.
 FACT_STRINGS_CACHED = 65_536
 
+#: Judges (one per as-of date) the pipeline's ChangesMatcher keeps before starting afresh: a judge of a
+#: new date is a few lookups (the compiled catalogue is shared), so the bound only limits memory.
+JUDGES_KEPT = 512
+#: Regions whose in-scope clauses a span of dates keeps (judge.Compiled): there are ~3,000 counties,
+#: so the bound only guards against unexpected region values; past it the cache starts afresh.
+SCOPES_KEPT = 8192
+
 #: The broker events may also arrive through (`policy-push consume`): RabbitMQ on this machine by default.
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 #: The durable queue the consumer reads; invalid messages go to this name + AMQP_DEAD_SUFFIX with their reason.

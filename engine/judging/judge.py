@@ -18,11 +18,13 @@ synthetic firms.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import typing
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from engine import constants
 from engine.core import matching, money, profile
 from engine.judging import firm_input
 from engine.judging.catalogue import durable, formula, inputs, model, reference
@@ -39,8 +41,56 @@ class Outcome(typing.NamedTuple):
     in_scope: bool
     #: True when it differs from what is stored, so a real run records it.
     changed: bool
-    #: The firm's latest stored decision on the clause, if any.
-    prior: firm_input.Prior | None
+    #: The firm's latest stored decision on the clause, if any (a Prior when read by a backfill).
+    prior: firm_input.Prior | matching.Decision | None
+
+
+class Compiled:
+    """What judging needs of a catalogue's clauses (or some of them) whatever the date, built once.
+
+    The condition trees compiled, and per *span* of dates (the days between two consecutive window
+    boundaries, where the same clauses are in force) those clauses and, per region, the ones that may
+    reach it. Dates are keyed by the span they fall in, not by themselves: a historical load whose
+    events carry hundreds of different dates shares the few spans the catalogue's windows make.
+    """
+
+    def __init__(self, catalogue: model.Catalogue, clause_ids: Collection[str] | None = None) -> None:
+        wanted = None if clause_ids is None else frozenset(clause_ids)
+        self.clauses = tuple(c for c in catalogue.firm_facing() if wanted is None or c.id in wanted)
+        self.clause_ids = frozenset(c.id for c in self.clauses)
+        self.by_id = {c.id: c for c in self.clauses}
+        #: Clause id → its place in the catalogue: the order the matcher's ``match`` returns decisions in.
+        self.position = {c.id: n for n, c in enumerate(self.clauses)}
+        # Condition trees compiled once: a backfill evaluates each of them millions of times.
+        self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
+        # in_window(d) changes only where d reaches a valid_from or passes a valid_to: the number of
+        # these boundaries on or before d names the set of clauses in force on d.
+        bounds = {c.valid_from for c in self.clauses}
+        bounds |= {c.valid_to + dt.timedelta(days=1) for c in self.clauses if c.valid_to is not None and c.valid_to < dt.date.max}
+        self.bounds = sorted(bounds)
+        self._spans: dict[int, _Span] = {}  # at most len(bounds) + 1
+        self._periods: dict[int, dict[str, str]] = {}
+
+    def span(self, as_of: dt.date) -> _Span:
+        """The clauses in force on ``as_of`` and the region scopes of its span (built on first use)."""
+        index = bisect.bisect_right(self.bounds, as_of)
+        found = self._spans.get(index)
+        if found is None:
+            found = self._spans[index] = _Span(tuple(c for c in self.clauses if c.in_window(as_of)), {})
+        return found
+
+    def periods(self, as_of: dt.date) -> Mapping[str, str]:
+        """Clause id → its notice period for decisions on ``as_of`` (periods depend on the year only)."""
+        found = self._periods.get(as_of.year)
+        if found is None:
+            found = self._periods[as_of.year] = {c.id: matching.period_for(c.mode, as_of) for c in self.clauses}
+        return found
+
+
+class _Span(typing.NamedTuple):
+    in_force: tuple[model.Clause, ...]
+    #: Region → the in-force clauses that may reach it; bounded by the number of counties (~3,000).
+    scopes: dict[Any, _Scope]
 
 
 class Judge:
@@ -51,21 +101,25 @@ class Judge:
         matcher: durable.DurableMatcher | reference.ReferenceMatcher,
         as_of: dt.date,
         clause_ids: Collection[str] | None = None,
+        *,
+        compiled: Compiled | None = None,
     ) -> None:
+        """``compiled``: shared by judges of other dates (the pipeline's); built here when not given."""
         self.matcher = matcher
         self.catalogue: model.Catalogue = matcher.catalogue
         self.as_of = as_of
-        wanted = None if clause_ids is None else frozenset(clause_ids)
-        self.clauses = tuple(c for c in self.catalogue.firm_facing() if wanted is None or c.id in wanted)
-        self.clause_ids = frozenset(c.id for c in self.clauses)
+        if compiled is None:
+            compiled = Compiled(self.catalogue, clause_ids)
+        elif clause_ids is not None and frozenset(clause_ids) != compiled.clause_ids:
+            raise ValueError("clause_ids differ from the clauses the shared Compiled was built for")
+        self.clauses, self.clause_ids, self.by_id = compiled.clauses, compiled.clause_ids, compiled.by_id
+        self.position = compiled.position
+        self.conditions = compiled.conditions
         self.engine = matcher if isinstance(matcher, durable.DurableMatcher) else None
-        self.by_id = {c.id: c for c in self.clauses}
-        # Condition trees compiled once: a backfill evaluates each of them millions of times.
-        self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
-        self.in_force = tuple(c for c in self.clauses if c.in_window(as_of))
-        self.periods = {c.id: matching.period_for(c.mode, as_of) for c in self.clauses}
-        # Region → clauses that may reach it; bounded by the number of counties (~3,000).
-        self._scopes: dict[Any, _Scope] = {}
+        span = compiled.span(as_of)
+        self.in_force = span.in_force
+        self.periods = compiled.periods(as_of)
+        self._scopes = span.scopes
 
     def attributes(self, firm: firm_input.FirmInput) -> tuple[dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The checked attributes and per-clause accumulator overrides the pipeline's matcher would see."""
@@ -82,33 +136,47 @@ class Judge:
         What the pipeline stores after an event: only the decisions that change, explained.
         """
         attributes, overrides = inputs.prepare(self.catalogue, nested, self.as_of, context)
-        priors = {
-            clause_id: firm_input.Prior(0, d.status, d.rule_version, d.amount)
-            for clause_id, d in context.previous.items()
-        }
-        changed = [o for o in self._outcomes(attributes, overrides, priors) if o.changed]
-        return self.explain(attributes, overrides, [o.clause_id for o in changed]) if changed else []
+        return self.changed_from(attributes, overrides, context.previous)
+
+    def changed_from(
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]],
+        previous: Mapping[str, matching.Decision],
+    ) -> list[matching.Decision]:
+        """:meth:`changed_decisions` from attributes already prepared (``inputs.prepare``, checked by
+        ``inputs.normalise``): verdicts for every clause, explanations only for those that change."""
+        met = self._met(attributes, overrides)
+        # A stored Decision has the three fields a comparison reads: no Prior built per clause.
+        changed = [o for o in self._outcomes(attributes, overrides, previous, met) if o.changed]
+        return self.explain(attributes, overrides, self._in_order(changed), met=met) if changed else []
+
+    def _in_order(self, changed: Sequence[Outcome]) -> list[str]:
+        """The changed clause ids in catalogue order, as the eager path records them: outcomes list the
+        clauses reaching the firm first, then any stored decision on a clause that no longer does."""
+        return sorted((o.clause_id for o in changed), key=self.position.__getitem__)
 
     def outcomes(self, firm: firm_input.FirmInput) -> tuple[list[Outcome], dict[str, Any], Mapping[str, Mapping[str, float]]]:
         """The outcomes for ``firm`` of every selected clause that reaches it, and of any other selected
         clause whose stored decision it changes (plus the attributes, for :meth:`explain`)."""
         attributes, overrides = self.attributes(firm)
-        return self._outcomes(attributes, overrides, firm.priors), attributes, overrides
+        return self._outcomes(attributes, overrides, firm.priors, self._met(attributes, overrides)), attributes, overrides
 
     def _outcomes(
-        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, firm_input.Prior]
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, _Stored],
+        met: frozenset[str],
     ) -> list[Outcome]:
-        met = self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
+        engine = self.engine is not None
         region = attributes.get("region")
         scope = self._scope(region)
-        verdicts = []
+        results: list[Outcome] = []
+        prior_of = priors.get
+        # One pass over the clauses that reach the firm (~20 of ~100): this loop runs per event.
         for clause_id, clause, conditions, capped in scope.entries:
             override = overrides.get(clause_id) if overrides else None
             view = {**attributes, **override} if override else attributes
             status = conditions(view)
             if status is MET and capped:
                 status = UNKNOWN  # reference.settle: place unknown, or data no event carries
-            verdicts.append((clause, status, True, view))
+            results.append(self._outcome(clause, status, True, view, clause_id in met, engine, prior_of(clause_id)))
         if not met <= scope.ids:
             # durable-rules fired for a clause that cannot reach the firm: judge that one in full too,
             # so the disagreement is handled exactly as the pipeline's matcher handles it.
@@ -117,20 +185,8 @@ class Judge:
                 if clause_id in self.by_id:
                     clause = self.by_id[clause_id]
                     view = {**attributes, **((overrides or {}).get(clause_id) or {})}
-                    verdicts.append((clause, *run.status(clause, view, self.conditions[clause_id]), view))
-        results = []
-        engine = self.engine is not None
-        for clause, status, in_scope, view in verdicts:
-            if engine and (clause.id in met) != (status is MET):
-                status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
-            amount = None
-            if status is MET and clause.benefit is not None and clause.benefit.formula:
-                amount = formula.evaluate(clause.benefit.formula, view).amount
-            prior = priors.get(clause.id)
-            changed = not _same(prior, status, clause.rule_version, amount, clause.cap is not None) and not (
-                prior is None and status is NOT_MET and not in_scope
-            )
-            results.append(Outcome(clause.id, status, amount, in_scope, changed, prior))
+                    status, in_scope = run.status(clause, view, self.conditions[clause_id])
+                    results.append(self._outcome(clause, status, in_scope, view, True, engine, prior_of(clause_id)))
         if priors:
             judged = {outcome.clause_id for outcome in results}
             for clause_id, prior in priors.items():
@@ -139,6 +195,25 @@ class Judge:
                         and not _same(prior, NOT_MET, self.by_id[clause_id].rule_version, None):
                     results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
         return results
+
+    @staticmethod
+    def _outcome(
+        clause: model.Clause, status: matching.Verdict, in_scope: bool, view: Mapping[str, Any],
+        engine_met: bool, engine: bool, prior: _Stored | None,
+    ) -> Outcome:
+        if engine and engine_met != (status is MET):
+            status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
+        amount = None
+        if status is MET and clause.benefit is not None and clause.benefit.formula:
+            amount = formula.evaluate(clause.benefit.formula, view).amount
+        # _same, with its two cheap cases first: no prior, or another status or rule version.
+        if prior is None:
+            changed = not (status is NOT_MET and not in_scope)
+        elif prior.status != status or prior.rule_version != clause.rule_version:
+            changed = True
+        else:
+            changed = not _same(prior, status, clause.rule_version, amount, clause.cap is not None)
+        return Outcome(clause.id, status, amount, in_scope, changed, prior)
 
     def _scope(self, region: Any) -> _Scope:
         """The selected clauses in force on the date whose jurisdiction may hold ``region`` (cached per region)."""
@@ -152,16 +227,20 @@ class Judge:
                     # Whether a met condition tree still leaves the clause open (computed once per region).
                     capped = reference.settle(place, MET, bool(clause.needs)) is not MET
                     entries.append((clause.id, clause, self.conditions[clause.id], capped))
+            if len(self._scopes) >= constants.SCOPES_KEPT:
+                self._scopes.clear()  # shared by every date of the span: bounded, whatever regions arrive
             cached = self._scopes[region] = _Scope(tuple(entries), frozenset(entry[0] for entry in entries))
         return cached
 
     def changes(self, firm: firm_input.FirmInput) -> tuple[list[Outcome], list[firm_input.Change]]:
         """The outcomes and, for those that changed, the full decisions to record."""
-        results, attributes, overrides = self.outcomes(firm)
-        changed = [o for o in results if o.changed]
+        attributes, overrides = self.attributes(firm)
+        met = self._met(attributes, overrides)
+        results = self._outcomes(attributes, overrides, firm.priors, met)
+        changed = sorted((o for o in results if o.changed), key=lambda o: self.position[o.clause_id])
         if not changed:
             return results, []
-        decisions = self.explain(attributes, overrides, [o.clause_id for o in changed])
+        decisions = self.explain(attributes, overrides, [o.clause_id for o in changed], met=met)
         records = []
         for result, decision in zip(changed, decisions, strict=True):
             if decision.status != result.status or money.rounded(decision.amount) != money.rounded(result.amount):
@@ -174,16 +253,29 @@ class Judge:
         return results, records
 
     def explain(
-        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], clause_ids: Sequence[str]
+        self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], clause_ids: Sequence[str],
+        *, met: frozenset[str] | None = None,
     ) -> list[matching.Decision]:
-        """Full decisions (explanation, facts, period) for ``clause_ids``, in that order."""
-        decisions = self.matcher.evaluate(attributes, self.as_of, overrides=overrides, clause_ids=frozenset(clause_ids))
+        """Full decisions (explanation, facts, period) for ``clause_ids``, in that order.
+
+        ``met``: what durable-rules found met on these attributes (:meth:`_met`), so the engine is not
+        asked again and the fact is built once per firm; without it the matcher judges from scratch.
+        """
+        wanted = frozenset(clause_ids)
+        if met is not None and self.engine is not None:
+            decisions = self.engine.decisions(attributes, self.as_of, met, overrides=overrides, clause_ids=wanted)
+        else:
+            decisions = self.matcher.evaluate(attributes, self.as_of, overrides=overrides, clause_ids=wanted)
         by_id = {d.clause_id: d for d in decisions}
         return [by_id[clause_id] for clause_id in clause_ids]
 
     def _engine_met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
         assert self.engine is not None
         return frozenset(self.engine.evaluator().fired(self.engine.facts.encode(attributes, self.as_of, overrides)))
+
+    def _met(self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]]) -> frozenset[str]:
+        """The clauses durable-rules finds met (none asked without the engine: the reference decides alone)."""
+        return self._engine_met(attributes, overrides) if self.engine is not None else frozenset()
 
 
 class _Scope(typing.NamedTuple):
@@ -192,10 +284,14 @@ class _Scope(typing.NamedTuple):
     ids: frozenset[str]
 
 
+#: What an outcome is compared with: a backfill's Prior or the pipeline's stored Decision.
+_Stored = firm_input.Prior | matching.Decision
+
+
 def _same(
-    prior: firm_input.Prior | None, status: matching.Verdict, rule_version: str, amount: float | None, cumulative: bool = False
+    prior: _Stored | None, status: matching.Verdict, rule_version: str, amount: float | None, cumulative: bool = False
 ) -> bool:
-    """matching.Decision.same_outcome, on a stored Prior."""
+    """matching.Decision.same_outcome, on a stored Prior or Decision."""
     return prior is not None and matching.same_outcome(
         prior.status, prior.rule_version, prior.amount, status, rule_version, amount, cumulative
     )
@@ -205,14 +301,17 @@ class ChangesMatcher:
     """The pipeline's judge: what ``recording.changed_decisions(matcher.match(...), previous)`` would keep,
     computed with the two tiers, so an event costs explanations only for the decisions it changes.
 
-    Implements :class:`engine.matching.Matcher`, but returns only the changed decisions; the
-    pipeline's storage filters with ``changed_decisions`` again, which keeps all of them.
+    Implements :class:`engine.matching.Matcher`, but returns only the changed decisions, in catalogue
+    order, each exactly as the eager path explains it; the pipeline's storage filters with
+    ``changed_decisions`` again, which keeps all of them (tests/backfill/test_pipeline_judge.py).
     """
 
     def __init__(self, matcher: durable.DurableMatcher | reference.ReferenceMatcher) -> None:
         self.matcher = matcher
         self.catalogue = matcher.catalogue
-        # Events of a day share a judge (its per-region scopes); a few hundred days are a few MB.
+        # Compiled once for every date: a judge per date is then a few lookups, so events with varied
+        # dates (a historical load) cost what events of one day cost.
+        self.compiled = Compiled(self.catalogue)
         self._judges: dict[dt.date, Judge] = {}
 
     def match(
@@ -220,11 +319,7 @@ class ChangesMatcher:
     ) -> list[matching.Decision]:
         judge = self._judges.get(as_of)
         if judge is None:
-            if len(self._judges) >= _JUDGES_KEPT:
+            if len(self._judges) >= constants.JUDGES_KEPT:
                 self._judges.clear()
-            judge = self._judges[as_of] = Judge(self.matcher, as_of)
+            judge = self._judges[as_of] = Judge(self.matcher, as_of, compiled=self.compiled)
         return judge.changed_decisions(nested, context)
-
-
-#: Judges (one per as-of date) a ChangesMatcher keeps before starting afresh.
-_JUDGES_KEPT = 512

@@ -155,6 +155,20 @@ class DurableMatcher(reference.ProfileMatcher):
         """Decisions from attributes given directly (same arguments as the reference's)."""
         attributes = inputs.normalise(attributes)
         met = self._met(attributes, as_of, overrides)
+        return self.decisions(attributes, as_of, met, overrides=overrides, clause_ids=clause_ids)
+
+    def decisions(
+        self,
+        attributes: dict[str, Any],
+        as_of: dt.date,
+        met: Collection[str],
+        *,
+        overrides: inputs.Overrides | None = None,
+        clause_ids: Collection[str] | None = None,
+    ) -> list[matching.Decision]:
+        """:meth:`evaluate` on attributes already checked by :func:`inputs.normalise`, given ``met``: the
+        clauses durable-rules fired for exactly these attributes, date and overrides (a caller that has
+        asked the engine already need not build the fact and assert it again)."""
         decisions = self.reference.judge_all(attributes, as_of, overrides, clause_ids)
         return [self._reconcile(d, d.clause_id in met) for d in decisions]
 

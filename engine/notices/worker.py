@@ -58,7 +58,7 @@ def message_from_json(channel: str, data: Mapping[str, Any]) -> Message:
     return (channels.SmsMessage if channel == "sms" else channels.EmailMessage)(**data)
 
 
-#: Channels claimed one notice at a time: an interrupted send is never repeated (see `_claim`).
+#: Channels claimed one digest at a time: an interrupted send is never repeated (see `_claim`).
 ONE_AT_A_TIME = ("sms",)
 
 

@@ -187,7 +187,9 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                     & (_NOTICE.c.digest_id == digest_id if digest_id is not None else _NOTICE.c.digest_id.is_(None))
                 ).order_by(_NOTICE.c.id)
                 if not self.is_sqlite:
-                    members = members.with_for_update(skip_locked=True)
+                    # Wait for, rather than skip, rows a fold is writing (it moves the firm's due time): the
+                    # advisory lock already keeps other claimers out, and a skipped row would go in a second message.
+                    members = members.with_for_update()
                 pool = [_record(row) for row in await connection.execute(members)]
                 if not pool or not any(n.next_attempt_at <= now for n in pool):
                     continue  # claimed by another worker since the candidates were read

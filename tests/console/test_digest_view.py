@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
+from tests import conftest
 from tests.console import seed as console_seed
 from tests.console.test_pages import page
 from tests.firm_page import seed
 from tests.notices import test_digests
+
+pytestmark = pytest.mark.parametrize("store", conftest.SQL_BACKENDS, indirect=True)  # the console is SQL-only
 
 
 async def test_a_notice_sent_in_a_digest_shows_its_recipient_and_the_message_it_went_in(

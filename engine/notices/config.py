@@ -123,6 +123,7 @@ def _digest_window(quiet: str | None, longest: str | None) -> outbox.DigestWindo
 
 
 def _whole(name: str, raw: str | None, default: int, what: str) -> int:
+    """A positive whole number from variable `name` (`default` when unset); errors name the variable."""
     if raw is None or not raw.strip():
         return default
     try:
@@ -136,15 +137,7 @@ def _whole(name: str, raw: str | None, default: int, what: str) -> int:
 
 def _firm_link_lifetime(raw: str | None) -> datetime.timedelta:
     """Days as a positive whole number: a link that is dead on arrival would only confuse the firm."""
-    if raw is None or not raw.strip():
-        return datetime.timedelta(days=constants.FIRM_LINK_DAYS)
-    try:
-        days = int(raw)
-    except ValueError:
-        raise NoticeSettingsError(f"POLICY_PUSH_FIRM_LINK_DAYS: {raw!r} is not a whole number of days") from None
-    if days <= 0:
-        raise NoticeSettingsError(f"POLICY_PUSH_FIRM_LINK_DAYS: must be positive, got {days}")
-    return datetime.timedelta(days=days)
+    return datetime.timedelta(days=_whole("POLICY_PUSH_FIRM_LINK_DAYS", raw, constants.FIRM_LINK_DAYS, "a whole number of days"))
 
 
 def _public_url(raw: str) -> str:

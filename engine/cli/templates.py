@@ -40,6 +40,8 @@ SAMPLE_LONG_FIRM = ("云南滇池示例国际供应链管理集团昆明经济�
 SAMPLE_40_FIRM = ("云南滇池示例国际供应链管理集团昆明经济技术开发区分公司" * 2)[:36] + "有限公司"
 SAMPLE_USCC = "91530100MA6K00000X"
 SAMPLE_AMOUNT = 1_234_567.89
+#: The amount of a typical grant (48,000.00元), with which a typical firm's SMS must name its benefit.
+SAMPLE_TYPICAL_AMOUNT = 48_000.0
 SAMPLE_NOTICE_ID = "ntc_" + "0" * 24
 SAMPLE_BASE_URL = "https://policy-push.example.cn"
 SAMPLE_PHONE = "+8613800138000"
@@ -58,11 +60,16 @@ class LintReport:
     #: SMS segment count → number of clauses.
     segments: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
     longest: tuple[int, str] = (0, "")
+    #: Clauses whose single-item SMS cannot name the benefit within the budget in some variant (a long
+    #: title or amount): that SMS counts it instead, with the link (digest templates).
+    counted: set[str] = dataclasses.field(default_factory=set)
+    #: Those of them whose SMS counts the benefit even for a typical firm (:func:`_typical`).
+    counted_typical: set[str] = dataclasses.field(default_factory=set)
 
 
 def sample_content(
     catalogue: model.Catalogue, clause: model.Clause, sign_name: str, *, closed: bool = False, kind: str = "new",
-    firm: str = SAMPLE_FIRM,
+    firm: str = SAMPLE_FIRM, amount: float = SAMPLE_AMOUNT,
 ) -> content_module.NoticeContent:
     """The notice a typical firm would get for ``clause`` (an amount where the clause computes one):
     written while its window is open, or after it closed (``closed``; the longer words); announcing
@@ -70,7 +77,7 @@ def sample_content(
     longest attribute name an SMS carries); for the firm ``firm``."""
     computes = clause.benefit is not None and clause.benefit.formula is not None
     decision = matching.Decision(
-        clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=SAMPLE_AMOUNT if computes else None,
+        clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=amount if computes else None,
         facts={"ip_buy_amount_year": 1.0},
     )
     previous = dataclasses.replace(decision, facts={"ip_buy_amount_year": 2.0})
@@ -84,6 +91,7 @@ def sample_content(
         notice_id=SAMPLE_NOTICE_ID, sign_name=sign_name,
         unsubscribe_url=unsubscribe.unsubscribe_url(SAMPLE_BASE_URL, token),
         period=matching.period_for(clause.mode, today), change=change, today=today,
+        short_link=firm_links.make_short_token("lint", SAMPLE_USCC), site=SAMPLE_BASE_URL,
     )
 
 
@@ -91,7 +99,7 @@ def samples(catalogue: model.Catalogue, clause: model.Clause, sign_name: str) ->
     """Every notice a clause can cause, as :func:`sample_content` writes them: announced while its window
     is open and after it closed and, where the clause computes an amount, each change of it; each for a
     firm of a typical name and for one of the longest name accepted (:data:`SAMPLE_LONG_FIRM`)."""
-    found = []
+    found = [sample_content(catalogue, clause, sign_name, amount=SAMPLE_TYPICAL_AMOUNT)]
     for firm in (SAMPLE_FIRM, SAMPLE_LONG_FIRM):
         found.append(sample_content(catalogue, clause, sign_name, firm=firm))
         if clause.valid_to is not None:
@@ -160,7 +168,7 @@ def _lint_digest(renderer: render.Renderer, sample: digest.DigestContent, budget
     if segments > budget:
         problems.append(f"{where}: {len(sms.text)} characters = {segments} SMS segments, over the budget of {budget}")
     link = f"{sample.site}/m/{sample.short_link}"
-    facts = [link, SMS_OPT_OUT] + ([sample.granted_total_text] if sample.granted else [])
+    facts = [link, SMS_OPT_OUT] + ([sample.granted_total_text] if sample.granted and sample.variant != digest.CHANGES else [])
     problems += [f"{where}: does not show {fact!r}" for fact in facts if fact not in sms.text]
     firm = sms.params["firm"]
     if len(firm) < min(constants.SMS_FIRM_MIN_CHARS, len(sample.first.firm_name)) or firm != firm_names.short_name(sample.first.firm_name, len(firm)):
@@ -194,7 +202,7 @@ def sms_source_problems(catalogue: model.Catalogue, renderer: render.Renderer) -
             problems.append(f"{spec.template}: {type(exc).__name__}: {exc}")
             continue
         problems += [f"{spec.template}: {message}" for message in _plain_problems(tree)]
-        used = renderer.sms_variables(spec.template) - (render.DIGEST_FIXED if where.startswith("digest.") else set())
+        used = renderer.sms_variables(spec.template) - render.SMS_FIXED
         if used != set(spec.params):
             problems.append(f"{spec.template}: uses {sorted(used)} but {render.SMS_CONFIG} {where} declares "
                             f"{list(spec.params)}")
@@ -252,22 +260,40 @@ def _lint_sms(
         return [f"{where}: {type(exc).__name__}: {exc}"]
     problems = []
     length, segments = len(message.text), channels.sms_segments(message.text)
+    if content.application_closed:
+        # Never "您可申请" once the time to apply has passed: sent counted (compose.Composer).
+        counted = digest.build(content.notice_id, [content], short_link=content.short_link, site=content.site,
+                               firm_page_url=SAMPLE_BASE_URL, unsubscribe_url=content.unsubscribe_url)
+        return _lint_digest(renderer, counted, budget, report)
+    if segments > budget:
+        # Too long to name the benefit: sent as a digest of one, which counts it (compose.Composer); reported,
+        # and for a typical firm (a typical name and amount, the window open) told apart.
+        report.counted.add(content.clause_id)
+        if _typical(content):
+            report.counted_typical.add(content.clause_id)
+        counted = digest.build(content.notice_id, [content], short_link=content.short_link, site=content.site,
+                               firm_page_url=SAMPLE_BASE_URL, unsubscribe_url=content.unsubscribe_url)
+        return _lint_digest(renderer, counted, budget, report)
     report.segments[segments] += 1
     report.longest = max(report.longest, (length, content.clause_id))
-    if segments > budget:
-        problems.append(f"{where}: {length} characters = {segments} SMS segments, over the budget of {budget}")
-    window = (render.SMS_PARAMS["window"](content), content.deadline_text)
     # The SMS addresses the firm by a short form (the name itself where it fits); the email in full.
     firm = message.params.get("firm", content.firm_short_name)
     if not firm or firm != firm_names.short_name(content.firm_name, len(firm)):
         problems.append(f"{where}: addresses the firm as {firm!r}, not a short form of {content.firm_name!r}")
-    facts = [firm, content.clause_title, content.lead_agency, SMS_OPT_OUT]
-    facts += [text for text in (content.amount_text, content.previous_amount_text, content.total_amount_text,
-                                content.reason_short) if text]
+    # The link carries the rest (basis, agency, window, how to apply): the SMS must carry the link.
+    facts = [firm, content.clause_title, firm_links.short_url(content.site, content.short_link), SMS_OPT_OUT]
+    facts += [text for text in (content.amount_text, content.previous_amount_text, content.total_amount_text) if text]
+    # An application's deadline (or that it has passed) is never left to the page.
+    facts += [content.deadline_short] if content.kind == outbox.NEW and content.needs_application else []
     problems += [f"{where}: does not show {fact!r}" for fact in facts if fact not in message.text]
-    if content.kind == outbox.NEW and not any(text in message.text for text in window):
-        problems.append(f"{where}: does not show the validity window or deadline")
     return problems
+
+
+def _typical(content: content_module.NoticeContent) -> bool:
+    """A first announcement, while the window is open, to a firm of a typical name (:data:`SAMPLE_FIRM`) of a
+    typical amount where there is one (:data:`SAMPLE_TYPICAL_AMOUNT`)."""
+    return (content.firm_name == SAMPLE_FIRM and content.kind == outbox.NEW and not content.window_closed
+            and content.amount in (None, SAMPLE_TYPICAL_AMOUNT))
 
 
 def _lint_email(renderer: render.Renderer, content: content_module.NoticeContent) -> list[str]:
@@ -343,6 +369,13 @@ def lint_command(ctx: click.Context, budget: int, sign_name: str) -> None:
         f"({report.overrides} with clause overrides); SMS segments (budget {budget}): {spread}; "
         f"longest SMS {report.longest[0]} characters ({report.longest[1]})"
     )
+    if report.counted:
+        click.echo(
+            f"{len(report.counted)} clause(s) whose single-item SMS cannot always name the benefit within the budget "
+            f"(a long name, title, amount or deadline) and is then sent counted, with the link; "
+            f"{len(report.counted_typical)} of them even for a typical firm at {SAMPLE_BASE_URL}: "
+            f"{', '.join(sorted(report.counted_typical)) or '-'}"
+        )
 
 
 @templates.command("sms")

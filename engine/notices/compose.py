@@ -6,9 +6,10 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from engine import constants
 from engine.core import matching
 from engine.judging.catalogue import model
-from engine.notices import config, content, digest, firm_links, outbox, render, unsubscribe
+from engine.notices import channels, config, content, digest, firm_links, outbox, render, unsubscribe
 
 
 def auto_grant_clauses(catalogue: model.Catalogue) -> frozenset[str]:
@@ -39,7 +40,8 @@ class Composer:
     def content(
         self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decisions: Mapping[int, matching.Decision]
     ) -> content.NoticeContent:
-        """What one notice tells: the decision it announces (for a changed amount, with the one told before)."""
+        """What one notice tells: the decision it announces (for a changed amount, with the one told before).
+        An SMS's content carries the short link to the firm's page, an email's the full one."""
         decision = decisions[notice.decision_id]
         change = None
         if notice.kind != outbox.NEW:
@@ -49,6 +51,7 @@ class Composer:
             # The notice's own amount: an addition announces the new grant, not the decision's whole (and a
             # benefit told once for several grants, digest.collapsed, their sum).
             decision = dataclasses.replace(decision, amount=notice.amount)
+        sms = notice.channel == "sms"
         return content.build(
             self.catalogue,
             decision,
@@ -58,27 +61,35 @@ class Composer:
             unsubscribe_url=self.unsubscribe_url(notice.uscc, "email"),
             period=notice.period,
             change=change,
-            firm_page_url=self.firm_page_url(notice.uscc) if notice.channel == "email" else None,
+            firm_page_url=None if sms else self.firm_page_url(notice.uscc),
+            short_link=self.short_link(notice.uscc) if sms else "",
+            site=self.settings.public_url,
         )
 
     def __call__(
         self, notices: Sequence[outbox.NoticeRecord], profile: Mapping[str, Any], decisions: Mapping[int, matching.Decision]
     ):
-        """The one message of a digest (engine.notices.worker.Composer): a single notice in its own words,
-        several as a digest (every item in the email; counts and the page's link in the SMS). Notices of one
-        benefit going out together are one item (digest.collapsed). Its id (the email's Message-ID, the SMS's
-        OutId) is the digest's."""
+        """The one message of a digest (engine.notices.worker.Composer). Notices of one benefit going out
+        together are one item (digest.collapsed). An email tells a single item in its own words and
+        several as a list of every item. An SMS always carries the link to the firm's page: a single item
+        names its benefit where that fits the segment budget (and is not an application whose time has
+        passed); otherwise, and for several, it counts what was done and what may be applied for. Its id (the email's Message-ID, the SMS's OutId) is the
+        digest's."""
         items = [self.content(notice, profile, decisions) for notice in digest.collapsed(notices)]
         contact = profile.get("contact", {})
         channel = notices[0].channel
-        if len(items) == 1:
-            if channel == "sms":
-                return self.renderer.render_sms(items[0], contact["mobile"])
+        if len(items) == 1 and channel == "email":
             return self.renderer.render_email(items[0], contact["email"])
+        if len(items) == 1 and not items[0].application_closed:
+            message = self.renderer.render_sms(items[0], contact["mobile"])
+            if channels.sms_segments(message.text) <= constants.SMS_SEGMENT_BUDGET:
+                return message
+            # A benefit's title or the site too long to name it within the budget: counted, as several are.
+        # (An application whose time has passed is counted too: its template says "您可申请".)
         uscc = notices[0].uscc
         built = digest.build(
             notices[0].digest_id or notices[0].notice_id, items,
-            short_link=self.short_link(uscc), site=self.settings.public_url,
+            short_link=items[0].short_link or self.short_link(uscc), site=self.settings.public_url,
             firm_page_url=self.firm_page_url(uscc), unsubscribe_url=self.unsubscribe_url(uscc, "email"),
         )
         if channel == "sms":

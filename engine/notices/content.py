@@ -67,6 +67,9 @@ class NoticeContent:
     window_text: str
     #: What the end of the window means for this mode (apply: the latest time to apply).
     deadline_text: str
+    #: ``deadline_text`` as an SMS says it (``请于…前申请`` / ``政策有效期至…`` / ``请尽早申请``): no less true,
+    #: fewer words; the page and the email say it in full.
+    deadline_short: str
     #: How and where to apply; set only for mode apply.
     application: str | None
     needs_application: bool
@@ -88,9 +91,16 @@ class NoticeContent:
     period_text: str | None = None
     #: Whether the benefit's window had already closed on the day the notice was written.
     window_closed: bool = False
+    #: For mode apply: whether the time to apply had passed that day (the window closed, or the application
+    #: deadline the text states): the firm is then never told it "may apply" (可申请), only what that means.
+    application_closed: bool = False
     #: The signed, expiring link to the firm's own page (我的政策; engine.notices.firm_links), for email;
     #: None where the notice carries none.
     firm_page_url: str | None = None
+    #: The short link's token an SMS carries to the firm's page (firm_links.make_short_token), and the
+    #: service's address before it (POLICY_PUSH_PUBLIC_URL, a fixed part of every filed SMS template).
+    short_link: str = ""
+    site: str = ""
     #: The name as an SMS addresses the firm: at most the provider's 35 characters per parameter
     #: (engine.core.firm_names.short_name); derived from ``firm_name`` when not given. Emails and the
     #: firm's page show ``firm_name`` in full.
@@ -189,11 +199,14 @@ def build(
     change: Change | None = None,
     today: dt.date | None = None,
     firm_page_url: str | None = None,
+    short_link: str = "",
+    site: str = "",
 ) -> NoticeContent:
     """Derive a notice's content from the decision's clause, its document and the firm's profile.
 
     `period` is the notice's period (``2022``; ``once``), `change` what a notice of a changed amount
-    adds, `firm_page_url` the link to the firm's own page, and `today` the day it is written (China time; default today): a window that closed before
+    adds, `firm_page_url` the link to the firm's own page, `short_link` and `site` the short one an SMS
+    carries, and `today` the day it is written (China time; default today): a window that closed before
     it is said to have closed.
 
     Raises ValueError for a clause the catalogue lacks, a clause that is not firm-facing (agency
@@ -245,6 +258,7 @@ def build(
         valid_to=clause.valid_to,
         window_text=window_text(clause.valid_from, clause.valid_to, closed=closed),
         deadline_text=clause_deadline_text(clause, today),
+        deadline_short=clause_deadline_text(clause, today, short=True),
         application=application,
         needs_application=clause.mode == "apply",
         unsubscribe_url=unsubscribe_url,
@@ -258,7 +272,11 @@ def build(
         reason_short="、".join(f"{r.short}变化" for r in told) or (None if change is None else "数据更新后重新核定"),
         period_text=period_text(period),
         window_closed=closed,
+        application_closed=clause.mode == "apply" and (
+            closed or (clause.application_deadline is not None and clause.application_deadline < today)),
         firm_page_url=firm_page_url,
+        short_link=short_link,
+        site=site.rstrip("/"),
     )
 
 
@@ -287,11 +305,18 @@ def window_text(valid_from: dt.date, valid_to: dt.date | None, *, closed: bool =
 
 def deadline_text(
     mode: str, valid_to: dt.date | None, *, closed: bool = False,
-    application_deadline: dt.date | None = None, deadline_passed: bool = False,
+    application_deadline: dt.date | None = None, deadline_passed: bool = False, short: bool = False,
 ) -> str:
     """What the window's end means for the firm, per mode; once it has passed, that it has. An application
     deadline is told only where the text states one (`application_deadline`); otherwise the firm is told the
-    text sets none, and until when the measure runs."""
+    text sets none, and until when the measure runs. `short`: an application's, as an SMS says it (never a
+    deadline the text does not state; the firm's page says the rest)."""
+    if mode == "apply" and short:
+        if application_deadline is not None:
+            return "申请期限已过，能否申请请咨询" if deadline_passed else f"请于{chinese_date(application_deadline)}前申请"
+        if valid_to is None:
+            return "请尽早申请"
+        return "政策已到期，能否申请请咨询" if closed else f"政策有效期至{chinese_date(valid_to)}"
     if mode == "apply":
         if application_deadline is not None:
             if deadline_passed:
@@ -309,12 +334,12 @@ def deadline_text(
     return f"政策有效期至{chinese_date(valid_to)}"
 
 
-def clause_deadline_text(clause: model.Clause, today: dt.date) -> str:
+def clause_deadline_text(clause: model.Clause, today: dt.date, *, short: bool = False) -> str:
     """:func:`deadline_text` of a clause as of `today` (China time)."""
     closed = clause.valid_to is not None and clause.valid_to < today
     deadline = clause.application_deadline
     return deadline_text(clause.mode, clause.valid_to, closed=closed, application_deadline=deadline,
-                         deadline_passed=deadline is not None and deadline < today)
+                         deadline_passed=deadline is not None and deadline < today, short=short)
 
 
 def amount_text(clause: model.Clause, amount: float) -> str:

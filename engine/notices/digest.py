@@ -20,7 +20,8 @@ GRANTS = "grants"  # only automatic grants (免申即享)
 GRANTS_AND_APPLICATIONS = "grants_and_applications"
 APPLICATIONS = "applications"  # only benefits the firm may apply for (快申快享)
 NEWS = "news"  # neither: services made known, sent by SMS only where a clause asks for it
-VARIANTS = (GRANTS, GRANTS_AND_APPLICATIONS, APPLICATIONS, NEWS)
+CHANGES = "changes"  # only changes of amounts told before: never counted as new grants or applications
+VARIANTS = (GRANTS, GRANTS_AND_APPLICATIONS, APPLICATIONS, NEWS, CHANGES)
 
 #: The groups of the email, in order: what was done, what the firm may apply for, what it is told of.
 SECTIONS = (
@@ -54,12 +55,15 @@ class DigestContent:
 
     @property
     def applicable(self) -> list[content_module.NoticeContent]:
-        """Items the firm may apply for."""
-        return [item for item in self.items if item.mode == "apply"]
+        """Items the firm may still apply for (one whose time to apply has passed is not counted as one the
+        firm "may apply for": the page and the email tell it what that means)."""
+        return [item for item in self.items if item.mode == "apply" and not item.application_closed]
 
     @property
     def variant(self) -> str:
         """Which SMS template fits (see :data:`VARIANTS`)."""
+        if all(item.kind != outbox.NEW for item in self.items):
+            return CHANGES
         if self.granted:
             return GRANTS_AND_APPLICATIONS if self.applicable else GRANTS
         return APPLICATIONS if self.applicable else NEWS
@@ -138,9 +142,9 @@ def build(
     firm_page_url: str,
     unsubscribe_url: str,
 ) -> DigestContent:
-    """The content of a digest of `items` (at least two: one item is told in its own words)."""
-    if len(items) < 2:
-        raise ValueError("a digest holds at least two notices; one is told in its own words")
+    """The content of a digest of `items` (one item: an SMS that cannot name its benefit within the budget)."""
+    if not items:
+        raise ValueError("a digest holds at least one notice")
     if len({item.uscc for item in items}) != 1:
         raise ValueError("a digest is for one firm")
     return DigestContent(digest_id, tuple(items), short_link, site.rstrip("/"), firm_page_url, unsubscribe_url)

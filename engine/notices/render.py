@@ -93,11 +93,13 @@ SMS_PARAMS: Mapping[str, Callable[[content_module.NoticeContent], str | None]] =
     "amount": lambda c: c.amount_text,
     "agency": lambda c: c.lead_agency,
     "window": _window,
-    "deadline": lambda c: c.deadline_text,
+    "deadline": lambda c: c.deadline_short,
     "previous": lambda c: c.previous_amount_text,
     "total": lambda c: c.total_amount_text,
     "reason": lambda c: c.reason_short,
     "need": lambda c: CHANGE_NEED.get(c.mode),
+    # The short link's token to the firm's page; the site before it is part of the filed template.
+    "link": lambda c: c.short_link,
 }
 
 
@@ -111,8 +113,9 @@ DIGEST_PARAMS: Mapping[str, Callable[[digest_module.DigestContent], str]] = {
     # The short link's token; the site before it is part of the filed template (the bureau's own domain).
     "link": lambda d: d.short_link,
 }
-#: Fixed parts of a digest's SMS template that are not parameters: the service's address, as filed.
-DIGEST_FIXED = frozenset({"site"})
+#: Fixed parts of an SMS template that are not parameters: the service's address, filed with the template
+#: (every SMS carries the link to the firm's page, ``{{ site }}/m/{{ link }}``).
+SMS_FIXED = frozenset({"site"})
 
 
 def templates_dir(path: str | os.PathLike[str] | None = None) -> Path:
@@ -200,12 +203,13 @@ class Renderer:
         """The SMS notice: template code + parameters for the provider, the rendered text for audit."""
         spec = self.sms_spec(content.clause_id, content.mode, content.kind)
         used = self.sms_variables(spec.template)
-        if used != frozenset(spec.params):
+        if used != frozenset(spec.params) | SMS_FIXED:
             raise TemplateConfigError(
-                f"{spec.template}: uses {sorted(used)} but {SMS_CONFIG} declares {list(spec.params)}"
+                f"{spec.template}: uses {sorted(used)} but {SMS_CONFIG} declares {list(spec.params)} and the fixed {sorted(SMS_FIXED)}"
             )
         params = self.sms_params(content, spec)
-        text = _fitted(params, content.firm_name, lambda p: self._sms_text(content.sign_name, spec, p))
+        fixed = {"site": content.site}
+        text = _fitted(params, content.firm_name, lambda p: self._sms_text(content.sign_name, spec, p, fixed))
         return channels.SmsMessage(
             notice_id=content.notice_id,
             phone=phone,
@@ -230,9 +234,9 @@ class Renderer:
         """One SMS for several notices: how many were done and how many may be applied for, with the link."""
         spec = self.digest_spec(digest.variant)
         used = self.sms_variables(spec.template)
-        if used != frozenset(spec.params) | DIGEST_FIXED:
+        if used != frozenset(spec.params) | SMS_FIXED:
             raise TemplateConfigError(
-                f"{spec.template}: uses {sorted(used)} but {SMS_CONFIG} declares {list(spec.params)} and the fixed {sorted(DIGEST_FIXED)}"
+                f"{spec.template}: uses {sorted(used)} but {SMS_CONFIG} declares {list(spec.params)} and the fixed {sorted(SMS_FIXED)}"
             )
         params = {name: _one_line(DIGEST_PARAMS[name](digest)) for name in spec.params}
         for name, value in params.items():

@@ -24,7 +24,8 @@ def notice(catalogue, clause_id: str) -> content.NoticeContent:
     clause = catalogue.by_id[clause_id]
     decision = matching.Decision(clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=24000.0)
     return content.build(catalogue, decision, {"uscc": "91530102MA6K0XBX2E", "name": FIRM},
-                         notice_id="ntc_words", sign_name="政策直达", unsubscribe_url="https://push.example.cn/u/x")
+                         notice_id="ntc_words", sign_name="政策直达", unsubscribe_url="https://push.example.cn/u/x",
+                         short_link="91530102MA6K0XBX2E00000ABCDEFGHIJ", site="https://push.example.cn")
 
 
 @pytest.mark.parametrize(("clause_id", "broken", "printed"), [

@@ -66,7 +66,12 @@ async def test_everything_new_for_a_firm_goes_out_as_one_sms_and_one_email(store
     # The SMS counts them and carries a short link to the firm's page, within two segments.
     text = sms.sent[0].text
     granted = [n for n in by_channel["sms"] if catalogue.by_id[n.clause_id].mode == "auto_grant"]
-    applicable = [n for n in by_channel["sms"] if catalogue.by_id[n.clause_id].mode == "apply"]
+    # "可申请" counts only applications whose window is still open on the day it is sent: one that closed
+    # is told on the page and in the email with what that means, never as something the firm may apply for.
+    sent_on = helpers.soon().date()
+    applicable = [n for n in by_channel["sms"] if catalogue.by_id[n.clause_id].mode == "apply"
+                  and (catalogue.by_id[n.clause_id].valid_to is None or catalogue.by_id[n.clause_id].valid_to >= sent_on)]
+    assert len(applicable) < len([n for n in by_channel["sms"] if catalogue.by_id[n.clause_id].mode == "apply"])
     with_amount = [n for n in granted if n.amount is not None]
     assert [n.clause_id for n in with_amount] == [seed.GRANT]  # the rent waiver; any other grant's amount is the agency's
     total = f"合计{seed.GRANT_AMOUNT}" if len(granted) == 1 else f"其中1项合计{seed.GRANT_AMOUNT}"

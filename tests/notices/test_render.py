@@ -20,6 +20,9 @@ from engine.notices import channels, content, render
 FIRM = "阳泉市城区示例商贸有限公司"
 PHONE = "+8613800138000"
 UNSUBSCRIBE = "https://push.example.cn/unsubscribe/abc.DEF"
+SITE = "https://zc.example.gov.cn"
+#: The short link's token an SMS carries (firm_links.make_short_token), fixed for exact texts.
+LINK = "91140302MA0K4XBX2E00000ABCDEFGHIJ"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,8 @@ def notice(catalogue):
         clause = catalogue.by_id[clause_id]
         decision = matching.Decision(clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=amount)
         return content.build(catalogue, decision, {"uscc": "91140302MA0K4XBX2E", "name": firm},
-                             notice_id="ntc_0123", sign_name="政策直达", unsubscribe_url=UNSUBSCRIBE, today=today)
+                             notice_id="ntc_0123", sign_name="政策直达", unsubscribe_url=UNSUBSCRIBE, today=today,
+                             short_link=LINK, site=SITE)
     return make
 
 
@@ -49,11 +53,13 @@ def templates(tmp_path):
 def test_auto_grant(notice):
     n = notice("yangquan-chengqu-2023-4", 5000.0)
     sms = render.render_sms(n, PHONE)
+    # The SMS names the benefit and the amount; the basis, the agency and the window are on the firm's page,
+    # which the link opens.
     assert sms.text == (
-        "【政策直达】阳泉市城区示例商贸有限公司：依据城政办发〔2023〕3号第4条“增值税小规模纳税人阶段性免征增值税”，"
-        "已为您办理，无需申请，金额：5,000.00元。责任单位：国家税务总局阳泉市城区税务局等，"
-        "有效期：至2025年12月31日。回T退订"
+        "【政策直达】阳泉市城区示例商贸有限公司：“增值税小规模纳税人阶段性免征增值税”已为您办理，无需申请，"
+        f"金额5,000.00元。详见{SITE}/m/{LINK} 回T退订"
     )
+    assert sms.params["link"] == LINK and SITE not in sms.params.values()  # the site is filed with the template
     assert (sms.phone, sms.sign_name, sms.template_code, sms.out_id) == (PHONE, "政策直达", "SMS_POLICY_AUTO_GRANT", "ntc_0123")
     email = render.render_email(n, "finance@example.cn")
     assert email.to == "finance@example.cn"
@@ -75,10 +81,13 @@ def test_apply(notice):
     n = notice("yunnan-2022-1-1", 3000.0)
     sms = render.render_sms(n, PHONE)
     assert sms.template_code == "SMS_POLICY_APPLY"
+    # The SMS never leaves the time to apply to the page: the text sets no application deadline, so it
+    # says until when the measure runs (the email says in full that the text sets none).
     assert sms.text == (
-        "【政策直达】阳泉市城区示例商贸有限公司：依据《云南省进一步帮扶中小微企业纾困发展工作方案》一（一）“财政惠企专项行动”，"
-        "您可申请，金额：3,000.00元。需主动申请，请联系省财政厅等办理，文件未规定申请截止日期，政策有效期至2022年12月31日。回T退订"
+        "【政策直达】阳泉市城区示例商贸有限公司：您可申请“财政惠企专项行动”，金额3,000.00元，"
+        f"政策有效期至2022年12月31日。详见{SITE}/m/{LINK} 回T退订"
     )
+    assert channels.sms_segments(sms.text) == 2
     email = render.render_email(n, "finance@example.cn")
     assert email.subject == "阳泉市城区示例商贸有限公司可申请“财政惠企专项行动”（3,000.00元），文件未规定申请截止日期，政策有效期至2022年12月31日"
     assert "您可申请享受" in email.text
@@ -92,8 +101,8 @@ def test_apply(notice):
 def test_apply_without_computed_amount_says_who_decides(notice):
     sms = render.render_sms(notice("datong-2022-14"), PHONE)
     assert sms.params["amount"] == "以审核结果为准"
-    assert "金额：以审核结果为准" in sms.text
-    assert "文件未规定申请截止日期，请尽早申请" in sms.text
+    assert "金额以审核结果为准" in sms.text
+    assert "，请尽早申请。" in sms.text  # the text sets no deadline and no end
 
 
 def test_inform(notice):
@@ -101,8 +110,7 @@ def test_inform(notice):
     sms = render.render_sms(n, PHONE)
     assert sms.template_code == "SMS_POLICY_INFORM"
     assert sms.text == (
-        "【政策直达】阳泉市城区示例商贸有限公司：《关于贯彻落实中小企业纾困帮扶政策的实施方案》第7条“鼓励银行创新融资方式”"
-        "适用于贵单位，无需申请。责任单位：市发改委等，有效期：未规定截止日期。回T退订"
+        f"【政策直达】阳泉市城区示例商贸有限公司：“鼓励银行创新融资方式”适用于贵单位，无需申请。详见{SITE}/m/{LINK} 回T退订"
     )
     email = render.render_email(n, "finance@example.cn")
     assert email.subject == "政策告知：“鼓励银行创新融资方式”适用于阳泉市城区示例商贸有限公司"
@@ -138,10 +146,11 @@ def test_sms_params_are_exactly_the_template_variables_and_strings(notice):
         sms = render.render_sms(notice(clause_id, 48000.0), PHONE)
         assert sms.template_code == entry["template_code"]
         assert list(sms.params) == entry["params"]
-        assert set(sms.params) == variables, key
+        # The site before the link is filed as part of the template, not sent as a parameter.
+        assert set(sms.params) | render.SMS_FIXED == variables, key
         assert all(type(value) is str and value for value in sms.params.values())
-        # What the provider sends (its template with ${name} filled) is the text kept for audit.
-        provider = re.sub(r"\{\{ (\w+) \}\}", r"${\1}", source.strip())
+        # What the provider sends (its template, the site filed in it, with ${name} filled) is the text kept for audit.
+        provider = re.sub(r"\{\{ (\w+) \}\}", r"${\1}", source.strip().replace("{{ site }}", SITE))
         sent = re.sub(r"\$\{(\w+)\}", lambda m, params=sms.params: params[m.group(1)], provider)
         assert sms.text == "【政策直达】" + sent
 
@@ -160,7 +169,7 @@ def test_clause_override_is_used(notice):
     n = notice("yunnan-2022-2-1", 48000.0)
     sms = render.render_sms(n, PHONE)
     assert sms.template_code == "SMS_POLICY_RENT_WAIVER"
-    assert "承租国有房屋的租金已为您减免48,000.00元，无需申请；如出租方未落实，请联系省国资委等" in sms.text
+    assert "“加力房租减免”：国有房屋租金减免48,000.00元，无需申请；出租方未落实请联系省国资委等" in sms.text
     email = render.render_email(n, "a@example.cn")
     assert email.subject == "阳泉市城区示例商贸有限公司：国有房屋租金已为您减免48,000.00元（“加力房租减免”），无需申请"
     assert "如出租方未按规定落实减免，请联系省国资委等" in email.text

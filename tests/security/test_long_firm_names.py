@@ -13,11 +13,11 @@ import pytest
 
 from engine import constants
 from engine.cli import templates as templates_cli
-from engine.core import matching
+from engine.core import matching, notice_status
 from engine.ingest import validation
 from engine.ingest.event_types import firm_registered, firm_updated
 from engine.judging.catalogue import loader
-from engine.notices import channels, content, render
+from engine.notices import channels, compose, config, content, outbox, render
 from tests import factories
 
 #: A real shape of a 36-character name: a group's branch with its place of business.
@@ -45,15 +45,31 @@ def _notices(catalogue, name):
                             period=matching.period_for(clause.mode, today), today=today)
 
 
+def _sent_sms(catalogue, notice: content.NoticeContent) -> channels.SmsMessage:
+    """The SMS the service sends for `notice` alone: what the composer makes of its notice row."""
+    settings = config.NoticeSettings(secret_key="long-names", public_url="https://push.example.cn", quiet_hours=None)
+    clause = catalogue.by_id[notice.clause_id]
+    decision = matching.Decision(clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, amount=notice.amount)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    row = outbox.NoticeRecord(
+        notice_id="ntc_" + "0" * 24, uscc=notice.uscc, clause_id=clause.id, channel="sms", period="once", decision_id=1,
+        status=notice_status.NoticeStatus.SENDING, attempts=0, next_attempt_at=at, lease_until=None, provider_id=None,
+        message=None, reason=None, created_at=at, updated_at=at, amount=notice.amount,
+    )
+    profile = {"uscc": notice.uscc, "name": notice.firm_name, "contact": {"mobile": "+8613800138000"}}
+    return compose.Composer(catalogue, settings)([row], profile, {1: decision})
+
+
 @pytest.mark.parametrize(("length", "name"), [(36, BRANCH_36), (60, NAME_60), (200, NAME_200)], ids=["36", "60", "200"])
 def test_a_long_name_gets_an_sms_within_the_budget_and_the_email_keeps_it_whole(catalogue, length, name):
     assert len(name) == length
     for notice in _notices(catalogue, name):
-        sms = render.render_sms(notice, "+8613800138000")  # before: SmsParamError (firm over 35 characters)
+        sms = _sent_sms(catalogue, notice)  # before: SmsParamError (firm over 35 characters)
         firm = sms.params["firm"]
         assert 1 <= len(firm) <= render.SMS_PARAM_MAX_CHARS
         assert firm in sms.text and firm != name
         assert channels.sms_segments(sms.text) <= templates_cli.DEFAULT_SEGMENT_BUDGET, (notice.clause_id, sms.text)
+        assert "https://push.example.cn/m/" in sms.text  # and it always carries the link to the firm's page
         email = render.render_email(notice, "finance@example.cn")
         assert name in email.text and name in email.html and name in email.subject
 

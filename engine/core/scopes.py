@@ -47,6 +47,13 @@ class Scope:
             return False
         return region.startswith(self.prefixes)
 
+    def overlaps(self, prefix: str) -> bool:
+        """Whether some firm of region `prefix` (2, 4 or 6 digits) can be in scope: the prefix lies
+        inside one of the scope's regions, or contains one ("5301" overlaps a scope of 530102)."""
+        if self.prefixes is None:
+            return True
+        return any(prefix.startswith(own) or own.startswith(prefix) for own in self.prefixes)
+
     def stored(self) -> str | None:
         """How the scope is kept on an account: None for ALL, else the prefixes joined by spaces."""
         return None if self.prefixes is None else " ".join(self.prefixes)

@@ -92,10 +92,10 @@ def _regions(counts: Mapping[str, int], chosen: str) -> list[tuple[str, str]]:
 async def _page(request: web.Request, filters: PendingFilters, number: int, *, error: str | None = None, reason: str = "",
                 checked: frozenset[int] = frozenset(), target: str = "checked", status: int = 200) -> web.Response:
     reads, scope = request.app[READ_MODEL], view.scope(request)
-    page: PendingPage = await reads.pending_page(filters, number, scope=scope)
+    page: PendingPage = await reads.pending_page(filters, number, constants.APPROVALS_PAGE_SIZE, scope=scope)
     if page.total and number > page.pages:
         # After the last rows of the last page were handled, show what is left rather than nothing.
-        page = await reads.pending_page(filters, page.pages, scope=scope)
+        page = await reads.pending_page(filters, page.pages, constants.APPROVALS_PAGE_SIZE, scope=scope)
     catalogue = view.catalogue(request)
     return view.render(request, "approvals.html", {
         "page": page, "filters": filters, "params": filters.as_query(), "error": error, "reason": reason, "checked": checked,

@@ -7,7 +7,7 @@ region is in no restricted scope (nobody can say which office it belongs to).
 
 These are the only rules about scopes: the SQL store turns `prefixes` into a condition
 (connectors.sql_base.region_in: `region LIKE '53%' OR …`, the same rule), and everything else asks
-`covers`.
+`covers` (or `overlaps`, for a region filter that may be wider or narrower than the scope).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from connectors import sql_models as models
 from connectors import sql_base, sql_storage
-from engine import audit
+from engine import audit, constants
 from engine.console import read_model
 from engine.console.read_model import (
     AuditFilters,
@@ -23,6 +23,8 @@ from engine.console.read_model import (
     DecisionRow,
     FirmRow,
     Page,
+    PendingFilters,
+    PendingPage,
     StatCounts,
 )
 from engine.core.scopes import Scope
@@ -89,6 +91,16 @@ def decision_conditions(filters: DecisionFilters) -> list[sa.ColumnElement[bool]
         conditions.append(DECISION.c.as_of >= filters.date_from)
     if filters.date_to:
         conditions.append(DECISION.c.as_of <= filters.date_to)
+    return conditions
+
+
+def pending_conditions(filters: PendingFilters) -> list[sa.ColumnElement[bool]]:
+    """Pending decisions matching the approvals list's filters, over DECISION joined with FIRM."""
+    conditions: list[sa.ColumnElement[bool]] = [DECISION.c.approval == "pending"]
+    if filters.clause:
+        conditions.append(DECISION.c.clause_id == filters.clause)
+    if filters.region:
+        conditions.append(FIRM.c.region.startswith(filters.region, autoescape=True))
     return conditions
 
 
@@ -195,11 +207,25 @@ class SqlConsoleReadModel(read_model.ConsoleReadModel):
         query = sa.select(NOTICE.c.notice_id).where(NOTICE.c.decision_id == decision_id).order_by(NOTICE.c.id)
         return [row.notice_id for row in await self._rows(query)]
 
-    async def pending_rows(self, clause_id: str | None = None, *, scope: Scope) -> list[DecisionRow]:
-        query = _decision_select().where(DECISION.c.approval == "pending", *in_scope(scope))
-        if clause_id:
-            query = query.where(DECISION.c.clause_id == clause_id)
-        return [_decision_row(r) for r in await self._rows(query.order_by(DECISION.c.id))]
+    async def pending_page(self, filters: PendingFilters, number: int, size: int = constants.APPROVALS_PAGE_SIZE, *,
+                           scope: Scope) -> PendingPage:
+        conditions = pending_conditions(filters) + in_scope(scope)
+        summary = sa.select(sa.func.count(), sa.func.max(DECISION.c.id)).select_from(_DECISION_FIRM).where(*conditions)
+        query = _decision_select().where(*conditions).order_by(DECISION.c.id).limit(size).offset((number - 1) * size)
+        async with self._store.read() as connection:
+            total, newest = (await connection.execute(summary)).one()
+            rows = list(await connection.execute(query))
+        return PendingPage([_decision_row(r) for r in rows], number, size, total, newest)
+
+    async def pending_ids(self, filters: PendingFilters, *, upto: int, scope: Scope) -> list[int]:
+        query = (sa.select(DECISION.c.id).select_from(_DECISION_FIRM)
+                 .where(*pending_conditions(filters), DECISION.c.id <= upto, *in_scope(scope)).order_by(DECISION.c.id))
+        return [row.id for row in await self._rows(query)]
+
+    async def pending_regions(self, *, scope: Scope) -> dict[str, int]:
+        query = (sa.select(FIRM.c.region, sa.func.count()).select_from(_DECISION_FIRM)
+                 .where(DECISION.c.approval == "pending", FIRM.c.region.is_not(None), *in_scope(scope)).group_by(FIRM.c.region))
+        return {region: n for region, n in await self._rows(query)}
 
     async def in_scope(self, decision_ids: Sequence[int], *, scope: Scope) -> set[int]:
         if not decision_ids:

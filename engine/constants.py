@@ -20,6 +20,16 @@ HEADER_READ_TIMEOUT_SECONDS = 15.0
 #: integers cannot hold. 10^6 pages of 50 rows is far beyond any list this service keeps.
 MAX_PAGE = 1_000_000
 
+#: Pending decisions per page of the console's 待审批 list. Loading them all made a 2,683-item queue a
+#: 1.3 MB page that took about 5 s; 50 rows fit a screen or two, and "all matching" acts beyond the page.
+APPROVALS_PAGE_SIZE = 50
+
+#: Decisions approved or rejected per transaction when an operator acts on all pending decisions matching
+#: a filter: each batch locks its rows, audits them and creates their notices in one transaction, so
+#: thousands at once would hold locks (and the SQLite writer) for long and pass SQLite's bound-parameter
+#: limit; a failure part-way leaves earlier batches done and the rest pending, both visible on the list.
+APPROVAL_BATCH = 500
+
 #: The console's audit page verifies the chain from its latest checkpoint (an `audit.checkpoint` entry,
 #: engine.console.audit_view) and records a new one once this many entries past it verified intact: the
 #: page then checks at most about this many entries, however long the chain grows (the CLI checks all).

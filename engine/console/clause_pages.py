@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.console import keys, labels, security, view
-from engine.console.read_model import READ_MODEL
+from engine.console.read_model import READ_MODEL, PendingFilters
 from engine.http import auth
 
 MESSAGES = {"gate_on": "已开启二次确认：此后新的“符合”判定须操作员审批后才发送通知。",
@@ -67,7 +67,7 @@ async def clause_detail(request: web.Request) -> web.Response:
         "clause_id": clause_id, "clause": clause, "document": _document(catalogue, clause.slug) if clause else None,
         "decisions": decisions, "notices": notices, "recent": await reads.recent_decisions(clause_id, scope=scope),
         "gated": (await store.clause_settings()).get(clause_id, False),
-        "pending": len(await reads.pending_rows(clause_id, scope=scope)),
+        "pending": (await reads.pending_page(PendingFilters(clause=clause_id), 1, 1, scope=scope)).total,
         "is_admin": auth.role_allows(security.current_operator(request).role, "admin"),
         "done": MESSAGES.get(request.query.get("done", "")),
         "verdicts": labels.VERDICT,

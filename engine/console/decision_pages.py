@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from engine import constants
-from engine.console import csv_export, keys, labels, read_model, redact, security, view
+from engine.console import approval_pages, csv_export, keys, labels, read_model, redact, security, view
 from engine.console.read_model import READ_MODEL, DecisionFilters, page_number
 from engine.core import notice_status
 from engine.http import auth
@@ -20,6 +20,9 @@ MESSAGES = {
     "not_retryable": "该通知当前状态不可重发（只有“已终止”或“未送达”的通知可以重发）。",
     "released": "通知已放行，将尽快发送；通知中会写明政策期限已经结束。",
     "not_releasable": "该通知当前状态不可放行（只有“已暂缓”的通知可以放行）。",
+    "approved": "已批准该判定，相应通知已生成。",
+    "rejected": "已驳回该判定。",
+    "approval_stale": "该判定已不在等待审批（已由他人处理），未再变更。",
 }
 #: Explanation keys the detail page lays out itself; any other key is listed as it is.
 EXPLAINED = ("status", "conditions", "jurisdiction", "validity", "amount", "missing", "needs")
@@ -102,11 +105,21 @@ async def _notices(request: web.Request, decision_id: int, unmasked: bool) -> tu
 @security.require("viewer")
 async def decision_detail(request: web.Request) -> web.Response:
     """GET /console/decisions/{id}: facts, rule, explanation, amount, the events behind it, its notices."""
-    store = request.app[keys.STORAGE]
-    decision_id = _decision_id(request)
-    row = await request.app[READ_MODEL].decision_detail(decision_id, scope=view.scope(request))
+    return await _detail_page(request, await _decision_in_scope(request))
+
+
+async def _decision_in_scope(request: web.Request) -> read_model.DecisionDetail:
+    """The decision the path names, or 404 — also for one of a firm outside the operator's regions."""
+    row = await request.app[READ_MODEL].decision_detail(_decision_id(request), scope=view.scope(request))
     if row is None:
         raise view.not_found("没有这条判定记录。")
+    return row
+
+
+async def _detail_page(request: web.Request, row: read_model.DecisionDetail, *, error: str | None = None, reason: str = "",
+                       status: int = 200) -> web.Response:
+    store = request.app[keys.STORAGE]
+    decision_id = row.id
     catalogue = view.catalogue(request)
     clause = catalogue.by_id.get(row.clause_id) if catalogue is not None else None
     event = await store.get_event(row.event_id) if row.event_id else None
@@ -121,10 +134,26 @@ async def decision_detail(request: web.Request) -> web.Response:
     return view.render(request, "decision.html", {
         "d": row, "clause": clause, "event": event, "events": events, "notices": notices,
         "explanation": explanation, "other": {k: v for k, v in explanation.items() if k not in EXPLAINED},
-        "done": MESSAGES.get(request.query.get("done", "")), "error": MESSAGES.get(request.query.get("error", "")),
+        "done": MESSAGES.get(request.query.get("done", "")) if status == 200 else None,
+        "error": error or MESSAGES.get(request.query.get("error", "")), "reason": reason,
         "may_retry": auth.role_allows(security.current_operator(request).role, "operator"),
         "responses": [r for r in await store.firm_responses(row.uscc) if r.decision_id == decision_id],
-    })
+    }, status=status)
+
+
+@security.require("operator")
+async def decision_approval(request: web.Request) -> web.Response:
+    """POST /console/decisions/{id}/approval: approve or reject (with a reason) this decision while it
+    waits for 二次确认; audited by storage like an approval from the list."""
+    data = await security.form(request)
+    row = await _decision_in_scope(request)
+    action, reason = str(data.get("action", "")), str(data.get("reason", "")).strip()
+    problem = ("action" if action not in ("approve", "reject") else "reason" if action == "reject" and not reason else None)
+    if problem is not None:
+        return await _detail_page(request, row, error=approval_pages.ERRORS[problem], reason=reason, status=400)
+    resolved = await approval_pages.resolve(request, [row.id], action == "approve", reason)
+    done = ("approved" if action == "approve" else "rejected") if resolved else "approval_stale"
+    raise web.HTTPSeeOther(f"/console/decisions/{row.id}?done={done}")
 
 
 @security.require("operator")

@@ -9,6 +9,7 @@ URL                                         role      what
 GET  /console/decisions                     viewer    match log (filters, pages)
 GET  /console/decisions.csv                 viewer    match log as streamed CSV
 GET  /console/decisions/{id}                viewer    decision detail and notice timeline
+POST /console/decisions/{id}/approval       operator  approve / reject it while pending
 POST /console/notices/{notice_id}/retry     operator  requeue a dead/undelivered notice
 GET  /console/firms, /console/firms/{uscc}  viewer    firm search, profile and timeline
 GET  /console/clauses, /console/clauses/{}  viewer    clause list and page
@@ -35,6 +36,7 @@ routes = web.RouteTableDef()
 routes.get("/console/decisions")(decision_pages.decision_list)
 routes.get("/console/decisions.csv")(decision_pages.decision_csv)
 routes.get(r"/console/decisions/{id:\d+}")(decision_pages.decision_detail)
+routes.post(r"/console/decisions/{id:\d+}/approval")(decision_pages.decision_approval)
 routes.post("/console/notices/{notice_id}/retry")(decision_pages.notice_retry)
 routes.post("/console/notices/{notice_id}/release")(decision_pages.notice_release)
 routes.get("/console/firms")(firm_pages.firm_list)

@@ -144,6 +144,27 @@ class DecisionFilters:
 
 
 @dataclasses.dataclass(frozen=True)
+class PendingPage(Page):
+    """A page of decisions waiting for 二次确认; `newest` is the highest matching id (None when
+    none match), which bounds an action on "all matching" to what the operator saw counted."""
+
+    newest: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingFilters:
+    """The approvals list's filters: a clause id and a region prefix (2, 4 or 6 digits); empty
+    means "any". Checking them is the page's business (engine.console.approval_pages)."""
+
+    clause: str = ""
+    region: str = ""
+
+    def as_query(self) -> dict[str, str]:
+        """The non-empty filters as query parameters (for pagination links and redirects)."""
+        return {key: value for key, value in dataclasses.asdict(self).items() if value}
+
+
+@dataclasses.dataclass(frozen=True)
 class DecisionRow:
     """One line of the match log (`mobile` and `email` are filled for the CSV export only)."""
 
@@ -266,9 +287,21 @@ class ConsoleReadModel(abc.ABC):
         """The notices a decision caused, oldest first."""
 
     @abc.abstractmethod
-    async def pending_rows(self, clause_id: str | None = None, *, scope: Scope) -> list[DecisionRow]:
-        """Decisions waiting for 二次确认 (of one clause, or all), oldest first: the order they
-        should be worked through."""
+    async def pending_page(self, filters: PendingFilters, number: int, size: int = constants.APPROVALS_PAGE_SIZE, *,
+                           scope: Scope) -> PendingPage:
+        """Page `number` of the decisions waiting for 二次确认 that match `filters`, oldest first (the
+        order they should be worked through), with the newest matching id."""
+
+    @abc.abstractmethod
+    async def pending_ids(self, filters: PendingFilters, *, upto: int, scope: Scope) -> list[int]:
+        """Every pending decision matching `filters` with an id up to `upto`, oldest first: what
+        "all matching" acts on — the ones the operator was shown the count of, not ones that
+        arrived after."""
+
+    @abc.abstractmethod
+    async def pending_regions(self, *, scope: Scope) -> dict[str, int]:
+        """County code → how many decisions of its firms wait for 二次确认 (firms without a
+        region left out): the region filter's choices."""
 
     @abc.abstractmethod
     async def in_scope(self, decision_ids: Sequence[int], *, scope: Scope) -> set[int]:

@@ -7,7 +7,7 @@ region is in no restricted scope (nobody can say which office it belongs to).
 
 These are the only rules about scopes: the SQL store turns `prefixes` into a condition
 (connectors.sql_base.region_in: `region LIKE '53%' OR …`, the same rule), and everything else asks
-`covers`.
+`covers` (or `overlaps`, for a region filter that may be wider or narrower than the scope).
 """
 
 from __future__ import annotations
@@ -46,6 +46,13 @@ class Scope:
         if not isinstance(region, str) or len(region) != 6 or not region.isdigit():
             return False
         return region.startswith(self.prefixes)
+
+    def overlaps(self, prefix: str) -> bool:
+        """Whether some firm of region `prefix` (2, 4 or 6 digits) can be in scope: the prefix lies
+        inside one of the scope's regions, or contains one ("5301" overlaps a scope of 530102)."""
+        if self.prefixes is None:
+            return True
+        return any(prefix.startswith(own) or own.startswith(prefix) for own in self.prefixes)
 
     def stored(self) -> str | None:
         """How the scope is kept on an account: None for ALL, else the prefixes joined by spaces."""

@@ -18,7 +18,7 @@ from aiohttp import test_utils
 
 from connectors import sql_accounts, sql_storage
 from connectors import sql_migrate as migrate
-from engine import console
+from engine import console, constants
 from engine.console import accounts
 from engine.core import scopes
 from engine.ingest import admission, pipeline, validation
@@ -72,13 +72,46 @@ async def seed(store, matcher) -> None:
                           scope=scopes.parse(["630102"]))
 
 
+#: (firm, county, name) of the approval queue: three firms of 城东区 and two of 城西区, each met on the gated clause.
+QUEUE = [(factories.uscc(820 + n, region=county), county, f"{place}待审商贸有限公司{n}")
+         for n, (county, place) in enumerate([("630102", "城东")] * 3 + [("630104", "城西")] * 2)]
+
+
+async def seed_queue(store, matcher) -> None:
+    """`seed`, and five more decisions waiting for 二次确认 across two counties."""
+    await seed(store, matcher)
+    events = []
+    for firm, county, name in QUEUE:
+        events += [
+            (factories.event(firm=firm, region=county, name=name, occurred_at="2022-03-01T09:00:00+08:00"), f"{firm}-reg"),
+            (factories.event("tax.vat_declared", firm=firm, occurred_at="2022-04-15T09:00:00+08:00", period="2022-03", sales=150000),
+             f"{firm}-vat"),
+        ]
+    await store.add_events(
+        [admission.new_event(validation.validate(body, webhook_id=i), json.dumps(body, ensure_ascii=False), {}) for body, i in events]
+    )
+    await pipeline.Pipeline(store, matcher).run_once()
+
+
 @pytest.fixture
 async def console_url(tmp_path, config, production_matcher):
+    async for url in serve(tmp_path, config, production_matcher, seed):
+        yield url
+
+
+@pytest.fixture
+async def queue_url(tmp_path, config, production_matcher):
+    async for url in serve(tmp_path, config, production_matcher, seed_queue):
+        yield url
+
+
+async def serve(tmp_path, config, production_matcher, seeder):
+    """The service with the console over a fresh SQLite file seeded by `seeder`, on a local port."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'browser.sqlite3'}"
     await asyncio.to_thread(migrate.upgrade, url)
     store = sql_storage.SqlStorage(url)
     await store.open()
-    await seed(store, production_matcher)
+    await seeder(store, production_matcher)
     app = app_module.create_app(config, store=store, matcher=production_matcher, run_pipeline=False)
     console.setup(app)
     server = test_utils.TestServer(app, host="127.0.0.1")
@@ -185,3 +218,58 @@ async def test_a_county_officer_sees_only_the_countys_firms(console_url, page):
     assert response.status == 200
     await page.goto(f"{console_url}/console/account")
     assert "630102" in await page.inner_text("main")
+
+
+async def log_in(page, base: str, username: str) -> None:
+    await page.goto(f"{base}/console/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button:has-text('登录')")
+    await page.wait_for_url("**/console/decisions**")
+
+
+async def test_an_operator_works_through_the_queue_in_bulk(queue_url, page, monkeypatch):
+    monkeypatch.setattr(constants, "APPROVALS_PAGE_SIZE", 2)
+    await log_in(page, queue_url, "zhangsan")
+    await page.goto(f"{queue_url}/console/approvals")
+    main = await page.inner_text("main")
+    assert "第 1 / 3 页，共 6 条" in main and "西宁市城西区" in main
+    await shot(page, "10-approvals-paged")
+
+    # Filter by county, chosen by its name; the filter stays on the next page.
+    await page.select_option("select[name=region]", label="西宁市城东区（4 条）")
+    await page.click("form.filters button:has-text('筛选')")
+    await page.wait_for_url("**region=630102**")
+    assert "共 4 条" in await page.inner_text("main")
+    await page.click("a:has-text('下一页')")
+    await page.wait_for_url("**region=630102&page=2**")
+    assert await page.input_value("select[name=region]") == "630102"
+
+    # Rejecting the whole page without a reason is refused; nothing changes.
+    await page.check("input[name=target][value=page]")
+    await page.click("button:has-text('驳回所选')")
+    assert "驳回必须填写理由" in await page.inner_text("main")
+    assert "共 4 条" in await page.inner_text("main")
+
+    # Every decision of the county, across pages, with one reason.
+    await page.goto(f"{queue_url}/console/approvals?region=630102&page=2")
+    await page.fill("textarea[name=reason]", "名单待复核")
+    await page.check("input[name=target][value=all]")
+    await page.click("button:has-text('驳回所选')")
+    await page.wait_for_url("**done=rejected**")
+    assert "已驳回筛选出的全部 4 条判定。" in await page.inner_text("main") and "region=630102" in page.url
+    await shot(page, "11-approvals-rejected")
+
+    # The rest, from a decision's own page.
+    await page.goto(f"{queue_url}/console/approvals")
+    assert "共 2 条" in await page.inner_text("main")
+    await page.locator("a:has-text('详情')").first.click()
+    await page.wait_for_url("**/console/decisions/*")
+    await page.click("form.approval button:has-text('批准')")
+    await page.wait_for_url("**done=approved**")
+    assert "已批准该判定，相应通知已生成。" in await page.inner_text("main")
+    assert await page.locator("form.approval").count() == 0
+
+    await page.goto(f"{queue_url}/console/audit?action=decision.")
+    trail = await page.inner_text("main")
+    assert trail.count("decision.rejected") == 4 and "名单待复核" in trail and "decision.approved" in trail and "zhangsan" in trail

@@ -177,6 +177,16 @@ async def test_actions_on_another_regions_firms_change_nothing(console_client, s
                                                              "decision_id": [str(i) for i in west_met]}, allow_redirects=False)
     assert response.status == 303 and "n=0" in response.headers["Location"]
     assert all(d.approval == "pending" for d in await store.decisions(WEST) if d.id in west_met)
+    # Nor do "all matching" (even with a forged bound or another county's filter) and the decision page.
+    response = await client.post("/console/approvals", data={"csrf_token": token, "action": "approve", "target": "all",
+                                                             "upto": str(max(west_met))}, allow_redirects=False)
+    assert response.status == 303 and "n=0" in response.headers["Location"]
+    response = await client.post("/console/approvals", data={"csrf_token": token, "action": "approve", "target": "all",
+                                                             "region": "630104", "upto": str(max(west_met))}, allow_redirects=False)
+    assert response.status == 400
+    response = await client.post(f"/console/decisions/{west_met[0]}/approval", data={"csrf_token": token, "action": "approve"})
+    assert response.status == 404
+    assert all(d.approval == "pending" for d in await store.decisions(WEST) if d.id in west_met)
 
     west_notice = (await store.firm_notices(WEST))[0]
     for action in ("retry", "release"):
@@ -226,7 +236,8 @@ ROUTES = {
     ("GET", "/console/clauses/{clause_id}"): "every_route", ("GET", "/console/approvals"): "every_route",
     ("GET", "/console/objections"): "every_route", ("GET", "/console/stats"): "every_route",
     ("GET", "/console/audit"): "every_route (all-region accounts only)", ("GET", "/console/account"): "every_route",
-    ("POST", "/console/approvals"): "actions", ("POST", "/console/notices/{notice_id}/retry"): "actions",
+    ("POST", "/console/approvals"): "actions", ("POST", "/console/decisions/{id}/approval"): "actions",
+    ("POST", "/console/notices/{notice_id}/retry"): "actions",
     ("POST", "/console/notices/{notice_id}/release"): "actions", ("POST", "/console/firms/{uscc}/revoke-links"): "actions",
     ("POST", "/console/clauses/{clause_id}/approval"): "no firm data (a clause's 二次确认 switch)",
 }

@@ -17,7 +17,7 @@ from engine.console import read_model
 from tests.console import conftest as console_conftest
 
 #: Every console route with pages (the completeness test below holds this list to the code).
-PAGINATED = ("/console/decisions", "/console/firms", "/console/audit")
+PAGINATED = ("/console/decisions", "/console/firms", "/console/audit", "/console/approvals")
 BAD = ["99999999999999999999", "99999999999999999999999999", str(constants.MAX_PAGE + 1), "-1", "0", "x", "1.5", "%2B2", "1e3",
        "%EF%BC%95", "2%000"]
 

@@ -67,3 +67,17 @@ def test_stored_form_round_trips_and_names_the_regions():
     assert scopes.ALL.describe() == "全部地区"
     with pytest.raises(scopes.ScopeError, match="stored scope"):
         scopes.load("53 x")
+
+
+@pytest.mark.parametrize(("scope", "prefix", "overlapping"), [
+    (scopes.ALL, "630104", True),
+    (scopes.Scope(("630102",)), "630102", True),
+    (scopes.Scope(("630102",)), "6301", True),  # the city holds the county: its firms there are in scope
+    (scopes.Scope(("630102",)), "63", True),
+    (scopes.Scope(("630102",)), "630104", False),
+    (scopes.Scope(("5301",)), "530102", True),
+    (scopes.Scope(("5301",)), "5302", False),
+    (scopes.Scope(("53", "630104")), "6301", True),
+])
+def test_overlaps(scope, prefix, overlapping):
+    assert scope.overlaps(prefix) is overlapping

@@ -170,38 +170,51 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
         )
         claimed: list[outbox.Digest] = []
         async with self._write() as connection:
-            # Candidates first, then each one's whole digest: a digest is claimed by one worker whole.
-            seen: set[tuple[str, str, str | None]] = set()
+            # Candidates first (a firm's channel and digest each, oldest due first), then all their notices in
+            # one read, and every claim in one statement: a digest is claimed by one worker whole.
+            keys: dict[tuple[str, str, str | None], None] = {}  # ordered, distinct
             for uscc, channel, digest_id in (await connection.execute(due_now.limit(limit * 4))).all():
-                if len(claimed) >= limit:
+                keys.setdefault((uscc, channel, digest_id))
+                if len(keys) >= limit:
                     break
-                if (uscc, channel, digest_id) in seen:
-                    continue
-                seen.add((uscc, channel, digest_id))
-                if not self.is_sqlite and not (await connection.execute(
-                    sa.select(sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(f"digest:{uscc}:{channel}", 0)))
-                )).scalar():
-                    continue  # another worker is claiming this firm's digest on this channel right now
-                members = sa.select(_NOTICE).where(
-                    (_NOTICE.c.uscc == uscc) & (_NOTICE.c.channel == channel) & _NOTICE.c.status.in_(_DUE)
-                    & (_NOTICE.c.digest_id == digest_id if digest_id is not None else _NOTICE.c.digest_id.is_(None))
-                ).order_by(_NOTICE.c.id)
-                if not self.is_sqlite:
-                    # Wait for, rather than skip, rows a fold is writing (it moves the firm's due time): the
-                    # advisory lock already keeps other claimers out, and a skipped row would go in a second message.
-                    members = members.with_for_update()
-                pool = [_record(row) for row in await connection.execute(members)]
-                if not pool or not any(n.next_attempt_at <= now for n in pool):
-                    continue  # claimed by another worker since the candidates were read
-                digest = notice_rules.claimed_digest(pool, now, lease)
+            candidates = list(keys)
+            if not self.is_sqlite:
+                locked = []
+                for key in candidates:
+                    uscc, channel, _ = key
+                    if (await connection.execute(sa.select(
+                        sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(f"digest:{uscc}:{channel}", 0))
+                    ))).scalar():
+                        locked.append(key)  # else another worker is claiming this firm's digest on this channel now
+                candidates = locked
+            if not candidates:
+                return claimed
+            # Only the (firm, channel) pairs this worker holds: another's rows are never locked here.
+            pairs = sorted({(uscc, channel) for uscc, channel, _ in candidates})
+            members = sa.select(_NOTICE).where(
+                sa.tuple_(_NOTICE.c.uscc, _NOTICE.c.channel).in_(pairs) & _NOTICE.c.status.in_(_DUE)
+            ).order_by(_NOTICE.c.id)
+            if not self.is_sqlite:
+                # Wait for, rather than skip, rows a fold is writing (it moves the firm's due time): the
+                # advisory lock already keeps other claimers out, and a skipped row would go in a second message.
+                members = members.with_for_update()
+            pools: dict[tuple[str, str, str | None], list[outbox.NoticeRecord]] = {}
+            for row in await connection.execute(members):
+                notice = _record(row)
+                pools.setdefault((notice.uscc, notice.channel, notice.digest_id), []).append(notice)
+            for key in candidates:
+                pool = pools.get(key, [])
+                if pool and any(n.next_attempt_at <= now for n in pool):  # else claimed by another worker since
+                    claimed.append(notice_rules.claimed_digest(pool, now, lease))
+            if claimed:
                 await connection.execute(
-                    sa.update(_NOTICE)
-                    .where(_NOTICE.c.notice_id.in_([n.notice_id for n in digest]))
-                    .values(status=notice_status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now,
-                            digest_id=digest[0].digest_id)
+                    sa.update(_NOTICE).where(_NOTICE.c.notice_id == sa.bindparam("claimed_id")).values(
+                        status=notice_status.NoticeStatus.SENDING.value, lease_until=now + lease, updated_at=now,
+                        digest_id=sa.bindparam("claimed_digest")),
+                    [{"claimed_id": n.notice_id, "claimed_digest": digest[0].digest_id} for digest in claimed for n in digest],
                 )
-                await self._audit(connection, [notice_rules.claim_audit(n.notice_id, now + lease) for n in digest])
-                claimed.append(digest)
+                await self._audit(connection, [notice_rules.claim_audit(n.notice_id, now + lease)
+                                               for digest in claimed for n in digest])
         return claimed
 
     async def transition_digest(

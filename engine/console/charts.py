@@ -158,13 +158,14 @@ def bar_chart(
     return markupsafe.Markup("".join(parts))
 
 
-def _ticks(peak: float) -> list[float]:
-    """Four or five round values from 0 to at least `peak` for the value scale."""
+def _ticks(peak: float, *, whole: bool) -> list[float]:
+    """Four or five round values from 0 to at least `peak` for the value scale; whole numbers only
+    when the values are counts."""
     raw = peak / 4
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    if magnitude >= 1:
-        step = max(1, step)
+    if whole:
+        step = max(1, math.ceil(step))
     return [step * i for i in range(0, math.ceil(peak / step) + 1)]
 
 
@@ -182,7 +183,7 @@ def column_chart(title: str, periods: Sequence[str], series: Sequence[tuple[str,
     if not periods:
         parts.append(f'<text x="{AXIS_LEFT}" y="{top + 14}" fill="#666">暂无数据</text></svg>')
         return markupsafe.Markup("".join(parts))
-    ticks = _ticks(_peak(series))
+    ticks = _ticks(_peak(series), whole=all(isinstance(v, int) or not v for _, values in series for v in values))
     scale = PLOT_HEIGHT / ticks[-1]
     base = top + PLOT_HEIGHT
     for tick in ticks:

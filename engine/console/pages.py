@@ -6,6 +6,7 @@ is the console half of the role matrix:
 ==========================================  ========  =====================================
 URL                                         role      what
 ==========================================  ========  =====================================
+GET  /console/                              viewer    home: today's and this month's figures, what waits
 GET  /console/decisions                     viewer    match log (filters, pages)
 GET  /console/decisions.csv                 viewer    match log as streamed CSV
 GET  /console/decisions/{id}                viewer    decision detail and notice timeline
@@ -28,9 +29,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.console import approval_pages, clause_pages, decision_pages, firm_page_pages, firm_pages, report_pages, stats_pages
+from engine.console import (
+    approval_pages,
+    clause_pages,
+    decision_pages,
+    firm_page_pages,
+    firm_pages,
+    home_pages,
+    report_pages,
+    stats_pages,
+)
 
 routes = web.RouteTableDef()
+
+routes.get("/console/")(home_pages.home_page)
 
 # "decisions.csv" is registered before "{id}" so the export is never read as a decision id.
 routes.get("/console/decisions")(decision_pages.decision_list)

@@ -113,8 +113,14 @@ def section_charts(html: str, section: str) -> list[ET.Element]:
 
 
 def bar_labels(chart: ET.Element) -> list[str]:
-    """The category labels a bar chart shows, each as its lines read together."""
-    return ["".join(t.text for t in label.iter(f"{SVG}tspan")) for label in chart.iter(f"{SVG}text") if label.get("class") == "label"]
+    """The category labels a bar chart shows (the texts carrying a tooltip), each as its lines read
+    together, without the tooltip: what the officer reads."""
+    shown = []
+    for label in chart.iter(f"{SVG}text"):
+        tooltip = label.find(f"{SVG}title")
+        if tooltip is not None:
+            shown.append("".join(label.itertext())[len(tooltip.text or ""):])
+    return shown
 
 
 def bars(chart: ET.Element) -> list[tuple[str, float]]:

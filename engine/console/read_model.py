@@ -1,5 +1,5 @@
 """What the console reads, as one interface: the match log, decisions, firms, clause counts, the
-figures behind the statistics and the audit trail.
+figures behind the statistics and the home page, and the audit trail.
 
 The console never queries tables itself; it asks a `ConsoleReadModel` (the SQL one is
 connectors/sql_console.py, set on the app as `READ_MODEL` by the app factory). Nothing here writes.

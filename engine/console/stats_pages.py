@@ -24,7 +24,9 @@ SECTIONS = {
 }
 MONTH = ("month", "按月份", "月份")
 FUNNEL = ("funnel", "触达漏斗", "环节")
-TABLES = (*SECTIONS, MONTH[0], FUNNEL[0])
+TABLES = (MONTH[0], FUNNEL[0], *SECTIONS)
+#: Each table's heading, by its id.
+TITLES = {MONTH[0]: MONTH[1], FUNNEL[0]: FUNNEL[1], **{key: title for key, (title, _) in SECTIONS.items()}}
 NOTICE_HEADERS = tuple(heading for _, heading in stats.NOTICE_COLUMNS)
 
 
@@ -82,8 +84,9 @@ async def stats_csv(request: web.Request) -> web.Response:
     name = request.query.get("table", "").strip()
     if name not in TABLES:
         shown = name if len(name) <= 30 else name[:30] + "…"
-        choices = "、".join(TABLES)
-        raise web.HTTPBadRequest(text=f"参数 table 应为 {choices} 之一，而不是“{shown}”。" if shown else f"缺少参数 table（{choices} 之一）。")
+        choices = "、".join(f"{TITLES[key]}（{key}）" for key in TABLES)
+        problem = f"没有这张统计表：“{shown}”" if shown else "没有指明要导出哪张统计表"
+        raise web.HTTPBadRequest(text=f"{problem}。参数 table 可为：{choices}。")
     result = await stats.collect(request.app[READ_MODEL], view.catalogue(request), view.scope(request))
     if name == FUNNEL[0]:
         return csv_export.table("stats-funnel", ("环节", "数量", "占符合判定（%）", "占上一环节（%）"),

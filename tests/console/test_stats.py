@@ -303,7 +303,9 @@ async def test_each_table_downloads_as_csv(console_client, login, store):
     assert header[0] == "环节" and [row[0] for row in rows] == list(stats.FUNNEL_STEPS) and rows[-1][1] == "2"
     for bad in ("", "clauses", "<x>"):
         response = await console_client.get(f"/console/stats.csv?table={bad}")
-        assert response.status == 400 and "table" in await response.text(), bad
+        text = await response.text()
+        assert response.status == 400 and "参数 table 可为" in text and "按条款（clause）" in text, bad
+        assert ("没有这张统计表" in text) == bool(bad) and "<x>" not in text  # the value is shown, escaped
 
 
 @SQL_ONLY

@@ -90,7 +90,9 @@ class SqlConsoleStats:
         n_month, d_month = china_month(NOTICE.c.created_at).label("month"), china_month(DECISION.c.created_at).label("month")
         answer = _latest_answers()
         a_month = china_month(answer.c.at).label("month")
-        confirmed = (decisions.join(answer, answer.c.decision_id == DECISION.c.id), [*_granted(), *scoped, answer.c.action == firm_page_store.CONFIRM])
+        # Granted decisions whose firm's latest answer is 确认.
+        answered = decisions.join(answer, answer.c.decision_id == DECISION.c.id)
+        confirmed = [*_granted(), *scoped, answer.c.action == firm_page_store.CONFIRM]
         queries = {
             "by_clause": sa.select(DECISION.c.clause_id, DECISION.c.cite, sa.func.count(), sa.func.sum(DECISION.c.amount))
             .select_from(decisions).where(*_granted(), *scoped).group_by(DECISION.c.clause_id, DECISION.c.cite),
@@ -104,11 +106,11 @@ class SqlConsoleStats:
             .where(*_granted(), *scoped).group_by(d_month),
             "notices_by_month": sa.select(n_month, NOTICE.c.status, sa.func.count()).select_from(notices).where(*scoped)
             .group_by(n_month, NOTICE.c.status),
-            "confirmed_by_month": sa.select(a_month, sa.func.count()).select_from(confirmed[0]).where(*confirmed[1]).group_by(a_month),
+            "confirmed_by_month": sa.select(a_month, sa.func.count()).select_from(answered).where(*confirmed).group_by(a_month),
             "matched": sa.select(sa.func.count()).select_from(decisions).where(*_granted(), *scoped),
             "notified": self._reached(decisions, scoped, NOTICE.c.status.in_(ACCEPTED)),
             "delivered": self._reached(decisions, scoped, NOTICE.c.status == S.DELIVERED.value),
-            "confirmed": sa.select(sa.func.count()).select_from(confirmed[0]).where(*confirmed[1]),
+            "confirmed": sa.select(sa.func.count()).select_from(answered).where(*confirmed),
         }
         async with self._store.read() as connection:
             rows = {name: (await connection.execute(query)).all() for name, query in queries.items()}
@@ -151,14 +153,14 @@ class SqlConsoleStats:
             "parked": sa.select(sa.func.count()).select_from(events).where(EVENT.c.status == EventStatus.FAILED.value, *scoped),
         }
         async with self._store.read() as connection:
-            rows = {name: (await connection.execute(query)).one() if name != "notices" else (await connection.execute(query)).all()
-                    for name, query in queries.items()}
-        granted = rows["granted"]
+            rows = {name: (await connection.execute(query)).all() for name, query in queries.items()}
+        granted = rows["granted"][0]
+        stuck = rows["stuck"][0]
         return HomeCounts(
             notices=[(status, int(today_n), int(month_n)) for status, today_n, month_n in rows["notices"]],
             granted_today=(int(granted[0]), _amount(granted[1]) or Decimal(0)),
             granted_month=(int(granted[2]), _amount(granted[3]) or Decimal(0)),
             granted_ever=(int(granted[4]), _amount(granted[5]) or Decimal(0)),
-            approvals_waiting=rows["approvals"][0], objections_waiting=rows["objections"][0],
-            dead_notices=int(rows["stuck"][0]), held_notices=int(rows["stuck"][1]), parked_events=rows["parked"][0],
+            approvals_waiting=rows["approvals"][0][0], objections_waiting=rows["objections"][0][0],
+            dead_notices=int(stuck[0]), held_notices=int(stuck[1]), parked_events=rows["parked"][0][0],
         )

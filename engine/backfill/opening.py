@@ -84,7 +84,7 @@ class WindowWatcher:
         kept: list[store.OpeningRecord] = []
         notices = 0
         for day, clause_ids in found.judge.items():
-            plan = runner.Plan(as_of=day, clause_ids=clause_ids, batch_size=self.batch_size, actor=ACTOR)
+            plan = runner.Plan(as_of=day, clause_ids=clause_ids, batch_size=self.batch_size, actor=ACTOR, first_only=True)
             result = await runner.run(self.store, self.matcher, plan)
             notices += result.tally.notices_created
             by_clause = result.tally.by_clause
@@ -92,7 +92,7 @@ class WindowWatcher:
                 counts = by_clause.get(clause_id, {})
                 record = store.OpeningRecord(
                     clause_id, day, store.JUDGED, firms=result.tally.firms,
-                    decisions=counts.get("changed", 0), met=counts.get("met", 0),
+                    decisions=result.tally.recorded_by_clause[clause_id], met=counts.get("met", 0),
                 )
                 if await self.store.record_opening(record):
                     kept.append(record)

@@ -123,6 +123,33 @@ async def test_a_window_that_closed_before_the_check_came_is_lapsed_and_nothing_
     assert not [n for n in await recorded.firm_notices(FIRM) if n.clause_id == "yunnan-2022-2-2"]
 
 
+#: A 昆明 重点农业企业 with a 2022 loan whose certification is granted on 2022-06-02: under yunnan-2022-1-1
+#: (重点农业企业新增贷款贴息) it qualifies from that day, not on 2022-05-31.
+LEADER = factories.uscc(502, region="530102")
+
+
+def leader_events() -> list[dict]:
+    events = [
+        factories.event(firm=LEADER, region="530102", industry="A0111", occurred_at="2022-04-01T09:00:00+08:00"),
+        factories.event("loan.issued", firm=LEADER, occurred_at="2022-04-02T09:00:00+08:00", issued_on="2022-03-01"),
+        factories.event("certification.granted", firm=LEADER, occurred_at="2022-06-02T09:00:00+08:00"),
+    ]
+    events[-1]["data"] = {"kind": "agri_leading", "level": "province", "granted_on": "2022-06-02"}
+    return [dict(e, id=f"evt-leader-{n}") for n, e in enumerate(events)]
+
+
+async def test_a_late_check_leaves_a_firm_the_pipeline_judged_since_the_window_opened(store, production_matcher):
+    # The service was down over the opening; an event of 2022-06-02 had the pipeline judge the firm then.
+    await helpers.ingest(store, production_matcher, leader_events())
+    before = [s for s in await store.decisions(LEADER) if s.decision.clause_id == "yunnan-2022-1-1"]
+    assert [(s.as_of, s.decision.status) for s in before] == [(dt.date(2022, 6, 2), matching.Verdict.MET)]
+    checked = await (await _watcher(store, production_matcher, dt.date(2022, 6, 3))).check()
+    # Judged as of 2022-05-31 it would not qualify yet; the fresher judgement stands, and nothing is recorded on it.
+    assert [s for s in await store.decisions(LEADER) if s.decision.clause_id == "yunnan-2022-1-1"] == before
+    [kept] = [r for r in checked.openings if r.clause_id == "yunnan-2022-1-1"]
+    assert (kept.outcome, kept.decisions) == (backfill_store.JUDGED, 0)
+
+
 async def test_the_first_check_only_starts_watching(recorded, production_matcher):
     checked = await (await _watcher(recorded, production_matcher, MAY_31, checked_through=None)).check()
     assert checked.started and checked.openings == ()

@@ -1,7 +1,7 @@
 """Which clause windows opened and closed between two days: the pure rule the window job follows.
 
 The catalogue's 云南 measures (yunnan-2022) open on 2022-05-31 (and one clause on 2022-06-01);
-yunnan-2022-2-2 (缓缴社会保险费申请) closes after 2022-06-30.
+yunnan-2022-2-2 (加力税收优惠政策) closes after 2022-06-30.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ as of each event's day, never judges the firm under them. On every storage back-
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -179,3 +180,10 @@ async def test_the_service_runs_the_job_as_it_starts(recorded, production_matche
     await runner.cleanup()  # stopping waits for its first check to finish
     assert await _met(recorded) == MET_ON_MAY_31
     assert await recorded.windows_checked_through() == MAY_31
+
+
+def test_the_service_factory_includes_the_job_when_it_judges_a_catalogue(config, production_matcher, tmp_path):
+    config = dataclasses.replace(config, database_url=f"sqlite+aiosqlite:///{tmp_path / 'service.sqlite3'}")
+    app = app_module.create_service(config, production_matcher, deliver=False)
+    assert isinstance(app[opening.WATCHER], opening.WindowWatcher)
+    assert opening.WATCHER not in app_module.create_service(config, matching.NullMatcher(), deliver=False)

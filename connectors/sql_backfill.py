@@ -9,6 +9,7 @@ event for one of them between the check that nothing moved and the insert.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
 
@@ -30,6 +31,8 @@ _OPENING = models.WindowOpening.__table__
 _CHECK = models.WindowCheck.__table__
 #: The one row of window_check.
 _OPENINGS = "openings"
+#: Key of the PostgreSQL advisory lock one window check holds ("pp-windows" as a number).
+_WINDOWS_LOCK = int.from_bytes(b"pp-windows", "big") >> 17
 
 
 _NO_YEARS: frozenset[int] = frozenset()
@@ -182,6 +185,23 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
                     where=_CHECK.c.checked_through < day,  # never moves back (two services checking at once)
                 )
             )
+
+    @contextlib.asynccontextmanager
+    async def window_check_turn(self) -> AsyncIterator[bool]:
+        if self.is_sqlite:  # one service process per SQLite file
+            yield True
+            return
+        assert self._writer is not None, "SqlStorage.open() was not called"
+        # A session lock on a connection of its own, held for the whole check (many transactions).
+        async with self._writer.connect() as connection:
+            held = (await connection.execute(sa.select(sa.func.pg_try_advisory_lock(_WINDOWS_LOCK)))).scalar_one()
+            await connection.commit()
+            try:
+                yield bool(held)
+            finally:
+                if held:
+                    await connection.execute(sa.select(sa.func.pg_advisory_unlock(_WINDOWS_LOCK)))
+                    await connection.commit()
 
     async def record_opening(self, record: store.OpeningRecord) -> bool:
         values = {

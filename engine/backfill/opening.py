@@ -43,6 +43,8 @@ class Checked:
     today: dt.date
     #: True when this was the first check ever: it only marked the day (nothing judged).
     started: bool = False
+    #: True when another process of the service was checking: this one did nothing.
+    elsewhere: bool = False
     openings: tuple[store.OpeningRecord, ...] = ()
     closed: tuple[windows.Change, ...] = ()
     notices: int = 0
@@ -70,8 +72,16 @@ class WindowWatcher:
         self._stopped = asyncio.Event()
 
     async def check(self) -> Checked:
-        """Handle every window that opened since the last day checked, up to today (China)."""
+        """Handle every window that opened since the last day checked, up to today (China), unless another
+        process of the service is doing so now."""
         today = self.today()
+        async with self.store.window_check_turn() as mine:
+            if not mine:
+                log.debug("window job: another process is checking the windows")
+                return Checked(today, elsewhere=True)
+            return await self._check(today)
+
+    async def _check(self, today: dt.date) -> Checked:
         through = await self.store.windows_checked_through()
         if through is None:
             # The first check: windows already open were judged by the pipeline (and any backfill) as

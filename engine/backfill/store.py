@@ -8,6 +8,7 @@ processes on SQLite or PostgreSQL.
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
@@ -93,6 +94,11 @@ class BackfillStore(abc.ABC):
     @abc.abstractmethod
     async def set_windows_checked_through(self, day: dt.date) -> None:
         """Record that every opening up to ``day`` is handled; a later day only (the mark never moves back)."""
+
+    @abc.abstractmethod
+    def window_check_turn(self) -> contextlib.AbstractAsyncContextManager[bool]:
+        """While held (True), no other process of the service checks window openings on this database;
+        False when another one is checking now (it will have handled them when it is done)."""
 
     @abc.abstractmethod
     async def record_opening(self, record: OpeningRecord) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -91,6 +92,17 @@ class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
         async with self._lock:
             if self.windows_checked is None or day > self.windows_checked:
                 self.windows_checked = day
+
+    @contextlib.asynccontextmanager
+    async def window_check_turn(self) -> AsyncIterator[bool]:
+        if self.window_checking:
+            yield False
+            return
+        self.window_checking = True
+        try:
+            yield True
+        finally:
+            self.window_checking = False
 
     async def record_opening(self, record: store.OpeningRecord) -> bool:
         async with self._lock:

@@ -49,3 +49,5 @@ class MemoryBase:
         #: Window openings handled (engine.backfill.opening), by (clause, first day), and the last day checked.
         self.openings: dict[tuple[str, datetime.date], Any] = {}
         self.windows_checked: datetime.date | None = None
+        #: Whether a window check holds its turn (engine.backfill.store.BackfillStore.window_check_turn).
+        self.window_checking = False

@@ -16,6 +16,8 @@ import pytest
 from engine import audit
 from engine.backfill import opening, store as backfill_store
 from engine.core import matching
+from connectors import sql_storage
+from engine.testing import memory_storage
 from engine.web import app as app_module
 from tests import factories
 from tests.backfill import helpers
@@ -187,3 +189,32 @@ def test_the_service_factory_includes_the_job_when_it_judges_a_catalogue(config,
     app = app_module.create_service(config, production_matcher, deliver=False)
     assert isinstance(app[opening.WATCHER], opening.WindowWatcher)
     assert opening.WATCHER not in app_module.create_service(config, matching.NullMatcher(), deliver=False)
+
+
+async def _elsewhere(store):
+    """The store of another process of the service on the same database (the in-memory one stands for itself)."""
+    if isinstance(store, memory_storage.InMemoryStorage):
+        return store
+    other = sql_storage.SqlStorage(store.url)
+    await other.open()
+    return other
+
+
+async def test_while_one_process_checks_another_does_nothing(recorded, production_matcher):
+    await recorded.set_windows_checked_through(MAY_30)
+    other = await _elsewhere(recorded)
+    try:
+        async with recorded.window_check_turn() as mine:
+            assert mine
+            checked = await opening.WindowWatcher(other, production_matcher, today=Today(MAY_31)).check()
+            if getattr(recorded, "is_sqlite", False):
+                assert not checked.elsewhere  # one service process per SQLite file: no turns to take
+                return
+            assert checked.elsewhere and checked.openings == ()
+            assert await _met(recorded) == set()
+    finally:
+        if other is not recorded:
+            await other.close()
+    # The turn given back, the next check does the work.
+    again = await opening.WindowWatcher(recorded, production_matcher, today=Today(MAY_31)).check()
+    assert {r.clause_id for r in again.openings} >= MET_ON_MAY_31

@@ -97,6 +97,9 @@ class WindowWatcher:
             plan = runner.Plan(as_of=day, clause_ids=clause_ids, batch_size=self.batch_size, actor=ACTOR, first_only=True)
             result = await runner.run(self.store, self.matcher, plan)
             notices += result.tally.notices_created
+            if result.tally.notices_created:
+                for listener in self.on_notices:
+                    listener()
             by_clause = result.tally.by_clause
             for clause_id in sorted(clause_ids):
                 counts = by_clause.get(clause_id, {})
@@ -118,11 +121,9 @@ class WindowWatcher:
             log.warning("window job: %s opened on %s and closed again before it was checked; nothing judged",
                         clause_id, day.isoformat())
         for change in found.closed:
-            log.info("window job: %s closed on %s; nothing more is pushed under it", change.clause_id, change.on.isoformat())
+            log.info("window job: %s is no longer in force from %s; nothing more is judged under it",
+                     change.clause_id, change.on.isoformat())
         await self.store.set_windows_checked_through(today)
-        if notices:
-            for listener in self.on_notices:
-                listener()
         return Checked(today, openings=tuple(kept), closed=found.closed, notices=notices)
 
     async def run_forever(self) -> None:

@@ -73,9 +73,12 @@ async def test_the_pipeline_alone_never_judges_the_firm_under_windows_opening_af
 
 async def test_the_day_a_window_opens_its_firms_are_judged_as_of_that_day_and_told(recorded, production_matcher):
     watcher = await _watcher(recorded, production_matcher, MAY_31)
+    woken: list[bool] = []
+    watcher.on_notices.append(lambda: woken.append(True))  # the delivery worker's wake-up in the service
     checked = await watcher.check()
 
     assert await _met(recorded) == MET_ON_MAY_31
+    assert woken == [True]
     decisions = [s for s in await recorded.decisions(FIRM) if s.decision.clause_id in MET_ON_MAY_31]
     assert {s.as_of for s in decisions} == {MAY_31}
     notices = [n for n in await recorded.firm_notices(FIRM) if n.clause_id.startswith("yunnan")]

@@ -395,7 +395,7 @@ def closed_when_due(
     """HELD for a claimed notice whose benefit's window closed before `hold_before` (see `held`): recorded in
     time, it fell due only after pushing it stopped being right (a provider down for days, a stopped
     worker). None to send it, and always None once an operator released it (its timeline, `attempts`,
-    holds a release; None when not read because the window had not closed)."""
+    holds a release; the worker reads the timeline only for a notice `held` finds stale)."""
     if not held(notice, hold_before) or released_by_operator(attempts or ()):
         return None
     return outbox.Transition(notice_status.NoticeStatus.HELD, "hold", "held", reason=CLOSED_BEFORE_SENT)

@@ -193,8 +193,9 @@ class DeliveryWorker:
 
         Each notice is judged first (notice_rules.not_now): one whose benefit ended, or that the firm's
         choices keep off the channel, is skipped, one without an address or consent waits, one whose window
-        closed long before it fell due is held (notice_rules.closed_when_due), and the rest go out as one message. A digest handed to the provider before (a retry) goes again in the words first
-        sent (under the same id), or, if some of its notices may no longer be told, in new words for the rest.
+        closed long before it fell due is held (notice_rules.closed_when_due), and the rest go out as one
+        message. A digest handed to the provider before (a retry) goes again in the words first sent (under
+        the same id), or, if some of its notices may no longer be told, in new words for the rest.
         """
         digest = [digest] if isinstance(digest, outbox.NoticeRecord) else list(digest)
         first = digest[0]

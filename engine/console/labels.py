@@ -33,7 +33,7 @@ NOTICE_KIND = {"new": "首次通知", "addition": "追加通知", "adjustment": 
 ATTEMPT_KIND = {
     "send": "发送", "receipt": "回执", "skip": "跳过", "wait": "等待联系方式", "defer": "推迟", "recover": "中断恢复",
     "compose": "生成内容", "operator": "人工重发",
-    "contact": "联系方式到达", "release": "人工放行",
+    "contact": "联系方式到达", "release": "人工放行", "hold": "暂缓发送",
 }
 
 #: What an attempt on a notice came to (the outbox's `outcome`; a receipt's is the provider's own code,

@@ -37,6 +37,8 @@ EXACT: Mapping[str, str] = {
         "发送过程中断；为避免重复短信不再重发（以服务商回执为准）",
     "interrupted while sending; will be sent again with the same Message-ID": "发送过程中断；将以相同的 Message-ID 重新发送",
     "worker stopping": "发送进程停止，通知已放回队列",
+    "the benefit's window closed long before the notice could be sent; an operator may release it":
+        "政策期限结束很久之后通知才到发送时间，通知已暂缓，可由操作员放行",
     "SMS quiet hours": "短信免打扰时段，推迟到可发送时再发",
     "answer has no Code": "服务商的回复中没有状态码",
     "answer is not JSON": "服务商的回复无法解析（不是 JSON）",

@@ -8,6 +8,7 @@ before anything changes.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,9 @@ from engine.console import keys, security, view
 from engine.console.read_model import READ_MODEL
 from engine.http import auth
 from engine.notices import worker
+
+#: The approved/rejected counts the page reports after a POST: plain whole numbers.
+_COUNT = re.compile(r"[0-9]{1,9}")
 
 ERRORS = {
     "nothing": "请至少勾选一条判定。",
@@ -31,11 +35,16 @@ async def _page(request: web.Request, clause: str, *, error: str | None = None, 
     rows = await request.app[READ_MODEL].pending_rows(clause or None, scope=view.scope(request))
     query = request.query
     done = None
-    if query.get("done") in ("approved", "rejected") and query.get("n", "").isdigit():
+    if query.get("done") in ("approved", "rejected"):
+        # The counts come back from the redirect after a POST; an edited address is refused, not a 500
+        # ("²".isdigit() is true, and int() of thousands of digits raises).
+        counts = {key: query.get(key, "0").strip() for key in ("n", "stale")}
+        if not all(_COUNT.fullmatch(text) for text in counts.values()):
+            raise web.HTTPBadRequest(text=f"地址中的处理条数应为整数：{counts['n'][:30]}、{counts['stale'][:30]}。")
         verb = "批准" if query["done"] == "approved" else "驳回"
-        done = f"已{verb} {query['n']} 条判定" + ("，相应通知已生成。" if query["done"] == "approved" else "。")
-        if query.get("stale", "0").isdigit() and int(query.get("stale", "0")):
-            done += f"另有 {query['stale']} 条已由他人处理，未再变更。"
+        done = f"已{verb} {int(counts['n'])} 条判定" + ("，相应通知已生成。" if query["done"] == "approved" else "。")
+        if int(counts["stale"]):
+            done += f"另有 {int(counts['stale'])} 条已由他人处理，未再变更。"
     return view.render(request, "approvals.html", {
         "rows": rows, "clause": clause, "error": error, "reason": reason, "checked": checked, "done": done,
         "titles": {c.id: c.display_title for c in catalogue.clauses} if catalogue is not None else {},

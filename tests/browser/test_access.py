@@ -1,11 +1,11 @@
 """Every page on a phone and for everyone: Playwright driving Debian's chromium, with axe-core.
 
 Each console page (listed from the app's router, so a new page is walked without anyone adding it
-here), its error pages (400, 403, 404), the login page, and the firm's own page 我的政策 with its refusal
-page are opened at 375×812 (a phone) and at 1400×900 (a desk). On the phone no page may scroll
-sideways — a wide table scrolls inside its own box instead — and at both widths axe-core may find
-nothing of "serious" or "critical" impact (contrast under 4.5:1, links told apart by colour alone,
-controls without a name, …). Screenshots of every page at both widths are kept under var/screenshots/.
+here), its error pages (400, 403, 404), the login page (also after a wrong password), and the firm's
+own page 我的政策 (also refusing an objection without a reason) with its refusal page are opened at
+375×812 (a phone) and at 1400×900 (a desk). On the phone no page may scroll sideways — a wide table
+scrolls inside its own box instead — and at both widths axe-core may find nothing of "serious" or
+"critical" impact (contrast under 4.5:1, links told apart by colour alone, controls without a name, …). Screenshots of every page at both widths are kept under var/screenshots/.
 """
 
 from __future__ import annotations
@@ -139,16 +139,36 @@ async def walk(base: str, app, samples: dict[str, str], viewport: dict[str, int]
                   "--disable-component-update", "--disable-sync"],
         )
 
-        async def visit(context, name: str, path: str, status: int) -> None:
-            page = await context.new_page()
-            response = await page.goto(base + path)
-            assert response is not None and response.status == status, (name, path, response and response.status)
+        async def check(page, name: str) -> None:
             failures[name].extend(await problems(page, width))
             console_browser.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             slug = re.sub(r"[^\w.-]+", "_", name.strip("/")) or "root"
             await page.screenshot(path=str(console_browser.SCREENSHOTS / f"access-{width}-{slug}.png"), full_page=True)
             if phone:  # what a phone shows first
                 await page.screenshot(path=str(console_browser.SCREENSHOTS / f"access-{width}-{slug}-first-screen.png"))
+
+        async def visit(context, name: str, path: str, status: int) -> None:
+            page = await context.new_page()
+            response = await page.goto(base + path)
+            assert response is not None and response.status == status, (name, path, response and response.status)
+            await check(page, name)
+            await page.close()
+
+        async def refused_states(context) -> None:
+            """The login form after a wrong password, and the firm page refusing an objection without a reason."""
+            page = await context.new_page()
+            await page.goto(f"{base}/console/login")
+            await page.fill("input[name=username]", "guanli")
+            await page.fill("input[name=password]", "not the password")
+            async with page.expect_response(lambda r: r.request.method == "POST") as answer:
+                await page.click("button:has-text('登录')")
+            assert (await answer.value).status == 401
+            await check(page, "login refused")
+            await page.goto(base + firm_page_seed.link())
+            async with page.expect_response(lambda r: r.request.method == "POST") as answer:
+                await page.locator(f"#item-{firm_page_seed.MISSING}").get_by_role("button", name="有异议").click()
+            assert (await answer.value).status == 422
+            await check(page, "firm page objection without a reason")
             await page.close()
 
         options = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai", "viewport": viewport}
@@ -160,6 +180,7 @@ async def walk(base: str, app, samples: dict[str, str], viewport: dict[str, int]
             await visit(anonymous, "/console/login", pages.pop("/console/login"), 200)  # logged in, it only redirects
             await visit(anonymous, "firm page 我的政策", firm_page_seed.link(), 200)
             await visit(anonymous, "firm page refused", "/my/not-a-link", 404)
+            await refused_states(anonymous)
             county = await browser.new_context(**options)
             await log_in(county, base, "chengdong")
             await visit(county, "403 audit for a county account", "/console/audit", 403)

@@ -5,7 +5,8 @@ here), its error pages (400, 403, 404), the login page (also after a wrong passw
 own page 我的政策 (also refusing an objection without a reason) with its refusal page are opened at
 375×812 (a phone) and at 1400×900 (a desk). On the phone no page may scroll sideways — a wide table
 scrolls inside its own box instead — and at both widths axe-core may find nothing of "serious" or
-"critical" impact (contrast under 4.5:1, links told apart by colour alone, controls without a name, …). Screenshots of every page at both widths are kept under var/screenshots/.
+"critical" impact (contrast under 4.5:1, links told apart by colour alone, controls without a name, …).
+Screenshots of every page at both widths are kept under var/screenshots/.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ async def served(tmp_path, config, production_matcher):
         objected = await firm_page_seed.decision_id(store, firm_page_seed.APPLY)
         await store.record_response(firm_page_seed.RENTER, firm_page_seed.APPLY, objected, firm_page_store.OBJECT,
                                     "我单位并非小微企业，不应享受此项政策", datetime.datetime.now(datetime.UTC))
-        await accounts.create(sql_accounts.SqlAccounts(store), store, "guanli", PASSWORD, "admin", display_name="管理员甲", actor="test")
+        await accounts.create(sql_accounts.SqlAccounts(store), store, "guanli", PASSWORD, "admin",
+                              display_name="管理员甲", actor="test")
         held = await firm_page_seed.decision_id(store, CLAUSE, console_browser.FIRM)
         app = app_module.create_app(config, store=store, matcher=production_matcher, run_pipeline=False)
         console.setup(app)

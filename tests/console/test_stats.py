@@ -97,7 +97,7 @@ def expected(matches: int, amount: str, notices) -> list[str]:
 
 
 def table(html: str, section: str) -> dict[str, list[str]]:
-    body = html.split(f'<table class="stats {section}">', 1)[1].split("</table>", 1)[0]
+    body = html.split(f'<table class="stats {section}"', 1)[1].split("</table>", 1)[0]
     return {key: re.findall(r'<td class="num">([^<]*)</td>', row) for key, row in re.findall(r'<tr data-key="([^"]*)">(.*?)</tr>', body, re.S)}
 
 

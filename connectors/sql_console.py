@@ -6,6 +6,7 @@ details are read out of the firm's flat profile fields (JSON on SQLite, JSONB on
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncGenerator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from engine.console.read_model import (
     PendingFilters,
     PendingPage,
 )
+from engine.core import china_time
 from engine.core.scopes import Scope
 
 DECISION = models.Decision.__table__
@@ -111,6 +113,11 @@ def audit_conditions(filters: AuditFilters) -> list[sa.ColumnElement[bool]]:
             conditions.append(sa.and_(AUDIT.c.subject_type == kind, AUDIT.c.subject_id == ident))
         else:
             conditions.append(sa.or_(AUDIT.c.subject_id == filters.subject, AUDIT.c.subject_type == filters.subject))
+    # Days in China time, both included: from the first day's midnight to the midnight after the last.
+    if filters.date_from:
+        conditions.append(AUDIT.c.at >= china_time.day_start_utc(filters.date_from))
+    if filters.date_to:
+        conditions.append(AUDIT.c.at < china_time.day_start_utc(filters.date_to + datetime.timedelta(days=1)))
     return conditions
 
 

@@ -20,7 +20,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from engine.console import accounts_store, login, pages, read_model, reasons, security, sessions
+from engine.console import accounts_store, labels, login, pages, read_model, reasons, security, sessions
 from engine.core.china_time import CHINA_TZ
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
@@ -62,7 +62,8 @@ def setup(app: web.Application, *, clock: Callable[[], datetime.datetime] | None
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        filters={"pii": security.pii_filter, "china_time": china_time, "reason": reasons.chinese},
+        filters={"pii": security.pii_filter, "china_time": china_time, "reason": reasons.chinese,
+                 "audit_action": labels.audit_action},
     )
     env.globals["ROLE_LABELS"] = security.ROLE_LABELS
     app.middlewares.append(security.middleware)

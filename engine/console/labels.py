@@ -87,3 +87,30 @@ def region_name(code: object) -> str:
 def industry_name(code: object) -> str:
     """The Chinese name of a GB/T 4754-2017 industry code (F5211 → 百货零售), "" when unknown."""
     return (industry_codes.name(code) or "") if isinstance(code, str) else ""
+
+
+#: Audit actions (engine.audit.Draft.action) in plain Chinese; a notice's change of state is named by its
+#: new state (``notice.<status>``, NOTICE_STATUS). An action not listed here is shown as recorded.
+AUDIT_ACTION = {
+    "audit.checkpoint": "审计校验点",
+    "clause.approval_gate": "设置二次确认", "decision.recorded": "记录判定",
+    "decision.approved": "批准判定（二次确认）", "decision.rejected": "驳回判定（二次确认）",
+    "firm.confirmed": "企业确认", "firm.objected": "企业提出异议", "firm.links_revoked": "撤销企业页面链接",
+    "firm.sms_preference": "企业更改短信选择",
+    "login.succeeded": "登录成功", "login.failed": "登录失败（密码错误）", "login.refused": "拒绝登录",
+    "notice.created": "生成通知", "notice.released": "人工放行通知", "notice.requeued": "通知重新排队",
+    "operator.created": "创建账号", "operator.disabled": "停用账号", "operator.password_reset": "重置密码",
+    "operator.scope_changed": "更改可查看的地区",
+    "token.created": "创建接口令牌", "token.revoked": "吊销接口令牌", "pii.viewed": "查看企业联系方式",
+}
+
+
+def audit_action(action: str) -> str:
+    """An audit action as an officer reads it: its Chinese name, else (a notice's change of state) the
+    state it went to, else the action as recorded."""
+    if action in AUDIT_ACTION:
+        return AUDIT_ACTION[action]
+    kind, _, state = action.partition(".")
+    if kind == "notice" and state in NOTICE_STATUS:
+        return f"通知：{NOTICE_STATUS[state]}"
+    return action

@@ -275,18 +275,28 @@ class HomeCounts:
 @dataclasses.dataclass(frozen=True)
 class AuditFilters:
     """?action= (prefix: "notice." selects every notice change), ?actor= (substring), ?subject=
-    (an id, a type, or "type:id")."""
+    (an id, a type, or "type:id"), ?from= and ?to= (days, China time, both included)."""
 
     action: str = ""
     actor: str = ""
     subject: str = ""
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
 
     @classmethod
-    def parse(cls, query: Mapping[str, str]) -> AuditFilters:
-        return cls(*(query.get(key, "").strip() for key in ("action", "actor", "subject")))
+    def parse(cls, query: Mapping[str, str]) -> tuple[AuditFilters, list[str]]:
+        """Filters from a query string, and the problems found (in Chinese); bad dates are ignored."""
+        errors: list[str] = []
+        since = _date(query.get("from", "").strip(), "起始日期", errors)
+        until = _date(query.get("to", "").strip(), "截止日期", errors)
+        text = (query.get(key, "").strip() for key in ("action", "actor", "subject"))
+        return cls(*text, date_from=since, date_to=until), errors
 
     def as_query(self) -> dict[str, str]:
-        return {key: value for key, value in dataclasses.asdict(self).items() if value}
+        values = {"action": self.action, "actor": self.actor, "subject": self.subject,
+                  "from": self.date_from.isoformat() if self.date_from else "",
+                  "to": self.date_to.isoformat() if self.date_to else ""}
+        return {key: value for key, value in values.items() if value}
 
 
 class ConsoleReadModel(abc.ABC):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.console import audit_view, security, view
+from engine.console import audit_view, labels, security, view
 from engine.console.read_model import READ_MODEL, AuditFilters, page_number
 
 
@@ -28,12 +28,13 @@ async def audit_page(request: web.Request) -> web.Response:
     if not scope.is_all:
         raise web.HTTPForbidden(text=AUDIT_NEEDS_ALL.format(regions=scope.describe()))
     reads = request.app[READ_MODEL]
-    filters = AuditFilters.parse(request.query)
+    filters, errors = AuditFilters.parse(request.query)
     page = await audit_view.entries_page(reads, filters, page_number(request.query))
     check = await audit_view.verify_chain(reads)
     if (due := audit_view.checkpoint_due(check)) is not None:
         await security.audit_action(request, due.action, due.subject_type, due.subject_id, dict(due.payload))
     return view.render(request, "audit.html", {
-        "page": page, "filters": filters, "params": filters.as_query(),
-        "verdict": check.verdict, "check": check, "actions": await reads.audit_actions(),
+        "page": page, "filters": filters, "params": filters.as_query(), "errors": errors,
+        "verdict": check.verdict, "check": check,
+        "actions": [(action, labels.audit_action(action)) for action in await reads.audit_actions()],
     })

@@ -16,3 +16,8 @@ def today_in_china() -> datetime.date:
 def as_of_date(occurred_at: datetime.datetime) -> datetime.date:
     """The calendar date (in China) on which an event occurred: the date its decisions are judged as of."""
     return occurred_at.astimezone(CHINA_TZ).date()
+
+
+def day_start_utc(day: datetime.date) -> datetime.datetime:
+    """The UTC moment a day began in China time (its midnight, UTC+8)."""
+    return datetime.datetime.combine(day, datetime.time(), CHINA_TZ).astimezone(datetime.UTC)

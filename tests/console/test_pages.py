@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from connectors import sql_console
 from connectors import sql_models as models
 from engine.console import audit_view
-from engine.core import notice_status
+from engine.core import china_time, notice_status
 from engine.notices import channels
 from tests.console import conftest as console_conftest
 from tests.console import seed
@@ -264,6 +264,25 @@ async def test_audit_page_filters_and_shows_the_chains_verdict(console_client, l
                                  .values(actor="someone else"))
     html = await page(console_client, "/console/audit")
     assert "哈希链校验失败" in html and f"第 {victim.seq} 号记录" in html and "记录内容与其哈希不符：记录被修改过" in html
+
+
+async def test_audit_page_names_actions_in_chinese_and_filters_by_china_day(console_client, login, store):
+    await seed.two_firms(store)
+    await login(console_client, "wang", "viewer")
+    log = await audit_log(store)
+    html = await page(console_client, "/console/audit")
+    # Before: the action was only its code (decision.recorded); an officer reads what happened.
+    assert "记录判定 <small" in html and "通知：已发送" in html and "登录成功" in html
+    assert '<option value="decision.recorded">记录判定</option>' in html
+    today = china_time.today_in_china()
+    day = datetime.timedelta(days=1)
+    every = (await page(console_client, f"/console/audit?from={today}&to={today}")).count("data-seq=")
+    assert every == min(len(log), 50)
+    assert "没有记录" in await page(console_client, f"/console/audit?from={today + day}")
+    assert "没有记录" in await page(console_client, f"/console/audit?to={today - day}")
+    # A bad date is named and ignored: the page lists as without it.
+    bad = await page(console_client, "/console/audit?from=2022-13-01")
+    assert "起始日期格式应为 YYYY-MM-DD：2022-13-01" in bad and bad.count("data-seq=") == every
 
 
 async def test_audit_chain_verdict_spans_batches(store):

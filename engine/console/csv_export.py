@@ -21,12 +21,11 @@ from aiohttp import web
 
 from engine.console import labels, security
 from engine.console.read_model import DecisionRow
+from engine.core import glossary
 from engine.core.china_time import CHINA_TZ
 
-HEADERS = (
-    "记录编号", "记录时间（北京时间）", "判定日期", "统一社会信用代码", "企业名称", "地区代码", "联系手机", "联系邮箱",
-    "条款编号", "条款引用", "条款标题", "办理方式", "判定结果", "金额（元）", "审批状态",
-)
+#: Column headers, from the glossary (engine/core/data/glossary.yaml, `csv.decisions`).
+HEADERS = glossary.load().csv["decisions"]
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 

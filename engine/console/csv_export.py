@@ -1,10 +1,10 @@
 """The match log as CSV, streamed: rows go out as each batch comes from the database.
 
 Excel opens a UTF-8 CSV correctly only with a byte order mark, so the file starts with one;
-headers are Chinese; times are Beijing time. Contact details are masked unless the operator may
-see PII; mobile numbers are written
-in national form (13800138000), which spreadsheets keep intact. Cells that a spreadsheet would run as a formula (=, +, -, @ …) are quoted with a
-leading apostrophe, except plain numbers.
+headers are the glossary's Chinese (a region is given by code and by name); times are Beijing time.
+Contact details are masked unless the operator may see PII; mobile numbers are written in national
+form (13800138000), which spreadsheets keep intact. Cells that a spreadsheet would run as a formula
+(=, +, -, @ …) are quoted with a leading apostrophe, except plain numbers.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _line(row: DecisionRow, catalogue: Any, unmasked: bool) -> list[str]:
     contact = [mobile, row.email or ""] if unmasked else [
         security.mask(mobile, "mobile") if mobile else "", security.mask(row.email, "email") if row.email else ""]
     values = [
-        row.id, china_time(row.created_at), row.as_of.isoformat(), row.uscc, row.firm_name, row.region, *contact,
+        row.id, china_time(row.created_at), row.as_of.isoformat(), row.uscc, row.firm_name, row.region, labels.region_name(row.region), *contact,
         row.clause_id, row.cite, clause.display_title if clause else "", labels.label(labels.MODE, clause.mode) if clause else "",
         labels.label(labels.VERDICT, row.status), "" if row.amount is None else f"{row.amount:.2f}",
         labels.label(labels.APPROVAL, row.approval) if row.approval else labels.APPROVAL_FILTER["none"],

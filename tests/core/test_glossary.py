@@ -15,6 +15,7 @@ from engine.ingest.event_types import REGISTRY
 from engine.judging.catalogue import loader, model
 from engine.judging.derive import activity
 from engine.judging.derive.attributes import ATTRIBUTE_TYPES
+from engine.notices import outbox
 
 G = glossary.load()
 _ASCII_WORD = re.compile(r"[A-Za-z_]")
@@ -69,6 +70,7 @@ def test_every_event_type_and_state_has_a_label():
     assert set(G.table("notice_status")) == {s.value for s in notice_status.NoticeStatus}
     assert set(G.table("event_status")) == {s.value for s in event_status.EventStatus}
     assert set(G.table("mode")) == set(model.MODES) and set(G.table("op")) == set(model.OPS)
+    assert set(G.table("sms_preference")) == set(G.table("sms_choice")) == set(outbox.SMS_PREFERENCES)
     assert set(G.table("benefit_unit")) == set(model.UNITS) and set(G.table("mode_reason")) == set(model.MODE_REASONS)
 
 

@@ -56,6 +56,9 @@ FIRM_RESPONSE = _G.table("firm_response")
 #: What SMS a firm chose on its own page (engine.notices.outbox.SMS_PREFERENCES).
 SMS_PREFERENCE = _G.table("sms_preference")
 
+#: A notice's period: "once" for an inform clause (a year is shown as it is).
+PERIOD = _G.table("period")
+
 #: Timeline entry kinds on the firm page.
 TIMELINE = _G.table("timeline")
 

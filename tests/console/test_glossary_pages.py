@@ -114,3 +114,4 @@ async def test_the_firm_page_shows_the_profile_by_label_with_units(console_clien
     assert "2021年度企业所得税汇算：营业收入6,000,000.00元" in profile and "组织形式企业" in profile
     timeline = _visible(page.split("<h2>时间线", 1)[1])
     assert "房屋租赁 L0-2022：出租方类型：国有企业" in timeline
+    assert "期间 一次性告知" in timeline and "once" not in timeline  # an inform clause's notice

@@ -180,22 +180,30 @@ def _words(node: ast.AST, nested: bool = False) -> str:
         text = f"{_words(node.left, True)} {_BINARY[type(node.op)]} {_words(node.right, True)}"
         return f"（{text}）" if nested else text
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _CALLS:
-        return f"（{'、'.join(_words(arg) for arg in node.args)}{_CALLS[node.func.id]}）"
+        return f"（{'、'.join(_words(arg, True) for arg in node.args)}{_CALLS[node.func.id]}）"
     if isinstance(node, ast.IfExp):
         return f"（{_condition_words(node.test)}时取 {_words(node.body)}，否则取 {_words(node.orelse)}）"
-    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+    if (isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops)) or isinstance(node, ast.BoolOp) \
+            or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
         return _condition_words(node)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return f"－{_words(node.operand, True)}"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return f"{'－' if isinstance(node.op, ast.USub) else ''}{_words(node.operand, True)}"
     raise ValueError(f"no words for {ast.dump(node)}")
 
 
 def _condition_words(node: ast.AST) -> str:
     if isinstance(node, ast.Name):
         return f"{attribute_label(node.id)}为“是”"
-    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
-        return f"{_words(node.left)}{_G.table('op')[_COMPARE[type(node.ops[0])]]}{_words(node.comparators[0])}"
-    return _words(node)
+    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+        sides = [node.left, *node.comparators]
+        return "且".join(f"{_words(left)}{_G.table('op')[_COMPARE[type(op)]]}{_words(right)}"
+                        for left, op, right in zip(sides, node.ops, sides[1:], strict=False))
+    if isinstance(node, ast.BoolOp):
+        joiner = "且" if isinstance(node.op, ast.And) else "或"
+        return f"（{joiner.join(_condition_words(value) for value in node.values)}）"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return f"并非{_condition_words(node.operand)}"
+    return f"{_words(node)}不为零"
 
 
 def formula_words(text: str) -> str:

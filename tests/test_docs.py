@@ -81,7 +81,8 @@ def test_profile_doc_names_every_attribute_and_enum_value_as_the_glossary_does()
     documented = {}
     for attr, label in re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", profile_doc, flags=re.MULTILINE):
         if "<kind>" in attr:  # one row for every certification kind
-            documented |= {attr.replace("<kind>", kind): label.replace("<kind>", name) for kind, name in words.enums["cert_kind"].items()}
+            kinds = words.enums["cert_kind"].items()
+            documented |= {attr.replace("<kind>", kind): label.replace("<kind>", name) for kind, name in kinds}
         else:
             documented[attr] = label
     assert documented == {attr: term.label for attr, term in words.attributes.items() if attr != model.GRANTED}

@@ -54,7 +54,8 @@ def _line(row: DecisionRow, catalogue: Any, unmasked: bool) -> list[str]:
     contact = [mobile, row.email or ""] if unmasked else [
         security.mask(mobile, "mobile") if mobile else "", security.mask(row.email, "email") if row.email else ""]
     values = [
-        row.id, china_time(row.created_at), row.as_of.isoformat(), row.uscc, row.firm_name, row.region, labels.region_name(row.region), *contact,
+        row.id, china_time(row.created_at), row.as_of.isoformat(), row.uscc, row.firm_name,
+        row.region, labels.region_name(row.region), *contact,
         row.clause_id, row.cite, clause.display_title if clause else "", labels.label(labels.MODE, clause.mode) if clause else "",
         labels.label(labels.VERDICT, row.status), "" if row.amount is None else f"{row.amount:.2f}",
         labels.label(labels.APPROVAL, row.approval) if row.approval else labels.APPROVAL_FILTER["none"],

@@ -266,7 +266,8 @@ def load(path: Path = GLOSSARY_FILE) -> Glossary:
                   for name, entry in read.mapping(raw["attributes"], "attributes").items()}
     fields = {path_: read.term(entry, f"fields.{path_}", enums, attribute=False, placeholders=_PLACEHOLDER.findall(path_))
               for path_, entry in read.mapping(raw["fields"], "fields").items()}
-    labels = {name: read.texts(table, f"labels.{name}", blank=True) for name, table in read.mapping(raw["labels"], "labels").items()}
+    labels = {name: read.texts(table, f"labels.{name}", blank=True)
+              for name, table in read.mapping(raw["labels"], "labels").items()}
     csv = {name: _list(read, columns, f"csv.{name}") for name, columns in read.mapping(raw["csv"], "csv").items()}
     return Glossary(attributes, fields, enums, enum_schema, read.texts(raw["event_types"], "event_types"), labels,
                     read.reasons(raw["notice_reasons"], "notice_reasons"), csv)

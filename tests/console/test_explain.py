@@ -18,7 +18,8 @@ def _text(node) -> str:
     if isinstance(node, explain.Group):
         return node.heading + "：" + "；".join(_text(child) for child in node.children)
     claim = re.sub(r'<small class="code muted">[^<]*</small>', "", str(node.claim))
-    return re.sub(r"<[^>]+>", "", claim) + (f"（依据：“{node.quote}”）" if node.quote else "") + (f"：{node.answer}" if node.verdict else "")
+    basis = f"（依据：“{node.quote}”）" if node.quote else ""
+    return re.sub(r"<[^>]+>", "", claim) + basis + (f"：{node.answer}" if node.verdict else "")
 
 
 @pytest.mark.parametrize("clause", [c for c in loader.load().clauses if c.conditions is not None or c.benefit is not None],
@@ -47,7 +48,8 @@ def test_conditions_of_a_decision_read_as_groups_of_sentences():
         {"path": "all[1].any[1]", "attr": "legal_form", "op": "eq", "required": "individual_business", "seen": "enterprise",
          "verdict": "not_met"},
         {"path": "all[2]", "attr": "vat_monthly_sales", "op": "le", "required": 150000, "seen": 180000.0, "verdict": "not_met"},
-        {"path": "all[3]", "attr": "cert_little_giant_date", "op": "ge", "required": 20220227, "seen": 20230101, "verdict": "met"},
+        {"path": "all[3]", "attr": "cert_little_giant_date", "op": "ge", "required": 20220227, "seen": 20230101,
+         "verdict": "met"},
     ]
     tree = explain.conditions(entries, {"all[1].any[1]": "个体工商户"})
     assert _text(tree) == (
@@ -66,7 +68,7 @@ def test_regions_and_industries_read_by_name_with_the_code_in_small_type():
     [sentence] = [explain.sentence({"attr": "industry_division", "op": "in", "required": ["52", "62"]})]
     assert str(sentence.claim) == ('所属行业大类属于<span class="industry-name">零售业</span> <small class="code muted">52</small>、'
                                    '<span class="industry-name">餐饮业</span> <small class="code muted">62</small>')
-    assert explain.fact("region", "530102") == ("注册地所在县（市、区）",
-                                                '<span class="region-name">昆明市五华区</span> <small class="code muted">530102</small>')
+    assert explain.fact("region", "530102") == (
+        "注册地所在县（市、区）", '<span class="region-name">昆明市五华区</span> <small class="code muted">530102</small>')
     assert explain.field("leases.L-1.monthly_rent", 8000) == ("房屋租赁 L-1：月租金", "8,000.00元")
     assert explain.field("unknown.path", "<b>") == ("unknown.path", "&lt;b&gt;")  # shown as it is, escaped

@@ -23,7 +23,8 @@ MAKER = factories.uscc(95, region="530102")
 
 def _renter_events():
     return [
-        (factories.event(firm=RENTER, region="530102", industry="F5211", occurred_at="2022-03-01T09:00:00+08:00"), f"{RENTER}-reg"),
+        (factories.event(firm=RENTER, region="530102", industry="F5211", occurred_at="2022-03-01T09:00:00+08:00"),
+         f"{RENTER}-reg"),
         (factories.event("tax.cit_filed", firm=RENTER, occurred_at="2022-03-03T09:00:00+08:00"), f"{RENTER}-cit"),
         (factories.event("lease.reported", firm=RENTER, occurred_at="2022-06-15T09:00:00+08:00", lease_id="L0-2022",
                          landlord_type="state_owned_enterprise", monthly_rent=8000, start="2021-07-01"), f"{RENTER}-lease"),
@@ -97,7 +98,8 @@ async def test_the_clause_page_says_its_rule_in_words(console_client, login, sto
     await login(console_client, "wang", "viewer")
     page = await _page(console_client, "/console/clauses/yunnan-2022-2-1")
     rule = _visible(page)
-    for code in ("small_micro", "state_owned_lease", "county_risk_2022", "state_owned_monthly_rent", "individual_business", "min("):
+    codes = ("small_micro", "state_owned_lease", "county_risk_2022", "state_owned_monthly_rent", "individual_business", "min(")
+    for code in codes:
         assert code not in rule, code
     assert "满足以下任一条件" in rule and "承租国有房屋（依据：“承租国有企业、机关事业单位国有房屋”）" in rule
     assert "云南省" in rule and "计算方法：承租国有房屋的月租金 ×" in rule

@@ -117,7 +117,8 @@ csv: {decisions: [记录编号]}
     ("revenue: {label: 营业收入, unit: yuan, held_by: 税务, short: 一二三四五六七八九十一二三四五六七八九十一}", "",
      "attributes.revenue.short: 21 characters, at most 20"),
     ("region: {label: 地区, unit: region, held_by: 市场监管}",
-     "fields:\n  leases.<lease_id>.end: {label: 租赁截止日期, unit: date}\n", "fields.leases.<lease_id>.end.label: must say each <placeholder>"),
+     "fields:\n  leases.<lease_id>.end: {label: 租赁截止日期, unit: date}\n",
+     "fields.leases.<lease_id>.end.label: must say each <placeholder>"),
     ("region: {label: 地区, unit: region, held_by: 市场监管}",
      "event_types: {firm.registered: ''}\n", "event_types.firm.registered: must be non-empty text"),
 ])

@@ -9,6 +9,7 @@ event for one of them between the check that nothing moved and the insert.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
 
@@ -26,6 +27,12 @@ _DECISION = models.Decision.__table__
 _NOTICE = models.Notice.__table__
 _RISK = models.RegionRisk.__table__
 _SETTING = models.ClauseSetting.__table__
+_OPENING = models.WindowOpening.__table__
+_CHECK = models.WindowCheck.__table__
+#: The one row of window_check.
+_OPENINGS = "openings"
+#: Key of the PostgreSQL advisory lock one window check holds ("pp-windows" as a number).
+_WINDOWS_LOCK = int.from_bytes(b"pp-windows", "big") >> 17
 
 
 _NO_YEARS: frozenset[int] = frozenset()
@@ -162,3 +169,54 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             for clause_id, version in rows:
                 versions.setdefault(clause_id, set()).add(version)
         return versions
+
+    async def windows_checked_through(self) -> dt.date | None:
+        async with self._read() as connection:
+            return (await connection.execute(
+                sa.select(_CHECK.c.checked_through).where(_CHECK.c.name == _OPENINGS)
+            )).scalar_one_or_none()
+
+    async def set_windows_checked_through(self, day: dt.date) -> None:
+        now = dt.datetime.now(dt.UTC)
+        async with self._write() as connection:
+            await connection.execute(
+                self.insert(_CHECK).values(name=_OPENINGS, checked_through=day, updated_at=now).on_conflict_do_update(
+                    index_elements=["name"], set_={"checked_through": day, "updated_at": now},
+                    where=_CHECK.c.checked_through < day,  # never moves back (two services checking at once)
+                )
+            )
+
+    @contextlib.asynccontextmanager
+    async def window_check_turn(self) -> AsyncIterator[bool]:
+        if self.is_sqlite:  # one service process per SQLite file
+            yield True
+            return
+        assert self._writer is not None, "SqlStorage.open() was not called"
+        # A session lock on a connection of its own, held for the whole check (many transactions).
+        async with self._writer.connect() as connection:
+            held = (await connection.execute(sa.select(sa.func.pg_try_advisory_lock(_WINDOWS_LOCK)))).scalar_one()
+            await connection.commit()
+            try:
+                yield bool(held)
+            finally:
+                if held:
+                    await connection.execute(sa.select(sa.func.pg_advisory_unlock(_WINDOWS_LOCK)))
+                    await connection.commit()
+
+    async def record_opening(self, record: store.OpeningRecord) -> bool:
+        values = {
+            "clause_id": record.clause_id, "opens_on": record.opens_on, "outcome": record.outcome, "firms": record.firms,
+            "decisions": record.decisions, "met": record.met, "handled_at": record.handled_at or dt.datetime.now(dt.UTC),
+        }
+        async with self._write() as connection:
+            result = await connection.execute(self.insert(_OPENING).values(**values).on_conflict_do_nothing())
+            return result.rowcount == 1
+
+    async def window_openings(self) -> list[store.OpeningRecord]:
+        async with self._read() as connection:
+            rows = await connection.execute(sa.select(_OPENING).order_by(_OPENING.c.opens_on, _OPENING.c.clause_id))
+            return [
+                store.OpeningRecord(r.clause_id, r.opens_on, r.outcome, r.firms, r.decisions, r.met,
+                                    models.as_utc(r.handled_at))
+                for r in rows
+            ]

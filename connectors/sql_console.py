@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors import sql_models as models
-from connectors import sql_base, sql_storage
+from connectors import sql_base, sql_console_stats, sql_storage
 from engine import audit, constants
 from engine.console import read_model
 from engine.console.read_model import (
@@ -25,7 +25,6 @@ from engine.console.read_model import (
     Page,
     PendingFilters,
     PendingPage,
-    StatCounts,
 )
 from engine.core.scopes import Scope
 
@@ -41,11 +40,6 @@ _NOTICE_FIRM = NOTICE.join(FIRM, FIRM.c.uscc == NOTICE.c.uscc)
 def firm_field(name: str) -> sa.ColumnElement[str]:
     """One flat profile field as text (name, contact.mobile, contact.email)."""
     return FIRM.c.fields[name].as_string()
-
-
-def city_of(region: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
-    """The city (地级) a county code belongs to: its first four digits."""
-    return sa.func.substr(region, 1, 4)
 
 
 def in_scope(scope: Scope) -> list[sa.ColumnElement[bool]]:
@@ -133,11 +127,6 @@ def _decision_row(row: Any) -> DecisionRow:
     return DecisionRow(**values)
 
 
-def _granted() -> list[sa.ColumnElement[bool]]:
-    """`met` decisions an operator did not reject at the 二次确认 gate."""
-    return [DECISION.c.status == "met", sa.or_(DECISION.c.approval.is_(None), DECISION.c.approval != "rejected")]
-
-
 def _amount(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -147,8 +136,9 @@ def _entry(row: Any) -> audit.Entry:
                        row.prev_hash, row.hash)
 
 
-class SqlConsoleReadModel(read_model.ConsoleReadModel):
-    """The console's reads over a SqlStorage's tables (the storage must be open while it is used)."""
+class SqlConsoleReadModel(sql_console_stats.SqlConsoleStats, read_model.ConsoleReadModel):
+    """The console's reads over a SqlStorage's tables (the storage must be open while it is used); the
+    aggregates behind the statistics and the home page are in connectors/sql_console_stats.py."""
 
     def __init__(self, store: sql_storage.SqlStorage) -> None:
         self._store = store
@@ -262,31 +252,6 @@ class SqlConsoleReadModel(read_model.ConsoleReadModel):
     async def recent_decisions(self, clause_id: str, limit: int = 20, *, scope: Scope) -> list[DecisionRow]:
         query = _decision_select().where(DECISION.c.clause_id == clause_id, *in_scope(scope)).order_by(DECISION.c.id.desc()).limit(limit)
         return [_decision_row(r) for r in await self._rows(query)]
-
-    # Statistics -------------------------------------------------------------------------------
-
-    async def stat_counts(self, *, scope: Scope) -> StatCounts:
-        d_city, n_city = city_of(FIRM.c.region).label("city"), city_of(FIRM.c.region).label("city")
-        scoped = in_scope(scope)
-        by_clause = (sa.select(DECISION.c.clause_id, DECISION.c.cite, sa.func.count(), sa.func.sum(DECISION.c.amount))
-                     .select_from(_DECISION_FIRM).where(*_granted(), *scoped).group_by(DECISION.c.clause_id, DECISION.c.cite))
-        notices_by_clause = (sa.select(NOTICE.c.clause_id, NOTICE.c.status, sa.func.count()).select_from(_notices(scope)).where(*scoped)
-                             .group_by(NOTICE.c.clause_id, NOTICE.c.status))
-        by_city = (sa.select(d_city, sa.func.count(), sa.func.sum(DECISION.c.amount)).select_from(_DECISION_FIRM)
-                   .where(*_granted(), *scoped).group_by(d_city))
-        notices_by_city = (sa.select(n_city, NOTICE.c.status, sa.func.count())
-                           .select_from(_NOTICE_FIRM).where(*scoped).group_by(n_city, NOTICE.c.status))
-        async with self._store.read() as connection:
-            granted = (await connection.execute(by_clause)).all()
-            notices = (await connection.execute(notices_by_clause)).all()
-            cities = (await connection.execute(by_city)).all()
-            city_notices = (await connection.execute(notices_by_city)).all()
-        return StatCounts(
-            granted_by_clause=[(clause, cite, n, _amount(amount)) for clause, cite, n, amount in granted],
-            notices_by_clause=[(clause, status, n) for clause, status, n in notices],
-            granted_by_city=[(city, n, _amount(amount)) for city, n, amount in cities],
-            notices_by_city=[(city, status, n) for city, status, n in city_notices],
-        )
 
     # The audit trail --------------------------------------------------------------------------
 

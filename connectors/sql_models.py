@@ -307,3 +307,28 @@ class FirmPreference(SQLModel, table=True):
     #: Links to the firm's page issued at or before this moment are refused (None: none revoked).
     links_revoked_before: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
     updated_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class WindowOpening(SQLModel, table=True):
+    """A clause window's opening, handled once (engine.backfill.opening): its firms judged as of the
+    first day, or lapsed (found only after the window closed again). The key keeps it to once."""
+
+    __tablename__ = "window_opening"
+
+    clause_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    opens_on: datetime.date = Field(sa_column=sa.Column(sa.Date, primary_key=True))
+    outcome: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    firms: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    decisions: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    met: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    handled_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class WindowCheck(SQLModel, table=True):
+    """How far window openings have been checked: one row (``name`` 'openings'), the last day fully handled."""
+
+    __tablename__ = "window_check"
+
+    name: str = Field(sa_column=sa.Column(sa.String(32), primary_key=True))
+    checked_through: datetime.date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    updated_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))

@@ -167,6 +167,14 @@ BACKFILL_BATCH_SIZE = 500
 #: waits for the parent; more would only hold memory.
 BACKFILL_BATCHES_PER_WORKER = 2
 
+#: How often the service looks for clause windows that opened (engine.backfill.opening). Windows open
+#: on a day, so a check every ten minutes judges the firms soon after midnight in China at no cost.
+WINDOW_CHECK_SECONDS = 600.0
+
+#: Firms the window job judges per batch inside the service: smaller than a backfill's, so the
+#: service's event loop is never held long by one batch.
+WINDOW_BATCH_SIZE = 200
+
 #: Distinct string values (region and industry codes, levels) a durable-rules fact encoder keeps
 #: encoded; there are a few thousand, so the bound only guards against unexpected free text.
 FACT_STRINGS_CACHED = 65_536

@@ -63,6 +63,8 @@ class Tally:
     notices_created: int = 0
     recorded_pending: int = 0
     skipped_firms: int = 0
+    #: Real runs only: decisions recorded per clause.
+    recorded_by_clause: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
 
     def count_firm(
         self,
@@ -125,6 +127,7 @@ class Tally:
         self.notices_created += other.notices_created
         self.recorded_pending += other.recorded_pending
         self.skipped_firms += other.skipped_firms
+        self.recorded_by_clause.update(other.recorded_by_clause)
 
     @property
     def by_clause(self) -> dict[str, collections.Counter[str]]:

@@ -47,6 +47,9 @@ class Plan:
     #: Keep up to this many individual changes for listing (``rules diff``).
     list_changes: int = 0
     actor: str = "backfill"
+    #: Record decisions only on clauses a firm has none on yet (the window job: a firm the pipeline judged
+    #: under a clause since its window opened was judged with fresher facts than its first day's).
+    first_only: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +82,8 @@ class _BatchResult:
 
 
 async def judge_batch(
-    source: store.BackfillStore, judged: judge.Judge, after: str, upto: str, *, dry_run: bool, list_changes: int
+    source: store.BackfillStore, judged: judge.Judge, after: str, upto: str, *, dry_run: bool, list_changes: int,
+    first_only: bool = False,
 ) -> _BatchResult:
     """Read and judge the firms in ``(after, upto]``; the work one worker does per batch."""
     grant_ids = inputs.accumulating(judged.catalogue).keys() & judged.clause_ids
@@ -92,7 +96,7 @@ async def judge_batch(
             outcomes, _attributes, _overrides = judged.outcomes(firm)
         else:
             outcomes, firm_changes = judged.changes(firm)
-            changes += firm_changes
+            changes += [c for c in firm_changes if c.prior_id is None] if first_only else firm_changes
         tally.count_firm(firm, outcomes, judged, batch)
         for outcome in outcomes:
             if outcome.changed and len(listed) < list_changes:
@@ -140,6 +144,8 @@ async def run(
             result.tally.notices_created += recorded.notices
             result.tally.recorded_pending += recorded.pending_approval
             result.tally.skipped_firms += len(recorded.skipped_firms)
+            skipped = frozenset(recorded.skipped_firms)
+            result.tally.recorded_by_clause.update(c.decision.clause_id for c in result.changes if c.uscc not in skipped)
             if recorded.skipped_firms:
                 log.warning("backfill: %d firm(s) moved while being judged, left to the pipeline: %s",
                             len(recorded.skipped_firms), ", ".join(recorded.skipped_firms[:10]))
@@ -151,7 +157,8 @@ async def run(
     try:
         async for after, upto in target.batch_bounds(plan.batch_size):
             if pool is None:
-                await settle(await judge_batch(target, judged, after, upto, dry_run=plan.dry_run, list_changes=plan.list_changes))
+                await settle(await judge_batch(target, judged, after, upto, dry_run=plan.dry_run,
+                                               list_changes=plan.list_changes, first_only=plan.first_only))
                 continue
             loop = asyncio.get_running_loop()
             in_flight.append(loop.run_in_executor(pool, _worker_batch, after, upto))
@@ -203,7 +210,8 @@ def _worker_start(
 def _worker_batch(after: str, upto: str) -> _BatchResult:
     plan: Plan = _worker["plan"]
     return _worker["loop"].run_until_complete(
-        judge_batch(_worker["source"], _worker["judge"], after, upto, dry_run=plan.dry_run, list_changes=plan.list_changes)
+        judge_batch(_worker["source"], _worker["judge"], after, upto, dry_run=plan.dry_run, list_changes=plan.list_changes,
+                    first_only=plan.first_only)
     )
 
 

@@ -8,6 +8,7 @@ processes on SQLite or PostgreSQL.
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
@@ -15,11 +16,24 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from engine.judging import firm_input
 from engine.notices import outbox
 
+#: What became of a window opening (:class:`OpeningRecord`): its firms were judged as of its first day,
+#: or it was found only after the window had closed again and nothing was judged.
+JUDGED = "judged"
+LAPSED = "lapsed"
 
 
+@dataclasses.dataclass(frozen=True)
+class OpeningRecord:
+    """A clause window's opening, handled once (engine.backfill.opening): what it did and when."""
 
-
-
+    clause_id: str
+    opens_on: dt.date
+    outcome: str
+    firms: int = 0
+    #: Decisions recorded on the clause, and firms found to meet it, when its firms were judged.
+    decisions: int = 0
+    met: int = 0
+    handled_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +86,27 @@ class BackfillStore(abc.ABC):
         A firm whose profile version or latest decision on a changed clause is no longer the one
         the change was computed from is skipped whole and named in the result.
         """
+
+    @abc.abstractmethod
+    async def windows_checked_through(self) -> dt.date | None:
+        """The last day whose window openings were all handled (None: never checked)."""
+
+    @abc.abstractmethod
+    async def set_windows_checked_through(self, day: dt.date) -> None:
+        """Record that every opening up to ``day`` is handled; a later day only (the mark never moves back)."""
+
+    @abc.abstractmethod
+    def window_check_turn(self) -> contextlib.AbstractAsyncContextManager[bool]:
+        """While held (True), no other process of the service checks window openings on this database;
+        False when another one is checking now (it will have handled them when it is done)."""
+
+    @abc.abstractmethod
+    async def record_opening(self, record: OpeningRecord) -> bool:
+        """Keep that an opening was handled; False (and nothing changed) if it was recorded before."""
+
+    @abc.abstractmethod
+    async def window_openings(self) -> list[OpeningRecord]:
+        """Every opening handled, oldest first (by day, then clause)."""
 
     @abc.abstractmethod
     async def stored_rule_versions(self) -> dict[str, set[str]]:

@@ -18,12 +18,14 @@ import click
 import sqlalchemy as sa
 
 from connectors import sql_storage
+from engine.backfill import windows as window_rules
 from engine.cli import backfill as backfill_cli
 from engine.cli import options
 from engine.core import china_time, matching
 from engine.judging import catalogue as package
 from engine.judging import recording
 from engine.judging.catalogue import basis, compiler, durable, loader, reference, scenarios
+from engine.notices import content
 
 _DIRS = "engine.catalogue.dirs"  # key in click's ctx.meta (shared with the parent group)
 
@@ -143,6 +145,40 @@ def test(ctx: click.Context) -> None:
         click.echo(f"COVERAGE {gap}")
     if failed or gaps:
         sys.exit(1)
+
+
+@rules.command("windows")
+@click.option("--from", "start", callback=options.parse_date, default=None, help="First day YYYY-MM-DD (default: today in China).")
+@click.option("--days", type=click.IntRange(0, 3660), default=90, show_default=True, help="How many days on from it.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def windows(ctx: click.Context, start: dt.date | None, days: int, as_json: bool) -> None:
+    """Clause windows that open or close from a day on, in date order (the days the service's window job
+    judges firms under a clause that opens, and stops pushing under one that closed)."""
+    catalogue = _load(ctx)
+    start = start or china_time.today_in_china()
+    changes = window_rules.upcoming(catalogue, start, days)
+    by_id = catalogue.by_id
+    if as_json:
+        click.echo(json.dumps([
+            {"on": c.on.isoformat(), "kind": c.kind, "clause_id": c.clause_id, "cite": by_id[c.clause_id].cite,
+             "title": by_id[c.clause_id].display_title} for c in changes
+        ], ensure_ascii=False, indent=2))
+        return
+    end = start + dt.timedelta(days=days)
+    span = f"{content.chinese_date(start)}至{content.chinese_date(end)}"
+    if not changes:
+        click.echo(f"{span}没有政策条款开始或停止施行")
+        return
+    opening = sum(1 for c in changes if c.kind == window_rules.OPENS)
+    click.echo(f"{span}：{opening}项政策条款开始施行，{len(changes) - opening}项停止施行")
+    for change in changes:
+        clause = by_id[change.clause_id]
+        if change.kind == window_rules.OPENS:
+            what = "开始施行（当日按新条款判定已有企业）"
+        else:
+            what = f"停止施行（{content.chinese_date(change.on - dt.timedelta(days=1))}为最后一天）"
+        click.echo(f"{content.chinese_date(change.on)}  {what}  {clause.cite}  {clause.display_title}  [{clause.id}]")
 
 
 @rules.command("diff")

@@ -27,6 +27,9 @@ from engine.core.scopes import Scope
 from engine.http import auth
 from engine.notices import worker
 
+#: The approved/rejected counts the page reports after a POST: plain whole numbers.
+_COUNT = re.compile(r"[0-9]{1,9}")
+
 ERRORS = {
     "nothing": "请至少勾选一条判定。",
     "reason": "驳回必须填写理由；未作任何更改。",
@@ -70,13 +73,18 @@ def _ids(values: Sequence[Any]) -> list[int]:
 
 def _done(query: Mapping[str, str]) -> str | None:
     """The flash message after an action (?done=approved|rejected&n=…&stale=…&all=1)."""
-    if query.get("done") not in ("approved", "rejected") or not query.get("n", "").isdigit():
+    if query.get("done") not in ("approved", "rejected"):
         return None
+    # The counts come back from the redirect after a POST; an edited address is refused, not a 500
+    # ("²".isdigit() is true, and int() of thousands of digits raises).
+    counts = {key: query.get(key, "0").strip() for key in ("n", "stale")}
+    if not all(_COUNT.fullmatch(text) for text in counts.values()):
+        raise web.HTTPBadRequest(text=f"地址中的处理条数应为整数：{counts['n'][:30]}、{counts['stale'][:30]}。")
     verb = "批准" if query["done"] == "approved" else "驳回"
     whole = "筛选出的全部" if query.get("all") == "1" else ""
-    done = f"已{verb}{whole} {query['n']} 条判定" + ("，相应通知已生成。" if query["done"] == "approved" else "。")
-    if query.get("stale", "0").isdigit() and int(query.get("stale", "0")):
-        done += f"另有 {query['stale']} 条已由他人处理，未再变更。"
+    done = f"已{verb}{whole} {int(counts['n'])} 条判定" + ("，相应通知已生成。" if query["done"] == "approved" else "。")
+    if int(counts["stale"]):
+        done += f"另有 {int(counts['stale'])} 条已由他人处理，未再变更。"
     return done
 
 

@@ -57,7 +57,8 @@ ADDRESS_FAILURE_LIMIT = 20
 
 THROTTLE_WINDOW = datetime.timedelta(minutes=15)
 
-HOME = "/console/decisions"
+#: Where a login leads when it was not sent from a page: the operator's home page.
+HOME = "/console/"
 LOGIN_CSRF_COOKIE = "pp_login_csrf"
 
 BAD_CREDENTIALS = "用户名或密码错误。"
@@ -191,9 +192,8 @@ def _redirect(location: str) -> web.Response:
 
 
 @routes.get("/console")
-@routes.get("/console/")
 async def console_home(request: web.Request) -> web.Response:
-    """/console and /console/ both lead to the match log (which sends an anonymous visitor to log in)."""
+    """/console leads to the home page /console/ (which sends an anonymous visitor to log in)."""
     raise web.HTTPFound(HOME)
 
 

@@ -6,6 +6,7 @@ is the console half of the role matrix:
 ==========================================  ========  =====================================
 URL                                         role      what
 ==========================================  ========  =====================================
+GET  /console/                              viewer    home: today's and this month's figures, what waits
 GET  /console/decisions                     viewer    match log (filters, pages)
 GET  /console/decisions.csv                 viewer    match log as streamed CSV
 GET  /console/decisions/{id}                viewer    decision detail and notice timeline
@@ -17,6 +18,7 @@ POST /console/clauses/{id}/approval         admin     turn 二次确认 on or of
 GET  /console/approvals                     viewer    pending decisions (read-only)
 POST /console/approvals                     operator  approve / reject pending decisions
 GET  /console/stats                         viewer    statistics with SVG charts
+GET  /console/stats.csv?table=…             viewer    one statistics table as CSV
 GET  /console/audit                         viewer    audit log and chain verdict (all-region accounts)
 GET  /console/account                       viewer    the operator's own account and regions
 GET  /console/objections                    viewer    firms' objections from their own page
@@ -28,9 +30,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.console import approval_pages, clause_pages, decision_pages, firm_page_pages, firm_pages, report_pages
+from engine.console import (
+    approval_pages,
+    clause_pages,
+    decision_pages,
+    firm_page_pages,
+    firm_pages,
+    home_pages,
+    report_pages,
+    stats_pages,
+)
 
 routes = web.RouteTableDef()
+
+routes.get("/console/")(home_pages.home_page)
 
 # "decisions.csv" is registered before "{id}" so the export is never read as a decision id.
 routes.get("/console/decisions")(decision_pages.decision_list)
@@ -48,6 +61,7 @@ routes.get("/console/clauses/{clause_id}")(clause_pages.clause_detail)
 routes.post("/console/clauses/{clause_id}/approval")(clause_pages.clause_gate)
 routes.get("/console/approvals")(approval_pages.approval_list)
 routes.post("/console/approvals")(approval_pages.approval_resolve)
-routes.get("/console/stats")(report_pages.stats_page)
+routes.get("/console/stats")(stats_pages.stats_page)
+routes.get("/console/stats.csv")(stats_pages.stats_csv)
 routes.get("/console/audit")(report_pages.audit_page)
 routes.get("/console/account")(report_pages.account_page)

@@ -1,5 +1,5 @@
 """What the console reads, as one interface: the match log, decisions, firms, clause counts, the
-figures behind the statistics and the audit trail.
+figures behind the statistics and the home page, and the audit trail.
 
 The console never queries tables itself; it asks a `ConsoleReadModel` (the SQL one is
 connectors/sql_console.py, set on the app as `READ_MODEL` by the app factory). Nothing here writes.
@@ -228,16 +228,48 @@ class FirmRow:
 @dataclasses.dataclass(frozen=True)
 class StatCounts:
     """The aggregates the statistics are built from. "Granted" decisions are `met` ones an operator
-    did not reject; a city is the first four digits of the firm's county code (None if unknown)."""
+    did not reject; a region is the firm's county code (None if unknown); a month is "YYYY-MM" in
+    China time, of when the decision, notice or firm's answer was recorded."""
 
     #: (clause id, cite, granted decisions, sum of their amounts or None)
     granted_by_clause: Sequence[tuple[str, str, int, Decimal | None]]
     #: (clause id, notice status, notices)
     notices_by_clause: Sequence[tuple[str, str, int]]
-    #: (city prefix, granted decisions, sum of their amounts or None)
-    granted_by_city: Sequence[tuple[str | None, int, Decimal | None]]
-    #: (city prefix, notice status, notices)
-    notices_by_city: Sequence[tuple[str | None, str, int]]
+    #: (county code, granted decisions, sum of their amounts or None)
+    granted_by_region: Sequence[tuple[str | None, int, Decimal | None]]
+    #: (county code, notice status, notices)
+    notices_by_region: Sequence[tuple[str | None, str, int]]
+    #: (month, granted decisions, sum of their amounts or None)
+    granted_by_month: Sequence[tuple[str, int, Decimal | None]] = ()
+    #: (month, notice status, notices)
+    notices_by_month: Sequence[tuple[str, str, int]] = ()
+    #: (month, granted decisions whose firm's latest answer, given that month, is 确认)
+    confirmed_by_month: Sequence[tuple[str, int]] = ()
+    #: The reach funnel, in granted decisions: all of them; those with a notice a provider accepted;
+    #: those with a notice delivered; those the firm confirmed (its latest answer).
+    funnel: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class HomeCounts:
+    """The figures on an operator's home page, all within his scope. "Today" and "this month" are
+    China time, by when the notice or decision was recorded."""
+
+    #: (notice status, notices recorded today, notices recorded this month)
+    notices: Sequence[tuple[str, int, int]]
+    #: Granted decisions and the sum of their amounts: today, this month, ever.
+    granted_today: tuple[int, Decimal]
+    granted_month: tuple[int, Decimal]
+    granted_ever: tuple[int, Decimal]
+    #: Decisions waiting for 二次确认.
+    approvals_waiting: int
+    #: Decisions whose firm's latest answer on its page is an objection.
+    objections_waiting: int
+    #: Notices given up (dead), and notices held for an operator's release, whenever recorded.
+    dead_notices: int
+    held_notices: int
+    #: Events parked as failed by the pipeline (for a restricted scope: of firms in it).
+    parked_events: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,6 +369,11 @@ class ConsoleReadModel(abc.ABC):
     @abc.abstractmethod
     async def stat_counts(self, *, scope: Scope) -> StatCounts:
         """The aggregates behind the statistics page (engine.console.stats rolls them up)."""
+
+    @abc.abstractmethod
+    async def home_counts(self, day_start: datetime.datetime, month_start: datetime.datetime, *, scope: Scope) -> HomeCounts:
+        """The home page's figures; `day_start` and `month_start` are the (UTC) starts of today and of
+        this month in China time."""
 
     # The audit trail --------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ class NoticeStatus(str, enum.Enum):
     #: brings them, as long as the benefit is still current; never silently final.
     WAITING = "waiting"
     #: Recorded but not pushed: the benefit's window closed long before the decision was recorded (a bulk
-    #: import of old events). Sent only if an operator releases it.
+    #: import of old events), or before the notice could be sent. Sent only if an operator releases it.
     HELD = "held"
 
 
@@ -40,8 +40,9 @@ S = NoticeStatus
 _ALLOWED: dict[NoticeStatus, frozenset[NoticeStatus]] = {
     S.PENDING: frozenset({S.SENDING, S.DEFERRED, S.SKIPPED}),
     S.DEFERRED: frozenset({S.SENDING, S.SKIPPED}),
-    # PENDING: a claim released unsent (the worker is stopping before it tried this one).
-    S.SENDING: frozenset({S.SENT, S.FAILED, S.DEFERRED, S.DEAD, S.SKIPPED, S.WAITING, S.PENDING}),
+    # PENDING: a claim released unsent (the worker is stopping before it tried this one). HELD: it fell
+    # due only long after its benefit's window closed.
+    S.SENDING: frozenset({S.SENT, S.FAILED, S.DEFERRED, S.DEAD, S.SKIPPED, S.WAITING, S.PENDING, S.HELD}),
     S.FAILED: frozenset({S.SENDING, S.DEAD, S.SKIPPED}),
     S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED}),
     S.DELIVERED: frozenset(),

@@ -375,6 +375,32 @@ def not_now(
     return None
 
 
+#: The reason on the timeline entry of a claim a stopping worker hands back unsent (kind "release", as an
+#: operator's release has; only the reason tells them apart).
+WORKER_STOPPING = "worker stopping"
+
+
+def released_by_operator(attempts: Iterable[outbox.AttemptRecord]) -> bool:
+    """Whether a notice's timeline holds an operator's release (of a held notice)."""
+    return any(attempt.kind == "release" and attempt.reason != WORKER_STOPPING for attempt in attempts)
+
+
+#: Why a notice that falls due long after its benefit's window closed is held instead of sent.
+CLOSED_BEFORE_SENT = "the benefit's window closed long before the notice could be sent; an operator may release it"
+
+
+def closed_when_due(
+    notice: outbox.NoticeRecord, hold_before: datetime.date | None, attempts: Sequence[outbox.AttemptRecord] | None
+) -> outbox.Transition | None:
+    """HELD for a claimed notice whose benefit's window closed before `hold_before` (see `held`): recorded in
+    time, it fell due only after pushing it stopped being right (a provider down for days, a stopped
+    worker). None to send it, and always None once an operator released it (its timeline, `attempts`,
+    holds a release; the worker reads the timeline only for a notice `held` finds stale)."""
+    if not held(notice, hold_before) or released_by_operator(attempts or ()):
+        return None
+    return outbox.Transition(notice_status.NoticeStatus.HELD, "hold", "held", reason=CLOSED_BEFORE_SENT)
+
+
 def _contact_arrived(now: datetime.datetime) -> outbox.Transition:
     return outbox.Transition(
         notice_status.NoticeStatus.PENDING, "contact", "contact_arrived",

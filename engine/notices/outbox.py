@@ -114,7 +114,7 @@ class AttemptRecord:
     """One line of a notice's delivery timeline: a send attempt, a receipt, or an operator action."""
 
     notice_id: str
-    kind: str  # send | receipt | recover | operator | skip | wait | contact | defer | compose | release
+    kind: str  # send | receipt | recover | operator | skip | wait | contact | defer | compose | release | hold
     outcome: str
     status_after: notice_status.NoticeStatus
     provider_id: str | None

@@ -180,7 +180,7 @@ class DeliveryWorker:
             try:
                 await self.store.transition_digest(
                     digest,
-                    outbox.Transition(S.PENDING, "release", "released", reason="worker stopping", next_attempt_at=self.clock()),
+                    outbox.Transition(S.PENDING, "release", "released", reason=notice_rules.WORKER_STOPPING, next_attempt_at=self.clock()),
                     expect=S.SENDING,
                     lease=digest[0].lease_until,
                 )
@@ -192,9 +192,10 @@ class DeliveryWorker:
         before the claim); return its notices as they now are.
 
         Each notice is judged first (notice_rules.not_now): one whose benefit ended, or that the firm's
-        choices keep off the channel, is skipped, one without an address or consent waits, and the rest go
-        out as one message. A digest handed to the provider before (a retry) goes again in the words first
-        sent (under the same id), or, if some of its notices may no longer be told, in new words for the rest.
+        choices keep off the channel, is skipped, one without an address or consent waits, one whose window
+        closed long before it fell due is held (notice_rules.closed_when_due), and the rest go out as one
+        message. A digest handed to the provider before (a retry) goes again in the words first sent (under
+        the same id), or, if some of its notices may no longer be told, in new words for the rest.
         """
         digest = [digest] if isinstance(digest, outbox.NoticeRecord) else list(digest)
         first = digest[0]
@@ -204,10 +205,14 @@ class DeliveryWorker:
         decisions = await self.store.decisions(first.uscc)
         preference = await self.store.sms_preference(first.uscc) if first.channel == "sms" else outbox.SMS_ALL
         opted_out = await self.store.opt_outs(first.uscc)
+        hold_before = self.store.hold_before(self.clock())
         settled: list[outbox.NoticeRecord] = []
         sendable: list[outbox.NoticeRecord] = []
         for notice in digest:
             held = notice_rules.not_now(notice, firm.fields, firm.stamps, opted_out, decisions, preference, self.auto_grants)
+            if held is None and notice_rules.held(notice, hold_before):
+                # Its window closed long ago: sent only if an operator released it (read only in this rare case).
+                held = notice_rules.closed_when_due(notice, hold_before, await self.store.notice_attempts(notice.notice_id))
             if held is None:
                 sendable.append(notice)
             elif held.new_status is S.WAITING:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
 
@@ -81,3 +83,35 @@ class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
                 for clause_id, version in latest.items():
                     versions.setdefault(clause_id, set()).add(version)
             return versions
+
+    async def windows_checked_through(self) -> dt.date | None:
+        async with self._lock:
+            return self.windows_checked
+
+    async def set_windows_checked_through(self, day: dt.date) -> None:
+        async with self._lock:
+            if self.windows_checked is None or day > self.windows_checked:
+                self.windows_checked = day
+
+    @contextlib.asynccontextmanager
+    async def window_check_turn(self) -> AsyncIterator[bool]:
+        if self.window_checking:
+            yield False
+            return
+        self.window_checking = True
+        try:
+            yield True
+        finally:
+            self.window_checking = False
+
+    async def record_opening(self, record: store.OpeningRecord) -> bool:
+        async with self._lock:
+            key = (record.clause_id, record.opens_on)
+            if key in self.openings:
+                return False
+            self.openings[key] = dataclasses.replace(record, handled_at=record.handled_at or dt.datetime.now(dt.UTC))
+            return True
+
+    async def window_openings(self) -> list[store.OpeningRecord]:
+        async with self._lock:
+            return [self.openings[key] for key in sorted(self.openings, key=lambda k: (k[1], k[0]))]

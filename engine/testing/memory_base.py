@@ -18,7 +18,7 @@ from engine.notices import outbox
 
 #: What a fold group's rollback restores (the id counters only move on, as a database's sequences do).
 STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates",
-         "responses", "preferences")
+         "responses", "preferences", "openings", "windows_checked")
 
 
 class MemoryBase:
@@ -46,3 +46,8 @@ class MemoryBase:
         self.responses: list[Any] = []
         #: Per firm: "sms" (outbox.SMS_PREFERENCES) and "links_revoked_before".
         self.preferences: dict[str, dict[str, Any]] = {}
+        #: Window openings handled (engine.backfill.opening), by (clause, first day), and the last day checked.
+        self.openings: dict[tuple[str, datetime.date], Any] = {}
+        self.windows_checked: datetime.date | None = None
+        #: Whether a window check holds its turn (engine.backfill.store.BackfillStore.window_check_turn).
+        self.window_checking = False

@@ -11,12 +11,14 @@ from aiohttp import web
 
 from connectors import sql_accounts, sql_console, sql_storage
 from engine import console, constants, settings, storage
+from engine.backfill import opening
 from engine.console import keys as console_keys
 from engine.console import sessions as console_sessions
 from engine.core import matching
 from engine.firm_page import web as firm_page_web
 from engine.http import auth, bodies, responses
 from engine.ingest import pipeline, webhooks
+from engine.judging.catalogue import durable, reference
 from engine.notices import compose, worker
 from engine.notices import web as notices_web
 from engine.telemetry import metrics, summary
@@ -38,10 +40,11 @@ def create_app(
     matcher: matching.Matcher | None = None,
     run_pipeline: bool = True,
     delivery: worker.DeliveryWorker | None = None,
+    windows: opening.WindowWatcher | None = None,
 ) -> web.Application:
     """Build the web app. `store` defaults to SqlStorage on `config.database_url`; the pipeline
     worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand), and
-    so does `delivery` (the notice worker) when one is given."""
+    so do `delivery` (the notice worker) and `windows` (the window job) when given."""
     if store is None:
         store = sql_storage.SqlStorage.configured(config)
     app = web.Application(
@@ -82,6 +85,11 @@ def create_app(
         app[worker.DELIVERY] = delivery
         app[webhooks.PIPELINE].on_decisions.append(delivery.wake)
         app.cleanup_ctx.append(_delivery_ctx)
+    if windows is not None:
+        app[opening.WATCHER] = windows
+        if delivery is not None:
+            windows.on_notices.append(delivery.wake)
+        app.cleanup_ctx.append(_windows_ctx)
     app.router.add_post("/webhooks/events", webhooks.receive_events)
     app.router.add_routes(api.routes)
     app.router.add_routes(notices_web.routes)
@@ -95,7 +103,8 @@ def create_app(
 
 def create_service(config: settings.Settings, matcher: matching.Matcher, *, deliver: bool = True) -> web.Application:
     """The app `policy-push serve` runs: SQL storage, the pipeline, and (unless `deliver` is False,
-    when separate `policy-push worker` processes send) the notice delivery worker."""
+    when separate `policy-push worker` processes send) the notice delivery worker, and the window job
+    (firms judged under each clause window as it opens) when the matcher judges a catalogue."""
 
     store = sql_storage.SqlStorage.configured(config)
     delivery = None
@@ -104,7 +113,10 @@ def create_service(config: settings.Settings, matcher: matching.Matcher, *, deli
         delivery = worker.DeliveryWorker(
             store, composer, senders.build_channels(config.notices), auto_grants=compose.auto_grant_clauses(matcher.catalogue)
         )
-    app = create_app(config, store=store, matcher=matcher, delivery=delivery)
+    windows = None
+    if isinstance(matcher, durable.DurableMatcher | reference.ReferenceMatcher):
+        windows = opening.WindowWatcher(store, matcher)
+    app = create_app(config, store=store, matcher=matcher, delivery=delivery, windows=windows)
     app.cleanup_ctx.append(_summary_ctx)
     return app
 
@@ -130,3 +142,9 @@ async def _pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[webhooks.PIPELINE].run_forever(), name="pipeline")
     yield
     await app[webhooks.PIPELINE].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
+
+
+async def _windows_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[opening.WATCHER].run_forever(), name="windows")
+    yield
+    await app[opening.WATCHER].stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)

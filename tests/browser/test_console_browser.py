@@ -205,7 +205,7 @@ async def test_a_county_officer_sees_only_the_countys_firms(console_url, page):
     await page.fill("input[name=username]", "chengdong")
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button:has-text('登录')")
-    await page.wait_for_url("**/console/decisions**")
+    await page.wait_for_url("**/console/")  # the home page
     await page.goto(f"{console_url}/console/firms")
     listed = await page.inner_text("main")
     assert FIRM in listed and "西宁市城东区" in listed
@@ -225,7 +225,7 @@ async def log_in(page, base: str, username: str) -> None:
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button:has-text('登录')")
-    await page.wait_for_url("**/console/decisions**")
+    await page.wait_for_url("**/console/")  # the home page
 
 
 async def test_an_operator_works_through_the_queue_in_bulk(queue_url, page, monkeypatch):
@@ -273,3 +273,39 @@ async def test_an_operator_works_through_the_queue_in_bulk(queue_url, page, monk
     await page.goto(f"{queue_url}/console/audit?action=decision.")
     trail = await page.inner_text("main")
     assert trail.count("decision.rejected") == 4 and "名单待复核" in trail and "decision.approved" in trail and "zhangsan" in trail
+
+
+async def test_a_county_officer_reads_his_home_page_and_statistics(console_url, page):
+    await page.goto(f"{console_url}/console")
+    await page.fill("input[name=username]", "chengdong")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button:has-text('登录')")
+    await page.wait_for_url("**/console/")
+    home = await page.inner_text("main")
+    assert "西宁市城东区（630102）" in home and "推送情况" in home and "需要处理的问题" in home
+    assert await page.locator("table.home-todo tr[data-key=approvals] td.num").inner_text() == "1"  # the gated match
+    assert await page.locator("table.home-granted tr[data-key='3'] td.num").first.inner_text() == "1"
+    assert await page.locator("nav.main a.active").inner_text() == "首页"
+    await shot(page, "10-county-home")
+
+    await page.click("nav.main a:has-text('统计')")
+    await page.wait_for_url("**/console/stats")
+    counties = await page.inner_text("table.stats.county")
+    assert "西宁市城东区" in counties and "城西区" not in counties and "630104" not in counties
+    assert await page.locator("table.stats.funnel tr[data-key='1'] td.num").first.inner_text() == "1"
+    labels = await page.eval_on_selector_all(  # what the chart shows: its label's lines, read together
+        "section#clause svg text.label", "labels => labels.map(l => [...l.querySelectorAll('tspan')].map(t => t.textContent).join(''))")
+    assert set(labels) == {"qinghai-2022#(二) 小规模纳税人免征增值税"}  # the whole title, in each of the three charts
+    await shot(page, "11-county-stats")
+    for width in (1400, 480):  # the charts fit the page, side by side on a desk and one under another on a phone
+        await page.set_viewport_size({"width": width, "height": 900})
+        boxes = [await chart.bounding_box() for chart in await page.locator("svg.chart").all()]
+        main = await page.locator("main").bounding_box()
+        assert len(boxes) == 18 and all(main["x"] <= box["x"] and box["x"] + box["width"] <= main["x"] + main["width"] for box in boxes), width
+        assert all(box["width"] > main["width"] * (0.4 if width > 1000 else 0.85) for box in boxes), width
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width  # no sideways scrolling
+    async with page.expect_download() as download_info:
+        await page.click("section#county a:has-text('下载此表 CSV')")
+    download = await download_info.value
+    body = pathlib.Path(await download.path()).read_text(encoding="utf-8-sig")
+    assert "西宁市城东区" in body and "城西区" not in body

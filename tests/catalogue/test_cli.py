@@ -155,3 +155,28 @@ def test_match_risk_years(runner, tmp_path):
         result = runner.invoke(cli.match, ["--profile", str(path), "--as-of", "2022-06-15", "--json", *extra])
         (waiver,) = [d for d in json.loads(result.stdout) if d["cite"] == "yunnan-2022#二(一)"]
         assert (waiver["status"], waiver["amount"]) == ("met", amount)
+
+
+def test_windows_lists_openings_and_closings_in_chinese(runner):
+    result = runner.invoke(cli.rules, ["windows", "--from", "2022-05-25", "--days", "40"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "2022年5月25日至2022年7月4日：15项政策条款开始施行，1项停止施行"
+    assert "2022年5月31日  开始施行（当日按新条款判定已有企业）  yunnan-2022#二(一)  加力房租减免  [yunnan-2022-2-1]" in lines
+    assert lines[-1] == "2022年7月1日  停止施行（2022年6月30日为最后一天）  yunnan-2022#二(二)  加力税收优惠政策  [yunnan-2022-2-2]"
+
+
+def test_windows_json_and_a_quiet_span(runner):
+    result = runner.invoke(cli.rules, ["windows", "--from", "2022-06-02", "--days", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == []
+    quiet = runner.invoke(cli.rules, ["windows", "--from", "2022-06-02", "--days", "20"])
+    assert quiet.output.strip() == "2022年6月2日至2022年6月22日没有政策条款开始或停止施行"
+    found = json.loads(runner.invoke(cli.rules, ["windows", "--from", "2022-06-01", "--days", "0", "--json"]).output)
+    assert found == [{"on": "2022-06-01", "kind": "opens", "clause_id": "yunnan-2022-1-3", "cite": "yunnan-2022#一(三)",
+                      "title": "融资便利专项行动"}]
+
+
+def test_windows_refuses_a_malformed_date(runner):
+    result = runner.invoke(cli.rules, ["windows", "--from", "2022-13-01"])
+    assert result.exit_code == 2 and "--from" in result.output and "is not a date" in result.output

@@ -3,6 +3,7 @@ pytest items collected from rules/<slug>/scenarios.yaml by engine/judging/catalo
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,7 @@ def test_coverage_gaps_are_reported():
 
 
 def test_a_wrong_expectation_fails(matcher):
-    (good,) = [s for s in _SCENARIOS if s.clause == "yunnan-2022-2-1" and s.amount == 48000.0]
-    import dataclasses
+    (good,) = [s for s in _SCENARIOS if s.clause == "yunnan-2022-2-1" and s.amount == 48000.0 and s.profile is None]
 
     wrong = dataclasses.replace(good, amount=24000.0, status=matching.Verdict.UNKNOWN, missing=("tertiary",))
     assert scenarios.run(wrong, matcher) == [
@@ -55,6 +55,28 @@ GOOD = {"name": "例", "clause": "yunnan-2022-2-1", "as_of": "2022-06-15",
         "attributes": {"region": "530102"}, "expect": {"status": "unknown"}}
 
 
+PROFILE = {k: v for k, v in GOOD.items() if k != "attributes"} | {
+    "profile": {"uscc": "91530102MA6K0PR01A", "name": "例", "region": "530102", "industry": "F5211"}}
+
+
+def test_a_profile_is_derived_as_the_pipeline_derives_it(tmp_path, catalogue):
+    # The region gives the city and province; the industry its sector: the attributes the rules see.
+    folder = _write(tmp_path / "rules", [PROFILE | {"risk_years": [2022]}])
+    (found,), problems = scenarios.check(catalogue, folder)
+    assert problems == []
+    attributes = found.attributes
+    assert (attributes["city"], attributes["province"], attributes["tertiary"], attributes["county_risk_2022"]) == (
+        "530100", "530000", True, True)
+
+
+def test_every_clause_computing_an_amount_has_a_met_scenario_from_a_profile():
+    computing = [c.id for c in _CATALOGUE.executable() if c.benefit is not None and c.benefit.formula is not None]
+    assert computing and scenarios.coverage_problems(_CATALOGUE, _SCENARIOS) == []
+    without = [s for s in _SCENARIOS if s.profile is None]
+    assert {f"{clause_id} ({_CATALOGUE.by_id[clause_id].cite}): computes an amount but no met scenario gives a profile"
+            for clause_id in computing} <= set(scenarios.coverage_problems(_CATALOGUE, without))
+
+
 @pytest.mark.parametrize(
     ("item", "expected"),
     [
@@ -71,6 +93,11 @@ GOOD = {"name": "例", "clause": "yunnan-2022-2-1", "as_of": "2022-06-15",
         ({**GOOD, "expect": {"status": "met", "why": 1}}, "[0].expect.why: unknown key"),
         ({**GOOD, "granted": 100}, "[0].granted: yunnan-2022-2-1 declares no cap"),
         ({**GOOD, "granted": "lots"}, "[0].granted: must be an amount"),
+        ({**GOOD, "profile": {"region": "530102"}}, "[0]: give either attributes or a profile (both given)"),
+        ({k: v for k, v in GOOD.items() if k != "attributes"}, "[0]: give either attributes or a profile (neither given)"),
+        ({**GOOD, "risk_years": [2022]}, "[0].risk_years: only with a profile"),
+        (PROFILE | {"profile": ["not", "a", "profile"]}, "[0].profile: must be a mapping"),
+        (PROFILE | {"risk_years": "2022"}, "[0].risk_years: must be a list of years"),
     ],
 )
 def test_scenario_file_problems_name_file_and_item(tmp_path, catalogue, item, expected):

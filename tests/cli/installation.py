@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from connectors import sql_copy, sql_storage
 from connectors import sql_models as models
 from engine import audit, cli
+from engine.backfill import store as backfill_store
 from engine.http import auth
 from engine.ingest import pipeline
 from engine.judging import catalogue
@@ -50,6 +51,9 @@ async def _fill(url: str) -> None:
         await store.set_sms_preference(firm, "grants_only", "test", AT)
         await store.record_response(firm, decision.decision.clause_id, decision.id, "confirm", None, AT)
         await store.append_audit([audit.Draft("test", "test.note", "firm", firm, {"说明": "中文", "amount": 1.5})])
+        await store.set_windows_checked_through(AT.date())
+        await store.record_opening(backfill_store.OpeningRecord(
+            decision.decision.clause_id, datetime.date(2022, 5, 31), backfill_store.JUDGED, firms=4, decisions=1, met=1, handled_at=AT))
         notice = (await store.firm_notices(firm))[0]
         async with store.write() as connection:
             operator_id = (await connection.execute(sa.insert(models.Operator.__table__).values(

@@ -132,6 +132,15 @@ async def test_every_route_shows_only_the_firms_of_the_accounts_regions(console_
         status, html = await get(client, "/console/stats")
         assert status == 200 and f'<strong class="total-matches">{len(met)}</strong>' in html, typed
         pages["stats"] = html
+        for table in ("clause", "document", "agency", "city", "county", "month", "funnel"):
+            response = await client.get(f"/console/stats.csv?table={table}")
+            assert response.status == 200, (typed, table)
+            pages[f"stats.csv {table}"] = (await response.read()).decode("utf-8-sig")
+
+        status, html = await get(client, "/console/")
+        waiting = [re.search(rf'<tr data-key="{key}">.*?<td class="num">(\d+)</td>', html, re.S) for key in ("approvals", "objections")]
+        assert status == 200 and [int(found.group(1)) for found in waiting] == [len(met), len(met)], typed
+        pages["home"] = html
 
         status, html = await get(client, "/console/account")
         assert status == 200 and all(prefix in html for prefix in (scope.prefixes or ())), typed
@@ -228,13 +237,14 @@ async def test_a_firm_without_a_region_is_seen_by_all_region_accounts_only(conso
 
 #: Every console route, and where this file shows it keeps to the account's regions (or why it has no firm data).
 ROUTES = {
-    ("GET", "/console"): "a redirect", ("GET", "/console/"): "a redirect",
+    ("GET", "/console"): "a redirect", ("GET", "/console/"): "every_route",
     ("GET", "/console/login"): "no firm data", ("POST", "/console/login"): "no firm data", ("POST", "/console/logout"): "no firm data",
     ("GET", "/console/decisions"): "every_route", ("GET", "/console/decisions.csv"): "every_route",
     ("GET", "/console/decisions/{id}"): "every_route", ("GET", "/console/firms"): "every_route",
     ("GET", "/console/firms/{uscc}"): "every_route", ("GET", "/console/clauses"): "every_route",
     ("GET", "/console/clauses/{clause_id}"): "every_route", ("GET", "/console/approvals"): "every_route",
     ("GET", "/console/objections"): "every_route", ("GET", "/console/stats"): "every_route",
+    ("GET", "/console/stats.csv"): "every_route",
     ("GET", "/console/audit"): "every_route (all-region accounts only)", ("GET", "/console/account"): "every_route",
     ("POST", "/console/approvals"): "actions", ("POST", "/console/decisions/{id}/approval"): "actions",
     ("POST", "/console/notices/{notice_id}/retry"): "actions",

@@ -1,6 +1,7 @@
 """Console addresses that people type or links that break: /console and /console/ both lead in, and a
 page number that is not a whole number from 1 to MAX_PAGE is a 400 page naming it — never a 500, never
-a silent page 1 — on every paginated route."""
+a silent page 1 — on every paginated route; nor is an edited count in the address the approvals page
+returns to after a POST."""
 
 from __future__ import annotations
 
@@ -62,8 +63,24 @@ def test_page_number_rules():
 @console_conftest.SQL_ONLY
 @pytest.mark.parametrize("path", ["/console", "/console/"])
 async def test_console_and_console_slash_both_lead_in(console_client, login, path):
-    anonymous = await console_client.get(path, allow_redirects=False)
-    assert anonymous.status == 302 and anonymous.headers["Location"] == "/console/decisions"
+    anonymous = await console_client.get(path)  # to the login page, which brings the visitor back home
+    assert anonymous.status == 200 and anonymous.url.path == "/console/login" and anonymous.url.query["next"] == "/console/"
     await login(console_client, "wang", "viewer")
     response = await console_client.get(path)
-    assert response.status == 200 and str(response.url).endswith("/console/decisions") and "匹配记录" in await response.text()
+    assert response.status == 200 and response.url.path == "/console/" and "<h1>首页</h1>" in await response.text()
+
+
+@console_conftest.SQL_ONLY
+@pytest.mark.parametrize("query", ["n=1&stale=%C2%B2", "n=%C2%B2", "n=1&stale=" + "9" * 5000, "n=-1", "n=x"])
+async def test_an_edited_approval_count_is_a_400_page_not_a_500(console_client, login, query):
+    await login(console_client, "wang", "viewer")
+    response = await console_client.get(f"/console/approvals?done=approved&{query}")
+    assert response.status == 400 and "处理条数" in await response.text()
+
+
+@console_conftest.SQL_ONLY
+async def test_the_approval_counts_from_the_redirect_are_reported(console_client, login):
+    await login(console_client, "wang", "viewer")
+    response = await console_client.get("/console/approvals?done=approved&n=2&stale=1")
+    html = await response.text()
+    assert response.status == 200 and "已批准 2 条判定" in html and "另有 1 条已由他人处理" in html

@@ -52,6 +52,8 @@ def _alternatives(node: ast.expr, constants: dict[str, str]) -> list[str] | None
         return (_alternatives(node.body, constants) or []) + (_alternatives(node.orelse, constants) or [])
     if isinstance(node, ast.Name) and node.id in constants:
         return [constants[node.id]]
+    if isinstance(node, ast.Attribute) and ast.unparse(node) in constants:  # another module's, e.g. notice_rules.X
+        return [constants[ast.unparse(node)]]
     if isinstance(node, ast.JoinedStr):
         parts: list[list[str]] = []
         for value in node.values:
@@ -75,11 +77,15 @@ def reasons_in_notices() -> set[str]:
     """Every reason text engine/notices can write: `reason=` arguments, and what the functions
     producing reasons return."""
     found: set[str] = set()
-    for path in sorted(NOTICES.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        constants = {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                     and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-                     for target in node.targets if isinstance(target, ast.Name)}
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(NOTICES.rglob("*.py"))}
+    own = {path: {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                  and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                  for target in node.targets if isinstance(target, ast.Name)}
+           for path, tree in trees.items()}
+    # A module's text constants, as other modules of engine/notices name them (notice_rules.WORKER_STOPPING).
+    qualified = {f"{path.stem}.{name}": text for path, texts in own.items() for name, text in texts.items()}
+    for path, tree in trees.items():
+        constants = {**qualified, **own[path]}
         for node in ast.walk(tree):
             values: list[ast.expr] = []
             if isinstance(node, ast.Call):

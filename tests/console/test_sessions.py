@@ -46,7 +46,7 @@ async def create(store, username="wang", role="viewer"):
 async def test_login_sets_an_httponly_lax_cookie_and_stores_only_its_hash(console_client, store):
     await create(store)
     response = await submit(console_client, "Wang ", PASSWORD)  # usernames are trimmed and case-insensitive
-    assert response.status == 302 and response.headers["Location"] == "/console/decisions"
+    assert response.status == 302 and response.headers["Location"] == "/console/"  # the home page
     cookie = response.cookies[sessions.COOKIE_NAME]
     assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/console"
     assert not cookie["secure"]  # plain http here; see test_security.test_session_cookie_is_secure_over_https
@@ -89,8 +89,8 @@ async def test_login_form_needs_its_csrf_token(console_client, store):
 
 @pytest.mark.parametrize(
     ("next_", "location"),
-    [("/console/firms?q=阳泉", "/console/firms?q=阳泉"), ("//evil.example/console", "/console/decisions"),
-     ("https://evil.example/console", "/console/decisions"), ("/api/firms", "/console/decisions"), ("", "/console/decisions")],
+    [("/console/firms?q=阳泉", "/console/firms?q=阳泉"), ("//evil.example/console", "/console/"),
+     ("https://evil.example/console", "/console/"), ("/api/firms", "/console/"), ("", "/console/")],
 )
 async def test_login_returns_to_next_on_this_console_only(console_client, store, next_, location):
     await create(store)
@@ -107,7 +107,7 @@ async def test_a_failed_login_keeps_where_to_go_next(console_client, store):
 
 async def test_console_root_and_login_page_when_logged_in(console_client, login):
     root = await console_client.get("/console", allow_redirects=False)
-    assert root.status == 302 and root.headers["Location"] == "/console/decisions"
+    assert root.status == 302 and root.headers["Location"] == "/console/"
     await login(console_client, "wang", "viewer")
     again = await console_client.get("/console/login?next=/console/stats", allow_redirects=False)
     assert again.status == 302 and again.headers["Location"] == "/console/stats"

@@ -140,3 +140,31 @@ async def test_a_notice_waiting_for_a_contact_that_comes_long_after_the_window_i
     await delivery(store, notice_settings, production_matcher).run_once()
     assert not any(name.startswith(n.notice_id) for n in rent for name in sent_files(notice_settings))
     assert [a.kind for a in await store.notice_attempts(rent[0].notice_id)][-1] == "contact"
+
+
+async def test_a_notice_still_unsent_long_after_its_window_closed_is_held_when_it_falls_due(
+    make_client, store, production_matcher, notice_settings
+):
+    # Recorded while pushing was still right (no allowance yet), with the firm's contact on file ...
+    client = await make_client(matcher=production_matcher, settings_=notice_settings)
+    await import_2022(client)
+    rent = [n for n in await store.firm_notices(firms.RENTER) if n.clause_id == RENT_CLAUSE]
+    assert {n.status.value for n in rent} == {"pending"}
+    # ... but not sent before the waiver's window had long closed (the providers were down, the worker
+    # was stopped): when it falls due, it is held for an operator, not pushed.
+    store.stale_after = ALLOWANCE
+    await delivery(store, notice_settings, production_matcher).run_once()
+    assert {(await store.get_notice(n.notice_id)).status.value for n in rent} == {"held"}
+    assert not any(name.startswith(n.notice_id) for n in rent for name in sent_files(notice_settings))
+    [entry] = [a for a in await store.notice_attempts(rent[0].notice_id) if a.status_after.value == "held"]
+    assert "closed" in entry.reason
+    # The firm's benefit without an end date went out as usual.
+    ip = [n for n in await store.firm_notices(BUYER) if n.clause_id == IP_CLAUSE]
+    assert {(await store.get_notice(n.notice_id)).status.value for n in ip} == {"sent"}
+
+    # An operator who releases it sends it: a release is not held again.
+    operator = await conftest.bearer(store, "operator")
+    for notice in rent:
+        assert (await client.post(f"/api/notices/{notice.notice_id}/release", headers=operator)).status == 200
+    await delivery(store, notice_settings, production_matcher).run_once()
+    assert {(await store.get_notice(n.notice_id)).status.value for n in rent} == {"sent"}

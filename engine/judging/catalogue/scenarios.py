@@ -9,7 +9,12 @@ Each document folder's scenario file is a list of::
       granted: 0                       # only for a clause with a cap: what it already granted this period
       expect: {status: met, amount: 24000.0}                     # amount?, missing? optional
 
-Attributes are given at the attribute level, so a scenario pins the rule, not the derivation.
+Attributes given at the attribute level pin the rule, not the derivation. A scenario may give a
+``profile`` instead (the shape of docs/profile.md, as the events build it), with ``risk_years`` (the
+years its county had a medium/high risk area, which the profile does not hold): its attributes are
+then derived exactly as the pipeline derives them (``inputs.prepare``), so the derivations (quarterly
+sales ÷ 3, the 5% rate cap, lease months inside a year, size class from staff and revenue) are
+tested end to end with the clause's own numbers.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from engine.judging.catalogue import inputs, loader, model, yamlio
 #: The scenario file of a document folder.
 SCENARIOS_FILE = "scenarios.yaml"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: How a scenario gives its firm: attributes as the rules see them, or a profile they are derived from.
+_GIVEN = frozenset({"attributes", "profile"})
 #: Amounts are compared to the fen.
 _TOLERANCE = 0.005
 
@@ -57,6 +64,10 @@ class Scenario:
     source: str = ""
     #: For a clause with a cap: what it already granted the firm in the cap's period (None: unknown).
     granted: float | None = None
+    #: The profile the attributes were derived from (None: attributes given directly), and the
+    #: per-clause accumulator overrides derived with them (inputs.prepare).
+    profile: Mapping[str, Any] | None = None
+    overrides: Mapping[str, Mapping[str, float]] | None = None
 
 
 def scenario_files(rules: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -67,7 +78,6 @@ def scenario_files(rules: str | os.PathLike[str] | None = None) -> list[Path]:
 def check(catalogue: model.Catalogue, rules: str | os.PathLike[str] | None = None) -> tuple[list[Scenario], list[str]]:
     """Load every scenario file of the rules directory strictly; return the scenarios and every problem found."""
     folder = loader.rules_dir(rules)
-    by_id = catalogue.by_id
     found: list[Scenario] = []
     problems: list[str] = []
     names: dict[str, str] = {}
@@ -82,7 +92,7 @@ def check(catalogue: model.Catalogue, rules: str | os.PathLike[str] | None = Non
             problems.append(f"{source}: must be a list of scenarios")
             continue
         for i, raw in enumerate(items):
-            scenario, trouble = _scenario(raw, f"[{i}]", path.parent.name, by_id)
+            scenario, trouble = _scenario(raw, f"[{i}]", path.parent.name, catalogue)
             problems += [f"{source}: {t}" for t in trouble]
             if scenario is None:
                 continue
@@ -104,15 +114,21 @@ def load(catalogue: model.Catalogue, rules: str | os.PathLike[str] | None = None
     return found
 
 
-def _scenario(raw: Any, where: str, slug: str, clauses: Mapping[str, model.Clause]) -> tuple[Scenario | None, list[str]]:
+def _scenario(raw: Any, where: str, slug: str, catalogue: model.Catalogue) -> tuple[Scenario | None, list[str]]:
     problems: list[str] = []
-    required = {"name", "clause", "as_of", "attributes", "expect"}
+    required = {"name", "clause", "as_of", "expect"}
     if not isinstance(raw, Mapping):
         return None, [f"{where}: must be a mapping"]
-    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required - {"granted"}, key=str)]
+    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required - _GIVEN - {"granted", "risk_years"}, key=str)]
     problems += [f"{where}.{k}: missing required key" for k in sorted(required - set(raw))]
+    given = _GIVEN & set(raw)
+    if len(given) != 1:
+        problems.append(f"{where}: give either attributes or a profile ({'both' if given else 'neither'} given)")
+    elif "risk_years" in raw and "profile" not in raw:
+        problems.append(f"{where}.risk_years: only with a profile (attributes give county_risk_2022 directly)")
     if problems:
         return None, problems
+    clauses = catalogue.by_id
     name, clause_id = raw["name"], raw["clause"]
     if not isinstance(name, str) or not name.strip():
         problems.append(f"{where}.name: must be a non-empty string")
@@ -132,13 +148,26 @@ def _scenario(raw: Any, where: str, slug: str, clauses: Mapping[str, model.Claus
         except ValueError:
             problems.append(f"{where}.as_of: bad date {as_of!r}")
     attributes: dict[str, Any] = {}
-    if not isinstance(raw["attributes"], Mapping):
+    profile, overrides = raw.get("profile"), None
+    if "attributes" in raw and not isinstance(raw["attributes"], Mapping):
         problems.append(f"{where}.attributes: must be a mapping")
-    else:
+    elif "attributes" in raw:
         try:
             attributes = inputs.normalise(raw["attributes"])
         except ValueError as exc:
             problems.append(f"{where}.attributes: {exc}")
+    elif not isinstance(profile, Mapping):
+        problems.append(f"{where}.profile: must be a mapping (the shape of docs/profile.md)")
+    elif isinstance(as_of, dt.date):
+        risk_years = raw.get("risk_years", [])
+        if not isinstance(risk_years, list) or not all(isinstance(y, int) and not isinstance(y, bool) for y in risk_years):
+            problems.append(f"{where}.risk_years: must be a list of years")
+        else:
+            try:
+                attributes, overrides = inputs.prepare(
+                    catalogue, profile, as_of, matching.MatchContext(risk_years=frozenset(risk_years)))
+            except (ValueError, TypeError) as exc:
+                problems.append(f"{where}.profile: cannot be derived: {exc}")
     granted = raw.get("granted")
     if granted is not None:
         if isinstance(granted, bool) or not isinstance(granted, (int, float)) or granted < 0:
@@ -151,7 +180,8 @@ def _scenario(raw: Any, where: str, slug: str, clauses: Mapping[str, model.Claus
     problems += trouble
     if problems:
         return None, problems
-    return Scenario(name=name, clause=clause_id, as_of=as_of, attributes=attributes, granted=granted, **expect), []
+    return Scenario(name=name, clause=clause_id, as_of=as_of, attributes=attributes, granted=granted,
+                    profile=profile, overrides=overrides, **expect), []
 
 
 def _expect(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
@@ -180,8 +210,10 @@ def _expect(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
 
 def run(scenario: Scenario, evaluator: AttributeMatcher) -> list[str]:
     """What ``evaluator`` gets wrong on ``scenario`` (empty when it agrees with the expectation)."""
-    overrides = None if scenario.granted is None else {scenario.clause: {model.GRANTED: scenario.granted}}
-    decisions = evaluator.evaluate(scenario.attributes, scenario.as_of, overrides=overrides, clause_ids={scenario.clause})
+    overrides = dict(scenario.overrides or {})
+    if scenario.granted is not None:
+        overrides[scenario.clause] = {model.GRANTED: scenario.granted}
+    decisions = evaluator.evaluate(scenario.attributes, scenario.as_of, overrides=overrides or None, clause_ids={scenario.clause})
     if len(decisions) != 1:
         return [f"expected one decision on {scenario.clause}, got {len(decisions)}"]
     decision = decisions[0]
@@ -204,7 +236,8 @@ def _same_amount(got: float | None, expected: float | None) -> bool:
 
 
 def coverage_problems(catalogue: model.Catalogue, scenarios: Sequence[Scenario]) -> list[str]:
-    """Executable clauses lacking a met scenario or a not-met/unknown one."""
+    """Executable clauses lacking a met scenario or a not-met/unknown one; and clauses computing an amount
+    without a met scenario from a profile (their amount's derivation untested end to end)."""
     problems = []
     for clause in catalogue.executable():
         statuses = {s.status for s in scenarios if s.clause == clause.id}
@@ -212,4 +245,8 @@ def coverage_problems(catalogue: model.Catalogue, scenarios: Sequence[Scenario])
             problems.append(f"{clause.id} ({clause.cite}): no scenario where it is met")
         if not statuses & {matching.Verdict.NOT_MET, matching.Verdict.UNKNOWN}:
             problems.append(f"{clause.id} ({clause.cite}): no scenario where it is not met or unknown")
+        computes = clause.benefit is not None and clause.benefit.formula is not None
+        if computes and not any(s.clause == clause.id and s.profile is not None and s.status == matching.Verdict.MET
+                                for s in scenarios):
+            problems.append(f"{clause.id} ({clause.cite}): computes an amount but no met scenario gives a profile")
     return problems

@@ -60,7 +60,7 @@ async def scenario(store) -> None:
 
 def row(html: str, section: str, key: str) -> list[str]:
     """The numbers of one line of a home-page table."""
-    body = html.split(f'<table class="{section}">', 1)[1].split("</table>", 1)[0]
+    body = html.split(f'<table class="{section}"', 1)[1].split("</table>", 1)[0]
     found = re.search(rf'<tr data-key="{key}">(.*?)</tr>', body, re.S)
     assert found, (section, key)
     return re.findall(r'<td class="num">([^<]*)</td>', found.group(1))

@@ -103,7 +103,7 @@ def table(html: str, section: str) -> dict[str, list[str]]:
 
 def labels_of(html: str, section: str) -> dict[str, str]:
     """A table's row keys → the label in its first cell."""
-    body = html.split(f'<table class="stats {section}">', 1)[1].split("</table>", 1)[0]
+    body = html.split(f'<table class="stats {section}"', 1)[1].split("</table>", 1)[0]
     return {key: re.sub(r"<[^>]+>", "", first).strip() for key, first in re.findall(r'<tr data-key="([^"]*)"><td>(.*?)</td>', body, re.S)}
 
 

@@ -23,10 +23,10 @@ from engine.core.regions import display_name
 _G = glossary.load()
 #: A position in a condition tree as the explanation records it: ``all[1].any[0]``.
 _STEP = re.compile(r"(all|any)\[(\d+)\]")
-#: How a group is headed.
-GROUP_HEADINGS = {"all": "满足以下全部条件", "any": "满足以下任一条件"}
+#: How a group is headed (all / any).
+GROUP_HEADINGS = _G.table("group")
 #: A condition's verdict as the sentence ends.
-ANSWERS = {"met": "是 ✓", "not_met": "否 ✗", "unknown": "待补充数据"}
+ANSWERS = _G.table("answer")
 _TEXT = glossary.Term("", "text")
 
 

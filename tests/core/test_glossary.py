@@ -70,6 +70,7 @@ def test_every_event_type_and_state_has_a_label():
     assert set(G.table("notice_status")) == {s.value for s in notice_status.NoticeStatus}
     assert set(G.table("event_status")) == {s.value for s in event_status.EventStatus}
     assert set(G.table("mode")) == set(model.MODES) and set(G.table("op")) == set(model.OPS)
+    assert set(G.table("answer")) == set(G.table("verdict")) and set(G.table("group")) == set(model.GROUP_KINDS)
     assert set(G.table("sms_preference")) == set(G.table("sms_choice")) == set(outbox.SMS_PREFERENCES)
     assert set(G.table("benefit_unit")) == set(model.UNITS) and set(G.table("mode_reason")) == set(model.MODE_REASONS)
 

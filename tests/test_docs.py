@@ -9,8 +9,10 @@ import re
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
+from engine.core import glossary
 from engine.ingest import validation
 from engine.ingest.event_types import REGISTRY
+from engine.judging.catalogue import model
 from tests import factories
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -69,6 +71,24 @@ def test_attributes_the_types_feed_are_documented_in_the_profile():
     documented = set(re.findall(r"^\| `([^`]+)` \|", profile_doc, flags=re.MULTILINE))
     for event_type in REGISTRY:
         assert set(event_type.feeds) <= documented, event_type.name
+
+
+def test_profile_doc_names_every_attribute_and_enum_value_as_the_glossary_does():
+    """docs/profile.md's 名称 column and its lists of kinds are the glossary's words: an attribute added
+    to the glossary, or relabelled there, fails here until the page says the same."""
+    profile_doc = (ROOT / "docs/profile.md").read_text(encoding="utf-8")
+    words = glossary.load()
+    documented = {}
+    for attr, label in re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", profile_doc, flags=re.MULTILINE):
+        if "<kind>" in attr:  # one row for every certification kind
+            kinds = words.enums["cert_kind"].items()
+            documented |= {attr.replace("<kind>", kind): label.replace("<kind>", name) for kind, name in kinds}
+        else:
+            documented[attr] = label
+    assert documented == {attr: term.label for attr, term in words.attributes.items() if attr != model.GRANTED}
+    listed = dict(re.findall(r"`([a-z_]+)` \(([^)`]+)\)", profile_doc))
+    for enum in ("cert_kind", "cert_level", "landlord_type", "loan_kind", "legal_form", "taxpayer_type"):
+        assert {code: listed.get(code) for code in words.enums[enum]} == dict(words.enums[enum]), enum
 
 
 def test_example_usccs_in_the_docs_are_valid():

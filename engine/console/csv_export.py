@@ -1,10 +1,10 @@
 """The match log as CSV, streamed: rows go out as each batch comes from the database.
 
 Excel opens a UTF-8 CSV correctly only with a byte order mark, so the file starts with one;
-headers are Chinese; times are Beijing time. Contact details are masked unless the operator may
-see PII; mobile numbers are written
-in national form (13800138000), which spreadsheets keep intact. Cells that a spreadsheet would run as a formula (=, +, -, @ …) are quoted with a
-leading apostrophe, except plain numbers.
+headers are the glossary's Chinese (a region is given by code and by name); times are Beijing time.
+Contact details are masked unless the operator may see PII; mobile numbers are written in national
+form (13800138000), which spreadsheets keep intact. Cells that a spreadsheet would run as a formula
+(=, +, -, @ …) are quoted with a leading apostrophe, except plain numbers.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from aiohttp import web
 
 from engine.console import labels, security
 from engine.console.read_model import DecisionRow
+from engine.core import glossary
 from engine.core.china_time import CHINA_TZ
 
-HEADERS = (
-    "记录编号", "记录时间（北京时间）", "判定日期", "统一社会信用代码", "企业名称", "地区代码", "联系手机", "联系邮箱",
-    "条款编号", "条款引用", "条款标题", "办理方式", "判定结果", "金额（元）", "审批状态",
-)
+#: Column headers, from the glossary (engine/core/data/glossary.yaml, `csv.decisions`).
+HEADERS = glossary.load().csv["decisions"]
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
@@ -55,7 +54,8 @@ def _line(row: DecisionRow, catalogue: Any, unmasked: bool) -> list[str]:
     contact = [mobile, row.email or ""] if unmasked else [
         security.mask(mobile, "mobile") if mobile else "", security.mask(row.email, "email") if row.email else ""]
     values = [
-        row.id, china_time(row.created_at), row.as_of.isoformat(), row.uscc, row.firm_name, row.region, *contact,
+        row.id, china_time(row.created_at), row.as_of.isoformat(), row.uscc, row.firm_name,
+        row.region, labels.region_name(row.region), *contact,
         row.clause_id, row.cite, clause.display_title if clause else "", labels.label(labels.MODE, clause.mode) if clause else "",
         labels.label(labels.VERDICT, row.status), "" if row.amount is None else f"{row.amount:.2f}",
         labels.label(labels.APPROVAL, row.approval) if row.approval else labels.APPROVAL_FILTER["none"],

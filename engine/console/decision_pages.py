@@ -25,7 +25,7 @@ MESSAGES = {
     "approval_stale": "该判定已不在等待审批（已由他人处理），未再变更。",
 }
 #: Explanation keys the detail page lays out itself; any other key is listed as it is.
-EXPLAINED = ("status", "conditions", "jurisdiction", "validity", "amount", "missing", "needs")
+EXPLAINED = ("status", "conditions", "jurisdiction", "validity", "amount", "missing", "needs", "basis")
 
 
 def _filters(request: web.Request) -> tuple[DecisionFilters, list[str]]:

@@ -1,6 +1,7 @@
 """Chinese labels for the codes the console shows (statuses, modes, channels, event types).
 
-Kept in one place so pages, CSV headers and charts say the same thing; an unknown code is shown
+Read from the glossary (engine/core/data/glossary.yaml) so pages, CSV headers, charts, notices and
+docs say the same thing; an unknown code is shown
 as is rather than hidden, so a new status never disappears from an operator's view.
 """
 
@@ -8,61 +9,58 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.core import industry_codes, regions
+from engine.core import glossary, regions
 from engine.ingest import event_types
 
-VERDICT = {"met": "符合", "not_met": "不符合", "unknown": "待补充数据"}
+_G = glossary.load()
 
-APPROVAL = {None: "—", "": "—", "pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+VERDICT = _G.table("verdict")
+
+APPROVAL = {None: "—", "": "—", **_G.table("approval")}
 #: Filter values for the approval state; "none" selects decisions that never went through the gate.
-APPROVAL_FILTER = {"none": "无需审批", "pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+APPROVAL_FILTER = {**_G.table("approval_none"), **_G.table("approval")}
 
-MODE = {"auto_grant": "免申即享", "apply": "依申请", "inform": "告知"}
+MODE = _G.table("mode")
 
-CHANNEL = {"sms": "短信", "email": "电子邮件"}
+CHANNEL = _G.table("channel")
 
-NOTICE_STATUS = {
-    "pending": "待发送", "deferred": "已推迟", "sending": "发送中", "failed": "发送失败", "sent": "已发送",
-    "delivered": "已送达", "undelivered": "未送达", "dead": "已终止", "skipped": "未发送（按规则跳过）",
-    "waiting": "等待联系方式或授权", "held": "已暂缓（政策期限早已结束，待人工放行）",
-}
+NOTICE_STATUS = _G.table("notice_status")
 
 #: What a notice tells (engine.notices.outbox): a first announcement or a change of its amount.
-NOTICE_KIND = {"new": "首次通知", "addition": "追加通知", "adjustment": "金额调整通知"}
+NOTICE_KIND = _G.table("notice_kind")
 
-ATTEMPT_KIND = {
-    "send": "发送", "receipt": "回执", "skip": "跳过", "wait": "等待联系方式", "defer": "推迟", "recover": "中断恢复",
-    "compose": "生成内容", "operator": "人工重发",
-    "contact": "联系方式到达", "release": "人工放行", "hold": "暂缓发送",
-}
+ATTEMPT_KIND = _G.table("attempt_kind")
 
 #: What an attempt on a notice came to (the outbox's `outcome`; a receipt's is the provider's own code,
 #: shown as it is). tests/console/test_reasons.py holds this to engine/notices.
-OUTCOME = {
-    "sent": "服务商已受理", "retry": "暂时失败，稍后重试", "deferred": "服务商要求稍后再发", "dead": "已放弃",
-    "no_longer_met": "不再符合，未发送", "waiting": "等待联系方式或授权", "skipped": "企业已退订，未发送",
-    "preference": "按企业选择未发短信", "contact_arrived": "联系方式已到达", "held": "已暂缓，待人工放行",
-    "interrupted": "发送中断", "released": "已放行", "requeued": "已重新排队", "quiet_hours": "免打扰时段，已推迟",
-    "unrenderable": "无法生成通知内容", "DELIVERED": "回执：已送达", "FAILED": "回执：未送达",
-}
+OUTCOME = _G.table("outcome")
 
-#: Event types: each type's own label (engine/ingest/event_types), so a new type is labelled where it is declared.
+#: Event types (engine/ingest/event_types read their labels from the glossary too).
 EVENT_TYPE = event_types.REGISTRY.labels()
 
-EVENT_STATUS = {"received": "已接收", "processed": "已处理", "failed": "处理失败"}
+EVENT_STATUS = _G.table("event_status")
 
-OP = {"eq": "等于", "ne": "不等于", "lt": "小于", "le": "不大于", "gt": "大于", "ge": "不小于", "in": "属于", "prefix": "前缀为"}
+#: A condition's operator as a sentence says it; OP_DATE for a date.
+OP = _G.table("op")
+OP_DATE = _G.table("op_date")
 
-UNIT = {"yuan": "元", "percent": "%", "months": "个月", "none": ""}
+#: A benefit's unit.
+UNIT = _G.table("benefit_unit")
+
+#: Why a clause is automatic (basis.mode.reason).
+MODE_REASON = _G.table("mode_reason")
 
 #: A firm's answer on its own page (engine.firm_page).
-FIRM_RESPONSE = {"confirm": "确认", "object": "有异议"}
+FIRM_RESPONSE = _G.table("firm_response")
 
 #: What SMS a firm chose on its own page (engine.notices.outbox.SMS_PREFERENCES).
-SMS_PREFERENCE = {"all": "全部短信", "grants_only": "仅免申即享短信", "none": "不接收短信"}
+SMS_PREFERENCE = _G.table("sms_preference")
+
+#: A notice's period: "once" for an inform clause (a year is shown as it is).
+PERIOD = _G.table("period")
 
 #: Timeline entry kinds on the firm page.
-TIMELINE = {"event": "事件", "profile": "档案变更", "decision": "判定", "notice": "通知"}
+TIMELINE = _G.table("timeline")
 
 
 def label(table: Mapping, code: object) -> str:
@@ -73,11 +71,6 @@ def label(table: Mapping, code: object) -> str:
         return str(code)
 
 
-#: Profile fields and facts holding a GB/T 2260 code, shown by the region's name.
-REGION_FIELDS = frozenset({"region", "county", "city", "province"})
-#: Profile fields and facts holding a GB/T 4754 code, shown by the industry's name.
-INDUSTRY_FIELDS = frozenset({"industry", "industry_section"})
-
 def region_name(code: object) -> str:
     """The name of a region code or prefix as operators say it (engine.core.regions.display_name):
     "63" → 青海省, "6301" → 西宁市, "630104" → 西宁市城西区; "" when the code is not one in use."""
@@ -86,23 +79,12 @@ def region_name(code: object) -> str:
 
 def industry_name(code: object) -> str:
     """The Chinese name of a GB/T 4754-2017 industry code (F5211 → 百货零售), "" when unknown."""
-    return (industry_codes.name(code) or "") if isinstance(code, str) else ""
+    return (glossary.industry_name(code) or "") if isinstance(code, str) else ""
 
 
 #: Audit actions (engine.audit.Draft.action) in plain Chinese; a notice's change of state is named by its
-#: new state (``notice.<status>``, NOTICE_STATUS). An action not listed here is shown as recorded.
-AUDIT_ACTION = {
-    "audit.checkpoint": "审计校验点",
-    "clause.approval_gate": "设置二次确认", "decision.recorded": "记录判定",
-    "decision.approved": "批准判定（二次确认）", "decision.rejected": "驳回判定（二次确认）",
-    "firm.confirmed": "企业确认", "firm.objected": "企业提出异议", "firm.links_revoked": "撤销企业页面链接",
-    "firm.sms_preference": "企业更改短信选择",
-    "login.succeeded": "登录成功", "login.failed": "登录失败（密码错误）", "login.refused": "拒绝登录",
-    "notice.created": "生成通知", "notice.released": "人工放行通知", "notice.requeued": "通知重新排队",
-    "operator.created": "创建账号", "operator.disabled": "停用账号", "operator.password_reset": "重置密码",
-    "operator.scope_changed": "更改可查看的地区",
-    "token.created": "创建接口令牌", "token.revoked": "吊销接口令牌", "pii.viewed": "查看企业联系方式",
-}
+#: new state (``notice.<status>``, NOTICE_STATUS). An action not listed is shown as recorded.
+AUDIT_ACTION = _G.table("audit_action")
 
 
 def audit_action(action: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from engine.console import keys, labels, security
+from engine.console import explain, keys, labels, security
 from engine.console.read_model import READ_MODEL
 from engine.core.scopes import Scope
 
@@ -61,8 +61,10 @@ def money(value: Any) -> str:
 
 
 def render(request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200) -> web.Response:
-    """Render a console page; every template gets the label tables as `L`, `link`, `fmt` and `money`."""
-    return aiohttp_jinja2.render_template(template, request, {"L": labels, "link": link, "fmt": fmt, "money": money, **context}, status=status)
+    """Render a console page; every template gets the label tables as `L`, the explanation in words
+    (engine.console.explain) as `E`, `link`, `fmt` and `money`."""
+    return aiohttp_jinja2.render_template(
+        template, request, {"L": labels, "E": explain, "link": link, "fmt": fmt, "money": money, **context}, status=status)
 
 
 def not_found(message: str) -> web.HTTPNotFound:

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from engine.core import china_time, matching, records
+from engine.core import china_time, glossary, matching, records
 from engine.firm_page import rules, store
 from engine.notices import config, firm_links, notice_rules, outbox
 from engine.notices import web as notices_web
@@ -40,11 +40,8 @@ FORM_FIELD = "form_token"
 #: A form older than this is refused (the page is reloaded for a fresh one): a day covers a slow reader.
 FORM_MAX_AGE = datetime.timedelta(days=1)
 
-SMS_CHOICES = {
-    outbox.SMS_ALL: "接收全部政策短信",
-    outbox.SMS_GRANTS_ONLY: "只接收“已为您办理”（免申即享）的政策短信",
-    outbox.SMS_NONE: "不接收政策短信（与回复短信退订相同）",
-}
+#: The SMS choices as the firm reads them (the glossary's `sms_choice`, in outbox.SMS_PREFERENCES order).
+SMS_CHOICES = {code: glossary.load().table("sms_choice")[code] for code in outbox.SMS_PREFERENCES}
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(pathlib.Path(__file__).parent / "templates"),

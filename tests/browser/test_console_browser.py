@@ -167,7 +167,7 @@ async def test_operator_walks_the_console(console_url, page, tmp_path):
     await row.locator("a:has-text('详情')").click()
     await page.wait_for_url("**/console/decisions/*")
     detail = await page.inner_text("main")
-    assert "vat_monthly_sales" in detail and "150000" in detail.replace(",", "")
+    assert "增值税月销售额不超过150,000.00元" in detail and "vat_monthly_sales" not in detail  # the condition in words
     assert "qinghai-2022#(二)" in detail
     await shot(page, "03-decision")
 

@@ -55,6 +55,7 @@ async def test_export_is_streamed_in_batches_with_the_pages_filters(console_clie
     _, body = await export(console_client, "?firm=高原&status=met")
     [only] = rows(body)
     assert (only["统一社会信用代码"], only["企业名称"], only["判定结果"]) == (seed.OTHER, seed.OTHER_NAME, "符合")
+    assert (only["地区代码"], only["地区"]) == ("630104", "西宁市城西区")  # the code for spreadsheets, the name for people
     assert (only["条款编号"], only["条款标题"], only["办理方式"], only["审批状态"]) == ("qinghai-2022-2", "小规模纳税人免征增值税", "免申即享", "无需审批")
     _, body = await export(console_client, "?region=9999")
     assert rows(body) == []

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from connectors import sql_console
 from connectors import sql_models as models
-from engine.console import audit_view
+from engine.console import audit_view, explain
 from engine.core import china_time, notice_status
 from engine.notices import channels
 from tests.console import conftest as console_conftest
@@ -129,8 +129,8 @@ async def test_decision_detail_explains_and_shows_the_delivery_timeline(console_
     await login(console_client, "wang", "viewer")
     html = await page(console_client, f"/console/decisions/{met.id}")
     for condition in met.decision.explanation["conditions"]:
-        assert f"<code>{condition['attr']}</code>" in html
-    assert "vat_monthly_sales" in html and "不大于 150,000" in html and "适用地区" in html and "630000" in html
+        assert explain.attribute_label(condition["attr"]) in html and condition["attr"] not in html
+    assert "增值税月销售额不超过150,000.00元" in html and "适用地区" in html and "630000" in html
     assert "青海省" in html  # the jurisdiction by name, its code in small type
     assert met.decision.rule_version in html and "qinghai-2022-2" in html
     assert f"#event-{seed.REAL}-vat" in html and "增值税申报" in html and f"{seed.REAL}-reg" in html

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest import synth_data, synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -55,7 +56,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="资质认定",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"kind": "specialized_sme", "level": "province", "granted_on": "2021-11-02", "certificate_no": "ZJTX-2021-0042"},

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest.event_types.certification_granted import CERT_ATTRIBUTES
 from engine.ingest.event_types.record import Assignments, EventType, load_schema
 
@@ -20,7 +21,7 @@ def fold(data: dict[str, Any]) -> Assignments:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="资质撤销",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"kind": "specialized_sme", "revoked_on": "2022-08-01"},

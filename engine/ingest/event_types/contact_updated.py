@@ -8,6 +8,7 @@ from typing import Any
 
 import phonenumbers
 
+from engine.core import glossary
 from engine.ingest import mobile, synth_data, synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -55,7 +56,7 @@ def _mobile(rng: random.Random) -> str:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="联系方式更新",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"mobile": "13800138000", "email": "Finance@Example.cn", "consent": {"sms": True, "email": True}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core import glossary
 from engine.core import firm_names
 from engine.ingest import synth_draw
 from engine.ingest.event_types.record import (
@@ -35,7 +36,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="企业登记",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"name": "阳泉市城区示例商贸有限公司", "region": "140302", "industry": "F5211",

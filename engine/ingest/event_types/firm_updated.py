@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.core import firm_names
 from engine.ingest import synth_draw
 from engine.ingest.event_types.record import (
@@ -35,7 +36,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="企业信息变更",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"name": "阳泉市城区示例商贸有限公司（更名）"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest import synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -38,7 +39,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="知识产权交易",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"transaction_id": "IP-9", "role": "buyer", "amount": 500000, "date": "2022-06-01"},

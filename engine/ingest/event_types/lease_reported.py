@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest import synth_data, synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -51,7 +52,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="房屋租赁",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"lease_id": "L-2022-001", "landlord_type": "state_owned_enterprise", "monthly_rent": 8000,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest import synth_data, synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -46,7 +47,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="贷款发放",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"loan_id": "LN-77", "kind": "agricultural", "principal": 2000000, "annual_rate": 4.35,

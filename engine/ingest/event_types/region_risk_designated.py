@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from engine.core import glossary
 from engine.ingest import synth_data, synth_draw
 from engine.ingest.event_types.record import EventType, SynthHook, load_schema
 
@@ -30,7 +31,7 @@ def draw(ctx: synth_draw.RegionDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="风险地区认定",
+    label=glossary.load().event_types[NAME],
     scope="region",
     schema=load_schema(__file__, NAME),
     example={"county": "140302", "year": 2022, "level": "medium"},

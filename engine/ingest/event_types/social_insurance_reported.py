@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest import synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -53,7 +54,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="社保申报",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"period": "2022-04", "insured": 35, "unemployment_insurance_paid": True, "layoffs": 0,

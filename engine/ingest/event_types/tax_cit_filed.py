@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest import synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -42,7 +43,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="企业所得税汇算",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"year": 2021, "taxable_income": 800000, "revenue": 6000000, "assets": 4000000, "employees": 35},

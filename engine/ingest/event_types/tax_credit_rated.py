@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest import synth_data, synth_draw
 from engine.ingest.event_types import tax_cit_filed
 from engine.ingest.event_types.record import (
@@ -35,7 +36,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="纳税信用评级",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"year": 2021, "grade": "A"},

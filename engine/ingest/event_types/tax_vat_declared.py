@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.core import glossary
 from engine.ingest import synth_draw
 from engine.ingest.event_types.record import (
     Assignments,
@@ -54,7 +55,7 @@ def draw(ctx: synth_draw.FirmDraw) -> None:
 
 EVENT_TYPE = EventType(
     name=NAME,
-    label="增值税申报",
+    label=glossary.load().event_types[NAME],
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"period": "2022-04", "taxpayer_type": "small_scale", "sales": 150000},

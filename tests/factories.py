@@ -59,6 +59,8 @@ def event(kind: str = "firm.registered", *, firm: str | None = None, occurred_at
         "ip.transaction": {"transaction_id": "IP-9", "role": "buyer", "amount": 500000, "date": "2022-06-01"},
         "region.risk_designated": {"county": "140302", "year": 2022, "level": "medium"},
         "contact.updated": {"mobile": "13800138000", "email": "Finance@Example.cn", "consent": {"sms": True, "email": True}},
+        "customs.registered": {"registered_on": "2019-06-18", "customs_code": "1402960123"},
+        "statistics.scale_listed": {"year": 2022, "listed": True},
     }
     envelope: dict[str, Any] = {"type": kind, "occurred_at": occurred_at, "data": {**defaults[kind], **data}}
     if kind != "region.risk_designated":

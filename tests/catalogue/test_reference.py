@@ -179,11 +179,12 @@ def test_in_and_explanation_of_lists(matcher):
 
 
 def test_needs_make_a_clause_unknown_at_best(matcher):
-    # yunnan-2022#一(九): conditions met, but who is a 重点中小微企业 is data no event carries.
-    decision = one(matcher, "yunnan-2022-1-9", {**YUNNAN, "sme": True}, D(2022, 7, 1))
+    # yunnan-2022#二(三): conditions met, but whether the firm is in difficulty because of the
+    # epidemic, and its loans falling due, are data no event carries.
+    decision = one(matcher, "yunnan-2022-2-3", {**YUNNAN, "small_micro": True}, D(2022, 7, 1))
     assert decision.status == UNKNOWN
-    assert decision.explanation["needs"] == ["是否被列为重点中小微企业（派驻联络员对象）"]
-    assert one(matcher, "yunnan-2022-1-9", {**YUNNAN, "sme": False}, D(2022, 7, 1)).status == NOT_MET
+    assert decision.explanation["needs"] == ["受疫情影响暂时经营困难", "企业现有贷款及到期还本付息情况"]
+    assert one(matcher, "yunnan-2022-2-3", {**YUNNAN, "small_micro": False}, D(2022, 7, 1)).status == NOT_MET
 
 
 def test_only_firm_facing_clauses_are_judged(matcher, catalogue):

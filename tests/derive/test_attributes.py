@@ -70,14 +70,16 @@ def test_example_profile():
         # 2,000,000 × 4.35% × 306/365: issued 1 March, it bears interest for 306 days of 2022.
         "loan_new_year": 2_000_000.0, "loan_interest_rest_of_year": pytest.approx(72_936.99, abs=0.01),
         "ip_buy_amount_year": 500_000.0, "ip_sell_amount_year": 0.0,
-        "county_risk_2022": False,
+        "county_risk_2022": False, "vat_credit_balance": 0.0,
+        "customs_registered": True, "above_scale": False,
     }
 
 
 def test_empty_profile():
     attrs = attributes({}, AS_OF)
     _check_types(attrs)
-    assert attrs == {**NO_CERTS, "county_risk_2022": False}
+    # Registers are authoritative: no record in one is not being in it.
+    assert attrs == {**NO_CERTS, "county_risk_2022": False, "customs_registered": False, "above_scale": False}
 
 
 def test_risk_years():

@@ -56,6 +56,14 @@ def test_every_type_feeds_attributes_the_rules_see(kind):
         assert expanded <= known, f"{kind} feeds {name}, which is no attribute"
 
 
+@pytest.mark.parametrize("kind", ["certification.granted", "certification.revoked"])
+def test_certification_events_accept_exactly_the_kinds_and_levels_the_rules_see(kind):
+    properties = REGISTRY.get(kind).schema["properties"]
+    assert tuple(properties["kind"]["enum"]) == activity.CERT_KINDS
+    if "level" in properties:
+        assert tuple(properties["level"]["enum"]) == activity.CERT_LEVELS
+
+
 def test_a_paths_placeholder_stands_for_one_segment_only():
     assert _matches("tax.vat.2022-04.sales", ("tax.vat.<period>.sales",))
     assert not _matches("tax.vat.2022.04.sales", ("tax.vat.<period>.sales",))

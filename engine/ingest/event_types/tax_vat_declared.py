@@ -18,13 +18,17 @@ NAME = "tax.vat_declared"
 
 
 def fold(data: dict[str, Any]) -> Assignments:
-    """The taxpayer type, and the period's sales with how many months it covers."""
+    """The taxpayer type, and the period's sales with how many months it covers and, when given, its
+    closing credit balance (期末留抵税额)."""
     period = data["period"]
-    return {
+    fields = {
         "tax.taxpayer_type": data["taxpayer_type"],
         f"tax.vat.{period}.sales": data["sales"],
         f"tax.vat.{period}.months": 3 if "Q" in period else 1,
     }
+    if "credit_balance" in data:
+        fields[f"tax.vat.{period}.credit_balance"] = data["credit_balance"]
+    return fields
 
 
 def draw(ctx: synth_draw.FirmDraw) -> None:
@@ -59,8 +63,8 @@ EVENT_TYPE = EventType(
     scope="firm",
     schema=load_schema(__file__, NAME),
     example={"period": "2022-04", "taxpayer_type": "small_scale", "sales": 150000},
-    sets=("tax.taxpayer_type", "tax.vat.<period>.sales", "tax.vat.<period>.months"),
-    feeds=("taxpayer_type", "vat_monthly_sales"),
+    sets=("tax.taxpayer_type", "tax.vat.<period>.sales", "tax.vat.<period>.months", "tax.vat.<period>.credit_balance"),
+    feeds=("taxpayer_type", "vat_monthly_sales", "vat_credit_balance"),
     fold=fold,
     synth=SynthHook(stage="yearly", order=30, draw=draw),
 )

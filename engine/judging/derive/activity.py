@@ -12,12 +12,16 @@ from typing import Any
 
 from engine.judging.derive.periods import as_count, as_date, as_number, items, month_key
 
-#: Certification kinds of docs/profile.md, in its order.
+#: Certification kinds of docs/profile.md, in its order: certifications proper, then the lists a
+#: government puts firms on (培育企业名单, 重点企业, 双创基地) and awards (中国质量奖), which the
+#: measures treat alike: a firm is on it from a date until taken off.
 CERT_KINDS = (
     "specialized_sme", "little_giant", "innovative_sme", "high_tech", "tech_sme",
     "single_champion", "agri_leading", "tech_innovation_center", "gazelle",
+    "key_sme", "scale_up_cultivation", "little_giant_cultivation", "restructuring_cultivation",
+    "startup_base", "china_quality_award",
 )
-CERT_LEVELS = ("national", "province", "city")
+CERT_LEVELS = ("national", "province", "city", "county")
 HIRE_KINDS = ("college_graduates", "hard_to_employ", "veterans", "poverty_alleviated")
 LANDLORD_TYPES = ("state_owned_enterprise", "government_agency", "private")
 _STATE_LANDLORDS = {"state_owned_enterprise", "government_agency"}

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from engine.core import regions
-from engine.judging.derive import activity, sectors
+from engine.judging.derive import activity, registries, sectors
 from engine.judging.derive.periods import as_count, as_date, as_number, as_year, items, tax_period, whole_years
 from engine.judging.derive.size_class import LARGE, MICRO, SMALL, size_class
 from engine.judging.derive.small_low_profit import is_small_low_profit
@@ -30,13 +30,13 @@ ATTRIBUTE_TYPES: dict[str, type] = {
     "tertiary": bool, "manufacturing": bool,
     "size_class": str, "sme": bool, "small_micro": bool, "small_low_profit": bool,
     "employees": float, "revenue": float, "assets": float, "taxable_income": float,
-    "taxpayer_type": str, "vat_monthly_sales": float, "credit_rating": str,
+    "taxpayer_type": str, "vat_monthly_sales": float, "vat_credit_balance": float, "credit_rating": str,
     "insured_headcount": int,
     **{f"hires_{kind}": int for kind in activity.HIRE_KINDS},
     "unemployment_insurance_paid": bool, "layoffs_year": int, "layoff_rate": float,
     **_CERT_TYPES,
     "state_owned_lease": bool, "state_owned_monthly_rent": float, "state_owned_lease_full_months": int,
-    "county_risk_2022": bool,
+    "county_risk_2022": bool, "customs_registered": bool, "above_scale": bool,
     "agri_loan_new_year": float, "agri_loan_max_rate": float, "agri_loan_interest_year": float,
     "guarantee_loan_new_year": float, "loan_new_year": float, "loan_interest_rest_of_year": float,
     "ip_buy_amount_year": float, "ip_sell_amount_year": float,
@@ -90,23 +90,23 @@ def _cit_filing(cit: Any, as_of: dt.date) -> Mapping[str, Any] | None:
     return filings.get(as_of.year)
 
 
-def _latest_vat(vat: Any, as_of: dt.date) -> float | None:
-    """Monthly sales of the latest VAT period ending on or before ``as_of`` (quarters ÷ months).
+def _latest_vat(vat: Any, as_of: dt.date) -> tuple[float, Mapping[str, Any]] | None:
+    """Monthly sales of the latest VAT period ending on or before ``as_of`` (quarters ÷ months), and its record.
 
     When a month and a quarter end on the same day the month is preferred: it describes the
     sales closest to that day, not an average over the quarter.
     """
-    best: tuple[dt.date, int, float] | None = None
+    best: tuple[dt.date, int, float, Mapping[str, Any]] | None = None
     for key, rec in items(vat):
         period = tax_period(key)
         sales = as_number(rec.get("sales"))
         if period is None or sales is None or period[0] > as_of:
             continue
         months = as_count(rec.get("months")) or period[1]
-        candidate = (period[0], -months, sales / months)
+        candidate = (period[0], -months, sales / months, rec)
         if best is None or candidate[:2] > best[:2]:
             best = candidate
-    return None if best is None else best[2]
+    return None if best is None else (best[2], best[3])
 
 
 def _tax(profile: Mapping[str, Any], as_of: dt.date) -> dict[str, Any]:
@@ -120,9 +120,14 @@ def _tax(profile: Mapping[str, Any], as_of: dt.date) -> dict[str, Any]:
             out[field] = value
     if isinstance(tax.get("taxpayer_type"), str):
         out["taxpayer_type"] = tax["taxpayer_type"]
-    sales = _latest_vat(tax.get("vat"), as_of)
-    if sales is not None:
-        out["vat_monthly_sales"] = sales
+    latest = _latest_vat(tax.get("vat"), as_of)
+    if latest is not None:
+        out["vat_monthly_sales"] = latest[0]
+        # The balance at the end of that period only: an older period's balance may since have
+        # been used up or refunded, so a return that does not report one leaves it unknown.
+        balance = as_number(latest[1].get("credit_balance"))
+        if balance is not None:
+            out["vat_credit_balance"] = balance
     rating_map = tax.get("credit_rating")
     ratings = {as_year(k): v for k, v in rating_map.items() if isinstance(v, str)} \
         if isinstance(rating_map, Mapping) else {}
@@ -167,7 +172,9 @@ def attributes(
     * small_low_profit: 财税〔2019〕13号; the "non-restricted industry" condition is taken as met
       (no per-firm data), and 个体工商户 are never 小型微利企业.
     * tertiary: 国家统计局《三次产业划分规定》(2018); manufacturing: GB/T 4754-2017 门类 C.
-    * cert_*: False when the firm has no record of the kind (registries are authoritative).
+    * cert_*, customs_registered, above_scale: False when the firm has no record (registries are
+      authoritative).
+    * vat_credit_balance: 期末留抵税额 of the latest VAT period, when that return reports it.
     * leases/loans/IP: absent when the profile has no such section, zero/False when it has one.
     """
     if isinstance(as_of, dt.datetime):
@@ -182,5 +189,7 @@ def attributes(
     out.update(activity.leases(profile.get("leases"), as_of))
     out.update(activity.loans(profile.get("loans"), as_of))
     out.update(activity.ip_transactions(profile.get("ip_transactions"), as_of))
+    out.update(registries.customs(profile.get("customs"), as_of))
+    out.update(registries.scale_directory(profile.get("scale_directory"), as_of))
     out["county_risk_2022"] = 2022 in risk_years
     return out

@@ -29,6 +29,8 @@ _RISK = models.RegionRisk.__table__
 _SETTING = models.ClauseSetting.__table__
 _OPENING = models.WindowOpening.__table__
 _CHECK = models.WindowCheck.__table__
+_RUN = models.BackfillRun.__table__
+_BATCH = models.BackfillBatch.__table__
 #: The one row of window_check.
 _OPENINGS = "openings"
 #: Key of the PostgreSQL advisory lock one window check holds ("pp-windows" as a number).
@@ -220,3 +222,62 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
                                     models.as_utc(r.handled_at))
                 for r in rows
             ]
+
+    async def create_run(self, spec: store.RunSpec, bounds: Sequence[tuple[str, str]]) -> None:
+        async with self._write() as connection:
+            await connection.execute(sa.insert(_RUN).values(
+                run_id=spec.run_id, as_of=spec.as_of, clause_ids=None if spec.clause_ids is None else sorted(spec.clause_ids),
+                actor=spec.actor, first_only=spec.first_only, catalogue_version=spec.catalogue_version,
+                created_at=spec.created_at or dt.datetime.now(dt.UTC),
+            ))
+            if bounds:
+                await connection.execute(sa.insert(_BATCH), [
+                    {"run_id": spec.run_id, "seq": seq, "after_key": after, "upto_key": upto, "status": store.PENDING,
+                     "firms": 0, "recorded": 0, "notices": 0}
+                    for seq, (after, upto) in enumerate(bounds)
+                ])
+
+    async def get_run(self, run_id: str) -> store.RunSpec | None:
+        async with self._read() as connection:
+            row = (await connection.execute(sa.select(_RUN).where(_RUN.c.run_id == run_id))).one_or_none()
+        if row is None:
+            return None
+        return store.RunSpec(row.run_id, row.as_of, None if row.clause_ids is None else frozenset(row.clause_ids), row.actor,
+                             row.first_only, row.catalogue_version, models.as_utc(row.created_at))
+
+    async def claim_batch(self, run_id: str, worker: str, now: dt.datetime, lease: dt.timedelta) -> store.BatchClaim | None:
+        # shared_rules.claimable, as a condition: pending, or claimed under a lease that has ended.
+        claimable = (_BATCH.c.status == store.PENDING) | ((_BATCH.c.status == store.CLAIMED) & (_BATCH.c.lease_until < now))
+        first = sa.select(_BATCH.c.seq, _BATCH.c.after_key, _BATCH.c.upto_key).where(
+            _BATCH.c.run_id == run_id, claimable).order_by(_BATCH.c.seq).limit(1)
+        if not self.is_sqlite:
+            first = first.with_for_update(skip_locked=True)  # another process's claim in flight: take the next
+        async with self._write() as connection:  # on SQLite the write lock makes the read and update one step
+            row = (await connection.execute(first)).one_or_none()
+            if row is None:
+                return None
+            await connection.execute(
+                sa.update(_BATCH).where(_BATCH.c.run_id == run_id, _BATCH.c.seq == row.seq)
+                .values(status=store.CLAIMED, claimed_by=worker, lease_until=now + lease)
+            )
+        return store.BatchClaim(run_id, row.seq, row.after_key, row.upto_key, now + lease)
+
+    async def finish_batch(self, claim: store.BatchClaim, worker: str, now: dt.datetime, *, firms: int, recorded: int,
+                           notices: int) -> bool:
+        async with self._write() as connection:
+            result = await connection.execute(
+                sa.update(_BATCH).where(_BATCH.c.run_id == claim.run_id, _BATCH.c.seq == claim.seq,
+                                        _BATCH.c.status == store.CLAIMED, _BATCH.c.claimed_by == worker)
+                .values(status=store.DONE, lease_until=None, firms=firms, recorded=recorded, notices=notices, finished_at=now)
+            )
+            return result.rowcount == 1
+
+    async def run_progress(self, run_id: str) -> store.RunProgress:
+        async with self._read() as connection:
+            rows = (await connection.execute(
+                sa.select(_BATCH.c.status, sa.func.count(), sa.func.coalesce(sa.func.sum(_BATCH.c.firms), 0),
+                          sa.func.coalesce(sa.func.sum(_BATCH.c.recorded), 0), sa.func.coalesce(sa.func.sum(_BATCH.c.notices), 0))
+                .where(_BATCH.c.run_id == run_id).group_by(_BATCH.c.status)
+            )).all()
+        done = next((r for r in rows if r[0] == store.DONE), None)
+        return store.RunProgress({r[0]: r[1] for r in rows}, *(int(v) for v in (done[2:] if done else (0, 0, 0))))

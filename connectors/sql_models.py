@@ -332,3 +332,40 @@ class WindowCheck(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(sa.String(32), primary_key=True))
     checked_through: datetime.date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     updated_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class BackfillRun(SQLModel, table=True):
+    """A backfill shared by several processes (docs/scaling.md): what it judges, as of when, by whom."""
+
+    __tablename__ = "backfill_run"
+
+    run_id: str = Field(sa_column=sa.Column(sa.String(40), primary_key=True))
+    as_of: datetime.date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    #: The clause ids judged (a JSON list), or null for every firm-facing clause.
+    clause_ids: Any = Field(default=None, sa_column=sa.Column(JSONType, nullable=True))
+    actor: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    first_only: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False))
+    #: The rule versions of the catalogue the run was started with: a process judging with other rules is refused.
+    catalogue_version: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    created_at: datetime.datetime = Field(sa_column=sa.Column(Timestamp, nullable=False))
+
+
+class BackfillBatch(SQLModel, table=True):
+    """One key range of a shared backfill: claimed under a lease by one process, judged and written by it."""
+
+    __tablename__ = "backfill_batch"
+    __table_args__ = (sa.Index("ix_backfill_batch_claim", "run_id", "status", "seq"),)
+
+    run_id: str = Field(sa_column=sa.Column(sa.String(40), sa.ForeignKey("backfill_run.run_id"), primary_key=True))
+    seq: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
+    #: The firms (by USCC) in (after_key, upto_key].
+    after_key: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    upto_key: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    #: pending | claimed | done
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    claimed_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
+    lease_until: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))
+    firms: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    recorded: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    notices: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    finished_at: datetime.datetime | None = Field(default=None, sa_column=sa.Column(Timestamp, nullable=True))

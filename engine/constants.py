@@ -167,6 +167,11 @@ BACKFILL_BATCH_SIZE = 500
 #: waits for the parent; more would only hold memory.
 BACKFILL_BATCHES_PER_WORKER = 2
 
+#: Seconds a process holds a claimed batch of a shared backfill (engine.backfill.shared): long enough for
+#: a batch of BACKFILL_BATCH_SIZE firms on a busy machine (seconds), short enough that a batch of a process
+#: that died is taken up again soon.
+BACKFILL_LEASE_SECONDS = 300
+
 #: How often the service looks for clause windows that opened (engine.backfill.opening). Windows open
 #: on a day, so a check every ten minutes judges the firms soon after midnight in China at no cost.
 WINDOW_CHECK_SECONDS = 600.0

@@ -104,6 +104,22 @@ async def judge_batch(
     return _BatchResult(tally, changes, listed)
 
 
+async def record(target: store.BackfillStore, result: _BatchResult, as_of: dt.date, actor: str) -> None:
+    """Write a judged batch's changes in one transaction, counting what was stored in its tally."""
+    if not result.changes:
+        return
+    recorded = await target.record_backfill(result.changes, as_of, actor)
+    result.tally.recorded += recorded.decisions
+    result.tally.notices_created += recorded.notices
+    result.tally.recorded_pending += recorded.pending_approval
+    result.tally.skipped_firms += len(recorded.skipped_firms)
+    skipped = frozenset(recorded.skipped_firms)
+    result.tally.recorded_by_clause.update(c.decision.clause_id for c in result.changes if c.uscc not in skipped)
+    if recorded.skipped_firms:
+        log.warning("backfill: %d firm(s) moved while being judged, left to the pipeline: %s",
+                    len(recorded.skipped_firms), ", ".join(recorded.skipped_firms[:10]))
+
+
 def _listed(uscc: str, outcome: judge.Outcome) -> ListedChange:
     prior = outcome.prior
     return ListedChange(
@@ -138,17 +154,8 @@ async def run(
     pool = _pool(plan, open_store, catalogue_dirs) if plan.workers > 0 else None
 
     async def settle(result: _BatchResult) -> None:
-        if not plan.dry_run and result.changes:
-            recorded = await target.record_backfill(result.changes, plan.as_of, plan.actor)
-            result.tally.recorded += recorded.decisions
-            result.tally.notices_created += recorded.notices
-            result.tally.recorded_pending += recorded.pending_approval
-            result.tally.skipped_firms += len(recorded.skipped_firms)
-            skipped = frozenset(recorded.skipped_firms)
-            result.tally.recorded_by_clause.update(c.decision.clause_id for c in result.changes if c.uscc not in skipped)
-            if recorded.skipped_firms:
-                log.warning("backfill: %d firm(s) moved while being judged, left to the pipeline: %s",
-                            len(recorded.skipped_firms), ", ".join(recorded.skipped_firms[:10]))
+        if not plan.dry_run:
+            await record(target, result, plan.as_of, plan.actor)
         total.merge(result.tally)
         listed.extend(result.listed[: max(0, plan.list_changes - len(listed))])
         if progress is not None:

@@ -50,6 +50,52 @@ class Batch:
 
 
 
+#: The states of a shared backfill's batch (engine.backfill.shared):
+PENDING = "pending"  #: not yet claimed, or released
+CLAIMED = "claimed"  #: a process holds it until its lease ends (then any process may claim it again)
+DONE = "done"  #: judged and its changes written
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """A shared backfill (docs/scaling.md): what every process that joins it judges, and as of when."""
+
+    run_id: str
+    as_of: dt.date
+    #: None: every firm-facing clause.
+    clause_ids: frozenset[str] | None
+    actor: str
+    first_only: bool
+    #: engine.backfill.shared.catalogue_version of the rules it was started with.
+    catalogue_version: str
+    created_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchClaim:
+    """A batch a process claimed: its key range ``(after, upto]``, held until ``lease_until``."""
+
+    run_id: str
+    seq: int
+    after: str
+    upto: str
+    lease_until: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class RunProgress:
+    """A shared backfill's batches by state, and what the finished ones judged and wrote."""
+
+    batches: Mapping[str, int]
+    firms: int = 0
+    recorded: int = 0
+    notices: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return sum(self.batches.values()) == self.batches.get(DONE, 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Recorded:
     """What one batch's transaction stored."""
@@ -111,3 +157,29 @@ class BackfillStore(abc.ABC):
     @abc.abstractmethod
     async def stored_rule_versions(self) -> dict[str, set[str]]:
         """Clause id → the rule versions of the firms' latest decisions on it (older history is superseded)."""
+
+    # A shared backfill (engine.backfill.shared): batches claimed from the database by any number of processes.
+
+    @abc.abstractmethod
+    async def create_run(self, spec: RunSpec, bounds: Sequence[tuple[str, str]]) -> None:
+        """Store a run and its batches (each ``(after, upto]``, numbered from 0), all pending, in one transaction."""
+
+    @abc.abstractmethod
+    async def get_run(self, run_id: str) -> RunSpec | None:
+        """The run, or None if there is none by that id."""
+
+    @abc.abstractmethod
+    async def claim_batch(self, run_id: str, worker: str, now: dt.datetime, lease: dt.timedelta) -> BatchClaim | None:
+        """The lowest batch of the run that is pending or whose lease ended before ``now``, claimed by
+        ``worker`` until ``now + lease``; None when none is left. Two processes never get the same batch
+        while its lease holds."""
+
+    @abc.abstractmethod
+    async def finish_batch(self, claim: BatchClaim, worker: str, now: dt.datetime, *, firms: int, recorded: int,
+                           notices: int) -> bool:
+        """Mark the batch done with what it judged and wrote; False (nothing changed) if ``worker`` no
+        longer holds it (its lease ended and another process claimed it)."""
+
+    @abc.abstractmethod
+    async def run_progress(self, run_id: str) -> RunProgress:
+        """The run's batches by state and the totals of those done."""

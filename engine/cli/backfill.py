@@ -18,7 +18,7 @@ import click
 
 from connectors import sql_storage
 from engine import settings
-from engine.backfill import preview, runner
+from engine.backfill import preview, runner, shared
 from engine.cli import database, options
 from engine.core import china_time
 from engine.judging import catalogue
@@ -72,16 +72,28 @@ def _select(matcher: runner.Matcher, clause_ids: tuple[str, ...], document: str 
               help="Worker processes judging in parallel (default: one per CPU; 0 judges in this process).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=runner.constants.BACKFILL_BATCH_SIZE, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the tally as JSON instead of tables.")
+@click.option("--shared", is_flag=True,
+              help="Store the run's batches in the database, so that processes on other machines can join it (--join).")
+@click.option("--join", "join_run", metavar="RUN", help="Work on a shared run started elsewhere (its id), until its batches are done.")
 def backfill(clause_ids: tuple[str, ...], document: str | None, everything: bool, changed: bool, as_of: dt.date | None,
-             dry_run: bool, workers: int | None, batch_size: int, as_json: bool) -> None:
+             dry_run: bool, workers: int | None, batch_size: int, as_json: bool, shared: bool, join_run: str | None) -> None:
     """Re-judge every stored firm against clauses of the catalogue, in batches across worker processes.
 
     A real run records the decisions that change (with audit entries) and creates their notices,
-    exactly once as always; run with --dry-run first to see what it would do.
+    exactly once as always; run with --dry-run first to see what it would do. With --shared, the
+    batches are claimed from the database by this command's workers and by any other process that
+    joins the run with --join, on this machine or another one using the same database.
     """
     config = _settings()
     database.prepare(config.database_url)
     matcher = catalogue.default_matcher()
+    if shared or join_run is not None:
+        if dry_run:
+            raise click.UsageError("--shared and --join record decisions: preview with --dry-run without them")
+        if join_run is not None and (shared or clause_ids or document or everything or changed or as_of):
+            raise click.UsageError("--join works on the run as it was started: give no --shared, selection or --as-of with it")
+        _shared(config, matcher, clause_ids, document, everything, changed, as_of, workers, batch_size, join_run, as_json)
+        return
     result = _run(config, matcher, (None, None), clause_ids, document, everything, changed, as_of,
                   dry_run, workers, batch_size, list_changes=0)
     cites = {c.id: c.cite for c in matcher.catalogue.clauses}
@@ -120,6 +132,54 @@ def _run(config: settings.Settings, matcher: runner.Matcher, dirs: tuple[str | N
             await target.close()
 
     return asyncio.run(_go()), as_of
+
+
+def _shared(config: settings.Settings, matcher: runner.Matcher, clause_ids: tuple[str, ...], document: str | None,
+            everything: bool, changed: bool, as_of: dt.date | None, workers: int | None, batch_size: int,
+            join_run: str | None, as_json: bool) -> None:
+    """Start a shared run (or join one) and work on it with `workers` processes (0: in this one)."""
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    open_store = functools.partial(sql_storage.SqlStorage, config.database_url, stale_after=config.notices.stale_after,
+                                   digest_window=config.notices.digest_window)
+
+    async def _go() -> tuple[Any, preview.Tally, Any, float]:
+        target = sql_storage.SqlStorage.configured(config)
+        await target.open()
+        try:
+            if join_run is None:
+                stored = await target.stored_rule_versions() if changed else {}
+                selection = _select(matcher, clause_ids, document, everything, changed, stored)
+                plan = runner.Plan(as_of=as_of or china_time.today_in_china(), clause_ids=selection, batch_size=batch_size)
+                spec = await shared.start(target, matcher, plan)
+                click.echo(f"backfill run {spec.run_id} started: other processes join it with "
+                           f"`policy-push backfill --join {spec.run_id}`", err=True)
+            else:
+                spec = await target.get_run(join_run)
+                if spec is None:
+                    raise click.BadParameter(f"no backfill run {join_run!r} in this database", param_hint="--join")
+            started = time.perf_counter()
+            try:
+                if workers == 0:
+                    tally = await shared.work(target, matcher, spec, worker=shared.worker_name())
+                else:
+                    tally = await shared.work_in_processes(spec, workers, open_store, (None, None))
+            except shared.RunMismatch as exc:
+                raise click.ClickException(str(exc)) from None
+            return spec, tally, await target.run_progress(spec.run_id), time.perf_counter() - started
+        finally:
+            await target.close()
+
+    spec, tally, progress, seconds = asyncio.run(_go())
+    if as_json:
+        click.echo(json.dumps({"run": spec.run_id, "as_of": spec.as_of.isoformat(), "seconds": round(seconds, 3),
+                               "this_process": tally.as_dict(), "run_batches": dict(progress.batches),
+                               "run_firms": progress.firms, "run_recorded": progress.recorded, "run_notices": progress.notices,
+                               "run_finished": progress.finished},
+                              ensure_ascii=False, indent=2, sort_keys=True))
+        return
+    click.echo(f"this process: {tally.firms:,} firms in {seconds:.1f} s, {tally.recorded:,} decisions and "
+               f"{tally.notices_created:,} notices recorded")
+    click.echo(shared.progress_line(spec, progress))
 
 
 @contextlib.contextmanager

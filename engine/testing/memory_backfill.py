@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
 
-from engine.backfill import store
+from engine.backfill import shared_rules, store
 from engine.core import matching
 from engine.judging import firm_input
 from engine.notices import notice_rules
@@ -115,3 +115,45 @@ class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
     async def window_openings(self) -> list[store.OpeningRecord]:
         async with self._lock:
             return [self.openings[key] for key in sorted(self.openings, key=lambda k: (k[1], k[0]))]
+
+    async def create_run(self, spec: store.RunSpec, bounds: Sequence[tuple[str, str]]) -> None:
+        async with self._lock:
+            if spec.run_id in self.backfill_runs:
+                raise ValueError(f"backfill run {spec.run_id} exists")
+            self.backfill_runs[spec.run_id] = dataclasses.replace(spec, created_at=spec.created_at or dt.datetime.now(dt.UTC))
+            self.backfill_batches[spec.run_id] = [
+                {"seq": seq, "after": after, "upto": upto, "status": store.PENDING, "claimed_by": None, "lease_until": None,
+                 "firms": 0, "recorded": 0, "notices": 0}
+                for seq, (after, upto) in enumerate(bounds)
+            ]
+
+    async def get_run(self, run_id: str) -> store.RunSpec | None:
+        async with self._lock:
+            return self.backfill_runs.get(run_id)
+
+    async def claim_batch(self, run_id: str, worker: str, now: dt.datetime, lease: dt.timedelta) -> store.BatchClaim | None:
+        async with self._lock:
+            for batch in self.backfill_batches.get(run_id, []):
+                if shared_rules.claimable(batch["status"], batch["lease_until"], now):
+                    batch.update(status=store.CLAIMED, claimed_by=worker, lease_until=now + lease)
+                    return store.BatchClaim(run_id, batch["seq"], batch["after"], batch["upto"], now + lease)
+            return None
+
+    async def finish_batch(self, claim: store.BatchClaim, worker: str, now: dt.datetime, *, firms: int, recorded: int,
+                           notices: int) -> bool:
+        async with self._lock:
+            batch = self.backfill_batches[claim.run_id][claim.seq]
+            if batch["status"] != store.CLAIMED or batch["claimed_by"] != worker:
+                return False
+            batch.update(status=store.DONE, lease_until=None, firms=firms, recorded=recorded, notices=notices)
+            return True
+
+    async def run_progress(self, run_id: str) -> store.RunProgress:
+        async with self._lock:
+            batches = self.backfill_batches.get(run_id, [])
+            done = [b for b in batches if b["status"] == store.DONE]
+            counts: dict[str, int] = {}
+            for batch in batches:
+                counts[batch["status"]] = counts.get(batch["status"], 0) + 1
+            return store.RunProgress(counts, sum(b["firms"] for b in done), sum(b["recorded"] for b in done),
+                                     sum(b["notices"] for b in done))

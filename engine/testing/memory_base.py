@@ -48,6 +48,9 @@ class MemoryBase:
         self.preferences: dict[str, dict[str, Any]] = {}
         #: Window openings handled (engine.backfill.opening), by (clause, first day), and the last day checked.
         self.openings: dict[tuple[str, datetime.date], Any] = {}
+        # Shared backfills: run id → its spec, and → its batches (dicts with the SQL table's columns).
+        self.backfill_runs: dict[str, Any] = {}
+        self.backfill_batches: dict[str, list[dict[str, Any]]] = {}
         self.windows_checked: datetime.date | None = None
         #: Whether a window check holds its turn (engine.backfill.store.BackfillStore.window_check_turn).
         self.window_checking = False

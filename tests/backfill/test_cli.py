@@ -107,3 +107,26 @@ def test_changed_with_every_rule_current_judges_nothing(production_matcher, caps
     # One clause judged under an older rule is all `--changed` selects.
     current["qinghai-2022-2"] = {"0ld0ld0ld0ld"}
     assert backfill_cli._select(production_matcher, (), None, False, True, current) == {"qinghai-2022-2"}
+
+
+async def test_a_shared_run_is_worked_by_its_starter_and_a_process_that_joins_it(database):
+    # Started with one worker process claiming batches of one firm; the join (another process, as on
+    # another machine) finds every batch done and writes nothing more.
+    started = policy_push(database, "backfill", "--changed", "--as-of", "2022-04-15", "--shared", "--workers", "1",
+                          "--batch-size", "1", "--json")
+    assert started.returncode == 0, started.stderr
+    report = json.loads(started.stdout)
+    assert (report["this_process"]["recorded"], report["this_process"]["notices_created"]) == (3, 2)
+    assert report["run_batches"] == {"done": 3} and report["run_finished"]
+    assert f"policy-push backfill --join {report['run']}" in started.stderr
+    joined = policy_push(database, "backfill", "--join", report["run"])
+    assert joined.returncode == 0, joined.stderr
+    assert "this process: 0 firms" in joined.stdout and "batches 3 done, 0 claimed, 0 pending" in joined.stdout
+    assert "3 firms judged, 3 decisions and 2 notices recorded" in joined.stdout
+    # Bad uses are refused, naming what is wrong.
+    unknown = policy_push(database, "backfill", "--join", "no-such-run")
+    assert unknown.returncode == 2 and "no backfill run 'no-such-run'" in unknown.stderr
+    mixed = policy_push(database, "backfill", "--join", report["run"], "--all")
+    assert mixed.returncode == 2 and "--join works on the run as it was started" in mixed.stderr
+    dry = policy_push(database, "backfill", "--all", "--shared", "--dry-run")
+    assert dry.returncode == 2 and "preview with --dry-run without them" in dry.stderr

@@ -54,6 +54,9 @@ async def _fill(url: str) -> None:
         await store.set_windows_checked_through(AT.date())
         await store.record_opening(backfill_store.OpeningRecord(
             decision.decision.clause_id, datetime.date(2022, 5, 31), backfill_store.JUDGED, firms=4, decisions=1, met=1, handled_at=AT))
+        await store.create_run(backfill_store.RunSpec("run-1", AT.date(), frozenset({decision.decision.clause_id}), "backfill",
+                                                      False, "v" * 32, AT), [("", firm)])
+        await store.claim_batch("run-1", "host:1:0", AT, datetime.timedelta(minutes=5))
         notice = (await store.firm_notices(firm))[0]
         async with store.write() as connection:
             operator_id = (await connection.execute(sa.insert(models.Operator.__table__).values(

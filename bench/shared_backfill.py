@@ -1,0 +1,125 @@
+"""Backfill beyond one process: batches claimed from PostgreSQL (``--shared``) against the parent-writer run.
+
+The database: bench/backfill.py's cached SQLite file of N synthetic firms, copied once into a PostgreSQL
+template with ``policy-push db copy``. Each configuration then gets its own copy of the template
+(``CREATE DATABASE … TEMPLATE``) and the real command as its own process tree, judging the whole
+catalogue as of a date inside most windows and recording every decision, notice and audit entry:
+
+* ``parent writes, W workers``: ``policy-push backfill --all --workers W`` — W processes judge, the
+  calling process writes every batch (the baseline: the same work, the way it was done before);
+* ``shared, W workers``: ``policy-push backfill --all --shared --workers W`` — W processes each claim
+  a batch from the database, judge it and write it themselves (what processes on other machines do
+  with ``--join``).
+
+Both record the same decisions and notices (checked: the counts must be equal), so the ratio is the
+same work done two ways; ``scaling`` is the 2-worker run's speed over the 1-worker run's.
+
+    .venv/bin/python bench/shared_backfill.py [--firms 10000] [--workers 1 2] [--as-of 2022-07-15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _common  # noqa: E402
+import backfill as backfill_bench  # noqa: E402
+
+
+def _pg_url(database: str) -> str:
+    return _common.PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + "/" + database
+
+
+def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "POLICY_PUSH_DATABASE_URL": url}
+    return subprocess.run([sys.executable, "-m", "engine.cli", "--log-level", "WARNING", *args], env=env,
+                          capture_output=True, text=True, cwd=_common.ROOT, check=False)
+
+
+async def _counts(url: str) -> tuple[int, int, int]:
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return tuple([await connection.fetchval(f"SELECT count(*) FROM {table}") for table in ("decision", "notice", "audit_entry")])
+    finally:
+        await connection.close()
+
+
+def template(firms: int) -> str:
+    """A PostgreSQL database holding the cached synthetic firms (made once per run of this script)."""
+    source = backfill_bench.build(firms)
+    name = f"policy_push_bench_template_{firms}_{secrets.token_hex(3)}"
+    asyncio.run(_common._pg(f'CREATE DATABASE "{name}"'))
+    copied = _cli(f"sqlite+aiosqlite:///{source}", "db", "copy", "--to", _pg_url(name).replace("+asyncpg", ""))
+    if copied.returncode != 0:
+        raise SystemExit(f"db copy failed:\n{copied.stderr[-3000:]}")
+    return name
+
+
+def measure(template_name: str, as_of: str, workers: int, shared: bool) -> dict[str, object]:
+    name = f"policy_push_bench_run_{secrets.token_hex(4)}"
+    asyncio.run(_common._pg(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    url = _pg_url(name)
+    try:
+        args = ["backfill", "--all", "--as-of", as_of, "--workers", str(workers), "--json"] + (["--shared"] if shared else [])
+        started = time.perf_counter()
+        done = _cli(url, *args)
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"backfill failed:\n{done.stderr[-3000:]}")
+        report = json.loads(done.stdout)
+        decisions, notices, audit = asyncio.run(_counts(url))
+        firms = report["run_firms"] if shared else report["firms"]
+        return {"wall": wall, "firms": firms, "decisions": decisions, "notices": notices, "audit": audit}
+    finally:
+        _common.drop_database(url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--firms", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--as-of", default="2022-07-15")
+    options = parser.parse_args()
+    load = os.getloadavg()
+    print(f"# {platform.machine()}, {os.cpu_count()} CPUs, load {load[0]:.2f}; PostgreSQL at {_common.PG_ADMIN.rsplit('@', 1)[-1]}")
+    name = template(options.firms)
+    try:
+        rows = []
+        for workers in options.workers:
+            parent = measure(name, options.as_of, workers, shared=False)
+            claimed = measure(name, options.as_of, workers, shared=True)
+            if (parent["decisions"], parent["notices"], parent["audit"]) != (claimed["decisions"], claimed["notices"], claimed["audit"]):
+                raise SystemExit(f"the two ways recorded different work: {parent} vs {claimed}")
+            rows.append((workers, parent, claimed))
+        print(f"\n{options.firms:,} firms, as of {options.as_of}, every decision/notice/audit entry written\n")
+        print("| workers | parent writes (s) | firms/s | shared: each claims and writes (s) | firms/s | shared ÷ parent |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for workers, parent, claimed in rows:
+            print(f"| {workers} | {parent['wall']:.1f} | {options.firms / parent['wall']:,.0f} | {claimed['wall']:.1f} | "
+                  f"{options.firms / claimed['wall']:,.0f} | {parent['wall'] / claimed['wall']:.2f}× |")
+        if len(rows) > 1:
+            first, last = rows[0], rows[-1]
+            print(f"\nscaling {first[0]} → {last[0]} workers: parent writes {first[1]['wall'] / last[1]['wall']:.2f}×, "
+                  f"shared {first[2]['wall'] / last[2]['wall']:.2f}×")
+        print(f"recorded per run: {rows[0][1]['decisions']:,} decisions, {rows[0][1]['notices']:,} notices, "
+              f"{rows[0][1]['audit']:,} audit entries (equal in every run)")
+        print(f"\ncommand: .venv/bin/python bench/shared_backfill.py --firms {options.firms} --workers {' '.join(map(str, options.workers))}")
+    finally:
+        asyncio.run(_common._pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()

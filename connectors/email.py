@@ -3,8 +3,8 @@
 `SmtpSender` keeps one SMTP session open and reuses it across `send()` calls (a handshake with
 STARTTLS and AUTH costs several round trips; see bench/deliver.py). It is opened lazily on the
 first send, replaced after `max_messages_per_connection` messages, and replaced transparently when
-the server has dropped it while idle. Sends on one sender are serialised; run several senders for
-parallel sessions.
+the server has dropped it while idle. Sends on one sender are serialised; connectors.smtp_pool runs
+several for parallel sessions.
 
 Outcomes (engine.channels.Outcome):
 
@@ -302,6 +302,12 @@ class SmtpSender:
             recipient, payload = render(message, from_address=settings.from_address, from_name=settings.from_name)
         except ValueError as exc:
             return channels.SendResult(channels.Outcome.DEAD, reason=f"invalid message: {exc}")
+        return await self.send_rendered(message, recipient, payload)
+
+    async def send_rendered(self, message: channels.EmailMessage, recipient: str, payload: bytes) -> channels.SendResult:
+        """:meth:`send` of a message already built (`render`): only the SMTP transaction, so a pool of senders
+        builds messages before taking a session (connectors.smtp_pool)."""
+        settings = self.settings
         async with self._lock:
             try:
                 reply = await self._transaction(recipient, payload)

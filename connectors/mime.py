@@ -9,6 +9,7 @@ message; this takes a tenth of that). `build_message` is the same message throug
 
 from __future__ import annotations
 
+import base64
 import binascii
 import datetime
 import email.headerregistry
@@ -171,8 +172,6 @@ def render(message: channels.EmailMessage, *, from_address: str, from_name: str 
 #: Bytes of UTF-8 per encoded word: 42 make 56 characters of base64, a 68-character word, so "Subject: " and
 #: the first word stay within FOLD_AT, as every later line (a space and a word) does.
 _WORD_BYTES = 42
-#: Bytes per base64 body line: 57 make the 76 characters RFC 2045 allows.
-_BODY_LINE_BYTES = 57
 
 
 def _encoded_subject(subject: str) -> str:
@@ -196,15 +195,12 @@ def _encoded_subject(subject: str) -> str:
 def _body(body: str) -> tuple[str, str]:
     """A text part's transfer encoding and body: UTF-8 with CRLF line ends and one at the end, as the stdlib
     writes it; as it is (7bit) if that is ASCII in lines of at most FOLD_AT characters, else base64 in
-    76-character lines."""
+    the 76-character lines RFC 2045 allows (base64.encodebytes)."""
     lines = body.encode("utf-8").splitlines()
     data = b"\r\n".join(lines) + b"\r\n"
     if data.isascii() and max(map(len, lines), default=0) <= FOLD_AT:
         return "7bit", data.decode("ascii")
-    return "base64", "\r\n".join(
-        binascii.b2a_base64(data[start:start + _BODY_LINE_BYTES], newline=False).decode("ascii")
-        for start in range(0, len(data), _BODY_LINE_BYTES)
-    )
+    return "base64", base64.encodebytes(data).decode("ascii").replace("\n", "\r\n").removesuffix("\r\n")
 
 
 #: A bare address of the common form (dot-atom local part, dotted host): it is its own To value and envelope

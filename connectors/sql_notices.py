@@ -26,6 +26,8 @@ _PREFERENCE = models.FirmPreference.__table__
 _DECISION = models.Decision.__table__
 _PENDING = notice_status.NoticeStatus.PENDING.value
 _DUE = sorted(s.value for s in notice_status.DUE)
+#: Digests a claim on PostgreSQL looks at beyond those it wants, in case others are being claimed right then.
+_SPARE_CANDIDATES = 8
 
 
 def _record(row: Any) -> outbox.NoticeRecord:
@@ -174,16 +176,19 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
             # Candidates first (a firm's channel and digest each, oldest due first), then all their notices in
             # one read, and every claim in one statement: a digest is claimed by one worker whole.
             keys: dict[tuple[str, str, str | None], None] = {}  # ordered, distinct
-            for uscc, channel, digest_id in (await connection.execute(due_now.limit(limit * 4))).all():
+            # A few spare candidates on PostgreSQL: another claimer (another worker, or this one's next SMS slot)
+            # may hold the first ones' locks, and the next due digest should be taken instead of nothing.
+            wanted = limit if self.is_sqlite else limit + _SPARE_CANDIDATES
+            for uscc, channel, digest_id in (await connection.execute(due_now.limit(max(limit * 4, 4 * wanted)))).all():
                 keys.setdefault((uscc, channel, digest_id))
-                if len(keys) >= limit:
+                if len(keys) >= wanted:
                     break
             candidates = list(keys)
             if not self.is_sqlite:
                 locked = []
                 for key in candidates:
                     uscc, channel, _ = key
-                    if (await connection.execute(sa.select(
+                    if len(locked) < limit and (await connection.execute(sa.select(
                         sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(f"digest:{uscc}:{channel}", 0))
                     ))).scalar():
                         locked.append(key)  # else another worker is claiming this firm's digest on this channel now

@@ -10,7 +10,8 @@ For each database (SQLite file, and a throw-away PostgreSQL database), this scri
    claims, judging, composing, MIME, SMTP and every status write;
 3. sends the very messages the worker composed (each digest's message as stored on its first notice) once
    more, one at a time over a connection per message (connect, EHLO, MAIL/RCPT/DATA, QUIT, the MIME built
-   per message as any sender must), and times that: the naive sender;
+   per message as any sender must, by the same builder), and times that: the naive sender; and once more
+   the same way with the MIME built by the stdlib's generic builder, as every sender here did before;
 4. checks the database (every notice `sent`) and the server's count, per run, of messages and of distinct
    Message-IDs: each digest arrived exactly once in each run.
 
@@ -48,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 import _common  # noqa: E402
 from connectors import email as smtp  # noqa: E402
-from connectors import smtp_pool, sql_storage  # noqa: E402
+from connectors import mime, smtp_pool, sql_storage  # noqa: E402
 from connectors import sql_models as models  # noqa: E402
 from engine import constants  # noqa: E402
 from engine.judging import catalogue  # noqa: E402
@@ -164,7 +165,7 @@ async def seeded(store: sql_storage.SqlStorage, digests: int) -> None:
 # --- the two senders ---------------------------------------------------------------------------------
 
 
-async def worker_run(store, port: int, sessions: int, profile: str | None) -> float:
+async def worker_run(store, port: int, sessions: int, profile: str | None) -> tuple[float, float]:
     settings = smtp.SmtpSettings(host="127.0.0.1", port=port, from_address=FROM, from_name="青海省中小企业服务中心",
                                  security="none", local_hostname=LOCAL_HOSTNAME)
     matcher_catalogue = catalogue.default_matcher().catalogue
@@ -200,10 +201,17 @@ async def composed_messages(store) -> list[smtp.channels.EmailMessage]:
         return [worker.message_from_json("email", message) for (message,) in rows]
 
 
-async def connection_per_message(port: int, messages) -> float:
+def stdlib_render(message, *, from_address: str, from_name: str) -> tuple[str, bytes]:
+    """The message as the stdlib's generic builder and generator write it (the builder before connectors.mime)."""
+    msg = mime.build_message(message, from_address=from_address, from_name=from_name)
+    return mime.envelope_recipient(msg), msg.as_bytes(policy=mime.POLICY)
+
+
+async def connection_per_message(port: int, messages, render=smtp.render) -> tuple[float, float]:
+    cpu = time.process_time()
     started = time.perf_counter()
     for message in messages:
-        recipient, payload = smtp.render(message, from_address=FROM, from_name="青海省中小企业服务中心")
+        recipient, payload = render(message, from_address=FROM, from_name="青海省中小企业服务中心")
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, local_hostname=LOCAL_HOSTNAME)
         await client.connect()
         try:
@@ -211,7 +219,7 @@ async def connection_per_message(port: int, messages) -> float:
             await client.quit()
         finally:
             client.close()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 async def run(url: str, kind: str, digests: int, sessions: int, profile: str | None) -> None:
@@ -225,8 +233,10 @@ async def run(url: str, kind: str, digests: int, sessions: int, profile: str | N
         worker_counts = await server.counts()
         states = await store.count_notices()
         messages = await composed_messages(store)
-        naive = await connection_per_message(port, messages)
+        naive, naive_cpu = await connection_per_message(port, messages)
         naive_counts = await server.counts()
+        stdlib, stdlib_cpu = await connection_per_message(port, messages, stdlib_render)
+        stdlib_counts = await server.counts()
         started = time.perf_counter()
         for message in messages:
             smtp.render(message, from_address=FROM, from_name="青海省中小企业服务中心")
@@ -240,12 +250,17 @@ async def run(url: str, kind: str, digests: int, sessions: int, profile: str | N
     print(f"  worker ({sessions} SMTP sessions, batches of {constants.NOTICE_BATCH_SIZE}): "
           f"{digests / by_worker:8.0f} messages/s  ({by_worker:.2f} s, {1000 * by_worker / digests:.2f} ms each; "
           f"this process's CPU {worker_cpu:.2f} s)")
-    print(f"  connection per message:                {len(messages) / naive:8.0f} messages/s  ({naive:.2f} s)")
+    print(f"  connection per message:                {len(messages) / naive:8.0f} messages/s  ({naive:.2f} s; "
+          f"this process's CPU {naive_cpu:.2f} s)")
+    print(f"  connection per message, stdlib MIME:   {len(messages) / stdlib:8.0f} messages/s  ({stdlib:.2f} s; "
+          f"this process's CPU {stdlib_cpu:.2f} s; the builder before connectors.mime)")
     print(f"  (MIME build alone:                     {len(messages) / built:8.0f} messages/s, {1000 * built / len(messages):.2f} ms each)")
-    print(f"  ratio worker / per-message: {naive / len(messages) * digests / by_worker:.2f}x"
+    print(f"  ratio worker / per-message: {naive / len(messages) * digests / by_worker:.2f}x "
+          f"(per-message with the stdlib MIME: {stdlib / len(messages) * digests / by_worker:.2f}x)"
           f"{'  (under cProfile)' if profile else ''}")
-    print(f"  server: worker run {worker_counts}; naive run {naive_counts}; database {states}")
-    for name, counts in (("worker", worker_counts), ("naive", naive_counts)):
+    print(f"  server: worker run {worker_counts}; naive run {naive_counts}; stdlib naive run {stdlib_counts}; "
+          f"database {states}")
+    for name, counts in (("worker", worker_counts), ("naive", naive_counts), ("stdlib naive", stdlib_counts)):
         if counts["messages"] != digests or counts["distinct"] != digests or counts["most_copies"] != 1:
             raise SystemExit(f"{name} run: the server did not get every digest exactly once: {counts}")
     if states != {"sent": digests}:

@@ -28,6 +28,10 @@ _PENDING = notice_status.NoticeStatus.PENDING.value
 _DUE = sorted(s.value for s in notice_status.DUE)
 #: Digests a claim on PostgreSQL looks at beyond those it wants, in case others are being claimed right then.
 _SPARE_CANDIDATES = 8
+#: Try the advisory lock of each (firm, channel) named, in order, in one round trip; true where taken.
+_TRY_LOCKS = sa.text(
+    "SELECT pg_try_advisory_xact_lock(hashtextextended(name, 0)) FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS t(name, n) ORDER BY n"
+)
 
 
 def _record(row: Any) -> outbox.NoticeRecord:
@@ -185,14 +189,7 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                     break
             candidates = list(keys)
             if not self.is_sqlite:
-                locked = []
-                for key in candidates:
-                    uscc, channel, _ = key
-                    if len(locked) < limit and (await connection.execute(sa.select(
-                        sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(f"digest:{uscc}:{channel}", 0))
-                    ))).scalar():
-                        locked.append(key)  # else another worker is claiming this firm's digest on this channel now
-                candidates = locked
+                candidates = await self._lock_digests(connection, candidates, limit)
             if not candidates:
                 return claimed
             # Only the (firm, channel) pairs this worker holds: another's rows are never locked here.
@@ -222,6 +219,21 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                 await self._audit(connection, [notice_rules.claim_audit(n.notice_id, now + lease)
                                                for digest in claimed for n in digest])
         return claimed
+
+    async def _lock_digests(
+        self, connection: sa_asyncio.AsyncConnection, candidates: Sequence[tuple[str, str, str | None]], limit: int
+    ) -> list[tuple[str, str, str | None]]:
+        """The first `limit` candidates whose (firm, channel) this transaction could lock (PostgreSQL advisory
+        locks; a candidate another claimer holds is skipped): the first `limit` tried in one statement, the spares
+        one by one only as needed (a spare locked needlessly would keep another claimer from it)."""
+        locked: list[tuple[str, str, str | None]] = []
+        tried = 0
+        while len(locked) < limit and tried < len(candidates):
+            chunk = candidates[tried:tried + limit - len(locked)]
+            tried += len(chunk)
+            got = (await connection.execute(_TRY_LOCKS, {"names": [f"digest:{uscc}:{channel}" for uscc, channel, _ in chunk]})).scalars()
+            locked += [key for key, ok in zip(chunk, got) if ok]  # not ok: another is claiming that digest now
+        return locked
 
     async def transition_digest(
         self,

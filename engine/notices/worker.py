@@ -112,29 +112,31 @@ class DeliveryWorker:
         digests: dict[str, list[outbox.NoticeRecord]] = {}
         for notice in await self.store.expired_leases(self.clock()):
             digests.setdefault(notice.digest_id or notice.notice_id, []).append(notice)
-        for digest_id, digest in digests.items():
-            first = digest[0]
-            if first.channel == "sms":
-                change = outbox.Transition(
-                    S.DEAD, "recover", "interrupted",
-                    reason="interrupted while sending; not re-sent to avoid a duplicate SMS (a receipt will settle it)",
-                )
-            else:
-                change = outbox.Transition(
-                    S.FAILED, "recover", "interrupted", next_attempt_at=self.clock(),
-                    reason="interrupted while sending; will be sent again with the same Message-ID",
-                )
-            try:
-                await self.store.transition_digest(digest, change, expect=S.SENDING)
-            except notice_status.IllegalTransition:
+        changes = [outbox.DigestChange(digest, self._interrupted(digest[0].channel)) for digest in digests.values()]
+        # One transaction for them all; a digest another worker settled first is refused alone.
+        for (digest_id, digest), item, done in zip(digests.items(), changes, await self.store.transition_digests(changes, expect=S.SENDING)):
+            if isinstance(done, notice_status.IllegalTransition):
                 continue  # another worker settled it first
-            metrics.notice_transition(first.channel, change.new_status.value, len(digest))
+            first = digest[0]
+            metrics.notice_transition(first.channel, item.change.new_status.value, len(digest))
             log.warning(
                 "digest %s (%s, %d notices) recovered after an interrupted send: %s", digest_id, first.channel, len(digest),
-                change.new_status.value, extra={"notice_id": digest_id, "uscc": first.uscc, "channel": first.channel},
+                item.change.new_status.value, extra={"notice_id": digest_id, "uscc": first.uscc, "channel": first.channel},
             )
             recovered += len(digest)
         return recovered
+
+    def _interrupted(self, channel: str) -> outbox.Transition:
+        """What an interrupted send becomes: an SMS dead (never re-sent blind), an email due again at once."""
+        if channel == "sms":
+            return outbox.Transition(
+                S.DEAD, "recover", "interrupted",
+                reason="interrupted while sending; not re-sent to avoid a duplicate SMS (a receipt will settle it)",
+            )
+        return outbox.Transition(
+            S.FAILED, "recover", "interrupted", next_attempt_at=self.clock(),
+            reason="interrupted while sending; will be sent again with the same Message-ID",
+        )
 
     async def run_once(self) -> int:
         """Recover, then send everything due now on every channel, the channels side by side; return how

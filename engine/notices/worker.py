@@ -221,27 +221,18 @@ class DeliveryWorker:
         unsent: list[tuple[int, outbox.DigestChange]] = []
         sends: list[tuple[int, outbox.Digest, Message]] = []
         for index, digest in enumerate(digests):
-            context = contexts[digest[0].uscc]
-            assert context.firm is not None, f"digest {digest[0].digest_id} for unknown firm {digest[0].uscc}"
-            sendable: list[outbox.NoticeRecord] = []
-            for notice in digest:
-                held = notice_rules.not_now(notice, context.firm.fields, context.firm.stamps, context.opted_out, context.decisions,
-                                            context.sms_preference if notice.channel == "sms" else outbox.SMS_ALL, self.auto_grants)
-                if held is None and notice_rules.held(notice, hold_before):
-                    # Its window closed long ago: sent only if an operator released it (read only in this rare case).
-                    held = notice_rules.closed_when_due(notice, hold_before, await self.store.notice_attempts(notice.notice_id))
-                if held is None:
-                    sendable.append(notice)
-                elif held.new_status is S.WAITING:
-                    results[index].append(await self._wait(notice))
-                else:
-                    unsent.append((index, outbox.DigestChange([notice], held, lease=notice.lease_until)))
-            if sendable:
-                planned = self._message(digest, sendable, context)
-                if isinstance(planned, outbox.Transition):
-                    unsent.append((index, outbox.DigestChange(sendable, planned, lease=digest[0].lease_until)))
-                else:
-                    sends.append((index, sendable, planned))
+            try:
+                planned = await self._plan(digest, contexts[digest[0].uscc], hold_before, results[index])
+            except notice_status.IllegalTransition as exc:
+                results[index] = exc
+                continue
+            except tasks.TRANSIENT:
+                raise
+            except Exception:  # one digest's defect must not stop the batch; its lease will expire
+                log.exception("digest %s could not be delivered", digest[0].digest_id, extra={"notice_id": digest[0].digest_id})
+                continue
+            unsent += [(index, change) for change in planned if isinstance(change, outbox.DigestChange)]
+            sends += [(index, *send) for send in planned if not isinstance(send, outbox.DigestChange)]
         await self._write(digests, unsent, results)
         sends = [send for send in sends if not isinstance(results[send[0]], notice_status.IllegalTransition)]
         if sends:
@@ -256,6 +247,35 @@ class DeliveryWorker:
                     outcomes.append((index, outcome))
             await self._write(digests, outcomes, results)
         return results
+
+    async def _plan(
+        self, digest: outbox.Digest, context: outbox.FirmContext, hold_before: datetime.date | None,
+        settled: list[outbox.NoticeRecord],
+    ) -> list[outbox.DigestChange | tuple[outbox.Digest, Message]]:
+        """Judge a digest's notices: the changes to write for those not sent now, and the message for the rest
+        (with its notices); a notice left waiting for its contact is written at once (`settled`)."""
+        assert context.firm is not None, f"digest {digest[0].digest_id} for unknown firm {digest[0].uscc}"
+        planned: list[outbox.DigestChange | tuple[outbox.Digest, Message]] = []
+        sendable: list[outbox.NoticeRecord] = []
+        for notice in digest:
+            held = notice_rules.not_now(notice, context.firm.fields, context.firm.stamps, context.opted_out, context.decisions,
+                                        context.sms_preference if notice.channel == "sms" else outbox.SMS_ALL, self.auto_grants)
+            if held is None and notice_rules.held(notice, hold_before):
+                # Its window closed long ago: sent only if an operator released it (read only in this rare case).
+                held = notice_rules.closed_when_due(notice, hold_before, await self.store.notice_attempts(notice.notice_id))
+            if held is None:
+                sendable.append(notice)
+            elif held.new_status is S.WAITING:
+                settled.append(await self._wait(notice))
+            else:
+                planned.append(outbox.DigestChange([notice], held, lease=notice.lease_until))
+        if sendable:
+            message = self._message(digest, sendable, context)
+            if isinstance(message, outbox.Transition):
+                planned.append(outbox.DigestChange(sendable, message, lease=digest[0].lease_until))
+            else:
+                planned.append((sendable, message))
+        return planned
 
     def _message(self, digest: outbox.Digest, sendable: Sequence[outbox.NoticeRecord], context: outbox.FirmContext) -> Message | outbox.Transition:
         """The one message of a digest's sendable notices, or the change to make instead (deferred for quiet

@@ -149,3 +149,24 @@ async def test_the_batch_read_of_firms_says_what_the_reads_of_each_firm_say(stor
         assert context.sms_preference == await store.sms_preference(firm)
     assert contexts[chatty].sms_preference == outbox.SMS_GRANTS_ONLY and "sms" in contexts[quiet].opted_out
     assert contexts[unknown] == outbox.FirmContext(None, [], {}, outbox.SMS_ALL)
+
+
+async def test_a_digest_that_cannot_be_worded_for_a_defect_does_not_hold_up_the_rest_of_its_batch(store):
+    firms = await _firms(store, 4)
+    broken = firms[1]
+
+    def compose(notices, firm_profile, decisions):
+        if notices[0].uscc == broken:
+            raise KeyError("a template variable the catalogue lacks")  # a defect, not bad words (ValueError)
+        return helpers.compose(notices, firm_profile, decisions)
+
+    email = memory_channels.MemoryEmailSender()
+    delivery = worker.DeliveryWorker(store, compose, {"email": worker.Channel(email, pacing.RateLimiter(1000))},
+                                     clock=helpers.Clock(helpers.soon()))
+    await delivery.run_once()
+
+    by_firm = {firm: [n for n in await store.firm_notices(firm) if n.channel == "email"] for firm in firms}
+    assert {firm: {n.status for n in notices} for firm, notices in by_firm.items()} == {
+        firm: {S.SENDING if firm == broken else S.SENT} for firm in firms
+    }  # the broken one is left to its lease, and recovery
+    assert len(email.sent) == 3

@@ -1,10 +1,10 @@
-"""Email over SMTP: the MIME builder shared by every email connector, and `SmtpSender`.
+"""Email over SMTP: `SmtpSender` (the MIME builder every email connector shares is connectors.mime).
 
 `SmtpSender` keeps one SMTP session open and reuses it across `send()` calls (a handshake with
 STARTTLS and AUTH costs several round trips; see bench/deliver.py). It is opened lazily on the
 first send, replaced after `max_messages_per_connection` messages, and replaced transparently when
-the server has dropped it while idle. Sends on one sender are serialised; run several senders for
-parallel sessions.
+the server has dropped it while idle. Sends on one sender are serialised; connectors.smtp_pool runs
+several for parallel sessions.
 
 Outcomes (engine.channels.Outcome):
 
@@ -25,14 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime
-import email.headerregistry
-import email.message
-import email.policy
 import email.utils
-import functools
 import logging
-import re
 import socket
 import ssl
 import urllib.parse
@@ -40,6 +34,7 @@ from typing import Any
 
 import aiosmtplib
 
+from connectors.mime import UNSAFE_IN_MAILBOX, build_message, envelope_recipient, message_id, render  # noqa: F401 - this module's API
 from engine.notices import channels
 
 log = logging.getLogger(__name__)
@@ -55,41 +50,6 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_MESSAGES_PER_CONNECTION = 90
 
 
-class _HeaderRegistry(email.headerregistry.HeaderRegistry):
-    """The stdlib registry creates a new header class with type() on every lookup (about 30 per
-    message); making each class once builds messages ~1.4x faster. Headers are unchanged."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type] = {}
-
-    def __getitem__(self, name: str) -> type:
-        key = name.lower()
-        if key not in self._classes:
-            self._classes[key] = super().__getitem__(key)
-        return self._classes[key]
-
-
-# CRLF line ends as SMTP requires; 7bit so bodies are base64/quoted-printable and the bytes do not
-# depend on whether the server offers 8BITMIME (the file connector writes the very same bytes).
-# refold_source="none": a header set raw (From, the notice's extra headers) goes out as the builder
-# folded it. The default refolds any raw line over 78 characters, and a word that cannot be split,
-# such as an unsubscribe URL, then becomes an RFC 2047 encoded word that no client reads as a URL.
-POLICY = email.policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderRegistry(), refold_source="none")
-# Headers the builder owns; message.headers may not override them.
-RESERVED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "mime-version",
-                              "content-type", "content-transfer-encoding", "bcc"})
-# RFC 5322 msg-id (dot-atom-ish left and right parts) and field names (printable ASCII but ':').
-MESSAGE_ID = re.compile(r"[!#-'*+\-/-9=?A-Z^-~.]+@[!#-'*+\-/-9=?A-Z^-~.\[\]]+")
-HEADER_NAME = re.compile(r"[!-9;-~]+")
-# The notice's extra headers are structured fields read literally (RFC 2369 List-Unsubscribe, RFC
-# 8058 List-Unsubscribe-Post): printable ASCII and spaces only, never encoded words.
-ASCII_HEADER_VALUE = re.compile(r"[ -~]*")
-# RFC 5322 2.1.1: lines SHOULD be at most 78 characters and MUST be at most 998 (without CRLF).
-FOLD_AT = 78
-MAX_LINE = 998
-# What may not appear in an address on an SMTP command line (aiosmtplib refuses these too).
-UNSAFE_IN_MAILBOX = re.compile(r'[\s<>"]')
 # RFC 4954 replies that mean "your credentials / security settings are wrong", not "this message".
 AUTH_REPLY_CODES = frozenset({530, 534, 535, 538})
 
@@ -187,93 +147,6 @@ class SmtpSettings:
                    tls_context=tls_context, **extra)
 
 
-def message_id(message: channels.EmailMessage, from_address: str) -> str:
-    """The Message-ID without brackets: the notice's own, or one derived from the notice id so a
-    retry of the same notice carries the same id."""
-    value = message.message_id or f"{message.notice_id}@{from_address.rpartition('@')[2]}"
-    if not MESSAGE_ID.fullmatch(value):
-        raise ValueError(f"Message-ID {value!r} is not of the form left@right (ASCII, no brackets or spaces)")
-    return value
-
-
-def build_message(message: channels.EmailMessage, *, from_address: str, from_name: str = "",
-                  now: datetime.datetime | None = None) -> email.message.EmailMessage:
-    """The MIME message: multipart/alternative (text/plain + text/html, UTF-8), encoded-word
-    Subject and From name, Message-ID, Date and the notice's extra headers, which go out as the
-    plain ASCII they are (folded at spaces only, so a URL stays whole).
-
-    Raises ValueError for a header that would be unsafe, that is not printable ASCII when it must
-    be, or that the builder owns.
-    """
-    msg = email.message.EmailMessage(policy=POLICY)
-    msg.set_raw("From", _folded_from(from_address, from_name))
-    msg["To"] = message.to
-    msg["Subject"] = message.subject
-    msg["Date"] = email.utils.format_datetime(now or datetime.datetime.now(datetime.UTC))
-    msg["Message-ID"] = f"<{message_id(message, from_address)}>"
-    for name, value in message.headers.items():
-        if not HEADER_NAME.fullmatch(name):
-            raise ValueError(f"header name {name!r} is not valid")
-        if name.lower() in RESERVED_HEADERS:
-            raise ValueError(f"header {name} is set by the builder, not by message.headers")
-        msg.set_raw(name, _folded_ascii(name, value))
-    msg["MIME-Version"] = "1.0"
-    # Parts are MIMEParts built up front: add_alternative() would give the HTML part its own
-    # MIME-Version header, which belongs on the top level only.
-    msg.make_alternative()
-    for subtype, body in (("plain", message.text), ("html", message.html)):
-        part = email.message.MIMEPart(policy=POLICY)
-        part.set_content(body, subtype=subtype, charset="utf-8")
-        msg.attach(part)
-    return msg
-
-
-@functools.lru_cache(maxsize=16)
-def _folded_from(from_address: str, from_name: str) -> str:
-    """The From value as the policy folds it. It is the same for every message of a sender, and
-    encoding a Chinese display name into an address header is a quarter of the build time."""
-    header = POLICY.header_factory("From", email.headerregistry.Address(display_name=from_name, addr_spec=from_address))
-    return header.fold(policy=POLICY).removeprefix("From: ").removesuffix(POLICY.linesep)
-
-
-def _folded_ascii(name: str, value: str) -> str:
-    """``value`` as the raw text of header ``name``: checked to be printable ASCII (no CR or LF, so
-    no header injection) and folded before a space wherever a line would pass 78 characters, never
-    inside a word. Unfolding gives ``value`` back exactly."""
-    if not ASCII_HEADER_VALUE.fullmatch(value):
-        raise ValueError(f"header {name} must be printable ASCII without line breaks, not {value!r}")
-    words = value.split(" ")
-    lines = [f"{name}: {words[0]}"]
-    for word in words[1:]:
-        # A line of nothing but the folding space would unfold ambiguously: keep empty words on.
-        if word and len(lines[-1]) + 1 + len(word) > FOLD_AT:
-            lines.append(f" {word}")
-        else:
-            lines[-1] += f" {word}"
-    if too_long := [line for line in lines if len(line) > MAX_LINE]:
-        raise ValueError(f"header {name} has a word too long for one line ({len(too_long[0])} > {MAX_LINE})")
-    return POLICY.linesep.join(lines).removeprefix(f"{name}: ")
-
-
-def envelope_recipient(msg: email.message.EmailMessage) -> str:
-    """The one ASCII address in To, for RCPT TO; ValueError if there is not exactly one."""
-    header = msg["To"]
-    addresses = header.addresses if header is not None else ()
-    if len(addresses) != 1 or header.defects:
-        raise ValueError(f"recipient {str(header)!r} is not exactly one valid address")
-    address = addresses[0].addr_spec
-    if (not addresses[0].username or not addresses[0].domain or not address.isascii()
-            or UNSAFE_IN_MAILBOX.search(address)):
-        raise ValueError(f"recipient address {address!r} is not a plain ASCII address (SMTPUTF8 is not used)")
-    return address
-
-
-def render(message: channels.EmailMessage, *, from_address: str, from_name: str = "",
-           now: datetime.datetime | None = None) -> tuple[str, bytes]:
-    """(envelope recipient, the message's wire bytes with CRLF line ends)."""
-    msg = build_message(message, from_address=from_address, from_name=from_name, now=now)
-    return envelope_recipient(msg), msg.as_bytes(policy=POLICY)
-
 
 class SmtpSender:
     """engine.channels.EmailSender over one reused SMTP session (see the module docstring)."""
@@ -302,6 +175,12 @@ class SmtpSender:
             recipient, payload = render(message, from_address=settings.from_address, from_name=settings.from_name)
         except ValueError as exc:
             return channels.SendResult(channels.Outcome.DEAD, reason=f"invalid message: {exc}")
+        return await self.send_rendered(message, recipient, payload)
+
+    async def send_rendered(self, message: channels.EmailMessage, recipient: str, payload: bytes) -> channels.SendResult:
+        """:meth:`send` of a message already built (`render`): only the SMTP transaction, so a pool of senders
+        builds messages before taking a session (connectors.smtp_pool)."""
+        settings = self.settings
         async with self._lock:
             try:
                 reply = await self._transaction(recipient, payload)

@@ -17,22 +17,25 @@ _RISK = models.RegionRisk.__table__
 _DECISION = models.Decision.__table__
 
 
+def firm_record(row: Any) -> records.FirmRecord:
+    """A firm row as the engine reads it."""
+    return records.FirmRecord(
+        uscc=row.uscc,
+        fields=row.fields,
+        stamps=row.stamps,
+        events_applied=row.events_applied,
+        created_at=models.as_utc(row.created_at),
+        updated_at=models.as_utc(row.updated_at),
+    )
+
+
 class SqlFirms(sql_base.SqlBase, stores.FirmReader):
     """FirmReader on SQL."""
 
     async def get_firm(self, uscc: str) -> records.FirmRecord | None:
         async with self._read() as connection:
             row = (await connection.execute(sa.select(_FIRM).where(_FIRM.c.uscc == uscc))).first()
-        if row is None:
-            return None
-        return records.FirmRecord(
-            uscc=row.uscc,
-            fields=row.fields,
-            stamps=row.stamps,
-            events_applied=row.events_applied,
-            created_at=models.as_utc(row.created_at),
-            updated_at=models.as_utc(row.updated_at),
-        )
+        return None if row is None else firm_record(row)
 
     async def field_history(self, uscc: str) -> list[records.FieldAssignment]:
         query = sa.select(_FIELD).where(_FIELD.c.uscc == uscc).order_by(_FIELD.c.occurred_at, _FIELD.c.event_id, _FIELD.c.id)

@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_audit
+from connectors import sql_audit, sql_firms
 from connectors import sql_models as models
-from engine.core import matching, notice_status
+from engine.core import matching, notice_status, records
 from engine.notices import notice_rules, outbox
 
 _NOTICE = models.Notice.__table__
@@ -23,8 +23,15 @@ _ATTEMPT = models.NoticeAttempt.__table__
 _OPT_OUT = models.ChannelOptOut.__table__
 _FIRM = models.Firm.__table__
 _PREFERENCE = models.FirmPreference.__table__
+_DECISION = models.Decision.__table__
 _PENDING = notice_status.NoticeStatus.PENDING.value
 _DUE = sorted(s.value for s in notice_status.DUE)
+#: Digests a claim on PostgreSQL looks at beyond those it wants, in case others are being claimed right then.
+_SPARE_CANDIDATES = 8
+#: Try the advisory lock of each (firm, channel) named, in order, in one round trip; true where taken.
+_TRY_LOCKS = sa.text(
+    "SELECT pg_try_advisory_xact_lock(hashtextextended(name, 0)) FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS t(name, n) ORDER BY n"
+)
 
 
 def _record(row: Any) -> outbox.NoticeRecord:
@@ -173,20 +180,16 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
             # Candidates first (a firm's channel and digest each, oldest due first), then all their notices in
             # one read, and every claim in one statement: a digest is claimed by one worker whole.
             keys: dict[tuple[str, str, str | None], None] = {}  # ordered, distinct
-            for uscc, channel, digest_id in (await connection.execute(due_now.limit(limit * 4))).all():
+            # A few spare candidates on PostgreSQL: another claimer (another worker, or this one's next SMS slot)
+            # may hold the first ones' locks, and the next due digest should be taken instead of nothing.
+            wanted = limit if self.is_sqlite else limit + _SPARE_CANDIDATES
+            for uscc, channel, digest_id in (await connection.execute(due_now.limit(max(limit * 4, 4 * wanted)))).all():
                 keys.setdefault((uscc, channel, digest_id))
-                if len(keys) >= limit:
+                if len(keys) >= wanted:
                     break
             candidates = list(keys)
             if not self.is_sqlite:
-                locked = []
-                for key in candidates:
-                    uscc, channel, _ = key
-                    if (await connection.execute(sa.select(
-                        sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(f"digest:{uscc}:{channel}", 0))
-                    ))).scalar():
-                        locked.append(key)  # else another worker is claiming this firm's digest on this channel now
-                candidates = locked
+                candidates = await self._lock_digests(connection, candidates, limit)
             if not candidates:
                 return claimed
             # Only the (firm, channel) pairs this worker holds: another's rows are never locked here.
@@ -217,6 +220,21 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                                                for digest in claimed for n in digest])
         return claimed
 
+    async def _lock_digests(
+        self, connection: sa_asyncio.AsyncConnection, candidates: Sequence[tuple[str, str, str | None]], limit: int
+    ) -> list[tuple[str, str, str | None]]:
+        """The first `limit` candidates whose (firm, channel) this transaction could lock (PostgreSQL advisory
+        locks; a candidate another claimer holds is skipped): the first `limit` tried in one statement, the spares
+        one by one only as needed (a spare locked needlessly would keep another claimer from it)."""
+        locked: list[tuple[str, str, str | None]] = []
+        tried = 0
+        while len(locked) < limit and tried < len(candidates):
+            chunk = candidates[tried:tried + limit - len(locked)]
+            tried += len(chunk)
+            got = (await connection.execute(_TRY_LOCKS, {"names": [f"digest:{uscc}:{channel}" for uscc, channel, _ in chunk]})).scalars()
+            locked += [key for key, ok in zip(chunk, got) if ok]  # not ok: another is claiming that digest now
+        return locked
+
     async def transition_digest(
         self,
         digest: Sequence[outbox.NoticeRecord],
@@ -233,6 +251,45 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
             done = notice_rules.digest_transitions(current, change, now, expect=expect, lease=lease)
             await self.write_transitions(connection, done)
         return [d.notice for d in done]
+
+    async def transition_digests(
+        self, changes: Sequence[outbox.DigestChange], *, expect: notice_status.NoticeStatus | None = None
+    ) -> list[list[outbox.NoticeRecord] | notice_status.IllegalTransition]:
+        """Every digest's change in one transaction: one read of their notices, one statement per table written."""
+        ids = [n.notice_id for item in changes for n in item.digest]
+        if not ids:
+            return [[] for _ in changes]
+        now = datetime.datetime.now(datetime.UTC)
+        async with self._write() as connection:
+            query = sa.select(_NOTICE).where(_NOTICE.c.notice_id.in_(ids)).order_by(_NOTICE.c.id)
+            current = {r.notice_id: r for r in map(_record, await connection.execute(query if self.is_sqlite else query.with_for_update()))}
+            done = notice_rules.batch_transitions(current, changes, now, expect=expect)
+            await self.write_transitions(connection, [t for d in done if not isinstance(d, Exception) for t in d])
+        return [d if isinstance(d, Exception) else [t.notice for t in d] for d in done]
+
+    async def delivery_context(self, usccs: Sequence[str]) -> dict[str, outbox.FirmContext]:
+        """One read for the whole batch: the firms, their decisions, opt-outs and SMS choices (a query each)."""
+        firms = sorted(set(usccs))
+        if not firms:
+            return {}
+        async with self._read() as connection:
+            profiles = {r.uscc: r for r in await connection.execute(sa.select(_FIRM).where(_FIRM.c.uscc.in_(firms)))}
+            decisions: dict[str, list[records.StoredDecision]] = {}
+            for stored in await self._decisions_where(connection, _DECISION.c.uscc.in_(firms)):
+                decisions.setdefault(stored.uscc, []).append(stored)
+            opted_out: dict[str, dict[str, datetime.datetime]] = {}
+            for row in await connection.execute(sa.select(_OPT_OUT).where(_OPT_OUT.c.uscc.in_(firms))):
+                opted_out.setdefault(row.uscc, {})[row.channel] = models.as_utc(row.at)
+            preferences = dict((await connection.execute(
+                sa.select(_PREFERENCE.c.uscc, _PREFERENCE.c.sms).where(_PREFERENCE.c.uscc.in_(firms))
+            )).all())
+        return {
+            uscc: outbox.FirmContext(
+                sql_firms.firm_record(profiles[uscc]) if uscc in profiles else None, decisions.get(uscc, []),
+                opted_out.get(uscc, {}), preferences.get(uscc) or outbox.SMS_ALL,
+            )
+            for uscc in firms
+        }
 
     async def digest_notices(self, digest_id: str) -> list[outbox.NoticeRecord]:
         async with self._read() as connection:

@@ -98,6 +98,16 @@ ROLES = ("viewer", "operator", "admin")
 #: Notices a delivery worker claims per round.
 NOTICE_BATCH_SIZE = 50
 
+#: SMTP sessions a delivery worker keeps to the relay (POLICY_PUSH_SMTP_SESSIONS): a claimed batch of emails goes
+#: out over them side by side, each message built while others wait for the relay. 4 keep one core busy on a
+#: local relay (bench/deliver_worker.py); relays commonly allow 5–10 per client before refusing (421).
+SMTP_SESSIONS = 4
+
+#: SMS a delivery worker hands to the provider at once, each claimed only once the rate limit let it through:
+#: enough that a provider answering in ~0.4 s still fills a 10/s limit. A worker killed mid-send leaves at
+#: most this many SMS unsettled (dead, never re-sent blind).
+SMS_SENDS_AT_ONCE = 4
+
 #: How long a claimed notice stays the worker's before another may treat it as interrupted.
 NOTICE_LEASE_SECONDS = 300
 

@@ -84,6 +84,7 @@ def effective(config: settings.Settings, aliyun: sms.AliyunSmsSettings | None) -
     yield "notices.quiet_hours", "off" if quiet is None else f"{quiet.start:%H:%M}-{quiet.end:%H:%M}"
     yield "notices.sms_per_second", notices.sms_per_second
     yield "notices.email_per_second", notices.email_per_second
+    yield "notices.smtp_sessions", notices.smtp_sessions
     yield "notices.public_url", notices.public_url
     yield "notices.secret_key", MASK if notices.secret_key else ""
     yield "notices.sms_report_token", MASK if notices.sms_report_token else ""

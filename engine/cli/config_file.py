@@ -73,6 +73,7 @@ KEYS: tuple[Key, ...] = (
     Key("notices.quiet_hours", "POLICY_PUSH_SMS_QUIET_HOURS"),
     Key("notices.sms_per_second", "POLICY_PUSH_SMS_PER_SECOND", "number"),
     Key("notices.email_per_second", "POLICY_PUSH_EMAIL_PER_SECOND", "number"),
+    Key("notices.smtp_sessions", "POLICY_PUSH_SMTP_SESSIONS", "integer"),
     Key("notices.public_url", "POLICY_PUSH_PUBLIC_URL"),
     Key("notices.secret_key", "POLICY_PUSH_SECRET_KEY", secret=True),
     Key("notices.sms_report_token", "POLICY_PUSH_SMS_REPORT_TOKEN", secret=True),

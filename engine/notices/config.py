@@ -32,6 +32,8 @@ class NoticeSettings:
     quiet_hours: pacing.QuietHours | None = pacing.QuietHours.parse(constants.SMS_QUIET_HOURS)
     sms_per_second: float = constants.SMS_PER_SECOND
     email_per_second: float = constants.EMAIL_PER_SECOND
+    #: SMTP sessions each delivery worker keeps to the relay (POLICY_PUSH_SMTP_SESSIONS).
+    smtp_sessions: int = constants.SMTP_SESSIONS
     #: Where firms reach this service (one-click unsubscribe links).
     public_url: str = "http://127.0.0.1:8080"
     #: Signs unsubscribe links. Set it in production; unset, `signing_key()` keeps one in var/secret_key.
@@ -79,6 +81,7 @@ class NoticeSettings:
             quiet_hours=quiet,
             sms_per_second=rate("POLICY_PUSH_SMS_PER_SECOND", constants.SMS_PER_SECOND),
             email_per_second=rate("POLICY_PUSH_EMAIL_PER_SECOND", constants.EMAIL_PER_SECOND),
+            smtp_sessions=_smtp_sessions(env.get("POLICY_PUSH_SMTP_SESSIONS")),
             public_url=_public_url(env.get("POLICY_PUSH_PUBLIC_URL") or "http://127.0.0.1:8080"),
             secret_key=env.get("POLICY_PUSH_SECRET_KEY") or "",
             sms_report_token=env.get("POLICY_PUSH_SMS_REPORT_TOKEN") or None,
@@ -91,6 +94,23 @@ class NoticeSettings:
     def signing_key(self) -> str:
         """The configured secret, or one generated once and kept beside the outbox."""
         return self.secret_key or _local_secret(self.outbox_dir.parent / "secret_key")
+
+
+#: More sessions than this is a mistake (relays refuse a client holding dozens).
+_MOST_SMTP_SESSIONS = 64
+
+
+def _smtp_sessions(raw: str | None) -> int:
+    """A whole number of sessions, 1 to _MOST_SMTP_SESSIONS."""
+    if raw is None or not raw.strip():
+        return constants.SMTP_SESSIONS
+    try:
+        sessions = int(raw)
+    except ValueError:
+        raise NoticeSettingsError(f"POLICY_PUSH_SMTP_SESSIONS: {raw!r} is not a whole number") from None
+    if not 1 <= sessions <= _MOST_SMTP_SESSIONS:
+        raise NoticeSettingsError(f"POLICY_PUSH_SMTP_SESSIONS: must be between 1 and {_MOST_SMTP_SESSIONS}, got {sessions}")
+    return sessions
 
 
 def _stale_after(raw: str | None) -> datetime.timedelta | None:

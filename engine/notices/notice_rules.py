@@ -208,6 +208,24 @@ def digest_transitions(
     ]
 
 
+def batch_transitions(
+    current: Mapping[str, outbox.NoticeRecord],
+    changes: Sequence[outbox.DigestChange],
+    now: datetime.datetime,
+    *,
+    expect: notice_status.NoticeStatus | None = None,
+) -> list[list[Transitioned] | notice_status.IllegalTransition]:
+    """:func:`digest_transitions` for many digests (their notices as stored now in `current`, by id), each on its
+    own: per digest its changes, or the IllegalTransition that refuses it (lease lost, state moved on)."""
+    done: list[list[Transitioned] | notice_status.IllegalTransition] = []
+    for item in changes:
+        try:
+            done.append(digest_transitions([current[n.notice_id] for n in item.digest], item.change, now, expect=expect, lease=item.lease))
+        except notice_status.IllegalTransition as exc:
+            done.append(exc)
+    return done
+
+
 def handed_over(notice: outbox.NoticeRecord) -> bool:
     """Whether a notice was (or may have been) handed to its provider: attempted, or recovered after an
     interrupted send."""

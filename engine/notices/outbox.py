@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.core import china_time, notice_status, stores
+from engine.core import china_time, notice_status, records, stores
 
 CHANNELS = ("sms", "email")
 
@@ -140,6 +140,29 @@ class Transition:
     counts_attempt: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class FirmContext:
+    """What the delivery worker reads of a firm to judge and word its notices (see NoticeStore.delivery_context)."""
+
+    firm: records.FirmRecord | None
+    #: Every decision stored for the firm, in the order stored.
+    decisions: Sequence[records.StoredDecision]
+    #: Channel → when the firm opted out.
+    opted_out: Mapping[str, datetime.datetime]
+    #: The firm's SMS choice on its page (SMS_ALL if it never chose).
+    sms_preference: str = SMS_ALL
+
+
+@dataclasses.dataclass(frozen=True)
+class DigestChange:
+    """One digest's status change in a batch (NoticeStore.transition_digests); `lease`, if given, is the claim the
+    writer must still hold (see NoticeStore.transition_notice)."""
+
+    digest: Sequence[NoticeRecord]
+    change: Transition
+    lease: datetime.datetime | None = None
+
+
 class NoticeStore(stores.FirmReader, abc.ABC):
     """What the notice worker, the receipt webhooks and operators need from storage (the worker reads
     the firm's contact and the decision a notice announces through FirmReader)."""
@@ -176,6 +199,29 @@ class NoticeStore(stores.FirmReader, abc.ABC):
         lease: datetime.datetime | None = None,
     ) -> list[NoticeRecord]:
         """:meth:`transition_notice` for every notice of a digest, in one transaction (all or none)."""
+
+    async def transition_digests(
+        self, changes: Sequence[DigestChange], *, expect: notice_status.NoticeStatus | None = None
+    ) -> list[list[NoticeRecord] | notice_status.IllegalTransition]:
+        """:meth:`transition_digest` for many digests at once, each all or none, in the order given: per digest
+        its notices as they now are, or the IllegalTransition that refused it (nothing written for that one; the
+        others are). SQL stores write them all in one transaction; this default, one transaction each."""
+        done: list[list[NoticeRecord] | notice_status.IllegalTransition] = []
+        for item in changes:
+            try:
+                done.append(await self.transition_digest(item.digest, item.change, expect=expect, lease=item.lease))
+            except notice_status.IllegalTransition as exc:
+                done.append(exc)
+        return done
+
+    async def delivery_context(self, usccs: Sequence[str]) -> dict[str, FirmContext]:
+        """Per firm, its profile, decisions, opt-outs and SMS choice: what the worker judges a claimed batch of
+        digests by. SQL stores read it for the whole batch at once; this default, firm by firm."""
+        return {
+            uscc: FirmContext(await self.get_firm(uscc), await self.decisions(uscc), await self.opt_outs(uscc),
+                              await self.sms_preference(uscc))
+            for uscc in dict.fromkeys(usccs)
+        }
 
     @abc.abstractmethod
     async def digest_notices(self, digest_id: str) -> list[NoticeRecord]:

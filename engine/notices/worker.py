@@ -51,6 +51,9 @@ class Channel:
     sender: channels.EmailSender | channels.SmsSender
     limiter: pacing.RateLimiter
     quiet_hours: pacing.QuietHours | None = None
+    #: Sends of the channel in flight at once: for email the sender's SMTP sessions (connectors.smtp_pool), for
+    #: SMS constants.SMS_SENDS_AT_ONCE (each claimed only once the rate limit let it through).
+    concurrency: int = 1
 
 
 def message_from_json(channel: str, data: Mapping[str, Any]) -> Message:
@@ -109,29 +112,31 @@ class DeliveryWorker:
         digests: dict[str, list[outbox.NoticeRecord]] = {}
         for notice in await self.store.expired_leases(self.clock()):
             digests.setdefault(notice.digest_id or notice.notice_id, []).append(notice)
-        for digest_id, digest in digests.items():
-            first = digest[0]
-            if first.channel == "sms":
-                change = outbox.Transition(
-                    S.DEAD, "recover", "interrupted",
-                    reason="interrupted while sending; not re-sent to avoid a duplicate SMS (a receipt will settle it)",
-                )
-            else:
-                change = outbox.Transition(
-                    S.FAILED, "recover", "interrupted", next_attempt_at=self.clock(),
-                    reason="interrupted while sending; will be sent again with the same Message-ID",
-                )
-            try:
-                await self.store.transition_digest(digest, change, expect=S.SENDING)
-            except notice_status.IllegalTransition:
+        changes = [outbox.DigestChange(digest, self._interrupted(digest[0].channel)) for digest in digests.values()]
+        # One transaction for them all; a digest another worker settled first is refused alone.
+        for (digest_id, digest), item, done in zip(digests.items(), changes, await self.store.transition_digests(changes, expect=S.SENDING)):
+            if isinstance(done, notice_status.IllegalTransition):
                 continue  # another worker settled it first
-            metrics.notice_transition(first.channel, change.new_status.value, len(digest))
+            first = digest[0]
+            metrics.notice_transition(first.channel, item.change.new_status.value, len(digest))
             log.warning(
                 "digest %s (%s, %d notices) recovered after an interrupted send: %s", digest_id, first.channel, len(digest),
-                change.new_status.value, extra={"notice_id": digest_id, "uscc": first.uscc, "channel": first.channel},
+                item.change.new_status.value, extra={"notice_id": digest_id, "uscc": first.uscc, "channel": first.channel},
             )
             recovered += len(digest)
         return recovered
+
+    def _interrupted(self, channel: str) -> outbox.Transition:
+        """What an interrupted send becomes: an SMS dead (never re-sent blind), an email due again at once."""
+        if channel == "sms":
+            return outbox.Transition(
+                S.DEAD, "recover", "interrupted",
+                reason="interrupted while sending; not re-sent to avoid a duplicate SMS (a receipt will settle it)",
+            )
+        return outbox.Transition(
+            S.FAILED, "recover", "interrupted", next_attempt_at=self.clock(),
+            reason="interrupted while sending; will be sent again with the same Message-ID",
+        )
 
     async def run_once(self) -> int:
         """Recover, then send everything due now on every channel, the channels side by side; return how
@@ -140,24 +145,24 @@ class DeliveryWorker:
         return sum(await asyncio.gather(*(self._drain(name) for name in self.channels)))
 
     async def _drain(self, name: str) -> int:
-        """Send everything due now on one channel, a digest (one message to one firm) at a time."""
+        """Send everything due now on one channel: emails a claimed batch at a time (its sends side by side over
+        the channel's sessions), SMS in `concurrency` slots side by side, each one digest at a time (see `_claim`)."""
+        if name in ONE_AT_A_TIME:
+            slots = max(1, self.channels[name].concurrency)
+            return sum(await asyncio.gather(*(self._drain_slot(name) for _ in range(slots))))
+        return await self._drain_slot(name)
+
+    async def _drain_slot(self, name: str) -> int:
         handled = 0
         while not self._stopping:
             claimed = await self._claim(name)
             if not claimed:
                 break
-            for index, digest in enumerate(claimed):
-                if self._stopping:
-                    await self._release(claimed[index:])
-                    break
-                try:
-                    await self.deliver(digest, paced=name in ONE_AT_A_TIME)
-                except notice_status.IllegalTransition as exc:
-                    log.warning("digest %s: %s", digest[0].digest_id, exc, extra={"notice_id": digest[0].digest_id})
-                except tasks.TRANSIENT:
-                    raise
-                except Exception:  # one digest's defect must not stop the worker; its lease will expire
-                    log.exception("digest %s could not be delivered", digest[0].digest_id, extra={"notice_id": digest[0].digest_id})
+            for digest, outcome in zip(claimed, await self._deliver_batch(claimed, paced=name in ONE_AT_A_TIME)):
+                if isinstance(outcome, notice_status.IllegalTransition):
+                    log.warning("digest %s: %s", digest[0].digest_id, outcome, extra={"notice_id": digest[0].digest_id})
+                elif outcome and all(n.status is S.PENDING and n.reason == notice_rules.WORKER_STOPPING for n in outcome):
+                    continue  # handed back untried
                 handled += len(digest)
         return handled
 
@@ -174,42 +179,87 @@ class DeliveryWorker:
             return await self.store.claim_due_digests(self.clock(), 1, self.lease, (name,))
         return await self.store.claim_due_digests(self.clock(), self.batch_size, self.lease, (name,))
 
-    async def _release(self, digests: list[outbox.Digest]) -> None:
-        """Hand back claims not yet tried, so a stopping worker leaves nothing to wait out a lease."""
-        for digest in digests:
-            try:
-                await self.store.transition_digest(
-                    digest,
-                    outbox.Transition(S.PENDING, "release", "released", reason=notice_rules.WORKER_STOPPING, next_attempt_at=self.clock()),
-                    expect=S.SENDING,
-                    lease=digest[0].lease_until,
-                )
-            except notice_status.IllegalTransition:
-                continue
+    def _released(self, digest: Sequence[outbox.NoticeRecord]) -> outbox.DigestChange:
+        """A claim handed back untried, so a stopping worker leaves nothing to wait out a lease."""
+        return outbox.DigestChange(
+            digest, outbox.Transition(S.PENDING, "release", "released", reason=notice_rules.WORKER_STOPPING, next_attempt_at=self.clock()),
+            lease=digest[0].lease_until,
+        )
 
     async def deliver(self, digest: outbox.Digest | outbox.NoticeRecord, *, paced: bool = False) -> list[outbox.NoticeRecord]:
         """Take one claimed (SENDING) digest to its next state (`paced`: its rate limit was already passed
-        before the claim); return its notices as they now are.
+        before the claim); return its notices as they now are. Raises IllegalTransition if the claim was lost
+        (its lease ran out before sending, or another worker recovered it). See `_deliver_batch`."""
+        [outcome] = await self._deliver_batch([[digest] if isinstance(digest, outbox.NoticeRecord) else list(digest)], paced=paced)
+        if isinstance(outcome, notice_status.IllegalTransition):
+            raise outcome
+        return outcome
 
-        Each notice is judged first (notice_rules.not_now): one whose benefit ended, or that the firm's
-        choices keep off the channel, is skipped, one without an address or consent waits, one whose window
-        closed long before it fell due is held (notice_rules.closed_when_due), and the rest go out as one
-        message. A digest handed to the provider before (a retry) goes again in the words first sent (under
-        the same id), or, if some of its notices may no longer be told, in new words for the rest.
+    async def _deliver_batch(
+        self, digests: Sequence[outbox.Digest], *, paced: bool = False
+    ) -> list[list[outbox.NoticeRecord] | notice_status.IllegalTransition]:
+        """Take claimed (SENDING) digests of one channel to their next state; per digest, its notices as they now
+        are, or the IllegalTransition that left it to recovery.
+
+        Each notice is judged first (notice_rules.not_now), on what one read of the store says of every firm
+        of the batch: one whose benefit ended, or that the firm's choices keep off the channel, is skipped, one
+        without an address or consent waits, one whose window closed long before it fell due is held
+        (notice_rules.closed_when_due); the rest of a digest go out as one message. A digest handed to the
+        provider before (a retry) goes again in the words first sent (under the same id), or, if some of its
+        notices may no longer be told, in new words for the rest. What is settled unsent is written in one
+        transaction before any send; the sends then go side by side (`Channel.concurrency`), each only while its
+        claim holds, and their outcomes are written together in one transaction after them. So a digest is
+        durably `sending` before its message leaves and `sent` only after the provider took it, as one at a
+        time; a worker killed between the two leaves the batch's sent emails to recovery (sent again under
+        the same Message-ID), its SMS dead.
         """
-        digest = [digest] if isinstance(digest, outbox.NoticeRecord) else list(digest)
-        first = digest[0]
-        firm = await self.store.get_firm(first.uscc)
-        assert firm is not None, f"digest {first.digest_id} for unknown firm {first.uscc}"
-        # Read once for the whole digest: whether each benefit still applies, and the decisions the message announces.
-        decisions = await self.store.decisions(first.uscc)
-        preference = await self.store.sms_preference(first.uscc) if first.channel == "sms" else outbox.SMS_ALL
-        opted_out = await self.store.opt_outs(first.uscc)
+        results: list[list[outbox.NoticeRecord] | notice_status.IllegalTransition] = [[] for _ in digests]
+        if self._stopping:
+            return await self._write(digests, [(i, self._released(d)) for i, d in enumerate(digests)], results)
+        contexts = await self.store.delivery_context([d[0].uscc for d in digests])
         hold_before = self.store.hold_before(self.clock())
-        settled: list[outbox.NoticeRecord] = []
+        unsent: list[tuple[int, outbox.DigestChange]] = []
+        sends: list[tuple[int, outbox.Digest, Message]] = []
+        for index, digest in enumerate(digests):
+            try:
+                planned = await self._plan(digest, contexts[digest[0].uscc], hold_before, results[index])
+            except notice_status.IllegalTransition as exc:
+                results[index] = exc
+                continue
+            except tasks.TRANSIENT:
+                raise
+            except Exception:  # one digest's defect must not stop the batch; its lease will expire
+                log.exception("digest %s could not be delivered", digest[0].digest_id, extra={"notice_id": digest[0].digest_id})
+                continue
+            unsent += [(index, change) for change in planned if isinstance(change, outbox.DigestChange)]
+            sends += [(index, *send) for send in planned if not isinstance(send, outbox.DigestChange)]
+        await self._write(digests, unsent, results)
+        sends = [send for send in sends if not isinstance(results[send[0]], notice_status.IllegalTransition)]
+        if sends:
+            channel = self.channels[digests[0][0].channel]
+            at_once = asyncio.Semaphore(max(1, channel.concurrency))
+            sent = await asyncio.gather(*(self._send(channel, sendable, message, at_once, paced) for _, sendable, message in sends))
+            outcomes = []
+            for (index, _, _), outcome in zip(sends, sent):
+                if isinstance(outcome, notice_status.IllegalTransition):
+                    results[index] = outcome
+                elif outcome is not None:
+                    outcomes.append((index, outcome))
+            await self._write(digests, outcomes, results)
+        return results
+
+    async def _plan(
+        self, digest: outbox.Digest, context: outbox.FirmContext, hold_before: datetime.date | None,
+        settled: list[outbox.NoticeRecord],
+    ) -> list[outbox.DigestChange | tuple[outbox.Digest, Message]]:
+        """Judge a digest's notices: the changes to write for those not sent now, and the message for the rest
+        (with its notices); a notice left waiting for its contact is written at once (`settled`)."""
+        assert context.firm is not None, f"digest {digest[0].digest_id} for unknown firm {digest[0].uscc}"
+        planned: list[outbox.DigestChange | tuple[outbox.Digest, Message]] = []
         sendable: list[outbox.NoticeRecord] = []
         for notice in digest:
-            held = notice_rules.not_now(notice, firm.fields, firm.stamps, opted_out, decisions, preference, self.auto_grants)
+            held = notice_rules.not_now(notice, context.firm.fields, context.firm.stamps, context.opted_out, context.decisions,
+                                        context.sms_preference if notice.channel == "sms" else outbox.SMS_ALL, self.auto_grants)
             if held is None and notice_rules.held(notice, hold_before):
                 # Its window closed long ago: sent only if an operator released it (read only in this rare case).
                 held = notice_rules.closed_when_due(notice, hold_before, await self.store.notice_attempts(notice.notice_id))
@@ -218,41 +268,59 @@ class DeliveryWorker:
             elif held.new_status is S.WAITING:
                 settled.append(await self._wait(notice))
             else:
-                settled += await self._change([notice], held)
-        if not sendable:
-            return settled
-        # A retry sends the words first sent, unless one of the notices they told of may no longer be told.
-        stored_message = next((n.message for n in digest if n.message is not None), None) if len(sendable) == len(digest) else None
+                planned.append(outbox.DigestChange([notice], held, lease=notice.lease_until))
+        if sendable:
+            message = self._message(digest, sendable, context)
+            if isinstance(message, outbox.Transition):
+                planned.append(outbox.DigestChange(sendable, message, lease=digest[0].lease_until))
+            else:
+                planned.append((sendable, message))
+        return planned
+
+    def _message(self, digest: outbox.Digest, sendable: Sequence[outbox.NoticeRecord], context: outbox.FirmContext) -> Message | outbox.Transition:
+        """The one message of a digest's sendable notices, or the change to make instead (deferred for quiet
+        hours; dead if its words cannot be made)."""
+        first = digest[0]
         channel = self.channels[first.channel]
-        now = self.clock()
-        if channel.quiet_hours is not None and (until := channel.quiet_hours.next_allowed(now)) is not None:
-            return settled + await self._change(
-                sendable, outbox.Transition(S.DEFERRED, "defer", "quiet_hours", reason="SMS quiet hours", next_attempt_at=until)
-            )
-        if stored_message is not None:
-            message = message_from_json(first.channel, stored_message)
-        else:
-            stored = {d.id: d.decision for d in decisions}
-            try:
-                message = self.compose(sendable, profile.nest(first.uscc, firm.fields), stored)
-            except ValueError as exc:  # the words cannot be made (e.g. a firm name too long for an SMS variable)
-                return settled + await self._change(sendable, outbox.Transition(S.DEAD, "compose", "unrenderable", reason=str(exc)))
-        if not paced:
-            await channel.limiter.acquire()
-        if first.lease_until is not None and self.clock() >= first.lease_until:
-            # Too late: another worker may already have recovered this claim. Sending now could repeat it.
-            raise notice_status.IllegalTransition(f"digest {first.digest_id}: the lease ran out before sending; left for recovery")
-        timer = metrics.SendTimer()
+        if channel.quiet_hours is not None and (until := channel.quiet_hours.next_allowed(self.clock())) is not None:
+            return outbox.Transition(S.DEFERRED, "defer", "quiet_hours", reason="SMS quiet hours", next_attempt_at=until)
+        # A retry sends the words first sent, unless one of the notices they told of may no longer be told.
+        if len(sendable) == len(digest) and (stored := next((n.message for n in digest if n.message is not None), None)) is not None:
+            return message_from_json(first.channel, stored)
+        assert context.firm is not None
         try:
-            # A provider that stops answering must not hold its lane (nor the lease) for ever.
-            result = await asyncio.wait_for(channel.sender.send(message), timeout=constants.NOTICE_SEND_TIMEOUT_SECONDS)
-        except TimeoutError:
-            result = channels.SendResult(
-                channels.Outcome.RETRY, reason=f"no answer from the provider within {constants.NOTICE_SEND_TIMEOUT_SECONDS:g} s",
-                ambiguous=True,
-            )
-        timer.done(first.channel, result.outcome.value)
-        return settled + await self._change(sendable, self._after_send(sendable, result, dataclasses.asdict(message)))
+            return self.compose(sendable, profile.nest(first.uscc, context.firm.fields), {d.id: d.decision for d in context.decisions})
+        except ValueError as exc:  # the words cannot be made (e.g. a firm name too long for an SMS variable)
+            return outbox.Transition(S.DEAD, "compose", "unrenderable", reason=str(exc))
+
+    async def _send(
+        self, channel: Channel, sendable: outbox.Digest, message: Message, at_once: asyncio.Semaphore, paced: bool
+    ) -> outbox.DigestChange | notice_status.IllegalTransition | None:
+        """Hand one digest's message to its provider; the change its answer calls for (None: a defect, left to
+        its lease; an IllegalTransition: the claim ran out first, nothing sent)."""
+        first = sendable[0]
+        async with at_once:
+            if not paced:
+                await channel.limiter.acquire()
+            if self._stopping:
+                return self._released(sendable)
+            if first.lease_until is not None and self.clock() >= first.lease_until:
+                # Too late: another worker may already have recovered this claim. Sending now could repeat it.
+                return notice_status.IllegalTransition(f"digest {first.digest_id}: the lease ran out before sending; left for recovery")
+            timer = metrics.SendTimer()
+            try:
+                # A provider that stops answering must not hold its lane (nor the lease) for ever.
+                result = await asyncio.wait_for(channel.sender.send(message), timeout=constants.NOTICE_SEND_TIMEOUT_SECONDS)
+            except TimeoutError:
+                result = channels.SendResult(
+                    channels.Outcome.RETRY, reason=f"no answer from the provider within {constants.NOTICE_SEND_TIMEOUT_SECONDS:g} s",
+                    ambiguous=True,
+                )
+            except Exception:  # one digest's defect must not stop the batch; its lease will expire
+                log.exception("digest %s could not be delivered", first.digest_id, extra={"notice_id": first.digest_id})
+                return None
+            timer.done(first.channel, result.outcome.value)
+        return outbox.DigestChange(sendable, self._after_send(sendable, result, dataclasses.asdict(message)), lease=first.lease_until)
 
     def _after_send(self, digest: outbox.Digest, result: channels.SendResult, message: dict[str, Any]) -> outbox.Transition:
         notice = digest[0]
@@ -274,18 +342,30 @@ class DeliveryWorker:
             return outbox.Transition(S.DEAD, reason=f"gave up after {attempts + 1} attempts: {result.reason}", **common)
         return outbox.Transition(S.FAILED, reason=result.reason, next_attempt_at=now + self.backoff.delay(attempts + 1), **common)
 
-    async def _change(self, digest: Sequence[outbox.NoticeRecord], change: outbox.Transition) -> list[outbox.NoticeRecord]:
-        first = digest[0]
-        updated = await self.store.transition_digest(digest, change, expect=S.SENDING, lease=first.lease_until)
-        metrics.notice_transition(first.channel, change.new_status.value, len(updated))
-        for notice in updated:
-            log.debug(
-                "notice %s %s -> %s in digest %s (%s)", notice.notice_id, notice.channel, notice.status.value,
-                first.digest_id, change.reason or change.outcome,
-                extra={"notice_id": notice.notice_id, "digest_id": first.digest_id, "uscc": notice.uscc,
-                       "clause_id": notice.clause_id, "channel": notice.channel},
-            )
-        return updated
+    async def _write(
+        self, digests: Sequence[outbox.Digest], changes: Sequence[tuple[int, outbox.DigestChange]],
+        results: list[list[outbox.NoticeRecord] | notice_status.IllegalTransition],
+    ) -> list[list[outbox.NoticeRecord] | notice_status.IllegalTransition]:
+        """Write changes of claimed digests (by index in `digests`) in one transaction and add what they wrote to
+        `results`; a digest whose claim was lost gets the IllegalTransition instead."""
+        if not changes:
+            return results
+        for (index, item), done in zip(changes, await self.store.transition_digests([item for _, item in changes], expect=S.SENDING)):
+            if isinstance(done, notice_status.IllegalTransition):
+                results[index] = done
+                continue
+            first = digests[index][0]
+            metrics.notice_transition(first.channel, item.change.new_status.value, len(done))
+            for notice in done:
+                log.debug(
+                    "notice %s %s -> %s in digest %s (%s)", notice.notice_id, notice.channel, notice.status.value,
+                    first.digest_id, item.change.reason or item.change.outcome,
+                    extra={"notice_id": notice.notice_id, "digest_id": first.digest_id, "uscc": notice.uscc,
+                           "clause_id": notice.clause_id, "channel": notice.channel},
+                )
+            if not isinstance(results[index], notice_status.IllegalTransition):
+                results[index] += done
+        return results
 
     async def _wait(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
         """Park a notice that lacks an address or consent until a contact event wakes it. The store looks

@@ -8,7 +8,8 @@ import os
 from collections.abc import Mapping
 
 from connectors import email as email_connector
-from connectors import outbox_files, sms
+from connectors import outbox_files, sms, smtp_pool
+from engine import constants
 from engine.notices import config, pacing, worker
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ def build_channels(settings: config.NoticeSettings, environ: Mapping[str, str] |
     """One worker.Channel per channel, with its sender, rate limit and (SMS) quiet hours."""
     env = os.environ if environ is None else environ
     if settings.smtp_url:
-        email_sender = email_connector.SmtpSender(email_connector.SmtpSettings.from_url(settings.smtp_url))
+        email_sender = smtp_pool.SmtpPool(email_connector.SmtpSettings.from_url(settings.smtp_url), settings.smtp_sessions)
     else:
         log.info("no POLICY_PUSH_SMTP_URL: email notices are written to %s", settings.outbox_dir)
         email_sender = outbox_files.FileEmailSender(
@@ -30,6 +31,8 @@ def build_channels(settings: config.NoticeSettings, environ: Mapping[str, str] |
         log.info("no Aliyun SMS credentials: SMS notices are written to %s", settings.outbox_dir)
         sms_sender = outbox_files.FileSmsSender(outbox=settings.outbox_dir)
     return {
-        "sms": worker.Channel(sms_sender, pacing.RateLimiter(settings.sms_per_second), settings.quiet_hours),
-        "email": worker.Channel(email_sender, pacing.RateLimiter(settings.email_per_second)),
+        "sms": worker.Channel(sms_sender, pacing.RateLimiter(settings.sms_per_second), settings.quiet_hours,
+                              concurrency=constants.SMS_SENDS_AT_ONCE),
+        "email": worker.Channel(email_sender, pacing.RateLimiter(settings.email_per_second),
+                                concurrency=settings.smtp_sessions if settings.smtp_url else 1),
     }

@@ -128,6 +128,7 @@ sign_name = "测试签名"
 quiet_hours = "22:30-07:15"
 sms_per_second = 3
 email_per_second = 4.5
+smtp_sessions = 6
 public_url = "https://pp.example.cn"
 secret_key = "secret-key-4"
 sms_report_token = "report-token-5"
@@ -158,6 +159,7 @@ timeout = 2.5
     assert rows["notices.quiet_hours"][0] == '"22:30-07:15"'
     assert rows["notices.stale_after_days"][0] == '"off"'
     assert rows["notices.email_per_second"][0] == "4.5"
+    assert rows["notices.smtp_sessions"][0] == "6"
     assert rows["aliyun_sms.endpoint"][0] == '"https://dysmsapi.example.com/"'
     assert rows["aliyun_sms.access_key_id"][0] == '"LTAI***"' and "LTAIexample" not in output
 

@@ -90,21 +90,22 @@ async def test_a_notice_whose_benefit_ended_leaves_the_digest_and_the_rest_go(st
     [claimed_email] = await store.claim_due_digests(helpers.soon(), 10, delivery.lease, ("email",))
     ended = claimed_email[0]
     # The first notice's clause is judged again before sending: pretend the firm's data took it away.
-    decisions = await store.decisions(seed.RENTER)
-    original = store.decisions
+    original = store.delivery_context
 
-    async def without_first(uscc):
+    async def without_first(usccs):
         # The firm's latest decision on that clause is no longer met.
+        contexts = await original(usccs)
+        decisions = contexts[seed.RENTER].decisions
         latest = [d for d in decisions if d.decision.clause_id == ended.clause_id][-1]
         gone = dataclasses.replace(latest, id=latest.id + 10_000,
                                    decision=dataclasses.replace(latest.decision, status=matching.Verdict.NOT_MET))
-        return [*decisions, gone]
+        return {**contexts, seed.RENTER: dataclasses.replace(contexts[seed.RENTER], decisions=[*decisions, gone])}
 
-    store.decisions = without_first
+    store.delivery_context = without_first
     try:
         await delivery.deliver(claimed_email)
     finally:
-        store.decisions = original
+        store.delivery_context = original
     after = {n.notice_id: n for n in await store.firm_notices(seed.RENTER) if n.channel == "email"}
     assert after[ended.notice_id].status == S.SKIPPED and after[ended.notice_id].digest_id is None
     sent = [n for n in after.values() if n.status == S.SENT]

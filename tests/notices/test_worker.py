@@ -178,13 +178,18 @@ async def test_a_stopping_worker_hands_back_claims_it_has_not_tried(store):
     for n in range(3):
         await helpers.feed(store, *helpers.eligible_firm_events(factories.uscc(400 + n)))
     delivery, sms, email = helpers.make_worker(store)
-    original = delivery.deliver
 
-    async def deliver_then_stop(notice, **options):
-        delivery._stopping = True  # SIGTERM arrives while the first notice is being sent
-        return await original(notice, **options)
+    def stopping_on_send(sender):
+        original = sender.send
 
-    delivery.deliver = deliver_then_stop
+        async def send_then_stop(message):
+            delivery._stopping = True  # SIGTERM arrives while the first digest is being sent
+            return await original(message)
+        return send_then_stop
+
+    # One lane, so "the first send" is one: the email lane claims all three digests in one batch.
+    del delivery.channels["sms"]
+    email.send = stopping_on_send(email)
     assert await delivery.run_once() == 1
     counts = await store.count_notices()
     assert counts.get("sent") == 1 and counts.get("pending") == 5 and "sending" not in counts

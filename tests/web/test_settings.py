@@ -43,6 +43,8 @@ def test_several_secrets_are_kept_for_rotation():
         ({"POLICY_PUSH_PUBLIC_URL": "policy.example.cn"}, ["POLICY_PUSH_PUBLIC_URL", "not an http(s) URL"]),
         ({"POLICY_PUSH_STALE_AFTER_DAYS": "a quarter"}, ["POLICY_PUSH_STALE_AFTER_DAYS", "whole number of days or 'off'"]),
         ({"POLICY_PUSH_STALE_AFTER_DAYS": "-1"}, ["POLICY_PUSH_STALE_AFTER_DAYS", "must not be negative"]),
+        ({"POLICY_PUSH_SMTP_SESSIONS": "four"}, ["POLICY_PUSH_SMTP_SESSIONS", "whole number"]),
+        ({"POLICY_PUSH_SMTP_SESSIONS": "0"}, ["POLICY_PUSH_SMTP_SESSIONS", "between 1 and 64"]),
         ({"POLICY_PUSH_AMQP_URL": "http://broker"}, ["POLICY_PUSH_AMQP_URL", "amqp://"]),
         ({"POLICY_PUSH_AMQP_URL": "amqp://user:s3cret@"}, ["POLICY_PUSH_AMQP_URL", "***"]),
         ({"POLICY_PUSH_AMQP_QUEUE": "amq.events"}, ["POLICY_PUSH_AMQP_QUEUE", "not starting with 'amq.'"]),
@@ -63,6 +65,12 @@ def test_an_ascii_public_url_is_kept_without_its_trailing_slash():
 def test_the_stale_allowance_is_days_or_off(raw, days):
     config = settings.Settings.from_env({} if raw is None else {"POLICY_PUSH_STALE_AFTER_DAYS": raw})
     assert config.notices.stale_after == (None if days is None else datetime.timedelta(days=days))
+
+
+@pytest.mark.parametrize("raw, sessions", [(None, constants.SMTP_SESSIONS), ("1", 1), ("8", 8)])
+def test_the_smtp_sessions_are_a_whole_number(raw, sessions):
+    config = settings.Settings.from_env({} if raw is None else {"POLICY_PUSH_SMTP_SESSIONS": raw})
+    assert config.notices.smtp_sessions == sessions
 
 
 def test_the_service_builds_its_store_with_the_configured_allowance(tmp_path):

@@ -45,6 +45,29 @@ MAX_BATCH_ITEMS = 1000
 #: Standard Webhooks tolerance for `webhook-timestamp`; fixed by the reference library at ±5 minutes.
 WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 
+#: Most events one group commit of received events holds (connectors.sql_group_commit): deliveries
+#: that arrive while a commit is in flight share the next transaction and its one disk flush. A
+#: delivery's events are never split, so a group may exceed this by one batch (MAX_BATCH_ITEMS).
+#: Large enough that a group rarely ends early at the loads measured (1,000 events/s commit ~10–50
+#: per group), small enough that one transaction's insert stays well under a megabyte of rows.
+INTAKE_GROUP_MAX_EVENTS = 500
+
+#: PostgreSQL connections kept for committing received events, apart from the pool the pipeline, the
+#: console and the workers share: acknowledgements never wait for a connection a long fold holds.
+#: Group commit runs one transaction at a time, so one connection is used; the second stands by
+#: while the first is replaced after a network fault.
+INTAKE_POOL_SIZE = 2
+
+#: Webhook deliveries the service works on at once (read, verified, validated or waiting for their
+#: commit). One more is refused at once with 503 and Retry-After, storing nothing, instead of
+#: queueing until the sender times out and perhaps storing what it will deliver again. At 1,000
+#: events/s and the 50 ms target latency about 50 are in flight (Little's law); four times that
+#: absorbs bursts, and a sender waiting behind 200 others would wait well past any useful answer.
+INTAKE_MAX_IN_FLIGHT = 200
+
+#: Seconds a sender is told to wait (Retry-After) when a delivery was refused for load.
+INTAKE_RETRY_AFTER_SECONDS = 1
+
 #: Most events the pipeline folds per transaction (a group): the statements, thread hops and commit
 #: around a fold cost far more than its own work, and a group pays them once. bench/fold.py on SQLite
 #: (docs/performance.md): 1 → 116 events/s, 8 → 454, 16 → 530, 32 → 621, 64 → 555. Larger groups only
@@ -58,6 +81,16 @@ PIPELINE_GROUP_SIZE = 32
 #: events/s (docs/performance.md, *Folding*): 0 → ack p50 18–32 ms, backlog after 20 s 8.2–8.9k;
 #: 2 ms → 33–35 ms, 6.4–6.8k; 5 ms → 42–46 ms, 1.3–3.8k; before groups 23–32 ms, 8.6–9.0k.
 PIPELINE_GROUP_YIELD_SECONDS = 0.002
+
+#: While events are arriving, the pipeline's groups may take at most this share of the time: after
+#: each group it rests for as long again as (1 − share) / share of the group's own time, so the
+#: webhook's handlers, which share the process and its one event loop, always get the rest and
+#: folding can never starve acknowledgement. With no events arriving it folds flat out. Measured at
+#: 1,000 events/s (docs/performance.md, *Sustained ingestion*).
+PIPELINE_SHARE_UNDER_LOAD = 0.5
+
+#: Events count as arriving (PIPELINE_SHARE_UNDER_LOAD applies) for this long after one was stored.
+PIPELINE_LOAD_WINDOW_SECONDS = 0.5
 
 #: How often the pipeline looks for events committed by other processes (it is woken at once for its own).
 PIPELINE_POLL_SECONDS = 1.0

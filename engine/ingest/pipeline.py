@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -50,6 +51,7 @@ class Pipeline:
         group_size: int = constants.PIPELINE_GROUP_SIZE,
         poll_seconds: float = constants.PIPELINE_POLL_SECONDS,
         retry_seconds: float = constants.PIPELINE_RETRY_SECONDS,
+        share_under_load: float = constants.PIPELINE_SHARE_UNDER_LOAD,
     ) -> None:
         self.storage = store
         self.matcher = matcher
@@ -62,6 +64,8 @@ class Pipeline:
         self._size = group_size  # the next group's; smaller while acknowledgements keep cutting groups short
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
+        self.share_under_load = share_under_load
+        self._stored_at = -math.inf  # when the webhook last stored an event (time.monotonic)
         self._wakeup = asyncio.Event()
         # Wake-ups are numbered; a drain started after wake-up n has seen everything committed before it.
         self._requested = 0
@@ -77,11 +81,24 @@ class Pipeline:
         self._requested += 1
         self._wakeup.set()
 
+    def stored(self) -> None:
+        """Tell the worker the webhook has just committed events: wake it, and for the next
+        PIPELINE_LOAD_WINDOW_SECONDS let it fold only its share of the time (`share_under_load`)."""
+        self._stored_at = time.monotonic()
+        self.wake()
+
+    def _rest_after(self, busy: float) -> float:
+        """How long to rest after a group that took `busy` seconds: none unless events are arriving."""
+        if self.share_under_load >= 1 or time.monotonic() - self._stored_at > constants.PIPELINE_LOAD_WINDOW_SECONDS:
+            return 0.0
+        return busy * (1 - self.share_under_load) / self.share_under_load
+
     async def run_once(self) -> int:
         """Process what is pending now, a group of events per transaction; return how many were handled."""
         handled = 0
         alone = 0  # after a group failed as a whole: how many events to fold one per group, to find the culprit
         while not self._stopping:
+            began = time.monotonic()
             try:
                 results = await self._fold_group(1 if alone else self._size)
             except _GroupFailed as failed:
@@ -97,6 +114,8 @@ class Pipeline:
             alone = max(0, alone - len(results))
             handled += len(results)
             self._report(results)
+            if rest := self._rest_after(time.monotonic() - began):
+                await asyncio.sleep(rest)  # acknowledgements first: the webhook's handlers have the loop
         return handled
 
     async def _fold_group(self, size: int) -> list[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]]:

@@ -66,6 +66,7 @@ class Pipeline:
         self.retry_seconds = retry_seconds
         self.share_under_load = share_under_load
         self._stored_at = -math.inf  # when the webhook last stored an event (time.monotonic)
+        self._folding = 0.0  # seconds the last group's folds took
         self._wakeup = asyncio.Event()
         # Wake-ups are numbered; a drain started after wake-up n has seen everything committed before it.
         self._requested = 0
@@ -88,7 +89,8 @@ class Pipeline:
         self.wake()
 
     def _rest_after(self, busy: float) -> float:
-        """How long to rest after a group that took `busy` seconds: none unless events are arriving."""
+        """How long to rest after a group whose folds took `busy` seconds: none unless events are arriving.
+        (Only the folds count: while the group waits for the database, the handlers have the loop anyway.)"""
         if self.share_under_load >= 1 or time.monotonic() - self._stored_at > constants.PIPELINE_LOAD_WINDOW_SECONDS:
             return 0.0
         return busy * (1 - self.share_under_load) / self.share_under_load
@@ -98,7 +100,6 @@ class Pipeline:
         handled = 0
         alone = 0  # after a group failed as a whole: how many events to fold one per group, to find the culprit
         while not self._stopping:
-            began = time.monotonic()
             try:
                 results = await self._fold_group(1 if alone else self._size)
             except _GroupFailed as failed:
@@ -114,7 +115,7 @@ class Pipeline:
             alone = max(0, alone - len(results))
             handled += len(results)
             self._report(results)
-            if rest := self._rest_after(time.monotonic() - began):
+            if rest := self._rest_after(self._folding):
                 await asyncio.sleep(rest)  # acknowledgements first: the webhook's handlers have the loop
         return handled
 
@@ -122,6 +123,7 @@ class Pipeline:
         """Claim and fold up to `size` events in one transaction; each event's fold or failure, once committed."""
         claimed: list[records.StoredEvent] = []
         results: list[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]] = []
+        self._folding = 0.0  # seconds the group's folds held the event loop (judging is CPU work)
         try:
             async with self.storage.fold_group(size) as group:
                 claimed, started = list(group.events), time.monotonic()
@@ -130,7 +132,9 @@ class Pipeline:
                         break
                     if results and group.contended and time.monotonic() - started >= constants.PIPELINE_GROUP_YIELD_SECONDS:
                         break  # received events wait for the writer: the rest go in the next group
+                    began = time.perf_counter()
                     results.append((event, await self._fold(group, event)))
+                    self._folding += time.perf_counter() - began
                     # A group's folds need not wait for the database at all: let the webhook's handlers
                     # run between them, so acknowledgements never wait for a whole group's judging.
                     await asyncio.sleep(0)

@@ -62,6 +62,7 @@ class GroupCommit:
                 for _, future in group:
                     if not future.done():
                         future.set_exception(exc)
+                        future.exception()  # marked seen: a caller that was cancelled leaves no "never retrieved" log
                 continue
             start = 0
             for events, future in group:

@@ -92,8 +92,16 @@ PIPELINE_GROUP_YIELD_SECONDS = 0.002
 #: handler's steps. A larger backlog is the price; it is folded at full speed once the load stops.
 PIPELINE_SHARE_UNDER_LOAD = 0.25
 
-#: Events count as arriving (PIPELINE_SHARE_UNDER_LOAD applies) for this long after one was stored.
+#: Events count as arriving (PIPELINE_SHARE_UNDER_LOAD and PIPELINE_GATHER_SECONDS apply) for this
+#: long after one was stored.
 PIPELINE_LOAD_WINDOW_SECONDS = 0.5
+
+#: While events are arriving, a woken pipeline waits this long before it claims, so a group gathers
+#: (50 events at 1,000/s). Woken per stored event, it claimed them one or two at a time: a profile
+#: of the service at ~110 acknowledged/s showed 14,491 claims for 3,000 events, each a write
+#: transaction on SQLite's single writer, and as many wake-ups of the delivery worker. A lone event
+#: is not delayed: with nothing arriving before it, it is claimed at once.
+PIPELINE_GATHER_SECONDS = 0.05
 
 #: How often the pipeline looks for events committed by other processes (it is woken at once for its own).
 PIPELINE_POLL_SECONDS = 1.0

@@ -88,10 +88,14 @@ class Pipeline:
         self._stored_at = time.monotonic()
         self.wake()
 
+    def _arriving(self) -> bool:
+        """Whether the webhook stored events within the last PIPELINE_LOAD_WINDOW_SECONDS."""
+        return time.monotonic() - self._stored_at <= constants.PIPELINE_LOAD_WINDOW_SECONDS
+
     def _rest_after(self, busy: float) -> float:
         """How long to rest after a group whose folds took `busy` seconds: none unless events are arriving.
         (Only the folds count: while the group waits for the database, the handlers have the loop anyway.)"""
-        if self.share_under_load >= 1 or time.monotonic() - self._stored_at > constants.PIPELINE_LOAD_WINDOW_SECONDS:
+        if self.share_under_load >= 1 or not self._arriving():
             return 0.0
         return busy * (1 - self.share_under_load) / self.share_under_load
 
@@ -201,6 +205,10 @@ class Pipeline:
     async def run_forever(self) -> None:
         """Work until stopped: drain, then wait for a wake-up or the poll interval."""
         while not self._stopping:
+            if self._arriving():
+                # Let a group's worth arrive first: one claim, one transaction and one commit for
+                # many events, where waking per stored event claimed and committed one at a time.
+                await asyncio.sleep(constants.PIPELINE_GATHER_SECONDS)
             self._wakeup.clear()
             generation = self._requested
             try:

@@ -35,6 +35,8 @@ VERIFIERS = web.AppKey("verifiers", tuple[standardwebhooks.Webhook, ...])
 LIMITS = web.AppKey("webhook_limits", tuple[int, int])
 #: The deliveries in hand, and how many may be (admission control).
 INTAKE = web.AppKey("intake", intake.Intake)
+#: When this delivery was admitted (time.monotonic), for `Intake.overdue`.
+ADMITTED = web.RequestKey("intake_admitted", float)
 
 #: Request headers kept with each event, for audit (the signature proves who sent it).
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "user-agent", "content-type")
@@ -73,7 +75,8 @@ def _verify(request: web.Request, text: str) -> None:
 async def receive_events(request: web.Request) -> web.Response:
     """Accept one event (JSON object) or a batch (JSON array) from a data-sharing platform."""
     try:
-        with request.app[INTAKE].admit():
+        with request.app[INTAKE].admit() as admitted:
+            request[ADMITTED] = admitted
             return await _receive(request)
     except intake.Overloaded:
         metrics.webhook_refused("overloaded")
@@ -88,7 +91,10 @@ def _retry_later(code: str, message: str) -> web.HTTPException:
 
 
 async def _store(request: web.Request, events: list[records.NewEvent]) -> list[records.AddResult]:
-    """Store `events` in one commit (shared with concurrent deliveries); 503 if that commit failed."""
+    """Store `events` in one commit (shared with concurrent deliveries); 503 if that commit failed, or
+    without trying if the delivery has waited past INTAKE_DEADLINE_SECONDS since it was admitted."""
+    if request.app[INTAKE].overdue(request[ADMITTED]):
+        raise _retry_later("overloaded", "the service is busy; nothing was stored, deliver the events again later")
     try:
         return await request.app[EVENTS].add_events(events)
     except Exception:

@@ -133,3 +133,14 @@ async def test_past_the_bound_of_deliveries_in_hand_a_delivery_is_503_with_retry
     accepted = await post(client, body, "msg_busy")  # the place is free again
     assert accepted.status == 202
     assert intake.in_flight == 0
+
+
+async def test_a_delivery_held_past_the_deadline_is_503_and_not_stored(make_client, store):
+    client = await make_client(store, run_pipeline=False)
+    client.app[webhooks.INTAKE].deadline = 0  # every delivery has waited too long by the time it would be stored
+    body = firm_event(6)
+    refused = await post(client, body, "msg_late")
+    assert refused.status == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert (await refused.json())["error"] == "overloaded"
+    assert await store.get_event("msg_late") is None

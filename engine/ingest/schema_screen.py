@@ -7,7 +7,8 @@ format checks (the Python functions, called from it). Only its "yes" is trusted:
 anything it cannot handle, the caller asks Python's jsonschema, which decides and names the
 problems, so a difference between the two engines can only cost time, never let an event through
 that the full check would refuse (where jsonschema-rs is stricter, e.g. `$` before a final newline
-in a pattern; the schemas' own tests hold both to the same events: tests/ingest/test_validation.py).
+in a pattern, events take the slow path). tests/fuzz/test_schema_screen.py holds it to that on
+valid events and arbitrary mutations of them.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ test-long: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
 
 bench: $(TEST_STAMP)
-	$(BIN)/python bench/ingest.py --database sqlite --database postgres
+	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/sustained.py
 	$(BIN)/python bench/backfill.py --firms 10000 100000
 	$(BIN)/python bench/fold.py

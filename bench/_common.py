@@ -19,6 +19,8 @@ import sys
 import time
 from collections.abc import Iterator
 
+import aiohttp
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -139,3 +141,16 @@ def signed_requests(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
         )
         for i in range(count)
     ]
+
+
+async def wait_folded(port: int, timeout: float) -> None:
+    """Wait (at most `timeout` seconds) until the service at `port` reports no event waiting to be folded."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                text = await response.text()
+            pending = [line for line in text.splitlines() if line.startswith("policy_push_events_pending ")]
+            if pending and float(pending[0].split()[1]) == 0:
+                return
+            await asyncio.sleep(0.5)

@@ -35,6 +35,9 @@ from _common import PG_ADMIN, ROOT, SERVERS, serving, signed_requests
 from ingest import load as closed_loop_load
 
 WARM_UP_EVENTS = 200
+#: The targets of issue 16, item 5, checked for the service at each rate (the baseline is the yardstick).
+TARGET_P99_SECONDS = 0.050
+TARGET_DRAIN_SECONDS = 10.0
 DRAIN_POLL_SECONDS = 0.5
 SCRAPE_TIMEOUT_SECONDS = 30
 UNACKED = math.inf  # the time-to-acknowledgement of a request that never got a 2xx
@@ -263,6 +266,31 @@ def tables(runs: list[Run], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def targets(runs: list[Run]) -> str:
+    """One line per service run: each target of the sustained-load item, met or not, with its figure."""
+    lines = []
+    for run in runs:
+        if run.server != "service":
+            continue
+        p99, timeouts = run.quantile(0.99), run.failures.get("timeout", 0)
+        refused = sum(count for kind, count in run.failures.items() if kind != "timeout")
+        drain = run.drain or Drain(None, None, None, None, None)
+        checks = [
+            f"p99 {ms(p99)} ms {'≤' if p99 <= TARGET_P99_SECONDS else '>'} {TARGET_P99_SECONDS * 1000:.0f} ms",
+            f"timeouts {timeouts:,}",
+            f"refused (503 or other non-2xx) {refused:,}",
+            f"stored, unacknowledged {count(run.stored_unacked)}",
+            f"backlog {count(drain.backlog)}, {drained(drain)}"
+            + ("" if drain.seconds is None else f" {'≤' if drain.seconds <= TARGET_DRAIN_SECONDS else '>'} {TARGET_DRAIN_SECONDS:g} s"),
+        ]
+        met = (
+            p99 <= TARGET_P99_SECONDS and timeouts == 0 and run.stored_unacked == 0
+            and drain.seconds is not None and drain.seconds <= TARGET_DRAIN_SECONDS
+        )
+        lines.append(f"- {run.database} at {run.offered:,.0f}/s: {'all targets met' if met else 'not all targets met'}: {'; '.join(checks)}")
+    return "\n".join(lines)
+
+
 def legend(args: argparse.Namespace) -> str:
     return "\n\n".join([
         f"Open loop: request i is due at start + i/rate for {args.seconds:g} s and is sent then whatever the server has "
@@ -334,6 +362,8 @@ def main() -> None:
                     )
     print(f"## Sustained ingestion (open loop)\n\nCommand: `{command_line()}`\n\n{facts}\n")
     print(tables(runs, args))
+    print(f"\nTargets (p99 ≤ {TARGET_P99_SECONDS * 1000:.0f} ms, no timeouts, nothing stored unacknowledged, backlog drained "
+          f"≤ {TARGET_DRAIN_SECONDS:g} s after the load):\n{targets(runs)}")
     print(f"\n{legend(args)}\n\nTotal time {time.monotonic() - began:.0f} s.")
 
 

@@ -13,10 +13,9 @@ SqlBackfill → SqlFirmPage → SqlStorage.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,10 +43,12 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def create_engine(url: str, *, writer: bool = False) -> sa_asyncio.AsyncEngine:
-    """An async engine for `url`; for SQLite, with the pragmas this service relies on."""
+def create_engine(url: str, *, writer: bool = False, pool_size: int | None = None) -> sa_asyncio.AsyncEngine:
+    """An async engine for `url`; for SQLite, with the pragmas this service relies on. `pool_size`
+    (PostgreSQL) bounds the engine's connections; by default SQLAlchemy's pool (5, overflowing to 15)."""
     if not url.startswith("sqlite"):
-        return sa_asyncio.create_async_engine(url, pool_pre_ping=True)
+        sized: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
+        return sa_asyncio.create_async_engine(url, pool_pre_ping=True, **sized)
     options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if writer else {}
     engine = sa_asyncio.create_async_engine(url, **options)
 
@@ -86,9 +87,9 @@ class SqlBase(stores.Lifecycle):
         self._reader: sa_asyncio.AsyncEngine | None = None
         self._writer: sa_asyncio.AsyncEngine | None = None
         self._users = 0  # open() and close() nest: the app and a test may share one store
-        # SQLite group commit: concurrent add_events calls share one transaction (one fsync).
-        self._queued: list[tuple[Sequence[records.NewEvent], asyncio.Future[list[records.AddResult]]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        # PostgreSQL: received events are committed on connections of their own (`_intake`), so an
+        # acknowledgement never waits for a connection the pipeline, the console or a worker holds.
+        self._intake: sa_asyncio.AsyncEngine | None = None
 
     async def open(self) -> None:
         """Create the engines. Raises sql_health.MissingDatabase for a SQLite file that does not exist:
@@ -99,19 +100,27 @@ class SqlBase(stores.Lifecycle):
         if self._writer is None:
             self._writer = create_engine(self.url, writer=True)
             self._reader = create_engine(self.url) if self.is_sqlite else self._writer
+            self._intake = self._writer if self.is_sqlite else create_engine(self.url, pool_size=constants.INTAKE_POOL_SIZE)
 
     async def close(self) -> None:
         self._users -= 1
         if self._users > 0:
             return
-        for engine in {id(e): e for e in (self._reader, self._writer) if e is not None}.values():
+        for engine in {id(e): e for e in (self._reader, self._writer, self._intake) if e is not None}.values():
             await engine.dispose()
-        self._reader = self._writer = None
+        self._reader = self._writer = self._intake = None
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[sa_asyncio.AsyncConnection]:
         assert self._writer is not None, "SqlStorage.open() was not called"
         async with self._writer.begin() as connection:
+            yield connection
+
+    @contextlib.asynccontextmanager
+    async def _write_intake(self) -> AsyncIterator[sa_asyncio.AsyncConnection]:
+        """A write transaction for received events: the single writer on SQLite, the intake pool on PostgreSQL."""
+        assert self._intake is not None, "SqlStorage.open() was not called"
+        async with self._intake.begin() as connection:
             yield connection
 
     @contextlib.asynccontextmanager
@@ -158,7 +167,11 @@ class SqlBase(stores.Lifecycle):
 
     def writer_wanted(self) -> bool:
         """Whether received events wait to be stored: on SQLite they wait for the single writer."""
-        return self._flusher is not None and not self._flusher.done()
+        return self.is_sqlite and self.intake_busy()
+
+    def intake_busy(self) -> bool:
+        """Whether received events are being committed or wait for their commit (SqlStorage's group commit)."""
+        return False
 
     @staticmethod
     def _event(row: Any) -> records.StoredEvent:

@@ -1,12 +1,11 @@
 """SQL storage through SQLModel/SQLAlchemy: SQLite (aiosqlite) or PostgreSQL (asyncpg), picked by URL.
 
 The whole store, built on the layers of connectors.sql_base (engines and locking rules there):
-this top layer adds received events (with SQLite group commit) and API tokens.
+this top layer adds received events (with group commit) and API tokens.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 from collections.abc import Sequence
 from typing import Any
@@ -14,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_firm_page
+from connectors import sql_firm_page, sql_group_commit
 from connectors import sql_models as models
-from engine import settings, storage
+from engine import constants, settings, storage
 from engine.core import event_status, records
 
 _EVENT = models.Event.__table__
@@ -42,35 +41,19 @@ class SqlStorage(sql_firm_page.SqlFirmPage, storage.Storage):
 
     # Events -----------------------------------------------------------------------------------
 
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
+        self._group_commit = sql_group_commit.GroupCommit(self._add_events, max_events=constants.INTAKE_GROUP_MAX_EVENTS)
+
+    def intake_busy(self) -> bool:
+        return self._group_commit.busy
+
     async def add_events(self, events: Sequence[records.NewEvent]) -> list[records.AddResult]:
         if not events:
             return []
-        if not self.is_sqlite:
-            return await self._add_events(events)  # PostgreSQL groups concurrent commits itself
-        # SQLite has one writer and fsyncs every commit: requests that arrive while a commit is in
-        # flight are committed together in the next one. Each caller still returns only after the
-        # transaction holding its events has committed.
-        future: asyncio.Future[list[records.AddResult]] = asyncio.get_running_loop().create_future()
-        self._queued.append((events, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_queued())
-        return await asyncio.shield(future)
-
-    async def _flush_queued(self) -> None:
-        while self._queued:
-            batch, self._queued = self._queued, []
-            try:
-                results = await self._add_events([event for events, _ in batch for event in events])
-            except Exception as exc:  # every caller in the batch learns its events were not stored
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            start = 0
-            for events, future in batch:
-                if not future.done():
-                    future.set_result(results[start : start + len(events)])
-                start += len(events)
+        # Requests that arrive while a commit is in flight are committed together in the next one
+        # (connectors.sql_group_commit); each caller returns after the commit that holds its events.
+        return await self._group_commit.add(events)
 
     async def _add_events(self, events: Sequence[records.NewEvent]) -> list[records.AddResult]:
         now = _now()
@@ -88,7 +71,7 @@ class SqlStorage(sql_firm_page.SqlFirmPage, storage.Storage):
             }
             for e in events
         ]
-        async with self._write() as connection:
+        async with self._write_intake() as connection:
             inserted = set(
                 (
                     await connection.execute(

@@ -45,6 +45,36 @@ MAX_BATCH_ITEMS = 1000
 #: Standard Webhooks tolerance for `webhook-timestamp`; fixed by the reference library at ±5 minutes.
 WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 
+#: Most events one group commit of received events holds (connectors.sql_group_commit): deliveries
+#: that arrive while a commit is in flight share the next transaction and its one disk flush. A
+#: delivery's events are never split, so a group may exceed this by one batch (MAX_BATCH_ITEMS).
+#: Large enough that a group rarely ends early at the loads measured (1,000 events/s commit ~10–50
+#: per group), small enough that one transaction's insert stays well under a megabyte of rows.
+INTAKE_GROUP_MAX_EVENTS = 500
+
+#: PostgreSQL connections kept for committing received events, apart from the pool the pipeline, the
+#: console and the workers share: acknowledgements never wait for a connection a long fold holds.
+#: Group commit runs one transaction at a time, so one connection is used; the second stands by
+#: while the first is replaced after a network fault.
+INTAKE_POOL_SIZE = 2
+
+#: Webhook deliveries the service works on at once (read, verified, validated or waiting for their
+#: commit). One more is refused at once with 503 and Retry-After, storing nothing, instead of
+#: queueing until the sender times out and perhaps storing what it will deliver again. At 1,000
+#: events/s and the 50 ms target latency about 50 are in flight (Little's law); four times that
+#: absorbs bursts, and a sender waiting behind 200 others would wait well past any useful answer.
+INTAKE_MAX_IN_FLIGHT = 200
+
+#: A delivery that has been in hand this long and is not yet being stored is refused (503, nothing
+#: stored) instead: its sender may be about to give up (the benchmark's 10 s timeout; Standard
+#: Webhooks senders use 15–30 s), and an event stored after that is stored but unacknowledged. The
+#: in-flight bound alone did not prevent it: on a machine that gave the service a quarter of a core,
+#: the 200 admitted deliveries of one run all waited past 10 s and were stored unacknowledged.
+INTAKE_DEADLINE_SECONDS = 5.0
+
+#: Seconds a sender is told to wait (Retry-After) when a delivery was refused for load.
+INTAKE_RETRY_AFTER_SECONDS = 1
+
 #: Most events the pipeline folds per transaction (a group): the statements, thread hops and commit
 #: around a fold cost far more than its own work, and a group pays them once. bench/fold.py on SQLite
 #: (docs/performance.md): 1 → 116 events/s, 8 → 454, 16 → 530, 32 → 621, 64 → 555. Larger groups only
@@ -58,6 +88,27 @@ PIPELINE_GROUP_SIZE = 32
 #: events/s (docs/performance.md, *Folding*): 0 → ack p50 18–32 ms, backlog after 20 s 8.2–8.9k;
 #: 2 ms → 33–35 ms, 6.4–6.8k; 5 ms → 42–46 ms, 1.3–3.8k; before groups 23–32 ms, 8.6–9.0k.
 PIPELINE_GROUP_YIELD_SECONDS = 0.002
+
+#: While events are arriving, the pipeline's folds may take at most this share of the time: after
+#: each group it rests for (1 − share) / share of the time its folds took, so the webhook's handlers,
+#: which share the process and its one event loop, always get the rest and folding can never starve
+#: acknowledgement. With no events arriving it folds flat out. bench/sustained.py at 1,000 events/s
+#: on a busy machine (docs/performance.md, *Ingestion under sustained load*): 0.5 → 541 (SQLite) and
+#: 126 (PostgreSQL) acknowledged per s; 0.25 → 736 and 491. Resting only while handlers had work
+#: (ending the rest at the first quiet loop turns) acknowledged 176 and 336: folds resumed between a
+#: handler's steps. A larger backlog is the price; it is folded at full speed once the load stops.
+PIPELINE_SHARE_UNDER_LOAD = 0.25
+
+#: Events count as arriving (PIPELINE_SHARE_UNDER_LOAD and PIPELINE_GATHER_SECONDS apply) for this
+#: long after one was stored.
+PIPELINE_LOAD_WINDOW_SECONDS = 0.5
+
+#: While events are arriving, a woken pipeline waits this long before it claims, so a group gathers
+#: (50 events at 1,000/s). Woken per stored event, it claimed them one or two at a time: a profile
+#: of the service at ~110 acknowledged/s showed 14,491 claims for 3,000 events, each a write
+#: transaction on SQLite's single writer, and as many wake-ups of the delivery worker. A lone event
+#: is not delayed: with nothing arriving before it, it is claimed at once.
+PIPELINE_GATHER_SECONDS = 0.05
 
 #: How often the pipeline looks for events committed by other processes (it is woken at once for its own).
 PIPELINE_POLL_SECONDS = 1.0

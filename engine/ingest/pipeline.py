@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -50,6 +51,7 @@ class Pipeline:
         group_size: int = constants.PIPELINE_GROUP_SIZE,
         poll_seconds: float = constants.PIPELINE_POLL_SECONDS,
         retry_seconds: float = constants.PIPELINE_RETRY_SECONDS,
+        share_under_load: float = constants.PIPELINE_SHARE_UNDER_LOAD,
     ) -> None:
         self.storage = store
         self.matcher = matcher
@@ -62,6 +64,9 @@ class Pipeline:
         self._size = group_size  # the next group's; smaller while acknowledgements keep cutting groups short
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
+        self.share_under_load = share_under_load
+        self._stored_at = -math.inf  # when the webhook last stored an event (time.monotonic)
+        self._folding = 0.0  # seconds the last group's folds took
         self._wakeup = asyncio.Event()
         # Wake-ups are numbered; a drain started after wake-up n has seen everything committed before it.
         self._requested = 0
@@ -76,6 +81,23 @@ class Pipeline:
         """Tell the worker new events were committed."""
         self._requested += 1
         self._wakeup.set()
+
+    def stored(self) -> None:
+        """Tell the worker the webhook has just committed events: wake it, and for the next
+        PIPELINE_LOAD_WINDOW_SECONDS let it fold only its share of the time (`share_under_load`)."""
+        self._stored_at = time.monotonic()
+        self.wake()
+
+    def _arriving(self) -> bool:
+        """Whether the webhook stored events within the last PIPELINE_LOAD_WINDOW_SECONDS."""
+        return time.monotonic() - self._stored_at <= constants.PIPELINE_LOAD_WINDOW_SECONDS
+
+    def _rest_after(self, busy: float) -> float:
+        """How long to rest after a group whose folds took `busy` seconds: none unless events are arriving.
+        (Only the folds count: while the group waits for the database, the handlers have the loop anyway.)"""
+        if self.share_under_load >= 1 or not self._arriving():
+            return 0.0
+        return busy * (1 - self.share_under_load) / self.share_under_load
 
     async def run_once(self) -> int:
         """Process what is pending now, a group of events per transaction; return how many were handled."""
@@ -97,12 +119,15 @@ class Pipeline:
             alone = max(0, alone - len(results))
             handled += len(results)
             self._report(results)
+            if rest := self._rest_after(self._folding):
+                await asyncio.sleep(rest)  # acknowledgements first: the webhook's handlers have the loop
         return handled
 
     async def _fold_group(self, size: int) -> list[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]]:
         """Claim and fold up to `size` events in one transaction; each event's fold or failure, once committed."""
         claimed: list[records.StoredEvent] = []
         results: list[tuple[records.StoredEvent, event_store.FoldOutcome | Exception]] = []
+        self._folding = 0.0  # seconds the group's folds held the event loop (judging is CPU work)
         try:
             async with self.storage.fold_group(size) as group:
                 claimed, started = list(group.events), time.monotonic()
@@ -111,7 +136,9 @@ class Pipeline:
                         break
                     if results and group.contended and time.monotonic() - started >= constants.PIPELINE_GROUP_YIELD_SECONDS:
                         break  # received events wait for the writer: the rest go in the next group
+                    began = time.perf_counter()
                     results.append((event, await self._fold(group, event)))
+                    self._folding += time.perf_counter() - began
                     # A group's folds need not wait for the database at all: let the webhook's handlers
                     # run between them, so acknowledgements never wait for a whole group's judging.
                     await asyncio.sleep(0)
@@ -178,6 +205,10 @@ class Pipeline:
     async def run_forever(self) -> None:
         """Work until stopped: drain, then wait for a wake-up or the poll interval."""
         while not self._stopping:
+            if self._arriving():
+                # Let a group's worth arrive first: one claim, one transaction and one commit for
+                # many events, where waking per stored event claimed and committed one at a time.
+                await asyncio.sleep(constants.PIPELINE_GATHER_SECONDS)
             self._wakeup.clear()
             generation = self._requested
             try:

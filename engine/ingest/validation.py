@@ -18,7 +18,7 @@ import json
 import math
 import pathlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import jsonschema
@@ -28,6 +28,7 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from engine import constants
 from engine.core import firm_names, industry_codes, regions
+from engine.ingest import schema_screen
 from engine.ingest.event_types import REGISTRY, Registry
 
 ENVELOPE_SCHEMA = pathlib.Path(__file__).with_name("envelope.schema.json")
@@ -290,6 +291,11 @@ def _validator(registry: Registry, name: str) -> jsonschema.Draft202012Validator
 
 
 @functools.cache
+def _screen(registry: Registry, name: str) -> Callable[[Any], bool]:
+    return schema_screen.screen(schema(name, registry), _formats.checkers)
+
+
+@functools.cache
 def _event_id_pattern() -> str:
     return _envelope_schema()["properties"]["id"]["pattern"]
 
@@ -314,6 +320,8 @@ def _reason(error: jsonschema.ValidationError) -> str:
 
 def _problems(registry: Registry, name: str, instance: Any, prefix: str) -> list[Problem]:
     """Schema problems, with missing and unexpected keys reported at the key's own path."""
+    if _screen(registry, name)(instance):  # the common case, settled in compiled code
+        return []
     problems = []
     for error in _validator(registry, name).iter_errors(instance):
         path = list(error.absolute_path)

@@ -1,21 +1,29 @@
 """`POST /webhooks/events`: Standard Webhooks verification, validation, durable storage, then 2xx.
 
-Order matters: size → signature → JSON → schema → store → acknowledge. Nothing is stored unless
-the whole check passes (for a batch: per item), and no 2xx leaves before the commit.
+Order matters: admission → size → signature → JSON → schema → store → acknowledge. Nothing is
+stored unless the whole check passes (for a batch: per item), and no 2xx leaves before the commit
+(which concurrent deliveries share: connectors.sql_group_commit). Past `INTAKE_MAX_IN_FLIGHT`
+deliveries in hand, one more is refused at once with 503 and Retry-After (engine.ingest.intake); a
+commit that fails is answered 503 too, so the sender delivers again (a repeat of an event that was
+stored after all is answered `duplicate`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import standardwebhooks
 from aiohttp import web
 
+from engine import constants
 from engine.core import records
 from engine.http import responses
-from engine.ingest import admission, event_store, pipeline, validation
+from engine.ingest import admission, event_store, intake, pipeline, validation
 from engine.telemetry import metrics
+
+log = logging.getLogger(__name__)
 
 #: Where received events are stored.
 EVENTS = web.AppKey("event_store", event_store.EventStore)
@@ -25,6 +33,10 @@ PIPELINE = web.AppKey("pipeline", pipeline.Pipeline)
 VERIFIERS = web.AppKey("verifiers", tuple[standardwebhooks.Webhook, ...])
 #: Largest body and largest batch a delivery may carry (settings: max_body_bytes, max_batch_items).
 LIMITS = web.AppKey("webhook_limits", tuple[int, int])
+#: The deliveries in hand, and how many may be (admission control).
+INTAKE = web.AppKey("intake", intake.Intake)
+#: When this delivery was admitted (time.monotonic), for `Intake.overdue`.
+ADMITTED = web.RequestKey("intake_admitted", float)
 
 #: Request headers kept with each event, for audit (the signature proves who sent it).
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "user-agent", "content-type")
@@ -63,10 +75,31 @@ def _verify(request: web.Request, text: str) -> None:
 async def receive_events(request: web.Request) -> web.Response:
     """Accept one event (JSON object) or a batch (JSON array) from a data-sharing platform."""
     try:
-        return await _receive(request)
+        with request.app[INTAKE].admit() as admitted:
+            request[ADMITTED] = admitted
+            return await _receive(request)
+    except intake.Overloaded:
+        metrics.webhook_refused("overloaded")
+        raise _retry_later("overloaded", "the service is busy; nothing was stored, deliver the events again later") from None
     except responses.JsonError as exc:  # refused as a whole: count it by its error code
         metrics.webhook_refused(json.loads(exc.text or "{}").get("error", "http_error"))
         raise
+
+
+def _retry_later(code: str, message: str) -> web.HTTPException:
+    return responses.error(503, code, message, headers={"Retry-After": str(constants.INTAKE_RETRY_AFTER_SECONDS)})
+
+
+async def _store(request: web.Request, events: list[records.NewEvent]) -> list[records.AddResult]:
+    """Store `events` in one commit (shared with concurrent deliveries); 503 if that commit failed, or
+    without trying if the delivery has waited past INTAKE_DEADLINE_SECONDS since it was admitted."""
+    if request.app[INTAKE].overdue(request[ADMITTED]):
+        raise _retry_later("overloaded", "the service is busy; nothing was stored, deliver the events again later")
+    try:
+        return await request.app[EVENTS].add_events(events)
+    except Exception:
+        log.exception("webhook: the commit holding %d event(s) failed", len(events))
+        raise _retry_later("not_stored", "the events could not be stored; deliver them again later") from None
 
 
 async def _receive(request: web.Request) -> web.Response:
@@ -97,10 +130,10 @@ async def _receive_one(request: web.Request, payload: Any, text: str, headers: d
             422, "invalid_event", "the event is not valid; nothing was stored",
             problems=[p.as_dict() for p in exc.problems],
         ) from None
-    [result] = await request.app[EVENTS].add_events([admission.new_event(envelope, text, headers)])
+    [result] = await _store(request, [admission.new_event(envelope, text, headers)])
     metrics.event_received(envelope.type, "accepted" if result.created else "conflict" if result.body_differs else "duplicate")
     if result.created:
-        request.app[PIPELINE].wake()
+        request.app[PIPELINE].stored()
         return responses.json_response({"event_id": result.event_id, "status": "accepted"}, status=202)
     if result.body_differs:
         raise responses.error(
@@ -131,7 +164,7 @@ async def _receive_batch(request: web.Request, items: list[Any], headers: dict[s
             continue
         accepted.append((index, admission.new_event(envelope, item, {**headers, "batch-index": str(index)})))
         results.append({"index": index, "event_id": envelope.id, "status": "pending"})
-    stored = await request.app[EVENTS].add_events([event for _, event in accepted])
+    stored = await _store(request, [event for _, event in accepted])
     for (index, _), result in zip(accepted, stored, strict=True):
         if result.created:
             results[index]["status"] = "accepted"
@@ -142,7 +175,7 @@ async def _receive_batch(request: web.Request, items: list[Any], headers: dict[s
     for answer in results:
         metrics.event_received(metrics.event_type(items[answer["index"]], validation.event_types()), answer["status"])
     if any(result.created for result in stored):
-        request.app[PIPELINE].wake()
+        request.app[PIPELINE].stored()
     counts = {state: sum(r["status"] == state for r in results) for state in ("accepted", "duplicate", "rejected", "conflict")}
     status = 422 if counts["rejected"] == len(results) else 200
     return responses.json_response({**counts, "results": results}, status=status)

@@ -17,7 +17,7 @@ from engine.console import sessions as console_sessions
 from engine.core import matching
 from engine.firm_page import web as firm_page_web
 from engine.http import auth, bodies, responses
-from engine.ingest import pipeline, webhooks
+from engine.ingest import intake, pipeline, webhooks
 from engine.judging.catalogue import durable, reference
 from engine.notices import compose, worker
 from engine.notices import web as notices_web
@@ -71,6 +71,7 @@ def create_app(
     app[webhooks.PIPELINE] = pipeline.Pipeline(store, app[keys.MATCHER])
     app[webhooks.VERIFIERS] = tuple(standardwebhooks.Webhook(secret) for secret in config.webhook_secrets)
     app[webhooks.LIMITS] = (config.max_body_bytes, config.max_batch_items)
+    app[webhooks.INTAKE] = intake.Intake(constants.INTAKE_MAX_IN_FLIGHT, constants.INTAKE_DEADLINE_SECONDS)
     # The console reads the same store through its own interface (engine.console.keys).
     app[console_keys.STORAGE] = store
     app[console_keys.MATCHER] = app[keys.MATCHER]

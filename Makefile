@@ -68,6 +68,9 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/fold.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/deliver.py
+	$(BIN)/python bench/deliver_worker.py
+	$(BIN)/python bench/messages.py
+	$(BIN)/python bench/shared_backfill.py --firms 10000
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -60,6 +60,9 @@ async def _counts(url: str) -> tuple[int, int, int]:
 def template(firms: int) -> str:
     """A PostgreSQL database holding the cached synthetic firms (made once per run of this script)."""
     source = backfill_bench.build(firms)
+    upgraded = _cli(f"sqlite+aiosqlite:///{source}", "db", "upgrade")  # a cache built before the latest migration
+    if upgraded.returncode != 0:
+        raise SystemExit(f"db upgrade failed:\n{upgraded.stderr[-3000:]}")
     name = f"policy_push_bench_template_{firms}_{secrets.token_hex(3)}"
     asyncio.run(_common._pg(f'CREATE DATABASE "{name}"'))
     copied = _cli(f"sqlite+aiosqlite:///{source}", "db", "copy", "--to", _pg_url(name).replace("+asyncpg", ""))

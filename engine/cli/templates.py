@@ -262,18 +262,14 @@ def _lint_sms(
     length, segments = len(message.text), channels.sms_segments(message.text)
     if content.application_closed:
         # Never "您可申请" once the time to apply has passed: sent counted (compose.Composer).
-        counted = digest.build(content.notice_id, [content], short_link=content.short_link, site=content.site,
-                               firm_page_url=SAMPLE_BASE_URL, unsubscribe_url=content.unsubscribe_url)
-        return _lint_digest(renderer, counted, budget, report)
+        return _lint_digest(renderer, _counted(content), budget, report)
     if segments > budget:
         # Too long to name the benefit: sent as a digest of one, which counts it (compose.Composer); reported,
         # and for a typical firm (a typical name and amount, the window open) told apart.
         report.counted.add(content.clause_id)
         if _typical(content):
             report.counted_typical.add(content.clause_id)
-        counted = digest.build(content.notice_id, [content], short_link=content.short_link, site=content.site,
-                               firm_page_url=SAMPLE_BASE_URL, unsubscribe_url=content.unsubscribe_url)
-        return _lint_digest(renderer, counted, budget, report)
+        return _lint_digest(renderer, _counted(content), budget, report)
     report.segments[segments] += 1
     report.longest = max(report.longest, (length, content.clause_id))
     # The SMS addresses the firm by a short form (the name itself where it fits); the email in full.
@@ -287,6 +283,12 @@ def _lint_sms(
     facts += [content.deadline_short] if content.kind == outbox.NEW and content.needs_application else []
     problems += [f"{where}: does not show {fact!r}" for fact in facts if fact not in message.text]
     return problems
+
+
+def _counted(content: content_module.NoticeContent) -> digest.DigestContent:
+    """The digest of one that an SMS too long to name its benefit is sent as (compose.Composer)."""
+    return digest.build(content.notice_id, [content], short_link=content.short_link, site=content.site,
+                        firm_page_url=SAMPLE_BASE_URL, unsubscribe_url=content.unsubscribe_url)
 
 
 def _typical(content: content_module.NoticeContent) -> bool:

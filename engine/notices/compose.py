@@ -38,10 +38,11 @@ class Composer:
         return firm_links.make_short_token(self._key, uscc)
 
     def content(
-        self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decisions: Mapping[int, matching.Decision]
+        self, notice: outbox.NoticeRecord, profile: Mapping[str, Any], decisions: Mapping[int, matching.Decision],
+        short_link: str = "",
     ) -> content.NoticeContent:
         """What one notice tells: the decision it announces (for a changed amount, with the one told before).
-        An SMS's content carries the short link to the firm's page, an email's the full one."""
+        An SMS's content carries `short_link` to the firm's page, an email's the full link."""
         decision = decisions[notice.decision_id]
         change = None
         if notice.kind != outbox.NEW:
@@ -62,7 +63,7 @@ class Composer:
             period=notice.period,
             change=change,
             firm_page_url=None if sms else self.firm_page_url(notice.uscc),
-            short_link=self.short_link(notice.uscc) if sms else "",
+            short_link=short_link if sms else "",
             site=self.settings.public_url,
         )
 
@@ -75,9 +76,10 @@ class Composer:
         names its benefit where that fits the segment budget (and is not an application whose time has
         passed); otherwise, and for several, it counts what was done and what may be applied for. Its id (the email's Message-ID, the SMS's OutId) is the
         digest's."""
-        items = [self.content(notice, profile, decisions) for notice in digest.collapsed(notices)]
+        uscc, channel = notices[0].uscc, notices[0].channel
+        link = self.short_link(uscc)  # one token for the message, whatever the number of its items
+        items = [self.content(notice, profile, decisions, link) for notice in digest.collapsed(notices)]
         contact = profile.get("contact", {})
-        channel = notices[0].channel
         if len(items) == 1 and channel == "email":
             return self.renderer.render_email(items[0], contact["email"])
         if len(items) == 1 and not items[0].application_closed:
@@ -86,10 +88,9 @@ class Composer:
                 return message
             # A benefit's title or the site too long to name it within the budget: counted, as several are.
         # (An application whose time has passed is counted too: its template says "您可申请".)
-        uscc = notices[0].uscc
         built = digest.build(
             notices[0].digest_id or notices[0].notice_id, items,
-            short_link=items[0].short_link or self.short_link(uscc), site=self.settings.public_url,
+            short_link=link, site=self.settings.public_url,
             firm_page_url=self.firm_page_url(uscc), unsubscribe_url=self.unsubscribe_url(uscc, "email"),
         )
         if channel == "sms":

@@ -51,7 +51,7 @@ async def test_two_workers_share_a_run_and_judge_every_firm_once(judged_with_dra
     assert await _met(store, helpers.AT_THRESHOLD) == ["not_met"]  # the draft's mistake, to correct
     told_before = sum((await store.count_notices()).values())
     spec = await shared.start(store, production_matcher, _plan())
-    assert await store.get_run(spec.run_id) == dict_free(spec, await store.get_run(spec.run_id))
+    assert await store.get_run(spec.run_id) == as_stored(spec, await store.get_run(spec.run_id))
     other = await _other_process(store)
     try:
         first, second = await asyncio.gather(
@@ -76,7 +76,7 @@ async def test_two_workers_share_a_run_and_judge_every_firm_once(judged_with_dra
     assert again.firms == 0 and await _met(store, helpers.AT_THRESHOLD) == ["not_met", "met"]
 
 
-def dict_free(spec: backfill_store.RunSpec, stored: backfill_store.RunSpec | None) -> backfill_store.RunSpec | None:
+def as_stored(spec: backfill_store.RunSpec, stored: backfill_store.RunSpec | None) -> backfill_store.RunSpec | None:
     """The spec as stored: the same but for the time the store gave it."""
     assert stored is not None
     return backfill_store.RunSpec(spec.run_id, spec.as_of, spec.clause_ids, spec.actor, spec.first_only,

@@ -49,6 +49,7 @@ from connectors import sql_migrate as migrate
 from connectors import sql_models as models
 from engine.core import profile
 from engine.ingest import folding, synth, validation
+from engine.ingest.event_types import REGISTRY
 from engine.judging import catalogue, recording
 from engine.judging.catalogue import durable
 
@@ -106,8 +107,8 @@ def build(firms: int) -> Path:
                    " VALUES (?, ?, NULL, ?, ?, ?, '', '{}', 'processed')",
                    (event["id"], event["type"], *[_sqlite_time(dt.datetime.fromisoformat(event["occurred_at"]))] * 2, body))
         data = event["data"]
-        db.execute("INSERT INTO region_risk (county, year, level, event_id) VALUES (?, ?, ?, ?)",
-                   (data["county"], data["year"], data["level"], event["id"]))
+        db.execute("INSERT INTO region_designation (county, kind, year, level, event_id) VALUES (?, ?, ?, ?, ?)",
+                   (*REGISTRY.get(event["type"]).designate(data), event["id"]))
     chunks = [(start, min(start + CHUNK, firms)) for start in range(0, firms, CHUNK)]
     with multiprocessing.get_context("spawn").Pool(os.cpu_count() or 1) as pool:
         for rows in pool.imap(_fold_chunk, chunks):
@@ -194,8 +195,8 @@ def baseline(database: Path, as_of: dt.date, firms: int) -> float:
                     )).all()
                 for uscc, fields, region in rows:
                     stored = await target.decisions(uscc)
-                    risk = await target.risk_years(region) if region else frozenset()
-                    context = recording.match_context(risk, stored)
+                    county = await target.designations(region) if region else frozenset()
+                    context = recording.match_context(county, stored)
                     recording.changed_decisions(matcher.match(profile.nest(uscc, fields), as_of, context), context.previous)
                     judged += 1
                 if judged >= firms:

@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     cases = []
     for _ in range(args.firms):
         as_of = dt.date(2022, 1, 1) + dt.timedelta(days=rng.randrange(730))
-        context = matching.MatchContext(risk_years=frozenset({2022}) if rng.random() < 0.3 else frozenset())
+        context = matching.MatchContext(designations=matching.designations(epidemic_risk=[2022] if rng.random() < 0.3 else []))
         cases.append((profile(rng, as_of), as_of, context))
     prepared = [inputs.prepare(catalogue, p, d, c) + (d,) for p, d, c in cases]
     facts = [engine_matcher.facts.encode(a, d, o) for a, o, d in prepared]

@@ -55,9 +55,9 @@ def events(matcher: durable.DurableMatcher, cases: Sequence[tuple], *, dated: bo
         uscc, flat = nested["uscc"], profile.flatten(nested)
         known: list[tuple[dt.date, matching.Decision]] = []
         if steady:
-            first = recording.changed_decisions(matcher.match(nested, day, recording.context_of(context.risk_years, [])), {})
+            first = recording.changed_decisions(matcher.match(nested, day, recording.context_of(context.designations, [])), {})
             known = [(day, decision) for decision in first]
-        out.append((uscc, flat, day, context.risk_years, known))
+        out.append((uscc, flat, day, context.designations, known))
     return out
 
 

@@ -25,7 +25,7 @@ from engine.notices import notice_rules
 _FIRM = models.Firm.__table__
 _DECISION = models.Decision.__table__
 _NOTICE = models.Notice.__table__
-_RISK = models.RegionRisk.__table__
+_DESIGNATION = models.RegionDesignation.__table__
 _SETTING = models.ClauseSetting.__table__
 _OPENING = models.WindowOpening.__table__
 _CHECK = models.WindowCheck.__table__
@@ -37,7 +37,7 @@ _OPENINGS = "openings"
 _WINDOWS_LOCK = int.from_bytes(b"pp-windows", "big") >> 17
 
 
-_NO_YEARS: frozenset[int] = frozenset()
+_NO_DESIGNATIONS: frozenset[matching.Designation] = frozenset()
 
 
 class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
@@ -103,10 +103,13 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
                 for row in rows:
                     grants.setdefault(row.uscc, []).append(firm_input.Grant(row.as_of, row.clause_id, float(row.amount)))
             regions = {row.region for row in firms if row.region}
-            risk: dict[str, set[int]] = {}
+            designated: dict[str, set[matching.Designation]] = {}
             if regions:
-                for row in await connection.execute(sa.select(_RISK.c.county, _RISK.c.year).where(_RISK.c.county.in_(sorted(regions)))):
-                    risk.setdefault(row.county, set()).add(row.year)
+                for row in await connection.execute(
+                    sa.select(_DESIGNATION.c.county, _DESIGNATION.c.kind, _DESIGNATION.c.year)
+                    .where(_DESIGNATION.c.county.in_(sorted(regions)))
+                ):
+                    designated.setdefault(row.county, set()).add(matching.Designation(row.kind, row.year))
             told = notice_rules.told_of(await connection.execute(
                 sa.select(_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
                           sa.cast(_NOTICE.c.amount, sa.Float).label("amount"), _NOTICE.c.decision_id)
@@ -115,13 +118,13 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             gated = frozenset(
                 (await connection.execute(sa.select(_SETTING.c.clause_id).where(_SETTING.c.needs_approval.is_(True)))).scalars()
             )
-        risk_years = {county: frozenset(years) for county, years in risk.items()}
+        by_county = {county: frozenset(found) for county, found in designated.items()}
         none: dict[str, firm_input.Prior] = {}
         return store.Batch(
             # Positional and unpacked: attribute access on result rows costs more than the rest here.
             firms=[
                 firm_input.FirmInput(uscc, fields, version, by_firm.get(uscc, none), tuple(grants.get(uscc, ())),
-                                risk_years.get(region, _NO_YEARS))
+                                by_county.get(region, _NO_DESIGNATIONS))
                 for uscc, fields, version, region in firms
             ],
             told=told,

@@ -1,4 +1,4 @@
-"""Reading firms on SQL: profiles, their provenance, their decisions and their county's risk years."""
+"""Reading firms on SQL: profiles, their provenance, their decisions and their county's designations."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from engine.core import matching, records, stores
 
 _FIRM = models.Firm.__table__
 _FIELD = models.ProfileField.__table__
-_RISK = models.RegionRisk.__table__
+_DESIGNATION = models.RegionDesignation.__table__
 _DECISION = models.Decision.__table__
 
 
@@ -84,12 +84,13 @@ class SqlFirms(sql_base.SqlBase, stores.FirmReader):
             return await self._decisions(connection, uscc)
 
     @staticmethod
-    async def risk_years_in(connection: sa_asyncio.AsyncConnection, county: str | None) -> frozenset[int]:
+    async def designations_in(connection: sa_asyncio.AsyncConnection, county: str | None) -> frozenset[matching.Designation]:
         if county is None:
             return frozenset()
-        rows = await connection.execute(sa.select(_RISK.c.year).where(_RISK.c.county == county))
-        return frozenset(rows.scalars())
+        rows = await connection.execute(
+            sa.select(_DESIGNATION.c.kind, _DESIGNATION.c.year).where(_DESIGNATION.c.county == county))
+        return frozenset(matching.Designation(row.kind, row.year) for row in rows)
 
-    async def risk_years(self, county: str) -> frozenset[int]:
+    async def designations(self, county: str) -> frozenset[matching.Designation]:
         async with self._read() as connection:
-            return await self.risk_years_in(connection, county)
+            return await self.designations_in(connection, county)

@@ -63,7 +63,7 @@ class SqlFoldGroup(event_store.FoldGroup):
         self._handled: set[str] = set()
         self._firms: dict[str, firm_fold.FirmState] = {}
         self._known: dict[str, list[tuple[datetime.date, matching.Decision]]] = {}
-        self._risk: dict[str, frozenset[int]] = {}
+        self._designations: dict[str, frozenset[matching.Designation]] = {}
         self._created: set[str] = set()
         self._touched: dict[str, None] = {}  # an ordered set: firms folded, first fold first
         self._provenance: list[dict[str, Any]] = []
@@ -149,8 +149,8 @@ class SqlFoldGroup(event_store.FoldGroup):
         as_of = china_time.as_of_date(event.occurred_at)
         decisions: list[matching.Decision] = []
         if applied.changed:
-            risk = await self.risk_years_in(applied.firm.fields.get("region"))
-            decisions = recording.judge_firm(uscc, applied.firm.fields, as_of, risk, self._known.get(uscc, []), judge)
+            county = await self.designations_in(applied.firm.fields.get("region"))
+            decisions = recording.judge_firm(uscc, applied.firm.fields, as_of, county, self._known.get(uscc, []), judge)
         woken: list[notice_rules.Transitioned] = []
         if notice_rules.contact_changed(applied.changed):
             # An address or consent that arrives wakes the notices waiting for it, in this transaction.
@@ -179,7 +179,7 @@ class SqlFoldGroup(event_store.FoldGroup):
         )
 
     async def fold_region_event(
-        self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
+        self, event: records.StoredEvent, designation: records.RegionDesignation, judge: recording.Judge
     ) -> event_store.FoldOutcome:
         if not self._take(event.event_id):
             return event_store.FoldOutcome()
@@ -202,12 +202,12 @@ class SqlFoldGroup(event_store.FoldGroup):
     def contended(self) -> bool:
         return self._store.writer_wanted()
 
-    async def risk_years_in(self, county: str | None) -> frozenset[int]:
+    async def designations_in(self, county: str | None) -> frozenset[matching.Designation]:
         if county is None:
             return frozenset()
-        if county not in self._risk:
-            self._risk[county] = await self._store.risk_years_in(self._connection, county)
-        return self._risk[county]
+        if county not in self._designations:
+            self._designations[county] = await self._store.designations_in(self._connection, county)
+        return self._designations[county]
 
     async def waiting_notices(self, uscc: str) -> list[outbox.NoticeRecord]:
         """The firm's notices still waiting for its address or consent, as far as this group knows (read,

@@ -26,7 +26,7 @@ from engine.notices import approvals, notice_rules
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
-_RISK = models.RegionRisk.__table__
+_DESIGNATION = models.RegionDesignation.__table__
 _DECISION = models.Decision.__table__
 
 #: What judging a firm reads of its decisions (recording.context_of), without explanations and facts.
@@ -76,13 +76,14 @@ class SqlFolding(sql_approvals.SqlApprovals):
         return event_store.claimable([self._event(row) for row in await connection.execute(query)])
 
     async def fold_region(
-        self, connection: sa_asyncio.AsyncConnection, event: records.StoredEvent, designation: records.RiskDesignation,
+        self, connection: sa_asyncio.AsyncConnection, event: records.StoredEvent, designation: records.RegionDesignation,
         judge: recording.Judge,
     ) -> event_store.FoldOutcome:
         await connection.execute(
-            self.insert(_RISK)
-            .values(county=designation.county, year=designation.year, level=designation.level, event_id=event.event_id)
-            .on_conflict_do_nothing(index_elements=["county", "year"])
+            self.insert(_DESIGNATION)
+            .values(county=designation.county, kind=designation.kind, year=designation.year, level=designation.level,
+                    event_id=event.event_id)
+            .on_conflict_do_nothing(index_elements=["county", "kind", "year"])
         )
         firms = (
             await connection.execute(
@@ -106,7 +107,7 @@ class SqlFolding(sql_approvals.SqlApprovals):
     ) -> list[matching.Decision]:
         known = (await self.judging_context(connection, [uscc])).get(uscc, [])
         as_of = china_time.as_of_date(event.occurred_at)
-        new = recording.judge_firm(uscc, fields, as_of, await self.risk_years_in(connection, fields.get("region")), known, judge)
+        new = recording.judge_firm(uscc, fields, as_of, await self.designations_in(connection, fields.get("region")), known, judge)
         if new:
             await self._record_decisions(connection, [(uscc, d) for d in new], as_of, event.event_id, "pipeline")
         return new

@@ -74,14 +74,16 @@ class ProfileField(SQLModel, table=True):
     recorded_at: datetime.datetime = Field(default_factory=_utcnow, sa_column=sa.Column(Timestamp, nullable=False))
 
 
-class RegionRisk(SQLModel, table=True):
-    """A county designated as (containing) a medium/high epidemic risk area in a year."""
+class RegionDesignation(SQLModel, table=True):
+    """A county's designation of a kind (core.matching.DESIGNATION_KINDS) in a year: it had a medium/high
+    epidemic risk area (with its level), it was named a 示范县 创建县."""
 
-    __tablename__ = "region_risk"
+    __tablename__ = "region_designation"
 
     county: str = Field(sa_column=sa.Column(sa.String(6), primary_key=True))
+    kind: str = Field(sa_column=sa.Column(sa.String(32), primary_key=True))
     year: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
-    level: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    level: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
     event_id: str = Field(sa_column=sa.Column(sa.String(128), sa.ForeignKey("event.event_id"), nullable=False))
 
 

@@ -21,7 +21,6 @@ from engine.core import event_status, records
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
 _FIELD = models.ProfileField.__table__
-_RISK = models.RegionRisk.__table__
 _DECISION = models.Decision.__table__
 _TOKEN = models.ApiToken.__table__
 

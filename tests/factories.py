@@ -11,6 +11,8 @@ from typing import Any
 import standardwebhooks
 from stdnum.cn import uscc as stdnum_uscc
 
+from engine.ingest.event_types import REGISTRY
+
 #: The Standard Webhooks specification's own test secret.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OTHER_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="  # base64 of 26 letters
@@ -58,12 +60,13 @@ def event(kind: str = "firm.registered", *, firm: str | None = None, occurred_at
         "loan.issued": {"loan_id": "LN-77", "kind": "agricultural", "principal": 2000000, "annual_rate": 4.35, "issued_on": "2022-03-01"},
         "ip.transaction": {"transaction_id": "IP-9", "role": "buyer", "amount": 500000, "date": "2022-06-01"},
         "region.risk_designated": {"county": "140302", "year": 2022, "level": "medium"},
+        "region.demo_county_designated": {"county": "141181", "year": 2022},
         "contact.updated": {"mobile": "13800138000", "email": "Finance@Example.cn", "consent": {"sms": True, "email": True}},
         "customs.registered": {"registered_on": "2019-06-18", "customs_code": "1402960123"},
         "statistics.scale_listed": {"year": 2022, "listed": True},
     }
     envelope: dict[str, Any] = {"type": kind, "occurred_at": occurred_at, "data": {**defaults[kind], **data}}
-    if kind != "region.risk_designated":
+    if REGISTRY.get(kind).scope == "firm":
         envelope["uscc"] = firm or uscc(1)
     return envelope
 

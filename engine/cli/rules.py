@@ -198,7 +198,7 @@ def diff(ctx: click.Context, as_of: dt.date | None, limit: int, workers: int | N
               help="A firm profile as JSON (docs/profile.md shape, or {\"profile\": {...}} as the API returns).")
 @click.option("--as-of", callback=options.parse_date, default=None, help="Decision date YYYY-MM-DD (default: today in China).")
 @click.option("--risk-year", "risk_years", type=int, multiple=True,
-              help="A year the firm's county had a medium/high risk area (repeatable); replaces the stored designations.")
+              help="A year the firm's county had a medium/high risk area (repeatable); replaces the stored risk designations.")
 @click.option("--no-risk-years", is_flag=True, help="Judge as if the county never had a risk area, whatever is stored.")
 @click.option("--all", "show_all", is_flag=True, help="Also show clauses not met.")
 @click.option("--json", "as_json", is_flag=True, help="Print decisions as JSON.")
@@ -207,9 +207,9 @@ def match(profile_path: Path, as_of: dt.date | None, risk_years: tuple[int, ...]
     """Decisions for a firm profile, without storing anything (met and unknown; --all for every one).
 
     The profile is judged as the pipeline would judge it, with the facts stored in the configured
-    database (POLICY_PUSH_DATABASE_URL, as for `serve`): the risk designations of the profile's county
-    (its region) and, when its uscc is a stored firm, that firm's stored decisions (the grants a yearly
-    cap counts). --risk-year or --no-risk-years replace the stored designations. Without a database the
+    database (POLICY_PUSH_DATABASE_URL, as for `serve`): the designations of the profile's county (its
+    region: risk areas, 示范县 创建县) and, when its uscc is a stored firm, that firm's stored decisions (the
+    grants a yearly cap counts). --risk-year or --no-risk-years replace the stored risk designations. Without a database the
     profile is judged without stored facts, and a line on stderr says which were not read.
     """
     if risk_years and no_risk_years:
@@ -261,13 +261,14 @@ async def _context(profile: dict[str, Any], override: frozenset[int] | None) -> 
     without the county's designations would understate a benefit.
     """
     county, uscc = profile.get("region"), profile.get("uscc")
+    given = matching.designations(epidemic_risk=override or ())
     unread = []
-    if override is None:
-        unread.append(f"risk designations of county {county}" if isinstance(county, str) else "risk designations")
+    if isinstance(county, str):
+        unread.append(f"designations of county {county}")
     if isinstance(uscc, str):
         unread.append(f"stored decisions of firm {uscc}")
-    if not unread:  # everything it would read was given: no database needed
-        return recording.context_of(override or frozenset(), []), _facts(override or frozenset(), "given", None)
+    if not unread:  # nothing to read: no database needed
+        return recording.context_of(given, []), _facts(recording.context_of(given, []), "given" if override is not None else "none", None)
     url = options.load_settings().database_url
     where = sa.engine.make_url(url).render_as_string(hide_password=True)
     absent = f"no database at {where}"
@@ -277,7 +278,7 @@ async def _context(profile: dict[str, Any], override: frozenset[int] | None) -> 
         try:
             if await store.schema_revision() is not None:
                 context = await recording.stored_context(store, profile, override)
-                return context, _facts(context.risk_years, "stored" if override is None else "given", len(context.grants))
+                return context, _facts(context, "stored" if override is None else "given", len(context.grants))
             absent = f"the database at {where} has no tables yet"
         except sa.exc.DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) != _NO_SUCH_DATABASE:
@@ -287,8 +288,8 @@ async def _context(profile: dict[str, Any], override: frozenset[int] | None) -> 
         finally:
             await store.close()
     click.echo(f"{absent}: judged without stored facts ({'; '.join(unread)} not read)", err=True)
-    risk = override or frozenset()
-    return recording.context_of(risk, []), _facts(risk, "not read: no database" if override is None else "given", None)
+    context = recording.context_of(given, [])
+    return context, _facts(context, "not read: no database" if override is None else "given", None)
 
 
 #: PostgreSQL's SQLSTATE for a database that does not exist (invalid_catalog_name).
@@ -301,9 +302,13 @@ def _missing_sqlite_file(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists()
 
 
-def _facts(risk: frozenset[int], source: str, grants: int | None) -> str:
-    """One line for the officer: the county's risk years and where they came from, and the grants counted."""
-    line = f"risk years {', '.join(map(str, sorted(risk))) or 'none'} ({source})"
+def _facts(context: matching.MatchContext, source: str, grants: int | None) -> str:
+    """One line for the officer: the county's risk years and where they came from, its demonstration-county
+    years, and the grants counted."""
+    risk, demo = context.years(matching.EPIDEMIC_RISK), context.years(matching.SME_DEMO_COUNTY)
+    line = f"risk years {', '.join(map(str, risk)) or 'none'} ({source})"
+    if demo:
+        line += f"; demonstration county since {demo[0]}"
     return line if grants is None else f"{line}; {grants} stored grant(s) of the firm counted"
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from engine.core import money
 
@@ -89,16 +89,40 @@ def same_outcome(
     return money.rounded(amount) == money.rounded(new_amount)
 
 
+#: A county had a medium/high epidemic risk area in the year (region.risk_designated).
+EPIDEMIC_RISK = "epidemic_risk"
+#: A county was named a 中小企业高质量发展示范县 创建县 in the year (region.demo_county_designated).
+SME_DEMO_COUNTY = "sme_demo_county"
+#: Every kind of county designation the rules read.
+DESIGNATION_KINDS = (EPIDEMIC_RISK, SME_DEMO_COUNTY)
+
+
+class Designation(NamedTuple):
+    """One designation of the firm's county by a public body: its kind (`DESIGNATION_KINDS`) and year."""
+
+    kind: str
+    year: int
+
+
+def designations(**years_by_kind: Collection[int]) -> frozenset[Designation]:
+    """`designations(epidemic_risk=[2022])`: the designations of the given kinds in the given years."""
+    return frozenset(Designation(kind, int(year)) for kind, years in years_by_kind.items() for year in years)
+
+
 @dataclasses.dataclass(frozen=True)
 class MatchContext:
     """Facts outside the firm's own events that a matcher may need."""
 
-    #: Years in which the firm's county was designated a medium/high risk area.
-    risk_years: frozenset[int] = frozenset()
+    #: The designations of the firm's county (risk areas, demonstration counties), every year's.
+    designations: frozenset[Designation] = frozenset()
     #: The firm's latest stored decision per clause id (for changes and accumulating caps).
     previous: Mapping[str, Decision] = dataclasses.field(default_factory=dict)
     #: Every stored `met` decision of the firm, oldest first (earlier grants, for caps per year).
     grants: Sequence[tuple[datetime.date, Decision]] = ()
+
+    def years(self, kind: str) -> list[int]:
+        """The years, ascending, in which the firm's county had a designation of `kind`."""
+        return sorted(d.year for d in self.designations if d.kind == kind)
 
 
 class Matcher(Protocol):

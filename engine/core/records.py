@@ -91,12 +91,14 @@ class StoredDecision:
 
 
 @dataclasses.dataclass(frozen=True)
-class RiskDesignation:
-    """`region.risk_designated`: the county had a medium/high risk area in `year`."""
+class RegionDesignation:
+    """What a region event records: the county's designation of `kind` (matching.DESIGNATION_KINDS) in
+    `year`, with its `level` where the kind has one (a risk area's medium/high)."""
 
     county: str
+    kind: str
     year: int
-    level: str
+    level: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

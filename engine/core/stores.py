@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 
-from engine.core import records
+from engine.core import matching, records
 
 
 class Lifecycle(abc.ABC):
@@ -56,5 +56,5 @@ class FirmReader(abc.ABC):
         """Every decision stored for the firm, in the order stored."""
 
     @abc.abstractmethod
-    async def risk_years(self, county: str) -> frozenset[int]:
-        """Years in which the county was designated a risk area."""
+    async def designations(self, county: str) -> frozenset[matching.Designation]:
+        """Every designation stored for the county (risk areas, demonstration counties), of every year."""

@@ -43,7 +43,7 @@ class FoldGroup(abc.ABC):
         its block ends). An event the group already folded is left alone."""
 
     @abc.abstractmethod
-    async def fold_region_event(self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge) -> FoldOutcome:
+    async def fold_region_event(self, event: records.StoredEvent, designation: records.RegionDesignation, judge: recording.Judge) -> FoldOutcome:
         """Fold one of `events` as `EventStore.fold_region_event` does (a region event is claimed alone);
         if it raises, nothing of it is kept."""
 
@@ -122,7 +122,7 @@ class EventStore(stores.FirmReader, abc.ABC):
         async with self.fold_group(event_id=event.event_id) as group:
             return await group.fold_firm_event(event, assignments, judge) if group.events else FoldOutcome()
 
-    async def fold_region_event(self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge) -> FoldOutcome:
+    async def fold_region_event(self, event: records.StoredEvent, designation: records.RegionDesignation, judge: recording.Judge) -> FoldOutcome:
         """In one transaction: record the designation, re-judge every firm in the county, mark processed.
         An event already processed is left alone."""
         async with self.fold_group(event_id=event.event_id) as group:

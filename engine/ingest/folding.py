@@ -12,7 +12,7 @@ from engine.ingest import validation
 from engine.ingest.event_types import REGISTRY, Registry
 from engine.ingest.event_types.record import Assignments, year_of
 
-__all__ = ["Assignments", "assignments", "risk_designation"]
+__all__ = ["Assignments", "assignments", "designation"]
 
 
 def assignments(envelope: validation.Envelope, registry: Registry = REGISTRY) -> Assignments:
@@ -23,7 +23,10 @@ def assignments(envelope: validation.Envelope, registry: Registry = REGISTRY) ->
     return fold(envelope.data)
 
 
-def risk_designation(envelope: validation.Envelope) -> records.RiskDesignation:
-    """The designation a `region.risk_designated` event records."""
-    data = envelope.data
-    return records.RiskDesignation(county=data["county"], year=year_of(data), level=data["level"])
+def designation(envelope: validation.Envelope, registry: Registry = REGISTRY) -> records.RegionDesignation:
+    """The county designation a region event records."""
+    designate = registry.get(envelope.type).designate
+    if designate is None:
+        raise ValueError(f"{envelope.type} is a firm event: it designates no county")
+    county, kind, year, level = designate(envelope.data)
+    return records.RegionDesignation(county=county, kind=kind, year=year, level=level)

@@ -160,7 +160,7 @@ class Pipeline:
         try:
             envelope = validation.parse_stored(event.body, event.event_id)
             if envelope.type in validation.REGION_TYPES:
-                return await group.fold_region_event(event, folding.risk_designation(envelope), self.judge.match)
+                return await group.fold_region_event(event, folding.designation(envelope), self.judge.match)
             return await group.fold_firm_event(event, folding.assignments(envelope), self.judge.match)
         except tasks.TRANSIENT:
             raise

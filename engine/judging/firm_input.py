@@ -40,7 +40,8 @@ class FirmInput(typing.NamedTuple):
     version: int
     priors: Mapping[str, Prior]
     grants: Sequence[Grant] = ()
-    risk_years: frozenset[int] = frozenset()
+    #: The designations of the firm's county (matching.MatchContext.designations).
+    designations: frozenset[matching.Designation] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -127,7 +127,7 @@ class Judge:
             (grant.as_of, matching.Decision(grant.clause_id, "", "", MET, grant.amount))
             for grant in firm.grants
         ]
-        context = matching.MatchContext(risk_years=firm.risk_years, grants=grants)
+        context = matching.MatchContext(designations=firm.designations, grants=grants)
         return inputs.prepare(self.catalogue, profile.nest(firm.uscc, firm.fields), self.as_of, context)
 
     def changed_decisions(self, nested: Mapping[str, Any], context: matching.MatchContext) -> list[matching.Decision]:

@@ -19,15 +19,19 @@ from engine.core import matching, profile, records, stores
 Judge = Callable[[Mapping[str, Any], datetime.date, matching.MatchContext], Sequence[matching.Decision]]
 
 
-def match_context(risk: frozenset[int], decisions: Sequence[records.StoredDecision]) -> matching.MatchContext:
-    """Build the context a judge sees from what storage holds for a firm."""
-    return context_of(risk, [(stored.as_of, stored.decision) for stored in decisions])
+def match_context(
+    designations: frozenset[matching.Designation], decisions: Sequence[records.StoredDecision]
+) -> matching.MatchContext:
+    """Build the context a judge sees from what storage holds for a firm and its county's designations."""
+    return context_of(designations, [(stored.as_of, stored.decision) for stored in decisions])
 
 
-def context_of(risk: frozenset[int], known: Sequence[tuple[datetime.date, matching.Decision]]) -> matching.MatchContext:
+def context_of(
+    designations: frozenset[matching.Designation], known: Sequence[tuple[datetime.date, matching.Decision]]
+) -> matching.MatchContext:
     """`match_context` from (as-of date, decision) pairs in the order stored: all a judge reads of them."""
     return matching.MatchContext(
-        risk_years=risk,
+        designations=designations,
         previous={decision.clause_id: decision for _, decision in known},
         grants=tuple((as_of, decision) for as_of, decision in known if decision.status == matching.Verdict.MET),
     )
@@ -38,16 +42,18 @@ async def stored_context(
 ) -> matching.MatchContext:
     """The context the pipeline would judge `firm_profile` in, read from `store`: the calculator's default.
 
-    Risk years: those stored for the profile's county (its `region`), unless `risk_years` is given
-    (an explicit override wins). When the profile's `uscc` names a stored firm, its stored decisions
+    Designations: those stored for the profile's county (its `region`); `risk_years`, when given,
+    replaces the stored epidemic-risk ones (an explicit override wins). When the profile's `uscc` names a stored firm, its stored decisions
     give the previous verdicts and the grants already made (cumulative caps), as `match_context`
     builds them for the pipeline; a profile without `uscc` is judged as a firm with no decisions.
     """
     county, uscc = firm_profile.get("region"), firm_profile.get("uscc")
-    if risk_years is None:
-        risk_years = await store.risk_years(county) if isinstance(county, str) else frozenset()
+    designations = await store.designations(county) if isinstance(county, str) else frozenset()
+    if risk_years is not None:
+        designations = frozenset(d for d in designations if d.kind != matching.EPIDEMIC_RISK) \
+            | matching.designations(epidemic_risk=risk_years)
     decisions = await store.decisions(uscc.strip().upper()) if isinstance(uscc, str) else []
-    return match_context(risk_years, decisions)
+    return match_context(designations, decisions)
 
 
 def changed_decisions(
@@ -71,12 +77,13 @@ def judge_firm(
     uscc: str,
     fields: Mapping[str, Any],
     as_of: datetime.date,
-    risk: frozenset[int],
+    designations: frozenset[matching.Designation],
     known: Sequence[tuple[datetime.date, matching.Decision]],
     judge: Judge,
 ) -> list[matching.Decision]:
-    """Judge a firm's flat profile as of a date against what is stored for it; return what changed."""
-    context = context_of(risk, known)
+    """Judge a firm's flat profile as of a date against what is stored for it and its county's
+    designations; return what changed."""
+    context = context_of(designations, known)
     return changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
 
 

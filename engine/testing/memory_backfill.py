@@ -49,8 +49,8 @@ class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
                     if s.decision.clause_id in granting and s.decision.status == matching.Verdict.MET
                     and s.decision.amount is not None
                 )
-                risk = frozenset(self.risk.get(record.fields.get("region"), ()))
-                firms.append(firm_input.FirmInput(uscc, dict(record.fields), record.events_applied, priors, grants, risk))
+                county = frozenset(self.designations_by_county.get(record.fields.get("region"), ()))
+                firms.append(firm_input.FirmInput(uscc, dict(record.fields), record.events_applied, priors, grants, county))
             told = notice_rules.told_of(n for n in self.notices.values() if after < n.uscc <= upto and n.clause_id in wanted)
             return store.Batch(firms, told, frozenset(c for c, on in self.gates.items() if on))
 

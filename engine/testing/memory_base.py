@@ -13,11 +13,11 @@ import itertools
 from typing import Any
 
 from engine import audit
-from engine.core import records
+from engine.core import matching, records
 from engine.notices import outbox
 
 #: What a fold group's rollback restores (the id counters only move on, as a database's sequences do).
-STATE = ("events", "firms", "history", "stored_decisions", "risk", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates",
+STATE = ("events", "firms", "history", "stored_decisions", "designations_by_county", "tokens", "notices", "attempts", "opted_out", "audit_log", "gates",
          "responses", "preferences", "openings", "windows_checked")
 
 
@@ -35,7 +35,7 @@ class MemoryBase:
         self.firms: dict[str, records.FirmRecord] = {}
         self.history: dict[str, list[records.FieldAssignment]] = {}
         self.stored_decisions: dict[str, list[records.StoredDecision]] = {}
-        self.risk: dict[str, set[int]] = {}
+        self.designations_by_county: dict[str, set[matching.Designation]] = {}
         self.tokens: dict[str, tuple[str, records.TokenRecord]] = {}
         self.notices: dict[str, outbox.NoticeRecord] = {}
         self.attempts: dict[str, list[outbox.AttemptRecord]] = {}

@@ -1,8 +1,8 @@
-"""Reading firms in memory: profiles, their provenance, their decisions and their county's risk years."""
+"""Reading firms in memory: profiles, their provenance, their decisions and their county's designations."""
 
 from __future__ import annotations
 
-from engine.core import records, stores
+from engine.core import matching, records, stores
 from engine.testing import memory_base
 
 
@@ -18,5 +18,5 @@ class MemoryFirms(memory_base.MemoryBase, stores.FirmReader):
     async def decisions(self, uscc: str) -> list[records.StoredDecision]:
         return list(self.stored_decisions.get(uscc, []))
 
-    async def risk_years(self, county: str) -> frozenset[int]:
-        return frozenset(self.risk.get(county, ()))
+    async def designations(self, county: str) -> frozenset[matching.Designation]:
+        return frozenset(self.designations_by_county.get(county, ()))

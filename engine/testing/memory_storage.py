@@ -42,7 +42,7 @@ class _MemoryFoldGroup(event_store.FoldGroup):
         return self._store.fold_firm(event, assignments, judge)
 
     async def fold_region_event(
-        self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
+        self, event: records.StoredEvent, designation: records.RegionDesignation, judge: recording.Judge
     ) -> event_store.FoldOutcome:
         self._check(event.event_id)
         if len(self._claimed) != 1:
@@ -158,14 +158,15 @@ class InMemoryStorage(memory_firm_page.MemoryFirmPage, storage.Storage):
         )
 
     def fold_region(
-        self, event: records.StoredEvent, designation: records.RiskDesignation, judge: recording.Judge
+        self, event: records.StoredEvent, designation: records.RegionDesignation, judge: recording.Judge
     ) -> event_store.FoldOutcome:
         if self.events[event.event_id].status != event_status.EventStatus.RECEIVED:
             return event_store.FoldOutcome()
-        years = self.risk.get(designation.county, set()) | {designation.year}
+        designations = self.designations_by_county.get(designation.county, set()) \
+            | {matching.Designation(designation.kind, designation.year)}
         firms = sorted(u for u, f in self.firms.items() if f.fields.get("region") == designation.county)
-        judged = {uscc: self._judge(uscc, self.firms[uscc].fields, event, judge, years) for uscc in firms}
-        self.risk[designation.county] = years
+        judged = {uscc: self._judge(uscc, self.firms[uscc].fields, event, judge, designations) for uscc in firms}
+        self.designations_by_county[designation.county] = designations
         for uscc, decisions in judged.items():
             self._store_decisions(uscc, event, decisions)
         self.set_status(event.event_id, event_status.EventStatus.PROCESSED)
@@ -177,11 +178,12 @@ class InMemoryStorage(memory_firm_page.MemoryFirmPage, storage.Storage):
         fields: Mapping[str, Any],
         event: records.StoredEvent,
         judge: recording.Judge,
-        risk: set[int] | None = None,
+        designations: set[matching.Designation] | None = None,
     ) -> list[matching.Decision]:
-        risk = self.risk.get(fields.get("region"), set()) if risk is None else risk
+        if designations is None:
+            designations = self.designations_by_county.get(fields.get("region"), set())
         known = [(stored.as_of, stored.decision) for stored in self.stored_decisions.get(uscc, [])]
-        return recording.judge_firm(uscc, fields, china_time.as_of_date(event.occurred_at), frozenset(risk), known, judge)
+        return recording.judge_firm(uscc, fields, china_time.as_of_date(event.occurred_at), frozenset(designations), known, judge)
 
     def _store_decisions(self, uscc: str, event: records.StoredEvent, decisions: list[matching.Decision]) -> None:
         self._record_decisions(uscc, decisions, china_time.as_of_date(event.occurred_at), event.event_id, "pipeline")

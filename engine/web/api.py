@@ -143,9 +143,10 @@ async def get_event(request: web.Request) -> web.Response:
 async def post_match(request: web.Request) -> web.Response:
     """The policy calculator: decisions for a profile (docs/profile.md shape), nothing stored.
 
-    It judges the profile in the context the pipeline would: the risk years stored for the profile's
-    county (its `region`) unless the body gives `risk_years`, and, when the profile's `uscc` is a stored
-    firm, that firm's stored decisions (the grants a cumulative cap counts).
+    It judges the profile in the context the pipeline would: the designations stored for the profile's
+    county (its `region`), the risk years among them replaced by the body's `risk_years` when given,
+    and, when the profile's `uscc` is a stored firm, that firm's stored decisions (the grants a
+    cumulative cap counts).
     """
     try:
         body = await request.json(loads=validation.parse_json)
@@ -180,8 +181,9 @@ async def post_match(request: web.Request) -> web.Response:
         raise responses.error(422, "invalid_request", "the profile cannot be judged", problems=[{"path": "/profile", "reason": str(exc)}]) from None
     shown = [d.as_dict() for d in decisions if show_all or d.status != matching.Verdict.NOT_MET]
     used = {
-        "risk_years": sorted(context.risk_years),
+        "risk_years": context.years(matching.EPIDEMIC_RISK),
         "risk_years_from": "store" if override is None else "request",
+        "demo_county_years": context.years(matching.SME_DEMO_COUNTY),
         "stored_grants": len(context.grants),
     }
     return responses.json_response({"as_of": as_of.isoformat(), "context": used, "decisions": shown})

@@ -120,12 +120,12 @@ _SCHEMAS: dict[str, Any] = {
             "profile": {
                 "type": "object",
                 "description": "shaped as GET /api/firms/{uscc} returns under profile; its region selects the stored "
-                               "risk designations, its uscc (when a stored firm) the firm's stored decisions",
+                               "designations, its uscc (when a stored firm) the firm's stored decisions",
             },
             "as_of": {"type": "string", "format": "date", "description": "default: today in China"},
             "risk_years": {
                 "type": "array", "items": {"type": "integer"},
-                "description": "years the firm's county had a medium/high risk area; overrides the designations "
+                "description": "years the firm's county had a medium/high risk area; overrides the risk designations "
                                "stored for the profile's region (omit it to use them; [] judges as if none)",
             },
             "all": {"type": "boolean", "description": "include not_met decisions"},
@@ -139,10 +139,14 @@ _SCHEMAS: dict[str, Any] = {
             "context": {
                 "type": "object",
                 "description": "the stored facts the profile was judged with, as the pipeline reads them",
-                "required": ["risk_years", "risk_years_from", "stored_grants"],
+                "required": ["risk_years", "risk_years_from", "demo_county_years", "stored_grants"],
                 "properties": {
                     "risk_years": {"type": "array", "items": {"type": "integer"}, "description": "risk years of the profile's county"},
                     "risk_years_from": {"enum": ["store", "request"], "description": "stored designations, or the request's risk_years"},
+                    "demo_county_years": {
+                        "type": "array", "items": {"type": "integer"},
+                        "description": "years the profile's county was named a 示范县 创建县 (stored designations)",
+                    },
                     "stored_grants": {
                         "type": "integer",
                         "description": "the firm's stored met decisions counted against cumulative caps (0 when uscc names no stored firm)",
@@ -300,7 +304,8 @@ def document() -> dict[str, Any]:
                     "summary": "Policy calculator: decisions for a profile, nothing stored",
                     "description": (
                         "Judges the profile as the pipeline would, reading the stored facts a decision uses: the "
-                        "medium/high risk designations of the profile's county (region), unless risk_years is given, "
+                        "designations of the profile's county (region: risk areas, 示范县 创建县; risk_years replaces the "
+                        "risk ones), "
                         "and, when the profile's uscc is a stored firm, its stored decisions. So for a stored firm's "
                         "profile and the as_of of a stored decision, status and amount agree with that decision; "
                         "a clause with a yearly cap shows what is still due after the grants already stored."

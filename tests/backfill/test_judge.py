@@ -35,7 +35,7 @@ def ingested(production_matcher):
 
 def _expected(store, matcher, uscc: str, as_of: dt.date, clause_ids=None):
     stored = store.stored_decisions.get(uscc, [])
-    context = recording.match_context(frozenset(store.risk.get(store.firms[uscc].fields.get("region"), ())), stored)
+    context = recording.match_context(frozenset(store.designations_by_county.get(store.firms[uscc].fields.get("region"), ())), stored)
     new = matcher.match(profile.nest(uscc, store.firms[uscc].fields), as_of, context)
     if clause_ids is not None:
         new = [d for d in new if d.clause_id in clause_ids]
@@ -88,7 +88,7 @@ async def test_the_pipelines_judge_keeps_exactly_the_changed_decisions(ingested,
     compared = 0
     for uscc, record in sorted(ingested.firms.items()):
         stored = ingested.stored_decisions.get(uscc, [])
-        context = recording.match_context(frozenset(ingested.risk.get(record.fields.get("region"), ())), stored)
+        context = recording.match_context(frozenset(ingested.designations_by_county.get(record.fields.get("region"), ())), stored)
         got = changes.match(profile.nest(uscc, record.fields), as_of, context)
         assert got == _expected(ingested, production_matcher, uscc, as_of), uscc
         compared += len(got)

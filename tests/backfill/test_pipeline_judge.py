@@ -111,7 +111,7 @@ def test_varied_dates_in_one_matcher_judge_as_each_date_alone(ingested, producti
     for n, as_of in enumerate(dates):
         uscc, record = firms[n % len(firms)]
         stored = ingested.stored_decisions.get(uscc, [])
-        context = recording.match_context(frozenset(ingested.risk.get(record.fields.get("region"), ())), stored)
+        context = recording.match_context(frozenset(ingested.designations_by_county.get(record.fields.get("region"), ())), stored)
         nested = profile.nest(uscc, record.fields)
         got = shared.match(nested, as_of, context)
         alone = judge.Judge(matcher, as_of).changed_decisions(nested, context)

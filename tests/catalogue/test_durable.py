@@ -261,6 +261,6 @@ def test_match_gives_identical_decisions(ref, engine_matcher):
                                                                          "assets": 500000.0, "employees": 8}}},
                "certifications": {"specialized_sme": {"level": "province", "granted_on": "2021-03-01"}},
                "ip_transactions": {"IP-1": {"role": "buyer", "amount": 300000.0, "date": "2022-02-01"}}}
-    context = matching.MatchContext(risk_years=frozenset({2022}))
+    context = matching.MatchContext(designations=matching.designations(epidemic_risk=[2022]))
     for as_of in (D(2022, 3, 1), D(2022, 8, 1), D(2023, 3, 1)):
         assert engine_matcher.match(profile, as_of, context) == ref.match(profile, as_of, context)

@@ -218,7 +218,7 @@ RENTER = {
 @pytest.mark.parametrize(("risk_years", "amount"), [(frozenset(), 24000.0), (frozenset({2022}), 48000.0),
                                                      (frozenset({2021, 2023}), 24000.0)])
 def test_yunnan_rent_waiver_3_or_6_months(matcher, risk_years, amount):
-    decisions = matcher.match(RENTER, D(2022, 6, 15), matching.MatchContext(risk_years=risk_years))
+    decisions = matcher.match(RENTER, D(2022, 6, 15), matching.MatchContext(designations=matching.designations(epidemic_risk=risk_years)))
     (decision,) = [d for d in decisions if d.clause_id == "yunnan-2022-2-1"]
     assert decision.status == MET and decision.amount == amount
     assert decision.explanation["amount"]["inputs"]["county_risk_2022"] == (amount == 48000.0)

@@ -61,12 +61,12 @@ PROFILE = {k: v for k, v in GOOD.items() if k != "attributes"} | {
 
 def test_a_profile_is_derived_as_the_pipeline_derives_it(tmp_path, catalogue):
     # The region gives the city and province; the industry its sector: the attributes the rules see.
-    folder = _write(tmp_path / "rules", [PROFILE | {"risk_years": [2022]}])
+    folder = _write(tmp_path / "rules", [PROFILE | {"designations": {"epidemic_risk": [2022]}}])
     (found,), problems = scenarios.check(catalogue, folder)
     assert problems == []
     attributes = found.attributes
-    assert (attributes["city"], attributes["province"], attributes["tertiary"], attributes["county_risk_2022"]) == (
-        "530100", "530000", True, True)
+    assert (attributes["city"], attributes["province"], attributes["tertiary"], attributes["county_risk_2022"],
+            attributes["county_sme_demo"]) == ("530100", "530000", True, True, False)
 
 
 def test_every_clause_computing_an_amount_has_a_met_scenario_from_a_profile():
@@ -95,9 +95,12 @@ def test_every_clause_computing_an_amount_has_a_met_scenario_from_a_profile():
         ({**GOOD, "granted": "lots"}, "[0].granted: must be an amount"),
         ({**GOOD, "profile": {"region": "530102"}}, "[0]: give either attributes or a profile (both given)"),
         ({k: v for k, v in GOOD.items() if k != "attributes"}, "[0]: give either attributes or a profile (neither given)"),
-        ({**GOOD, "risk_years": [2022]}, "[0].risk_years: only with a profile"),
+        ({**GOOD, "designations": {"epidemic_risk": [2022]}}, "[0].designations: only with a profile"),
         (PROFILE | {"profile": ["not", "a", "profile"]}, "[0].profile: must be a mapping"),
-        (PROFILE | {"risk_years": "2022"}, "[0].risk_years: must be a list of years"),
+        (PROFILE | {"designations": {"epidemic_risk": "2022"}}, "[0].designations: epidemic_risk: must be a list of years"),
+        (PROFILE | {"designations": {"flood": [2022]}}, "[0].designations: unknown kind flood"),
+        (PROFILE | {"designations": [2022]}, "[0].designations: must be a mapping"),
+        (PROFILE | {"risk_years": [2022]}, "[0].risk_years: unknown key"),
     ],
 )
 def test_scenario_file_problems_name_file_and_item(tmp_path, catalogue, item, expected):

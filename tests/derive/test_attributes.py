@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from engine.core import matching
 from engine.judging.derive import ATTRIBUTE_TYPES, attributes
 from engine.judging.derive.activity import CERT_KINDS
 
@@ -70,7 +71,7 @@ def test_example_profile():
         # 2,000,000 × 4.35% × 306/365: issued 1 March, it bears interest for 306 days of 2022.
         "loan_new_year": 2_000_000.0, "loan_interest_rest_of_year": pytest.approx(72_936.99, abs=0.01),
         "ip_buy_amount_year": 500_000.0, "ip_sell_amount_year": 0.0,
-        "county_risk_2022": False, "vat_credit_balance": 0.0,
+        "county_risk_2022": False, "county_sme_demo": False, "vat_credit_balance": 0.0,
         "customs_registered": True, "above_scale": False,
     }
 
@@ -79,13 +80,26 @@ def test_empty_profile():
     attrs = attributes({}, AS_OF)
     _check_types(attrs)
     # Registers are authoritative: no record in one is not being in it.
-    assert attrs == {**NO_CERTS, "county_risk_2022": False, "customs_registered": False, "above_scale": False}
+    assert attrs == {**NO_CERTS, "county_risk_2022": False, "county_sme_demo": False, "customs_registered": False,
+                     "above_scale": False}
 
 
 def test_risk_years():
-    attrs = attributes({}, AS_OF, risk_years={2021, 2022})
+    attrs = attributes({}, AS_OF, designations=matching.designations(epidemic_risk={2021, 2022}))
     assert attrs["county_risk_2022"] is True
-    assert attributes({}, AS_OF, risk_years=[2021])["county_risk_2022"] is False
+    assert attributes({}, AS_OF, designations=matching.designations(epidemic_risk=[2021]))["county_risk_2022"] is False
+    # another kind of designation in 2022 is not a risk area
+    assert attributes({}, AS_OF, designations=matching.designations(sme_demo_county=[2022]))["county_risk_2022"] is False
+
+
+def test_demo_county_from_the_year_it_is_named():
+    named_2022 = matching.designations(sme_demo_county=[2022])
+    assert attributes({}, dt.date(2022, 1, 1), designations=named_2022)["county_sme_demo"] is True
+    assert attributes({}, dt.date(2025, 6, 1), designations=named_2022)["county_sme_demo"] is True
+    assert attributes({}, dt.date(2021, 12, 31), designations=named_2022)["county_sme_demo"] is False
+    # a risk area is not a demonstration county; no designation at all: not on the city's list
+    assert attributes({}, AS_OF, designations=matching.designations(epidemic_risk=[2022]))["county_sme_demo"] is False
+    assert attributes({}, AS_OF)["county_sme_demo"] is False
 
 
 def test_datetime_as_of():

@@ -37,7 +37,7 @@ T = TypeVar("T")
 #: The SMS provider's push token the fuzzed app is configured with.
 PUSH_TOKEN = "fuzz-push-token"
 #: Tables whose rows a refused delivery must never add to (counted before and after).
-WRITE_TABLES = ("event", "firm", "profile_field", "region_risk", "decision", "notice", "audit_entry")
+WRITE_TABLES = ("event", "firm", "profile_field", "region_designation", "decision", "notice", "audit_entry")
 
 
 def fuzz_config(tmp: Path) -> settings.Settings:

@@ -121,7 +121,7 @@ def test_batch_stores_exactly_its_good_items(batch: list[Any], live_db: live.Liv
     assert after["event"] - before["event"] == len(fresh)
     # Whatever the pipeline wrote after this delivery came from its good items alone.
     bad_ids = {item["id"] for item in strict if isinstance(item, dict) and isinstance(item.get("id"), str)} - set(good) - known
-    for table in ("profile_field", "region_risk", "decision"):
+    for table in ("profile_field", "region_designation", "decision"):
         assert not live_db.event_ids_in(table) & bad_ids, table
     assert_folded(live_db, new_ids)
 

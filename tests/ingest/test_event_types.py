@@ -72,7 +72,7 @@ def test_a_paths_placeholder_stands_for_one_segment_only():
 
 def test_the_envelope_type_list_region_types_and_console_labels_come_from_the_registry():
     assert validation.schema("envelope")["properties"]["type"]["enum"] == list(REGISTRY.names())
-    assert validation.REGION_TYPES == {t.name for t in REGISTRY if t.scope == "region"} == {"region.risk_designated"}
+    assert validation.REGION_TYPES == {t.name for t in REGISTRY if t.scope == "region"} == {"region.risk_designated", "region.demo_county_designated"}
     assert labels.EVENT_TYPE == {t.name: t.label for t in REGISTRY}
 
 

@@ -33,7 +33,7 @@ class SmallMatcher:
             sales = vat[max(vat)]["sales"]
             verdict = matching.Verdict.MET if sales <= 150000 else matching.Verdict.NOT_MET
             amount = round(sales * 0.03, 2) if verdict == matching.Verdict.MET else None
-        risk = 2022 in context.risk_years
+        risk = 2022 in context.years(matching.EPIDEMIC_RISK)
         return [
             matching.Decision("small-vat", "qinghai-2022#(二)", "v1", verdict, amount, {"risk": risk}, {"sales": vat and vat[max(vat)]["sales"]})
         ]
@@ -89,7 +89,7 @@ async def test_region_designation_rejudges_firms_in_that_county(store):
     )
     judged_after_region = [p["uscc"] for p, as_of, ctx in matcher.calls[2:]]
     assert judged_after_region == [FIRM]
-    assert matcher.calls[2][2].risk_years == frozenset({2022})
+    assert matcher.calls[2][2].years(matching.EPIDEMIC_RISK) == [2022]
 
 
 async def test_a_broken_event_is_parked_as_failed_and_the_rest_go_on(store):

@@ -23,7 +23,7 @@ def test_every_type_has_a_valid_example_that_folds(kind):
     envelope = validation.validate(factories.event(kind), webhook_id="msg_1")
     assert envelope.type == kind and envelope.id == "msg_1"
     if kind in validation.REGION_TYPES:
-        assert folding.risk_designation(envelope).county == "140302"
+        assert folding.designation(envelope).county == envelope.data["county"]
     else:
         assert folding.assignments(envelope)
 
@@ -133,6 +133,6 @@ def test_validation_never_crashes_and_accepts_only_what_folds(kind, mutation, da
         assert exc.problems and all(p.path == "" or p.path.startswith("/") for p in exc.problems)
         return
     if envelope.type in validation.REGION_TYPES:
-        folding.risk_designation(envelope)
+        folding.designation(envelope)
     else:
         folding.assignments(envelope)

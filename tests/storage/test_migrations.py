@@ -83,3 +83,31 @@ async def test_upgrading_notices_keeps_what_each_one_announced(empty_database):
     assert differences == []
     assert (row.kind, row.revision, float(row.amount)) == ("new", 0, 33900.0)
     assert cumulative in (False, 0)
+
+
+@pytest.mark.parametrize("empty_database", conftest.SQL_BACKENDS, indirect=True)
+async def test_upgrading_keeps_each_risk_designation_as_one_of_its_kind(empty_database):
+    # A database of the previous release holds a county's 2022 risk year; after 0011 it is a designation
+    # of kind epidemic_risk, and the same county can also be named a demonstration county that year.
+    await asyncio.to_thread(migrate.upgrade, empty_database, "0010")
+    engine = sql_base.create_engine(empty_database, writer=True)
+    now = "2022-06-01 09:00:00+00:00"
+    try:
+        async with engine.begin() as connection:
+            for event_id, kind in (("r1", "region.risk_designated"), ("d1", "region.demo_county_designated")):
+                await connection.execute(sa.text(
+                    "INSERT INTO event (event_id, type, uscc, occurred_at, received_at, body, body_sha256, headers, status) "
+                    f"VALUES ('{event_id}', '{kind}', NULL, '{now}', '{now}', '{{}}', 'x', '{{}}', 'processed')"))
+            await connection.execute(sa.text(
+                "INSERT INTO region_risk (county, year, level, event_id) VALUES ('141181', 2022, 'high', 'r1')"))
+        await asyncio.to_thread(migrate.upgrade, empty_database)
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO region_designation (county, kind, year, level, event_id) "
+                "VALUES ('141181', 'sme_demo_county', 2022, NULL, 'd1')"))
+            rows = (await connection.execute(sa.text(
+                "SELECT county, kind, year, level, event_id FROM region_designation ORDER BY kind"))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in rows] == [("141181", "epidemic_risk", 2022, "high", "r1"),
+                                            ("141181", "sme_demo_county", 2022, None, "d1")]

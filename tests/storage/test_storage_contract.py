@@ -78,6 +78,29 @@ async def test_a_processed_event_is_never_folded_twice(store):
     assert (await store.get_firm(e1.uscc)).events_applied == 1
 
 
+async def test_a_county_holds_designations_of_several_kinds_in_one_year(store):
+    # 孝义 had a risk area in 2022 and was named a demonstration county the same year: both are kept,
+    # and the firm there is judged with both.
+    seen = []
+
+    def judge(profile, as_of, context):
+        seen.append(context)
+        return ()
+
+    county = "141181"
+    await store.add_events([new_event("e1"), new_event("r1", uscc=None, kind="region.risk_designated"),
+                            new_event("d1", uscc=None, kind="region.demo_county_designated")])
+    e1, r1, d1 = await store.pending_events(10)
+    await store.fold_firm_event(e1, {"region": county}, judge)
+    await store.fold_region_event(r1, records.RegionDesignation(county, matching.EPIDEMIC_RISK, 2022, "high"), judge)
+    outcome = await store.fold_region_event(d1, records.RegionDesignation(county, matching.SME_DEMO_COUNTY, 2022), judge)
+    assert outcome.firms_judged == 1
+    both = matching.designations(epidemic_risk=[2022], sme_demo_county=[2022])
+    assert seen[-1].designations == both
+    assert await store.designations(county) == both
+    assert await store.designations("141182") == frozenset()
+
+
 async def test_earlier_occurrence_arriving_later_does_not_overwrite(store):
     later, earlier = T0 + datetime.timedelta(days=30), T0
     await store.add_events([new_event("late", at=later), new_event("early", at=earlier)])
@@ -100,11 +123,11 @@ async def test_decision_changes_are_stored_and_context_carries_previous_and_risk
     await store.add_events([new_event("e1"), new_event("r1", uscc=None, kind="region.risk_designated"), new_event("e2")])
     e1, r1, e2 = await store.pending_events(10)
     await store.fold_firm_event(e1, {"region": "140302"}, judge)
-    outcome = await store.fold_region_event(r1, records.RiskDesignation("140302", 2022, "high"), judge)
+    outcome = await store.fold_region_event(r1, records.RegionDesignation("140302", matching.EPIDEMIC_RISK, 2022, "high"), judge)
     assert outcome.firms_judged == 1 and [d.status for d in outcome.decisions] == [matching.Verdict.MET]
-    assert seen[1].risk_years == frozenset({2022})
+    assert seen[1].years(matching.EPIDEMIC_RISK) == [2022]
     assert seen[1].previous["c-1"].status == matching.Verdict.UNKNOWN
-    assert await store.risk_years("140302") == frozenset({2022})
+    assert await store.designations("140302") == matching.designations(epidemic_risk=[2022])
     await store.fold_firm_event(e2, {"name": "甲"}, judge)
     assert [g[1].amount for g in seen[2].grants] == [100.0]
     assert [d.decision.status for d in await store.decisions(e1.uscc)] == [matching.Verdict.UNKNOWN, matching.Verdict.MET]

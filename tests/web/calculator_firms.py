@@ -50,3 +50,25 @@ def buyer_past_the_yearly_cap() -> list[tuple[dict[str, Any], str]]:
         (purchase("2022-06-01", 12_000_000, "IP-1"), "calc-ip1"),  # 20% is 2,400,000: capped at 2,000,000
         (purchase("2022-09-01", 1_000_000, "IP-2"), "calc-ip2"),  # the year's cap is used up
     ]
+
+
+# lvliang-2022#15: "优先支持创建县建设省级和国家级小微企业双创基地；组织高校专家与创建县开展智力服务和科技成果转化对接
+# 工作；在实施企业家能力素质提升培训工程中专门组织举办创建县中小企业素质提升培训"
+DEMO_CLAUSE = "lvliang-2022-15"
+DEMO_COUNTY, OTHER_COUNTY = "141181", "141182"  # 孝义市 is named a 创建县; 汾阳市 is not
+DEMO_FIRM = factories.uscc(753, region=DEMO_COUNTY)
+OTHER_FIRM = factories.uscc(754, region=OTHER_COUNTY)
+
+
+def smes_before_a_demo_county_is_named() -> list[tuple[dict[str, Any], str]]:
+    """A small manufacturer in 孝义 and one in 汾阳, each with its 2021 CIT filing (small: 60 staff,
+    18,000,000 yuan revenue); in July 2022 the city names 孝义 a 创建县, which re-judges 孝义's firms."""
+    events = []
+    for uscc, county, tag in ((DEMO_FIRM, DEMO_COUNTY, "xy"), (OTHER_FIRM, OTHER_COUNTY, "fy")):
+        events += [
+            (factories.event(firm=uscc, region=county, industry="C3391", occurred_at="2022-05-01T09:00:00+08:00"), f"demo-reg-{tag}"),
+            (factories.event("tax.cit_filed", firm=uscc, occurred_at="2022-05-20T09:00:00+08:00", year=2021,
+                             taxable_income=900_000, revenue=18_000_000, assets=12_000_000, employees=60), f"demo-cit-{tag}"),
+        ]
+    return events + [(factories.event("region.demo_county_designated", county=DEMO_COUNTY, year=2022,
+                                      occurred_at="2022-07-15T09:00:00+08:00"), "demo-county")]

@@ -50,3 +50,25 @@ async def test_the_calculator_counts_the_grants_stored_for_the_firm_against_a_ye
     body = await calculate(client, auth, firms.IP_BUYER, as_of)
     assert verdict(body, firms.IP_CLAUSE) == (status, amount)
     assert body["context"]["stored_grants"] >= 1
+
+
+async def test_naming_a_demonstration_county_tells_its_smes_and_the_calculator_reads_it(make_client, store, production_matcher):
+    client = await make_client(matcher=production_matcher)
+    events = firms.smes_before_a_demo_county_is_named()
+    await helpers.deliver(client, *events[:-1])
+    # before the city names a 创建县, neither firm is told of the county's training
+    for uscc in (firms.DEMO_FIRM, firms.OTHER_FIRM):
+        assert (await helpers.verdicts(store, uscc, firms.DEMO_CLAUSE))[-1][1] == "not_met"
+
+    await helpers.deliver(client, events[-1])
+    as_of, status, _ = (await helpers.verdicts(store, firms.DEMO_FIRM, firms.DEMO_CLAUSE))[-1]
+    assert (as_of, status) == ("2022-07-15", "met")  # re-judged on the day 孝义 was named
+    assert (await helpers.verdicts(store, firms.OTHER_FIRM, firms.DEMO_CLAUSE))[-1][1] == "not_met"
+
+    auth = await conftest.bearer(store)
+    body = await calculate(client, auth, firms.DEMO_FIRM, as_of)
+    assert verdict(body, firms.DEMO_CLAUSE) == ("met", None)
+    assert body["context"]["demo_county_years"] == [2022] and body["context"]["risk_years"] == []
+    # stating risk years replaces only the stored risk designations, not the county's other designations
+    stated = await calculate(client, auth, firms.DEMO_FIRM, as_of, risk_years=[2022])
+    assert verdict(stated, firms.DEMO_CLAUSE) == ("met", None) and stated["context"]["demo_county_years"] == [2022]

@@ -44,7 +44,7 @@ EVENT_TYPE = EventType(
     sets=("name", "region", "industry", "legal_form", "registered_on", "deregistered_on"),
     feeds=("region", "city", "province", "legal_form", "industry", "industry_section", "industry_division",
            "tertiary", "manufacturing", "size_class", "sme", "small_micro", "small_low_profit",
-           "registered_year", "firm_age_years", "county_risk_2022"),
+           "registered_year", "firm_age_years", "county_risk_2022", "county_sme_demo"),
     fold=fold,
     synth=SynthHook(stage="registration", order=10, draw=draw),
 )

@@ -42,7 +42,7 @@ EVENT_TYPE = EventType(
     example={"name": "阳泉市城区示例商贸有限公司（更名）"},
     sets=("name", "region", "industry", "legal_form", "deregistered_on"),
     feeds=("region", "city", "province", "legal_form", "industry", "industry_section", "industry_division",
-           "tertiary", "manufacturing", "size_class", "sme", "small_micro", "small_low_profit", "county_risk_2022"),
+           "tertiary", "manufacturing", "size_class", "sme", "small_micro", "small_low_profit", "county_risk_2022", "county_sme_demo"),
     fold=fold,
     synth=SynthHook(stage="once", order=60, draw=draw),
 )

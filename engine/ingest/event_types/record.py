@@ -20,6 +20,9 @@ Assignments = dict[str, Any]
 #: Event data → the profile fields it sets. Pure: the profile is a fold of these.
 Fold = Callable[[dict[str, Any]], Assignments]
 
+#: Region event data → (county, designation kind, year, level or None): what the event designates.
+Designate = Callable[[dict[str, Any]], tuple[str, str, int, str | None]]
+
 #: Event data → (JSON Pointer, reason) for rules a JSON Schema cannot say (one field against another).
 Check = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
@@ -52,7 +55,8 @@ class EventType:
     `sets` lists the profile paths the fold may write, `<name>` standing for a key taken from the
     data (`tax.vat.<period>.sales`); docs/events.md lists the same under "Sets". `feeds` names the
     rule attributes (docs/profile.md) those fields are read into, as plain strings: ingest does not
-    import the judging code. A region type has no fold: it sets no firm field.
+    import the judging code. A region type has no fold: it sets no firm field; it has `designate`
+    instead, the county designation it records (its kind is one of core.matching.DESIGNATION_KINDS).
     """
 
     name: str
@@ -63,12 +67,15 @@ class EventType:
     sets: tuple[str, ...]
     feeds: tuple[str, ...]
     fold: Fold | None = None
+    designate: Designate | None = None
     check: Check | None = None
     synth: SynthHook | None = None
 
     def __post_init__(self) -> None:
         if (self.fold is None) != (self.scope == "region"):
             raise ValueError(f"{self.name}: a firm type needs a fold and a region type has none")
+        if (self.designate is None) != (self.scope == "firm"):
+            raise ValueError(f"{self.name}: a region type needs a designate and a firm type has none")
 
 
 def load_schema(module_file: str, name: str) -> dict[str, Any]:

@@ -1,16 +1,16 @@
 """`region.risk_designated`: a county had a medium/high epidemic risk area in a year, from the health commission (卫健).
 
-A region event sets no firm field: the pipeline records the county's risk year and re-judges
-every firm in that county, whose `county_risk_2022` attribute it feeds.
+A region event sets no firm field: the pipeline records the county's designation (kind
+`epidemic_risk`) and re-judges every firm in that county, whose `county_risk_2022` attribute it feeds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from engine.core import glossary
+from engine.core import glossary, matching
 from engine.ingest import synth_data, synth_draw
-from engine.ingest.event_types.record import EventType, SynthHook, load_schema
+from engine.ingest.event_types.record import EventType, SynthHook, load_schema, year_of
 
 NAME = "region.risk_designated"
 
@@ -29,6 +29,11 @@ def draw(ctx: synth_draw.RegionDraw) -> None:
         ctx.add(NAME, occurred_at, {"county": county, "year": 2022, "level": level}, key=f"risk-{county}-2022")
 
 
+def designate(data: dict) -> tuple[str, str, int, str | None]:
+    """The county's epidemic-risk designation in the year, at its level."""
+    return data["county"], matching.EPIDEMIC_RISK, year_of(data), data["level"]
+
+
 EVENT_TYPE = EventType(
     name=NAME,
     label=glossary.load().event_types[NAME],
@@ -37,5 +42,6 @@ EVENT_TYPE = EventType(
     example={"county": "140302", "year": 2022, "level": "medium"},
     sets=(),
     feeds=("county_risk_2022",),
+    designate=designate,
     synth=SynthHook(stage="region", order=10, draw=draw),
 )

@@ -106,7 +106,7 @@ def prepare(
     overrides, so two caps never eat into each other.
     """
     totals = grants_by_clause(catalogue, as_of, context.grants)
-    attributes = derive.attributes(profile, as_of, risk_years=context.risk_years)
+    attributes = derive.attributes(profile, as_of, designations=context.designations)
     overrides = {
         clause_id: {name: totals[clause_id] for name in names}
         for clause_id, names in accumulating(catalogue).items()

@@ -10,8 +10,9 @@ Each document folder's scenario file is a list of::
       expect: {status: met, amount: 24000.0}                     # amount?, missing? optional
 
 Attributes given at the attribute level pin the rule, not the derivation. A scenario may give a
-``profile`` instead (the shape of docs/profile.md, as the events build it), with ``risk_years`` (the
-years its county had a medium/high risk area, which the profile does not hold): its attributes are
+``profile`` instead (the shape of docs/profile.md, as the events build it), with ``designations``
+(kind → years of its county's designations, which the profile does not hold: ``epidemic_risk``,
+``sme_demo_county``, matching.DESIGNATION_KINDS): its attributes are
 then derived exactly as the pipeline derives them (``inputs.prepare``), so the derivations (quarterly
 sales ÷ 3, the 5% rate cap, lease months inside a year, size class from staff and revenue) are
 tested end to end with the clause's own numbers.
@@ -114,18 +115,32 @@ def load(catalogue: model.Catalogue, rules: str | os.PathLike[str] | None = None
     return found
 
 
+def _designations(raw: Any) -> tuple[frozenset[matching.Designation], str | None]:
+    """A scenario's ``designations``: kind → list of years; the designations, or what is wrong."""
+    if not isinstance(raw, Mapping):
+        return frozenset(), "must be a mapping of designation kinds to lists of years"
+    unknown = sorted(str(k) for k in raw if k not in matching.DESIGNATION_KINDS)
+    if unknown:
+        return frozenset(), f"unknown kind {', '.join(unknown)} (known: {', '.join(matching.DESIGNATION_KINDS)})"
+    for kind, years in raw.items():
+        if not isinstance(years, list) or not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
+            return frozenset(), f"{kind}: must be a list of years"
+    return matching.designations(**raw), None
+
+
 def _scenario(raw: Any, where: str, slug: str, catalogue: model.Catalogue) -> tuple[Scenario | None, list[str]]:
     problems: list[str] = []
     required = {"name", "clause", "as_of", "expect"}
     if not isinstance(raw, Mapping):
         return None, [f"{where}: must be a mapping"]
-    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required - _GIVEN - {"granted", "risk_years"}, key=str)]
+    problems += [f"{where}.{k}: unknown key" for k in sorted(set(raw) - required - _GIVEN - {"granted", "designations"}, key=str)]
     problems += [f"{where}.{k}: missing required key" for k in sorted(required - set(raw))]
     given = _GIVEN & set(raw)
     if len(given) != 1:
         problems.append(f"{where}: give either attributes or a profile ({'both' if given else 'neither'} given)")
-    elif "risk_years" in raw and "profile" not in raw:
-        problems.append(f"{where}.risk_years: only with a profile (attributes give county_risk_2022 directly)")
+    elif "designations" in raw and "profile" not in raw:
+        problems.append(f"{where}.designations: only with a profile (attributes give county_risk_2022, "
+                        "county_sme_demo directly)")
     if problems:
         return None, problems
     clauses = catalogue.by_id
@@ -159,13 +174,13 @@ def _scenario(raw: Any, where: str, slug: str, catalogue: model.Catalogue) -> tu
     elif not isinstance(profile, Mapping):
         problems.append(f"{where}.profile: must be a mapping (the shape of docs/profile.md)")
     elif isinstance(as_of, dt.date):
-        risk_years = raw.get("risk_years", [])
-        if not isinstance(risk_years, list) or not all(isinstance(y, int) and not isinstance(y, bool) for y in risk_years):
-            problems.append(f"{where}.risk_years: must be a list of years")
+        designations, problem = _designations(raw.get("designations", {}))
+        if problem:
+            problems.append(f"{where}.designations: {problem}")
         else:
             try:
                 attributes, overrides = inputs.prepare(
-                    catalogue, profile, as_of, matching.MatchContext(risk_years=frozenset(risk_years)))
+                    catalogue, profile, as_of, matching.MatchContext(designations=designations))
             except (ValueError, TypeError) as exc:
                 problems.append(f"{where}.profile: cannot be derived: {exc}")
     granted = raw.get("granted")

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from engine.core import regions
+from engine.core import matching, regions
 from engine.judging.derive import activity, registries, sectors
 from engine.judging.derive.periods import as_count, as_date, as_number, as_year, items, tax_period, whole_years
 from engine.judging.derive.size_class import LARGE, MICRO, SMALL, size_class
@@ -36,7 +36,7 @@ ATTRIBUTE_TYPES: dict[str, type] = {
     "unemployment_insurance_paid": bool, "layoffs_year": int, "layoff_rate": float,
     **_CERT_TYPES,
     "state_owned_lease": bool, "state_owned_monthly_rent": float, "state_owned_lease_full_months": int,
-    "county_risk_2022": bool, "customs_registered": bool, "above_scale": bool,
+    "county_risk_2022": bool, "county_sme_demo": bool, "customs_registered": bool, "above_scale": bool,
     "agri_loan_new_year": float, "agri_loan_max_rate": float, "agri_loan_interest_year": float,
     "guarantee_loan_new_year": float, "loan_new_year": float, "loan_interest_rest_of_year": float,
     "ip_buy_amount_year": float, "ip_sell_amount_year": float,
@@ -157,13 +157,14 @@ def attributes(
     profile: Mapping[str, Any],
     as_of: dt.date,
     *,
-    risk_years: Collection[int] = (),
+    designations: Collection[matching.Designation] = (),
 ) -> dict[str, Any]:
     """Flatten a firm profile (docs/profile.md) into the attributes the rules see, as of a date.
 
     Only records dated on or before ``as_of`` count; "the year" is ``as_of``'s year.
-    ``risk_years``: years in which the firm's county had a medium/high epidemic risk area
-    (from outside the profile). What a clause with a cap already granted is not an attribute:
+    ``designations``: those of the firm's county (from outside the profile): a medium/high epidemic
+    risk area in a year feeds ``county_risk_2022``; a 示范县 创建县 named in a year up to ``as_of``'s
+    feeds ``county_sme_demo`` (the city's list is authoritative: False when the county is not on it). What a clause with a cap already granted is not an attribute:
     the catalogue gives it per clause (engine.judging.catalogue.inputs). Sources, per attribute:
 
     * employees/revenue/assets/taxable_income: the CIT filing of the latest year before
@@ -191,5 +192,6 @@ def attributes(
     out.update(activity.ip_transactions(profile.get("ip_transactions"), as_of))
     out.update(registries.customs(profile.get("customs"), as_of))
     out.update(registries.scale_directory(profile.get("scale_directory"), as_of))
-    out["county_risk_2022"] = 2022 in risk_years
+    out["county_risk_2022"] = matching.Designation(matching.EPIDEMIC_RISK, 2022) in designations
+    out["county_sme_demo"] = any(d.kind == matching.SME_DEMO_COUNTY and d.year <= as_of.year for d in designations)
     return out

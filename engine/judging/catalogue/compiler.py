@@ -15,7 +15,9 @@ Everything here follows the measured limits of durable-rules 2.0.28
   as JSON booleans, absent attributes are left out, and JSON is written with ensure_ascii=False;
 * ``in`` is an ``$or`` of ``$eq``; ``prefix`` is ``$mt "X.*"``, metacharacters put in a
   one-character class (the engine's regex has no working backslash escape);
-* rule data is validated before ``create_ruleset`` (some violations hang or crash the process).
+* rule data is validated before ``create_ruleset`` (some violations hang or crash the process);
+* a threshold that is a dated parameter is an ``$or`` of one branch per value, each also testing that
+  the fact's ``as_of`` lies in that value's days (counted as that many branches).
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ A clause is judged as the ``all`` of three parts: the firm's region inside its j
 * a leaf on an absent attribute is unknown, and its attribute is named in ``missing`` (only
   attributes that actually leave the verdict open are named).
 
-A firm-facing clause with ``needs`` (data no event carries) is at best unknown.
+A firm-facing clause with ``needs`` (data no event carries) is at best unknown. A condition comparing
+with a dated parameter compares with the value in force on ``as_of`` (unknown where none holds), and
+a formula is computed with its parameters' values then (no amount where one has none).
 """
 
 from __future__ import annotations

@@ -68,10 +68,8 @@ class Compiled:
         # in_window(d) changes only where d reaches a valid_from or passes a valid_to, and a dated
         # threshold where one of its values starts or ends: the number of these boundaries on or before d
         # names the set of clauses in force on d and the thresholds they compare with.
-        ends = [c.valid_to for c in self.clauses if c.valid_to is not None]
-        ends += [v.until for c in self.dated for leaf in c.leaves() for v in leaf.dated if v.until is not None]
-        bounds = {c.valid_from for c in self.clauses} | {v.since for c in self.dated for leaf in c.leaves() for v in leaf.dated}
-        bounds |= {end + dt.timedelta(days=1) for end in ends if end < dt.date.max}
+        bounds = {c.valid_from for c in self.clauses} | {day for c in self.dated for day in c.changes}
+        bounds |= {c.valid_to + dt.timedelta(days=1) for c in self.clauses if c.valid_to is not None and c.valid_to < dt.date.max}
         self.bounds = sorted(bounds)
         self._spans: dict[int, _Span] = {}  # at most len(bounds) + 1
         self._periods: dict[int, dict[str, str]] = {}

@@ -12,7 +12,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from engine.backfill import windows
+from engine.cli import rules as cli
 from engine.console import explain
 from engine.core import matching
 from engine.judging import firm_input, judge
@@ -258,3 +261,23 @@ def test_explanations_say_from_which_day_a_value_holds(catalogue):
     assert explain.formula_schedule(rent.benefit.schedule) == [
         ("自2022年5月31日起", "承租国有房屋的月租金 × 3"), ("自2022年7月1日起", "承租国有房屋的月租金 × 6")]
     assert explain.since_words("2022-07-01") == "自2022年7月1日起"
+
+
+# -- the window job judges every firm again the day a value changes ---------------------------------
+
+def test_the_day_a_value_changes_is_judged_again_for_every_firm(catalogue):
+    rent, vat = catalogue.clauses
+    assert rent.changes == vat.changes == (CHANGE,)  # the first value's day is the window's opening
+    assert windows.Change(CHANGE, windows.CHANGES, "yunnan-2022-2-3") in windows.boundaries(catalogue.clauses)
+    found = windows.due(catalogue, BEFORE, CHANGE, ())
+    assert found.judge == {} and found.rejudge == {CHANGE: {"yunnan-2022-2-3", "yunnan-2022-2-4"}}
+    assert windows.due(catalogue, BEFORE, CHANGE, {("yunnan-2022-2-3", CHANGE)}).rejudge == {CHANGE: {"yunnan-2022-2-4"}}
+    assert windows.due(catalogue, CHANGE, dt.date(2022, 7, 2), ()).rejudge == {}
+
+
+def test_rules_windows_lists_the_day_a_value_changes(dirs, catalogue):
+    rules, _ = dirs
+    result = CliRunner().invoke(cli.rules, ["--rules-dir", str(rules), "windows", "--from", "2022-06-30", "--days", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "2022年6月30日至2022年7月1日：0项政策条款开始施行，0项停止施行，2项规定数值变更"
+    assert "2022年7月1日  规定数值变更（当日按新数值重新判定已有企业）  yunnan-2022#二(三)" in result.output

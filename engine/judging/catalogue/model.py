@@ -307,6 +307,17 @@ class Clause:
         beyond the window)."""
         return any(leaf.dated for leaf in self.leaves())
 
+    @functools.cached_property
+    def changes(self) -> tuple[dt.date, ...]:
+        """Days inside the window, after its first, on which a dated parameter of the clause (of a condition
+        or of the formula) takes a new value or stops having one: days its firms are judged anew."""
+        values = [v for leaf in self.leaves() for v in leaf.dated]
+        if self.benefit is not None:
+            values += [v for param in self.benefit.params if param.dated for v in param.values]
+        days = {v.since for v in values}
+        days |= {v.until + dt.timedelta(days=1) for v in values if v.until is not None and v.until < dt.date.max}
+        return tuple(sorted(d for d in days if self.valid_from < d and (self.valid_to is None or d <= self.valid_to)))
+
     def leaves(self) -> Iterator[Leaf]:
         """Every leaf condition, in document order."""
         if self.conditions is not None:

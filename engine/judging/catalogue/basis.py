@@ -254,6 +254,29 @@ def _dated(
     )
 
 
+def formula_params(
+    check: checker.Checker, text: str, found: tuple[model.Param, ...], where: str
+) -> tuple[str, frozenset[str]]:
+    """A benefit's ``formula`` and ``params`` (key path ``where``, the benefit): no number written in the
+    formula, every parameter used. The formula with the values holding over the whole window written in
+    (dated ones stay named: :func:`schedule` writes them in per day) and the attributes it reads."""
+    try:
+        numbers = literals(text)
+        if numbers:
+            check.fail(f"{where}.formula", f"numbers {numbers} written in the formula: name each in params "
+                                           "with the clause's words that state it")
+        unused = {p.name for p in found} - formula.names(text)
+        if unused:
+            check.fail(f"{where}.params", f"not used by the formula: {', '.join(sorted(unused))}")
+        dated = frozenset(p.name for p in found if p.dated)
+        text = substitute(text, {p.name: p.value for p in found if not p.dated})
+        formula.validate(text, derive.ATTRIBUTE_TYPES.keys() | dated)
+        return text, formula.names(text) - dated
+    except formula.FormulaError as exc:
+        check.fail(f"{where}.formula", f"bad formula {text!r}: {exc}")
+        return text, frozenset()
+
+
 def literals(text: str) -> list[float]:
     """The numbers written in a formula (each should be a named parameter)."""
     return [n.value for n in ast.walk(formula.parse(text)) if isinstance(n, ast.Constant)]

@@ -22,8 +22,7 @@ from typing import Any
 import yaml
 
 from engine.core import regions
-from engine.judging import derive
-from engine.judging.catalogue import basis, checker, conditions, formula, model, yamlio
+from engine.judging.catalogue import basis, checker, conditions, model, yamlio
 
 RULES_DIR_VAR = "POLICY_PUSH_RULES_DIR"
 MEASURES_DIR_VAR = "POLICY_PUSH_MEASURES_DIR"
@@ -343,21 +342,7 @@ class _File(checker.Checker):
         if params and text is None:
             self.fail(f"{where}.params", "numbers of a formula: there is no formula")
         if text is not None and params is not None:
-            try:
-                numbers = basis.literals(text)
-                if numbers:
-                    self.fail(f"{where}.formula", f"numbers {numbers} written in the formula: name each in params "
-                                                  "with the clause's words that state it")
-                unused = {p.name for p in params} - formula.names(text)
-                if unused:
-                    self.fail(f"{where}.params", f"not used by the formula: {', '.join(sorted(unused))}")
-                # Values holding over the whole window are written in now; dated ones per day (schedule).
-                dated = frozenset(p.name for p in params if p.dated)
-                text = basis.substitute(text, {p.name: p.value for p in params if not p.dated})
-                formula.validate(text, derive.ATTRIBUTE_TYPES.keys() | dated)
-                inputs = formula.names(text) - dated
-            except formula.FormulaError as exc:
-                self.fail(f"{where}.formula", f"bad formula {text!r}: {exc}")
+            text, inputs = basis.formula_params(self, text, params, where)
             if unit == "none":
                 self.fail(f"{where}.unit", "a formula computes an amount: unit cannot be none")
         at_most = self.text(raw["at_most"], f"{where}.at_most") if "at_most" in raw else None

@@ -298,11 +298,8 @@ def schedule(text: str, found: tuple[model.Param, ...]) -> tuple[tuple[dt.date, 
     """:attr:`model.Benefit.schedule`: from each day a dated parameter of ``text`` changes value, ``text``
     with the values in force written in, or None where one has no value (empty when none is dated)."""
     dated = [p for p in found if p.dated]
-    values = [v for p in dated for v in p.values]
-    days = sorted({v.since for v in values}
-                  | {v.until + dt.timedelta(days=1) for v in values if v.until is not None and v.until < dt.date.max})
     out = []
-    for day in days:
+    for day in model.turns(v for p in dated for v in p.values):
         held = {p.name: p.on(day) for p in dated}
         out.append((day, None if None in held.values()
                     else substitute(text, {name: v.value for name, v in held.items() if v is not None})))

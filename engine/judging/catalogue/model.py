@@ -16,7 +16,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 from engine.core import cjk_text
@@ -112,6 +112,17 @@ class ParamValue:
 def in_force(values: Sequence[ParamValue], day: dt.date) -> ParamValue | None:
     """The value of ``values`` (ascending, not overlapping) in force on ``day``; None when none holds."""
     return next((value for value in values if value.holds(day)), None)
+
+
+def turns(values: Iterable[ParamValue]) -> list[dt.date]:
+    """The days, in order, on which one of ``values`` starts to hold or stops (the day after its ``until``):
+    between two of them the values in force do not change."""
+    days = set()
+    for value in values:
+        days.add(value.since)
+        if value.until is not None and value.until < dt.date.max:
+            days.add(value.until + dt.timedelta(days=1))
+    return sorted(days)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -314,9 +325,7 @@ class Clause:
         values = [v for leaf in self.leaves() for v in leaf.dated]
         if self.benefit is not None:
             values += [v for param in self.benefit.params if param.dated for v in param.values]
-        days = {v.since for v in values}
-        days |= {v.until + dt.timedelta(days=1) for v in values if v.until is not None and v.until < dt.date.max}
-        return tuple(sorted(d for d in days if self.valid_from < d and (self.valid_to is None or d <= self.valid_to)))
+        return tuple(d for d in turns(values) if self.valid_from < d and (self.valid_to is None or d <= self.valid_to))
 
     def leaves(self) -> Iterator[Leaf]:
         """Every leaf condition, in document order."""

@@ -6,7 +6,9 @@ under the clause. This job checks the catalogue every :data:`~engine.constants.W
 each window that opened since the last day checked (:func:`engine.backfill.windows.due`) is judged
 by the backfill's own machinery (:func:`engine.backfill.runner.run`), limited to the clauses that
 opened and as of the day they opened, so decisions, notices, audit entries and the 二次确认 gate are
-exactly a backfill's.
+exactly a backfill's. A day a dated parameter of a clause changes value (``rules/README.md``, "Numbers")
+is judged the same way, every firm again (not only those never judged under the clause): their
+amount or verdict may change with the value.
 
 Once: each opening handled is kept (``window_opening``) with what it did, and the last day whose
 openings were all handled (``window_check``). A check that stops half-way (the service stopped, the
@@ -93,8 +95,10 @@ class WindowWatcher:
         found = windows.due(self.matcher.catalogue, through, today, handled)
         kept: list[store.OpeningRecord] = []
         notices = 0
-        for day, clause_ids in found.judge.items():
-            plan = runner.Plan(as_of=day, clause_ids=clause_ids, batch_size=self.batch_size, actor=ACTOR, first_only=True)
+        # An opening judges the firms not judged under the clause yet; a dated parameter's new value, every firm.
+        due = [(day, ids, True) for day, ids in found.judge.items()] + [(day, ids, False) for day, ids in found.rejudge.items()]
+        for day, clause_ids, first_only in sorted(due, key=lambda item: item[0]):
+            plan = runner.Plan(as_of=day, clause_ids=clause_ids, batch_size=self.batch_size, actor=ACTOR, first_only=first_only)
             result = await runner.run(self.store, self.matcher, plan)
             notices += result.tally.notices_created
             if result.tally.notices_created:
@@ -110,8 +114,9 @@ class WindowWatcher:
                 if await self.store.record_opening(record):
                     kept.append(record)
             log.info(
-                "window job: %d clause window(s) opened on %s (%s): %d firms judged, %d decisions and %d notices recorded",
-                len(clause_ids), day.isoformat(), ", ".join(sorted(clause_ids)), result.tally.firms,
+                "window job: %d clause window(s) %s on %s (%s): %d firms judged, %d decisions and %d notices recorded",
+                len(clause_ids), "opened" if first_only else "changed a dated value", day.isoformat(),
+                ", ".join(sorted(clause_ids)), result.tally.firms,
                 result.tally.recorded, result.tally.notices_created,
             )
         for clause_id, day in found.lapsed:

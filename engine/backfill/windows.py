@@ -18,6 +18,9 @@ from engine.judging.catalogue import model
 
 OPENS = "opens"
 CLOSES = "closes"
+#: A dated parameter of the clause takes a new value on the day (or stops having one): every firm is
+#: judged again under it as of that day, those already judged included (their amount or verdict may change).
+CHANGES = "changes"
 
 #: One opening: the clause and the first day of its window.
 Opening = tuple[str, dt.date]
@@ -26,7 +29,8 @@ Opening = tuple[str, dt.date]
 @dataclasses.dataclass(frozen=True, order=True)
 class Change:
     """A window boundary: clause ``clause_id``'s window opens on ``on`` (its first day, ``valid_from``), or
-    closes on ``on`` (the day after ``valid_to``: the first day the clause is no longer in force)."""
+    closes on ``on`` (the day after ``valid_to``: the first day the clause is no longer in force), or a
+    dated parameter of it changes value on ``on`` (:attr:`model.Clause.changes`)."""
 
     on: dt.date
     kind: str
@@ -47,6 +51,9 @@ class Due:
     judge: dict[dt.date, frozenset[str]]
     lapsed: tuple[Opening, ...]
     closed: tuple[Change, ...]
+    #: Per day a dated parameter changes, the clauses to judge every firm against again as of that day
+    #: (those with a decision on the clause too). Handled and lapsed as openings are.
+    rejudge: dict[dt.date, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def openings(self) -> list[Opening]:
@@ -61,6 +68,7 @@ def boundaries(clauses: Iterable[model.Clause]) -> list[Change]:
         found.append(Change(clause.valid_from, OPENS, clause.id))
         if clause.valid_to is not None and clause.valid_to < dt.date.max:
             found.append(Change(clause.valid_to + dt.timedelta(days=1), CLOSES, clause.id))
+        found += [Change(day, CHANGES, clause.id) for day in clause.changes]
     return sorted(found)
 
 
@@ -93,6 +101,7 @@ def due(
     handled = frozenset(handled)
     by_id = catalogue.by_id
     judge: dict[dt.date, set[str]] = {}
+    rejudge: dict[dt.date, set[str]] = {}
     lapsed: list[Opening] = []
     closed: list[Change] = []
     for change in between(catalogue, checked_through, today):
@@ -102,7 +111,8 @@ def due(
         if (change.clause_id, change.on) in handled:
             continue
         if by_id[change.clause_id].in_window(today):
-            judge.setdefault(change.on, set()).add(change.clause_id)
+            (judge if change.kind == OPENS else rejudge).setdefault(change.on, set()).add(change.clause_id)
         else:
             lapsed.append((change.clause_id, change.on))
-    return Due({day: frozenset(ids) for day, ids in sorted(judge.items())}, tuple(lapsed), tuple(closed))
+    return Due({day: frozenset(ids) for day, ids in sorted(judge.items())}, tuple(lapsed), tuple(closed),
+               {day: frozenset(ids) for day, ids in sorted(rejudge.items())})

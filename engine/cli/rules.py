@@ -170,12 +170,16 @@ def windows(ctx: click.Context, start: dt.date | None, days: int, as_json: bool)
     if not changes:
         click.echo(f"{span}没有政策条款开始或停止施行")
         return
-    opening = sum(1 for c in changes if c.kind == window_rules.OPENS)
-    click.echo(f"{span}：{opening}项政策条款开始施行，{len(changes) - opening}项停止施行")
+    count = {kind: sum(1 for c in changes if c.kind == kind) for kind in (window_rules.OPENS, window_rules.CLOSES)}
+    changing = len(changes) - sum(count.values())
+    click.echo(f"{span}：{count[window_rules.OPENS]}项政策条款开始施行，{count[window_rules.CLOSES]}项停止施行"
+               + (f"，{changing}项规定数值变更" if changing else ""))
     for change in changes:
         clause = by_id[change.clause_id]
         if change.kind == window_rules.OPENS:
             what = "开始施行（当日按新条款判定已有企业）"
+        elif change.kind == window_rules.CHANGES:
+            what = "规定数值变更（当日按新数值重新判定已有企业）"
         else:
             what = f"停止施行（{content.chinese_date(change.on - dt.timedelta(days=1))}为最后一天）"
         click.echo(f"{content.chinese_date(change.on)}  {what}  {clause.cite}  {clause.display_title}  [{clause.id}]")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -106,14 +107,30 @@ def _claim(attr: str, op: str, required: Any) -> Markup:
     return escape(term.label) + escape(words.get(op, op)) + value_html(term, required)
 
 
+def since_words(day: dt.date | str) -> str:
+    """The day a dated parameter's value holds from, as read: ``自2022年7月1日起``."""
+    day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    return f"自{day.year}年{day.month}月{day.day}日起"
+
+
+#: Said of a condition whose dated threshold has no value on the judging date.
+NO_VALUE = "（判定日没有适用的规定数值）"
+
+
 def sentence(entry: Mapping[str, Any], quote: str | None = None) -> Sentence:
-    """A condition of an explanation (``{attr, op, required, seen, verdict, quote}``) as a sentence."""
+    """A condition of an explanation (``{attr, op, required, seen, verdict, quote}``) as a sentence; a
+    threshold that is a dated parameter with the day its value holds from (``from``), or said to have none."""
     attr, op = str(entry.get("attr")), str(entry.get("op"))
     required = entry["required"] if "required" in entry else entry.get("value")
     term = attribute_term(attr)
     plain_yes = term.unit == "yes_no" and op == "eq" and required is True
     seen = entry.get("seen")
-    return Sentence(_claim(attr, op, required), entry.get("quote") or quote, entry.get("verdict"),
+    claim = _claim(attr, op, required)
+    if entry.get("from"):
+        claim += escape(f"（{since_words(str(entry['from']))}）")
+    elif entry.get("unset"):
+        claim = escape(attribute_label(attr)) + escape(NO_VALUE)
+    return Sentence(claim, entry.get("quote") or quote, entry.get("verdict"),
                     None if plain_yes or seen is None or "verdict" not in entry else value_html(term, seen))
 
 
@@ -153,6 +170,12 @@ def clause_conditions(tree: Any) -> Sentence | Group | None:
     if hasattr(tree, "children"):
         children = tuple(c for c in (clause_conditions(child) for child in tree.children) if c is not None)
         return children[0] if len(children) == 1 else Group(tree.kind, children)
+    if getattr(tree, "dated", ()):
+        # A dated threshold: each value with the day it holds from.
+        term = attribute_term(tree.attr)
+        words = _G.table("op_date") if term.unit == "date" and tree.op in _G.table("op_date") else _G.table("op")
+        values = Markup("；").join(value_html(term, v.value) + escape(f"（{since_words(v.since)}）") for v in tree.dated)
+        return Sentence(escape(term.label) + escape(words.get(tree.op, tree.op)) + values, tree.quote)
     return sentence({"attr": tree.attr, "op": tree.op, "required": tree.value}, tree.quote)
 
 
@@ -206,13 +229,30 @@ def _condition_words(node: ast.AST) -> str:
     return f"{_words(node)}不为零"
 
 
-def formula_words(text: str) -> str:
+#: How a formula reads a dated parameter with no value on the day (``unset`` of an amount's explanation).
+UNSET_VALUE = "规定数值（判定日无）"
+
+
+def formula_words(text: str, unset: Iterable[str] = ()) -> str:
     """A benefit formula with each attribute's name, × ÷, and min / max / if said in Chinese; the
-    formula as written if it holds something else (the rule loader allows only these)."""
+    formula as written if it holds something else (the rule loader allows only these). ``unset``: dated
+    parameters the formula still names, having no value on the judging date."""
     try:
-        return _words(ast.parse(text.strip(), mode="eval"))
+        tree = ast.parse(text.strip(), mode="eval")
+        names = frozenset(unset)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in names:
+                node.id = UNSET_VALUE  # read by attribute_label as itself: not an attribute of the glossary
+        return _words(tree)
     except (SyntaxError, ValueError):
         return text
+
+
+def formula_schedule(schedule: Sequence[tuple[dt.date, str | None]]) -> list[tuple[str, str]]:
+    """A formula whose parameters are dated (``Benefit.schedule``), per day it changes: when, and the
+    formula in words with the values then in force (or that none is)."""
+    return [(since_words(day), formula_words(text) if text is not None else "没有适用的规定数值，不计算金额")
+            for day, text in schedule]
 
 
 def inputs(values: Mapping[str, Any]) -> list[tuple[str, Markup]]:

@@ -61,11 +61,14 @@ class Compiled:
         self.by_id = {c.id: c for c in self.clauses}
         #: Clause id → its place in the catalogue: the order the matcher's ``match`` returns decisions in.
         self.position = {c.id: n for n, c in enumerate(self.clauses)}
-        # Condition trees compiled once: a backfill evaluates each of them millions of times.
-        self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses}
-        # in_window(d) changes only where d reaches a valid_from or passes a valid_to: the number of
-        # these boundaries on or before d names the set of clauses in force on d.
-        bounds = {c.valid_from for c in self.clauses}
+        # Condition trees compiled once: a backfill evaluates each of them millions of times. A tree
+        # comparing with a dated parameter is compiled per span (its values change only at bounds).
+        self.conditions = {c.id: reference.verdict_of(c.conditions) for c in self.clauses if not c.dated}
+        self.dated = tuple(c for c in self.clauses if c.dated)
+        # in_window(d) changes only where d reaches a valid_from or passes a valid_to, and a dated
+        # threshold where one of its values starts or ends: the number of these boundaries on or before d
+        # names the set of clauses in force on d and the thresholds they compare with.
+        bounds = {c.valid_from for c in self.clauses} | {day for c in self.dated for day in c.changes}
         bounds |= {c.valid_to + dt.timedelta(days=1) for c in self.clauses if c.valid_to is not None and c.valid_to < dt.date.max}
         self.bounds = sorted(bounds)
         self._spans: dict[int, _Span] = {}  # at most len(bounds) + 1
@@ -76,7 +79,8 @@ class Compiled:
         index = bisect.bisect_right(self.bounds, as_of)
         found = self._spans.get(index)
         if found is None:
-            found = self._spans[index] = _Span(tuple(c for c in self.clauses if c.in_window(as_of)), {})
+            conditions = {**self.conditions, **{c.id: reference.verdict_of(c.conditions, as_of) for c in self.dated}}
+            found = self._spans[index] = _Span(tuple(c for c in self.clauses if c.in_window(as_of)), {}, conditions)
         return found
 
     def periods(self, as_of: dt.date) -> Mapping[str, str]:
@@ -91,6 +95,8 @@ class _Span(typing.NamedTuple):
     in_force: tuple[model.Clause, ...]
     #: Region → the in-force clauses that may reach it; bounded by the number of counties (~3,000).
     scopes: dict[Any, _Scope]
+    #: Clause id → its compiled condition tree, dated thresholds at their values on the span's days.
+    conditions: Mapping[str, reference.Verdicts]
 
 
 class Judge:
@@ -114,9 +120,9 @@ class Judge:
             raise ValueError("clause_ids differ from the clauses the shared Compiled was built for")
         self.clauses, self.clause_ids, self.by_id = compiled.clauses, compiled.clause_ids, compiled.by_id
         self.position = compiled.position
-        self.conditions = compiled.conditions
         self.engine = matcher if isinstance(matcher, durable.DurableMatcher) else None
         span = compiled.span(as_of)
+        self.conditions = span.conditions
         self.in_force = span.in_force
         self.periods = compiled.periods(as_of)
         self._scopes = span.scopes
@@ -196,16 +202,16 @@ class Judge:
                     results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
         return results
 
-    @staticmethod
     def _outcome(
-        clause: model.Clause, status: matching.Verdict, in_scope: bool, view: Mapping[str, Any],
+        self, clause: model.Clause, status: matching.Verdict, in_scope: bool, view: Mapping[str, Any],
         engine_met: bool, engine: bool, prior: _Stored | None,
     ) -> Outcome:
         if engine and engine_met != (status is MET):
             status = UNKNOWN  # the two engines disagree: nothing is granted (see durable._reconcile)
         amount = None
-        if status is MET and clause.benefit is not None and clause.benefit.formula:
-            amount = formula.evaluate(clause.benefit.formula, view).amount
+        text = clause.benefit.formula_on(self.as_of) if status is MET and clause.benefit is not None else None
+        if text:  # None: no formula, or a parameter with no value on the date (no amount, as the reference)
+            amount = formula.evaluate(text, view).amount
         # _same, with its two cheap cases first: no prior, or another status or rule version.
         if prior is None:
             changed = not (status is NOT_MET and not in_scope)

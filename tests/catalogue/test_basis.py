@@ -93,15 +93,16 @@ def test_formula_parameters_are_written_in_and_explained(dirs):
     test_loader._write(rules, _document(_set("benefit.at_most", "减免3个月")(_clause())))
     (clause,) = loader.load(rules, measures=measures).clauses
     assert clause.benefit.formula == "state_owned_monthly_rent * 3"
-    assert clause.benefit.params == (model.Param("months", 3, "减免3个月"),)
+    (months,) = clause.benefit.params  # the shorthand: one value over the whole window, from its valid_from
+    assert (months.name, months.value, months.quote, months.dated) == ("months", 3, "减免3个月", False)
+    assert months.values == (model.ParamValue(3, "减免3个月", dt.date(2022, 5, 31)),)
     assert clause.mode_basis == model.ModeBasis("服务业小微企业减免3个月租金", "ordered_waiver")
     assert clause.to_basis == model.DateBasis("quote", "2022年对省内承租国有房屋")
     assert clause.from_basis == model.DateBasis("quote", "2022年5月31日印发")  # the document's
 
 
 def test_substitution_leaves_the_cached_tree_alone():
-    params = (model.Param("rate", 0.2, "20%"),)
-    assert basis.substitute("rate * ip_buy_amount_year", params) == "0.2 * ip_buy_amount_year"
+    assert basis.substitute("rate * ip_buy_amount_year", {"rate": 0.2}) == "0.2 * ip_buy_amount_year"
     assert basis.literals("rate * ip_buy_amount_year") == []  # the parsed tree still names the parameter
 
 
@@ -234,7 +235,8 @@ def test_a_threshold_is_a_named_parameter_with_its_words(dirs):
     test_loader._write(rules, named)
     (clause,) = loader.load(rules, measures=measures).clauses
     leaf = list(clause.leaves())[1]
-    assert (leaf.value, leaf.param) == (3, "floor") and clause.params == (model.Param("floor", 3, "减免3个月"),)
+    assert (leaf.value, leaf.param, leaf.dated) == (3, "floor", ())
+    assert [(p.name, p.value, p.quote) for p in clause.params] == [("floor", 3, "减免3个月")]
     literal = _set("clauses[0].conditions.all[1]", {**lease, "value": 3})(_document())
     assert F + ("clauses[0].conditions.all[1].value: 3 written in the condition: name it in the clause's params "
                 "with the words that state it, and write {param: NAME}") in _problems(dirs, literal)
@@ -251,4 +253,5 @@ def test_explanations_name_the_parameter_beside_the_verdict(ref):
     leaf = decision.explanation["conditions"][1]
     assert leaf == {"path": "all[1]", "attr": "vat_monthly_sales", "op": "le", "required": 150000, "seen": 150000.0,
                     "verdict": "met", "quote": "月销售额15万元(含)以下", "param": "sales_limit"}
-    assert ref.catalogue.by_id["qinghai-2022-12"].params == (model.Param("in_force", 20220227, "本通知自2022年2月27日起施行"),)
+    (in_force,) = ref.catalogue.by_id["qinghai-2022-12"].params
+    assert (in_force.name, in_force.value, in_force.quote) == ("in_force", 20220227, "本通知自2022年2月27日起施行")

@@ -9,7 +9,7 @@ Checked by the loader (rules/README.md, "Basis"), each problem with its key path
   A document states both; a clause only where its date differs from the document's;
 * a condition's ``quote`` (required) — the clause's words it implements (the document's for its scope);
 * ``params`` / ``benefit.params`` — every number of a condition (but 0) or of a formula, named, with
-  the words that state it;
+  the words that state it; a number the text changes within the window, as dated values (each from a day);
 * ``notes`` — readings answered in the file, each with its quotation; ``application_deadline`` —
   a deadline to apply only where the text states one;
 * :func:`figures` — what ``rules lint`` prints per document.
@@ -20,6 +20,7 @@ Quotations are compared with all whitespace removed (the extraction broke lines 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -155,14 +156,19 @@ def leaf_quotes(
 
 
 def params(
-    check: checker.Checker, raw: Any, where: str, clause_text: str | None, document_text: str | None = ""
+    check: checker.Checker, raw: Any, where: str, clause_text: str | None, document_text: str | None = "", *,
+    window: tuple[Any, Any] = (None, None),
 ) -> tuple[model.Param, ...] | None:
-    """``params`` / ``benefit.params``: name → ``{value, quote}``, each quote found in the clause (for the
-    clause's own params, or in the document where the number is the document's, e.g. its effective date).
-    ``document_text`` "" (the default): the clause's words only; None: the document's text is not read."""
+    """``params`` / ``benefit.params``: name → ``{value, quote}`` (holding over the whole window, from its
+    ``valid_from``) or a list of dated values ``{from, value, quote}`` (optionally ``until``), ascending,
+    not overlapping, each ``from`` inside ``window`` (the clause's ``valid_from``, ``valid_to``). Each quote
+    is found in the clause (for the clause's own params, or in the document where the number is the
+    document's, e.g. its effective date). ``document_text`` "" (the default): the clause's words only;
+    None: the document's text is not read."""
     if not isinstance(raw, Mapping) or not raw:
-        check.fail(where, "must be a mapping of parameter names to {value, quote}")
+        check.fail(where, "must be a mapping of parameter names to {value, quote} or a list of {from, value, quote}")
         return None
+    start = window[0] if isinstance(window[0], dt.date) else None
     out, ok = [], True
     for name, item in raw.items():
         at = f"{where}.{name}"
@@ -170,22 +176,105 @@ def params(
             check.fail(at, "a parameter name is snake_case and not an attribute's name")
             ok = False
             continue
+        if isinstance(item, list):
+            values = _dated(check, item, at, (clause_text, document_text), window)
+            if values is None:
+                ok = False
+            else:
+                out.append(model.Param(name=name, values=values, dated=True))
+            continue
         if not check.keys(item, at, {"value", "quote"}, set()):
             ok = False
             continue
-        value, quote = item["value"], check.text(item["quote"], f"{at}.quote")
-        problem = conditions.typed(float, value)
-        if problem:
-            check.fail(f"{at}.value", problem)
+        number = _number(check, item, at, (clause_text, document_text))
+        if number is None:
             ok = False
-        if quote is not None and not quoted(quote, clause_text) and not quoted(quote, document_text):
-            check.fail(f"{at}.quote", "not found in the clause's text (whitespace ignored)")
-            ok = False
-        if quote is None:
-            ok = False
-        if ok:
-            out.append(model.Param(name=name, value=value, quote=quote))
+        elif ok:
+            out.append(model.Param(name=name, values=(model.ParamValue(*number, since=start or dt.date.min),)))
     return tuple(out) if ok else None
+
+
+def _number(
+    check: checker.Checker, item: Mapping[str, Any], at: str, texts: tuple[str | None, str | None]
+) -> tuple[float, str] | None:
+    """``value`` and ``quote`` of a parameter's value: a number, and words found in the clause (or document)."""
+    value, quote = item["value"], check.text(item["quote"], f"{at}.quote")
+    problem = conditions.typed(float, value)
+    if problem:
+        check.fail(f"{at}.value", problem)
+    if quote is not None and not quoted(quote, texts[0]) and not quoted(quote, texts[1]):
+        check.fail(f"{at}.quote", "not found in the clause's text (whitespace ignored)")
+        return None
+    return None if problem or quote is None else (value, quote)
+
+
+def _dated(
+    check: checker.Checker, raw: list[Any], at: str, texts: tuple[str | None, str | None], window: tuple[Any, Any]
+) -> tuple[model.ParamValue, ...] | None:
+    """A dated parameter's values; each holds from its ``from`` to its ``until``, else to the day before the
+    next value's ``from``, else to the end of the window."""
+    start = window[0] if isinstance(window[0], dt.date) else None
+    end = window[1] if isinstance(window[1], dt.date) else None
+    shown = f"[{start or '?'}, {end or 'open'}]"
+    if not raw:
+        check.fail(at, "a dated parameter is a non-empty list of {from, value, quote} (optionally until)")
+        return None
+    found: list[model.ParamValue] = []
+    ok = True
+    for i, item in enumerate(raw):
+        here = f"{at}[{i}]"
+        if not check.keys(item, here, {"from", "value", "quote"}, {"until"}):
+            ok = False
+            continue
+        number = _number(check, item, here, texts)
+        since = check.date(item["from"], f"{here}.from")
+        until = check.date(item["until"], f"{here}.until") if "until" in item else None
+        if number is None or since is False or until is False:
+            ok = False
+            continue
+        problems = len(check.problems)
+        if (start and since < start) or (end and since > end):
+            check.fail(f"{here}.from", f"{since} is outside the clause's window {shown}")
+        if until is not None and until < since:
+            check.fail(f"{here}.until", f"{until} is before its from {since}")
+        elif until is not None and end and until > end:
+            check.fail(f"{here}.until", f"{until} is after the clause's valid_to {end}")
+        if found and since <= found[-1].since:
+            check.fail(f"{here}.from", f"{since} is not after the previous value's from {found[-1].since} "
+                                       "(dated values are listed in ascending order)")
+        elif found and found[-1].until is not None and since <= found[-1].until:
+            check.fail(f"{here}.from", f"{since} overlaps the previous value, which holds until {found[-1].until}")
+        ok = ok and len(check.problems) == problems
+        found.append(model.ParamValue(*number, since=since, until=until))
+    if not ok:
+        return None
+    return tuple(
+        dataclasses.replace(value, until=after.since - dt.timedelta(days=1)) if value.until is None and after else value
+        for value, after in zip(found, [*found[1:], None])
+    )
+
+
+def formula_params(
+    check: checker.Checker, text: str, found: tuple[model.Param, ...], where: str
+) -> tuple[str, frozenset[str]]:
+    """A benefit's ``formula`` and ``params`` (key path ``where``, the benefit): no number written in the
+    formula, every parameter used. The formula with the values holding over the whole window written in
+    (dated ones stay named: :func:`schedule` writes them in per day) and the attributes it reads."""
+    try:
+        numbers = literals(text)
+        if numbers:
+            check.fail(f"{where}.formula", f"numbers {numbers} written in the formula: name each in params "
+                                           "with the clause's words that state it")
+        unused = {p.name for p in found} - formula.names(text)
+        if unused:
+            check.fail(f"{where}.params", f"not used by the formula: {', '.join(sorted(unused))}")
+        dated = frozenset(p.name for p in found if p.dated)
+        text = substitute(text, {p.name: p.value for p in found if not p.dated})
+        formula.validate(text, derive.ATTRIBUTE_TYPES.keys() | dated)
+        return text, formula.names(text) - dated
+    except formula.FormulaError as exc:
+        check.fail(f"{where}.formula", f"bad formula {text!r}: {exc}")
+        return text, frozenset()
 
 
 def literals(text: str) -> list[float]:
@@ -193,9 +282,8 @@ def literals(text: str) -> list[float]:
     return [n.value for n in ast.walk(formula.parse(text)) if isinstance(n, ast.Constant)]
 
 
-def substitute(text: str, found: tuple[model.Param, ...]) -> str:
-    """``text`` with each parameter name replaced by its value (what the evaluators run)."""
-    values = {p.name: p.value for p in found}
+def substitute(text: str, values: Mapping[str, float]) -> str:
+    """``text`` with each parameter name of ``values`` replaced by its value (what the evaluators run)."""
 
     class _Put(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802 - ast's naming
@@ -204,6 +292,18 @@ def substitute(text: str, found: tuple[model.Param, ...]) -> str:
     formula.parse(text)  # raises FormulaError on anything outside the whitelist
     # A fresh tree: formula.parse caches its trees, and the transformer changes the one it is given.
     return ast.unparse(_Put().visit(ast.parse(text.strip(), mode="eval")))
+
+
+def schedule(text: str, found: tuple[model.Param, ...]) -> tuple[tuple[dt.date, str | None], ...]:
+    """:attr:`model.Benefit.schedule`: from each day a dated parameter of ``text`` changes value, ``text``
+    with the values in force written in, or None where one has no value (empty when none is dated)."""
+    dated = [p for p in found if p.dated]
+    out = []
+    for day in model.turns(v for p in dated for v in p.values):
+        held = {p.name: p.on(day) for p in dated}
+        out.append((day, None if None in held.values()
+                    else substitute(text, {name: v.value for name, v in held.items() if v is not None})))
+    return tuple(out)
 
 
 def notes(check: checker.Checker, raw: Any, where: str, text: str | None) -> tuple[model.Note, ...]:

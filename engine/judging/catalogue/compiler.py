@@ -15,7 +15,9 @@ Everything here follows the measured limits of durable-rules 2.0.28
   as JSON booleans, absent attributes are left out, and JSON is written with ensure_ascii=False;
 * ``in`` is an ``$or`` of ``$eq``; ``prefix`` is ``$mt "X.*"``, metacharacters put in a
   one-character class (the engine's regex has no working backslash escape);
-* rule data is validated before ``create_ruleset`` (some violations hang or crash the process).
+* rule data is validated before ``create_ruleset`` (some violations hang or crash the process);
+* a threshold that is a dated parameter is an ``$or`` of one branch per value, each also testing that
+  the fact's ``as_of`` lies in that value's days (counted as that many branches).
 """
 
 from __future__ import annotations
@@ -91,16 +93,35 @@ def jurisdiction_condition(code: str) -> dict[str, Any]:
 
 
 def _leaf(leaf: model.Leaf, prop: str) -> dict[str, Any]:
-    if leaf.op == "eq":
-        return {prop: leaf.value}
-    if leaf.op == "in":
-        options = [{prop: v} for v in leaf.value]
+    if leaf.dated:
+        return _dated(leaf, prop)
+    return _compare(leaf.op, prop, leaf.value)
+
+
+def _compare(op: str, prop: str, value: Any) -> dict[str, Any]:
+    if op == "eq":
+        return {prop: value}
+    if op == "in":
+        options = [{prop: v} for v in value]
         return options[0] if len(options) == 1 else {"$or": options}
-    if leaf.op == "prefix":
-        return {"$mt": {prop: prefix_pattern(leaf.value)}}
+    if op == "prefix":
+        return {"$mt": {prop: prefix_pattern(value)}}
     # An absent property never matches `$neq` (measured), so `ne` stays unknown when absent.
-    name = {"ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}[leaf.op]
-    return {name: {prop: leaf.value}}
+    name = {"ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}[op]
+    return {name: {prop: value}}
+
+
+def _dated(leaf: model.Leaf, prop: str) -> dict[str, Any]:
+    """A threshold that is a dated parameter: one branch per value, each holding only while the fact's
+    ``as_of`` lies in that value's days (they do not overlap, so at most one branch fires). On a day no
+    value holds no branch matches: not met, as the reference's unknown."""
+    options = []
+    for value in leaf.dated:
+        period = [{"$gte": {AS_OF: day(value.since)}}]
+        if value.until is not None:
+            period.append({"$lte": {AS_OF: day(value.until)}})
+        options.append({"$and": [*period, _compare(leaf.op, prop, value.value)]})
+    return options[0] if len(options) == 1 else {"$or": options}
 
 
 def _node(node: model.Condition, clause: model.Clause) -> dict[str, Any]:
@@ -129,7 +150,7 @@ def branches(node: model.Condition | None) -> int:
     if node is None:
         return 1
     if isinstance(node, model.Leaf):
-        return len(node.value) if node.op == "in" else 1
+        return len(node.dated) if node.dated else len(node.value) if node.op == "in" else 1
     counts = [branches(child) for child in node.children]
     return sum(counts) if node.kind == "any" else math.prod(counts)
 

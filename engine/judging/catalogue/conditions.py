@@ -27,7 +27,8 @@ def group(
     check: checker.Checker, raw: Any, where: str, depth: int = 1, params: Mapping[str, model.Param] | None = None
 ) -> model.Group | None:
     """The group at key path ``where`` (depth 1 = the clause's ``conditions``), or None if invalid.
-    A leaf's number other than 0 is one of ``params`` (the clause's), written ``value: {param: NAME}``."""
+    A leaf's number other than 0 is one of ``params`` (the clause's), written ``value: {param: NAME}``;
+    a dated one leaves the leaf's ``value`` None and its values by date in ``dated``."""
     kinds = [k for k in model.GROUP_KINDS if isinstance(raw, Mapping) and k in raw]
     if len(kinds) != 1:
         check.fail(where, "must be a group with exactly one of all: / any:")
@@ -60,19 +61,22 @@ def condition(
     quote = check.text(raw["quote"], f"{where}.quote")
     if quote is None:
         return None
-    param = None
+    param, dated = None, ()
     if isinstance(value, Mapping):
         name = value.get("param") if set(value) == {"param"} else None
         if not isinstance(name, str) or name not in (params or {}):
             check.fail(f"{where}.value", f"{dict(value)!r} names no parameter of the clause's params")
             return None
-        param, value = name, params[name].value
+        param = name
+        # A dated threshold compares with the value in force on the judging date: no one value here.
+        value, dated = (None, params[name].values) if params[name].dated else (params[name].value, ())
     kind = derive.ATTRIBUTE_TYPES.get(attr) if isinstance(attr, str) else None
     if kind is None:
         check.fail(f"{where}.attr", f"unknown attribute {attr!r}")
     if check.enum(op, f"{where}.op", model.OPS, "op") is None or kind is None:
         return None
-    problem = value_problem(kind, op, value)
+    problem = next((p for p in (value_problem(kind, op, v.value) for v in dated) if p), None) if dated \
+        else value_problem(kind, op, value)
     if problem:
         check.fail(f"{where}.value", problem)
         return None
@@ -81,7 +85,7 @@ def condition(
                                      "with the words that state it, and write {param: NAME}")
         return None
     path = where.partition(".conditions.")[2]
-    return model.Leaf(attr, op, tuple(value) if op == "in" else value, path, quote, param)
+    return model.Leaf(attr, op, tuple(value) if op == "in" else value, path, quote, param, dated)
 
 
 def value_problem(kind: type, op: str, value: Any) -> str | None:

@@ -22,8 +22,7 @@ from typing import Any
 import yaml
 
 from engine.core import regions
-from engine.judging import derive
-from engine.judging.catalogue import basis, checker, conditions, formula, model, yamlio
+from engine.judging.catalogue import basis, checker, conditions, model, yamlio
 
 RULES_DIR_VAR = "POLICY_PUSH_RULES_DIR"
 MEASURES_DIR_VAR = "POLICY_PUSH_MEASURES_DIR"
@@ -276,7 +275,8 @@ class _File(checker.Checker):
         valid_to = self.date(raw["valid_to"], at("valid_to"), nullable=True)
         self.window(valid_from, valid_to, where)
         tree = None
-        params = basis.params(self, raw["params"], at("params"), words, self._source_text()) if "params" in raw else ()
+        params = basis.params(self, raw["params"], at("params"), words, self._source_text(),
+                              window=(valid_from, valid_to)) if "params" in raw else ()
         named = {p.name: p for p in params or ()}
         if raw.get("conditions") is not None:
             if firm_facing is False:
@@ -287,7 +287,7 @@ class _File(checker.Checker):
             if unused:
                 self.fail(at("params"), f"not used by the conditions: {', '.join(sorted(unused))}")
         basis.leaf_quotes(self, tree, at("conditions"), words, self._source_text())
-        benefit = self.benefit(raw["benefit"], at("benefit"), words) if "benefit" in raw else None
+        benefit = self.benefit(raw["benefit"], at("benefit"), words, (valid_from, valid_to)) if "benefit" in raw else None
         if benefit is not None and benefit.cap is not None and tree is not None:
             tree = _capped(tree, benefit.cap)
         needs = self.strings(raw.get("needs", []), at("needs"))
@@ -327,7 +327,7 @@ class _File(checker.Checker):
             return None
         return model.Clause(**values, rule_version=rule_version(raw), executable=executable)
 
-    def benefit(self, raw: Any, where: str, clause_text: str | None) -> model.Benefit | None:
+    def benefit(self, raw: Any, where: str, clause_text: str | None, window: tuple[Any, Any]) -> model.Benefit | None:
         if not self.keys(raw, where, _BENEFIT_REQUIRED, {"formula", "cap", "params", "at_most"}):
             return None
         n = len(self.problems)
@@ -337,21 +337,12 @@ class _File(checker.Checker):
         unit = self.enum(raw["unit"], f"{where}.unit", model.UNITS, "unit")
         description = self.text(raw["description"], f"{where}.description")
         text, inputs = raw.get("formula"), frozenset()
-        params = basis.params(self, raw["params"], f"{where}.params", clause_text) if "params" in raw else ()
+        params = basis.params(self, raw["params"], f"{where}.params", clause_text, window=window) \
+            if "params" in raw else ()
+        if params and text is None:
+            self.fail(f"{where}.params", "numbers of a formula: there is no formula")
         if text is not None and params is not None:
-            try:
-                numbers = basis.literals(text)
-                if numbers:
-                    self.fail(f"{where}.formula", f"numbers {numbers} written in the formula: name each in params "
-                                                  "with the clause's words that state it")
-                unused = {p.name for p in params} - formula.names(text)
-                if unused:
-                    self.fail(f"{where}.params", f"not used by the formula: {', '.join(sorted(unused))}")
-                text = basis.substitute(text, params)
-                formula.validate(text, derive.ATTRIBUTE_TYPES)
-                inputs = formula.names(text)
-            except formula.FormulaError as exc:
-                self.fail(f"{where}.formula", f"bad formula {text!r}: {exc}")
+            text, inputs = basis.formula_params(self, text, params, where)
             if unit == "none":
                 self.fail(f"{where}.unit", "a formula computes an amount: unit cannot be none")
         at_most = self.text(raw["at_most"], f"{where}.at_most") if "at_most" in raw else None
@@ -370,9 +361,10 @@ class _File(checker.Checker):
             return None
         if cap is not None:
             text = f"max(0, min({text}, {cap.amount}) - {model.GRANTED})"
-            inputs = formula.names(text)
+            inputs = inputs | {model.GRANTED}
         return model.Benefit(kind=kind, unit=unit, description=description, formula=text, inputs=inputs, cap=cap,
-                             params=params or (), at_most=at_most)
+                             params=params or (), at_most=at_most,
+                             schedule=basis.schedule(text, params) if text is not None else ())
 
     def cap(self, raw: Any, where: str, clause_text: str | None) -> model.Cap | None:
         if not self.keys(raw, where, {"amount", "per", "quote"}, set()):

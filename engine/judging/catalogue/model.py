@@ -12,10 +12,11 @@ artefacts removed (line-break spaces inside Chinese, full-width digits, "." for 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 from engine.core import cjk_text
@@ -62,6 +63,13 @@ class Leaf:
     quote: str | None = None
     #: The clause parameter (``params``) the value is, where it is a number the text states.
     param: str | None = None
+    #: Where that parameter is dated: its values by date (``value`` is then None; the value compared
+    #: with is the one in force on the judging date, :meth:`threshold`).
+    dated: tuple[ParamValue, ...] = ()
+
+    def threshold(self, day: dt.date) -> ParamValue | None:
+        """The dated value this condition compares with on ``day`` (None when none holds, or not dated)."""
+        return in_force(self.dated, day)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,13 +95,65 @@ class Cap:
 
 
 @dataclasses.dataclass(frozen=True)
-class Param:
-    """A number the text states, named, with its words: of a condition (the clause's ``params``) or of a
-    benefit formula (``benefit.params``)."""
+class ParamValue:
+    """One value of a parameter and the days it holds, ``since`` to ``until`` (both inclusive; ``until``
+    None: to the end of the clause's window), with the words that state it."""
 
-    name: str
     value: float
     quote: str
+    since: dt.date
+    until: dt.date | None = None
+
+    def holds(self, day: dt.date) -> bool:
+        """Whether this value is the one in force on ``day``."""
+        return self.since <= day and (self.until is None or day <= self.until)
+
+
+def in_force(values: Sequence[ParamValue], day: dt.date) -> ParamValue | None:
+    """The value of ``values`` (ascending, not overlapping) in force on ``day``; None when none holds."""
+    return next((value for value in values if value.holds(day)), None)
+
+
+def turns(values: Iterable[ParamValue]) -> list[dt.date]:
+    """The days, in order, on which one of ``values`` starts to hold or stops (the day after its ``until``):
+    between two of them the values in force do not change."""
+    days = set()
+    for value in values:
+        days.add(value.since)
+        if value.until is not None and value.until < dt.date.max:
+            days.add(value.until + dt.timedelta(days=1))
+    return sorted(days)
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """A number the text states, named, with its words: of a condition (the clause's ``params``) or of a
+    benefit formula (``benefit.params``). As OpenFisca's parameters, each value holds from a date: the
+    shorthand ``{value, quote}`` is one value from the clause's ``valid_from`` (``dated`` False); the
+    dated form a list of ``{from, value, quote}`` (``dated`` True), which explanations show with its date."""
+
+    name: str
+    values: tuple[ParamValue, ...]
+    dated: bool = False
+
+    def on(self, day: dt.date) -> ParamValue | None:
+        """The value in force on ``day`` (None when none holds): :func:`in_force`."""
+        return in_force(self.values, day)
+
+    @property
+    def value(self) -> float:
+        """The value of a parameter written as the shorthand (one value over the whole window)."""
+        return self._single().value
+
+    @property
+    def quote(self) -> str:
+        """The words of a parameter written as the shorthand."""
+        return self._single().quote
+
+    def _single(self) -> ParamValue:
+        if self.dated:
+            raise ValueError(f"parameter {self.name} is dated: ask for its value on a date (Param.on)")
+        return self.values[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +201,17 @@ class Benefit:
     #: The clause's words making the amount a maximum (不超过, 最高 …): the formula computes the most the
     #: firm may get, not what it gets. None where the clause fixes the amount.
     at_most: str | None = None
+    #: Where a parameter is dated (``formula`` then names it): from each day a value changes, the formula
+    #: with the values in force written in, None from a day some parameter has no value. Empty: none is.
+    schedule: tuple[tuple[dt.date, str | None], ...] = ()
+
+    def formula_on(self, day: dt.date) -> str | None:
+        """The formula evaluators run on ``day``: :attr:`formula`, or where a parameter is dated, the formula
+        with the values in force on ``day`` written in; None when one has no value then (no amount is given)."""
+        if not self.schedule:
+            return self.formula
+        index = bisect.bisect_right(self.schedule, day, key=lambda entry: entry[0]) - 1
+        return self.schedule[index][1] if index >= 0 else None
 
     @functools.cached_property
     def display_description(self) -> str:
@@ -240,6 +311,21 @@ class Clause:
     def display_application(self) -> str | None:
         """How to apply, as firms read it (normalised); None where the clause says nothing."""
         return None if self.application is None else cjk_text.normalise(self.application)
+
+    @functools.cached_property
+    def dated(self) -> bool:
+        """Whether a condition compares with a dated parameter (its verdict then depends on the date
+        beyond the window)."""
+        return any(leaf.dated for leaf in self.leaves())
+
+    @functools.cached_property
+    def changes(self) -> tuple[dt.date, ...]:
+        """Days inside the window, after its first, on which a dated parameter of the clause (of a condition
+        or of the formula) takes a new value or stops having one: days its firms are judged anew."""
+        values = [v for leaf in self.leaves() for v in leaf.dated]
+        if self.benefit is not None:
+            values += [v for param in self.benefit.params if param.dated for v in param.values]
+        return tuple(d for d in turns(values) if self.valid_from < d and (self.valid_to is None or d <= self.valid_to))
 
     def leaves(self) -> Iterator[Leaf]:
         """Every leaf condition, in document order."""

@@ -11,7 +11,9 @@ A clause is judged as the ``all`` of three parts: the firm's region inside its j
 * a leaf on an absent attribute is unknown, and its attribute is named in ``missing`` (only
   attributes that actually leave the verdict open are named).
 
-A firm-facing clause with ``needs`` (data no event carries) is at best unknown.
+A firm-facing clause with ``needs`` (data no event carries) is at best unknown. A condition comparing
+with a dated parameter compares with the value in force on ``as_of`` (unknown where none holds), and
+a formula is computed with its parameters' values then (no amount where one has none).
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
     if clause.conditions is None:
         conditions, missing = UNKNOWN, set()  # a firm-facing clause not yet expressed as conditions
     else:
-        conditions, missing = _condition(clause.conditions, attributes, leaves)
+        conditions, missing = _condition(clause.conditions, attributes, leaves, as_of)
     status = combine_all((place, window, conditions))
     if status == MET and clause.needs:
         status = UNKNOWN  # the clause needs data no event carries
@@ -206,17 +208,8 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
         explanation["basis"] = {"mode": clause.mode, "quote": clause.mode_basis.quote, "reason": clause.mode_basis.reason}
     amount = None
     if status == MET and clause.benefit is not None and clause.benefit.formula:
-        result = formula.evaluate(clause.benefit.formula, attributes)
-        amount = result.amount
-        explanation["amount"] = {
-            "formula": clause.benefit.formula, "unit": clause.benefit.unit,
-            "inputs": dict(result.inputs), "amount": result.amount,
-            **({"params": {p.name: {"value": p.value, "quote": p.quote} for p in clause.benefit.params}}
-               if clause.benefit.params else {}),
-            **({"at_most": clause.benefit.at_most} if clause.benefit.at_most else {}),
-            **({"missing": list(result.missing)} if result.missing else {}),
-            **({"error": result.error} if result.error else {}),
-        }
+        explanation["amount"] = _amount(clause.benefit, attributes, as_of)
+        amount = explanation["amount"]["amount"]
     facts = {name: attributes[name] for name in clause.reads if name in attributes}
     period = matching.period_for(clause.mode, as_of) if status == MET else None
     return matching.Decision(
@@ -227,17 +220,49 @@ def _judge(clause: model.Clause, attributes: Mapping[str, Any], run: Run) -> mat
     )
 
 
+def _amount(benefit: model.Benefit, attributes: Mapping[str, Any], as_of: dt.date) -> dict[str, Any]:
+    """The amount's explanation: the formula run (its parameters' values in force on ``as_of`` written in),
+    its inputs and result, and each parameter with its words (and, if dated, the day its value holds from).
+    A parameter with no value on ``as_of`` leaves the amount undecided (None), never guessed."""
+    text = benefit.formula_on(as_of)
+    result = formula.evaluate(text, attributes) if text is not None else formula.Result(None, {})
+    values = {p.name: (p, p.on(as_of)) for p in benefit.params}
+    return {
+        "formula": text or benefit.formula, "unit": benefit.unit,
+        "inputs": dict(result.inputs), "amount": result.amount,
+        **({"params": {name: param_entry(p, v) for name, (p, v) in values.items() if v is not None}}
+           if benefit.params else {}),
+        **({"unset": sorted(name for name, (_, v) in values.items() if v is None)} if text is None else {}),
+        **({"at_most": benefit.at_most} if benefit.at_most else {}),
+        **({"missing": list(result.missing)} if result.missing else {}),
+        **({"error": result.error} if result.error else {}),
+    }
+
+
+def param_entry(param: model.Param, value: model.ParamValue) -> dict[str, Any]:
+    """A parameter's value as explanations record it: ``{value, quote}``, and ``from`` (ISO) where it is dated."""
+    return {"value": value.value, "quote": value.quote, **({"from": value.since.isoformat()} if param.dated else {})}
+
+
 #: A condition tree compiled by :func:`verdict_of`: attributes → verdict.
 Verdicts = Callable[[Mapping[str, Any]], matching.Verdict]
 
 
-def verdict_of(node: model.Condition | None) -> Verdicts:
+def verdict_of(node: model.Condition | None, as_of: dt.date | None = None) -> Verdicts:
     """The verdict :func:`_condition` gives on ``node``, as a function of the attributes: short-circuited
-    (a decided `all`/`any` stops early) and with the tree walked once, here, not on every call."""
+    (a decided `all`/`any` stops early) and with the tree walked once, here, not on every call. A tree
+    comparing with a dated parameter (:attr:`model.Clause.dated`) is compiled for one date, ``as_of``."""
     if node is None:
         return _unexpressed
     if isinstance(node, model.Leaf):
         attr, value, compare = node.attr, node.value, _COMPARE[node.op]
+        if node.dated:
+            if as_of is None:
+                raise ValueError(f"{node.path}: a dated threshold is compiled for a date")
+            threshold = node.threshold(as_of)
+            if threshold is None:
+                return _unexpressed  # no value holds on the date: the condition cannot be decided
+            value = threshold.value
 
         def leaf(attributes: Mapping[str, Any]) -> matching.Verdict:
             seen = attributes.get(attr)
@@ -246,7 +271,7 @@ def verdict_of(node: model.Condition | None) -> Verdicts:
             return MET if compare(seen, value) else NOT_MET
 
         return leaf
-    children = tuple(verdict_of(child) for child in node.children)
+    children = tuple(verdict_of(child, as_of) for child in node.children)
     if len(children) == 1:
         return children[0]
     decisive, settled = (NOT_MET, MET) if node.kind == "all" else (MET, NOT_MET)
@@ -269,25 +294,35 @@ def _unexpressed(attributes: Mapping[str, Any]) -> matching.Verdict:
 
 
 def _condition(
-    node: model.Condition, attributes: Mapping[str, Any], leaves: list[dict[str, Any]]
+    node: model.Condition, attributes: Mapping[str, Any], leaves: list[dict[str, Any]], as_of: dt.date
 ) -> tuple[matching.Verdict, set[str]]:
     """Verdict of a condition tree and the attributes that leave it open; appends leaf entries."""
     if isinstance(node, model.Leaf):
-        seen = attributes.get(node.attr)
-        if seen is None:
+        seen, value = attributes.get(node.attr), node.value
+        threshold = node.threshold(as_of) if node.dated else None
+        if threshold is not None:
+            value = threshold.value  # the dated parameter's value in force on the judging date
+        if node.dated and threshold is None:
+            verdict = UNKNOWN  # no value holds on the date: undecided, whatever the firm's data
+        elif seen is None:
             verdict = UNKNOWN
         else:
-            verdict = MET if _COMPARE[node.op](seen, node.value) else NOT_MET
-        required = list(node.value) if isinstance(node.value, tuple) else node.value
+            verdict = MET if _COMPARE[node.op](seen, value) else NOT_MET
+        required = list(value) if isinstance(value, tuple) else value
         entry = {"path": node.path, "attr": node.attr, "op": node.op,
                  "required": required, "seen": seen, "verdict": _VALUE[verdict]}
         if node.quote is not None:
             entry["quote"] = node.quote  # the clause's words this condition implements, beside its verdict
         if node.param is not None:
             entry["param"] = node.param  # the named number the value is (its words: the clause's params)
+        if threshold is not None:
+            entry["from"] = threshold.since.isoformat()  # the day the dated value compared with holds from
+            entry["param_quote"] = threshold.quote
+        elif node.dated:
+            entry["unset"] = True
         leaves.append(entry)
-        return verdict, ({node.attr} if verdict == UNKNOWN else set())
-    results = [_condition(child, attributes, leaves) for child in node.children]
+        return verdict, ({node.attr} if verdict == UNKNOWN and seen is None and "unset" not in entry else set())
+    results = [_condition(child, attributes, leaves, as_of) for child in node.children]
     verdicts = [v for v, _ in results]
     verdict = combine_all(verdicts) if node.kind == "all" else combine_any(verdicts)
     if verdict != UNKNOWN:

@@ -25,7 +25,7 @@ from connectors import sql_models as models
 from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store, firm_fold, validation
 from engine.judging import recording
-from engine.notices import notice_rules, outbox
+from engine.notices import notice_rules, outbox, withholding
 
 _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
@@ -152,9 +152,9 @@ class SqlFoldGroup(event_store.FoldGroup):
             county = await self.designations_in(applied.firm.fields.get("region"))
             decisions = recording.judge_firm(uscc, applied.firm.fields, as_of, county, self._known.get(uscc, []), judge)
         woken: list[notice_rules.Transitioned] = []
-        if notice_rules.contact_changed(applied.changed):
+        if withholding.contact_changed(applied.changed):
             # An address or consent that arrives wakes the notices waiting for it, in this transaction.
-            woken = notice_rules.woken(await self.waiting_notices(uscc), applied.firm.fields, self._now,
+            woken = withholding.woken(await self.waiting_notices(uscc), applied.firm.fields, self._now,
                                        self._store.hold_before(self._now))
         # Nothing below raises: an event joins the group's changes whole or not at all.
         self._handled.add(event.event_id)

@@ -16,7 +16,7 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 from connectors import sql_audit, sql_firms
 from connectors import sql_models as models
 from engine.core import matching, notice_status, records
-from engine.notices import notice_rules, outbox
+from engine.notices import notice_rules, outbox, withholding
 
 _NOTICE = models.Notice.__table__
 _ATTEMPT = models.NoticeAttempt.__table__
@@ -344,7 +344,7 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                 firm, query = firm.with_for_update(read=True), query.with_for_update()
             fields = (await connection.execute(firm)).scalar_one_or_none() or {}
             current = _record((await connection.execute(query)).one())
-            done = notice_rules.waiting(current, fields, now, lease=notice.lease_until)
+            done = withholding.waiting(current, fields, now, lease=notice.lease_until)
             await self.write_transitions(connection, [done])
         return done.notice
 
@@ -437,7 +437,7 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
         return found or outbox.SMS_ALL
 
     async def set_sms_preference(self, uscc: str, preference: str, actor: str, at: datetime.datetime) -> None:
-        entry = notice_rules.preference_audit(uscc, preference, actor)
+        entry = withholding.preference_audit(uscc, preference, actor)
         async with self._write() as connection:
             await connection.execute(
                 self.insert(_PREFERENCE).values(uscc=uscc, sms=preference, updated_at=at)

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from engine.core import china_time, glossary, matching, records
 from engine.firm_page import rules, store
-from engine.notices import config, firm_links, notice_rules, outbox
+from engine.notices import config, firm_links, outbox, withholding
 from engine.notices import web as notices_web
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,8 @@ async def _page(
     decisions = await page_store.decisions(uscc)
     responses = await page_store.firm_responses(uscc)
     listed = rules.items(catalogue, decisions, responses, china_time.today_in_china())
-    refusal_reason = notice_rules.opt_out_reason("sms", firm.stamps, await page_store.opt_outs(uscc))
-    choice = notice_rules.sms_choice(await page_store.sms_preference(uscc), refusal_reason)
+    refusal_reason = withholding.opt_out_reason("sms", firm.stamps, await page_store.opt_outs(uscc))
+    choice = withholding.sms_choice(await page_store.sms_preference(uscc), refusal_reason)
     token = request.match_info["token"]
     return _render("page.html", {
         "firm_name": firm.fields.get("name") or "贵单位",

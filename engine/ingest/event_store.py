@@ -117,7 +117,7 @@ class EventStore(stores.FirmReader, abc.ABC):
     async def fold_firm_event(self, event: records.StoredEvent, assignments: Mapping[str, Any], judge: recording.Judge) -> FoldOutcome:
         """In one transaction: record provenance, update the profile, judge it, store changed decisions
         with the notices a new `met` entitles, wake the firm's notices waiting for an address or consent
-        the event brought (notices.notice_rules.woken), and mark the event processed. An event already
+        the event brought (notices.withholding.woken), and mark the event processed. An event already
         processed is left alone."""
         async with self.fold_group(event_id=event.event_id) as group:
             return await group.fold_firm_event(event, assignments, judge) if group.events else FoldOutcome()

@@ -249,7 +249,7 @@ class NoticeStore(stores.FirmReader, abc.ABC):
     async def wait_for_contact(self, notice: NoticeRecord) -> NoticeRecord:
         """Set a claimed notice (still holding the lease `notice` carries) WAITING for want of an address
         or consent, judged on the firm's contact as it is within this same transaction
-        (notice_rules.waiting): if it arrived since the worker read the firm, the notice is PENDING, due
+        (withholding.waiting): if it arrived since the worker read the firm, the notice is PENDING, due
         now, instead. A fold of the firm in progress must have committed or not yet begun, so no contact
         change goes unseen both by the fold (which wakes what is waiting) and by this write."""
 
@@ -288,10 +288,10 @@ class NoticeStore(stores.FirmReader, abc.ABC):
     @abc.abstractmethod
     async def sms_preference(self, uscc: str) -> str:
         """What the firm last chose for SMS on its page (:data:`SMS_PREFERENCES`); SMS_ALL if it never chose.
-        Whether SMS_NONE still stands is the opt-out's business (see notice_rules.sms_choice)."""
+        Whether SMS_NONE still stands is the opt-out's business (see withholding.sms_choice)."""
 
     @abc.abstractmethod
     async def set_sms_preference(self, uscc: str, preference: str, actor: str, at: datetime.datetime) -> None:
-        """Keep the firm's choice and its audit entry (notice_rules.preference_audit) in one transaction.
+        """Keep the firm's choice and its audit entry (withholding.preference_audit) in one transaction.
         SMS_NONE also opts the firm out of SMS (as a reply T does); SMS_ALL or SMS_GRANTS_ONLY lifts an
         SMS opt-out: the firm asked for SMS again, on its own page."""

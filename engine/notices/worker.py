@@ -2,7 +2,7 @@
 
 A notice is not sent when the benefit no longer applies, the firm opted out of the channel, or it
 chose SMS for automatic grants only and the notice is of another benefit (SKIPPED, final), nor while the firm's address or consent for the channel is missing (WAITING: the
-fold of a later contact event wakes it, see notice_rules.woken).
+fold of a later contact event wakes it, see withholding.woken).
 
 Delivery semantics when a process dies mid-send (the notice is left SENDING with a lease):
 - email: at-least-once. The notice is sent again with the same Message-ID, which mail systems and
@@ -26,7 +26,7 @@ from aiohttp import web
 
 from engine import constants
 from engine.core import matching, notice_status, profile
-from engine.notices import channels, notice_rules, outbox, pacing
+from engine.notices import channels, notice_rules, outbox, pacing, withholding
 from engine.telemetry import metrics, tasks
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class DeliveryWorker:
     ) -> None:
         self.store = store
         #: The catalogue's auto_grant clause ids: a firm that chose SMS for grants only gets SMS of these alone
-        #: (notice_rules.preference_refusal; compose.auto_grant_clauses). Empty: no SMS for such a firm.
+        #: (withholding.preference_refusal; compose.auto_grant_clauses). Empty: no SMS for such a firm.
         self.auto_grants = frozenset(auto_grants)
         self.compose = compose
         self.channels = dict(channel_map)
@@ -161,7 +161,7 @@ class DeliveryWorker:
             for digest, outcome in zip(claimed, await self._deliver_batch(claimed, paced=name in ONE_AT_A_TIME)):
                 if isinstance(outcome, notice_status.IllegalTransition):
                     log.warning("digest %s: %s", digest[0].digest_id, outcome, extra={"notice_id": digest[0].digest_id})
-                elif outcome and all(n.status is S.PENDING and n.reason == notice_rules.WORKER_STOPPING for n in outcome):
+                elif outcome and all(n.status is S.PENDING and n.reason == withholding.WORKER_STOPPING for n in outcome):
                     continue  # handed back untried
                 handled += len(digest)
         return handled
@@ -182,7 +182,7 @@ class DeliveryWorker:
     def _released(self, digest: Sequence[outbox.NoticeRecord]) -> outbox.DigestChange:
         """A claim handed back untried, so a stopping worker leaves nothing to wait out a lease."""
         return outbox.DigestChange(
-            digest, outbox.Transition(S.PENDING, "release", "released", reason=notice_rules.WORKER_STOPPING, next_attempt_at=self.clock()),
+            digest, outbox.Transition(S.PENDING, "release", "released", reason=withholding.WORKER_STOPPING, next_attempt_at=self.clock()),
             lease=digest[0].lease_until,
         )
 
@@ -201,10 +201,10 @@ class DeliveryWorker:
         """Take claimed (SENDING) digests of one channel to their next state; per digest, its notices as they now
         are, or the IllegalTransition that left it to recovery.
 
-        Each notice is judged first (notice_rules.not_now), on what one read of the store says of every firm
+        Each notice is judged first (withholding.not_now), on what one read of the store says of every firm
         of the batch: one whose benefit ended, or that the firm's choices keep off the channel, is skipped, one
         without an address or consent waits, one whose window closed long before it fell due is held
-        (notice_rules.closed_when_due); the rest of a digest go out as one message. A digest handed to the
+        (withholding.closed_when_due); the rest of a digest go out as one message. A digest handed to the
         provider before (a retry) goes again in the words first sent (under the same id), or, if some of its
         notices may no longer be told, in new words for the rest. What is settled unsent is written in one
         transaction before any send; the sends then go side by side (`Channel.concurrency`), each only while its
@@ -258,11 +258,11 @@ class DeliveryWorker:
         planned: list[outbox.DigestChange | tuple[outbox.Digest, Message]] = []
         sendable: list[outbox.NoticeRecord] = []
         for notice in digest:
-            held = notice_rules.not_now(notice, context.firm.fields, context.firm.stamps, context.opted_out, context.decisions,
+            held = withholding.not_now(notice, context.firm.fields, context.firm.stamps, context.opted_out, context.decisions,
                                         context.sms_preference if notice.channel == "sms" else outbox.SMS_ALL, self.auto_grants)
             if held is None and notice_rules.held(notice, hold_before):
                 # Its window closed long ago: sent only if an operator released it (read only in this rare case).
-                held = notice_rules.closed_when_due(notice, hold_before, await self.store.notice_attempts(notice.notice_id))
+                held = withholding.closed_when_due(notice, hold_before, await self.store.notice_attempts(notice.notice_id))
             if held is None:
                 sendable.append(notice)
             elif held.new_status is S.WAITING:

@@ -7,7 +7,7 @@ import datetime
 from collections.abc import Sequence
 
 from engine.core import matching, notice_status
-from engine.notices import notice_rules, outbox
+from engine.notices import notice_rules, outbox, withholding
 from engine.testing import memory_audit
 
 
@@ -100,7 +100,7 @@ class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
     async def wait_for_contact(self, notice: outbox.NoticeRecord) -> outbox.NoticeRecord:
         async with self._lock:  # a fold holds the lock too: it has either woken what waits or not begun
             firm = self.firms.get(notice.uscc)
-            done = notice_rules.waiting(
+            done = withholding.waiting(
                 self.notices[notice.notice_id], firm.fields if firm else {}, datetime.datetime.now(datetime.UTC), lease=notice.lease_until
             )
             self._save_transitions([done])
@@ -146,7 +146,7 @@ class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
         return self.preferences.get(uscc, {}).get("sms", outbox.SMS_ALL)
 
     async def set_sms_preference(self, uscc: str, preference: str, actor: str, at: datetime.datetime) -> None:
-        entry = notice_rules.preference_audit(uscc, preference, actor)
+        entry = withholding.preference_audit(uscc, preference, actor)
         async with self._lock:
             self.preferences.setdefault(uscc, {})["sms"] = preference
             if preference == outbox.SMS_NONE:

@@ -13,7 +13,7 @@ from engine import storage
 from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store, firm_fold
 from engine.judging import recording
-from engine.notices import notice_rules
+from engine.notices import withholding
 from engine.testing import memory_base, memory_firm_page
 
 
@@ -138,8 +138,8 @@ class InMemoryStorage(memory_firm_page.MemoryFirmPage, storage.Storage):
         decisions = self._judge(uscc, applied.firm.fields, event, judge) if applied.changed else []
         # An address or consent that arrives wakes the notices waiting for it, with the profile write.
         woken = (
-            notice_rules.woken(self._waiting_notices(uscc), applied.firm.fields, now, self.hold_before(now))
-            if notice_rules.contact_changed(applied.changed) else []
+            withholding.woken(self._waiting_notices(uscc), applied.firm.fields, now, self.hold_before(now))
+            if withholding.contact_changed(applied.changed) else []
         )
         self.firms[uscc] = records.FirmRecord(
             uscc=uscc,

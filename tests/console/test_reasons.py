@@ -82,7 +82,7 @@ def reasons_in_notices() -> set[str]:
                   and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
                   for target in node.targets if isinstance(target, ast.Name)}
            for path, tree in trees.items()}
-    # A module's text constants, as other modules of engine/notices name them (notice_rules.WORKER_STOPPING).
+    # A module's text constants, as other modules of engine/notices name them (withholding.WORKER_STOPPING).
     qualified = {f"{path.stem}.{name}": text for path, texts in own.items() for name, text in texts.items()}
     for path, tree in trees.items():
         constants = {**qualified, **own[path]}

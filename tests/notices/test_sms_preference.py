@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 
 from engine.core import notice_status
-from engine.notices import compose, notice_rules, outbox
+from engine.notices import compose, outbox, withholding
 from tests.notices import helpers
 
 NOW = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.UTC)
@@ -33,7 +33,7 @@ async def test_grants_only_skips_the_sms_of_a_benefit_to_apply_for_and_keeps_the
     await delivery.run_once()
     assert sms.sent == [] and len(email.sent) == 1
     statuses = await _statuses(store)
-    assert statuses["sms"] == (notice_status.NoticeStatus.SKIPPED, notice_rules.GRANTS_ONLY)
+    assert statuses["sms"] == (notice_status.NoticeStatus.SKIPPED, withholding.GRANTS_ONLY)
     assert statuses["email"][0] is notice_status.NoticeStatus.SENT
 
 

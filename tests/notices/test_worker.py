@@ -8,7 +8,7 @@ import datetime
 import pytest
 
 from engine.core import notice_status
-from engine.notices import channels, notice_rules, pacing, worker
+from engine.notices import channels, pacing, withholding, worker
 from tests import factories
 from tests.notices import helpers
 
@@ -65,7 +65,7 @@ async def test_an_opt_out_stops_the_channel_until_consent_is_given_again(store):
     fields = (await store.get_firm(helpers.FIRM)).fields
     later = {"contact.consent.sms": ["2022-04-21T00:00:00+00:00", "e"]}
     decisions = await store.decisions(helpers.FIRM)
-    assert notice_rules.not_now(notice, fields, later, await store.opt_outs(helpers.FIRM), decisions) is None
+    assert withholding.not_now(notice, fields, later, await store.opt_outs(helpers.FIRM), decisions) is None
 
 
 async def test_sms_in_quiet_hours_is_deferred_to_the_morning_not_dropped(store):

@@ -9,7 +9,7 @@ import pytest
 
 from engine.core import scopes
 from engine.firm_page import store as firm_page_store
-from engine.notices import notice_rules, outbox
+from engine.notices import outbox, withholding
 from tests import factories
 from tests.notices import helpers
 
@@ -70,9 +70,9 @@ async def test_sms_choice_none_opts_out_and_choosing_sms_again_lifts_it(store):
 
 async def test_a_reply_t_shows_as_no_sms_whatever_was_chosen():
     refusal = "the firm opted out of sms"
-    assert notice_rules.sms_choice(outbox.SMS_GRANTS_ONLY, refusal) == outbox.SMS_NONE
-    assert notice_rules.sms_choice(outbox.SMS_NONE, None) == outbox.SMS_ALL  # a later consent lifted it
-    assert notice_rules.sms_choice(outbox.SMS_GRANTS_ONLY, None) == outbox.SMS_GRANTS_ONLY
+    assert withholding.sms_choice(outbox.SMS_GRANTS_ONLY, refusal) == outbox.SMS_NONE
+    assert withholding.sms_choice(outbox.SMS_NONE, None) == outbox.SMS_ALL  # a later consent lifted it
+    assert withholding.sms_choice(outbox.SMS_GRANTS_ONLY, None) == outbox.SMS_GRANTS_ONLY
 
 
 async def test_revoking_links_is_kept_and_audited(store):

@@ -31,7 +31,7 @@ from engine.cli import tokens as tokens_cli
 from engine.core import notice_status
 from engine.ingest import webhooks
 from engine.judging import catalogue
-from engine.notices import compose, outbox, worker
+from engine.notices import compose, operator_actions, outbox, worker
 from engine.telemetry import logs, metrics, summary
 from engine.web import access_log
 from engine.web import app as app_module
@@ -190,14 +190,14 @@ def notices() -> None:
 @click.argument("notice_id")
 def notices_retry(notice_id: str) -> None:
     """Requeue a dead or undelivered notice."""
-    _operator_action(notice_id, worker.requeue)
+    _operator_action(notice_id, operator_actions.requeue)
 
 
 @notices.command("release")
 @click.argument("notice_id")
 def notices_release(notice_id: str) -> None:
     """Send a held notice (its benefit's window closed long before the decision was recorded)."""
-    _operator_action(notice_id, worker.release)
+    _operator_action(notice_id, operator_actions.release)
 
 
 def _operator_action(notice_id: str, action: Callable[[outbox.NoticeStore, str, str], Awaitable[outbox.NoticeRecord]]) -> None:

@@ -12,7 +12,7 @@ from engine.console import approval_pages, csv_export, keys, labels, read_model,
 from engine.console.read_model import READ_MODEL, DecisionFilters, page_number
 from engine.core import notice_status
 from engine.http import auth
-from engine.notices import worker
+from engine.notices import operator_actions, worker
 
 #: ?done= / ?error= codes after a redirect, and what they tell the operator.
 MESSAGES = {
@@ -159,13 +159,13 @@ async def decision_approval(request: web.Request) -> web.Response:
 @security.require("operator")
 async def notice_retry(request: web.Request) -> web.Response:
     """POST /console/notices/{notice_id}/retry: requeue a dead or undelivered notice (audited)."""
-    return await _operator_action(request, worker.requeue, "notice.requeued", "requeued", "not_retryable")
+    return await _operator_action(request, operator_actions.requeue, "notice.requeued", "requeued", "not_retryable")
 
 
 @security.require("operator")
 async def notice_release(request: web.Request) -> web.Response:
     """POST /console/notices/{notice_id}/release: send a held notice (audited)."""
-    return await _operator_action(request, worker.release, "notice.released", "released", "not_releasable")
+    return await _operator_action(request, operator_actions.release, "notice.released", "released", "not_releasable")
 
 
 async def _operator_action(

@@ -19,7 +19,7 @@ from aiohttp import web
 from engine.core import notice_status
 from engine.http import auth, responses
 from engine.ingest import mobile, validation
-from engine.notices import config, outbox, unsubscribe, worker
+from engine.notices import config, operator_actions, outbox, unsubscribe, worker
 
 #: The store the receipt, unsubscribe and requeue routes read and write.
 NOTICES = web.AppKey("notice_store", outbox.NoticeStore)
@@ -170,13 +170,13 @@ async def unsubscribe_post(request: web.Request) -> web.Response:
 @routes.post("/api/notices/{notice_id}/retry")
 async def retry_notice(request: web.Request) -> web.Response:
     """Requeue a dead or undelivered notice (operator role)."""
-    return await _operator_action(request, worker.requeue)
+    return await _operator_action(request, operator_actions.requeue)
 
 
 @routes.post("/api/notices/{notice_id}/release")
 async def release_notice(request: web.Request) -> web.Response:
     """Release a held notice for sending (operator role): its benefit's window closed long before it was recorded."""
-    return await _operator_action(request, worker.release)
+    return await _operator_action(request, operator_actions.release)
 
 
 async def _operator_action(

@@ -11,6 +11,9 @@ Delivery semantics when a process dies mid-send (the notice is left SENDING with
   the bureau's money, so an interrupted SMS is declared dead, never re-sent blindly; the
   provider's receipt (which echoes our OutId) settles it as delivered if it did go out, and an
   operator may requeue it after checking.
+
+What a provider's answer makes of a digest is engine.notices.send_outcomes; an operator's requeue and
+release are engine.notices.operator_actions.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from aiohttp import web
 
 from engine import constants
 from engine.core import matching, notice_status, profile
-from engine.notices import channels, notice_rules, outbox, pacing, withholding
+from engine.notices import channels, notice_rules, outbox, pacing, send_outcomes, withholding
 from engine.telemetry import metrics, tasks
 
 log = logging.getLogger(__name__)
@@ -112,7 +115,7 @@ class DeliveryWorker:
         digests: dict[str, list[outbox.NoticeRecord]] = {}
         for notice in await self.store.expired_leases(self.clock()):
             digests.setdefault(notice.digest_id or notice.notice_id, []).append(notice)
-        changes = [outbox.DigestChange(digest, self._interrupted(digest[0].channel)) for digest in digests.values()]
+        changes = [outbox.DigestChange(digest, send_outcomes.interrupted(digest[0].channel, self.clock())) for digest in digests.values()]
         # One transaction for them all; a digest another worker settled first is refused alone.
         for (digest_id, digest), item, done in zip(digests.items(), changes, await self.store.transition_digests(changes, expect=S.SENDING)):
             if isinstance(done, notice_status.IllegalTransition):
@@ -125,18 +128,6 @@ class DeliveryWorker:
             )
             recovered += len(digest)
         return recovered
-
-    def _interrupted(self, channel: str) -> outbox.Transition:
-        """What an interrupted send becomes: an SMS dead (never re-sent blind), an email due again at once."""
-        if channel == "sms":
-            return outbox.Transition(
-                S.DEAD, "recover", "interrupted",
-                reason="interrupted while sending; not re-sent to avoid a duplicate SMS (a receipt will settle it)",
-            )
-        return outbox.Transition(
-            S.FAILED, "recover", "interrupted", next_attempt_at=self.clock(),
-            reason="interrupted while sending; will be sent again with the same Message-ID",
-        )
 
     async def run_once(self) -> int:
         """Recover, then send everything due now on every channel, the channels side by side; return how
@@ -320,27 +311,8 @@ class DeliveryWorker:
                 log.exception("digest %s could not be delivered", first.digest_id, extra={"notice_id": first.digest_id})
                 return None
             timer.done(first.channel, result.outcome.value)
-        return outbox.DigestChange(sendable, self._after_send(sendable, result, dataclasses.asdict(message)), lease=first.lease_until)
-
-    def _after_send(self, digest: outbox.Digest, result: channels.SendResult, message: dict[str, Any]) -> outbox.Transition:
-        notice = digest[0]
-        common = {"kind": "send", "outcome": result.outcome.value, "provider_id": result.provider_id,
-                  "response": result.response, "message": message, "counts_attempt": True}
-        if result.outcome is channels.Outcome.SENT:
-            return outbox.Transition(S.SENT, **common)
-        if result.outcome is channels.Outcome.DEAD:
-            return outbox.Transition(S.DEAD, reason=result.reason, **common)
-        if result.ambiguous and notice.channel == "sms":
-            # The provider may have sent it: never risk a second SMS; its receipt (OutId) will settle it.
-            return outbox.Transition(S.DEAD, reason=f"{result.reason}; not re-sent to avoid a duplicate SMS", **common)
-        now = self.clock()
-        if result.outcome is channels.Outcome.DEFERRED:
-            wait = datetime.timedelta(seconds=result.retry_after or constants.NOTICE_DEFER_SECONDS)
-            return outbox.Transition(S.DEFERRED, reason=result.reason, next_attempt_at=now + wait, **{**common, "counts_attempt": False})
-        attempts = max(n.attempts for n in digest)
-        if attempts + 1 >= self.backoff.limit:
-            return outbox.Transition(S.DEAD, reason=f"gave up after {attempts + 1} attempts: {result.reason}", **common)
-        return outbox.Transition(S.FAILED, reason=result.reason, next_attempt_at=now + self.backoff.delay(attempts + 1), **common)
+        change = send_outcomes.after_send(sendable, result, dataclasses.asdict(message), self.clock(), self.backoff)
+        return outbox.DigestChange(sendable, change, lease=first.lease_until)
 
     async def _write(
         self, digests: Sequence[outbox.Digest], changes: Sequence[tuple[int, outbox.DigestChange]],
@@ -422,41 +394,6 @@ class DeliveryWorker:
         self._stopped.set()
         self.wake()
         await tasks.finish(task, timeout)
-
-
-async def requeue(store: outbox.NoticeStore, notice_id: str, operator: str) -> outbox.NoticeRecord:
-    """An operator sends a dead or undelivered notice again (`policy-push notices retry`)."""
-    return await _by_operator(store, notice_id, operator, notice_status.RETRYABLE_BY_OPERATOR, "operator", "requeued",
-                              "only dead or undelivered notices can be retried")
-
-
-async def release(store: outbox.NoticeStore, notice_id: str, operator: str) -> outbox.NoticeRecord:
-    """An operator releases a held notice (its benefit's window closed long before it was recorded) for
-    sending (`policy-push notices release`): the words then say the window has closed."""
-    return await _by_operator(store, notice_id, operator, notice_status.RELEASABLE_BY_OPERATOR, "release", "released",
-                              "only held notices can be released")
-
-
-async def _by_operator(
-    store: outbox.NoticeStore, notice_id: str, operator: str, allowed: frozenset[notice_status.NoticeStatus],
-    kind: str, outcome: str, refusal: str,
-) -> outbox.NoticeRecord:
-    """Requeue a notice, and with it the rest of its digest in the same state (the message goes again whole)."""
-    notice = await store.get_notice(notice_id)
-    if notice is None:
-        raise KeyError(notice_id)
-    if notice.status not in allowed:
-        raise notice_status.IllegalTransition(f"notice {notice_id} is {notice.status.value}; {refusal}")
-    digest = [notice]
-    if notice.digest_id is not None:
-        digest = [n for n in await store.digest_notices(notice.digest_id) if n.status == notice.status] or digest
-    changed = await store.transition_digest(
-        digest,
-        outbox.Transition(S.PENDING, kind, outcome, reason=f"{outcome} by {operator}", next_attempt_at=_utcnow()),
-        expect=notice.status,
-    )
-    metrics.notice_transition(notice.channel, S.PENDING.value, len(changed))
-    return next(n for n in changed if n.notice_id == notice_id)
 
 
 #: The delivery worker running in this process (absent when delivery runs elsewhere).

@@ -13,7 +13,7 @@ import re
 
 from engine.core import matching, notice_status
 from engine.cli import templates as templates_cli
-from engine.notices import channels, compose, config, digest, firm_links, notice_rules, outbox, pacing, worker
+from engine.notices import channels, compose, config, digest, firm_links, notice_rules, operator_actions, outbox, pacing, worker
 from engine.testing import memory_channels
 from tests.console import seed as console_seed
 from tests.firm_page import seed
@@ -189,7 +189,7 @@ async def test_an_operator_requeues_a_dead_sms_digest_whole_in_the_same_words(st
     dead = [n for n in await store.firm_notices(seed.RENTER) if n.channel == "sms"]
     assert {n.status for n in dead} == {S.DEAD} and len(sms.attempts) == 1
     first_words = sms.attempts[0][0].text
-    await worker.requeue(store, dead[-1].notice_id, "operator 张三")
+    await operator_actions.requeue(store, dead[-1].notice_id, "operator 张三")
     assert {n.status for n in await store.digest_notices(dead[0].digest_id)} == {S.PENDING}
     await delivery.run_once()
     assert [m.text for m in sms.sent] == [first_words]

@@ -32,7 +32,7 @@ from connectors import email as smtp
 from connectors import sms
 from engine import constants
 from engine.core import notice_status
-from engine.notices import outbox, pacing, worker
+from engine.notices import operator_actions, outbox, pacing, worker
 from tests import factories
 from tests.channels import conftest as smtp_fixtures
 from tests.channels import fake_aliyun
@@ -327,7 +327,7 @@ async def test_an_outage_past_the_retry_budget_leaves_notices_dead_and_a_requeue
 
     # The providers come back; the operator requeues the dead notices, and each goes out once.
     await providers.enter(None)
-    requeued = [await worker.requeue(run.store, notice.notice_id, "operator 李四") for notice in dead]
+    requeued = [await operator_actions.requeue(run.store, notice.notice_id, "operator 李四") for notice in dead]
     # A requeue is due at once (on the wall clock); the worker's clock never goes back.
     run.advance(max(run.clock.at, *(notice.next_attempt_at for notice in requeued)))
     sent = await run.settle("all sent after the requeue", lambda x: x.status == S.SENT)

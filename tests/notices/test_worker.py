@@ -8,7 +8,7 @@ import datetime
 import pytest
 
 from engine.core import notice_status
-from engine.notices import channels, pacing, withholding, worker
+from engine.notices import channels, operator_actions, pacing, withholding, worker
 from tests import factories
 from tests.notices import helpers
 
@@ -112,7 +112,7 @@ async def test_permanent_refusal_is_dead_and_an_operator_can_requeue_it(store):
     await delivery.run_once()
     notice = {n.channel: n for n in await store.firm_notices(helpers.FIRM)}["sms"]
     assert notice.status == S.DEAD and notice.reason.startswith("isv.MOBILE_NUMBER_ILLEGAL")
-    requeued = await worker.requeue(store, notice.notice_id, "operator 张三")
+    requeued = await operator_actions.requeue(store, notice.notice_id, "operator 张三")
     assert requeued.status == S.PENDING
     await delivery.run_once()
     assert (await store.get_notice(notice.notice_id)).status == S.SENT

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.core import records
-from engine.ingest import validation
+from engine.ingest import strict_json, validation
 
 
 class Refused(ValueError):
@@ -46,7 +46,7 @@ def admit_message(body: bytes, message_id: str | None, headers: Mapping[str, str
     except UnicodeDecodeError:
         raise Refused("the message body is not UTF-8 text") from None
     try:
-        payload = validation.parse_json(text)
+        payload = strict_json.parse_json(text)
     except ValueError as exc:
         raise Refused(f"the message body is not JSON: {exc}") from None
     if isinstance(payload, list):

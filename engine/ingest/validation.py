@@ -5,7 +5,7 @@ the event-type registry (engine/ingest/event_types); each type's `data` schema, 
 between its fields, comes from the type's record.
 
 Every problem is reported as `{path, reason}` with `path` a JSON Pointer into the event, so a sender can
-fix all of them in one go.
+fix all of them in one go. The body is parsed before this, strictly, by engine.ingest.strict_json.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import dataclasses
 import datetime
 import functools
 import json
-import math
 import pathlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -28,7 +27,7 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from engine import constants
 from engine.core import firm_names, industry_codes, regions
-from engine.ingest import schema_screen
+from engine.ingest import schema_screen, strict_json
 from engine.ingest.event_types import REGISTRY, Registry
 
 ENVELOPE_SCHEMA = pathlib.Path(__file__).with_name("envelope.schema.json")
@@ -177,93 +176,6 @@ def _check_email(value: object) -> bool:
     return True
 
 
-class DuplicateKey(ValueError):
-    """A JSON object names the same key twice (json.loads would keep the last silently)."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"the key {key!r} appears twice in one object")
-        self.key = key
-
-    def problem(self) -> dict[str, str]:
-        """The entry for an error answer's `problems` list."""
-        return {"path": "", "key": self.key, "reason": f"duplicate key {self.key!r}: each key may appear once in an object"}
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two values for one key are ambiguous: parsers disagree on which wins, so a signature checker
-    # and this service could read different events from the same bytes. Refuse rather than guess.
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise DuplicateKey(key)
-            seen.add(key)
-    return value
-
-
-def parse_json(text: str | bytes) -> Any:
-    """A request body's JSON, strictly (RFC 8259): NaN, Infinity and numbers no double can hold
-    are refused, since json.loads takes them and nothing downstream can judge them; so are
-    strings holding U+0000 or a lone surrogate (\\ud800), which PostgreSQL text cannot store and
-    UTF-8 cannot encode; objects naming a key twice (DuplicateKey); and nesting too deep to parse
-    (a RecursionError otherwise). Raises ValueError."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")  # a UnicodeDecodeError is a ValueError too
-    try:
-        value = json.loads(text, parse_constant=_not_a_number, parse_float=_double, parse_int=_integer, object_pairs_hook=_unique_keys)
-    except RecursionError:
-        raise ValueError("the JSON is nested too deeply") from None
-    if _UNSTORABLE_SOURCE.search(text):  # cheap: the walk is needed only where an escape (or the character) is
-        _check_text(value)
-    return value
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_UNSTORABLE_SOURCE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|[\x00\ud800-\udfff]")
-
-
-def _check_text(value: Any) -> None:
-    for path, node in _walk(value, ""):
-        if isinstance(node, str) and _UNSTORABLE.search(node):
-            raise ValueError(f"the string at {path or '/'} holds U+0000 or a lone surrogate")
-        if isinstance(node, dict) and any(_UNSTORABLE.search(key) for key in node):
-            raise ValueError(f"a key in {path or '/'} holds U+0000 or a lone surrogate")
-
-
-def _walk(value: Any, prefix: str) -> Iterable[tuple[str, Any]]:
-    """(JSON Pointer, node) for `value` and everything in it; iterative, since the parser
-    allows deeper nesting than recursion would."""
-    stack: list[tuple[str, Any]] = [(prefix, value)]
-    while stack:
-        path, node = stack.pop()
-        yield path, node
-        if isinstance(node, dict):
-            stack.extend((_pointer(path, [key]), child) for key, child in node.items())
-        elif isinstance(node, list):
-            stack.extend((_pointer(path, [index]), child) for index, child in enumerate(node))
-
-
-def _not_a_number(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _double(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is too large for a number")
-    return value
-
-
-def _integer(text: str) -> int:
-    value = int(text)
-    try:
-        float(value)
-    except OverflowError:
-        raise ValueError(f"{text[:40]}… is too large for a number") from None
-    return value
-
-
 # Schemas ---------------------------------------------------------------------------------------
 
 
@@ -305,11 +217,6 @@ def event_types(registry: Registry = REGISTRY) -> tuple[str, ...]:
     return registry.names()
 
 
-def _pointer(prefix: str, parts: Iterable[Any]) -> str:
-    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-    return prefix + "".join("/" + p for p in escaped)
-
-
 def _reason(error: jsonschema.ValidationError) -> str:
     if error.validator == "format" and error.cause is not None:
         return str(error.cause)
@@ -327,19 +234,19 @@ def _problems(registry: Registry, name: str, instance: Any, prefix: str) -> list
         path = list(error.absolute_path)
         if error.validator == "required":
             problems += [
-                Problem(_pointer(prefix, [*path, key]), "is required")
+                Problem(strict_json.pointer(prefix, [*path, key]), "is required")
                 for key in error.validator_value
                 if key not in error.instance
             ]
         elif error.validator == "additionalProperties":
             allowed = error.schema.get("properties", {})
             problems += [
-                Problem(_pointer(prefix, [*path, key]), "is not an allowed property")
+                Problem(strict_json.pointer(prefix, [*path, key]), "is not an allowed property")
                 for key in error.instance
                 if key not in allowed
             ]
         else:
-            problems.append(Problem(_pointer(prefix, path), _reason(error)))
+            problems.append(Problem(strict_json.pointer(prefix, path), _reason(error)))
     # jsonschema reports each missing key as an error of its own, and each names them all.
     return sorted(dict.fromkeys(problems), key=lambda p: p.path)
 
@@ -364,7 +271,7 @@ def validate(
         problems += [Problem(path, reason) for path, reason in (check(item["data"]) if check else [])]
         problems += [
             Problem(path, f"is beyond {MAX_MAGNITUDE:g} in magnitude")
-            for path, node in _walk(item["data"], "/data")
+            for path, node in strict_json.walk(item["data"], "/data")
             if isinstance(node, (int, float)) and not isinstance(node, bool) and abs(node) > MAX_MAGNITUDE
         ]
     if kind in region_types and "uscc" in item:

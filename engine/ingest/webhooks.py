@@ -20,7 +20,7 @@ from aiohttp import web
 from engine import constants
 from engine.core import records
 from engine.http import responses
-from engine.ingest import admission, event_store, intake, pipeline, validation
+from engine.ingest import admission, event_store, intake, pipeline, strict_json, validation
 from engine.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,8 @@ async def _receive(request: web.Request) -> web.Response:
         raise responses.error(400, "invalid_body", "the body is not UTF-8 text") from None
     _verify(request, text)
     try:
-        payload = validation.parse_json(text)
-    except validation.DuplicateKey as exc:
+        payload = strict_json.parse_json(text)
+    except strict_json.DuplicateKey as exc:
         raise responses.error(422, "duplicate_key", f"the body is ambiguous: {exc}; nothing was stored", problems=[exc.problem()]) from None
     except ValueError as exc:  # not JSON, NaN or too large a number, nested too deeply
         raise responses.error(400, "invalid_json", f"the body is not JSON: {exc}") from None

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from engine.core import notice_status
 from engine.http import auth, responses
-from engine.ingest import mobile, validation
+from engine.ingest import mobile, strict_json
 from engine.notices import config, operator_actions, outbox, unsubscribe, worker
 
 #: The store the receipt, unsubscribe and requeue routes read and write.
@@ -44,8 +44,8 @@ def _check_push_token(request: web.Request) -> None:
 
 async def _json_array(request: web.Request) -> list[Any]:
     try:
-        body = await request.json(loads=validation.parse_json)
-    except validation.DuplicateKey as exc:
+        body = await request.json(loads=strict_json.parse_json)
+    except strict_json.DuplicateKey as exc:
         raise responses.error(422, "duplicate_key", f"the body is ambiguous: {exc}", problems=[exc.problem()]) from None
     except ValueError:
         raise responses.error(400, "invalid_json", "the body is not JSON") from None

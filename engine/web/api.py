@@ -13,7 +13,7 @@ from connectors import sql_migrate as migrate
 from engine import audit
 from engine.core import china_time, matching, pii, profile, records
 from engine.http import auth, responses
-from engine.ingest import event_types, validation
+from engine.ingest import event_types, strict_json
 from engine.judging import recording
 from engine.web import health, keys, openapi
 
@@ -149,8 +149,8 @@ async def post_match(request: web.Request) -> web.Response:
     cumulative cap counts).
     """
     try:
-        body = await request.json(loads=validation.parse_json)
-    except validation.DuplicateKey as exc:
+        body = await request.json(loads=strict_json.parse_json)
+    except strict_json.DuplicateKey as exc:
         raise responses.error(422, "duplicate_key", f"the body is ambiguous: {exc}", problems=[exc.problem()]) from None
     except ValueError:
         raise responses.error(400, "invalid_json", "the body is not JSON") from None

@@ -18,7 +18,7 @@ import pytest
 import requests
 from hypothesis import assume, given
 
-from engine.ingest import validation
+from engine.ingest import strict_json, validation
 from engine.judging import catalogue
 from tests import conftest, factories
 from tests.fuzz import budget, conformance, live, mutations, signing
@@ -47,7 +47,7 @@ def expected(body: bytes, webhook_id: str | None) -> tuple[str, Any]:
     """What the service should answer, by the validator itself: ("json", None) for a body that is
     not strict JSON, ("invalid", problem paths) or ("valid", envelope)."""
     try:
-        item = validation.parse_json(body)
+        item = strict_json.parse_json(body)
     except ValueError:
         return "json", None
     try:
@@ -101,7 +101,7 @@ def test_batch_stores_exactly_its_good_items(batch: list[Any], live_db: live.Liv
     known = live_db.event_ids()
     response, before, after, new_ids = deliver(live_db, http, body, factories.message_id())
     try:
-        strict = validation.parse_json(body)
+        strict = strict_json.parse_json(body)
     except ValueError:
         assert response.status_code == 400 and not new_ids and after == before
         return

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_models as models
-from connectors import sql_notices
+from connectors import sql_notice_creation
 from engine import audit
 from engine.core import records
 from engine.notices import approvals
@@ -18,7 +18,7 @@ _SETTING = models.ClauseSetting.__table__
 _DECISION = models.Decision.__table__
 
 
-class SqlApprovals(sql_notices.SqlNotices, approvals.ApprovalStore):
+class SqlApprovals(sql_notice_creation.SqlNoticeCreation, approvals.ApprovalStore):
     """ApprovalStore on SQL; approving creates the notices the decisions entitle."""
 
     async def clause_settings(self) -> dict[str, bool]:

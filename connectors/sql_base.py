@@ -7,8 +7,8 @@ deadlocked lock upgrades), reads through a separate pool. On PostgreSQL both sha
 rows are locked with `FOR UPDATE` where a transaction reads before it writes.
 
 The SQL store is built in layers, each a class standing on the one below and calling only what
-it inherits: SqlBase → SqlFirms → SqlAudit → SqlNotices → SqlApprovals → SqlFolding →
-SqlBackfill → SqlFirmPage → SqlStorage.
+it inherits: SqlBase → SqlFirms → SqlAudit → SqlNotices → SqlNoticeCreation → SqlApprovals →
+SqlFolding → SqlBackfill → SqlFirmPage → SqlStorage.
 """
 
 from __future__ import annotations

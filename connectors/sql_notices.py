@@ -1,4 +1,5 @@
-"""The notice outbox on SQL: claims, the one status writer, opt-outs.
+"""The notice outbox on SQL: claims, the one status writer, opt-outs. Creating notices is the layer
+above's, connectors.sql_notice_creation.
 
 Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers share the queue without
 taking the same notice; on SQLite the single writer connection serialises claims.
@@ -15,7 +16,7 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_audit, sql_firms
 from connectors import sql_models as models
-from engine.core import matching, notice_status, records
+from engine.core import notice_status, records
 from engine.notices import notice_rules, outbox, withholding
 
 _NOTICE = models.Notice.__table__
@@ -24,7 +25,6 @@ _OPT_OUT = models.ChannelOptOut.__table__
 _FIRM = models.Firm.__table__
 _PREFERENCE = models.FirmPreference.__table__
 _DECISION = models.Decision.__table__
-_PENDING = notice_status.NoticeStatus.PENDING.value
 _DUE = sorted(s.value for s in notice_status.DUE)
 #: Digests a claim on PostgreSQL looks at beyond those it wants, in case others are being claimed right then.
 _SPARE_CANDIDATES = 8
@@ -61,103 +61,8 @@ def _record(row: Any) -> outbox.NoticeRecord:
     )
 
 
-#: The columns a new notice is inserted with (the others start empty).
-_INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
-             "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id", "closes")
-#: What notice_rules.told_of reads of a firm's earlier notices.
-_TOLD = (_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
-         sa.cast(_NOTICE.c.amount, sa.Float).label("amount"), _NOTICE.c.decision_id)
-
-
 class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
     """NoticeStore on SQL; every change appends to the audit chain in the same transaction."""
-
-    async def _create_notices(
-        self,
-        connection: sa_asyncio.AsyncConnection,
-        stored: Sequence[tuple[str, int, matching.Decision]],
-        now: datetime.datetime,
-        actor: str = "pipeline",
-    ) -> int:
-        """Called inside the transaction that stored the decisions ((uscc, decision id, decision) each);
-        returns how many notices it created."""
-        created = await self._insert_notices(connection, stored, now)
-        await self._audit(connection, [notice_rules.created_audit(r, actor) for r in created])
-        return len(created)
-
-    async def _insert_notices(
-        self,
-        connection: sa_asyncio.AsyncConnection,
-        stored: Sequence[tuple[str, int, matching.Decision]],
-        now: datetime.datetime,
-    ) -> list[outbox.NoticeRecord]:
-        """Insert the notices the stored decisions entitle (notice_rules.new_notices, given what the firms
-        were told before), without their audit entries; return them in the order of `stored`."""
-        if not any(notice_rules.notice_keys(decision) for _, _, decision in stored):
-            return []
-        told = notice_rules.told_of(await connection.execute(
-            sa.select(*_TOLD).where(
-                _NOTICE.c.uscc.in_(sorted({uscc for uscc, _, _ in stored}))
-                & _NOTICE.c.clause_id.in_(sorted({decision.clause_id for _, _, decision in stored}))
-            )
-        ))
-        firms = sorted({uscc for uscc, _, _ in stored})
-        due = await self._digest_schedule(connection, firms, stored, now)
-        created = notice_rules.new_notices(stored, told, now, self.hold_before(now), due)
-        if not created:
-            return []
-        await self._extend_digest_windows(connection, created, due)
-        rows = [{field: getattr(notice, field) for field in _INSERTED} | {"status": notice.status.value} for notice in created]
-        if self.is_sqlite:
-            # The single writer holds the database: what was told cannot have changed since we read it.
-            await connection.execute(sa.insert(_NOTICE), rows)
-            return created
-        # Another transaction (an approval, a backfill) may have told the same change meanwhile: the unique
-        # key (firm, clause, channel, period, revision) turns that repeat into nothing at all.
-        insert = self.insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period", "revision"])
-        inserted = set((await connection.execute(insert.returning(_NOTICE.c.notice_id), rows)).scalars())
-        return [notice for notice in created if notice.notice_id in inserted]
-
-    async def _digest_schedule(
-        self,
-        connection: sa_asyncio.AsyncConnection,
-        firms: Sequence[str],
-        stored: Sequence[tuple[str, int, matching.Decision]],
-        now: datetime.datetime,
-    ) -> dict[tuple[str, str], datetime.datetime]:
-        """When the new notices of these firms fall due (notice_rules.digest_schedule), given how long their
-        undigested pending notices have waited."""
-        if self.digest_window is None:
-            return {}
-        oldest = await connection.execute(
-            sa.select(_NOTICE.c.uscc, _NOTICE.c.channel, sa.func.min(_NOTICE.c.created_at))
-            .where(_NOTICE.c.uscc.in_(firms) & (_NOTICE.c.status == _PENDING) & _NOTICE.c.digest_id.is_(None))
-            .group_by(_NOTICE.c.uscc, _NOTICE.c.channel)
-        )
-        keys = [(uscc, channel) for uscc, _, decision in stored for channel, _ in notice_rules.notice_keys(decision)]
-        return notice_rules.digest_schedule(
-            {(row[0], row[1]): models.as_utc(row[2]) for row in oldest}, keys, now, self.digest_window
-        )
-
-    async def _extend_digest_windows(
-        self,
-        connection: sa_asyncio.AsyncConnection,
-        created: Sequence[outbox.NoticeRecord],
-        due: dict[tuple[str, str], datetime.datetime],
-    ) -> None:
-        """Something new for a firm: its notices waiting on the same channel wait with the new ones."""
-        keys = sorted({(n.uscc, n.channel) for n in created if n.status is notice_status.NoticeStatus.PENDING} & set(due))
-        if not keys:
-            return
-        await connection.execute(
-            sa.update(_NOTICE)
-            .where(
-                (_NOTICE.c.uscc == sa.bindparam("b_uscc")) & (_NOTICE.c.channel == sa.bindparam("b_channel"))
-                & (_NOTICE.c.status == _PENDING) & _NOTICE.c.digest_id.is_(None)
-            )
-            .values(next_attempt_at=sa.bindparam("b_due")),
-            [{"b_uscc": uscc, "b_channel": channel, "b_due": due[(uscc, channel)]} for uscc, channel in keys],
-        )
 
     async def claim_due_digests(
         self,

@@ -265,14 +265,15 @@ async def _context(profile: dict[str, Any], override: frozenset[int] | None) -> 
     without the county's designations would understate a benefit.
     """
     county, uscc = profile.get("region"), profile.get("uscc")
-    given = matching.designations(epidemic_risk=override or ())
+    # What is known without the database: the stated risk years, no stored decisions.
+    bare = recording.context_of(matching.designations(epidemic_risk=override or ()), [])
     unread = []
     if isinstance(county, str):
         unread.append(f"designations of county {county}")
     if isinstance(uscc, str):
         unread.append(f"stored decisions of firm {uscc}")
     if not unread:  # nothing to read: no database needed
-        return recording.context_of(given, []), _facts(recording.context_of(given, []), "given" if override is not None else "none", None)
+        return bare, _facts(bare, "given" if override is not None else "none", None)
     url = options.load_settings().database_url
     where = sa.engine.make_url(url).render_as_string(hide_password=True)
     absent = f"no database at {where}"
@@ -292,8 +293,7 @@ async def _context(profile: dict[str, Any], override: frozenset[int] | None) -> 
         finally:
             await store.close()
     click.echo(f"{absent}: judged without stored facts ({'; '.join(unread)} not read)", err=True)
-    context = recording.context_of(given, [])
-    return context, _facts(context, "not read: no database" if override is None else "given", None)
+    return bare, _facts(bare, "not read: no database" if override is None else "given", None)
 
 
 #: PostgreSQL's SQLSTATE for a database that does not exist (invalid_catalog_name).

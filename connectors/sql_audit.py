@@ -8,7 +8,8 @@ same entry.
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
@@ -16,10 +17,12 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 from connectors import sql_firms
 from connectors import sql_models as models
 from engine import audit
+from engine.audit import summaries
 
 _AUDIT = models.AuditEntry.__table__
 _SETTING = models.ClauseSetting.__table__
 _DECISION = models.Decision.__table__
+_NOTICE = models.Notice.__table__
 
 #: Key of the PostgreSQL advisory lock that serialises audit appends ("audit" in ASCII).
 AUDIT_LOCK_KEY = 0x61756469
@@ -81,3 +84,21 @@ class SqlAudit(sql_firms.SqlFirms, audit.AuditStore):
             if len(rows) < batch:
                 return
             after = rows[-1].seq
+
+    async def summary_members(self, payload: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        named = sa.or_(sa.false(), *(_DECISION.c.id.between(first, last) for first, last in summaries.decision_ids(payload)))
+        async with self._read() as connection:
+            decisions = [
+                summaries.decision_member(r.id, r.uscc, r.clause_id, r.cite, r.rule_version, r.status, r.amount, r.as_of,
+                                          r.period, r.approval is not None)
+                for r in await connection.execute(sa.select(_DECISION).where(named))
+            ]
+            notices = [
+                summaries.notice_member(r.notice_id, r.uscc, r.clause_id, r.channel, r.period, r.decision_id, r.kind,
+                                        r.revision, r.amount, r.previous_amount)
+                for r in await connection.execute(
+                    sa.select(_NOTICE).join(_DECISION, _DECISION.c.id == _NOTICE.c.decision_id)
+                    .where(named & (_NOTICE.c.created_at == _DECISION.c.created_at))
+                )
+            ]
+        return decisions, notices

@@ -156,7 +156,8 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             keep = [(change.uscc, change.decision) for change in changes if change.uscc not in moved]
             if not keep:
                 return store.Recorded(skipped_firms=tuple(sorted(moved)))
-            records, notices = await self._record_decisions(connection, keep, as_of, None, actor)
+            # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
+            records, notices = await self._record_decisions(connection, keep, as_of, None, actor, summarised=True)
         return store.Recorded(
             decisions=len(records),
             notices=notices,

@@ -19,6 +19,7 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 
 from connectors import sql_approvals, sql_fold_group
 from connectors import sql_models as models
+from engine.audit import summaries
 from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store
 from engine.judging import recording
@@ -119,18 +120,23 @@ class SqlFolding(sql_approvals.SqlApprovals):
         as_of: datetime.date,
         event_id: str | None,
         actor: str,
+        *,
+        summarised: bool = False,
     ) -> tuple[list[records.StoredDecision], int]:
         """Insert (uscc, decision) pairs with their audit entries and notices (gated ones wait for approval);
-        return the stored decisions and how many notices were created."""
-        [stored], notices = await self.record_batches(connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor)
+        return the stored decisions and how many notices were created. `summarised`: see `record_batches`."""
+        [stored], notices = await self.record_batches(
+            connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor, summarised=summarised)
         return stored, notices
 
     async def record_batches(
-        self, connection: sa_asyncio.AsyncConnection, batches: Sequence[sql_fold_group.DecisionBatch], actor: str
+        self, connection: sa_asyncio.AsyncConnection, batches: Sequence[sql_fold_group.DecisionBatch], actor: str,
+        *, summarised: bool = False,
     ) -> tuple[list[list[records.StoredDecision]], int]:
         """`_record_decisions` for several batches at once, one statement per table: the audit chain gets,
         batch after batch, the batch's decision entries then its notices' (what recording them one by one
-        appends). Returns each batch's stored decisions and how many notices were created."""
+        appends), or with `summarised` (a backfill's batch) one entry for all of them (engine.audit.summaries).
+        Returns each batch's stored decisions and how many notices were created."""
         now = _now()
         gates = await self._gates(connection)
         pending = [(index, uscc, d, approvals.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
@@ -158,10 +164,16 @@ class SqlFolding(sql_approvals.SqlApprovals):
         noticed: dict[int, list[Any]] = {}
         for notice in created:
             noticed.setdefault(notice.decision_id, []).append(notice)
-        drafts = []
-        for recorded in by_batch:
-            drafts += [recording.decision_audit(r, actor) for r in recorded]
-            drafts += [notice_rules.created_audit(n, actor) for r in recorded for n in noticed.get(r.id, ())]
+        if summarised:
+            as_of = batches[0].as_of if batches else None
+            assert all(batch.as_of == as_of for batch in batches), "a summary covers decisions as of one day"
+            drafts = [summaries.summary(actor, as_of, [recording.decision_member(r) for rs in by_batch for r in rs],
+                                        [notice_rules.notice_member(n) for n in created])] if pending else []
+        else:
+            drafts = []
+            for recorded in by_batch:
+                drafts += [recording.decision_audit(r, actor) for r in recorded]
+                drafts += [notice_rules.created_audit(n, actor) for r in recorded for n in noticed.get(r.id, ())]
         await self._audit(connection, drafts, locked=True)
         return by_batch, len(created)
 

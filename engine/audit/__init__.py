@@ -18,7 +18,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 GENESIS = "0" * 64
@@ -101,12 +101,17 @@ class Verdict:
     head: str = GENESIS
 
 
-def verify(records: Iterable[Mapping[str, Any]], *, partial: bool = False, kept_head: str | None = None) -> Verdict:
+def verify(
+    records: Iterable[Mapping[str, Any]], *, partial: bool = False, kept_head: str | None = None,
+    check: Callable[[Mapping[str, Any]], str | None] | None = None,
+) -> Verdict:
     """Walk export-form records (as_json) in stored order; name the first one that was edited,
     deleted or reordered. With `partial`, the records may start anywhere in the chain (an export
     window): the first one's prev_hash and seq are taken as given. With `kept_head`, a head hash
     kept elsewhere earlier: it must be the hash of an entry in the chain, or entries were deleted
-    from the end since (which the chain alone cannot show) or the chain was rewritten."""
+    from the end since (which the chain alone cannot show) or the chain was rewritten. With `check`,
+    each intact record is also given to it, and a reason it returns fails the walk there (an export's
+    backfill summaries: engine.audit.summaries.members_mismatch)."""
     kept_head = kept_head.strip().lower() if kept_head is not None else None
     seen_kept = kept_head in (None, GENESIS)
     prev, expected_seq, count = GENESIS, 1, 0
@@ -123,6 +128,8 @@ def verify(records: Iterable[Mapping[str, Any]], *, partial: bool = False, kept_
         digest = hashlib.sha256(prev.encode() + b"\n" + canonical(body)).hexdigest()
         if digest != record.get("hash"):
             return Verdict(False, count, seq, "the entry's content does not match its hash: it was edited")
+        if check is not None and (reason := check(record)) is not None:
+            return Verdict(False, count, seq, reason)
         prev, expected_seq = record["hash"], expected_seq + 1
         seen_kept = seen_kept or prev == kept_head
     if not seen_kept:
@@ -142,3 +149,11 @@ class AuditStore(abc.ABC):
         self, *, since: datetime.datetime | None = None, until: datetime.datetime | None = None, batch: int = 1000
     ) -> AsyncIterator[Entry]:
         """Every entry in chain order (optionally within [since, until)), streamed in batches."""
+
+    @abc.abstractmethod
+    async def summary_members(
+        self, payload: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows a backfill batch's summary entry (engine.audit.summaries) covers, as members: the
+        decisions whose ids its payload names, and the notices created with them (same transaction:
+        a notice of one of them created when the decision was)."""

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from connectors import sql_health, sql_storage
 from engine import audit, settings
+from engine.audit import summaries
 from engine.cli import database, options
 from engine.core import china_time
 
@@ -53,7 +54,8 @@ def _hash(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--head", "kept_head", callback=_hash, default=None,
               help="A head hash kept elsewhere earlier (printed by a previous verify): it must still be in the chain.")
 def verify(kept_head: str | None) -> None:
-    """Walk the whole chain; name the first entry that was edited, deleted or reordered (exit 1).
+    """Walk the whole chain; name the first entry that was edited, deleted or reordered (exit 1), or
+    the first backfill summary whose decisions or notices were edited, deleted or added since.
     Prints the head (the last entry's hash) to keep outside the database: with --head, deleting
     the newest entries, which the chain alone cannot show, is found too. A database that is damaged
     (PRAGMA quick_check) or whose audit table cannot be read is reported DAMAGED (exit 1)."""
@@ -70,7 +72,13 @@ def verify(kept_head: str | None) -> None:
         store = _store(config)
         await store.open()
         try:
-            return audit.verify([entry.as_json() async for entry in store.audit_entries()], kept_head=kept_head)
+            entries = [entry async for entry in store.audit_entries()]
+            verdict = audit.verify([entry.as_json() for entry in entries], kept_head=kept_head)
+            if verdict.ok:  # the chain is intact: do the rows still say what its backfill summaries recorded?
+                found = await summaries.first_mismatch(store, entries)
+                if found is not None:
+                    return audit.Verdict(False, verdict.entries, found[0], found[1], verdict.head)
+            return verdict
         finally:
             await store.close()
 
@@ -105,7 +113,9 @@ def export(since: datetime.datetime | None, until: datetime.datetime | None, out
         try:
             with output.open("w", encoding="utf-8") as out:
                 async for entry in store.audit_entries(since=since, until=until):
-                    out.write(json.dumps(entry.as_json(), ensure_ascii=False, sort_keys=True) + "\n")
+                    # A backfill summary carries the rows it covers (its members), so the export is checked alone.
+                    record = await summaries.with_members(store, entry)
+                    out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
                     count += 1
         finally:
             await store.close()

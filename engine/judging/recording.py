@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine import audit
+from engine.audit import summaries
 from engine.core import matching, profile, records, stores
 
 #: What folding passes a judge: profile (nested), as-of date and context → decisions.
@@ -85,6 +86,13 @@ def judge_firm(
     designations; return what changed."""
     context = context_of(designations, known)
     return changed_decisions(judge(profile.nest(uscc, fields), as_of, context), context.previous)
+
+
+def decision_member(stored: records.StoredDecision) -> dict[str, Any]:
+    """A recorded decision as a backfill batch's audit summary covers it (engine.audit.summaries)."""
+    d = stored.decision
+    return summaries.decision_member(stored.id, stored.uscc, d.clause_id, d.cite, d.rule_version, d.status.value, d.amount,
+                                     stored.as_of, d.period, stored.approval is not None)
 
 
 def decision_audit(stored: records.StoredDecision, actor: str = "pipeline") -> audit.Draft:

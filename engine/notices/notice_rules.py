@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine import audit
+from engine.audit import summaries
 from engine.core import matching, money, notice_status
 from engine.notices import outbox
 
@@ -136,6 +137,13 @@ def created_audit(notice: outbox.NoticeRecord | Any, actor: str) -> audit.Draft:
         "uscc": notice.uscc, "clause_id": notice.clause_id, "channel": notice.channel,
         "period": notice.period, "decision_id": notice.decision_id, "kind": notice.kind, "revision": notice.revision,
         "amount": notice.amount, "previous_amount": notice.previous_amount, "status": _value(notice.status)})
+
+
+def notice_member(notice: outbox.NoticeRecord | Any) -> dict[str, Any]:
+    """A created notice (anything with the fields of a NoticeRecord it names) as a backfill batch's audit
+    summary covers it (engine.audit.summaries)."""
+    return summaries.notice_member(notice.notice_id, notice.uscc, notice.clause_id, notice.channel, notice.period,
+                                   notice.decision_id, notice.kind, notice.revision, notice.amount, notice.previous_amount)
 
 
 def _value(status: Any) -> str:

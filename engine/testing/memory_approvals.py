@@ -17,16 +17,21 @@ class MemoryApprovals(memory_notices.MemoryNotices, approvals.ApprovalStore):
     """ApprovalStore in memory; approving creates the notices the decisions entitle."""
 
     def _record_decisions(
-        self, uscc: str, decisions: Sequence[matching.Decision], as_of: datetime.date, event_id: str | None, actor: str
+        self, uscc: str, decisions: Sequence[matching.Decision], as_of: datetime.date, event_id: str | None, actor: str,
+        *, audited: bool = True, now: datetime.datetime | None = None,
     ) -> tuple[list[records.StoredDecision], int]:
-        now = datetime.datetime.now(datetime.UTC)
+        """Store a firm's decisions and the notices they entitle; `audited`: with an audit entry for each
+        (a backfill's batch appends one summary instead, engine.audit.summaries)."""
+        now = now or datetime.datetime.now(datetime.UTC)
         stored = [
             records.StoredDecision(next(self._ids), uscc, as_of, event_id, now, d, approvals.gated(d, self.gates))
             for d in decisions
         ]
         self.stored_decisions.setdefault(uscc, []).extend(stored)
-        self._audit([recording.decision_audit(s, actor) for s in stored])
-        return stored, self._create_notices(uscc, [(s.id, s.decision) for s in stored if s.approval is None], now, actor)
+        if audited:
+            self._audit([recording.decision_audit(s, actor) for s in stored])
+        return stored, self._create_notices(uscc, [(s.id, s.decision) for s in stored if s.approval is None], now, actor,
+                                            audited=audited)
 
     async def clause_settings(self) -> dict[str, bool]:
         return dict(self.gates)

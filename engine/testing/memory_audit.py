@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from engine import audit
+from engine.audit import summaries
+from engine.judging import recording
+from engine.notices import notice_rules
 from engine.testing import memory_firms
 
 
@@ -32,3 +36,10 @@ class MemoryAudit(memory_firms.MemoryFirms, audit.AuditStore):
         for entry in list(self.audit_log):
             if (since is None or entry.at >= since) and (until is None or entry.at < until):
                 yield entry
+
+    async def summary_members(self, payload: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        runs = summaries.decision_ids(payload)
+        named = {s.id: s for stored in self.stored_decisions.values() for s in stored
+                 if any(first <= s.id <= last for first, last in runs)}
+        notices = [n for n in self.notices.values() if n.decision_id in named and n.created_at == named[n.decision_id].created_at]
+        return [recording.decision_member(s) for s in named.values()], [notice_rules.notice_member(n) for n in notices]

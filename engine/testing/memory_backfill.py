@@ -7,9 +7,10 @@ import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
 
+from engine.audit import summaries
 from engine.backfill import shared_rules, store
 from engine.core import matching
-from engine.judging import firm_input
+from engine.judging import firm_input, recording
 from engine.notices import notice_rules
 from engine.testing import memory_approvals
 
@@ -68,11 +69,18 @@ class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
             for change in changes:
                 if change.uscc not in moved:
                     by_firm.setdefault(change.uscc, []).append(change.decision)
+            now = dt.datetime.now(dt.UTC)
+            told_before = set(self.notices)
+            members = []
             for uscc, new in by_firm.items():
-                stored, created = self._record_decisions(uscc, new, as_of, None, actor)
+                stored, created = self._record_decisions(uscc, new, as_of, None, actor, audited=False, now=now)
+                members += [recording.decision_member(s) for s in stored]
                 decisions += len(stored)
                 notices += created
                 pending += sum(1 for s in stored if s.approval == "pending")
+            if members:  # one entry for the batch, as on SQL (engine.audit.summaries)
+                self._audit([summaries.summary(actor, as_of, members, [
+                    notice_rules.notice_member(n) for key, n in self.notices.items() if key not in told_before])])
             return store.Recorded(decisions, notices, pending, tuple(sorted(moved)))
 
     async def stored_rule_versions(self) -> dict[str, set[str]]:

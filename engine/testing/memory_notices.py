@@ -15,7 +15,8 @@ class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
     """NoticeStore in memory; every change appends to the audit chain."""
 
     def _create_notices(
-        self, uscc: str, stored: Sequence[tuple[int, matching.Decision]], now: datetime.datetime, actor: str = "pipeline"
+        self, uscc: str, stored: Sequence[tuple[int, matching.Decision]], now: datetime.datetime, actor: str = "pipeline",
+        *, audited: bool = True,
     ) -> int:
         told = notice_rules.told_of(n for n in self.notices.values() if n.uscc == uscc)
         waiting_since: dict[tuple[str, str], datetime.datetime] = {}
@@ -32,7 +33,8 @@ class MemoryNotices(memory_audit.MemoryAudit, outbox.NoticeStore):
                 self.notices[n.notice_id] = dataclasses.replace(n, next_attempt_at=due[(n.uscc, n.channel)])
         for record in created:
             self.notices[record.notice_id] = record
-            self._audit([notice_rules.created_audit(record, actor)])
+            if audited:
+                self._audit([notice_rules.created_audit(record, actor)])
         return len(created)
 
     async def claim_due_digests(

@@ -14,6 +14,7 @@ import datetime as dt
 import pytest
 
 from engine import audit
+from engine.audit import summaries
 from engine.backfill import opening, store as backfill_store
 from engine.core import matching
 from connectors import sql_storage
@@ -88,7 +89,10 @@ async def test_the_day_a_window_opens_its_firms_are_judged_as_of_that_day_and_to
         c.id for c in production_matcher.catalogue.firm_facing() if c.valid_from == MAY_31}
     entries = [e async for e in recorded.audit_entries()]
     assert audit.verify(e.as_json() for e in entries).ok
-    assert {e.action for e in entries if e.actor == opening.ACTOR} == {"decision.recorded", "notice.created"}
+    # Recorded as a backfill records: a summary entry per batch, covering these decisions and notices.
+    by_job = [e for e in entries if e.actor == opening.ACTOR]
+    assert {e.action for e in by_job} == {summaries.ACTION}
+    assert sum(e.payload["notices"]["count"] for e in by_job) == len(notices)
     # Each opening is kept with what it did, and the day is marked checked.
     kept = {(r.clause_id, r.opens_on): r for r in await recorded.window_openings()}
     assert set(kept) == {(c.id, MAY_31) for c in production_matcher.catalogue.firm_facing() if c.valid_from == MAY_31}

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 
 import sqlalchemy as sa
 
-from connectors import sql_folding
+from connectors import sql_fold_group, sql_folding
 from connectors import sql_models as models
 from engine.backfill import store
 from engine.core import matching
@@ -153,11 +153,15 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
                 if versions.get(change.uscc) != change.firm_version
                 or latest.get((change.uscc, change.decision.clause_id)) != change.prior_id
             }
-            keep = [(change.uscc, change.decision) for change in changes if change.uscc not in moved]
+            keep = [change for change in changes if change.uscc not in moved]
             if not keep:
                 return store.Recorded(skipped_firms=tuple(sorted(moved)))
+            batch = sql_fold_group.DecisionBatch(
+                [(change.uscc, change.decision) for change in keep], as_of, None,
+                encoded=[(c.explanation_json, c.facts_json) if c.explanation_json is not None else None for c in keep],
+            )
             # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
-            records, notices = await self._record_decisions(connection, keep, as_of, None, actor, summarised=True)
+            [records], notices = await self.record_batches(connection, [batch], actor, summarised=True)
         return store.Recorded(
             decisions=len(records),
             notices=notices,

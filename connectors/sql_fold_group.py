@@ -49,6 +49,8 @@ class DecisionBatch:
     decisions: Sequence[tuple[str, matching.Decision]]
     as_of: datetime.date
     event_id: str | None
+    #: Per decision, its explanation and facts already encoded as JSON text (firm_input.encoded), or None.
+    encoded: Sequence[tuple[str, str] | None] | None = None
 
 
 class SqlFoldGroup(event_store.FoldGroup):

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_approvals, sql_fold_group
+from connectors import sql_approvals, sql_bulk, sql_fold_group
 from connectors import sql_models as models
 from engine.audit import summaries
 from engine.core import china_time, event_status, matching, records
@@ -35,6 +36,17 @@ _CONTEXT_COLUMNS = (
     _DECISION.c.uscc, _DECISION.c.as_of, _DECISION.c.clause_id, _DECISION.c.cite, _DECISION.c.rule_version,
     _DECISION.c.status, sa.cast(_DECISION.c.amount, sa.Float), _DECISION.c.period,
 )
+
+
+#: Decisions as recorded (explanation and facts as JSON text): one executemany per transaction.
+_DECISIONS = sql_bulk.BulkInsert(_DECISION, (
+    "id", "uscc", "clause_id", "cite", "rule_version", "status", "amount", "explanation", "facts", "as_of", "event_id",
+    "created_at", "period", "approval", "cumulative", "closes", "by_sms",
+), encoded=("explanation", "facts"))
+
+
+def _json(value: Mapping[str, Any]) -> str:
+    return json.dumps(dict(value), ensure_ascii=False, separators=(",", ":"))
 
 
 def _now() -> datetime.datetime:
@@ -140,16 +152,15 @@ class SqlFolding(sql_approvals.SqlApprovals):
         now = _now()
         gates = await self._gates(connection)
         pending = [(index, uscc, d, approvals.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
+        encoded = [text for batch in batches for text in (batch.encoded or [None] * len(batch.decisions))]
         rows = [
-            {
-                "uscc": uscc, "clause_id": d.clause_id, "cite": d.cite, "rule_version": d.rule_version, "status": d.status.value,
-                "amount": d.amount, "explanation": dict(d.explanation), "facts": dict(d.facts), "as_of": batches[index].as_of,
-                "event_id": batches[index].event_id, "created_at": now, "period": d.period, "approval": approval,
-                "cumulative": d.cumulative, "closes": d.closes, "by_sms": d.by_sms,
-            }
-            for index, uscc, d, approval in pending
+            (uscc, d.clause_id, d.cite, d.rule_version, d.status.value, d.amount,
+             *(text or (_json(d.explanation), _json(d.facts))),
+             batches[index].as_of, batches[index].event_id, now, d.period, approval, d.cumulative, d.closes, d.by_sms)
+            for (index, uscc, d, approval), text in zip(pending, encoded, strict=True)
         ]
-        ids = await self._insert_decisions(connection, rows)
+        ids = await sql_bulk.next_ids(connection, _DECISION, len(rows))
+        await _DECISIONS.insert(connection, [(id_, *row) for id_, row in zip(ids, rows, strict=True)])
         if rows:
             # The chain's lock before the notices, as every writer of notices takes it: a notice insert may
             # wait for another transaction's insert of the same benefit, which must not wait for us.
@@ -176,20 +187,6 @@ class SqlFolding(sql_approvals.SqlApprovals):
                 drafts += [notice_rules.created_audit(n, actor) for r in recorded for n in noticed.get(r.id, ())]
         await self._audit(connection, drafts, locked=True)
         return by_batch, len(created)
-
-    async def _insert_decisions(self, connection: sa_asyncio.AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
-        if not rows:
-            return []
-        if self.is_sqlite:
-            # The single writer holds the database (BEGIN IMMEDIATE): the next ids are ours. Numbering
-            # here avoids INSERT … RETURNING in id order, which SQLAlchemy runs one row per statement on
-            # SQLite — one thread hop through aiosqlite per decision.
-            last = (await connection.execute(sa.select(sa.func.coalesce(sa.func.max(_DECISION.c.id), 0)))).scalar_one()
-            ids = list(range(last + 1, last + 1 + len(rows)))
-            await connection.execute(sa.insert(_DECISION), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
-            return ids
-        result = await connection.execute(sa.insert(_DECISION).returning(_DECISION.c.id, sort_by_parameter_order=True), rows)
-        return list(result.scalars())
 
     async def judging_context(
         self, connection: sa_asyncio.AsyncConnection, usccs: Sequence[str]

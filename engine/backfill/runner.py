@@ -216,10 +216,14 @@ def _worker_start(
 
 def _worker_batch(after: str, upto: str) -> _BatchResult:
     plan: Plan = _worker["plan"]
-    return _worker["loop"].run_until_complete(
+    result = _worker["loop"].run_until_complete(
         judge_batch(_worker["source"], _worker["judge"], after, upto, dry_run=plan.dry_run, list_changes=plan.list_changes,
                     first_only=plan.first_only)
     )
+    # The writer stores explanations and facts as JSON text: encode them here, beside the judging, not
+    # in the one process that writes (and send text, which pickles far cheaper than the dicts).
+    result.changes = [firm_input.encoded(change) for change in result.changes]
+    return result
 
 
 def changed_clauses(matcher: Matcher, stored: dict[str, set[str]]) -> list[str]:

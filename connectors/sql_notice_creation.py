@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
+from connectors import sql_bulk, sql_notices
 from connectors import sql_models as models
-from connectors import sql_notices
 from engine.core import matching, notice_status
 from engine.notices import notice_rules, outbox
 
@@ -25,6 +25,8 @@ _PENDING = notice_status.NoticeStatus.PENDING.value
 #: The columns a new notice is inserted with (the others start empty).
 _INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
              "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id", "closes")
+#: New notices, one executemany per transaction (SQLite: nothing can conflict, the writer holds the database).
+_NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_INSERTED, "status"))
 #: What notice_rules.told_of reads of a firm's earlier notices.
 _TOLD = (_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
          sa.cast(_NOTICE.c.amount, sa.Float).label("amount"), _NOTICE.c.decision_id)
@@ -68,11 +70,13 @@ class SqlNoticeCreation(sql_notices.SqlNotices):
         if not created:
             return []
         await self._extend_digest_windows(connection, created, due)
-        rows = [{field: getattr(notice, field) for field in _INSERTED} | {"status": notice.status.value} for notice in created]
         if self.is_sqlite:
             # The single writer holds the database: what was told cannot have changed since we read it.
-            await connection.execute(sa.insert(_NOTICE), rows)
+            await _NOTICES.insert(connection, [
+                (*(getattr(notice, field) for field in _INSERTED), notice.status.value) for notice in created
+            ])
             return created
+        rows = [{field: getattr(notice, field) for field in _INSERTED} | {"status": notice.status.value} for notice in created]
         # Another transaction (an approval, a backfill) may have told the same change meanwhile: the unique
         # key (firm, clause, channel, period, revision) turns that repeat into nothing at all.
         insert = self.insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period", "revision"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -70,6 +71,39 @@ async def test_worker_processes_judge_what_one_process_judges(database):
         report.pop("seconds")
     assert first == second
     assert first["firms"] == 3 and first["changes"] > 0
+
+
+async def test_worker_processes_record_what_one_process_records(database, tmp_path):
+    """A real run: the workers send explanations and facts as JSON text, which the writer stores as is;
+    read back, every decision is the one the calling process stores itself, and the audit trail verifies."""
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copy(database.split("///", 1)[1], copy)
+    other = f"sqlite+aiosqlite:///{copy}"
+    one = policy_push(database, "backfill", "--all", "--as-of", "2022-07-15", "--workers", "0", "--json")
+    two = policy_push(other, "backfill", "--all", "--as-of", "2022-07-15", "--workers", "2", "--batch-size", "1", "--json")
+    assert one.returncode == two.returncode == 0, (one.stderr, two.stderr)
+    assert json.loads(one.stdout)["recorded"] == json.loads(two.stdout)["recorded"] > 0
+
+    async def recorded(url: str) -> list[tuple]:
+        store = sql_storage.SqlStorage(url)
+        await store.open()
+        try:
+            return sorted([
+                (s.uscc, s.decision.clause_id, s.decision.status.value, s.decision.amount,
+                 json.dumps(s.decision.explanation, sort_keys=True, ensure_ascii=False),
+                 json.dumps(s.decision.facts, sort_keys=True, ensure_ascii=False))
+                for uscc in (helpers.AT_THRESHOLD, helpers.BELOW, helpers.ABOVE) for s in await store.decisions(uscc)
+                if s.as_of.isoformat() == "2022-07-15"
+            ])
+        finally:
+            await store.close()
+
+    by_one, by_workers = await recorded(database), await recorded(other)
+    assert by_one == by_workers
+    assert all(json.loads(row[4])["conditions"] or json.loads(row[4])["status"] for row in by_workers)
+    for url in (database, other):
+        verified = policy_push(url, "audit", "verify")
+        assert verified.returncode == 0 and verified.stdout.startswith("ok: "), verified.stderr
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ from connectors import sql_models as models
 from engine.core import profile
 from engine.ingest import folding, synth, validation
 from engine.ingest.event_types import REGISTRY
-from engine.judging import catalogue, recording
+from engine.judging import catalogue, firm_input, recording
 from engine.judging.catalogue import durable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +173,11 @@ def backfill(database: Path, as_of: str, workers: int | None, *, dry_run: bool) 
     return {"wall": wall, "peak_rss": peak, "report": report}
 
 
+def _size(database: Path) -> int:
+    """Bytes of a SQLite database with its write-ahead log."""
+    return sum(Path(f"{database}{suffix}").stat().st_size for suffix in ("", "-wal") if Path(f"{database}{suffix}").exists())
+
+
 def baseline(database: Path, as_of: dt.date, firms: int) -> float:
     """Firms/s of the straightforward per-firm path over the first ``firms`` firms, one process."""
     from connectors import sql_storage
@@ -264,6 +269,7 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
         return (time.perf_counter() - started) / len(firms) * 1e6
 
     engine_us = timed(lambda f: judged._engine_met(*prepared[f.uscc]))
+    changes = {f.uscc: judged.changes(f)[1] for f in firms}
     return [
         ("read the batch (firms, latest decision per clause)", read_seconds / len(firms) * 1e6),
         ("derive attributes (inputs.prepare)", timed(judged.attributes)),
@@ -272,6 +278,10 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
         ("all outcomes (the three rows above but reading, plus verdicts)", timed(judged.outcomes)),
         ("the preview's counters", timed(lambda f: tally.count_firm(f, outcomes[f.uscc], judged, batch))),
         ("a worker's whole dry-run batch (read, judge, count)", whole_us),
+        # A first real run: every in-scope outcome changes, so each is explained, then encoded for the writer.
+        ("a first run's judging: outcomes, and the changed ones explained", timed(judged.changes)),
+        ("  then encoding them as JSON text (firm_input.encoded)",
+         timed(lambda f: [firm_input.encoded(c) for c in changes[f.uscc]])),
     ]
 
 
@@ -306,23 +316,28 @@ def main() -> None:
         for run in args.runs:
             if run != "dry-run" and firms > args.real_max_firms:
                 continue
+            size_before = _size(work)
             figures = backfill(work, args.as_of, args.workers, dry_run=run == "dry-run")
             report = figures["report"]
             rate = report["firms"] / figures["wall"]
-            rows.append((firms, run, figures["wall"], rate, rate / base_rate, figures["peak_rss"], report))
+            # What the run added to the database (file and WAL), per firm: decisions, notices, audit, indexes.
+            grown = (_size(work) - size_before) / report["firms"]
+            rows.append((firms, run, figures["wall"], rate, rate / base_rate, figures["peak_rss"], report, grown))
             print(f"  {firms:>9,} {run:<8} {figures['wall']:8.1f} s {rate:9,.0f} firms/s {rate / base_rate:6.1f}x "
                   f"peak {figures['peak_rss'] / 2**20:7.0f} MiB  changes {report['changes']:,} recorded {report['recorded']:,} "
-                  f"notices {report['notices_created'] or sum(report['notices'].values()):,}", flush=True)
+                  f"notices {report['notices_created'] or sum(report['notices'].values()):,}  "
+                  f"database +{grown:,.0f} bytes/firm (profiles before: {size_before / firms:,.0f})", flush=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{work}{suffix}").unlink(missing_ok=True)
     print()
-    print(f"| firms | run | wall time | firms/s | vs baseline ({base_rate:,.0f} firms/s) | peak RSS (all processes) | decisions recorded | notices created |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
-    for firms, run, wall, rate, ratio, peak, report in rows:
+    print(f"| firms | run | wall time | firms/s | vs baseline ({base_rate:,.0f} firms/s) | peak RSS (all processes) | decisions recorded | notices created | database grew |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for firms, run, wall, rate, ratio, peak, report, grown in rows:
         notices = report["notices_created"] if run != "dry-run" else sum(report["notices"].values())
         recorded = report["recorded"] if run != "dry-run" else report["changes"]
         print(f"| {firms:,} | {run} | {wall:.1f} s | {rate:,.0f} | {ratio:.1f}× | {peak / 2**20:,.0f} MiB | "
-              f"{recorded:,}{' (would)' if run == 'dry-run' else ''} | {notices:,}{' (would)' if run == 'dry-run' else ''} |")
+              f"{recorded:,}{' (would)' if run == 'dry-run' else ''} | {notices:,}{' (would)' if run == 'dry-run' else ''} | "
+              f"{grown:,.0f} bytes/firm |")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -23,7 +22,7 @@ from connectors import sql_models as models
 from engine.audit import summaries
 from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store
-from engine.judging import recording
+from engine.judging import firm_input, recording
 from engine.notices import approvals, notice_rules
 
 _EVENT = models.Event.__table__
@@ -43,10 +42,6 @@ _DECISIONS = sql_bulk.BulkInsert(_DECISION, (
     "id", "uscc", "clause_id", "cite", "rule_version", "status", "amount", "explanation", "facts", "as_of", "event_id",
     "created_at", "period", "approval", "cumulative", "closes", "by_sms",
 ), encoded=("explanation", "facts"))
-
-
-def _json(value: Mapping[str, Any]) -> str:
-    return json.dumps(dict(value), ensure_ascii=False, separators=(",", ":"))
 
 
 def _now() -> datetime.datetime:
@@ -155,7 +150,7 @@ class SqlFolding(sql_approvals.SqlApprovals):
         encoded = [text for batch in batches for text in (batch.encoded or [None] * len(batch.decisions))]
         rows = [
             (uscc, d.clause_id, d.cite, d.rule_version, d.status.value, d.amount,
-             *(text or (_json(d.explanation), _json(d.facts))),
+             *(text or (firm_input.json_text(d.explanation), firm_input.json_text(d.facts))),
              batches[index].as_of, batches[index].event_id, now, d.period, approval, d.cumulative, d.closes, d.by_sms)
             for (index, uscc, d, approval), text in zip(pending, encoded, strict=True)
         ]

@@ -19,7 +19,9 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from engine.audit import AuditStore, Draft, Entry, canonical
+import orjson
+
+from engine.audit import AuditStore, Draft, Entry
 
 #: The action of a batch summary entry.
 ACTION = "backfill.recorded"
@@ -59,10 +61,15 @@ def notice_member(
 
 
 def digest(members: Iterable[Mapping[str, Any]]) -> str:
-    """SHA-256 (hex) over each member's canonical JSON followed by a newline, in the order given."""
+    """SHA-256 (hex) over each member's canonical JSON followed by a newline, in the order given.
+
+    A member is flat (text, integers, booleans, null), and for such a mapping orjson with sorted keys
+    writes exactly :func:`engine.audit.canonical`'s bytes (compact, UTF-8, the same escapes), about ten
+    times faster: a first backfill hashes some thirty members per firm. tests/audit checks both agree.
+    """
     hasher = hashlib.sha256()
     for member in members:
-        hasher.update(canonical(member))
+        hasher.update(orjson.dumps(member, option=orjson.OPT_SORT_KEYS))
         hasher.update(b"\n")
     return hasher.hexdigest()
 

@@ -14,6 +14,8 @@ import sys
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import audit
 from engine.audit import summaries
@@ -120,3 +122,14 @@ async def test_an_export_carries_each_summarys_rows_and_checks_by_the_algorithm_
     verdict = audit.verify(records, check=summaries.members_mismatch)
     assert (verdict.ok, verdict.first_bad_seq) == (False, summary.seq)
     assert "no longer match" in verdict.reason
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text())
+
+
+@given(st.dictionaries(st.text(), _SCALARS, max_size=12))
+def test_a_members_hashed_bytes_are_its_canonical_json(member):
+    """The digest's fast encoding writes exactly the documented canonical form, whatever the text holds
+    (quotes, backslashes, control characters, 中文, U+2028)."""
+    expected = hashlib.sha256(audit.canonical(member) + b"\n").hexdigest()
+    assert summaries.digest([member]) == expected

@@ -51,10 +51,17 @@ class BulkInsert:
         bound = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
         if bound:
             rows = [list(row) for row in rows]
-            for row in rows:
-                for index, processor in bound:
-                    if row[index] is not None:
-                        row[index] = processor(row[index])
+            for index, processor in bound:
+                # A transaction's rows share value objects (its one timestamp, its as-of date): bind each
+                # object once. By identity, not equality: equal instants in two time zones stay distinct.
+                done: dict[int, Any] = {}
+                for row in rows:
+                    value = row[index]
+                    if value is not None:
+                        key = id(value)  # the rows keep every value alive, so ids are not reused meanwhile
+                        if key not in done:
+                            done[key] = processor(value)
+                        row[index] = done[key]
             rows = [tuple(row) for row in rows]
         await connection.exec_driver_sql(statement, list(rows))
 

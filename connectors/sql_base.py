@@ -61,6 +61,8 @@ def create_engine(url: str, *, writer: bool = False, pool_size: int | None = Non
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={constants.SQLITE_BUSY_TIMEOUT_MS}")
+        if writer:
+            cursor.execute(f"PRAGMA cache_size=-{constants.SQLITE_WRITER_CACHE_KIB}")
         cursor.close()
 
     @sa.event.listens_for(engine.sync_engine, "begin")

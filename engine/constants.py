@@ -127,6 +127,10 @@ DATABASE_CHECK_SECONDS = 300.0
 
 #: SQLite waits this long for a lock held by another process (e.g. the CLI) before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Page cache of SQLite's one writer connection, in KiB (SQLite's default is 2,000 KiB). A first backfill
+#: inserts millions of rows into indexes keyed at random (notice ids, firm + clause); with the default
+#: cache most of those inserts read their index page back from the OS. Readers keep the default.
+SQLITE_WRITER_CACHE_KIB = 65_536
 
 #: Bytes of entropy in an API token; 32 bytes makes guessing infeasible, so a plain SHA-256 hash suffices.
 TOKEN_BYTES = 32

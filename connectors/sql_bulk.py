@@ -1,10 +1,16 @@
-"""Many rows into one table in one ``executemany`` on the driver.
+"""Many rows into one table in one statement or one ``executemany`` on the driver.
 
 SQLAlchemy's Core insert of a list of dicts binds every value of every row through its generic
 machinery (compiled parameters, a processor call per value, JSON encoding of each JSON value): for a
 backfill writing millions of decisions that was most of the writer's time. Here the statement is
-written once per table and dialect, each column's bind processor is looked up once, JSON columns take
-text already encoded (in the worker processes), and the driver gets plain tuples.
+written once per table and dialect, JSON columns take text already encoded (in the worker processes),
+and the driver gets plain values:
+
+* SQLite: ``INSERT … VALUES (?, …)`` as one ``executemany`` of tuples, each column's bind processor
+  looked up once and applied once per distinct value object;
+* PostgreSQL: one ``INSERT … SELECT … FROM unnest($1::type[], …)``, a column per array, so the whole
+  batch is one round trip and one statement (asyncpg's ``executemany`` is a statement per row), and it
+  can end in ``ON CONFLICT … DO NOTHING RETURNING`` where a concurrent writer may have inserted a row.
 """
 
 from __future__ import annotations
@@ -15,39 +21,71 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
+#: PostgreSQL array element types by SQLAlchemy type (JSON columns travel as text and are cast).
+_PG_TYPES = ((sa.Boolean, "bool"), (sa.Integer, "int8"), (sa.Numeric, "numeric"), (sa.DateTime, "timestamptz"),
+             (sa.Date, "date"), (sa.String, "text"), (sa.Text, "text"), (sa.JSON, "text"))
+
 
 class BulkInsert:
-    """``INSERT INTO table (columns) VALUES (…)`` for many rows given as tuples in ``columns`` order.
+    """Insert many rows given as tuples in ``columns`` order (see the module docstring).
 
-    ``encoded``: columns (JSON) whose values are text the caller encoded; passed to the driver as is.
+    ``encoded``: JSON columns whose values are text the caller encoded. ``conflict``: columns of a unique
+    key; a row that would repeat one is skipped (PostgreSQL; on SQLite the single writer holds the
+    database, so the caller has ruled that out). ``returning``: a column whose values of the inserted
+    rows :meth:`insert` returns (PostgreSQL; None on SQLite, where every row is inserted).
     """
 
-    def __init__(self, table: sa.Table, columns: Sequence[str], encoded: Collection[str] = ()) -> None:
+    def __init__(self, table: sa.Table, columns: Sequence[str], encoded: Collection[str] = (), *,
+                 conflict: Sequence[str] = (), returning: str | None = None) -> None:
         self.table = table
         self.columns = tuple(columns)
         self.encoded = frozenset(encoded)
+        self.conflict = tuple(conflict)
+        self.returning = returning
         self._prepared: dict[str, tuple[str, list[Any]]] = {}
 
     def _prepare(self, dialect: sa.Dialect) -> tuple[str, list[Any]]:
         if dialect.name not in self._prepared:
-            marks = [f"${n}" if dialect.paramstyle == "numeric_dollar" else "?" for n in range(1, len(self.columns) + 1)]
-            if dialect.paramstyle not in ("numeric_dollar", "qmark"):
-                raise NotImplementedError(f"bulk insert for paramstyle {dialect.paramstyle}")
             quote = dialect.identifier_preparer.quote
-            statement = (f"INSERT INTO {quote(self.table.name)} ({', '.join(quote(c) for c in self.columns)}) "
-                         f"VALUES ({', '.join(marks)})")
-            processors = [
-                None if name in self.encoded else self.table.c[name].type._cached_bind_processor(dialect)
-                for name in self.columns
-            ]
+            names = ", ".join(quote(c) for c in self.columns)
+            if dialect.name == "postgresql":
+                types = [self._pg_type(name) for name in self.columns]
+                selected = ", ".join(f"{quote(c)}::jsonb" if c in self.encoded else quote(c) for c in self.columns)
+                arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
+                statement = f"INSERT INTO {quote(self.table.name)} ({names}) SELECT {selected} FROM unnest({arrays}) AS t({names})"
+                if self.conflict:
+                    statement += f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING"
+                if self.returning:
+                    statement += f" RETURNING {quote(self.returning)}"
+                processors: list[Any] = [None] * len(self.columns)  # asyncpg takes Python values as they are
+            elif dialect.paramstyle == "qmark":
+                statement = f"INSERT INTO {quote(self.table.name)} ({names}) VALUES ({', '.join('?' * len(self.columns))})"
+                processors = [
+                    None if name in self.encoded else self.table.c[name].type._cached_bind_processor(dialect)
+                    for name in self.columns
+                ]
+            else:
+                raise NotImplementedError(f"bulk insert on {dialect.name} ({dialect.paramstyle})")
             self._prepared[dialect.name] = (statement, processors)
         return self._prepared[dialect.name]
 
-    async def insert(self, connection: sa_asyncio.AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert ``rows`` in the caller's transaction."""
+    def _pg_type(self, name: str) -> str:
+        column_type = self.table.c[name].type
+        for kind, pg in _PG_TYPES:
+            if isinstance(column_type, kind):
+                return pg
+        raise NotImplementedError(f"bulk insert of {self.table.name}.{name} ({column_type!r})")
+
+    async def insert(self, connection: sa_asyncio.AsyncConnection, rows: Sequence[Sequence[Any]]) -> list[Any] | None:
+        """Insert ``rows`` in the caller's transaction; on PostgreSQL with ``returning``, that column of the
+        rows inserted (a row skipped by the conflict clause is not among them)."""
         if not rows:
-            return
+            return [] if self.returning and connection.dialect.name == "postgresql" else None
         statement, processors = self._prepare(connection.dialect)
+        if connection.dialect.name == "postgresql":
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            result = await connection.exec_driver_sql(statement, tuple(columns))
+            return list(result.scalars()) if self.returning else None
         bound = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
         if bound:
             rows = [list(row) for row in rows]
@@ -64,6 +102,7 @@ class BulkInsert:
                         row[index] = done[key]
             rows = [tuple(row) for row in rows]
         await connection.exec_driver_sql(statement, list(rows))
+        return None
 
 
 async def next_ids(connection: sa_asyncio.AsyncConnection, table: sa.Table, count: int) -> list[int]:

@@ -25,8 +25,9 @@ _PENDING = notice_status.NoticeStatus.PENDING.value
 #: The columns a new notice is inserted with (the others start empty).
 _INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
              "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id", "closes")
-#: New notices, one executemany per transaction (SQLite: nothing can conflict, the writer holds the database).
-_NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_INSERTED, "status"))
+#: New notices, one statement (PostgreSQL) or executemany (SQLite) per transaction.
+_NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_INSERTED, "status"), conflict=("uscc", "clause_id", "channel", "period", "revision"),
+                               returning="notice_id")
 #: What notice_rules.told_of reads of a firm's earlier notices.
 _TOLD = (_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
          sa.cast(_NOTICE.c.amount, sa.Float).label("amount"), _NOTICE.c.decision_id)
@@ -70,18 +71,16 @@ class SqlNoticeCreation(sql_notices.SqlNotices):
         if not created:
             return []
         await self._extend_digest_windows(connection, created, due)
-        if self.is_sqlite:
-            # The single writer holds the database: what was told cannot have changed since we read it.
-            await _NOTICES.insert(connection, [
-                (*(getattr(notice, field) for field in _INSERTED), notice.status.value) for notice in created
-            ])
+        inserted = await _NOTICES.insert(connection, [
+            (*(getattr(notice, field) for field in _INSERTED), notice.status.value) for notice in created
+        ])
+        if inserted is None:
+            # SQLite: the single writer holds the database, so what was told cannot have changed since we read it.
             return created
-        rows = [{field: getattr(notice, field) for field in _INSERTED} | {"status": notice.status.value} for notice in created]
-        # Another transaction (an approval, a backfill) may have told the same change meanwhile: the unique
-        # key (firm, clause, channel, period, revision) turns that repeat into nothing at all.
-        insert = self.insert(_NOTICE).on_conflict_do_nothing(index_elements=["uscc", "clause_id", "channel", "period", "revision"])
-        inserted = set((await connection.execute(insert.returning(_NOTICE.c.notice_id), rows)).scalars())
-        return [notice for notice in created if notice.notice_id in inserted]
+        # PostgreSQL: another transaction (an approval, a backfill) may have told the same change meanwhile;
+        # the unique key (firm, clause, channel, period, revision) turned that repeat into nothing at all.
+        kept = set(inserted)
+        return [notice for notice in created if notice.notice_id in kept]
 
     async def _digest_schedule(
         self,

@@ -127,13 +127,10 @@ class SqlFolding(sql_approvals.SqlApprovals):
         as_of: datetime.date,
         event_id: str | None,
         actor: str,
-        *,
-        summarised: bool = False,
     ) -> tuple[list[records.StoredDecision], int]:
         """Insert (uscc, decision) pairs with their audit entries and notices (gated ones wait for approval);
-        return the stored decisions and how many notices were created. `summarised`: see `record_batches`."""
-        [stored], notices = await self.record_batches(
-            connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor, summarised=summarised)
+        return the stored decisions and how many notices were created."""
+        [stored], notices = await self.record_batches(connection, [sql_fold_group.DecisionBatch(decisions, as_of, event_id)], actor)
         return stored, notices
 
     async def record_batches(

@@ -85,7 +85,9 @@ def ranges(ids: Iterable[int]) -> list[list[int]]:
     return runs
 
 
-def ordered(decisions: Iterable[Mapping[str, Any]], notices: Iterable[Mapping[str, Any]]):
+def ordered(
+    decisions: Iterable[Mapping[str, Any]], notices: Iterable[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
     """Members in digest order: decisions by id, notices by notice_id."""
     return sorted(decisions, key=lambda m: m["id"]), sorted(notices, key=lambda m: m["notice_id"])
 

@@ -70,7 +70,7 @@ class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
                 if change.uscc not in moved:
                     by_firm.setdefault(change.uscc, []).append(change.decision)
             now = dt.datetime.now(dt.UTC)
-            told_before = set(self.notices)
+            existing = set(self.notices)
             members = []
             for uscc, new in by_firm.items():
                 stored, created = self._record_decisions(uscc, new, as_of, None, actor, audited=False, now=now)
@@ -80,7 +80,7 @@ class MemoryBackfill(memory_approvals.MemoryApprovals, store.BackfillStore):
                 pending += sum(1 for s in stored if s.approval == "pending")
             if members:  # one entry for the batch, as on SQL (engine.audit.summaries)
                 self._audit([summaries.summary(actor, as_of, members, [
-                    notice_rules.notice_member(n) for key, n in self.notices.items() if key not in told_before])])
+                    notice_rules.notice_member(n) for key, n in self.notices.items() if key not in existing])])
             return store.Recorded(decisions, notices, pending, tuple(sorted(moved)))
 
     async def stored_rule_versions(self) -> dict[str, set[str]]:

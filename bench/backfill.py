@@ -281,7 +281,7 @@ def stages(database: Path, as_of: dt.date, batches: int = 4) -> list[tuple[str, 
         # A first real run: every in-scope outcome changes, so each is explained, then encoded for the writer.
         ("a first run's judging: outcomes, and the changed ones explained", timed(judged.changes)),
         ("  then encoding them as JSON text (firm_input.encoded)",
-         timed(lambda f: [firm_input.encoded(c) for c in changes[f.uscc]])),
+         timed(lambda f: firm_input.encoded(changes[f.uscc]))),
     ]
 
 

@@ -222,7 +222,7 @@ def _worker_batch(after: str, upto: str) -> _BatchResult:
     )
     # The writer stores explanations and facts as JSON text: encode them here, beside the judging, not
     # in the one process that writes (and send text, which pickles far cheaper than the dicts).
-    result.changes = [firm_input.encoded(change) for change in result.changes]
+    result.changes = firm_input.encoded(result.changes)
     return result
 
 

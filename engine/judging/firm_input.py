@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -46,9 +47,12 @@ class FirmInput(typing.NamedTuple):
     designations: frozenset[matching.Designation] = frozenset()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Change:
-    """A decision to record: the firm and what the outcome was compared against."""
+class Change(typing.NamedTuple):
+    """A decision to record: the firm and what the outcome was compared against.
+
+    A named tuple because a backfill's worker processes send millions of them to the one writer: a
+    tuple pickles about twice as fast as a frozen dataclass and unpickles about six times as fast (the
+    writer's unpickling had been a fifth of its time)."""
 
     uscc: str
     firm_version: int
@@ -60,14 +64,30 @@ class Change:
     facts_json: str | None = None
 
 
-def encoded(change: Change) -> Change:
-    """``change`` with its decision's explanation and facts encoded as JSON text, for storing as is (a
-    string crosses processes and reaches the database several times cheaper than the dicts it holds)."""
-    decision = change.decision
-    return Change(
-        change.uscc, change.firm_version, change.prior_id, dataclasses.replace(decision, explanation={}, facts={}),
-        json_text(decision.explanation), json_text(decision.facts),
-    )
+#: Everything of a decision but its explanation and facts: equal for equal outcomes.
+_outcome_of = operator.attrgetter(
+    *(field.name for field in dataclasses.fields(matching.Decision) if field.name not in ("explanation", "facts"))
+)
+
+
+def encoded(changes: Iterable[Change]) -> list[Change]:
+    """``changes`` with each decision's explanation and facts encoded as JSON text (a string crosses
+    processes and reaches the database several times cheaper than the dicts it holds).
+
+    Without their explanations most decisions of a batch are equal (same clause, verdict, amount and
+    period for thousands of firms: under a hundred distinct ones in 500 firms), so equal ones become one
+    object: built once instead of copied per change, and pickled once per batch (pickle sends a repeated
+    object as a reference)."""
+    stripped: dict[tuple[Any, ...], matching.Decision] = {}
+    result = []
+    for change in changes:
+        decision = change.decision
+        key = _outcome_of(decision)
+        if (bare := stripped.get(key)) is None:
+            bare = stripped[key] = dataclasses.replace(decision, explanation={}, facts={})
+        result.append(Change(change.uscc, change.firm_version, change.prior_id, bare,
+                             json_text(decision.explanation), json_text(decision.facts)))
+    return result
 
 
 def json_text(value: Mapping[str, Any]) -> str:

@@ -15,7 +15,7 @@ and the driver gets plain values:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,21 +88,21 @@ class BulkInsert:
             return list(result.scalars()) if self.returning else None
         bound = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
         if bound:
-            rows = [list(row) for row in rows]
+            columns = list(zip(*rows, strict=True))
             for index, processor in bound:
-                # A transaction's rows share value objects (its one timestamp, its as-of date): bind each
-                # object once. By identity, not equality: equal instants in two time zones stay distinct.
-                done: dict[int, Any] = {}
-                for row in rows:
-                    value = row[index]
-                    if value is not None:
-                        key = id(value)  # the rows keep every value alive, so ids are not reused meanwhile
-                        if key not in done:
-                            done[key] = processor(value)
-                        row[index] = done[key]
-            rows = [tuple(row) for row in rows]
+                columns[index] = _bound_column(columns[index], processor)
+            rows = list(zip(*columns))
         await connection.exec_driver_sql(statement, list(rows))
         return None
+
+
+def _bound_column(values: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any]:
+    """A column's values through its bind processor, each value object once: a transaction's rows share
+    them (its one timestamp, its as-of date, a batch's few amounts). By identity, not equality: equal
+    instants in two time zones stay distinct; the column keeps every value alive, so ids are not reused."""
+    distinct = {id(value): value for value in values if value is not None}
+    processed = {key: processor(value) for key, value in distinct.items()}
+    return [None if value is None else processed[id(value)] for value in values]
 
 
 async def next_ids(connection: sa_asyncio.AsyncConnection, table: sa.Table, count: int) -> list[int]:

@@ -145,15 +145,14 @@ class SqlFolding(sql_approvals.SqlApprovals):
         gates = await self._gates(connection)
         pending = [(index, uscc, d, approvals.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
         encoded = [text for batch in batches for text in (batch.encoded or [None] * len(batch.decisions))]
-        rows = [
-            (uscc, d.clause_id, d.cite, d.rule_version, d.status.value, d.amount,
+        ids = await sql_bulk.next_ids(connection, _DECISION, len(pending))
+        await _DECISIONS.insert(connection, [
+            (id_, uscc, d.clause_id, d.cite, d.rule_version, d.status.value, d.amount,
              *(text or (firm_input.json_text(d.explanation), firm_input.json_text(d.facts))),
              batches[index].as_of, batches[index].event_id, now, d.period, approval, d.cumulative, d.closes, d.by_sms)
-            for (index, uscc, d, approval), text in zip(pending, encoded, strict=True)
-        ]
-        ids = await sql_bulk.next_ids(connection, _DECISION, len(rows))
-        await _DECISIONS.insert(connection, [(id_, *row) for id_, row in zip(ids, rows, strict=True)])
-        if rows:
+            for id_, (index, uscc, d, approval), text in zip(ids, pending, encoded, strict=True)
+        ])
+        if pending:
             # The chain's lock before the notices, as every writer of notices takes it: a notice insert may
             # wait for another transaction's insert of the same benefit, which must not wait for us.
             await self._lock_chain(connection)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,21 +20,24 @@ from engine.core import matching, money, notice_status
 from engine.notices import outbox
 
 
-def notice_keys(decision: matching.Decision) -> list[tuple[str, str]]:
+def notice_keys(decision: matching.Decision) -> tuple[tuple[str, str], ...]:
     """(channel, period) of the notices a stored decision may create: one per channel for a `met` with a
     period, by email always and by SMS only for a concrete benefit (`Decision.by_sms`)."""
     return notice_keys_of(decision.status, decision.amount, decision.period, decision.by_sms)
 
 
+# Cached: recording a backfill's batch asks it several times for each of ~19 decisions a firm, and a
+# batch's decisions share a few dozen outcomes.
+@functools.lru_cache(maxsize=4096)
 def notice_keys_of(
     status: matching.Verdict, amount: float | None, period: str | None, by_sms: bool = True
-) -> list[tuple[str, str]]:
+) -> tuple[tuple[str, str], ...]:
     """:func:`notice_keys` from a decision's status, amount, period and whether it goes by SMS."""
     if status != matching.Verdict.MET or period is None:
-        return []
+        return ()
     if amount is not None and money.rounded(amount) <= 0:
-        return []  # a computed benefit of nothing (a yearly cap already used up) is not worth a message
-    return [(channel, period) for channel in outbox.CHANNELS if by_sms or channel != "sms"]
+        return ()  # a computed benefit of nothing (a yearly cap already used up) is not worth a message
+    return tuple((channel, period) for channel in outbox.CHANNELS if by_sms or channel != "sms")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +91,7 @@ def new_notices(
     when the new notices fall due (their digest window, see :func:`digest_due`); absent, at once."""
     told = dict(told)
     due = due or {}
+    ids = outbox.notice_ids()
     created = []
     for uscc, decision_id, decision in stored:
         for channel, period in notice_keys(decision):
@@ -96,7 +101,7 @@ def new_notices(
                 continue
             status = notice_status.NoticeStatus.HELD if held(decision, hold_before) else notice_status.NoticeStatus.PENDING
             record = outbox.NoticeRecord(
-                notice_id=outbox.new_notice_id(), uscc=uscc, clause_id=decision.clause_id, channel=channel,
+                notice_id=next(ids), uscc=uscc, clause_id=decision.clause_id, channel=channel,
                 period=period, decision_id=decision_id, status=status, attempts=0,
                 next_attempt_at=due.get((uscc, channel), now), lease_until=None, provider_id=None, message=None, reason=None,
                 created_at=now, updated_at=now, kind=said.kind, revision=said.revision, amount=said.amount,

@@ -44,11 +44,11 @@ def test_an_inform_decision_creates_an_email_notice_only(catalogue):
     clause = catalogue.by_id["qinghai-2022-3"]
     decision = matching.Decision(clause.id, clause.cite, clause.rule_version, matching.Verdict.MET, period="once",
                                  by_sms=clause.by_sms)
-    assert notice_rules.notice_keys(decision) == [("email", "once")]
+    assert notice_rules.notice_keys(decision) == (("email", "once"),)
     granted = catalogue.by_id["yunnan-2022-2-1"]
     decision = matching.Decision(granted.id, granted.cite, granted.rule_version, matching.Verdict.MET, 33_900.0,
                                  period="2022", by_sms=granted.by_sms)
-    assert notice_rules.notice_keys(decision) == [("sms", "2022"), ("email", "2022")]
+    assert notice_rules.notice_keys(decision) == (("sms", "2022"), ("email", "2022"))
 
 
 def test_a_clause_overrides_the_rule_in_its_yaml(dirs):

@@ -249,6 +249,12 @@ WINDOW_BATCH_SIZE = 200
 #: encoded; there are a few thousand, so the bound only guards against unexpected free text.
 FACT_STRINGS_CACHED = 65_536
 
+#: Full decisions (explanation, facts, amount) the reference evaluator keeps per process, keyed by the
+#: clause, the day and the values the clause reads (engine.judging.catalogue.reference): a province's
+#: firms share a few thousand of them per clause. Each holds an explanation of a few KB, so 8,192 stay
+#: within ~40 MB of a worker process; when full it starts afresh.
+DECISIONS_CACHED = 8_192
+
 #: Judges (one per as-of date) the pipeline's ChangesMatcher keeps before starting afresh: a judge of a
 #: new date is a few lookups (the compiled catalogue is shared), so the bound only limits memory.
 JUDGES_KEPT = 512

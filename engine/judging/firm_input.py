@@ -74,19 +74,22 @@ def encoded(changes: Iterable[Change]) -> list[Change]:
     """``changes`` with each decision's explanation and facts encoded as JSON text (a string crosses
     processes and reaches the database several times cheaper than the dicts it holds).
 
-    Without their explanations most decisions of a batch are equal (same clause, verdict, amount and
-    period for thousands of firms: under a hundred distinct ones in 500 firms), so equal ones become one
-    object: built once instead of copied per change, and pickled once per batch (pickle sends a repeated
-    object as a reference)."""
-    stripped: dict[tuple[Any, ...], matching.Decision] = {}
+    Firms share decisions: the reference evaluator returns one object for equal inputs, so each is
+    encoded once here and its text is one string object, which pickle sends once per batch. Without
+    their explanations more still are equal (same clause, verdict, amount and period for thousands of
+    firms: under a hundred distinct ones in 500 firms); equal ones become one bare object."""
+    bare_of: dict[tuple[Any, ...], matching.Decision] = {}
+    # By identity; each entry keeps its decision alive, so no id is reused while this runs.
+    done: dict[int, tuple[matching.Decision, tuple[matching.Decision, str, str]]] = {}
     result = []
     for change in changes:
         decision = change.decision
-        key = _outcome_of(decision)
-        if (bare := stripped.get(key)) is None:
-            bare = stripped[key] = dataclasses.replace(decision, explanation={}, facts={})
-        result.append(Change(change.uscc, change.firm_version, change.prior_id, bare,
-                             json_text(decision.explanation), json_text(decision.facts)))
+        if (seen := done.get(id(decision))) is None:
+            key = _outcome_of(decision)
+            if (bare := bare_of.get(key)) is None:
+                bare = bare_of[key] = dataclasses.replace(decision, explanation={}, facts={})
+            seen = done[id(decision)] = (decision, (bare, json_text(decision.explanation), json_text(decision.facts)))
+        result.append(Change(change.uscc, change.firm_version, change.prior_id, *seen[1]))
     return result
 
 

@@ -275,3 +275,28 @@ def test_grants_sum_only_met_decisions_of_the_clause_in_the_year(catalogue):
         (D(2022, 3, 2), decision(NOT_MET, None)),
     ]
     assert inputs.grants_by_clause(catalogue, D(2022, 6, 1), grants) == {"lvliang-2022-18": 110.0}
+
+
+def test_firms_that_read_alike_share_a_decision_and_no_firm_gets_anothers(catalogue):
+    """Equal inputs give one decision object (a backfill explains, encodes and sends it once); any
+    difference in what the clause reads — a value, its absence, the day, an override — gives the
+    decision judged afresh for that firm. qinghai-2022#(二): "月销售额15万元(含)以下"."""
+    memo = reference.ReferenceMatcher(catalogue)
+    clause = catalogue.by_id[VAT]
+    firm = {**QINGHAI, "taxpayer_type": "small_scale", "vat_monthly_sales": 150000.0}
+    first = one(memo, VAT, {**firm, "manufacturing": True}, D(2022, 6, 1))
+    # manufacturing is not read by this clause: the same decision, not a copy
+    assert one(memo, VAT, {**firm, "manufacturing": False}, D(2022, 6, 1)) is first
+    cases = [
+        ({**firm, "vat_monthly_sales": 150000.01}, D(2022, 6, 1), None),
+        ({**firm, "region": "630103"}, D(2022, 6, 1), None),
+        ({k: v for k, v in firm.items() if k != "vat_monthly_sales"}, D(2022, 6, 1), None),
+        (firm, D(2022, 6, 2), None),
+        (firm, D(2022, 6, 1), {VAT: {"vat_monthly_sales": 150001.0}}),
+        (firm, D(2022, 6, 1), None),
+    ]
+    for attributes, as_of, overrides in cases * 2:
+        remembered = one(memo, VAT, attributes, as_of, overrides=overrides)
+        view = {**inputs.normalise(attributes), **((overrides or {}).get(VAT) or {})}
+        assert remembered == reference.judge(clause, view, as_of), (attributes, as_of, overrides)
+    assert one(memo, VAT, firm, D(2022, 6, 1)) is first

@@ -147,7 +147,7 @@ class SqlFolding(sql_approvals.SqlApprovals):
         encoded = [text for batch in batches for text in (batch.encoded or [None] * len(batch.decisions))]
         ids = await sql_bulk.next_ids(connection, _DECISION, len(pending))
         await _DECISIONS.insert(connection, [
-            (id_, uscc, d.clause_id, d.cite, d.rule_version, d.status.value, d.amount,
+            (id_, uscc, d.clause_id, d.cite, d.rule_version, matching.VERDICT_TEXT[d.status], d.amount,
              *(text or (firm_input.json_text(d.explanation), firm_input.json_text(d.facts))),
              batches[index].as_of, batches[index].event_id, now, d.period, approval, d.cumulative, d.closes, d.by_sms)
             for id_, (index, uscc, d, approval), text in zip(ids, pending, encoded, strict=True)

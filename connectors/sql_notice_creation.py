@@ -10,6 +10,7 @@ this is the one place they begin.
 from __future__ import annotations
 
 import datetime
+import operator
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ _PENDING = notice_status.NoticeStatus.PENDING.value
 #: The columns a new notice is inserted with (the others start empty).
 _INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
              "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id", "closes")
+_inserted_values = operator.attrgetter(*_INSERTED)
+_STATUS_TEXT = {status: status.value for status in notice_status.NoticeStatus}
 #: New notices, one statement (PostgreSQL) or executemany (SQLite) per transaction.
 _NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_INSERTED, "status"), conflict=("uscc", "clause_id", "channel", "period", "revision"),
                                returning="notice_id")
@@ -72,7 +75,7 @@ class SqlNoticeCreation(sql_notices.SqlNotices):
             return []
         await self._extend_digest_windows(connection, created, due)
         inserted = await _NOTICES.insert(connection, [
-            (*(getattr(notice, field) for field in _INSERTED), notice.status.value) for notice in created
+            (*_inserted_values(notice), _STATUS_TEXT[notice.status]) for notice in created
         ])
         if inserted is None:
             # SQLite: the single writer holds the database, so what was told cannot have changed since we read it.

@@ -91,8 +91,8 @@ def judge_firm(
 def decision_member(stored: records.StoredDecision) -> dict[str, Any]:
     """A recorded decision as a backfill batch's audit summary covers it (engine.audit.summaries)."""
     d = stored.decision
-    return summaries.decision_member(stored.id, stored.uscc, d.clause_id, d.cite, d.rule_version, d.status.value, d.amount,
-                                     stored.as_of, d.period, stored.approval is not None)
+    return summaries.decision_member(stored.id, stored.uscc, d.clause_id, d.cite, d.rule_version, matching.VERDICT_TEXT[d.status],
+                                     d.amount, stored.as_of, d.period, stored.approval is not None)
 
 
 def decision_audit(stored: records.StoredDecision, actor: str = "pipeline") -> audit.Draft:

@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import secrets
 import subprocess
 import sys
@@ -71,23 +72,68 @@ def template(firms: int) -> str:
     return name
 
 
+async def _postmaster() -> int | None:
+    """The PostgreSQL server's main process, when it runs on this machine (its CPU is then measurable)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(_common.PG_ADMIN)
+    try:
+        backend = await connection.fetchval("SELECT pg_backend_pid()")
+    finally:
+        await connection.close()
+    try:
+        status = Path(f"/proc/{backend}/status").read_text()
+    except OSError:
+        return None  # a server elsewhere
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+
+
+def _server_cpu(postmaster: int | None) -> float | None:
+    """CPU seconds the server has used: its main process, the backends it has reaped and those alive."""
+    if postmaster is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    pids = [postmaster, *(int(p) for p in Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split())]
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile: its time is in the main process's reaped children now
+        # utime, stime, and (the main process only) the reaped children's cutime, cstime
+        total += sum(int(v) for v in fields[11:15 if pid == postmaster else 13])
+    return total / tick
+
+
 def measure(template_name: str, as_of: str, workers: int, shared: bool) -> dict[str, object]:
     name = f"policy_push_bench_run_{secrets.token_hex(4)}"
     asyncio.run(_common._pg(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
     url = _pg_url(name)
+    postmaster = asyncio.run(_postmaster())
     try:
         args = ["backfill", "--all", "--as-of", as_of, "--workers", str(workers), "--json"] + (["--shared"] if shared else [])
+        server_before, client_before = _server_cpu(postmaster), resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = _cli(url, *args)
         wall = time.perf_counter() - started
+        server_after, client_after = _server_cpu(postmaster), resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = (client_after.ru_utime + client_after.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
+        server = None if server_before is None or server_after is None else server_after - server_before
         if done.returncode != 0:
             raise SystemExit(f"backfill failed:\n{done.stderr[-3000:]}")
         report = json.loads(done.stdout)
         decisions, notices, audit = asyncio.run(_counts(url))
         firms = report["run_firms"] if shared else report["firms"]
-        return {"wall": wall, "firms": firms, "decisions": decisions, "notices": notices, "audit": audit}
+        return {"wall": wall, "firms": firms, "decisions": decisions, "notices": notices, "audit": audit,
+                "client_cpu": client, "server_cpu": server}
     finally:
         _common.drop_database(url)
+
+
+def _per_firm(run: dict[str, object], firms: int) -> str:
+    server = run["server_cpu"]
+    server_text = "n/a (server not on this machine)" if server is None else f"{1000 * server / firms:.2f}"  # type: ignore[operator]
+    return f"{1000 * run['client_cpu'] / firms:.2f} / {server_text}"  # type: ignore[operator]
 
 
 def main() -> None:
@@ -117,6 +163,9 @@ def main() -> None:
             first, last = rows[0], rows[-1]
             print(f"\nscaling {first[0]} → {last[0]} workers: parent writes {first[1]['wall'] / last[1]['wall']:.2f}×, "
                   f"shared {first[2]['wall'] / last[2]['wall']:.2f}×")
+        print("\nCPU per firm (ms): the command's processes / the PostgreSQL server")
+        for workers, parent, claimed in rows:
+            print(f"  {workers} worker(s): parent writes {_per_firm(parent, options.firms)}; shared {_per_firm(claimed, options.firms)}")
         print(f"recorded per run: {rows[0][1]['decisions']:,} decisions, {rows[0][1]['notices']:,} notices, "
               f"{rows[0][1]['audit']:,} audit entries (equal in every run)")
         print(f"\ncommand: .venv/bin/python bench/shared_backfill.py --firms {options.firms} --workers {' '.join(map(str, options.workers))}")

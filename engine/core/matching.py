@@ -31,6 +31,7 @@ class Verdict(str, enum.Enum):
 #: several times cheaper where millions of decisions are explained or written.
 VERDICT_TEXT: dict[Verdict, str] = {verdict: verdict.value for verdict in Verdict}
 
+
 @dataclasses.dataclass(frozen=True)
 class Decision:
     """A matcher's verdict on one clause for one firm, with what it was based on."""

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 import sqlalchemy as sa
 
 from connectors import sql_fold_group, sql_folding
+from engine import constants
 from connectors import sql_models as models
 from engine.backfill import store
 from engine.core import matching
@@ -42,6 +43,10 @@ _NO_DESIGNATIONS: frozenset[matching.Designation] = frozenset()
 
 class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
     """BackfillStore on SQL; changes are recorded the way the pipeline records them."""
+
+    #: Rows this store's backfill batches have written, and how many of them when it last ran ANALYZE.
+    _rows_written = 0
+    _rows_when_analyzed = 0
 
     async def firm_count(self) -> int:
         async with self._read() as connection:
@@ -162,12 +167,27 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             )
             # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
             [records], notices = await self.record_batches(connection, [batch], actor, summarised=True)
+        await self._keep_statistics(len(records) + notices)
         return store.Recorded(
             decisions=len(records),
             notices=notices,
             pending_approval=sum(1 for r in records if r.approval == "pending"),
             skipped_firms=tuple(sorted(moved)),
         )
+
+    async def _keep_statistics(self, written: int) -> None:
+        """On PostgreSQL, ANALYZE the tables a backfill grows whenever its writes since the last time have
+        reached what it had written before (constants.BACKFILL_ANALYZE_AFTER_ROWS first): the same bulk load
+        that makes them grow ten- or a hundredfold otherwise leaves the planner reading them as they were.
+        SQLite's planner keeps no statistics here (the queries are written to need none)."""
+        if self.is_sqlite:
+            return
+        self._rows_written += written
+        if self._rows_written - self._rows_when_analyzed < max(constants.BACKFILL_ANALYZE_AFTER_ROWS, self._rows_when_analyzed):
+            return
+        async with self._write() as connection:
+            await connection.execute(sa.text("ANALYZE decision, notice"))
+        self._rows_when_analyzed = self._rows_written
 
     async def stored_rule_versions(self) -> dict[str, set[str]]:
         async with self._read() as connection:

@@ -13,6 +13,7 @@ import abc
 import dataclasses
 import datetime
 import secrets
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -36,23 +37,30 @@ ADJUSTMENT = "adjustment"
 KINDS = (NEW, ADDITION, ADJUSTMENT)
 
 
-#: Random bytes in a notice id (96 bits: unguessable, and no collision in any number of notices we make).
-_ID_BYTES = 12
+#: Random bytes in a notice id after its time (80 bits: unguessable, and no collision in any number we make).
+_RANDOM_BYTES = 10
 
 
 def new_notice_id() -> str:
-    """A stable, unguessable id: it travels in Message-ID, OutId and receipts."""
-    return "ntc_" + secrets.token_hex(_ID_BYTES)
+    """A stable, unguessable id: it travels in Message-ID, OutId and receipts.
+
+    It begins with the time in milliseconds, so ids made later sort later and the database's index of
+    them grows at its end: with random ids a first backfill's ten million notices were inserted all over
+    that index, one page read per notice once it outgrew the cache."""
+    return _notice_id(secrets.token_bytes(_RANDOM_BYTES))
 
 
 def notice_ids() -> Iterator[str]:
     """Ids like :func:`new_notice_id`'s, as many as are taken, the system's randomness drawn for 256 at a
     time: a system call per id was most of the cost of a notice in a backfill's batch."""
     while True:
-        drawn = secrets.token_bytes(_ID_BYTES * 256)
-        for start in range(0, len(drawn), _ID_BYTES):
-            yield "ntc_" + drawn[start:start + _ID_BYTES].hex()
+        drawn = secrets.token_bytes(_RANDOM_BYTES * 256)
+        for start in range(0, len(drawn), _RANDOM_BYTES):
+            yield _notice_id(drawn[start:start + _RANDOM_BYTES])
 
+
+def _notice_id(random: bytes) -> str:
+    return f"ntc_{time.time_ns() // 1_000_000:012x}{random.hex()}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Collection, Sequence
 import sqlalchemy as sa
 
 from connectors import sql_fold_group, sql_folding
-from engine import constants
 from connectors import sql_models as models
+from engine import constants
 from engine.backfill import store
 from engine.core import matching
 from engine.judging import firm_input

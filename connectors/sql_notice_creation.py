@@ -26,7 +26,9 @@ _PENDING = notice_status.NoticeStatus.PENDING.value
 #: The columns a new notice is inserted with (the others start empty).
 _INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
              "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id", "closes")
+#: A notice's values for those columns, in that order (one C call instead of a getattr per column).
 _inserted_values = operator.attrgetter(*_INSERTED)
+#: Each status's stored text (NoticeStatus.value goes through the enum's descriptor).
 _STATUS_TEXT = {status: status.value for status in notice_status.NoticeStatus}
 #: The oldest pending, undigested notice per (firm, channel) of a list of firms, on PostgreSQL: one index
 #: probe per firm and channel (ix_notice_firm_channel_status), whatever the planner's statistics say. With

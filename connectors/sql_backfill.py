@@ -10,18 +10,22 @@ event for one of them between the check that nothing moved and the insert.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Sequence
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_fold_group, sql_folding
+from connectors import sql_bulk, sql_fold_group, sql_folding, sql_notice_creation
 from connectors import sql_models as models
 from engine import constants
+from engine.audit import summaries
 from engine.backfill import store
-from engine.core import matching
-from engine.judging import firm_input
-from engine.notices import notice_rules
+from engine.core import matching, records
+from engine.judging import firm_input, recording
+from engine.notices import approvals, notice_rules, outbox
 
 _FIRM = models.Firm.__table__
 _DECISION = models.Decision.__table__
@@ -39,6 +43,26 @@ _WINDOWS_LOCK = int.from_bytes(b"pp-windows", "big") >> 17
 
 
 _NO_DESIGNATIONS: frozenset[matching.Designation] = frozenset()
+
+
+@dataclasses.dataclass
+class _Draft:
+    """A backfill batch made before its write transaction (SqlBackfill._draft): what it was made from, and its
+    rows bound for the database, where a decision's id (in its row, its notices' rows and the audit members)
+    is still its place in the batch."""
+
+    firms: list[str]
+    clause_ids: list[str]
+    gates: dict[str, bool]
+    told: dict[outbox.BenefitKey, outbox.Told]
+    waiting_since: dict[tuple[str, str], dt.datetime]
+    due: dict[tuple[str, str], dt.datetime]
+    decision_rows: list[Sequence[Any]]
+    pending: int
+    notices: list[outbox.NoticeRecord]
+    notice_rows: list[Sequence[Any]]
+    decision_members: list[dict[str, Any]]
+    notice_members: list[dict[str, Any]]
 
 
 class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
@@ -139,16 +163,17 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
     async def record_backfill(self, changes: Sequence[firm_input.Change], as_of: dt.date, actor: str) -> store.Recorded:
         if not changes:
             return store.Recorded()
-        usccs = sorted({change.uscc for change in changes})
-        clause_ids = sorted({change.decision.clause_id for change in changes})
+        # Everything that does not need the write lock is made before taking it, so that several processes
+        # writing batches (a shared run) hold it only for what must be done under it.
+        draft = await self._draft(changes, as_of)
         async with self._write() as connection:
-            query = sa.select(_FIRM.c.uscc, _FIRM.c.events_applied).where(_FIRM.c.uscc.in_(usccs)).order_by(_FIRM.c.uscc)
+            query = sa.select(_FIRM.c.uscc, _FIRM.c.events_applied).where(_FIRM.c.uscc.in_(draft.firms)).order_by(_FIRM.c.uscc)
             versions = dict((await connection.execute(query if self.is_sqlite else query.with_for_update())).all())
             latest = dict(
                 ((row.uscc, row.clause_id), row.latest)
                 for row in await connection.execute(
                     sa.select(_DECISION.c.uscc, _DECISION.c.clause_id, sa.func.max(_DECISION.c.id).label("latest"))
-                    .where(_DECISION.c.uscc.in_(usccs) & _DECISION.c.clause_id.in_(clause_ids))
+                    .where(_DECISION.c.uscc.in_(draft.firms) & _DECISION.c.clause_id.in_(draft.clause_ids))
                     .group_by(_DECISION.c.uscc, _DECISION.c.clause_id)
                 )
             )
@@ -161,19 +186,85 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             keep = [change for change in changes if change.uscc not in moved]
             if not keep:
                 return store.Recorded(skipped_firms=tuple(sorted(moved)))
-            batch = sql_fold_group.DecisionBatch(
-                [(change.uscc, change.decision) for change in keep], as_of, None,
-                encoded=[(c.explanation_json, c.facts_json) if c.explanation_json is not None else None for c in keep],
-            )
-            # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
-            [records], notices = await self.record_batches(connection, [batch], actor, summarised=True)
-        await self._keep_statistics(len(records) + notices)
-        return store.Recorded(
-            decisions=len(records),
+            if not moved and await self._draft_holds(connection, draft):
+                decisions, pending, notices = await self._write_draft(connection, draft, actor, as_of)
+            else:
+                # What the draft was made from has changed (a firm moved, a gate was set, a notice was told or
+                # sent meanwhile): record the batch from what is read now, as the pipeline records decisions.
+                batch = sql_fold_group.DecisionBatch(
+                    [(change.uscc, change.decision) for change in keep], as_of, None,
+                    encoded=[(c.explanation_json, c.facts_json) if c.explanation_json is not None else None for c in keep],
+                )
+                # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
+                [records], notices = await self.record_batches(connection, [batch], actor, summarised=True)
+                decisions, pending = len(records), sum(1 for r in records if r.approval == "pending")
+        await self._keep_statistics(decisions + notices)
+        return store.Recorded(decisions=decisions, notices=notices, pending_approval=pending, skipped_firms=tuple(sorted(moved)))
+
+    async def _draft(self, changes: Sequence[firm_input.Change], as_of: dt.date) -> _Draft:
+        """The batch's rows, notices and audit members as record_batches would make them, from what is stored
+        now (read outside any write transaction); a decision's id is its place in the batch for now."""
+        firms = sorted({change.uscc for change in changes})
+        clause_ids = sorted({change.decision.clause_id for change in changes})
+        now = sql_folding.utc_now()
+        async with self._read() as connection:
+            gates = await self._gates(connection)
+            told = await self._told(connection, firms, clause_ids)
+            waiting = await self._waiting_since(connection, firms)
+            dialect = connection.dialect
+        stored = [records.StoredDecision(place, c.uscc, as_of, None, now, c.decision, approvals.gated(c.decision, gates))
+                  for place, c in enumerate(changes)]
+        rows = [
+            sql_folding.decision_row(r.id, r.uscc, r.decision, (c.explanation_json, c.facts_json) if c.explanation_json is not None else None,
+                                     as_of, None, now, r.approval)
+            for r, c in zip(stored, changes, strict=True)
+        ]
+        notified = [(r.uscc, r.id, r.decision) for r in stored if r.approval is None]
+        due = self.digest_due(waiting, notified, now)
+        notices = notice_rules.new_notices(notified, told, now, self.hold_before(now), due)
+        return _Draft(
+            firms=firms, clause_ids=clause_ids, gates=gates, told=told, waiting_since=waiting, due=due,
+            decision_rows=sql_folding.DECISIONS.bind(dialect, rows),
+            pending=sum(1 for r in stored if r.approval == "pending"),
             notices=notices,
-            pending_approval=sum(1 for r in records if r.approval == "pending"),
-            skipped_firms=tuple(sorted(moved)),
+            notice_rows=sql_notice_creation.DRAFTED_NOTICES.bind(dialect, [sql_notice_creation.drafted_notice_row(n) for n in notices]),
+            decision_members=[recording.decision_member(r) for r in stored],
+            notice_members=[notice_rules.notice_member(n) for n in notices],
         )
+
+    async def _draft_holds(self, connection: sa_asyncio.AsyncConnection, draft: _Draft) -> bool:
+        """Whether what the draft was made from is still what is stored (inside the write transaction)."""
+        return (
+            await self._gates(connection) == draft.gates
+            and await self._told(connection, draft.firms, draft.clause_ids) == draft.told
+            and await self._waiting_since(connection, draft.firms) == draft.waiting_since
+        )
+
+    async def _write_draft(
+        self, connection: sa_asyncio.AsyncConnection, draft: _Draft, actor: str, as_of: dt.date
+    ) -> tuple[int, int, int]:
+        """Insert a draft that holds, its ids drawn now; how many decisions, of them pending approval, and notices."""
+        ids = await sql_bulk.next_ids(connection, _DECISION, len(draft.decision_rows))
+        await sql_folding.DECISIONS.insert(connection, [(id_, *row[1:]) for id_, row in zip(ids, draft.decision_rows, strict=True)],
+                                           bound=True)
+        # The chain's lock before the notices, as every writer of notices takes it (SqlFolding.record_batches).
+        await self._lock_chain(connection)
+        await self._extend_digest_windows(connection, draft.notices, draft.due)
+        inserted = await sql_notice_creation.DRAFTED_NOTICES.insert(
+            connection, [(ids[row[0]], *row[1:]) for row in draft.notice_rows], bound=True
+        )
+        members = draft.notice_members
+        if inserted is not None:
+            # PostgreSQL: a notice another transaction told meanwhile was skipped by its unique key.
+            kept = set(inserted)
+            members = [member for member in members if member["notice_id"] in kept]
+        for member in draft.decision_members:
+            member["id"] = ids[member["id"]]
+        for member in members:
+            member["decision_id"] = ids[member["decision_id"]]
+        # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
+        await self._audit(connection, [summaries.summary(actor, as_of, draft.decision_members, members)], locked=True)
+        return len(ids), draft.pending, len(members)
 
     async def _keep_statistics(self, written: int) -> None:
         """On PostgreSQL, ANALYZE the tables a backfill grows whenever its writes since the last time have

@@ -76,23 +76,32 @@ class BulkInsert:
                 return pg
         raise NotImplementedError(f"bulk insert of {self.table.name}.{name} ({column_type!r})")
 
-    async def insert(self, connection: sa_asyncio.AsyncConnection, rows: Sequence[Sequence[Any]]) -> list[Any] | None:
-        """Insert ``rows`` in the caller's transaction; on PostgreSQL with ``returning``, that column of the
-        rows inserted (a row skipped by the conflict clause is not among them)."""
+    def bind(self, dialect: sa.Dialect, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """``rows`` with each column through its bind processor (SQLite; asyncpg takes Python values as they
+        are), ready for :meth:`insert` with ``bound``: a caller can bind rows before its transaction begins."""
+        _statement, processors = self._prepare(dialect)
+        bound = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
+        if not bound or not rows:
+            return list(rows)
+        columns = list(zip(*rows, strict=True))
+        for index, processor in bound:
+            columns[index] = _bound_column(columns[index], processor)
+        return list(zip(*columns))
+
+    async def insert(
+        self, connection: sa_asyncio.AsyncConnection, rows: Sequence[Sequence[Any]], *, bound: bool = False
+    ) -> list[Any] | None:
+        """Insert ``rows`` in the caller's transaction (``bound``: already through :meth:`bind`); on
+        PostgreSQL with ``returning``, that column of the rows inserted (a row skipped by the conflict
+        clause is not among them)."""
         if not rows:
             return [] if self.returning and connection.dialect.name == "postgresql" else None
-        statement, processors = self._prepare(connection.dialect)
+        statement, _processors = self._prepare(connection.dialect)
         if connection.dialect.name == "postgresql":
             columns = [list(column) for column in zip(*rows, strict=True)]
             result = await connection.exec_driver_sql(statement, tuple(columns))
             return list(result.scalars()) if self.returning else None
-        bound = [(index, processor) for index, processor in enumerate(processors) if processor is not None]
-        if bound:
-            columns = list(zip(*rows, strict=True))
-            for index, processor in bound:
-                columns[index] = _bound_column(columns[index], processor)
-            rows = list(zip(*columns))
-        await connection.exec_driver_sql(statement, list(rows))
+        await connection.exec_driver_sql(statement, list(rows) if bound else self.bind(connection.dialect, rows))
         return None
 
 

@@ -38,13 +38,25 @@ _CONTEXT_COLUMNS = (
 
 
 #: Decisions as recorded (explanation and facts as JSON text): one executemany per transaction.
-_DECISIONS = sql_bulk.BulkInsert(_DECISION, (
+DECISIONS = sql_bulk.BulkInsert(_DECISION, (
     "id", "uscc", "clause_id", "cite", "rule_version", "status", "amount", "explanation", "facts", "as_of", "event_id",
     "created_at", "period", "approval", "cumulative", "closes", "by_sms",
 ), encoded=("explanation", "facts"))
 
 
-def _now() -> datetime.datetime:
+def decision_row(
+    id_: int, uscc: str, d: matching.Decision, encoded: tuple[str, str] | None, as_of: datetime.date, event_id: str | None,
+    now: datetime.datetime, approval: str | None,
+) -> tuple[Any, ...]:
+    """A decision's values in DECISIONS' columns (`encoded`: its explanation and facts as JSON text, if the
+    caller has them)."""
+    return (id_, uscc, d.clause_id, d.cite, d.rule_version, matching.VERDICT_TEXT[d.status], d.amount,
+            *(encoded or (firm_input.json_text(d.explanation), firm_input.json_text(d.facts))),
+            as_of, event_id, now, d.period, approval, d.cumulative, d.closes, d.by_sms)
+
+
+def utc_now() -> datetime.datetime:
+    """The time a write records (UTC)."""
     return datetime.datetime.now(datetime.UTC)
 
 
@@ -57,7 +69,7 @@ class SqlFolding(sql_approvals.SqlApprovals):
         while True:
             async with self._write() as connection:
                 events = await self._claim(connection, limit, event_id)
-                group = sql_fold_group.SqlFoldGroup(self, connection, events, _now())
+                group = sql_fold_group.SqlFoldGroup(self, connection, events, utc_now())
                 # Events named by the caller are folded in the caller's order; claimed ones in arrival order.
                 blocker = await group.open(hold_back=event_id is None)
                 if blocker is None:
@@ -141,15 +153,13 @@ class SqlFolding(sql_approvals.SqlApprovals):
         batch after batch, the batch's decision entries then its notices' (what recording them one by one
         appends), or with `summarised` (a backfill's batch) one entry for all of them (engine.audit.summaries).
         Returns each batch's stored decisions and how many notices were created."""
-        now = _now()
+        now = utc_now()
         gates = await self._gates(connection)
         pending = [(index, uscc, d, approvals.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
         encoded = [text for batch in batches for text in (batch.encoded or [None] * len(batch.decisions))]
         ids = await sql_bulk.next_ids(connection, _DECISION, len(pending))
-        await _DECISIONS.insert(connection, [
-            (id_, uscc, d.clause_id, d.cite, d.rule_version, matching.VERDICT_TEXT[d.status], d.amount,
-             *(text or (firm_input.json_text(d.explanation), firm_input.json_text(d.facts))),
-             batches[index].as_of, batches[index].event_id, now, d.period, approval, d.cumulative, d.closes, d.by_sms)
+        await DECISIONS.insert(connection, [
+            decision_row(id_, uscc, d, text, batches[index].as_of, batches[index].event_id, now, approval)
             for id_, (index, uscc, d, approval), text in zip(ids, pending, encoded, strict=True)
         ])
         if pending:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import operator
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
@@ -45,9 +45,21 @@ _OLDEST_WAITING_PG = sa.text("""
     ) AS m
     WHERE m.oldest IS NOT NULL
 """)
+#: The key a repeated notice would repeat (inserting one again is skipped on PostgreSQL).
+_NOTICE_KEY = ("uscc", "clause_id", "channel", "period", "revision")
 #: New notices, one statement (PostgreSQL) or executemany (SQLite) per transaction.
-_NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_INSERTED, "status"), conflict=("uscc", "clause_id", "channel", "period", "revision"),
-                               returning="notice_id")
+_NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_INSERTED, "status"), conflict=_NOTICE_KEY, returning="notice_id")
+#: The columns of a notice made before its decision had an id (a backfill's draft, connectors.sql_backfill): the
+#: decision's place in its batch comes first, to be swapped for the id once the batch's transaction has drawn them.
+_DRAFTED = ("decision_id", *(column for column in _INSERTED if column != "decision_id"))
+DRAFTED_NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_DRAFTED, "status"), conflict=_NOTICE_KEY, returning="notice_id")
+_drafted_values = operator.attrgetter(*_DRAFTED)
+
+
+def drafted_notice_row(notice: outbox.NoticeRecord) -> tuple[object, ...]:
+    """A notice's values in DRAFTED_NOTICES' columns."""
+    return (*_drafted_values(notice), _STATUS_TEXT[notice.status])
+
 #: What notice_rules.told_of reads of a firm's earlier notices.
 _TOLD = (_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
          sa.cast(_NOTICE.c.amount, sa.Float).label("amount"), _NOTICE.c.decision_id)
@@ -79,14 +91,9 @@ class SqlNoticeCreation(sql_notices.SqlNotices):
         were told before), without their audit entries; return them in the order of `stored`."""
         if not any(notice_rules.notice_keys(decision) for _, _, decision in stored):
             return []
-        told = notice_rules.told_of(await connection.execute(
-            sa.select(*_TOLD).where(
-                _NOTICE.c.uscc.in_(sorted({uscc for uscc, _, _ in stored}))
-                & _NOTICE.c.clause_id.in_(sorted({decision.clause_id for _, _, decision in stored}))
-            )
-        ))
         firms = sorted({uscc for uscc, _, _ in stored})
-        due = await self._digest_schedule(connection, firms, stored, now)
+        told = await self._told(connection, firms, {decision.clause_id for _, _, decision in stored})
+        due = self.digest_due(await self._waiting_since(connection, firms), stored, now)
         created = notice_rules.new_notices(stored, told, now, self.hold_before(now), due)
         if not created:
             return []
@@ -102,15 +109,19 @@ class SqlNoticeCreation(sql_notices.SqlNotices):
         kept = set(inserted)
         return [notice for notice in created if notice.notice_id in kept]
 
-    async def _digest_schedule(
-        self,
-        connection: sa_asyncio.AsyncConnection,
-        firms: Sequence[str],
-        stored: Sequence[tuple[str, int, matching.Decision]],
-        now: datetime.datetime,
+    async def _told(
+        self, connection: sa_asyncio.AsyncConnection, firms: Collection[str], clause_ids: Collection[str]
+    ) -> dict[outbox.BenefitKey, outbox.Told]:
+        """What these firms were told of these clauses (notice_rules.told_of their stored notices)."""
+        return notice_rules.told_of(await connection.execute(
+            sa.select(*_TOLD).where(_NOTICE.c.uscc.in_(sorted(firms)) & _NOTICE.c.clause_id.in_(sorted(clause_ids)))
+        ))
+
+    async def _waiting_since(
+        self, connection: sa_asyncio.AsyncConnection, firms: Sequence[str]
     ) -> dict[tuple[str, str], datetime.datetime]:
-        """When the new notices of these firms fall due (notice_rules.digest_schedule), given how long their
-        undigested pending notices have waited."""
+        """Since when the oldest pending, undigested notice of each (firm, channel) of these firms has waited
+        (nothing to read without a digest window)."""
         if self.digest_window is None:
             return {}
         if connection.dialect.name == "postgresql":
@@ -128,10 +139,20 @@ class SqlNoticeCreation(sql_notices.SqlNotices):
                        & _NOTICE.c.digest_id.op("||")("").is_(None))
                 .group_by(_NOTICE.c.uscc, _NOTICE.c.channel)
             )
+        return {(row[0], row[1]): models.as_utc(row[2]) for row in oldest}
+
+    def digest_due(
+        self,
+        waiting_since: dict[tuple[str, str], datetime.datetime],
+        stored: Sequence[tuple[str, int, matching.Decision]],
+        now: datetime.datetime,
+    ) -> dict[tuple[str, str], datetime.datetime]:
+        """When the new notices of the stored decisions fall due (notice_rules.digest_schedule), given since
+        when each (firm, channel) has had notices waiting."""
+        if self.digest_window is None:
+            return {}
         keys = [(uscc, channel) for uscc, _, decision in stored for channel, _ in notice_rules.notice_keys(decision)]
-        return notice_rules.digest_schedule(
-            {(row[0], row[1]): models.as_utc(row[2]) for row in oldest}, keys, now, self.digest_window
-        )
+        return notice_rules.digest_schedule(waiting_since, keys, now, self.digest_window)
 
     async def _extend_digest_windows(
         self,

@@ -23,7 +23,7 @@ from connectors import sql_models as models
 from engine import constants
 from engine.audit import summaries
 from engine.backfill import store
-from engine.core import matching, records
+from engine.core import matching
 from engine.judging import firm_input, recording
 from engine.notices import approvals, notice_rules, outbox
 
@@ -163,6 +163,9 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
     async def record_backfill(self, changes: Sequence[firm_input.Change], as_of: dt.date, actor: str) -> store.Recorded:
         if not changes:
             return store.Recorded()
+        if changes[0].explanation_json is None:
+            # Judged in this process (a shared run's worker): encoded here, each distinct decision once.
+            changes = firm_input.encoded(changes)
         # Everything that does not need the write lock is made before taking it, so that several processes
         # writing batches (a shared run) hold it only for what must be done under it.
         draft = await self._draft(changes, as_of)
@@ -193,7 +196,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
                 # sent meanwhile): record the batch from what is read now, as the pipeline records decisions.
                 batch = sql_fold_group.DecisionBatch(
                     [(change.uscc, change.decision) for change in keep], as_of, None,
-                    encoded=[(c.explanation_json, c.facts_json) if c.explanation_json is not None else None for c in keep],
+                    encoded=[(c.explanation_json, c.facts_json) for c in keep],
                 )
                 # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
                 [records], notices = await self.record_batches(connection, [batch], actor, summarised=True)
@@ -203,7 +206,8 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
 
     async def _draft(self, changes: Sequence[firm_input.Change], as_of: dt.date) -> _Draft:
         """The batch's rows, notices and audit members as record_batches would make them, from what is stored
-        now (read outside any write transaction); a decision's id is its place in the batch for now."""
+        now (read outside any write transaction); a decision's id is its place in the batch for now.
+        `changes` come encoded (firm_input.encoded)."""
         firms = sorted({change.uscc for change in changes})
         clause_ids = sorted({change.decision.clause_id for change in changes})
         now = sql_folding.utc_now()
@@ -212,23 +216,22 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             told = await self._told(connection, firms, clause_ids)
             waiting = await self._waiting_since(connection, firms)
             dialect = connection.dialect
-        stored = [records.StoredDecision(place, c.uscc, as_of, None, now, c.decision, approvals.gated(c.decision, gates))
-                  for place, c in enumerate(changes)]
+        approval = [approvals.gated(c.decision, gates) for c in changes] if gates else [None] * len(changes)
         rows = [
-            sql_folding.decision_row(r.id, r.uscc, r.decision, (c.explanation_json, c.facts_json) if c.explanation_json is not None else None,
-                                     as_of, None, now, r.approval)
-            for r, c in zip(stored, changes, strict=True)
+            sql_folding.decision_row(place, c.uscc, c.decision, (c.explanation_json, c.facts_json), as_of, None, now, state)
+            for place, (c, state) in enumerate(zip(changes, approval, strict=True))
         ]
-        notified = [(r.uscc, r.id, r.decision) for r in stored if r.approval is None]
+        notified = [(c.uscc, place, c.decision) for place, (c, state) in enumerate(zip(changes, approval)) if state is None]
         due = self.digest_due(waiting, notified, now)
         notices = notice_rules.new_notices(notified, told, now, self.hold_before(now), due)
         return _Draft(
             firms=firms, clause_ids=clause_ids, gates=gates, told=told, waiting_since=waiting, due=due,
             decision_rows=sql_folding.DECISIONS.bind(dialect, rows),
-            pending=sum(1 for r in stored if r.approval == "pending"),
+            pending=approval.count("pending"),
             notices=notices,
             notice_rows=sql_notice_creation.DRAFTED_NOTICES.bind(dialect, [sql_notice_creation.drafted_notice_row(n) for n in notices]),
-            decision_members=[recording.decision_member(r) for r in stored],
+            decision_members=[recording.member_of(place, c.uscc, as_of, c.decision, state)
+                              for place, (c, state) in enumerate(zip(changes, approval))],
             notice_members=[notice_rules.notice_member(n) for n in notices],
         )
 

@@ -90,9 +90,13 @@ def judge_firm(
 
 def decision_member(stored: records.StoredDecision) -> dict[str, Any]:
     """A recorded decision as a backfill batch's audit summary covers it (engine.audit.summaries)."""
-    d = stored.decision
-    return summaries.decision_member(stored.id, stored.uscc, d.clause_id, d.cite, d.rule_version, matching.VERDICT_TEXT[d.status],
-                                     d.amount, stored.as_of, d.period, stored.approval is not None)
+    return member_of(stored.id, stored.uscc, stored.as_of, stored.decision, stored.approval)
+
+
+def member_of(id_: int, uscc: str, as_of: datetime.date, d: matching.Decision, approval: str | None) -> dict[str, Any]:
+    """:func:`decision_member` of a decision recorded with this id, firm, day and approval state."""
+    return summaries.decision_member(id_, uscc, d.clause_id, d.cite, d.rule_version, matching.VERDICT_TEXT[d.status],
+                                     d.amount, as_of, d.period, approval is not None)
 
 
 def decision_audit(stored: records.StoredDecision, actor: str = "pipeline") -> audit.Draft:

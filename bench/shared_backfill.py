@@ -1,12 +1,13 @@
-"""Backfill beyond one process: batches claimed from PostgreSQL (``--shared``) against the parent-writer run.
+"""Backfill beyond one process: batches claimed from PostgreSQL (``--shared``) against batches handed out by one command.
 
 The database: bench/backfill.py's cached SQLite file of N synthetic firms, copied once into a PostgreSQL
 template with ``policy-push db copy``. Each configuration then gets its own copy of the template
 (``CREATE DATABASE … TEMPLATE``) and the real command as its own process tree, judging the whole
 catalogue as of a date inside most windows and recording every decision, notice and audit entry:
 
-* ``parent writes, W workers``: ``policy-push backfill --all --workers W`` — W processes judge, the
-  calling process writes every batch (the baseline: the same work, the way it was done before);
+* ``handed out, W workers``: ``policy-push backfill --all --workers W`` — the calling process hands key
+  ranges to W processes, which judge and write them (the baseline: the same work with no claim and no
+  lease in the database, which only one machine can do);
 * ``shared, W workers``: ``policy-push backfill --all --shared --workers W`` — W processes each claim
   a batch from the database, judge it and write it themselves (what processes on other machines do
   with ``--join``).
@@ -148,24 +149,24 @@ def main() -> None:
     try:
         rows = []
         for workers in options.workers:
-            parent = measure(name, options.as_of, workers, shared=False)
+            handed = measure(name, options.as_of, workers, shared=False)
             claimed = measure(name, options.as_of, workers, shared=True)
-            if (parent["decisions"], parent["notices"], parent["audit"]) != (claimed["decisions"], claimed["notices"], claimed["audit"]):
-                raise SystemExit(f"the two ways recorded different work: {parent} vs {claimed}")
-            rows.append((workers, parent, claimed))
+            if (handed["decisions"], handed["notices"], handed["audit"]) != (claimed["decisions"], claimed["notices"], claimed["audit"]):
+                raise SystemExit(f"the two ways recorded different work: {handed} vs {claimed}")
+            rows.append((workers, handed, claimed))
         print(f"\n{options.firms:,} firms, as of {options.as_of}, every decision/notice/audit entry written\n")
-        print("| workers | parent writes (s) | firms/s | shared: each claims and writes (s) | firms/s | shared ÷ parent |")
+        print("| workers | handed out (s) | firms/s | shared: each claims and writes (s) | firms/s | shared ÷ handed out |")
         print("|---:|---:|---:|---:|---:|---:|")
-        for workers, parent, claimed in rows:
-            print(f"| {workers} | {parent['wall']:.1f} | {options.firms / parent['wall']:,.0f} | {claimed['wall']:.1f} | "
-                  f"{options.firms / claimed['wall']:,.0f} | {parent['wall'] / claimed['wall']:.2f}× |")
+        for workers, handed, claimed in rows:
+            print(f"| {workers} | {handed['wall']:.1f} | {options.firms / handed['wall']:,.0f} | {claimed['wall']:.1f} | "
+                  f"{options.firms / claimed['wall']:,.0f} | {handed['wall'] / claimed['wall']:.2f}× |")
         if len(rows) > 1:
             first, last = rows[0], rows[-1]
-            print(f"\nscaling {first[0]} → {last[0]} workers: parent writes {first[1]['wall'] / last[1]['wall']:.2f}×, "
+            print(f"\nscaling {first[0]} → {last[0]} workers: handed out {first[1]['wall'] / last[1]['wall']:.2f}×, "
                   f"shared {first[2]['wall'] / last[2]['wall']:.2f}×")
         print("\nCPU per firm (ms): the command's processes / the PostgreSQL server")
-        for workers, parent, claimed in rows:
-            print(f"  {workers} worker(s): parent writes {_per_firm(parent, options.firms)}; shared {_per_firm(claimed, options.firms)}")
+        for workers, handed, claimed in rows:
+            print(f"  {workers} worker(s): handed out {_per_firm(handed, options.firms)}; shared {_per_firm(claimed, options.firms)}")
         print(f"recorded per run: {rows[0][1]['decisions']:,} decisions, {rows[0][1]['notices']:,} notices, "
               f"{rows[0][1]['audit']:,} audit entries (equal in every run)")
         print(f"\ncommand: .venv/bin/python bench/shared_backfill.py --firms {options.firms} --workers {' '.join(map(str, options.workers))}")

@@ -1,12 +1,13 @@
-"""Runs a backfill: key-range batches judged in worker processes, changes written by the parent.
+"""Runs a backfill: key-range batches judged and written by worker processes.
 
-Each worker process opens its own read connections and builds its own durable-rules evaluator
-(the C engine is per process and per thread), reads a batch of firms, judges it
-(:mod:`engine.backfill.judge`) and sends back counters and, in a real run, the decisions that
-change. The parent hands out key ranges, keeps at most a few batches in flight (memory stays
-bounded whatever the number of firms), merges counters and writes each batch's changes in one
-transaction while the workers judge the next ones. With ``workers=0`` everything runs in the
-calling process, on any storage (the unit tests use the in-memory one).
+Each worker process opens its own connections and builds its own durable-rules evaluator (the C
+engine is per process and per thread), reads a batch of firms, judges it (:mod:`engine.backfill.judge`)
+and, in a real run, writes the decisions that change in one transaction (BackfillStore.record_backfill
+makes everything it can before taking the write lock, so the workers hold it in turn only for the
+inserts), then sends back its counters. The parent hands out key ranges, keeps at most a few batches
+in flight (memory stays bounded whatever the number of firms) and merges the counters. With
+``workers=0`` everything runs in the calling process, on any storage (the unit tests use the
+in-memory one).
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ async def run(
     pool = _pool(plan, open_store, catalogue_dirs) if plan.workers > 0 else None
 
     async def settle(result: _BatchResult) -> None:
-        if not plan.dry_run:
+        if not plan.dry_run and pool is None:
             await record(target, result, plan.as_of, plan.actor)
         total.merge(result.tally)
         listed.extend(result.listed[: max(0, plan.list_changes - len(listed))])
@@ -220,9 +221,11 @@ def _worker_batch(after: str, upto: str) -> _BatchResult:
         judge_batch(_worker["source"], _worker["judge"], after, upto, dry_run=plan.dry_run, list_changes=plan.list_changes,
                     first_only=plan.first_only)
     )
-    # The writer stores explanations and facts as JSON text: encode them here, beside the judging, not
-    # in the one process that writes (and send text, which pickles far cheaper than the dicts).
-    result.changes = firm_input.encoded(result.changes)
+    if not plan.dry_run:
+        # Each worker writes its own batches: what does not need the write lock is made beside the judging,
+        # and the processes hold the lock in turn only for what does (BackfillStore.record_backfill).
+        _worker["loop"].run_until_complete(record(_worker["source"], result, plan.as_of, plan.actor))
+        result.changes = []
     return result
 
 

@@ -5,6 +5,14 @@ and the millionth and nothing is held beyond the batch in hand. The latest decis
 is picked by the database (``max(id)`` over the ``(uscc, clause_id, id)`` index); explanations
 are never read. Writes lock the batch's firm rows (PostgreSQL), so the pipeline cannot fold an
 event for one of them between the check that nothing moved and the insert.
+
+A batch's rows, notices and audit members are drafted before its write transaction, from what the
+database says then (gates, what the firms were told, their notices waiting for a digest), with each
+decision's place in the batch standing for its id. Under the write lock those are read again: if
+nothing moved, the draft is written with the ids drawn then; otherwise the batch is recorded from
+what is read under the lock, as the pipeline records decisions. On SQLite, where writers take turns,
+this is what lets several worker processes write at once: each holds the lock for its inserts alone
+(10,000 firms: 3.4 of a run's 7.5 s, against 7.6 of 10-12 s when the lock covered the drafting too).
 """
 
 from __future__ import annotations
@@ -164,10 +172,10 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         if not changes:
             return store.Recorded()
         if changes[0].explanation_json is None:
-            # Judged in this process (a shared run's worker): encoded here, each distinct decision once.
+            # Judged in this process (as the backfill's workers do): encoded here, each distinct decision once.
             changes = firm_input.encoded(changes)
-        # Everything that does not need the write lock is made before taking it, so that several processes
-        # writing batches (a shared run) hold it only for what must be done under it.
+        # Everything that does not need the write lock is made before taking it, so that the processes
+        # writing their batches side by side hold it in turn only for what must be done under it.
         draft = await self._draft(changes, as_of)
         async with self._write() as connection:
             query = sa.select(_FIRM.c.uscc, _FIRM.c.events_applied).where(_FIRM.c.uscc.in_(draft.firms)).order_by(_FIRM.c.uscc)

@@ -107,6 +107,7 @@ def _process_work(spec: store.RunSpec, number: int, open_store: Callable[[], sto
     async def _go() -> preview.Tally:
         target = open_store()
         await target.open()
+        runner.quiet_collector()
         try:
             return await work(target, matcher, spec, worker=worker_name(number))
         finally:

@@ -237,7 +237,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             decision_rows=sql_folding.DECISIONS.bind(dialect, rows),
             pending=approval.count("pending"),
             notices=notices,
-            notice_rows=sql_notice_creation.DRAFTED_NOTICES.bind(dialect, [sql_notice_creation.drafted_notice_row(n) for n in notices]),
+            notice_rows=sql_notice_creation.NOTICES.bind(dialect, [sql_notice_creation.notice_row(n) for n in notices]),
             decision_members=[recording.member_of(place, c.uscc, as_of, c.decision, state)
                               for place, (c, state) in enumerate(zip(changes, approval))],
             notice_members=[notice_rules.notice_member(n) for n in notices],
@@ -261,7 +261,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         # The chain's lock before the notices, as every writer of notices takes it (SqlFolding.record_batches).
         await self._lock_chain(connection)
         await self._extend_digest_windows(connection, draft.notices, draft.due)
-        inserted = await sql_notice_creation.DRAFTED_NOTICES.insert(
+        inserted = await sql_notice_creation.NOTICES.insert(
             connection, [(ids[row[0]], *row[1:]) for row in draft.notice_rows], bound=True
         )
         members = draft.notice_members

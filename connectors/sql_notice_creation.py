@@ -23,8 +23,10 @@ from engine.notices import notice_rules, outbox
 
 _NOTICE = models.Notice.__table__
 _PENDING = notice_status.NoticeStatus.PENDING.value
-#: The columns a new notice is inserted with (the others start empty).
-_INSERTED = ("notice_id", "uscc", "clause_id", "channel", "period", "decision_id", "attempts", "next_attempt_at",
+#: The columns a new notice is inserted with (the others start empty). Its decision's id first: a backfill
+#: drafts its notices before its decisions have ids (connectors.sql_backfill), with the decision's place in
+#: the batch there, swapped for the id once the batch's transaction has drawn them.
+_INSERTED = ("decision_id", "notice_id", "uscc", "clause_id", "channel", "period", "attempts", "next_attempt_at",
              "created_at", "updated_at", "kind", "revision", "amount", "previous_amount", "previous_decision_id", "closes")
 #: A notice's values for those columns, in that order (one C call instead of a getattr per column).
 _inserted_values = operator.attrgetter(*_INSERTED)
@@ -48,17 +50,13 @@ _OLDEST_WAITING_PG = sa.text("""
 #: The key a repeated notice would repeat (inserting one again is skipped on PostgreSQL).
 _NOTICE_KEY = ("uscc", "clause_id", "channel", "period", "revision")
 #: New notices, one statement (PostgreSQL) or executemany (SQLite) per transaction.
-_NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_INSERTED, "status"), conflict=_NOTICE_KEY, returning="notice_id")
-#: The columns of a notice made before its decision had an id (a backfill's draft, connectors.sql_backfill): the
-#: decision's place in its batch comes first, to be swapped for the id once the batch's transaction has drawn them.
-_DRAFTED = ("decision_id", *(column for column in _INSERTED if column != "decision_id"))
-DRAFTED_NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_DRAFTED, "status"), conflict=_NOTICE_KEY, returning="notice_id")
-_drafted_values = operator.attrgetter(*_DRAFTED)
+NOTICES = sql_bulk.BulkInsert(_NOTICE, (*_INSERTED, "status"), conflict=_NOTICE_KEY, returning="notice_id")
 
 
-def drafted_notice_row(notice: outbox.NoticeRecord) -> tuple[object, ...]:
-    """A notice's values in DRAFTED_NOTICES' columns."""
-    return (*_drafted_values(notice), _STATUS_TEXT[notice.status])
+def notice_row(notice: outbox.NoticeRecord) -> tuple[object, ...]:
+    """A notice's values in NOTICES' columns."""
+    return (*_inserted_values(notice), _STATUS_TEXT[notice.status])
+
 
 #: What notice_rules.told_of reads of a firm's earlier notices.
 _TOLD = (_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.period, _NOTICE.c.revision,
@@ -98,9 +96,7 @@ class SqlNoticeCreation(sql_notices.SqlNotices):
         if not created:
             return []
         await self._extend_digest_windows(connection, created, due)
-        inserted = await _NOTICES.insert(connection, [
-            (*_inserted_values(notice), _STATUS_TEXT[notice.status]) for notice in created
-        ])
+        inserted = await NOTICES.insert(connection, [notice_row(notice) for notice in created])
         if inserted is None:
             # SQLite: the single writer holds the database, so what was told cannot have changed since we read it.
             return created

@@ -50,16 +50,16 @@ class FirmInput(typing.NamedTuple):
 class Change(typing.NamedTuple):
     """A decision to record: the firm and what the outcome was compared against.
 
-    A named tuple because a backfill's worker processes send millions of them to the one writer: a
-    tuple pickles about twice as fast as a frozen dataclass and unpickles about six times as fast (the
-    writer's unpickling had been a fifth of its time)."""
+    A named tuple because a backfill makes millions of them: a tuple is built, pickled and unpickled several
+    times faster than a frozen dataclass (when a separate writer process received them, its unpickling had
+    been a fifth of its time)."""
 
     uscc: str
     firm_version: int
     prior_id: int | None
     decision: matching.Decision
-    #: The decision's explanation and facts as JSON text (:func:`encoded`), its dicts then left empty: what
-    #: a backfill's worker process sends its writer, which stores the text as it is.
+    #: The decision's explanation and facts as JSON text (:func:`encoded`), its dicts then left empty: what a
+    #: backfill stores as it is.
     explanation_json: str | None = None
     facts_json: str | None = None
 
@@ -71,11 +71,11 @@ _outcome_of = operator.attrgetter(
 
 
 def encoded(changes: Iterable[Change]) -> list[Change]:
-    """``changes`` with each decision's explanation and facts encoded as JSON text (a string crosses
-    processes and reaches the database several times cheaper than the dicts it holds).
+    """``changes`` with each decision's explanation and facts encoded as JSON text (what the database
+    stores; a string also reaches it several times cheaper than the dicts it holds).
 
     Firms share decisions: the reference evaluator returns one object for equal inputs, so each is
-    encoded once here and its text is one string object, which pickle sends once per batch. Without
+    encoded once here and its text is one string object for every firm that shares it. Without
     their explanations more still are equal (same clause, verdict, amount and period for thousands of
     firms: under a hundred distinct ones in 500 firms); equal ones become one bare object."""
     bare_of: dict[tuple[Any, ...], matching.Decision] = {}

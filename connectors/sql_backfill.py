@@ -37,6 +37,7 @@ from engine.notices import approvals, notice_rules, outbox
 
 _FIRM = models.Firm.__table__
 _DECISION = models.Decision.__table__
+_EXPLANATION = models.Explanation.__table__
 _NOTICE = models.Notice.__table__
 _DESIGNATION = models.RegionDesignation.__table__
 _SETTING = models.ClauseSetting.__table__
@@ -66,6 +67,8 @@ class _Draft:
     waiting_since: dict[tuple[str, str], dt.datetime]
     due: dict[tuple[str, str], dt.datetime]
     decision_rows: list[Sequence[Any]]
+    #: The batch's explanations not yet stored when it was drafted (sha256, JSON text), in key order.
+    explanations: list[tuple[str, str]]
     pending: int
     notices: list[outbox.NoticeRecord]
     notice_rows: list[Sequence[Any]]
@@ -171,7 +174,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
     async def record_backfill(self, changes: Sequence[firm_input.Change], as_of: dt.date, actor: str) -> store.Recorded:
         if not changes:
             return store.Recorded()
-        if changes[0].explanation_json is None:
+        if changes[0].encoded is None:
             # Judged in this process (as the backfill's workers do): encoded here, each distinct decision once.
             changes = firm_input.encoded(changes)
         # Everything that does not need the write lock is made before taking it, so that the processes
@@ -204,7 +207,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
                 # sent meanwhile): record the batch from what is read now, as the pipeline records decisions.
                 batch = sql_fold_group.DecisionBatch(
                     [(change.uscc, change.decision) for change in keep], as_of, None,
-                    encoded=[(c.explanation_json, c.facts_json) for c in keep],
+                    encoded=[firm_input.encoding(c) for c in keep],
                 )
                 # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
                 [records], notices = await self.record_batches(connection, [batch], actor, summarised=True)
@@ -219,15 +222,20 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         firms = sorted({change.uscc for change in changes})
         clause_ids = sorted({change.decision.clause_id for change in changes})
         now = sql_folding.utc_now()
+        encoded = [firm_input.encoding(c) for c in changes]
+        explained = {e.explanation_sha256: e.explanation for e in encoded}
         async with self._read() as connection:
             gates = await self._gates(connection)
             told = await self._told(connection, firms, clause_ids)
             waiting = await self._waiting_since(connection, firms)
+            stored = set((await connection.execute(
+                sa.select(_EXPLANATION.c.sha256).where(_EXPLANATION.c.sha256.in_(sorted(explained)))
+            )).scalars())
             dialect = connection.dialect
         approval = [approvals.gated(c.decision, gates) for c in changes] if gates else [None] * len(changes)
         rows = [
-            sql_folding.decision_row(place, c.uscc, c.decision, (c.explanation_json, c.facts_json), as_of, None, now, state)
-            for place, (c, state) in enumerate(zip(changes, approval, strict=True))
+            sql_folding.decision_row(place, c.uscc, c.decision, e, as_of, None, now, state)
+            for place, (c, e, state) in enumerate(zip(changes, encoded, approval, strict=True))
         ]
         notified = [(c.uscc, place, c.decision) for place, (c, state) in enumerate(zip(changes, approval)) if state is None]
         due = self.digest_due(waiting, notified, now)
@@ -235,6 +243,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         return _Draft(
             firms=firms, clause_ids=clause_ids, gates=gates, told=told, waiting_since=waiting, due=due,
             decision_rows=sql_folding.DECISIONS.bind(dialect, rows),
+            explanations=sorted(item for item in explained.items() if item[0] not in stored),
             pending=approval.count("pending"),
             notices=notices,
             notice_rows=sql_notice_creation.NOTICES.bind(dialect, [sql_notice_creation.notice_row(n) for n in notices]),
@@ -255,11 +264,13 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         self, connection: sa_asyncio.AsyncConnection, draft: _Draft, actor: str, as_of: dt.date
     ) -> tuple[int, int, int]:
         """Insert a draft that holds, its ids drawn now; how many decisions, of them pending approval, and notices."""
+        # The chain's lock before explanations and notices, as every writer of them takes it (SqlFolding.record_batches).
+        await self._lock_chain(connection)
+        # Another writer may have stored some of them since the draft: those are skipped.
+        await sql_folding.EXPLANATIONS.insert(connection, draft.explanations)
         ids = await sql_bulk.next_ids(connection, _DECISION, len(draft.decision_rows))
         await sql_folding.DECISIONS.insert(connection, [(id_, *row[1:]) for id_, row in zip(ids, draft.decision_rows, strict=True)],
                                            bound=True)
-        # The chain's lock before the notices, as every writer of notices takes it (SqlFolding.record_batches).
-        await self._lock_chain(connection)
         await self._extend_digest_windows(connection, draft.notices, draft.due)
         inserted = await sql_notice_creation.NOTICES.insert(
             connection, [(ids[row[0]], *row[1:]) for row in draft.notice_rows], bound=True

@@ -30,17 +30,20 @@ class BulkInsert:
     """Insert many rows given as tuples in ``columns`` order (see the module docstring).
 
     ``encoded``: JSON columns whose values are text the caller encoded. ``conflict``: columns of a unique
-    key; a row that would repeat one is skipped (PostgreSQL; on SQLite the single writer holds the
-    database, so the caller has ruled that out). ``returning``: a column whose values of the inserted
-    rows :meth:`insert` returns (PostgreSQL; None on SQLite, where every row is inserted).
+    key; a row that would repeat one is skipped on PostgreSQL, where a concurrent writer may have
+    inserted it (on SQLite the single writer holds the database, so the caller has ruled that out and a
+    repeat fails loudly), and on SQLite too with ``repeats_stored`` (rows named by their content, which
+    a caller writes without first reading what is there). ``returning``: a column whose values of the
+    inserted rows :meth:`insert` returns (PostgreSQL; None on SQLite).
     """
 
     def __init__(self, table: sa.Table, columns: Sequence[str], encoded: Collection[str] = (), *,
-                 conflict: Sequence[str] = (), returning: str | None = None) -> None:
+                 conflict: Sequence[str] = (), repeats_stored: bool = False, returning: str | None = None) -> None:
         self.table = table
         self.columns = tuple(columns)
         self.encoded = frozenset(encoded)
         self.conflict = tuple(conflict)
+        self.repeats_stored = repeats_stored
         self.returning = returning
         self._prepared: dict[str, tuple[str, list[Any]]] = {}
 
@@ -53,13 +56,15 @@ class BulkInsert:
                 selected = ", ".join(f"{quote(c)}::jsonb" if c in self.encoded else quote(c) for c in self.columns)
                 arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
                 statement = f"INSERT INTO {quote(self.table.name)} ({names}) SELECT {selected} FROM unnest({arrays}) AS t({names})"
-                if self.conflict:
+                if self.conflict and self.repeats_stored:
                     statement += f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING"
                 if self.returning:
                     statement += f" RETURNING {quote(self.returning)}"
                 processors: list[Any] = [None] * len(self.columns)  # asyncpg takes Python values as they are
             elif dialect.paramstyle == "qmark":
                 statement = f"INSERT INTO {quote(self.table.name)} ({names}) VALUES ({', '.join('?' * len(self.columns))})"
+                if self.conflict:
+                    statement += f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING"
                 processors = [
                     None if name in self.encoded else self.table.c[name].type._cached_bind_processor(dialect)
                     for name in self.columns

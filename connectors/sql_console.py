@@ -31,6 +31,7 @@ from engine.core import china_time
 from engine.core.scopes import Scope
 
 DECISION = models.Decision.__table__
+EXPLANATION = models.Explanation.__table__
 FIRM = models.Firm.__table__
 NOTICE = models.Notice.__table__
 AUDIT = models.AuditEntry.__table__
@@ -190,8 +191,10 @@ class SqlConsoleReadModel(sql_console_stats.SqlConsoleStats, read_model.ConsoleR
             before = rows[-1].id
 
     async def decision_detail(self, decision_id: int, *, scope: Scope) -> DecisionDetail | None:
-        query = (sa.select(DECISION, firm_field("name").label("firm_name"), FIRM.c.region.label("region"))
-                 .select_from(_DECISION_FIRM).where(DECISION.c.id == decision_id, *in_scope(scope)))
+        query = (sa.select(*(c for c in DECISION.c if c.name != "explanation_sha256"), EXPLANATION.c.body.label("explanation"),
+                           firm_field("name").label("firm_name"), FIRM.c.region.label("region"))
+                 .select_from(_DECISION_FIRM.join(EXPLANATION, EXPLANATION.c.sha256 == DECISION.c.explanation_sha256))
+                 .where(DECISION.c.id == decision_id, *in_scope(scope)))
         rows = await self._rows(query)
         if not rows:
             return None

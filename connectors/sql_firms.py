@@ -15,6 +15,7 @@ _FIRM = models.Firm.__table__
 _FIELD = models.ProfileField.__table__
 _DESIGNATION = models.RegionDesignation.__table__
 _DECISION = models.Decision.__table__
+_EXPLANATION = models.Explanation.__table__
 
 
 def firm_record(row: Any) -> records.FirmRecord:
@@ -49,8 +50,10 @@ class SqlFirms(sql_base.SqlBase, stores.FirmReader):
     async def _decisions_where(
         self, connection: sa_asyncio.AsyncConnection, condition: Any, *, lock: bool = False
     ) -> list[records.StoredDecision]:
-        query = sa.select(_DECISION).where(condition).order_by(_DECISION.c.id)
-        rows = await connection.execute(query.with_for_update() if lock and not self.is_sqlite else query)
+        query = (sa.select(_DECISION, _EXPLANATION.c.body.label("explanation"))
+                 .join(_EXPLANATION, _EXPLANATION.c.sha256 == _DECISION.c.explanation_sha256)
+                 .where(condition).order_by(_DECISION.c.id))
+        rows = await connection.execute(query.with_for_update(of=_DECISION) if lock and not self.is_sqlite else query)
         return [
             records.StoredDecision(
                 id=r.id,

@@ -24,7 +24,7 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 from connectors import sql_models as models
 from engine.core import china_time, event_status, matching, records
 from engine.ingest import event_store, firm_fold, validation
-from engine.judging import recording
+from engine.judging import firm_input, recording
 from engine.notices import notice_rules, outbox, withholding
 
 _EVENT = models.Event.__table__
@@ -49,8 +49,8 @@ class DecisionBatch:
     decisions: Sequence[tuple[str, matching.Decision]]
     as_of: datetime.date
     event_id: str | None
-    #: Per decision, its explanation and facts already encoded as JSON text (firm_input.encoded), or None.
-    encoded: Sequence[tuple[str, str] | None] | None = None
+    #: Per decision, its explanation and facts already encoded (firm_input.encode), or None.
+    encoded: Sequence[firm_input.Encoded] | None = None
 
 
 class SqlFoldGroup(event_store.FoldGroup):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
 _DESIGNATION = models.RegionDesignation.__table__
 _DECISION = models.Decision.__table__
+_EXPLANATION = models.Explanation.__table__
 
 #: What judging a firm reads of its decisions (recording.context_of), without explanations and facts.
 _CONTEXT_COLUMNS = (
@@ -37,22 +38,33 @@ _CONTEXT_COLUMNS = (
 )
 
 
-#: Decisions as recorded (explanation and facts as JSON text): one executemany per transaction.
+#: Decisions as recorded (facts as JSON text, the explanation by its SHA-256): one executemany per transaction.
 DECISIONS = sql_bulk.BulkInsert(_DECISION, (
-    "id", "uscc", "clause_id", "cite", "rule_version", "status", "amount", "explanation", "facts", "as_of", "event_id",
-    "created_at", "period", "approval", "cumulative", "closes", "by_sms",
-), encoded=("explanation", "facts"))
+    "id", "uscc", "clause_id", "cite", "rule_version", "status", "amount", "explanation_sha256", "facts", "as_of",
+    "event_id", "created_at", "period", "approval", "cumulative", "closes", "by_sms",
+), encoded=("facts",))
+#: Explanations, each once (named by their text's SHA-256): one already stored is left as it is.
+EXPLANATIONS = sql_bulk.BulkInsert(_EXPLANATION, ("sha256", "body"), encoded=("body",), conflict=("sha256",),
+                                   repeats_stored=True)
 
 
 def decision_row(
-    id_: int, uscc: str, d: matching.Decision, encoded: tuple[str, str] | None, as_of: datetime.date, event_id: str | None,
+    id_: int, uscc: str, d: matching.Decision, encoded: firm_input.Encoded, as_of: datetime.date, event_id: str | None,
     now: datetime.datetime, approval: str | None,
 ) -> tuple[Any, ...]:
-    """A decision's values in DECISIONS' columns (`encoded`: its explanation and facts as JSON text, if the
-    caller has them)."""
+    """A decision's values in DECISIONS' columns (`encoded`: its explanation and facts, firm_input.encode);
+    its explanation is stored by `store_explanations`."""
     return (id_, uscc, d.clause_id, d.cite, d.rule_version, matching.VERDICT_TEXT[d.status], d.amount,
-            *(encoded or (firm_input.json_text(d.explanation), firm_input.json_text(d.facts))),
-            as_of, event_id, now, d.period, approval, d.cumulative, d.closes, d.by_sms)
+            encoded.explanation_sha256, encoded.facts, as_of, event_id, now, d.period, approval, d.cumulative, d.closes,
+            d.by_sms)
+
+
+async def store_explanations(connection: sa_asyncio.AsyncConnection, encoded: Iterable[firm_input.Encoded]) -> None:
+    """Store the explanations of decisions about to be inserted, each distinct one once, in the caller's
+    transaction. On PostgreSQL the caller holds the audit chain's lock (every writer of decisions takes
+    it first), so no other transaction can hold an uncommitted copy for this insert to wait on."""
+    texts = {e.explanation_sha256: e.explanation for e in encoded}
+    await EXPLANATIONS.insert(connection, sorted(texts.items()))
 
 
 def utc_now() -> datetime.datetime:
@@ -156,16 +168,17 @@ class SqlFolding(sql_approvals.SqlApprovals):
         now = utc_now()
         gates = await self._gates(connection)
         pending = [(index, uscc, d, approvals.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
-        encoded = [text for batch in batches for text in (batch.encoded or [None] * len(batch.decisions))]
+        encoded = [e for batch in batches for e in (batch.encoded or [firm_input.encode(d) for _uscc, d in batch.decisions])]
+        if pending:
+            # The chain's lock before explanations and notices, as every writer of them takes it: an insert of
+            # either may wait for another transaction's insert of the same row, which must not wait for us.
+            await self._lock_chain(connection)
+            await store_explanations(connection, encoded)
         ids = await sql_bulk.next_ids(connection, _DECISION, len(pending))
         await DECISIONS.insert(connection, [
-            decision_row(id_, uscc, d, text, batches[index].as_of, batches[index].event_id, now, approval)
-            for id_, (index, uscc, d, approval), text in zip(ids, pending, encoded, strict=True)
+            decision_row(id_, uscc, d, e, batches[index].as_of, batches[index].event_id, now, approval)
+            for id_, (index, uscc, d, approval), e in zip(ids, pending, encoded, strict=True)
         ])
-        if pending:
-            # The chain's lock before the notices, as every writer of notices takes it: a notice insert may
-            # wait for another transaction's insert of the same benefit, which must not wait for us.
-            await self._lock_chain(connection)
         by_batch: list[list[records.StoredDecision]] = [[] for _ in batches]
         for id_, (index, uscc, d, approval) in zip(ids, pending, strict=True):
             batch = batches[index]

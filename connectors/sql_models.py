@@ -87,6 +87,17 @@ class RegionDesignation(SQLModel, table=True):
     event_id: str = Field(sa_column=sa.Column(sa.String(128), sa.ForeignKey("event.event_id"), nullable=False))
 
 
+class Explanation(SQLModel, table=True):
+    """A decision's explanation, stored once however many decisions read alike: firms judged the same
+    way share one (a province's first backfill writes a few thousand distinct texts for millions of
+    decisions), keyed by the SHA-256 of its JSON text as written (firm_input.encode)."""
+
+    __tablename__ = "explanation"
+
+    sha256: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+
+
 class Decision(SQLModel, table=True):
     """A matcher verdict for one firm and clause, stored when it differs from the firm's previous one."""
 
@@ -100,7 +111,10 @@ class Decision(SQLModel, table=True):
     rule_version: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     amount: float | None = Field(default=None, sa_column=sa.Column(sa.Numeric(18, 2), nullable=True))
-    explanation: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
+    #: Its explanation (Explanation.sha256): the why is read from there.
+    explanation_sha256: str = Field(
+        sa_column=sa.Column(sa.String(64), sa.ForeignKey("explanation.sha256"), nullable=False)
+    )
     facts: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONType, nullable=False))
     as_of: datetime.date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     event_id: str | None = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import operator
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,6 +48,21 @@ class FirmInput(typing.NamedTuple):
     designations: frozenset[matching.Designation] = frozenset()
 
 
+class Encoded(typing.NamedTuple):
+    """A decision's explanation and facts as the database stores them: JSON text, the explanation named by
+    the SHA-256 of its text (stored once however many decisions read alike)."""
+
+    explanation_sha256: str
+    explanation: str
+    facts: str
+
+
+def encode(decision: matching.Decision) -> Encoded:
+    """The decision's explanation and facts as stored (see :class:`Encoded`)."""
+    explanation = json_text(decision.explanation)
+    return Encoded(hashlib.sha256(explanation.encode()).hexdigest(), explanation, json_text(decision.facts))
+
+
 class Change(typing.NamedTuple):
     """A decision to record: the firm and what the outcome was compared against.
 
@@ -58,10 +74,14 @@ class Change(typing.NamedTuple):
     firm_version: int
     prior_id: int | None
     decision: matching.Decision
-    #: The decision's explanation and facts as JSON text (:func:`encoded`), its dicts then left empty: what a
-    #: backfill stores as it is.
-    explanation_json: str | None = None
-    facts_json: str | None = None
+    #: The decision's explanation and facts as stored (:func:`encoded`), its dicts then left empty: what a
+    #: backfill writes as it is.
+    encoded: Encoded | None = None
+
+
+def encoding(change: Change) -> Encoded:
+    """The change's decision as stored: encoded already (:func:`encoded`) or now."""
+    return change.encoded or encode(change.decision)
 
 
 #: Everything of a decision but its explanation and facts: equal for equal outcomes.
@@ -71,7 +91,7 @@ _outcome_of = operator.attrgetter(
 
 
 def encoded(changes: Iterable[Change]) -> list[Change]:
-    """``changes`` with each decision's explanation and facts encoded as JSON text (what the database
+    """``changes`` with each decision's explanation and facts encoded (:func:`encode`: what the database
     stores; a string also reaches it several times cheaper than the dicts it holds).
 
     Firms share decisions: the reference evaluator returns one object for equal inputs, so each is
@@ -80,7 +100,7 @@ def encoded(changes: Iterable[Change]) -> list[Change]:
     firms: under a hundred distinct ones in 500 firms); equal ones become one bare object."""
     bare_of: dict[tuple[Any, ...], matching.Decision] = {}
     # By identity; each entry keeps its decision alive, so no id is reused while this runs.
-    done: dict[int, tuple[matching.Decision, tuple[matching.Decision, str, str]]] = {}
+    done: dict[int, tuple[matching.Decision, tuple[matching.Decision, Encoded]]] = {}
     result = []
     for change in changes:
         decision = change.decision
@@ -88,7 +108,7 @@ def encoded(changes: Iterable[Change]) -> list[Change]:
             key = _outcome_of(decision)
             if (bare := bare_of.get(key)) is None:
                 bare = bare_of[key] = dataclasses.replace(decision, explanation={}, facts={})
-            seen = done[id(decision)] = (decision, (bare, json_text(decision.explanation), json_text(decision.facts)))
+            seen = done[id(decision)] = (decision, (bare, encode(decision)))
         result.append(Change(change.uscc, change.firm_version, change.prior_id, *seen[1]))
     return result
 

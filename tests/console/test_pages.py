@@ -106,9 +106,11 @@ async def test_match_log_pages_through_in_a_stable_order(console_client, login, 
     await helpers.feed(store, *helpers.eligible_firm_events())
     [first] = [d for d in await store.decisions(helpers.FIRM) if d.decision.status.value == "met"]
     created = datetime.datetime.now(datetime.UTC)
-    rows = [{"uscc": helpers.FIRM, "clause_id": f"test-{i}", "cite": f"test#{i}", "rule_version": "v1", "status": "unknown",
-             "explanation": {}, "facts": {}, "as_of": datetime.date(2022, 6, 1), "created_at": created} for i in range(103)]
     async with store.write() as connection:
+        explained = (await connection.execute(sa.select(models.Explanation.__table__.c.sha256).limit(1))).scalar_one()
+        rows = [{"uscc": helpers.FIRM, "clause_id": f"test-{i}", "cite": f"test#{i}", "rule_version": "v1", "status": "unknown",
+                 "explanation_sha256": explained, "facts": {}, "as_of": datetime.date(2022, 6, 1), "created_at": created}
+                for i in range(103)]
         await connection.execute(sa.insert(models.Decision.__table__), rows)
     await login(console_client, "wang", "viewer")
     first_page = await page(console_client, "/console/decisions?firm=" + helpers.FIRM)

@@ -29,6 +29,8 @@ from connectors import sql_migrate as migrate
 from connectors import sql_models as models
 from connectors import sql_storage
 from engine import audit
+from engine.core import matching
+from engine.judging import firm_input
 from engine.notices import outbox
 from tests import conftest, factories
 from tests.scale import smtp_sink
@@ -98,9 +100,13 @@ async def seed(url: str) -> list[str]:
         async with engine.begin() as connection:
             for start in range(0, len(firms), SEED_BATCH):
                 await connection.execute(sa.insert(firm), firms[start:start + SEED_BATCH])
+            explained = firm_input.encode(matching.Decision(
+                CLAUSE_ID, CITE, "scale-test", matching.Verdict.MET, explanation={"why": "seeded by tests/scale"}))
+            await connection.execute(sa.insert(models.Explanation.__table__).values(
+                sha256=explained.explanation_sha256, body={"why": "seeded by tests/scale"}))
             decisions = [
                 {"uscc": f["uscc"], "clause_id": CLAUSE_ID, "cite": CITE, "rule_version": "scale-test", "status": "met",
-                 "amount": None, "explanation": {"why": "seeded by tests/scale"}, "facts": {}, "as_of": datetime.date(2022, 6, 30),
+                 "amount": None, "explanation_sha256": explained.explanation_sha256, "facts": {}, "as_of": datetime.date(2022, 6, 30),
                  "event_id": None, "created_at": now, "period": PERIOD, "approval": None}
                 for f in firms
             ]

@@ -111,3 +111,46 @@ async def test_upgrading_keeps_each_risk_designation_as_one_of_its_kind(empty_da
         await engine.dispose()
     assert [tuple(row) for row in rows] == [("141181", "epidemic_risk", 2022, "high", "r1"),
                                             ("141181", "sme_demo_county", 2022, None, "d1")]
+
+
+@pytest.mark.parametrize("empty_database", conftest.SQL_BACKENDS, indirect=True)
+async def test_upgrading_stores_each_explanation_once_and_downgrading_gives_them_back(empty_database):
+    # A database of the previous release holds three decisions, two of them explained word for word alike
+    # (firms judged the same way); after 0012 the explanation table holds two texts, every decision still
+    # reads its own, and taking the schema back to 0011 puts each one back on its row.
+    await asyncio.to_thread(migrate.upgrade, empty_database, "0011")
+    engine = sql_base.create_engine(empty_database, writer=True)
+    now = "2022-06-01 09:00:00+00:00"
+    alike = {"conditions": [{"attr": "employees", "op": "<=", "required": 300, "seen": 12, "verdict": "met"}]}
+    other = {"conditions": [], "missing": ["增值税月销售额"]}
+    try:
+        async with engine.begin() as connection:
+            for n in (1, 2, 3):
+                await connection.execute(sa.text(
+                    "INSERT INTO firm (uscc, fields, stamps, events_applied, created_at, updated_at) "
+                    f"VALUES ('9153010{n}MA0000751N', '{{}}', '{{}}', 1, '{now}', '{now}')"))
+            for n, explanation in ((1, alike), (2, alike), (3, other)):
+                await connection.execute(
+                    sa.text("INSERT INTO decision (id, uscc, clause_id, cite, rule_version, status, explanation, facts, as_of, "
+                            f"created_at) VALUES ({n}, '9153010{n}MA0000751N', 'yunnan-2022-2-1', 'yunnan-2022#二(一)', 'v1', "
+                            f"'met', :explanation, '{{}}', '2022-06-01', '{now}')")
+                    .bindparams(sa.bindparam("explanation", explanation, type_=models.JSONType)))
+        await asyncio.to_thread(migrate.upgrade, empty_database)
+        store = sql_storage.SqlStorage(empty_database)
+        await store.open()
+        try:
+            read = [[d.decision.explanation for d in await store.decisions(f"9153010{n}MA0000751N")] for n in (1, 2, 3)]
+        finally:
+            await store.close()
+        async with engine.connect() as connection:
+            stored = (await connection.execute(sa.text("SELECT count(*) FROM explanation"))).scalar_one()
+        await asyncio.to_thread(migrate.downgrade, empty_database, "0011")
+        async with engine.connect() as connection:
+            back = (await connection.execute(
+                sa.select(sa.column("id"), sa.column("explanation", models.JSONType)).select_from(sa.table("decision")).order_by("id")
+            )).all()
+    finally:
+        await engine.dispose()
+    assert read == [[alike], [alike], [other]]
+    assert stored == 2
+    assert [tuple(row) for row in back] == [(1, alike), (2, alike), (3, other)]

@@ -93,6 +93,7 @@ def build(firms: int) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"backfill-{firms}-seed{SEED}.sqlite3"
     if path.exists():
+        migrate.upgrade(f"sqlite+aiosqlite:///{path}")  # cached under an older schema: brought up to date
         return path
     partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)

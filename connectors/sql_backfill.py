@@ -76,8 +76,8 @@ class _Draft:
     waiting_since: dict[tuple[str, str], dt.datetime]
     due: dict[tuple[str, str], dt.datetime]
     decision_rows: list[Sequence[Any]]
-    #: The batch's explanations not yet stored when it was drafted (sha256, JSON text), in key order.
-    explanations: list[tuple[str, str]]
+    #: The batch's explanations not yet stored when it was drafted, each once.
+    explanations: list[firm_input.Encoded]
     pending: int
     notices: list[outbox.NoticeRecord]
     notice_rows: list[Sequence[Any]]
@@ -232,7 +232,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         clause_ids = sorted({change.decision.clause_id for change in changes})
         now = sql_folding.utc_now()
         encoded = [firm_input.encoding(c) for c in changes]
-        explained = {e.explanation_sha256: e.explanation for e in encoded}
+        explained = {e.explanation_sha256: e for e in encoded}
         async with self._read() as connection:
             gates = await self._gates(connection)
             told = await self._told(connection, firms, clause_ids)
@@ -252,7 +252,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         return _Draft(
             firms=firms, clause_ids=clause_ids, gates=gates, told=told, waiting_since=waiting, due=due,
             decision_rows=sql_folding.DECISIONS.bind(dialect, rows),
-            explanations=sorted(item for item in explained.items() if item[0] not in stored),
+            explanations=[e for sha256, e in explained.items() if sha256 not in stored],
             pending=approval.count("pending"),
             notices=notices,
             notice_rows=sql_notice_creation.NOTICES.bind(dialect, [sql_notice_creation.notice_row(n) for n in notices]),
@@ -276,7 +276,7 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         # The chain's lock before explanations and notices, as every writer of them takes it (SqlFolding.record_batches).
         await self._lock_chain(connection)
         # Another writer may have stored some of them since the draft: those are skipped.
-        await sql_folding.EXPLANATIONS.insert(connection, draft.explanations)
+        await sql_folding.store_explanations(connection, draft.explanations)
         ids = await sql_bulk.next_ids(connection, _DECISION, len(draft.decision_rows))
         await sql_folding.DECISIONS.insert(connection, [(id_, *row[1:]) for id_, row in zip(ids, draft.decision_rows, strict=True)],
                                            bound=True)

@@ -56,14 +56,14 @@ class BulkInsert:
                 selected = ", ".join(f"{quote(c)}::jsonb" if c in self.encoded else quote(c) for c in self.columns)
                 arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
                 statement = f"INSERT INTO {quote(self.table.name)} ({names}) SELECT {selected} FROM unnest({arrays}) AS t({names})"
-                if self.conflict and self.repeats_stored:
+                if self.conflict:
                     statement += f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING"
                 if self.returning:
                     statement += f" RETURNING {quote(self.returning)}"
                 processors: list[Any] = [None] * len(self.columns)  # asyncpg takes Python values as they are
             elif dialect.paramstyle == "qmark":
                 statement = f"INSERT INTO {quote(self.table.name)} ({names}) VALUES ({', '.join('?' * len(self.columns))})"
-                if self.conflict:
+                if self.conflict and self.repeats_stored:
                     statement += f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING"
                 processors = [
                     None if name in self.encoded else self.table.c[name].type._cached_bind_processor(dialect)

@@ -44,8 +44,8 @@ DECISIONS = sql_bulk.BulkInsert(_DECISION, (
     "event_id", "created_at", "period", "approval", "cumulative", "closes", "by_sms",
 ), encoded=("facts",))
 #: Explanations, each once (named by their text's SHA-256): one already stored is left as it is.
-EXPLANATIONS = sql_bulk.BulkInsert(_EXPLANATION, ("sha256", "body"), encoded=("body",), conflict=("sha256",),
-                                   repeats_stored=True)
+_EXPLANATIONS = sql_bulk.BulkInsert(_EXPLANATION, ("sha256", "body"), encoded=("body",), conflict=("sha256",),
+                                    repeats_stored=True)
 
 
 def decision_row(
@@ -64,7 +64,7 @@ async def store_explanations(connection: sa_asyncio.AsyncConnection, encoded: It
     transaction. On PostgreSQL the caller holds the audit chain's lock (every writer of decisions takes
     it first), so no other transaction can hold an uncommitted copy for this insert to wait on."""
     texts = {e.explanation_sha256: e.explanation for e in encoded}
-    await EXPLANATIONS.insert(connection, sorted(texts.items()))
+    await _EXPLANATIONS.insert(connection, sorted(texts.items()))
 
 
 def utc_now() -> datetime.datetime:

@@ -1,0 +1,47 @@
+"""Repeated rows in one statement: a notice repeating a benefit already stored is skipped on PostgreSQL
+(another writer may have told the firm meanwhile) and fails loudly on SQLite (its single writer has
+ruled that out, so a repeat is a bug); an explanation already stored is skipped on both."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from connectors import sql_folding, sql_notice_creation
+from connectors import sql_models as models
+from engine.core import matching
+from engine.judging import firm_input
+from tests.conftest import SQL_BACKENDS
+from tests.notices import helpers
+
+_NOTICE = models.Notice.__table__
+
+
+@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
+async def test_a_notice_repeating_a_stored_benefit(store):
+    await helpers.feed(store, *helpers.eligible_firm_events())
+    async with store.write() as connection:
+        [stored] = (await connection.execute(sa.select(_NOTICE).limit(1))).mappings().all()
+    columns = sql_notice_creation.NOTICES.columns
+    again = tuple("ntc_repeated" if name == "notice_id" else stored[name] for name in columns)
+    if store.is_sqlite:
+        with pytest.raises(sa.exc.IntegrityError):
+            async with store.write() as connection:
+                await sql_notice_creation.NOTICES.insert(connection, [again])
+    else:
+        async with store.write() as connection:
+            assert await sql_notice_creation.NOTICES.insert(connection, [again]) == []
+    async with store.write() as connection:
+        repeated = (await connection.execute(sa.select(sa.func.count()).where(_NOTICE.c.notice_id == "ntc_repeated"))).scalar_one()
+    assert repeated == 0
+
+
+@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
+async def test_an_explanation_already_stored_is_left_as_it_is(store):
+    encoded = firm_input.encode(matching.Decision("c", "doc#1", "v1", matching.Verdict.MET, explanation={"why": "两次"}))
+    for _ in range(2):
+        async with store.write() as connection:
+            await sql_folding.store_explanations(connection, [encoded, encoded])
+    async with store.write() as connection:
+        rows = (await connection.execute(sa.select(models.Explanation.__table__))).all()
+    assert [(row.sha256, row.body) for row in rows] == [(encoded.explanation_sha256, {"why": "两次"})]

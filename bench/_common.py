@@ -100,32 +100,40 @@ async def wait_listening(port: int, process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def serving(name: str, kind: str, workdir: pathlib.Path) -> Iterator[tuple[int, subprocess.Popen]]:
-    """Server `name` ("service" or "baseline") on a fresh `kind` database; yields (port, process).
+def serving(
+    name: str, kind: str, workdir: pathlib.Path, *, fold_workers: int = 0
+) -> Iterator[tuple[int, subprocess.Popen, list[subprocess.Popen]]]:
+    """Server `name` ("service" or "baseline") on a fresh `kind` database; yields (port, process, fold workers).
 
-    On exit, however it is left, the server is stopped and its database dropped.
+    With `fold_workers`, the service runs `serve --no-folding` and that many `policy-push worker --fold
+    --no-delivery` processes fold its events. On exit, however it is left, every process is stopped and the
+    database dropped.
     """
     url = fresh_database(kind, workdir, name)
+    env = {
+        "POLICY_PUSH_DATABASE_URL": url,
+        "POLICY_PUSH_WEBHOOK_SECRETS": factories.SECRET,
+        # notices the benchmark's firms earn are written here, not into the checkout
+        "POLICY_PUSH_OUTBOX_DIR": str(workdir / "outbox"),
+        "POLICY_PUSH_SECRET_KEY": "bench-" + secrets.token_hex(16),
+    }
+    cli = [sys.executable, "-m", "engine.cli", "--log-level", "WARNING"]
+    folders: list[subprocess.Popen] = []
     try:
         port = free_port()
         if name == "service":
-            command = [sys.executable, "-m", "engine.cli", "--log-level", "WARNING", "serve", "--port", str(port)]
+            command = [*cli, "serve", "--port", str(port), *(["--no-folding"] if fold_workers else [])]
         else:
             command = [sys.executable, "bench/baseline_server.py", "--database-url", url, "--port", str(port)]
-        process = start(
-            command,
-            {
-                "POLICY_PUSH_DATABASE_URL": url,
-                "POLICY_PUSH_WEBHOOK_SECRETS": factories.SECRET,
-                # notices the benchmark's firms earn are written here, not into the checkout
-                "POLICY_PUSH_OUTBOX_DIR": str(workdir / "outbox"),
-                "POLICY_PUSH_SECRET_KEY": "bench-" + secrets.token_hex(16),
-            },
-        )
+        process = start(command, env)
         try:
+            if name == "service":
+                folders = [start([*cli, "worker", "--fold", "--no-delivery"], env) for _ in range(fold_workers)]
             asyncio.run(wait_listening(port, process))
-            yield port, process
+            yield port, process, folders
         finally:
+            for folder in folders:
+                stop(folder)
             stop(process)
     finally:
         drop_database(url)

@@ -8,6 +8,7 @@ after round, the order alternating, so the machine's other load falls on both al
 events/s and p50/p99 latency of each turn, the ratio of each round and the median ratio.
 
     .venv/bin/python bench/ingest.py [--events 1000] [--rounds 3] [--concurrency 16] [--database sqlite|postgres ...]
+        [--fold-workers N]
 """
 
 from __future__ import annotations
@@ -52,12 +53,13 @@ async def load(port: int, requests: list[tuple[bytes, dict[str, str]]], concurre
     return {"rate": len(latencies) / elapsed, "p50_ms": quantiles[49] * 1000, "p99_ms": quantiles[98] * 1000}
 
 
-def run(kind: str, events: int, concurrency: int, rounds: int) -> dict[str, list[dict[str, float]]]:
+def run(kind: str, events: int, concurrency: int, rounds: int, fold_workers: int = 0) -> dict[str, list[dict[str, float]]]:
     """Both servers up at once, measured in turn, `rounds` times (the order alternating), so the
-    machine's other load falls on both alike; the service's backlog is folded before each of its turns."""
+    machine's other load falls on both alike; the service's backlog is folded before each of its turns
+    (by `fold_workers` `policy-push worker --fold` processes if any, else in the service itself)."""
     results: dict[str, list[dict[str, float]]] = {name: [] for name in SERVERS}
     with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
-        ports = {name: stack.enter_context(serving(name, kind, pathlib.Path(workdir)))[0] for name in SERVERS}
+        ports = {name: stack.enter_context(serving(name, kind, pathlib.Path(workdir), fold_workers=fold_workers if name == "service" else 0))[0] for name in SERVERS}
         requests = {name: signed_requests(events * rounds + WARM_UP, name) for name in SERVERS}  # signed before any clock
         for name in SERVERS:
             asyncio.run(load(ports[name], requests[name][:WARM_UP], concurrency))
@@ -76,11 +78,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database", choices=["sqlite", "postgres"], action="append")
+    parser.add_argument("--fold-workers", type=int, default=0,
+                        help="fold in that many `policy-push worker --fold` processes beside `serve --no-folding`")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for kind in args.database or ["sqlite", "postgres"]:
-        results = run(kind, args.events, args.concurrency, args.rounds)
-        print(f"== {kind}: {args.events} signed single-event POSTs per server per round, {args.rounds} rounds, concurrency {args.concurrency}")
+        results = run(kind, args.events, args.concurrency, args.rounds, args.fold_workers)
+        folding = f"{args.fold_workers} fold worker process(es)" if args.fold_workers else "folding in the service"
+        print(f"== {kind}: {args.events} signed single-event POSTs per server per round, {args.rounds} rounds, "
+              f"concurrency {args.concurrency}, {folding}")
         for round_, (base, service) in enumerate(zip(results["baseline"], results["service"], strict=True), 1):
             for name, figures in (("baseline", base), ("service", service)):
                 print(f"  round {round_} {name:>9}: {figures['rate']:8.0f} events/s   p50 {figures['p50_ms']:7.2f} ms   p99 {figures['p99_ms']:7.2f} ms")

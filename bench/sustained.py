@@ -7,10 +7,12 @@ fixed timetable (request i is due at start + i/rate) whatever the server answers
 connection pool, and each latency is counted from the request's *due* time, so a server that falls
 behind is charged for the queue it causes (no coordinated omission). For the service, the
 pipeline backlog left at the end of the load and the time it takes to drain are read from
-GET /metrics. Prints Markdown tables for docs/performance.md, the machine facts and the command.
+GET /metrics. With `--fold-workers 0 1`, the service is measured twice: folding in `serve` (as
+`make run` runs it), and with `serve --no-folding` beside one `policy-push worker --fold` process.
+Prints Markdown tables for docs/performance.md, the machine facts and the command.
 
     .venv/bin/python bench/sustained.py [--database sqlite|postgres ...] [--rates 500 1000 2000]
-        [--seconds 20] [--connections 1000] [--timeout 10] [--drain-timeout 15]
+        [--seconds 20] [--connections 1000] [--timeout 10] [--drain-timeout 15] [--fold-workers 0 1]
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import time
 import typing
 
 import aiohttp
-from _common import PG_ADMIN, ROOT, SERVERS, serving, signed_requests
+from _common import PG_ADMIN, ROOT, serving, signed_requests
 from ingest import load as closed_loop_load
 
 WARM_UP_EVENTS = 200
@@ -58,6 +60,8 @@ class Run:
     failures: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     send_lag_p99: float = 0.0  # how late the generator itself started requests: its own health
     server_cores: float | None = None
+    fold_worker_pids: list[int] = dataclasses.field(default_factory=list)
+    fold_cores: float | None = None  # the fold workers' CPU together, when folding runs in processes of its own
     generator_cores: float = 0.0
     drain: Drain | None = None  # the service's pipeline backlog after the load
     stored_unacked: int | None = None  # committed by the service, but the sender never saw the 2xx
@@ -88,6 +92,7 @@ async def open_loop(port: int, requests: list[Request], rate: float, connections
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         cpu_before, server_cpu_before = time.process_time(), process_cpu_seconds(run.server_pid)
+        fold_cpu_before = [process_cpu_seconds(pid) for pid in run.fold_worker_pids]
         start = time.perf_counter() + 0.05
         tasks = []
         for index, request in enumerate(requests):
@@ -101,6 +106,9 @@ async def open_loop(port: int, requests: list[Request], rate: float, connections
         run.generator_cores = (time.process_time() - cpu_before) / wall
         if server_cpu_before is not None and (server_cpu_after := process_cpu_seconds(run.server_pid)) is not None:
             run.server_cores = (server_cpu_after - server_cpu_before) / wall
+        fold_cpu_after = [process_cpu_seconds(pid) for pid in run.fold_worker_pids]
+        if run.fold_worker_pids and None not in fold_cpu_before + fold_cpu_after:
+            run.fold_cores = sum(after - before for before, after in zip(fold_cpu_before, fold_cpu_after, strict=True)) / wall
     last_ack = start
     for index, (outcome, latency, _) in enumerate(outcomes):
         if outcome == "2xx":
@@ -181,10 +189,17 @@ async def drain(port: int, timeout: float) -> Drain:
     return Drain(first.pending, last.at - began if last.pending == 0 else None, last.pending, folding, last.accepted)
 
 
-def measure(kind: str, server: str, rate: float, args: argparse.Namespace, workdir: pathlib.Path) -> Run:
-    run = Run(database=kind, server=server, offered=rate)
-    with serving(server, kind, workdir) as (port, process):
-        run.server_pid = process.pid
+def server_label(server: str, fold_workers: int) -> str:
+    """How the tables name a server: the service with where it folds."""
+    if server == "baseline" or not fold_workers:
+        return server
+    return f"service + {fold_workers} fold worker{'s' if fold_workers > 1 else ''}"
+
+
+def measure(kind: str, server: str, rate: float, args: argparse.Namespace, workdir: pathlib.Path, fold_workers: int = 0) -> Run:
+    run = Run(database=kind, server=server_label(server, fold_workers), offered=rate)
+    with serving(server, kind, workdir, fold_workers=fold_workers) as (port, process, folders):
+        run.server_pid, run.fold_worker_pids = process.pid, [folder.pid for folder in folders]
         warm_up = signed_requests(WARM_UP_EVENTS, f"warm_{server}")
         asyncio.run(closed_loop_load(port, warm_up, 16))
         if server == "service":  # start the timed load with an empty pipeline
@@ -242,7 +257,7 @@ def tables(runs: list[Run], args: argparse.Namespace) -> str:
     ]
     for run in runs:
         base = by_key.get((run.database, run.offered, "baseline"))
-        compared = run.server == "service" and base is not None
+        compared = run.server != "baseline" and base is not None
         lines.append(
             f"| {run.database} | {run.offered:,.0f} | {run.server} | {run.achieved:,.0f} | {ms(run.quantile(0.50))} | "
             f"{ms(run.quantile(0.90))} | {ms(run.quantile(0.99))} | {ms(run.quantile(1.0))} | {failures(run)} | "
@@ -251,15 +266,16 @@ def tables(runs: list[Run], args: argparse.Namespace) -> str:
         )
     lines += [
         "",
-        "| database | offered/s | server | sent | p99 of 2xx ms | server CPU (cores) | generator CPU (cores) | "
-        "generator lag p99 ms | backlog at end | drain | stored, unacknowledged |",
-        "|---|--:|---|--:|--:|--:|--:|--:|--:|---|--:|",
+        "| database | offered/s | server | sent | p99 of 2xx ms | server CPU (cores) | fold workers CPU (cores) | "
+        "generator CPU (cores) | generator lag p99 ms | backlog at end | drain | stored, unacknowledged |",
+        "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|---|--:|",
     ]
     for run in runs:
         drain = run.drain
         lines.append(
             f"| {run.database} | {run.offered:,.0f} | {run.server} | {run.sent:,} | {ms(run.quantile(0.99, acked_only=True))} | "
-            f"{'n/a' if run.server_cores is None else f'{run.server_cores:.2f}'} | {run.generator_cores:.2f} | "
+            f"{'n/a' if run.server_cores is None else f'{run.server_cores:.2f}'} | "
+            f"{'' if run.fold_cores is None else f'{run.fold_cores:.2f}'} | {run.generator_cores:.2f} | "
             f"{run.send_lag_p99 * 1000:.1f} | {count(drain.backlog) if drain else ''} | {drained(drain) if drain else ''} | "
             f"{count(run.stored_unacked) if drain else ''} |"
         )
@@ -270,7 +286,7 @@ def targets(runs: list[Run]) -> str:
     """One line per service run: each target of the sustained-load item, met or not, with its figure."""
     lines = []
     for run in runs:
-        if run.server != "service":
+        if run.server == "baseline":
             continue
         p99, timeouts = run.quantile(0.99), run.failures.get("timeout", 0)
         refused = sum(count for kind, count in run.failures.items() if kind != "timeout")
@@ -306,7 +322,8 @@ def legend(args: argparse.Namespace) -> str:
         "sender had timed out and would deliver them again.",
         "Generator lag p99: how late this process started requests against the timetable; when large, the generator "
         "(or the whole machine) was short of CPU, and the latencies include that delay. Server CPU is the server "
-        "process alone (not PostgreSQL's backends).",
+        "process alone (not PostgreSQL's backends); fold workers CPU, that of the `policy-push worker --fold` "
+        "processes together, where the service's folding runs there.",
     ])
 
 
@@ -346,17 +363,21 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000, help="client connection pool size")
     parser.add_argument("--timeout", type=float, default=10, help="per-request timeout, seconds")
     parser.add_argument("--drain-timeout", type=float, default=15, help="longest wait for the service's backlog to drain")
+    parser.add_argument(
+        "--fold-workers", type=int, nargs="+", default=[0],
+        help="measure the service with its folding in that many `policy-push worker --fold` processes (0: in `serve`)",
+    )
     args = parser.parse_args()
     facts, began = machine_facts(), time.monotonic()
     runs = []
     with tempfile.TemporaryDirectory() as workdir:
         for kind in args.database or ["sqlite", "postgres"]:
             for rate in args.rates:
-                for server in SERVERS:
-                    run = measure(kind, server, rate, args, pathlib.Path(workdir))
+                for server, fold_workers in [("baseline", 0), *(("service", n) for n in args.fold_workers)]:
+                    run = measure(kind, server, rate, args, pathlib.Path(workdir), fold_workers)
                     runs.append(run)
                     print(
-                        f"[{time.monotonic() - began:5.0f} s] {kind} {rate:,.0f}/s {server}: {run.achieved:,.0f} 2xx/s, "
+                        f"[{time.monotonic() - began:5.0f} s] {kind} {rate:,.0f}/s {run.server}: {run.achieved:,.0f} 2xx/s, "
                         f"p99 {ms(run.quantile(0.99))} ms, not acknowledged: {failures(run)}",
                         file=sys.stderr, flush=True,
                     )

@@ -29,7 +29,7 @@ from engine.cli import synth as synth_cli
 from engine.cli import templates as templates_cli
 from engine.cli import tokens as tokens_cli
 from engine.core import notice_status
-from engine.ingest import webhooks
+from engine.ingest import pipeline, webhooks
 from engine.judging import catalogue
 from engine.notices import compose, operator_actions, outbox, worker
 from engine.telemetry import logs, metrics, summary
@@ -64,10 +64,12 @@ def main(ctx: click.Context, log_level: str, log_format: str, config_path: str |
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-delivery", is_flag=True, help="Do not send notices here (separate `policy-push worker` processes do).")
+@click.option("--no-folding", is_flag=True,
+              help="Do not fold received events here (separate `policy-push worker --fold` processes do).")
 @click.option("--demo", is_flag=True, help="Show the webhook secrets in full in the start banner (`make run`'s own demo secret).")
-def serve(host: str, port: int, no_delivery: bool, demo: bool) -> None:
+def serve(host: str, port: int, no_delivery: bool, no_folding: bool, demo: bool) -> None:
     """Check the database (refusing a missing or damaged one), apply migrations, then serve the webhook and
-    the API; the pipeline and the notice worker run in-process."""
+    the API; the pipeline and the notice worker run in-process unless told otherwise."""
     config = _settings()
     _check_port(host, port)
     database.prepare(config.database_url)
@@ -78,7 +80,7 @@ def serve(host: str, port: int, no_delivery: bool, demo: bool) -> None:
     matcher = catalogue.default_matcher()
     url, loaded = _base_url(host, port), options.current_config_file()
     program = sys.argv[0] if sys.argv[0].endswith("policy-push") else "policy-push"
-    app = app_module.create_service(config, matcher, deliver=not no_delivery)
+    app = app_module.create_service(config, matcher, deliver=not no_delivery, fold=not no_folding)
     listening = asyncio.Event()
 
     def emit() -> None:
@@ -86,7 +88,9 @@ def serve(host: str, port: int, no_delivery: bool, demo: bool) -> None:
         click.echo("\n".join(banner.lines(config, url, now, demo=demo, loaded=loaded, program=program)))
 
     async def banner_ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(banner.announce_when_ready(listening, app[webhooks.PIPELINE].drained, emit))
+        # Without folding here, nothing of this process's backlog comes before the banner.
+        drained = _nothing_to_wait_for if no_folding else app[webhooks.PIPELINE].drained
+        task = asyncio.create_task(banner.announce_when_ready(listening, drained, emit))
         yield
         task.cancel()  # stopped before the backlog was folded: no banner
         with contextlib.suppress(asyncio.CancelledError):
@@ -106,6 +110,10 @@ def serve(host: str, port: int, no_delivery: bool, demo: bool) -> None:
         if exc.errno not in LISTEN_ERRORS:
             raise
         raise click.ClickException(_listen_error(host, port, exc)) from None
+
+
+async def _nothing_to_wait_for() -> None:
+    return None
 
 
 #: Errors binding the listening socket that a person fixes by choosing another address or port.
@@ -149,9 +157,16 @@ def _base_url(host: str, port: int) -> str:
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Also serve GET /metrics (Prometheus) on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
-def worker_command(metrics_port: int | None, metrics_host: str) -> None:
-    """Run a notice delivery worker only (several may share one PostgreSQL database)."""
+@click.option("--fold", is_flag=True,
+              help="Also fold received events into profiles and judge them (beside `serve --no-folding`).")
+@click.option("--no-delivery", is_flag=True, help="Do not send notices (with --fold: a folding worker only).")
+def worker_command(metrics_port: int | None, metrics_host: str, fold: bool, no_delivery: bool) -> None:
+    """Run a notice delivery worker, and with --fold a folding pipeline; several may share one PostgreSQL
+    database. (On SQLite a folding worker's write transactions hold up the service's acknowledgements,
+    which wait for the one writer across processes: keep folding in `serve` there.)"""
 
+    if no_delivery and not fold:
+        raise click.UsageError("--no-delivery leaves this worker nothing to do; add --fold, or drop --no-delivery")
     config = _settings()
     if metrics_port is not None:
         _check_port(metrics_host, metrics_port, option="--metrics-port")
@@ -161,11 +176,14 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
     async def _run() -> None:
         store = sql_storage.SqlStorage.configured(config)
         await store.open()
-        delivery = worker.DeliveryWorker(
+        delivery = None if no_delivery else worker.DeliveryWorker(
             store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices),
             auto_grants=compose.auto_grant_clauses(matcher.catalogue),
         )
-        task = asyncio.create_task(delivery.run_forever())
+        folding = pipeline.Pipeline(store, matcher, poll_seconds=constants.FOLD_WORKER_POLL_SECONDS) if fold else None
+        if folding is not None and delivery is not None:
+            folding.on_decisions.append(delivery.wake)  # what the folds made due goes out now, not at the next poll
+        running = [(part, asyncio.create_task(part.run_forever())) for part in (folding, delivery) if part is not None]
         exporter = None if metrics_port is None else await metrics.serve_alone(store, metrics_host, metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -173,7 +191,8 @@ def worker_command(metrics_port: int | None, metrics_host: str) -> None:
             loop.add_signal_handler(signum, stop.set)
         async with summary.periodic():
             await stop.wait()
-        await delivery.stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
+        for part, task in running:  # folding first: its last group's notices are then the delivery's to send
+            await part.stop(task, timeout=constants.SHUTDOWN_GRACE_SECONDS)
         if exporter is not None:
             await exporter.cleanup()
         await store.close()

@@ -43,8 +43,8 @@ def create_app(
     windows: opening.WindowWatcher | None = None,
 ) -> web.Application:
     """Build the web app. `store` defaults to SqlStorage on `config.database_url`; the pipeline
-    worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand), and
-    so do `delivery` (the notice worker) and `windows` (the window job) when given."""
+    worker runs inside the app unless `run_pipeline` is False (tests that drive it by hand, and
+    `serve --no-folding`), and so do `delivery` (the notice worker) and `windows` (the window job) when given."""
     if store is None:
         store = sql_storage.SqlStorage.configured(config)
     app = web.Application(
@@ -102,10 +102,13 @@ def create_app(
     return app
 
 
-def create_service(config: settings.Settings, matcher: matching.Matcher, *, deliver: bool = True) -> web.Application:
-    """The app `policy-push serve` runs: SQL storage, the pipeline, and (unless `deliver` is False,
-    when separate `policy-push worker` processes send) the notice delivery worker, and the window job
-    (firms judged under each clause window as it opens) when the matcher judges a catalogue."""
+def create_service(
+    config: settings.Settings, matcher: matching.Matcher, *, deliver: bool = True, fold: bool = True
+) -> web.Application:
+    """The app `policy-push serve` runs: SQL storage, the pipeline (unless `fold` is False, when separate
+    `policy-push worker --fold` processes fold), the notice delivery worker (unless `deliver` is False,
+    when separate `policy-push worker` processes send), and the window job (firms judged under each
+    clause window as it opens) when the matcher judges a catalogue."""
 
     store = sql_storage.SqlStorage.configured(config)
     delivery = None
@@ -117,7 +120,7 @@ def create_service(config: settings.Settings, matcher: matching.Matcher, *, deli
     windows = None
     if isinstance(matcher, durable.DurableMatcher | reference.ReferenceMatcher):
         windows = opening.WindowWatcher(store, matcher)
-    app = create_app(config, store=store, matcher=matcher, delivery=delivery, windows=windows)
+    app = create_app(config, store=store, matcher=matcher, run_pipeline=fold, delivery=delivery, windows=windows)
     app.cleanup_ctx.append(_summary_ctx)
     return app
 

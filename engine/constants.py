@@ -90,7 +90,8 @@ PIPELINE_GROUP_SIZE = 32
 PIPELINE_GROUP_YIELD_SECONDS = 0.002
 
 #: While events are arriving, the pipeline's folds may take at most this share of the time: after
-#: each group it rests for (1 − share) / share of the time its folds took, so the webhook's handlers,
+#: each group it rests for (1 − share) / share of the time the group took (from its claim to its
+#: commit: counting its folds alone let it take about 60% in a closed-loop load), so the webhook's handlers,
 #: which share the process and its one event loop, always get the rest and folding can never starve
 #: acknowledgement. With no events arriving it folds flat out. bench/sustained.py at 1,000 events/s
 #: on a busy machine (docs/performance.md, *Ingestion under sustained load*): 0.5 → 541 (SQLite) and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import json
 import random
@@ -161,3 +163,53 @@ async def test_worker_wakes_on_commit_and_drains(client, store):
     assert response.status == 202
     await client.app[webhooks.PIPELINE].drained()
     assert (await store.get_event(headers["webhook-id"])).status == event_status.EventStatus.PROCESSED
+
+
+class GroupClock:
+    """A clock for the pipeline that only the store's groups move: each takes `reads` seconds from its claim
+    to its first fold and `writes` seconds from its last fold to its commit; the folds themselves take none."""
+
+    def __init__(self, reads: float, writes: float) -> None:
+        self.now, self.reads, self.writes = 0.0, reads, writes
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TimedGroups:
+    """`store`, its fold groups timed on `clock` as an SQL group's claim, reads, writes and commit take time."""
+
+    def __init__(self, store, clock: GroupClock) -> None:
+        self._store, self._clock = store, clock
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    @contextlib.asynccontextmanager
+    async def fold_group(self, limit=1, *, event_id=None):
+        self._clock.now += self._clock.reads
+        async with self._store.fold_group(limit, event_id=event_id) as group:
+            yield group
+            self._clock.now += self._clock.writes
+
+
+@pytest.mark.parametrize("store", ["memory"], indirect=True)
+async def test_under_load_folding_rests_for_the_whole_group_not_only_its_folds(store, monkeypatch):
+    """While events arrive, folding takes at most its share (0.25) of the time. A group of 2 events that
+    took 30 ms to claim and read and 10 ms to write, with folds of no time, is followed by 3 × 40 ms of
+    rest: on SQLite the group held the writer the webhook's commits wait for all along."""
+    await store.add_events([envelope_event(factories.event(firm=factories.uscc(n)), f"e{n}") for n in (1, 2)])
+    clock = GroupClock(reads=0.030, writes=0.010)
+    worker = pipeline.Pipeline(TimedGroups(store, clock), SmallMatcher(), share_under_load=0.25, clock=clock)
+    rests: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        if seconds:
+            rests.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(pipeline.asyncio, "sleep", sleep)
+    worker.stored()  # the webhook has just stored events: they are arriving
+    assert await worker.run_once() == 2
+    assert rests == [pytest.approx(3 * 0.040)]

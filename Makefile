@@ -63,7 +63,8 @@ test-long: $(TEST_STAMP) browser
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/sustained.py
+	$(BIN)/python bench/ingest.py --database postgres --fold-workers 1
+	$(BIN)/python bench/sustained.py --fold-workers 0 1
 	$(BIN)/python bench/backfill.py --firms 10000 100000
 	$(BIN)/python bench/fold.py
 	$(BIN)/python bench/match.py

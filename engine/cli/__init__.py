@@ -180,7 +180,9 @@ def worker_command(metrics_port: int | None, metrics_host: str, fold: bool, no_d
             store, compose.Composer(matcher.catalogue, config.notices), senders.build_channels(config.notices),
             auto_grants=compose.auto_grant_clauses(matcher.catalogue),
         )
-        folding = pipeline.Pipeline(store, matcher, poll_seconds=constants.FOLD_WORKER_POLL_SECONDS) if fold else None
+        folding = pipeline.Pipeline(
+            store, matcher, group_size=constants.FOLD_WORKER_GROUP_SIZE, poll_seconds=constants.FOLD_WORKER_POLL_SECONDS
+        ) if fold else None
         if folding is not None and delivery is not None:
             folding.on_decisions.append(delivery.wake)  # what the folds made due goes out now, not at the next poll
         running = [(part, asyncio.create_task(part.run_forever())) for part in (folding, delivery) if part is not None]

@@ -140,7 +140,6 @@ class Scrape(typing.NamedTuple):
     at: float  # time.perf_counter() when it answered
     pending: int  # events stored, not yet folded
     accepted: int  # events stored since the process started
-    folded: int  # events the pipeline has handled (processed or failed) since the process started
 
 
 async def scrape(port: int) -> Scrape | None:
@@ -161,7 +160,6 @@ async def scrape(port: int) -> Scrape | None:
         at=time.perf_counter(),
         pending=total("policy_push_events_pending"),
         accepted=total(r'policy_push_events_received_total\{[^}]*result="accepted"[^}]*\}'),
-        folded=total(r"policy_push_events_processed_total\{[^}]*\}"),
     )
 
 
@@ -185,7 +183,8 @@ async def drain(port: int, timeout: float) -> Drain:
         return Drain(None, None, None, None, None)
     # Folds counted by the pipeline itself: events still arriving from abandoned requests would
     # make the pending gauge fall slower than the pipeline actually works.
-    folding = (last.folded - first.folded) / (last.at - first.at) if last.at > first.at else None
+    # Nothing arrives after the load, so what left the backlog was folded (here or in a fold worker).
+    folding = (first.pending - last.pending) / (last.at - first.at) if last.at > first.at else None
     return Drain(first.pending, last.at - began if last.pending == 0 else None, last.pending, folding, last.accepted)
 
 
@@ -317,7 +316,7 @@ def legend(args: argparse.Namespace) -> str:
         "Backlog at end: events stored but not yet folded (GET /metrics `policy_push_events_pending`) at the first "
         "scrape after the last request was answered or timed out. Drain: time until it reached 0, polled every "
         f"{DRAIN_POLL_SECONDS:g} s for at most {args.drain_timeout:g} s (--drain-timeout); if it did not, the events "
-        "left and the pipeline's folding rate over the wait (`policy_push_events_processed_total`) project the time still "
+        "left and the rate the backlog fell at over the wait (nothing arrives then) project the time still "
         "needed. Stored, unacknowledged: accepted by the service (`policy_push_events_received_total`) although the "
         "sender had timed out and would deliver them again.",
         "Generator lag p99: how late this process started requests against the timetable; when large, the generator "

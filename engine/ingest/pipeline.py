@@ -150,7 +150,8 @@ class Pipeline:
             if not claimed:
                 raise
             raise _GroupFailed(claimed, exc) from exc
-        self._held = self._clock() - began
+        finally:
+            self._held = self._clock() - began  # a group that failed held the writer too
         # Claim next what this one could fold: a group cut short by waiting acknowledgements read and
         # locked firms for events it never folded; a full one may grow again, up to group_size.
         if len(results) < len(claimed) and not self._stopping:

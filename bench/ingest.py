@@ -59,7 +59,10 @@ def run(kind: str, events: int, concurrency: int, rounds: int, fold_workers: int
     (by `fold_workers` `policy-push worker --fold` processes if any, else in the service itself)."""
     results: dict[str, list[dict[str, float]]] = {name: [] for name in SERVERS}
     with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
-        ports = {name: stack.enter_context(serving(name, kind, pathlib.Path(workdir), fold_workers=fold_workers if name == "service" else 0))[0] for name in SERVERS}
+        ports = {
+            name: stack.enter_context(serving(name, kind, pathlib.Path(workdir), fold_workers=fold_workers if name == "service" else 0))[0]
+            for name in SERVERS
+        }
         requests = {name: signed_requests(events * rounds + WARM_UP, name) for name in SERVERS}  # signed before any clock
         for name in SERVERS:
             asyncio.run(load(ports[name], requests[name][:WARM_UP], concurrency))

@@ -181,10 +181,10 @@ async def drain(port: int, timeout: float) -> Drain:
         last = await scrape(port) or last
     if first is None or last is None:
         return Drain(None, None, None, None, None)
-    # Folds counted by the pipeline itself: events still arriving from abandoned requests would
-    # make the pending gauge fall slower than the pipeline actually works.
-    # Nothing arrives after the load, so what left the backlog was folded (here or in a fold worker).
-    folding = (first.pending - last.pending) / (last.at - first.at) if last.at > first.at else None
+    # What left the backlog, plus what joined it meanwhile (requests the generator had given up on may
+    # still be stored), was folded: in the service or in a fold worker, whose counters this scrape lacks.
+    folded = first.pending - last.pending + last.accepted - first.accepted
+    folding = folded / (last.at - first.at) if last.at > first.at else None
     return Drain(first.pending, last.at - began if last.pending == 0 else None, last.pending, folding, last.accepted)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 
@@ -16,16 +15,10 @@ from click.testing import CliRunner
 
 from connectors import sql_storage
 from engine import cli
-from tests import conftest, factories
+from tests import conftest, factories, test_crash
 
 FIRM = factories.uscc(31, region="630102")
 DEADLINE_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def spawn(*arguments: str, env: dict[str, str]) -> subprocess.Popen:
@@ -68,7 +61,7 @@ async def test_serve_without_folding_leaves_events_to_a_fold_worker_which_judges
         factories.signed(factories.event("tax.vat_declared", firm=FIRM, occurred_at="2022-04-15T09:00:00+08:00",
                                          period="2022-03", sales=150000)),
     ]
-    port = free_port()
+    port = test_crash.free_port()
     service = spawn("serve", "--no-folding", "--no-delivery", "--port", str(port), env=env)
     try:
         assert await post_when_listening(port, service, deliveries) == [202, 202]

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 import aiohttp
-from _common import SERVERS, serving, signed_requests, wait_folded
+from _common import SERVERS, generator_collector_paused, serving, signed_requests, wait_folded
 
 WARM_UP = 100
 DRAIN_TIMEOUT_SECONDS = 120
@@ -71,7 +71,8 @@ def run(kind: str, events: int, concurrency: int, rounds: int, fold_workers: int
                 if name == "service":
                     asyncio.run(wait_folded(ports[name], DRAIN_TIMEOUT_SECONDS))  # nothing of the last turn folds during this one
                 chunk = requests[name][WARM_UP + round_ * events : WARM_UP + (round_ + 1) * events]
-                results[name].append(asyncio.run(load(ports[name], chunk, concurrency)))
+                with generator_collector_paused():
+                    results[name].append(asyncio.run(load(ports[name], chunk, concurrency)))
     return results
 
 

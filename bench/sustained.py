@@ -33,7 +33,7 @@ import time
 import typing
 
 import aiohttp
-from _common import PG_ADMIN, ROOT, serving, signed_requests
+from _common import PG_ADMIN, ROOT, generator_collector_paused, serving, signed_requests
 from ingest import load as closed_loop_load
 
 WARM_UP_EVENTS = 200
@@ -109,6 +109,10 @@ async def open_loop(port: int, requests: list[Request], rate: float, connections
         fold_cpu_after = [process_cpu_seconds(pid) for pid in run.fold_worker_pids]
         if run.fold_worker_pids and None not in fold_cpu_before + fold_cpu_after:
             run.fold_cores = sum(after - before for before, after in zip(fold_cpu_before, fold_cpu_after, strict=True)) / wall
+    if (dump := os.environ.get("LAT_DUMP")):
+        import json as _j
+        with open(dump, "a") as f:
+            f.write(_j.dumps({"wall_start": time.time() - (time.perf_counter() - start), "rate": rate, "pid": run.server_pid, "o": [(o, round(l, 4)) for o, l, _ in outcomes]}) + "\n")
     last_ack = start
     for index, (outcome, latency, _) in enumerate(outcomes):
         if outcome == "2xx":
@@ -204,7 +208,8 @@ def measure(kind: str, server: str, rate: float, args: argparse.Namespace, workd
         if server == "service":  # start the timed load with an empty pipeline
             asyncio.run(drain(port, args.drain_timeout))
         requests = signed_requests(int(rate * args.seconds), server)  # signed before the clock starts
-        asyncio.run(open_loop(port, requests, rate, args.connections, args.timeout, run))
+        with generator_collector_paused():
+            asyncio.run(open_loop(port, requests, rate, args.connections, args.timeout, run))
         if server == "service":
             run.drain = asyncio.run(drain(port, args.drain_timeout))
             if run.drain.accepted is not None:

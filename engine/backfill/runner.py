@@ -17,7 +17,6 @@ import collections
 import concurrent.futures
 import dataclasses
 import datetime as dt
-import gc
 import logging
 import multiprocessing
 import os
@@ -29,6 +28,7 @@ from engine import constants
 from engine.backfill import preview, store
 from engine.judging import catalogue, firm_input, judge
 from engine.judging.catalogue import durable, inputs, reference
+from engine.telemetry import collector
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +222,7 @@ def quiet_collector() -> None:
     the catalogue, the evaluator) stays alive, so it is frozen out of the collector's reach, and the
     collections come less often (constants.BACKFILL_GC_THRESHOLDS); the batches' objects are freed by
     reference counting as before."""
-    gc.freeze()
-    gc.set_threshold(*constants.BACKFILL_GC_THRESHOLDS)
+    collector.freeze_start_up(constants.BACKFILL_GC_THRESHOLDS)
 
 
 def _worker_batch(after: str, upto: str) -> _BatchResult:

@@ -32,7 +32,7 @@ from engine.core import notice_status
 from engine.ingest import pipeline, webhooks
 from engine.judging import catalogue
 from engine.notices import compose, operator_actions, outbox, worker
-from engine.telemetry import logs, metrics, summary
+from engine.telemetry import collector, logs, metrics, summary
 from engine.web import access_log
 from engine.web import app as app_module
 from engine.web import senders
@@ -90,6 +90,7 @@ def serve(host: str, port: int, no_delivery: bool, no_folding: bool, demo: bool)
     async def banner_ctx(app: web.Application) -> AsyncIterator[None]:
         # Without folding here, nothing of this process's backlog comes before the banner.
         drained = _nothing_to_wait_for if no_folding else app[webhooks.PIPELINE].drained
+        collector.freeze_start_up()  # the last start-up context: the app, its pools and workers are up
         task = asyncio.create_task(banner.announce_when_ready(listening, drained, emit))
         yield
         task.cancel()  # stopped before the backlog was folded: no banner
@@ -185,6 +186,7 @@ def worker_command(metrics_port: int | None, metrics_host: str, fold: bool, no_d
         ) if fold else None
         if folding is not None and delivery is not None:
             folding.on_decisions.append(delivery.wake)  # what the folds made due goes out now, not at the next poll
+        collector.freeze_start_up()
         running = [(part, asyncio.create_task(part.run_forever())) for part in (folding, delivery) if part is not None]
         exporter = None if metrics_port is None else await metrics.serve_alone(store, metrics_host, metrics_port)
         stop = asyncio.Event()

@@ -77,17 +77,24 @@ INTAKE_RETRY_AFTER_SECONDS = 1
 
 #: Most events the pipeline folds per transaction (a group): the statements, thread hops and commit
 #: around a fold cost far more than its own work, and a group pays them once. bench/fold.py on SQLite
-#: (docs/performance.md): 1 → 116 events/s, 8 → 454, 16 → 530, 32 → 621, 64 → 555. Larger groups only
+#: (docs/performance.md): 1 → 116 events/s, 8 → 454, 16 → 530, 32 → 621, 64 → 555. Larger groups
 #: hold the writer (SQLite) and their firms' row locks (PostgreSQL) longer, and a group the database
-#: refuses is folded again one event at a time.
-PIPELINE_GROUP_SIZE = 32
+#: refuses is folded again one event at a time. 64 since the backlog of a 1,000 events/s load drains
+#: faster in one process (`bench/sustained.py --database sqlite --rates 1000 --fold-workers 0`, three runs
+#: each: 32 → 14.0–14.1k drained in 11.2–13.8 s, 64 → 13.3–13.5k in 8.7–9.7 s; p99 43–45 and 41–45 ms).
+PIPELINE_GROUP_SIZE = 64
 
 #: A group that has folded for this long ends early while received events wait for the SQLite
 #: writer, so acknowledgements are not held up behind a long group. Folding and acknowledging share
 #: one process: more here folds more during a webhook load and answers it later. Measured at 500
 #: events/s (docs/performance.md, *Folding*): 0 → ack p50 18–32 ms, backlog after 20 s 8.2–8.9k;
-#: 2 ms → 33–35 ms, 6.4–6.8k; 5 ms → 42–46 ms, 1.3–3.8k; before groups 23–32 ms, 8.6–9.0k.
-PIPELINE_GROUP_YIELD_SECONDS = 0.002
+#: 2 ms → 33–35 ms, 6.4–6.8k; 5 ms → 42–46 ms, 1.3–3.8k; before groups 23–32 ms, 8.6–9.0k. At 1,000
+#: events/s, once garbage collection no longer stopped the service (engine.telemetry.collector), groups
+#: cut at 2 ms held two or three events, whose claims, reads and commits cost more than their folds
+#: (PIPELINE_SHARE_UNDER_LOAD 0.5, groups of 32, p99 / backlog after 20 s / drained in): 2 ms → 28.5 ms,
+#: 16.6k, 14.8 s; 6 ms → 38–45 ms, 12.6–14.1k, 8.6–13.8 s (six runs); 8 ms → 53–57 ms, 13.3–13.5k;
+#: 10 ms → 50.6 ms, 11.6k, 9.2 s.
+PIPELINE_GROUP_YIELD_SECONDS = 0.006
 
 #: While events are arriving, the pipeline's folds may take at most this share of the time: after
 #: each group it rests for (1 − share) / share of the time the group took (from its claim to its
@@ -98,7 +105,10 @@ PIPELINE_GROUP_YIELD_SECONDS = 0.002
 #: 126 (PostgreSQL) acknowledged per s; 0.25 → 736 and 491. Resting only while handlers had work
 #: (ending the rest at the first quiet loop turns) acknowledged 176 and 336: folds resumed between a
 #: handler's steps. A larger backlog is the price; it is folded at full speed once the load stops.
-PIPELINE_SHARE_UNDER_LOAD = 0.25
+#: 0.5 since the service no longer stops for garbage collection (engine.telemetry.collector): on SQLite
+#: at 1,000 events/s with groups of 32 cut at 2 ms, 0.25 left 18.7k events after a 20 s load (p99 37.8 ms),
+#: 0.5 16.6k (28.5 ms); cut at 6 ms, 0.5 12.6–14.1k (38–45 ms), 0.6 13.9–15.9k (60–78 ms).
+PIPELINE_SHARE_UNDER_LOAD = 0.5
 
 #: Events count as arriving (PIPELINE_SHARE_UNDER_LOAD and PIPELINE_GATHER_SECONDS apply) for this
 #: long after one was stored.
@@ -121,9 +131,8 @@ PIPELINE_POLL_SECONDS = 1.0
 #: every 0.05 s). An empty poll is one indexed query.
 FOLD_WORKER_POLL_SECONDS = 0.2
 
-#: Most events a fold worker folds per transaction. Larger than PIPELINE_GROUP_SIZE: a fold worker
-#: shares no writer with acknowledgements (PostgreSQL), and on PostgreSQL a group's round trips, not
-#: its folds, set the pace. `bench/sustained.py --database postgres --rates 1000 --fold-workers 1`,
+#: Most events a fold worker folds per transaction (as PIPELINE_GROUP_SIZE now; chosen first here): on
+#: PostgreSQL a group's round trips, not its folds, set the pace. `bench/sustained.py --database postgres --rates 1000 --fold-workers 1`,
 #: two runs each, alternated: 32 → backlog 3,984 and 3,564 after the load, drained in 5.1 and 4.6 s,
 #: p99 17.4 and 17.7 ms; 64 → backlog 1 and 2, drained at once, p99 17.1 and 16.1 ms. (`bench/fold.py
 #: --database postgres`, a backlog of 2,000 in one process: 32 → 666/s, 64 → 757/s, 128 → 781/s.)

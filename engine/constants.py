@@ -111,6 +111,7 @@ PIPELINE_GROUP_YIELD_SECONDS = 0.006
 #: of 20 s at 1,000 events/s drained in 8.7–9.7 s (three runs, p99 41–45 ms) but a closed-loop load
 #: (bench/ingest.py) acknowledged 0.43× the bare handler; at 0.35 11.7 s and 0.53×; at 0.25 11.8 s
 #: (p99 40.5 ms) and 0.56×. Kept at 0.25: the closed-loop target is met and the drain is not, by 2 s.
+#: A fold worker (`policy-push worker --fold`) never rests: no webhook in its process stores events.
 PIPELINE_SHARE_UNDER_LOAD = 0.25
 
 #: Events count as arriving (PIPELINE_SHARE_UNDER_LOAD and PIPELINE_GATHER_SECONDS apply) for this

@@ -109,10 +109,6 @@ async def open_loop(port: int, requests: list[Request], rate: float, connections
         fold_cpu_after = [process_cpu_seconds(pid) for pid in run.fold_worker_pids]
         if run.fold_worker_pids and None not in fold_cpu_before + fold_cpu_after:
             run.fold_cores = sum(after - before for before, after in zip(fold_cpu_before, fold_cpu_after, strict=True)) / wall
-    if (dump := os.environ.get("LAT_DUMP")):
-        import json as _j
-        with open(dump, "a") as f:
-            f.write(_j.dumps({"wall_start": time.time() - (time.perf_counter() - start), "rate": rate, "pid": run.server_pid, "o": [(o, round(l, 4)) for o, l, _ in outcomes]}) + "\n")
     last_ack = start
     for index, (outcome, latency, _) in enumerate(outcomes):
         if outcome == "2xx":

@@ -135,9 +135,9 @@ PIPELINE_POLL_SECONDS = 1.0
 #: every 0.05 s). An empty poll is one indexed query.
 FOLD_WORKER_POLL_SECONDS = 0.2
 
-#: Most events a fold worker folds per transaction (as PIPELINE_GROUP_SIZE now; chosen first here): on
-#: PostgreSQL a group's round trips, not its folds, set the pace. `bench/sustained.py --database postgres --rates 1000 --fold-workers 1`,
-#: two runs each, alternated: 32 → backlog 3,984 and 3,564 after the load, drained in 5.1 and 4.6 s,
+#: Most events a fold worker folds per transaction (PIPELINE_GROUP_SIZE is the same now): on PostgreSQL
+#: a group's round trips, not its folds, set the pace. `bench/sustained.py --database postgres --rates 1000
+#: --fold-workers 1`, two runs each, alternated: 32 → backlog 3,984 and 3,564 after the load, drained in 5.1 and 4.6 s,
 #: p99 17.4 and 17.7 ms; 64 → backlog 1 and 2, drained at once, p99 17.1 and 16.1 ms. (`bench/fold.py
 #: --database postgres`, a backlog of 2,000 in one process: 32 → 666/s, 64 → 757/s, 128 → 781/s.)
 FOLD_WORKER_GROUP_SIZE = 64

@@ -25,7 +25,7 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 from connectors import sql_health
 from connectors import sql_models as models
 from engine import constants
-from engine.core import event_status, records, stores
+from engine.core import event_status, json_text, records, stores
 from engine.core.scopes import Scope
 from engine.notices import outbox
 
@@ -48,9 +48,9 @@ def create_engine(url: str, *, writer: bool = False, pool_size: int | None = Non
     (PostgreSQL) bounds the engine's connections; by default SQLAlchemy's pool (5, overflowing to 15)."""
     if not url.startswith("sqlite"):
         sized: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
-        return sa_asyncio.create_async_engine(url, pool_pre_ping=True, **sized)
+        return sa_asyncio.create_async_engine(url, pool_pre_ping=True, json_deserializer=json_text.decode, **sized)
     options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if writer else {}
-    engine = sa_asyncio.create_async_engine(url, **options)
+    engine = sa_asyncio.create_async_engine(url, json_deserializer=json_text.decode, **options)
 
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

@@ -16,10 +16,15 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+import orjson
+
+from engine.core import json_text
 
 GENESIS = "0" * 64
 
@@ -55,6 +60,7 @@ class Entry:
                 "prev_hash": self.prev_hash, "hash": self.hash}
 
 
+@functools.lru_cache(maxsize=16)  # a transaction chains all its entries at one instant
 def _at(value: datetime.datetime) -> str:
     return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -73,7 +79,7 @@ def chain(prev_hash: str, seq: int, at: datetime.datetime, draft: Draft) -> Entr
     """Chain `draft` after an entry whose hash is `prev_hash`."""
     # Round-trip the payload through JSON so what is hashed is exactly what is stored and read back.
     text = canonical(dict(draft.payload))
-    payload = json.loads(text)
+    payload = json_text.decode(text)
     # canonical(body), assembled around the payload's canonical text (the largest part, already
     # encoded) in sorted key order; verify() recomputes it the plain way, and tests/audit checks both agree.
     body = b"".join((
@@ -86,6 +92,10 @@ def chain(prev_hash: str, seq: int, at: datetime.datetime, draft: Draft) -> Entr
 
 
 def _scalar(value: Any) -> bytes:
+    # orjson writes a text or a 64-bit integer byte for byte as json.dumps(ensure_ascii=False) does
+    # (checked for every code point by tests/audit), in a fraction of the time; anything else the plain way.
+    if type(value) is str or (type(value) is int and -(2**63) <= value < 2**64):
+        return orjson.dumps(value)
     return json.dumps(value, ensure_ascii=False, default=str).encode()
 
 

@@ -60,6 +60,22 @@ def test_chain_hashes_the_documented_canonical_body(actor, action, subject_type,
     assert audit.verify([entry.as_json()], partial=True).ok
 
 
+
+def test_chain_encodes_every_character_and_integer_as_the_documented_canonical_json():
+    """chain() writes its texts and integers with a faster encoder than verify(); the two must agree byte
+    for byte on every code point (controls, quotes, backslashes, U+2028, astral characters) and on
+    integers at the edges of 64 bits, or a chained entry would fail verification."""
+    import datetime
+
+    at = datetime.datetime(2026, 12, 7, 1, 2, 3, 4, tzinfo=datetime.UTC)
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for seq in (1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 10**30):
+        entry = audit.chain(audit.GENESIS, seq, at, audit.Draft(every[:4096], every[-4096:], "decision", every))
+        body = {"seq": seq, "at": "2026-12-07T01:02:03.000004Z", "actor": every[:4096], "action": every[-4096:],
+                "subject_type": "decision", "subject_id": every, "payload": {}}
+        assert entry.hash == hashlib.sha256(audit.GENESIS.encode() + b"\n" + audit.canonical(body)).hexdigest()
+        assert audit.verify([entry.as_json()], partial=True).ok
+
 async def entries(store):
     return [e async for e in store.audit_entries()]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import operator
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,9 +32,10 @@ _DESIGNATION = models.RegionDesignation.__table__
 _DECISION = models.Decision.__table__
 _EXPLANATION = models.Explanation.__table__
 
-#: What judging a firm reads of its decisions (recording.context_of), without explanations and facts.
-_CONTEXT_COLUMNS = (
-    _DECISION.c.uscc, _DECISION.c.as_of, _DECISION.c.clause_id, _DECISION.c.cite, _DECISION.c.rule_version,
+#: What judging a firm reads of one of its decisions (recording.context_of), without explanation or facts:
+#: the id (to put them in order) first, then as_of and the outcome's six fields in matching.Decision's order.
+_CONTEXT_VALUES = (
+    _DECISION.c.id, _DECISION.c.as_of, _DECISION.c.clause_id, _DECISION.c.cite, _DECISION.c.rule_version,
     _DECISION.c.status, sa.cast(_DECISION.c.amount, sa.Float), _DECISION.c.period,
 )
 
@@ -217,20 +219,31 @@ class SqlFolding(sql_approvals.SqlApprovals):
             return {}
         mine = _DECISION.c.uscc.in_(list(usccs))
         latest = sa.select(sa.func.max(_DECISION.c.id)).where(mine).group_by(_DECISION.c.uscc, _DECISION.c.clause_id)
+        # One row per firm, its decisions as one JSON array built by the database: ~70 decisions a firm
+        # as rows cost the driver and SQLAlchemy ~3 µs each, which was most of a fold's reading.
+        array, aggregate = (sa.func.json_array, sa.func.json_group_array) if self.is_sqlite \
+            else (sa.func.json_build_array, sa.func.json_agg)
         rows = await connection.execute(
-            sa.select(*_CONTEXT_COLUMNS)
+            sa.select(_DECISION.c.uscc, aggregate(array(*_CONTEXT_VALUES), type_=sa.JSON))
             .where(mine & (_DECISION.c.id.in_(latest) | (_DECISION.c.status == matching.Verdict.MET.value)))
-            .order_by(_DECISION.c.id)
+            .group_by(_DECISION.c.uscc)
         )
         known: dict[str, list[tuple[datetime.date, matching.Decision]]] = {}
         decisions: dict[tuple[Any, ...], matching.Decision] = {}
-        for uscc, as_of, *outcome in rows:
-            key = tuple(outcome)
-            if (decision := decisions.get(key)) is None:
-                clause_id, cite, rule_version, verdict, amount, period = outcome
-                decision = decisions[key] = matching.Decision(
-                    clause_id=clause_id, cite=cite, rule_version=rule_version, status=matching.Verdict(verdict),
-                    amount=amount, period=period,
-                )
-            known.setdefault(uscc, []).append((as_of, decision))
+        dates: dict[str, datetime.date] = {}
+        for uscc, values in rows:
+            values.sort(key=operator.itemgetter(0))  # oldest first: neither database orders an aggregate's input here
+            firm = known[uscc] = []
+            for _id, as_of, clause_id, cite, rule_version, verdict, amount, period in values:
+                if amount is not None:
+                    amount = float(amount)  # PostgreSQL writes a whole float8 as a JSON integer
+                key = (clause_id, cite, rule_version, verdict, amount, period)
+                if (decision := decisions.get(key)) is None:
+                    decision = decisions[key] = matching.Decision(
+                        clause_id=clause_id, cite=cite, rule_version=rule_version, status=matching.Verdict(verdict),
+                        amount=amount, period=period,
+                    )
+                if (day := dates.get(as_of)) is None:
+                    day = dates[as_of] = datetime.date.fromisoformat(as_of)
+                firm.append((day, decision))
         return known

@@ -152,7 +152,7 @@ class Judge:
         ``inputs.normalise``): verdicts for every clause, explanations only for those that change."""
         met = self._met(attributes, overrides)
         # A stored Decision has the three fields a comparison reads: no Prior built per clause.
-        changed = [o for o in self._outcomes(attributes, overrides, previous, met) if o.changed]
+        changed = [o for o in self._outcomes(attributes, overrides, previous, met, changed_only=True) if o.changed]
         return self.explain(attributes, overrides, self._in_order(changed), met=met) if changed else []
 
     def _in_order(self, changed: Sequence[Outcome]) -> list[str]:
@@ -168,8 +168,10 @@ class Judge:
 
     def _outcomes(
         self, attributes: dict[str, Any], overrides: Mapping[str, Mapping[str, float]], priors: Mapping[str, _Stored],
-        met: frozenset[str],
+        met: frozenset[str], *, changed_only: bool = False,
     ) -> list[Outcome]:
+        """The outcomes :meth:`outcomes` describes; with `changed_only`, those that do not change a stored
+        decision may be left out (the pipeline records only changes)."""
         engine = self.engine is not None
         region = attributes.get("region")
         scope = self._scope(region)
@@ -182,22 +184,26 @@ class Judge:
             status = conditions(view)
             if status is MET and capped:
                 status = UNKNOWN  # reference.settle: place unknown, or data no event carries
-            results.append(self._outcome(clause, status, True, view, clause_id in met, engine, prior_of(clause_id)))
-        if not met <= scope.ids:
+            prior = prior_of(clause_id)
+            if changed_only and status is not MET and prior is not None and prior.status == status \
+                    and prior.amount is None and prior.rule_version == clause.rule_version and clause_id not in met:
+                continue  # what _outcome finds for most clauses on most events: no amount, nothing changed
+            results.append(self._outcome(clause, status, True, view, clause_id in met, engine, prior))
+        outside = met - scope.ids
+        if outside:
             # durable-rules fired for a clause that cannot reach the firm: judge that one in full too,
             # so the disagreement is handled exactly as the pipeline's matcher handles it.
             run = reference.Run(region, self.as_of)
-            for clause_id in sorted(met - scope.ids):
+            for clause_id in sorted(outside):
                 if clause_id in self.by_id:
                     clause = self.by_id[clause_id]
                     view = {**attributes, **((overrides or {}).get(clause_id) or {})}
                     status, in_scope = run.status(clause, view, self.conditions[clause_id])
                     results.append(self._outcome(clause, status, in_scope, view, True, engine, prior_of(clause_id)))
         if priors:
-            judged = {outcome.clause_id for outcome in results}
             for clause_id, prior in priors.items():
                 # A clause that no longer reaches the firm is not_met; worth a row only as a change.
-                if clause_id not in judged and clause_id in self.by_id \
+                if clause_id not in scope.ids and clause_id not in outside and clause_id in self.by_id \
                         and not _same(prior, NOT_MET, self.by_id[clause_id].rule_version, None):
                     results.append(Outcome(clause_id, NOT_MET, None, False, True, prior))
         return results

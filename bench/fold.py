@@ -4,7 +4,8 @@ against groups of events per transaction (engine.constants.PIPELINE_GROUP_SIZE).
 For each database and group size: a fresh migrated database, N VAT returns over 200 firms stored
 first (the shape of bench/sustained.py's load: each firm's first return makes ~70 decisions, later
 ones rarely change any), then one timed `Pipeline.run_once()` with the real catalogue matcher
-(`engine.catalogue.default_matcher()`), until nothing is pending. Group size 1 is the baseline:
+(`engine.catalogue.default_matcher()`), until nothing is pending, with start-up frozen out of the
+garbage collector as in `serve` (engine.telemetry.collector). Group size 1 is the baseline:
 what the pipeline did before it grouped events. Prints a Markdown table for docs/performance.md.
 
     .venv/bin/python bench/fold.py [--events 600 2000] [--database sqlite|postgres ...] [--group-sizes 1 32] [--rounds 3]
@@ -29,6 +30,7 @@ from connectors import sql_storage
 from engine import constants
 from engine.ingest import admission, pipeline, validation
 from engine.judging import catalogue
+from engine.telemetry import collector
 from tests import factories
 
 FIRMS = 200
@@ -68,6 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     matcher = catalogue.default_matcher()
+    collector.freeze_start_up()  # as `serve` and `worker` do once started: folding runs in such a process
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for kind in args.database or ["sqlite", "postgres"]:

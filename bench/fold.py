@@ -46,17 +46,18 @@ def events(count: int) -> list:
     return stored
 
 
-async def fold(url: str, backlog: list, matcher, group_size: int) -> float:
-    """Seconds `run_once` takes to fold the whole backlog."""
+async def fold(url: str, backlog: list, matcher, group_size: int) -> tuple[float, float]:
+    """Seconds `run_once` takes to fold the whole backlog, and the CPU seconds this process spent on it
+    (its event loop and aiosqlite's thread; not PostgreSQL's backends)."""
     store = sql_storage.SqlStorage(url)
     await store.open()
     try:
         await store.add_events(backlog)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         handled = await pipeline.Pipeline(store, matcher, group_size=group_size).run_once()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert handled == len(backlog) and await store.count_pending_events() == 0
-        return elapsed
+        return elapsed, cpu
     finally:
         await store.close()
 
@@ -81,10 +82,12 @@ def main() -> None:
                     for size in args.group_sizes:
                         url = fresh_database(kind, pathlib.Path(workdir), f"fold_{count}_{size}_{round_}")
                         try:
-                            seconds[size].append(asyncio.run(fold(url, backlog, matcher, size)))
+                            elapsed, cpu = asyncio.run(fold(url, backlog, matcher, size))
                         finally:
                             drop_database(url)
-                        print(f"{kind} {count} events, group {size}: {count / seconds[size][-1]:,.0f}/s", flush=True)
+                        seconds[size].append(elapsed)
+                        print(f"{kind} {count} events, group {size}: {count / elapsed:,.0f}/s, "
+                              f"{cpu / count * 1e6:,.0f} µs of this process's CPU per event", flush=True)
                 base = count / statistics.median(seconds[args.group_sizes[0]])
                 for size in args.group_sizes:
                     rate = count / statistics.median(seconds[size])

@@ -32,6 +32,23 @@ def stopped(process: subprocess.Popen) -> int:
     return process.wait(timeout=60)
 
 
+async def frozen_objects(port: int, process: subprocess.Popen) -> float:
+    """What /metrics at `port` says start-up froze out of the garbage collector, once it answers."""
+    deadline = asyncio.get_running_loop().time() + DEADLINE_SECONDS
+    async with aiohttp.ClientSession() as session:
+        while True:
+            assert process.poll() is None, "the process exited"
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    page = await response.text()
+                    break
+            except aiohttp.ClientConnectionError:
+                assert asyncio.get_running_loop().time() < deadline, "no /metrics"
+                await asyncio.sleep(0.1)  # polling a condition with a deadline
+    [value] = [line.split()[1] for line in page.splitlines() if line.startswith("policy_push_gc_frozen_objects ")]
+    return float(value)
+
+
 async def post_when_listening(port: int, process: subprocess.Popen, deliveries: list[tuple[bytes, dict[str, str]]]) -> list[int]:
     """Post each signed delivery once the service at `port` answers; their statuses."""
     deadline = asyncio.get_running_loop().time() + DEADLINE_SECONDS
@@ -65,6 +82,9 @@ async def test_serve_without_folding_leaves_events_to_a_fold_worker_which_judges
     service = spawn("serve", "--no-folding", "--no-delivery", "--port", str(port), env=env)
     try:
         assert await post_when_listening(port, service, deliveries) == [202, 202]
+        # Started, it froze what start-up left (the catalogue, compiled rules, templates...) out of the
+        # collector's reach: full collections walking them had stopped it for ~100 ms at a time.
+        assert await frozen_objects(port, service) > 10_000
     finally:
         assert stopped(service) == 0
 
@@ -75,8 +95,10 @@ async def test_serve_without_folding_leaves_events_to_a_fold_worker_which_judges
         assert await store.count_pending_events() == 2
         assert await store.get_firm(FIRM) is None
 
-        folder = spawn("worker", "--fold", "--no-delivery", env=env)
+        metrics_port = test_crash.free_port()
+        folder = spawn("worker", "--fold", "--no-delivery", "--metrics-port", str(metrics_port), env=env)
         try:
+            assert await frozen_objects(metrics_port, folder) > 10_000  # as `serve` does, before its work starts
             deadline = asyncio.get_running_loop().time() + DEADLINE_SECONDS
             while await store.count_pending_events():
                 assert folder.poll() is None, "the fold worker exited"

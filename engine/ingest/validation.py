@@ -88,7 +88,15 @@ def _check_uscc(value: object) -> bool:
     if isinstance(value, str):
         if value != value.strip().upper():
             raise ValueError("must be written in upper case without spaces")
-        stdnum_uscc.validate(value)
+        _valid_uscc(value)
+    return True
+
+
+@functools.lru_cache(maxsize=constants.VALID_USCCS_KEPT)
+def _valid_uscc(value: str) -> bool:
+    """python-stdnum's check of `value`, raising its reason; only a USCC that passed is remembered (a
+    raised exception is not cached), so a firm's later events skip it."""
+    stdnum_uscc.validate(value)
     return True
 
 
@@ -126,10 +134,13 @@ def _check_date(value: object) -> bool:
     return True
 
 
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
+
+
 @_formats.checks("date-time", raises=ValueError)
 def _check_datetime(value: object) -> bool:
     if isinstance(value, str):
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})", value):
+        if not _DATE_TIME.fullmatch(value):
             raise ValueError("must be an ISO 8601 date-time with a UTC offset, e.g. 2022-05-01T09:00:00+08:00")
         try:  # stored in UTC: 0001-01-01T00:00:00+08:00 (or 9999-12-31T23:00:00-08:00) has no UTC instant
             datetime.datetime.fromisoformat(value).astimezone(datetime.UTC)
@@ -212,6 +223,11 @@ def _event_id_pattern() -> str:
     return _envelope_schema()["properties"]["id"]["pattern"]
 
 
+@functools.cache
+def _event_id() -> re.Pattern[str]:
+    return re.compile(_event_id_pattern())
+
+
 def event_types(registry: Registry = REGISTRY) -> tuple[str, ...]:
     """Every event type the registry knows, sorted."""
     return registry.names()
@@ -282,7 +298,7 @@ def validate(
         problems.append(Problem("/id", "is required on every item of a batch"))
     if webhook_id is not None and "id" in item and item["id"] != webhook_id:
         problems.append(Problem("/id", "must equal the webhook-id header when given"))
-    if webhook_id is not None and not re.fullmatch(_event_id_pattern(), webhook_id):
+    if webhook_id is not None and not _event_id().fullmatch(webhook_id):
         # The header is the event's id: held to the rule an `id` in the body is held to.
         problems.append(Problem("/id", f"the webhook-id header is the event id and must match {_event_id_pattern()}"))
     occurred_at = _parse_datetime(item.get("occurred_at"))

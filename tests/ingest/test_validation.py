@@ -33,6 +33,11 @@ def test_uscc_check_digit_is_verified():
     wrong = good[:-1] + ("A" if good[-1] != "A" else "B")
     assert "checksum" in problems(factories.event(firm=wrong))["/uscc"].lower()
     assert "upper case" in problems(factories.event(firm=good.lower()))["/uscc"]
+    # Valid USCCs are remembered between events (a firm's next event skips the check); a refused one
+    # is refused again, however often it comes, and a remembered one is still accepted.
+    assert validation.validate(factories.event(firm=good), webhook_id="msg_1").uscc == good
+    assert "checksum" in problems(factories.event(firm=wrong))["/uscc"].lower()
+    assert validation.validate(factories.event(firm=good), webhook_id="msg_1").uscc == good
 
 
 @pytest.mark.parametrize(

@@ -32,35 +32,31 @@ def stopped(process: subprocess.Popen) -> int:
     return process.wait(timeout=60)
 
 
+async def get_when_listening(session: aiohttp.ClientSession, url: str, process: subprocess.Popen) -> str:
+    """GET `url` once the process serving it answers; the body."""
+    deadline = asyncio.get_running_loop().time() + DEADLINE_SECONDS
+    while True:
+        assert process.poll() is None, "the process exited"
+        try:
+            async with session.get(url) as response:
+                return await response.text()
+        except aiohttp.ClientConnectionError:
+            assert asyncio.get_running_loop().time() < deadline, f"nothing answered at {url}"
+            await asyncio.sleep(0.1)  # polling a condition with a deadline
+
+
 async def frozen_objects(port: int, process: subprocess.Popen) -> float:
     """What /metrics at `port` says start-up froze out of the garbage collector, once it answers."""
-    deadline = asyncio.get_running_loop().time() + DEADLINE_SECONDS
     async with aiohttp.ClientSession() as session:
-        while True:
-            assert process.poll() is None, "the process exited"
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
-                    page = await response.text()
-                    break
-            except aiohttp.ClientConnectionError:
-                assert asyncio.get_running_loop().time() < deadline, "no /metrics"
-                await asyncio.sleep(0.1)  # polling a condition with a deadline
+        page = await get_when_listening(session, f"http://127.0.0.1:{port}/metrics", process)
     [value] = [line.split()[1] for line in page.splitlines() if line.startswith("policy_push_gc_frozen_objects ")]
     return float(value)
 
 
 async def post_when_listening(port: int, process: subprocess.Popen, deliveries: list[tuple[bytes, dict[str, str]]]) -> list[int]:
     """Post each signed delivery once the service at `port` answers; their statuses."""
-    deadline = asyncio.get_running_loop().time() + DEADLINE_SECONDS
     async with aiohttp.ClientSession() as session:
-        while True:
-            assert process.poll() is None, "serve exited"
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz"):
-                    break
-            except aiohttp.ClientConnectionError:
-                assert asyncio.get_running_loop().time() < deadline, "serve never listened"
-                await asyncio.sleep(0.1)  # polling a condition with a deadline
+        await get_when_listening(session, f"http://127.0.0.1:{port}/healthz", process)
         statuses = []
         for data, headers in deliveries:
             async with session.post(f"http://127.0.0.1:{port}/webhooks/events", data=data, headers=headers) as response:

@@ -80,12 +80,13 @@ async def _postmaster() -> int | None:
     connection = await asyncpg.connect(_common.PG_ADMIN)
     try:
         backend = await connection.fetchval("SELECT pg_backend_pid()")
+        # Read while the connection is open: once closed, its backend exits and /proc forgets it.
+        try:
+            status = Path(f"/proc/{backend}/status").read_text()
+        except OSError:
+            return None  # a server elsewhere
     finally:
         await connection.close()
-    try:
-        status = Path(f"/proc/{backend}/status").read_text()
-    except OSError:
-        return None  # a server elsewhere
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
 
 

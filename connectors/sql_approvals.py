@@ -12,7 +12,7 @@ from connectors import sql_models as models
 from connectors import sql_notice_creation
 from engine import audit
 from engine.core import records
-from engine.notices import approvals
+from engine.notices import approvals, notice_rules
 
 _SETTING = models.ClauseSetting.__table__
 _DECISION = models.Decision.__table__
@@ -66,7 +66,8 @@ class SqlApprovals(sql_notice_creation.SqlNoticeCreation, approvals.ApprovalStor
                             {"uscc": d.uscc, "clause_id": d.decision.clause_id, "reason": reason})
                 for d in pending
             ]
-            await self._audit(connection, drafts)
             if approve:
-                await self._create_notices(connection, [(d.uscc, d.id, d.decision) for d in pending], now)
+                created = await self._insert_notices(connection, [(d.uscc, d.id, d.decision) for d in pending], now)
+                drafts += [notice_rules.created_audit(notice, actor) for notice in created]
+            await self._audit(connection, drafts)  # last (sql_audit)
             return [d.id for d in pending]

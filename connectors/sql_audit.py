@@ -3,6 +3,13 @@
 Appends take the chain's tail inside the caller's transaction: SQLite has one writer; on
 PostgreSQL a transaction-scoped advisory lock serialises appenders, so two never chain onto the
 same entry.
+
+That lock is the last a transaction takes: it appends its entries after every write that could wait
+for another transaction (an insert of a row another may hold uncommitted, a row another has locked),
+so the lock is held for little more than reading the tail, inserting the entries and the commit, and
+its holder never waits for another transaction. Taken earlier, it made every writer's inserts one
+queue (a backfill's two processes waited for each other a third of the time), and a holder waiting
+for a firm another transaction had locked, while that one waited for the chain, was a deadlock.
 """
 
 from __future__ import annotations
@@ -31,19 +38,13 @@ AUDIT_LOCK_KEY = 0x61756469
 class SqlAudit(sql_firms.SqlFirms, audit.AuditStore):
     """AuditStore on SQL."""
 
-    async def _lock_chain(self, connection: sa_asyncio.AsyncConnection) -> None:
-        """Take the chain's lock for the rest of the transaction (PostgreSQL; SQLite has one writer)."""
-        if not self.is_sqlite:
-            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
-
-    async def _audit(
-        self, connection: sa_asyncio.AsyncConnection, drafts: Sequence[audit.Draft], *, locked: bool = False
-    ) -> list[audit.Entry]:
-        """Append `drafts` to the chain in the caller's transaction (`locked`: it holds `_lock_chain` already)."""
+    async def _audit(self, connection: sa_asyncio.AsyncConnection, drafts: Sequence[audit.Draft]) -> list[audit.Entry]:
+        """Append `drafts` to the chain in the caller's transaction, as its last write (see the module docstring)."""
         if not drafts:
             return []
-        if not locked:
-            await self._lock_chain(connection)
+        if not self.is_sqlite:
+            # Held until the commit (PostgreSQL; SQLite has one writer).
+            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
         tail = (await connection.execute(sa.select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1))).first()
         seq, prev = (tail.seq, tail.hash) if tail else (0, audit.GENESIS)
         now = datetime.datetime.now(datetime.UTC)

@@ -273,8 +273,6 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         self, connection: sa_asyncio.AsyncConnection, draft: _Draft, actor: str, as_of: dt.date
     ) -> tuple[int, int, int]:
         """Insert a draft that holds, its ids drawn now; how many decisions, of them pending approval, and notices."""
-        # The chain's lock before explanations and notices, as every writer of them takes it (SqlFolding.record_batches).
-        await self._lock_chain(connection)
         # Another writer may have stored some of them since the draft: those are skipped.
         await sql_folding.store_explanations(connection, draft.explanations)
         ids = await sql_bulk.next_ids(connection, _DECISION, len(draft.decision_rows))
@@ -293,8 +291,9 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
             member["id"] = ids[member["id"]]
         for member in members:
             member["decision_id"] = ids[member["decision_id"]]
-        # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries).
-        await self._audit(connection, [summaries.summary(actor, as_of, draft.decision_members, members)], locked=True)
+        # One audit entry for the batch, a hash over what it recorded (engine.audit.summaries); last, as the
+        # chain's lock is held from there to the commit (sql_audit).
+        await self._audit(connection, [summaries.summary(actor, as_of, draft.decision_members, members)])
         return len(ids), draft.pending, len(members)
 
     async def _keep_statistics(self, written: int) -> None:

@@ -63,8 +63,9 @@ def decision_row(
 
 async def store_explanations(connection: sa_asyncio.AsyncConnection, encoded: Iterable[firm_input.Encoded]) -> None:
     """Store the explanations of decisions about to be inserted, each distinct one once, in the caller's
-    transaction. On PostgreSQL the caller holds the audit chain's lock (every writer of decisions takes
-    it first), so no other transaction can hold an uncommitted copy for this insert to wait on."""
+    transaction. On PostgreSQL another writer may hold an uncommitted copy of one, which this insert
+    then waits for; every writer inserts them in the order of their hashes, so of two writers storing
+    some of the same texts one may wait for the other, never each for the other."""
     texts = {e.explanation_sha256: e.explanation for e in encoded}
     await _EXPLANATIONS.insert(connection, sorted(texts.items()))
 
@@ -172,9 +173,6 @@ class SqlFolding(sql_approvals.SqlApprovals):
         pending = [(index, uscc, d, approvals.gated(d, gates)) for index, batch in enumerate(batches) for uscc, d in batch.decisions]
         encoded = [e for batch in batches for e in (batch.encoded or [firm_input.encode(d) for _uscc, d in batch.decisions])]
         if pending:
-            # The chain's lock before explanations and notices, as every writer of them takes it: an insert of
-            # either may wait for another transaction's insert of the same row, which must not wait for us.
-            await self._lock_chain(connection)
             await store_explanations(connection, encoded)
         ids = await sql_bulk.next_ids(connection, _DECISION, len(pending))
         await DECISIONS.insert(connection, [
@@ -201,7 +199,8 @@ class SqlFolding(sql_approvals.SqlApprovals):
             for recorded in by_batch:
                 drafts += [recording.decision_audit(r, actor) for r in recorded]
                 drafts += [notice_rules.created_audit(n, actor) for r in recorded for n in noticed.get(r.id, ())]
-        await self._audit(connection, drafts, locked=True)
+        # Last: the chain's lock is held from here to the commit (sql_audit).
+        await self._audit(connection, drafts)
         return by_batch, len(created)
 
     async def judging_context(

@@ -66,19 +66,6 @@ _TOLD = (_NOTICE.c.uscc, _NOTICE.c.clause_id, _NOTICE.c.channel, _NOTICE.c.perio
 class SqlNoticeCreation(sql_notices.SqlNotices):
     """Creates the notices stored decisions entitle, in the caller's transaction (see the module docstring)."""
 
-    async def _create_notices(
-        self,
-        connection: sa_asyncio.AsyncConnection,
-        stored: Sequence[tuple[str, int, matching.Decision]],
-        now: datetime.datetime,
-        actor: str = "pipeline",
-    ) -> int:
-        """Called inside the transaction that stored the decisions ((uscc, decision id, decision) each);
-        returns how many notices it created."""
-        created = await self._insert_notices(connection, stored, now)
-        await self._audit(connection, [notice_rules.created_audit(r, actor) for r in created])
-        return len(created)
-
     async def _insert_notices(
         self,
         connection: sa_asyncio.AsyncConnection,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engine import storage
+from engine.backfill import runner
 from engine.ingest import pipeline, synth
 from engine.judging.catalogue import durable, loader
 from tests import factories
@@ -55,3 +57,11 @@ def wrong_rules(tmp_path: Path) -> Path:
 
 def wrong_matcher(tmp_path: Path) -> durable.DurableMatcher:
     return durable.DurableMatcher(loader.load(wrong_rules(tmp_path)))
+
+
+async def judged_batch(store: storage.Storage, production_matcher: Any, tmp_path: Path, as_of: dt.date) -> list[Any]:
+    """The three 西宁 firms judged by the pipeline under the mis-encoded threshold, then re-judged under the
+    corrected one (月销售额15万元(含)以下): the batch's changes, not yet written."""
+    await ingest(store, wrong_matcher(tmp_path), qinghai_vat_firms())
+    judged = runner.judge.Judge(production_matcher, as_of, frozenset({CLAUSE}))
+    return list((await runner.judge_batch(store, judged, "", "~", dry_run=False, list_changes=0)).changes)

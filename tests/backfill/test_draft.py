@@ -9,24 +9,15 @@ import datetime as dt
 import pytest
 
 from engine import audit
-from engine.backfill import runner
 from tests.backfill import helpers
 from tests.conftest import SQL_BACKENDS
 
 AS_OF = dt.date(2022, 4, 15)
 
 
-async def _judged_batch(store, production_matcher, tmp_path):
-    """The three 西宁 firms judged by the pipeline under the mis-encoded threshold, then re-judged under the
-    corrected one (月销售额15万元(含)以下): the batch's changes, not yet written."""
-    await helpers.ingest(store, helpers.wrong_matcher(tmp_path), helpers.qinghai_vat_firms())
-    judged = runner.judge.Judge(production_matcher, AS_OF, frozenset({helpers.CLAUSE}))
-    return (await runner.judge_batch(store, judged, "", "~", dry_run=False, list_changes=0)).changes
-
-
 @pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 async def test_a_gate_set_after_the_batch_was_made_holds_its_notices(store, production_matcher, tmp_path, monkeypatch):
-    changes = await _judged_batch(store, production_matcher, tmp_path)
+    changes = await helpers.judged_batch(store, production_matcher, tmp_path, AS_OF)
     made = type(store)._draft
 
     async def draft_then_gate(self, *args):
@@ -45,7 +36,7 @@ async def test_a_gate_set_after_the_batch_was_made_holds_its_notices(store, prod
 
 @pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 async def test_a_batch_told_meanwhile_is_not_told_twice(store, production_matcher, tmp_path, monkeypatch):
-    changes = await _judged_batch(store, production_matcher, tmp_path)
+    changes = await helpers.judged_batch(store, production_matcher, tmp_path, AS_OF)
     made = type(store)._draft
     told_meanwhile = [c for c in changes if c.uscc == helpers.AT_THRESHOLD]
 

@@ -189,6 +189,14 @@ class SqlBackfill(sql_folding.SqlFolding, store.BackfillStore):
         # Everything that does not need the write lock is made before taking it, so that the processes
         # writing their batches side by side hold it in turn only for what must be done under it.
         draft = await self._draft(changes, as_of)
+        if draft.explanations and not self.is_sqlite:
+            # Committed in a transaction of their own: processes judging alike firms store the same new
+            # texts at once, and an insert of one waits for another transaction's uncommitted copy, which in
+            # the batch's transaction would have made each writer wait for the other's whole batch. A text
+            # stored for a batch that then fails is kept, unreferenced: it is named by its content.
+            async with self._write() as connection:
+                await sql_folding.store_explanations(connection, draft.explanations)
+            draft.explanations = []
         async with self._write() as connection:
             query = sa.select(_FIRM.c.uscc, _FIRM.c.events_applied).where(_FIRM.c.uscc.in_(draft.firms)).order_by(_FIRM.c.uscc)
             versions = dict((await connection.execute(query if self.is_sqlite else query.with_for_update())).all())

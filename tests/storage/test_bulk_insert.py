@@ -4,6 +4,8 @@ ruled that out, so a repeat is a bug); an explanation already stored is skipped 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -15,6 +17,7 @@ from tests.conftest import SQL_BACKENDS
 from tests.notices import helpers
 
 _NOTICE = models.Notice.__table__
+_DECISION = models.Decision.__table__
 
 
 @pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
@@ -45,3 +48,33 @@ async def test_an_explanation_already_stored_is_left_as_it_is(store):
     async with store.write() as connection:
         rows = (await connection.execute(sa.select(models.Explanation.__table__))).all()
     assert [(row.sha256, row.body) for row in rows] == [(encoded.explanation_sha256, {"why": "两次"})]
+
+
+@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
+async def test_decisions_inserted_first_belong_to_the_transaction(store):
+    """Decisions go in by binary COPY on PostgreSQL: as the first statement of a transaction that then
+    fails they are not kept, and once kept they read back as they were given."""
+    await helpers.feed(store, *helpers.eligible_firm_events())
+    async with store.write() as connection:
+        stored = (await connection.execute(sa.select(_DECISION).order_by(_DECISION.c.id).limit(3))).mappings().all()
+        last = (await connection.execute(sa.select(sa.func.max(_DECISION.c.id)))).scalar_one()
+    columns = sql_folding.DECISIONS.columns
+    copies = [
+        tuple(last + 1 + k if name == "id" else json.dumps(row[name], ensure_ascii=False) if name == "facts" else row[name]
+              for name in columns)
+        for k, row in enumerate(stored)
+    ]
+
+    class Failed(Exception):
+        pass
+
+    with pytest.raises(Failed):
+        async with store.write() as connection:
+            await sql_folding.DECISIONS.insert(connection, copies)
+            raise Failed
+    async with store.write() as connection:
+        assert (await connection.execute(sa.select(sa.func.max(_DECISION.c.id)))).scalar_one() == last
+        await sql_folding.DECISIONS.insert(connection, copies)
+    async with store.write() as connection:
+        kept = (await connection.execute(sa.select(_DECISION).where(_DECISION.c.id > last).order_by(_DECISION.c.id))).mappings().all()
+    assert [{**row, "id": None} for row in kept] == [{**row, "id": None} for row in stored]

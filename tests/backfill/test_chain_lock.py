@@ -1,8 +1,8 @@
 """On PostgreSQL the audit chain's advisory lock is every writer's last (connectors/sql_audit.py): a
 transaction appends its audit entries after every write that could wait for another transaction. A
-writer holding it earlier made every
-other writer's inserts wait behind its own, and, holding it, waited for rows other transactions had
-locked while they waited for the chain: a deadlock, which PostgreSQL ends by failing one of them.
+writer holding it earlier made every other writer's inserts wait behind its own, and, holding it,
+waited for rows other transactions had locked while they waited for the chain: a deadlock, which
+PostgreSQL ends by failing one of them.
 
 Each test holds the chain from a connection of its own, so that the writers under test line up behind
 it in a known order, and watches where they wait in ``pg_stat_activity``."""

@@ -58,6 +58,7 @@ async def test_decisions_inserted_first_belong_to_the_transaction(store):
     async with store.write() as connection:
         stored = (await connection.execute(sa.select(_DECISION).order_by(_DECISION.c.id).limit(3))).mappings().all()
         last = (await connection.execute(sa.select(sa.func.max(_DECISION.c.id)))).scalar_one()
+    assert len(stored) >= 2  # several rows in one COPY; with none, nothing below would be checked
     columns = sql_folding.DECISIONS.columns
     copies = [
         tuple(last + 1 + k if name == "id" else json.dumps(row[name], ensure_ascii=False) if name == "facts" else row[name]

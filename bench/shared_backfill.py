@@ -13,9 +13,14 @@ catalogue as of a date inside most windows and recording every decision, notice 
   with ``--join``).
 
 Both record the same decisions and notices (checked: the counts must be equal), so the ratio is the
-same work done two ways; ``scaling`` is the 2-worker run's speed over the 1-worker run's.
+same work done two ways; ``scaling`` is the 2-worker run's speed over the 1-worker run's. Each run also
+reports the peak RSS of the command's processes together (sampled every 0.2 s), what the database grew
+by per firm (``pg_database_size``: tables, indexes, TOAST), and the CPU per firm of the command and of
+the server. Given several sizes (``--firms 10000 100000 1000000``) it says whether the rate holds as
+the size grows (``linear?``); ``--ways shared`` skips the handed-out runs (a million takes minutes).
 
-    .venv/bin/python bench/shared_backfill.py [--firms 10000] [--workers 1 2] [--as-of 2022-07-15]
+    .venv/bin/python bench/shared_backfill.py [--firms 10000 …] [--workers 1 2] [--ways handed-out shared]
+                                              [--as-of 2022-07-15]
 """
 
 from __future__ import annotations
@@ -25,11 +30,9 @@ import asyncio
 import json
 import os
 import platform
-import resource
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +40,9 @@ sys.path.insert(0, str(HERE))
 
 import _common  # noqa: E402
 import backfill as backfill_bench  # noqa: E402
+
+#: The two ways a backfill's batches reach its processes, as the tables name them.
+WAYS = ("handed out", "shared")
 
 
 def _pg_url(database: str) -> str:
@@ -107,27 +113,36 @@ def _server_cpu(postmaster: int | None) -> float | None:
     return total / tick
 
 
+async def _size(url: str) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return await connection.fetchval("SELECT pg_database_size(current_database())")
+    finally:
+        await connection.close()
+
+
 def measure(template_name: str, as_of: str, workers: int, shared: bool) -> dict[str, object]:
+    """One run of the real command on a fresh copy of the template: wall time, the command's CPU and
+    peak RSS (all its processes), the server's CPU, what it recorded and what the database grew by."""
     name = f"policy_push_bench_run_{secrets.token_hex(4)}"
     asyncio.run(_common._pg(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
     url = _pg_url(name)
     postmaster = asyncio.run(_postmaster())
     try:
-        args = ["backfill", "--all", "--as-of", as_of, "--workers", str(workers), "--json"] + (["--shared"] if shared else [])
-        server_before, client_before = _server_cpu(postmaster), resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        done = _cli(url, *args)
-        wall = time.perf_counter() - started
-        server_after, client_after = _server_cpu(postmaster), resource.getrusage(resource.RUSAGE_CHILDREN)
-        client = (client_after.ru_utime + client_after.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
+        size_before = asyncio.run(_size(url))
+        args = ["--all", "--as-of", as_of, "--workers", str(workers)] + (["--shared"] if shared else [])
+        server_before = _server_cpu(postmaster)
+        run = backfill_bench.run_backfill(url, args)
+        server_after = _server_cpu(postmaster)
         server = None if server_before is None or server_after is None else server_after - server_before
-        if done.returncode != 0:
-            raise SystemExit(f"backfill failed:\n{done.stderr[-3000:]}")
-        report = json.loads(done.stdout)
+        report = run["report"]
         decisions, notices, audit = asyncio.run(_counts(url))
         firms = report["run_firms"] if shared else report["firms"]
-        return {"wall": wall, "firms": firms, "decisions": decisions, "notices": notices, "audit": audit,
-                "client_cpu": client, "server_cpu": server}
+        return {"wall": run["wall"], "firms": firms, "decisions": decisions, "notices": notices, "audit": audit,
+                "client_cpu": run["cpu"], "server_cpu": server, "peak_rss": run["peak_rss"],
+                "grown": asyncio.run(_size(url)) - size_before}
     finally:
         _common.drop_database(url)
 
@@ -138,41 +153,70 @@ def _per_firm(run: dict[str, object], firms: int) -> str:
     return f"{1000 * run['client_cpu'] / firms:.2f} / {server_text}"  # type: ignore[operator]
 
 
+def _cell(run: dict[str, object] | None, firms: int) -> str:
+    if run is None:
+        return "– | –"
+    return f"{run['wall']:.1f} | {firms / run['wall']:,.0f}"  # type: ignore[operator]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--firms", type=int, default=10_000)
+    parser.add_argument("--firms", type=int, nargs="+", default=[10_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--ways", nargs="+", choices=["handed-out", "shared"], default=["handed-out", "shared"],
+                        help="which ways to run (both, and their ratio, by default)")
     parser.add_argument("--as-of", default="2022-07-15")
     options = parser.parse_args()
     load = os.getloadavg()
     print(f"# {platform.machine()}, {os.cpu_count()} CPUs, load {load[0]:.2f}; PostgreSQL at {_common.PG_ADMIN.rsplit('@', 1)[-1]}")
-    name = template(options.firms)
-    try:
-        rows = []
-        for workers in options.workers:
-            handed = measure(name, options.as_of, workers, shared=False)
-            claimed = measure(name, options.as_of, workers, shared=True)
-            if (handed["decisions"], handed["notices"], handed["audit"]) != (claimed["decisions"], claimed["notices"], claimed["audit"]):
-                raise SystemExit(f"the two ways recorded different work: {handed} vs {claimed}")
-            rows.append((workers, handed, claimed))
-        print(f"\n{options.firms:,} firms, as of {options.as_of}, every decision/notice/audit entry written\n")
-        print("| workers | handed out (s) | firms/s | shared: each claims and writes (s) | firms/s | shared ÷ handed out |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for workers, handed, claimed in rows:
-            print(f"| {workers} | {handed['wall']:.1f} | {options.firms / handed['wall']:,.0f} | {claimed['wall']:.1f} | "
-                  f"{options.firms / claimed['wall']:,.0f} | {handed['wall'] / claimed['wall']:.2f}× |")
-        if len(rows) > 1:
-            first, last = rows[0], rows[-1]
-            print(f"\nscaling {first[0]} → {last[0]} workers: handed out {first[1]['wall'] / last[1]['wall']:.2f}×, "
-                  f"shared {first[2]['wall'] / last[2]['wall']:.2f}×")
-        print("\nCPU per firm (ms): the command's processes / the PostgreSQL server")
-        for workers, handed, claimed in rows:
-            print(f"  {workers} worker(s): handed out {_per_firm(handed, options.firms)}; shared {_per_firm(claimed, options.firms)}")
-        print(f"recorded per run: {rows[0][1]['decisions']:,} decisions, {rows[0][1]['notices']:,} notices, "
-              f"{rows[0][1]['audit']:,} audit entries (equal in every run)")
-        print(f"\ncommand: .venv/bin/python bench/shared_backfill.py --firms {options.firms} --workers {' '.join(map(str, options.workers))}")
-    finally:
-        asyncio.run(_common._pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    rows = []
+    for firms in options.firms:
+        name = template(firms)
+        try:
+            for workers in options.workers:
+                handed = measure(name, options.as_of, workers, shared=False) if "handed-out" in options.ways else None
+                claimed = measure(name, options.as_of, workers, shared=True) if "shared" in options.ways else None
+                if handed and claimed and (handed["decisions"], handed["notices"], handed["audit"]) != (
+                        claimed["decisions"], claimed["notices"], claimed["audit"]):
+                    raise SystemExit(f"the two ways recorded different work: {handed} vs {claimed}")
+                rows.append((firms, workers, handed, claimed))
+                print(f"  {firms:,} firms, {workers} worker(s): " + "; ".join(
+                    f"{way} {run['wall']:.1f} s, {firms / run['wall']:,.0f} firms/s, peak {run['peak_rss'] / 2**20:,.0f} MiB"  # type: ignore[operator]
+                    for way, run in zip(WAYS, (handed, claimed)) if run), flush=True)
+        finally:
+            asyncio.run(_common._pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(f"\nas of {options.as_of}, every decision/notice/audit entry written\n")
+    print("| firms | workers | handed out (s) | firms/s | shared: each claims and writes (s) | firms/s | shared ÷ handed out |"
+          " peak RSS, all processes (MiB) | database grew (bytes/firm) | CPU ms/firm, command / server |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for firms, workers, handed, claimed in rows:
+        ratio = f"{handed['wall'] / claimed['wall']:.2f}×" if handed and claimed else "–"  # type: ignore[operator]
+        run = claimed or handed
+        assert run is not None
+        cpu = "; ".join(f"{way} {_per_firm(r, firms)}" for way, r in zip(WAYS, (handed, claimed)) if r)
+        print(f"| {firms:,} | {workers} | {_cell(handed, firms)} | {_cell(claimed, firms)} | {ratio} | "
+              f"{max(r['peak_rss'] for r in (handed, claimed) if r) / 2**20:,.0f} | "  # type: ignore[operator]
+              f"{run['grown'] / firms:,.0f} | {cpu} |")  # type: ignore[operator]
+    runs = {(firms, workers): (handed, claimed) for firms, workers, handed, claimed in rows}
+    if len(options.workers) > 1:
+        one, many = options.workers[0], options.workers[-1]
+        for firms in options.firms:
+            print(f"\n{firms:,} firms, scaling {one} → {many} workers: " + ", ".join(
+                f"{way} {a['wall'] / b['wall']:.2f}×"  # type: ignore[operator]
+                for way, a, b in zip(WAYS, runs[firms, one], runs[firms, many]) if a and b))
+    if len(options.firms) > 1:
+        workers, smallest = options.workers[-1], options.firms[0]
+        print(f"\nlinear? firms/s with {workers} worker(s), and against {smallest:,} firms:")
+        for firms in options.firms:
+            print(f"  {firms:,}: " + ", ".join(
+                f"{way} {firms / run['wall']:,.0f} ({firms / run['wall'] / (smallest / base['wall']):.2f}×)"  # type: ignore[operator]
+                for way, run, base in zip(WAYS, runs[firms, workers], runs[smallest, workers]) if run and base))
+    first_run = rows[0][2] or rows[0][3]
+    assert first_run is not None
+    print(f"recorded at {rows[0][0]:,} firms: {first_run['decisions']:,} decisions, {first_run['notices']:,} notices, "
+          f"{first_run['audit']:,} audit entries (equal in both ways)")
+    print(f"\ncommand: .venv/bin/python bench/shared_backfill.py --firms {' '.join(map(str, options.firms))} "
+          f"--workers {' '.join(map(str, options.workers))} --ways {' '.join(options.ways)}")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,7 @@ import asyncio
 
 import pytest
 import sqlalchemy as sa
-from alembic import autogenerate, migration
 from click.testing import CliRunner
-from sqlmodel import SQLModel
 
 from connectors import sql_base
 from connectors import sql_migrate as migrate
@@ -37,8 +35,7 @@ async def test_down_to_an_older_release_and_up_again_leaves_the_models_schema(em
     engine = sql_base.create_engine(url)
     try:
         async with engine.connect() as connection:
-            differences = await connection.run_sync(lambda sync: autogenerate.compare_metadata(
-                migration.MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata))
+            differences = await connection.run_sync(migrate.differences_from_the_models)
             version = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
     finally:
         await engine.dispose()

@@ -2,7 +2,7 @@
 
 A foreign key checks its reference row by row: each inserted row runs its own lookup query, whose
 executor start-up is most of the cost. In a first backfill (19 decisions and 10 notices per firm) the
-four references of decisions and notices were 43% of the server's CPU. Here each INSERT checks its
+four references of decisions and notices were 45% of the server's CPU. Here each INSERT checks its
 rows' references at once: it locks the distinct rows they name FOR KEY SHARE, as a foreign key
 does, and refuses the statement if fewer rows were locked than keys named. The rest of what a foreign
 key guarantees is kept by triggers of the same kind: a firm, explanation or decision still named

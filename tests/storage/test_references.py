@@ -2,7 +2,7 @@
 keys, on PostgreSQL by triggers that check each statement's rows at once (migration 0013). Either way a
 row naming what is not stored is refused with the whole statement, what is still named cannot be
 deleted, and on PostgreSQL a delete and an insert naming the same row, side by side, cannot both
-succeed."""
+succeed (the delete at READ COMMITTED, the application's level; above it, refused)."""
 
 from __future__ import annotations
 
@@ -172,3 +172,24 @@ async def test_a_delete_and_an_insert_naming_the_same_firm_cannot_both_succeed(s
         firm = (await connection.execute(sa.select(sa.func.count()).where(_FIRM.c.uscc == uscc))).scalar_one()
         named = (await connection.execute(sa.select(sa.func.count()).where(_DECISION.c.uscc == uscc))).scalar_one()
     assert (firm, named) == ((1, 1) if first == "insert" else (0, 0))
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+async def test_a_delete_of_what_may_be_named_runs_at_read_committed(store):
+    """Above READ COMMITTED the delete's check could miss rows committed after its snapshot by a transaction
+    that locked the row; such deletes are refused, at READ COMMITTED they are checked."""
+    fed = await _fed(store)
+    uscc = "91140302MA0000005X"
+    async with store.write() as connection:
+        await connection.execute(_copy(_FIRM, "uscc", fed["decision"]["uscc"], uscc=uscc))
+    engine = sql_base.create_engine(store.url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            with pytest.raises(sa.exc.IntegrityError, match="READ COMMITTED only"):
+                await connection.execute(sa.delete(_FIRM).where(_FIRM.c.uscc == uscc))
+            await connection.rollback()
+    finally:
+        await engine.dispose()
+    async with store.write() as connection:
+        assert (await connection.execute(sa.delete(_FIRM).where(_FIRM.c.uscc == uscc))).rowcount == 1

@@ -6,8 +6,8 @@ four references of decisions and notices were 45% of the server's CPU. Here each
 rows' references at once: it locks the distinct rows they name FOR KEY SHARE, as a foreign key
 does, and refuses the statement if fewer rows were locked than keys named. The rest of what a foreign
 key guarantees is kept by triggers of the same kind: a firm, explanation or decision still named
-cannot be deleted (the delete waits for the lock of a transaction naming it, then sees its rows),
-and neither a reference nor a referenced key can be changed (nothing changes them; a foreign key
+cannot be deleted (the delete waits for the lock of a transaction naming it, then sees its rows; such
+deletes run at READ COMMITTED, the application's level, and are refused at any other), and neither a reference nor a referenced key can be changed (nothing changes them; a foreign key
 would allow a change to another existing key, these refuse every change). Refusals are SQLSTATE
 23503 (foreign_key_violation) or 23001 (restrict_violation), integrity errors as before.
 
@@ -59,6 +59,16 @@ def _check_deleted(constraint: str, table: str, column: str, target: str, key: s
   END IF;"""
 
 
+#: PL/pgSQL, first in a delete's check: at REPEATABLE READ or SERIALIZABLE the checks' snapshot would not
+#: see rows committed by a transaction that locked a deleted row after the snapshot was taken (a foreign
+#: key checks those with a second snapshot, which PL/pgSQL cannot take), so such deletes are refused.
+_DELETE_AT_READ_COMMITTED = """
+  IF current_setting('transaction_isolation') <> 'read committed' AND EXISTS (SELECT 1 FROM old_rows) THEN
+    RAISE EXCEPTION 'rows of table "%" that other rows may name are deleted at READ COMMITTED only', TG_TABLE_NAME
+      USING ERRCODE = 'restrict_violation', TABLE = TG_TABLE_NAME;
+  END IF;"""
+
+
 def _function(name: str, checks: list[str]) -> str:
     return f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -94,7 +104,7 @@ $$""")
     for target in ('firm', 'explanation', 'decision'):
         named = [r for r in REFERENCES if r[3] == target]
         key = named[0][4]
-        op.execute(_function(f'{target}_referenced_check', [_check_deleted(*r) for r in named]))
+        op.execute(_function(f'{target}_referenced_check', [_DELETE_AT_READ_COMMITTED, *(_check_deleted(*r) for r in named)]))
         op.execute(f'CREATE TRIGGER {target}_referenced_deleted AFTER DELETE ON {target} REFERENCING OLD TABLE AS old_rows '
                    f'FOR EACH STATEMENT EXECUTE FUNCTION {target}_referenced_check()')
         op.execute(f'CREATE TRIGGER {target}_key_unchanged BEFORE UPDATE OF {key} ON {target} FOR EACH ROW '

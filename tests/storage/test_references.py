@@ -113,6 +113,7 @@ async def test_what_is_still_named_cannot_be_deleted(store):
 
 @pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 async def test_a_reference_cannot_be_changed_to_what_is_not_stored(store):
+    """Nor can a key that rows name be changed under them (PostgreSQL refuses any change of either)."""
     fed = await _fed(store)
     changes = [
         sa.update(_DECISION).where(_DECISION.c.id == fed["decision"]["id"]).values(uscc=_STRANGER),

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Any
 
 import sqlalchemy.engine
-from alembic import autogenerate, command, migration, script
+from alembic import command, script
 from alembic.config import Config
-from sqlmodel import SQLModel
-
-from connectors import sql_models  # noqa: F401  (the tables, on SQLModel's metadata)
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
-#: (table, columns) of the references PostgreSQL checks once per statement by triggers (migration 0013)
-#: where the models, and SQLite, declare foreign keys.
-CHECKED_BY_TRIGGERS = frozenset({("decision", ("uscc",)), ("decision", ("explanation_sha256",)),
-                                 ("notice", ("decision_id",)), ("notice", ("uscc",))})
 
 
 def alembic_config(database_url: str) -> Config:
@@ -38,18 +30,6 @@ def downgrade(database_url: str, revision: str) -> None:
     """Take the database's schema back to `revision` (data in dropped columns and tables is lost).
     Blocking, like `upgrade`."""
     command.downgrade(alembic_config(database_url), revision)
-
-
-def differences_from_the_models(connection: sqlalchemy.engine.Connection) -> list[Any]:
-    """Alembic's differences between this database's schema and the models (empty when they agree), less
-    the foreign keys that PostgreSQL's triggers check instead (CHECKED_BY_TRIGGERS)."""
-    differences = autogenerate.compare_metadata(
-        migration.MigrationContext.configure(connection, opts={"compare_type": True}), SQLModel.metadata
-    )
-    if connection.dialect.name != "postgresql":
-        return differences
-    return [d for d in differences if not (
-        d[0] == "add_fk" and (d[1].parent.name, tuple(c.name for c in d[1].columns)) in CHECKED_BY_TRIGGERS)]
 
 
 def revisions() -> list[str]:

@@ -35,7 +35,7 @@ async def test_down_to_an_older_release_and_up_again_leaves_the_models_schema(em
     engine = sql_base.create_engine(url)
     try:
         async with engine.connect() as connection:
-            differences = await connection.run_sync(migrate.differences_from_the_models)
+            differences = await connection.run_sync(conftest.differences_from_the_models)
             version = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
     finally:
         await engine.dispose()

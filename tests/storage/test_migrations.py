@@ -18,7 +18,7 @@ async def test_upgrade_from_empty_matches_the_models(migrated_database):
     engine = sql_base.create_engine(migrated_database)
     try:
         async with engine.connect() as connection:
-            differences = await connection.run_sync(migrate.differences_from_the_models)
+            differences = await connection.run_sync(conftest.differences_from_the_models)
             revision = (await connection.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
     finally:
         await engine.dispose()
@@ -67,7 +67,7 @@ async def test_upgrading_notices_keeps_what_each_one_announced(empty_database):
             row = (await connection.execute(sa.text("SELECT kind, revision, amount FROM notice"))).one()
             cumulative = (await connection.execute(sa.text("SELECT cumulative FROM decision"))).scalar()
             # The rebuilt tables are the models' (keys and references included).
-            differences = await connection.run_sync(migrate.differences_from_the_models)
+            differences = await connection.run_sync(conftest.differences_from_the_models)
     finally:
         await engine.dispose()
     assert differences == []

@@ -86,34 +86,22 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
             # one read, and every claim in one statement: a digest is claimed by one worker whole.
             keys: dict[tuple[str, str, str | None], None] = {}  # ordered, distinct
             # A few spare candidates on PostgreSQL: another claimer (another worker, or this one's next SMS slot)
-            # may hold the first ones' locks, and the next due digest should be taken instead of nothing.
+            # may hold the first ones' locks, or have claimed them since they were read, and the next due digest
+            # should be taken instead of nothing.
             wanted = limit if self.is_sqlite else limit + _SPARE_CANDIDATES
             for uscc, channel, digest_id in (await connection.execute(due_now.limit(max(limit * 4, 4 * wanted)))).all():
                 keys.setdefault((uscc, channel, digest_id))
                 if len(keys) >= wanted:
                     break
             candidates = list(keys)
-            if not self.is_sqlite:
-                candidates = await self._lock_digests(connection, candidates, limit)
-            if not candidates:
-                return claimed
-            # Only the (firm, channel) pairs this worker holds: another's rows are never locked here.
-            pairs = sorted({(uscc, channel) for uscc, channel, _ in candidates})
-            members = sa.select(_NOTICE).where(
-                sa.tuple_(_NOTICE.c.uscc, _NOTICE.c.channel).in_(pairs) & _NOTICE.c.status.in_(_DUE)
-            ).order_by(_NOTICE.c.id)
-            if not self.is_sqlite:
-                # Wait for, rather than skip, rows a fold is writing (it moves the firm's due time): the
-                # advisory lock already keeps other claimers out, and a skipped row would go in a second message.
-                members = members.with_for_update()
-            pools: dict[tuple[str, str, str | None], list[outbox.NoticeRecord]] = {}
-            for row in await connection.execute(members):
-                notice = _record(row)
-                pools.setdefault((notice.uscc, notice.channel, notice.digest_id), []).append(notice)
-            for key in candidates:
-                pool = pools.get(key, [])
-                if pool and any(n.next_attempt_at <= now for n in pool):  # else claimed by another worker since
-                    claimed.append(notice_rules.claimed_digest(pool, now, lease))
+            if self.is_sqlite:  # the single writer: nothing else claims while this transaction reads
+                claimed = await self._due_digests(connection, candidates, now, lease)
+            else:  # the first `limit` locked in one statement, the spares only as needed
+                tried = 0
+                while len(claimed) < limit and tried < len(candidates):
+                    chunk = candidates[tried:tried + limit - len(claimed)]
+                    tried += len(chunk)
+                    claimed += await self._due_digests(connection, await self._lock_digests(connection, chunk), now, lease)
             if claimed:
                 await connection.execute(
                     sa.update(_NOTICE).where(_NOTICE.c.notice_id == sa.bindparam("claimed_id")).values(
@@ -126,19 +114,44 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
         return claimed
 
     async def _lock_digests(
-        self, connection: sa_asyncio.AsyncConnection, candidates: Sequence[tuple[str, str, str | None]], limit: int
+        self, connection: sa_asyncio.AsyncConnection, candidates: Sequence[tuple[str, str, str | None]]
     ) -> list[tuple[str, str, str | None]]:
-        """The first `limit` candidates whose (firm, channel) this transaction could lock (PostgreSQL advisory
-        locks; a candidate another claimer holds is skipped): the first `limit` tried in one statement, the spares
-        one by one only as needed (a spare locked needlessly would keep another claimer from it)."""
-        locked: list[tuple[str, str, str | None]] = []
-        tried = 0
-        while len(locked) < limit and tried < len(candidates):
-            chunk = candidates[tried:tried + limit - len(locked)]
-            tried += len(chunk)
-            got = (await connection.execute(_TRY_LOCKS, {"names": [f"digest:{uscc}:{channel}" for uscc, channel, _ in chunk]})).scalars()
-            locked += [key for key, ok in zip(chunk, got) if ok]  # not ok: another is claiming that digest now
-        return locked
+        """The candidates whose (firm, channel) this transaction could lock (PostgreSQL advisory locks, held to its
+        end, one statement); a candidate another claimer holds is left out."""
+        if not candidates:
+            return []
+        got = (await connection.execute(_TRY_LOCKS, {"names": [f"digest:{uscc}:{channel}" for uscc, channel, _ in candidates]})).scalars()
+        return [key for key, ok in zip(candidates, got) if ok]  # not ok: another is claiming that digest now
+
+    async def _due_digests(
+        self,
+        connection: sa_asyncio.AsyncConnection,
+        candidates: Sequence[tuple[str, str, str | None]],
+        now: datetime.datetime,
+        lease: datetime.timedelta,
+    ) -> list[outbox.Digest]:
+        """The candidates still due, each as the digest to claim (not yet written), in one read of their notices.
+        A candidate read as due may have been claimed by another since: it is left out."""
+        if not candidates:
+            return []
+        # Only the (firm, channel) pairs this worker holds: another's rows are never locked here.
+        pairs = sorted({(uscc, channel) for uscc, channel, _ in candidates})
+        members = sa.select(_NOTICE).where(
+            sa.tuple_(_NOTICE.c.uscc, _NOTICE.c.channel).in_(pairs) & _NOTICE.c.status.in_(_DUE)
+        ).order_by(_NOTICE.c.id)
+        if not self.is_sqlite:
+            # Wait for, rather than skip, rows a fold is writing (it moves the firm's due time): the
+            # advisory lock already keeps other claimers out, and a skipped row would go in a second message.
+            members = members.with_for_update()
+        pools: dict[tuple[str, str, str | None], list[outbox.NoticeRecord]] = {}
+        for row in await connection.execute(members):
+            notice = _record(row)
+            pools.setdefault((notice.uscc, notice.channel, notice.digest_id), []).append(notice)
+        return [
+            notice_rules.claimed_digest(pools[key], now, lease)
+            for key in candidates
+            if any(n.next_attempt_at <= now for n in pools.get(key, []))
+        ]
 
     async def transition_digest(
         self,

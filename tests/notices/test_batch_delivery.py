@@ -8,8 +8,10 @@ import collections
 import datetime
 import email
 
+import pytest
+
 from connectors import email as smtp
-from connectors import smtp_pool
+from connectors import smtp_pool, sql_storage
 from engine.core import notice_status
 from engine.notices import channels, outbox, pacing, worker
 from engine.testing import memory_channels
@@ -106,6 +108,37 @@ async def test_sms_go_side_by_side_up_to_the_channels_concurrency_each_claimed_o
     assert {n.status for n in sms} == {S.SENT}
     assert sorted(m.out_id for m in provider.sent) == sorted(n.digest_id for n in sms)
     assert provider.most_in_flight == 3
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+async def test_a_claim_whose_first_choice_another_worker_took_meanwhile_takes_the_next_due_digest(store, monkeypatch):
+    """Two claimers at once (two workers, or one worker's SMS slots): this one reads the due digests, the other
+    claims the first of them and commits, and only then does this one lock it and find it taken. It must go on
+    to the next due digest: returning nothing told its SMS slot that nothing was due, and the slot stopped
+    while SMS waited (this file's SMS test timed out on it in CI, its third slot never sending)."""
+    firms = await _firms(store, 3)
+    now = helpers.soon()
+    other = sql_storage.SqlStorage(store.url)
+    await other.open()
+    taken: list = []
+    lock = store._lock_digests
+
+    async def another_claim_commits_first(connection, *args):
+        if not taken:  # once: between this claimer's read of the due digests and its locks
+            taken.extend(await other.claim_due_digests(now, 1, LEASE, ("sms",)))
+        return await lock(connection, *args)
+
+    monkeypatch.setattr(store, "_lock_digests", another_claim_commits_first)
+    try:
+        mine = await store.claim_due_digests(now, 1, LEASE, ("sms",))
+    finally:
+        await other.close()
+
+    assert [len(d) for d in taken] == [1] and [len(d) for d in mine] == [1]
+    theirs, ours = taken[0][0], mine[0][0]
+    assert ours.uscc != theirs.uscc and {theirs.uscc, ours.uscc} <= set(firms)
+    stored = [n for firm in firms for n in await store.firm_notices(firm) if n.channel == "sms"]
+    assert collections.Counter(n.status for n in stored) == {S.SENDING: 2, S.PENDING: 1}
 
 
 async def test_transition_digests_writes_each_digest_or_refuses_it_alone(store):

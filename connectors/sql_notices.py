@@ -94,14 +94,9 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                 if len(keys) >= wanted:
                     break
             candidates = list(keys)
-            if self.is_sqlite:  # the single writer: nothing else claims while this transaction reads
-                claimed = await self._due_digests(connection, candidates, now, lease)
-            else:  # the first `limit` locked in one statement, the spares only as needed
-                tried = 0
-                while len(claimed) < limit and tried < len(candidates):
-                    chunk = candidates[tried:tried + limit - len(claimed)]
-                    tried += len(chunk)
-                    claimed += await self._due_digests(connection, await self._lock_digests(connection, chunk), now, lease)
+            if not self.is_sqlite:  # SQLite's single writer: nothing else claims while this transaction reads
+                candidates = await self._lock_due(connection, candidates, limit, now)
+            claimed = await self._due_digests(connection, candidates, now, lease)
             if claimed:
                 await connection.execute(
                     sa.update(_NOTICE).where(_NOTICE.c.notice_id == sa.bindparam("claimed_id")).values(
@@ -113,15 +108,30 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                                                for digest in claimed for n in digest])
         return claimed
 
-    async def _lock_digests(
-        self, connection: sa_asyncio.AsyncConnection, candidates: Sequence[tuple[str, str, str | None]]
+    async def _lock_due(
+        self, connection: sa_asyncio.AsyncConnection, candidates: Sequence[tuple[str, str, str | None]], limit: int,
+        now: datetime.datetime,
     ) -> list[tuple[str, str, str | None]]:
-        """The candidates whose (firm, channel) this transaction could lock (PostgreSQL advisory locks, held to its
-        end, one statement); a candidate another claimer holds is left out."""
-        if not candidates:
-            return []
-        got = (await connection.execute(_TRY_LOCKS, {"names": [f"digest:{uscc}:{channel}" for uscc, channel, _ in candidates]})).scalars()
-        return [key for key, ok in zip(candidates, got) if ok]  # not ok: another is claiming that digest now
+        """The first `limit` candidates whose (firm, channel) this transaction could lock (PostgreSQL advisory
+        locks, held to its end) and that are still due once locked: the first `limit` tried at once, the spares
+        only as needed (a spare locked needlessly would keep another claimer from it). A candidate another
+        claimer holds is skipped, and so is one another claimed and committed after it was read (its lock is
+        free again, but its notices are no longer due: seen by a statement run after the lock was taken)."""
+        chosen: list[tuple[str, str, str | None]] = []
+        tried = 0
+        while len(chosen) < limit and tried < len(candidates):
+            chunk = candidates[tried:tried + limit - len(chosen)]
+            tried += len(chunk)
+            got = (await connection.execute(_TRY_LOCKS, {"names": [f"digest:{uscc}:{channel}" for uscc, channel, _ in chunk]})).scalars()
+            locked = [key for key, ok in zip(chunk, got) if ok]  # not ok: another is claiming that digest now
+            if locked:
+                still_due = sa.select(_NOTICE.c.uscc, _NOTICE.c.channel, _NOTICE.c.digest_id).distinct().where(
+                    sa.tuple_(_NOTICE.c.uscc, _NOTICE.c.channel).in_(sorted({(u, c) for u, c, _ in locked}))
+                    & _NOTICE.c.status.in_(_DUE) & (_NOTICE.c.next_attempt_at <= now)
+                )
+                due = {tuple(row) for row in await connection.execute(still_due)}
+                chosen += [key for key in locked if key in due]
+        return chosen
 
     async def _due_digests(
         self,
@@ -130,8 +140,8 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
         now: datetime.datetime,
         lease: datetime.timedelta,
     ) -> list[outbox.Digest]:
-        """The candidates still due, each as the digest to claim (not yet written), in one read of their notices.
-        A candidate read as due may have been claimed by another since: it is left out."""
+        """The candidates still due, each as the digest to claim (not yet written), in one read of their notices
+        (on PostgreSQL locked, waiting for a fold writing them)."""
         if not candidates:
             return []
         # Only the (firm, channel) pairs this worker holds: another's rows are never locked here.

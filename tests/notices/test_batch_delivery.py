@@ -121,14 +121,14 @@ async def test_a_claim_whose_first_choice_another_worker_took_meanwhile_takes_th
     other = sql_storage.SqlStorage(store.url)
     await other.open()
     taken: list = []
-    lock = store._lock_digests
+    lock_due = store._lock_due
 
     async def another_claim_commits_first(connection, *args):
         if not taken:  # once: between this claimer's read of the due digests and its locks
             taken.extend(await other.claim_due_digests(now, 1, LEASE, ("sms",)))
-        return await lock(connection, *args)
+        return await lock_due(connection, *args)
 
-    monkeypatch.setattr(store, "_lock_digests", another_claim_commits_first)
+    monkeypatch.setattr(store, "_lock_due", another_claim_commits_first)
     try:
         mine = await store.claim_due_digests(now, 1, LEASE, ("sms",))
     finally:

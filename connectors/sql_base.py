@@ -48,9 +48,11 @@ def create_engine(url: str, *, writer: bool = False, pool_size: int | None = Non
     (PostgreSQL) bounds the engine's connections; by default SQLAlchemy's pool (5, overflowing to 15)."""
     if not url.startswith("sqlite"):
         sized: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
-        return sa_asyncio.create_async_engine(url, pool_pre_ping=True, json_deserializer=json_text.decode, **sized)
+        return sa_asyncio.create_async_engine(
+            url, pool_pre_ping=True, json_serializer=json_text.encode, json_deserializer=json_text.decode, **sized
+        )
     options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if writer else {}
-    engine = sa_asyncio.create_async_engine(url, json_deserializer=json_text.decode, **options)
+    engine = sa_asyncio.create_async_engine(url, json_serializer=json_text.encode, json_deserializer=json_text.decode, **options)
 
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

@@ -61,3 +61,14 @@ def test_what_json_dumps_refused_is_still_refused():
             json.dumps(value)
         with pytest.raises(TypeError):
             json_text.encode(value)
+
+
+@pytest.mark.parametrize("text", [
+    '{"registered_capital": 123456789012345678901}',
+    '[-9223372036854775809, 18446744073709551616, 9223372036854775807]',
+    '{"id": "91530102MA6K12345X", "note": "1234567890123456789 in a text", "amount": 1.5e300}',
+])
+def test_a_stored_integer_past_64_bits_reads_back_as_that_integer_not_a_float(text):
+    # orjson alone read 123456789012345678901 as 1.2345678901234568e+20: a firm's figure changed by reading it.
+    assert repr(json_text.decode(text)) == repr(json.loads(text))
+    assert repr(json_text.decode(text.encode())) == repr(json.loads(text))

@@ -72,3 +72,13 @@ def test_a_stored_integer_past_64_bits_reads_back_as_that_integer_not_a_float(te
     # orjson alone read 123456789012345678901 as 1.2345678901234568e+20: a firm's figure changed by reading it.
     assert repr(json_text.decode(text)) == repr(json.loads(text))
     assert repr(json_text.decode(text.encode())) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("value", [5, 2.5, None])
+def test_what_is_not_a_text_is_refused_with_a_type_error_as_json_loads_refuses_it(value):
+    # SQLite hands a JSON column holding a bare number over as that number; SQLAlchemy's SQLite JSON type
+    # keeps it when the decoder raises TypeError. Any other error broke every read of such a row.
+    with pytest.raises(TypeError):
+        json.loads(value)
+    with pytest.raises(TypeError):
+        json_text.decode(value)

@@ -21,12 +21,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_firms
+from connectors import sql_bulk, sql_firms
 from connectors import sql_models as models
 from engine import audit
+from engine.core import json_text
 from engine.audit import summaries
 
 _AUDIT = models.AuditEntry.__table__
+#: Chain entries, their payloads encoded here: a fold's first judging of a firm appends a hundred or so.
+_ENTRIES = sql_bulk.BulkInsert(
+    _AUDIT, ("seq", "at", "actor", "action", "subject_type", "subject_id", "payload", "prev_hash", "hash"), encoded=("payload",))
 _SETTING = models.ClauseSetting.__table__
 _DECISION = models.Decision.__table__
 _NOTICE = models.Notice.__table__
@@ -54,14 +58,10 @@ class SqlAudit(sql_firms.SqlFirms, audit.AuditStore):
             entry = audit.chain(prev, seq, now, draft)
             entries.append(entry)
             prev = entry.hash
-        await connection.execute(
-            sa.insert(_AUDIT),
-            [
-                {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "subject_type": e.subject_type,
-                 "subject_id": e.subject_id, "payload": dict(e.payload), "prev_hash": e.prev_hash, "hash": e.hash}
-                for e in entries
-            ],
-        )
+        await _ENTRIES.insert(connection, [
+            (e.seq, e.at, e.actor, e.action, e.subject_type, e.subject_id, json_text.encode(dict(e.payload)), e.prev_hash, e.hash)
+            for e in entries
+        ])
         return entries
 
     async def append_audit(self, drafts: Sequence[audit.Draft]) -> list[audit.Entry]:

@@ -36,17 +36,23 @@ class BulkInsert:
     key; a row that would repeat one is skipped on PostgreSQL, where a concurrent writer may have
     inserted it (on SQLite the single writer holds the database, so the caller has ruled that out and a
     repeat fails loudly), and on SQLite too with ``repeats_stored`` (rows named by their content, which
-    a caller writes without first reading what is there). ``returning``: a column whose values of the
-    inserted rows :meth:`insert` returns (PostgreSQL; None on SQLite).
+    a caller writes without first reading what is there). ``update``: instead of being skipped, a row
+    that repeats a key overwrites these columns of the stored one, on both databases (an upsert; the
+    rows of one call must not repeat a key among themselves). ``returning``: a column whose values of
+    the inserted rows :meth:`insert` returns (PostgreSQL; None on SQLite).
     """
 
     def __init__(self, table: sa.Table, columns: Sequence[str], encoded: Collection[str] = (), *,
-                 conflict: Sequence[str] = (), repeats_stored: bool = False, returning: str | None = None) -> None:
+                 conflict: Sequence[str] = (), repeats_stored: bool = False, update: Sequence[str] = (),
+                 returning: str | None = None) -> None:
+        if update and not conflict:
+            raise ValueError("an upsert (update) needs the unique key it is about (conflict)")
         self.table = table
         self.columns = tuple(columns)
         self.encoded = frozenset(encoded)
         self.conflict = tuple(conflict)
         self.repeats_stored = repeats_stored
+        self.update = tuple(update)
         self.returning = returning
         self._prepared: dict[str, tuple[str, list[Any]]] = {}
 
@@ -60,14 +66,14 @@ class BulkInsert:
                 arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
                 statement = f"INSERT INTO {quote(self.table.name)} ({names}) SELECT {selected} FROM unnest({arrays}) AS t({names})"
                 if self.conflict:
-                    statement += f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING"
+                    statement += self._on_conflict(quote)
                 if self.returning:
                     statement += f" RETURNING {quote(self.returning)}"
                 processors: list[Any] = [None] * len(self.columns)  # asyncpg takes Python values as they are
             elif dialect.paramstyle == "qmark":
                 statement = f"INSERT INTO {quote(self.table.name)} ({names}) VALUES ({', '.join('?' * len(self.columns))})"
-                if self.conflict and self.repeats_stored:
-                    statement += f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING"
+                if self.conflict and (self.repeats_stored or self.update):
+                    statement += self._on_conflict(quote)
                 processors = [
                     None if name in self.encoded else self.table.c[name].type._cached_bind_processor(dialect)
                     for name in self.columns
@@ -76,6 +82,12 @@ class BulkInsert:
                 raise NotImplementedError(f"bulk insert on {dialect.name} ({dialect.paramstyle})")
             self._prepared[dialect.name] = (statement, processors)
         return self._prepared[dialect.name]
+
+    def _on_conflict(self, quote: Callable[[str], str]) -> str:
+        clause = f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)})"
+        if not self.update:
+            return clause + " DO NOTHING"
+        return clause + " DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in self.update)
 
     def _pg_type(self, name: str) -> str:
         column_type = self.table.c[name].type

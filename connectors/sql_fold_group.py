@@ -21,8 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
+from connectors import sql_bulk
 from connectors import sql_models as models
-from engine.core import china_time, event_status, matching, records
+from engine.core import china_time, event_status, json_text, matching, records
 from engine.ingest import event_store, firm_fold, validation
 from engine.judging import firm_input, recording
 from engine.notices import notice_rules, outbox, withholding
@@ -31,15 +32,13 @@ _EVENT = models.Event.__table__
 _FIRM = models.Firm.__table__
 _FIELD = models.ProfileField.__table__
 
-#: One statement for every status the group sets (run once with all of them).
-_SET_STATUS = (
-    sa.update(_EVENT)
-    .where(_EVENT.c.event_id == sa.bindparam("b_event_id"))
-    .values(status=sa.bindparam("b_status"), processed_at=sa.bindparam("b_at"), error=sa.bindparam("b_error"))
-)
-
 #: The firm columns a fold rewrites (created_at stays as first written).
 _REWRITTEN = ("region", "fields", "stamps", "events_applied", "updated_at")
+#: The group's profiles, one upsert for all (fields and stamps encoded by the group: json_text.encode).
+_PROFILES = sql_bulk.BulkInsert(_FIRM, ("uscc", "created_at", *_REWRITTEN), encoded=("fields", "stamps"), conflict=("uscc",),
+                                update=_REWRITTEN)
+#: Provenance rows (each value encoded by the group).
+_PROVENANCE = sql_bulk.BulkInsert(_FIELD, ("uscc", "field", "value", "event_id", "occurred_at", "recorded_at"), encoded=("value",))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +67,7 @@ class SqlFoldGroup(event_store.FoldGroup):
         self._designations: dict[str, frozenset[matching.Designation]] = {}
         self._created: set[str] = set()
         self._touched: dict[str, None] = {}  # an ordered set: firms folded, first fold first
-        self._provenance: list[dict[str, Any]] = []
+        self._provenance: list[tuple[Any, ...]] = []
         self._batches: list[DecisionBatch] = []
         self._statuses: list[tuple[str, event_status.EventStatus, str | None]] = []
         self._waiting: dict[str, list[outbox.NoticeRecord]] = {}  # per firm, as the group's folds left them
@@ -163,9 +162,7 @@ class SqlFoldGroup(event_store.FoldGroup):
         self._firms[uscc] = applied.firm
         self._touched[uscc] = None
         self._provenance += [
-            {"uscc": uscc, "field": a.field, "value": a.value, "event_id": a.event_id, "occurred_at": a.occurred_at,
-             "recorded_at": a.recorded_at}
-            for a in applied.provenance
+            (uscc, a.field, json_text.encode(a.value), a.event_id, a.occurred_at, a.recorded_at) for a in applied.provenance
         ]
         if decisions:
             # The next fold of this firm judges against these, as it would once they were stored.
@@ -221,29 +218,22 @@ class SqlFoldGroup(event_store.FoldGroup):
     async def flush(self) -> None:
         """Write everything the group's folds changed (called once, before the commit)."""
         connection, now = self._connection, datetime.datetime.now(datetime.UTC)
-        if self._touched:
-            insert = self._store.insert(_FIRM)
-            await connection.execute(
-                insert.on_conflict_do_update(index_elements=["uscc"], set_={name: insert.excluded[name] for name in _REWRITTEN}),
-                [
-                    {"uscc": uscc, "region": firm.fields.get("region"), "fields": firm.fields, "stamps": firm.stamps,
-                     "events_applied": firm.events_applied, "created_at": self._now, "updated_at": self._now}
-                    for uscc, firm in ((uscc, self._firms[uscc]) for uscc in self._touched)
-                ],
-            )
+        await _PROFILES.insert(connection, [
+            (uscc, self._now, firm.fields.get("region"), json_text.encode(firm.fields), json_text.encode(firm.stamps),
+             firm.events_applied, self._now)
+            for uscc, firm in ((uscc, self._firms[uscc]) for uscc in self._touched)
+        ])
         if unused := self._created - self._touched.keys():
             await connection.execute(sa.delete(_FIRM).where(_FIRM.c.uscc.in_(sorted(unused))))
-        if self._provenance:
-            await connection.execute(sa.insert(_FIELD), self._provenance)
+        await _PROVENANCE.insert(connection, self._provenance)
         if self._batches:
             await self._store.record_batches(connection, self._batches, "pipeline")
         await self._store.write_transitions(connection, self._woken)
-        if self._statuses:
+        # One UPDATE per outcome (status and reason), usually one for the whole group, naming its events:
+        # an executemany of a row per event cost SQLAlchemy's parameter handling on every fold.
+        outcomes: dict[tuple[event_status.EventStatus, str | None], list[str]] = {}
+        for event_id, new, error in self._statuses:
+            outcomes.setdefault((event_status.check_transition(event_status.EventStatus.RECEIVED, new), error), []).append(event_id)
+        for (new, error), event_ids in outcomes.items():
             await connection.execute(
-                _SET_STATUS,
-                [
-                    {"b_event_id": event_id, "b_status": event_status.check_transition(event_status.EventStatus.RECEIVED, new).value,
-                     "b_at": now, "b_error": error}
-                    for event_id, new, error in self._statuses
-                ],
-            )
+                sa.update(_EVENT).where(_EVENT.c.event_id.in_(event_ids)).values(status=new.value, processed_at=now, error=error))

@@ -14,13 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext import asyncio as sa_asyncio
 
-from connectors import sql_audit, sql_firms
+from connectors import sql_audit, sql_bulk, sql_firms
 from connectors import sql_models as models
-from engine.core import notice_status, records
+from engine.core import json_text, notice_status, records
 from engine.notices import notice_rules, outbox, withholding
 
 _NOTICE = models.Notice.__table__
 _ATTEMPT = models.NoticeAttempt.__table__
+#: A notice's attempts, a row per transition (the provider's response encoded here).
+_ATTEMPTS = sql_bulk.BulkInsert(
+    _ATTEMPT, ("notice_id", "kind", "outcome", "status_after", "provider_id", "response", "reason", "at"), encoded=("response",))
 _OPT_OUT = models.ChannelOptOut.__table__
 _FIRM = models.Firm.__table__
 _PREFERENCE = models.FirmPreference.__table__
@@ -306,14 +309,10 @@ class SqlNotices(sql_audit.SqlAudit, outbox.NoticeStore):
                 for n in (change.notice for change in done)
             ],
         )
-        await connection.execute(
-            sa.insert(_ATTEMPT),
-            [
-                {"notice_id": a.notice_id, "kind": a.kind, "outcome": a.outcome, "status_after": a.status_after.value,
-                 "provider_id": a.provider_id, "response": a.response, "reason": a.reason, "at": a.at}
-                for a in (change.attempt for change in done)
-            ],
-        )
+        await _ATTEMPTS.insert(connection, [
+            (a.notice_id, a.kind, a.outcome, a.status_after.value, a.provider_id, json_text.encode(a.response), a.reason, a.at)
+            for a in (change.attempt for change in done)
+        ])
         await self._audit(connection, [change.audit for change in done])
 
     async def get_notice(self, notice_id: str) -> outbox.NoticeRecord | None:

@@ -24,8 +24,8 @@ from sqlalchemy.ext import asyncio as sa_asyncio
 from connectors import sql_bulk, sql_firms
 from connectors import sql_models as models
 from engine import audit
-from engine.core import json_text
 from engine.audit import summaries
+from engine.core import json_text
 
 _AUDIT = models.AuditEntry.__table__
 #: Chain entries, their payloads encoded here: a fold's first judging of a firm appends a hundred or so.

@@ -11,9 +11,10 @@ and the driver gets plain values:
 * PostgreSQL, rows no other writer can have inserted (no conflict clause): one binary ``COPY`` in the
   caller's transaction (asyncpg's ``copy_records_to_table``): timed alone, 40% less of the client's CPU
   per value than through arrays, where asyncpg checks every element for a nested array;
-* PostgreSQL, rows a concurrent writer may have inserted: one ``INSERT … SELECT … FROM unnest($1::type[],
-  …)``, a column per array, so the whole batch is one round trip and one statement (asyncpg's
-  ``executemany`` is a statement per row), ending in ``ON CONFLICT … DO NOTHING RETURNING``.
+* PostgreSQL, rows a concurrent writer may have inserted, or an upsert: one ``INSERT … SELECT … FROM
+  unnest($1::type[], …)``, a column per array, so the whole batch is one round trip and one statement
+  (asyncpg's ``executemany`` is a statement per row), ending in ``ON CONFLICT … DO NOTHING RETURNING``
+  or ``ON CONFLICT … DO UPDATE SET``.
 """
 
 from __future__ import annotations
